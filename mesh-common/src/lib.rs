@@ -1,0 +1,52 @@
+//! The kernel⇄user contract: map keys, values and constants shared by `mesh-ebpf` and
+//! `mesh-agent`. Nothing else lives here.
+#![no_std]
+
+/// Indexes into the per-CPU `COUNTERS` array map. Each slot counts events seen by the
+/// programs attached to the mesh cgroup subtree; the agent sums them over CPUs.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    /// Outbound TCP connects redirected to the agent's in-pod listener.
+    CapturedOutbound = 0,
+    /// Inbound connections steered to the agent's in-pod listener by `sk_lookup`.
+    CapturedInbound = 1,
+    /// TCP connects seen in the attached subtree and left alone (pod not enrolled, loopback
+    /// destination, or the agent's own marked socket).
+    Bypassed = 2,
+    /// Capture attempts that failed (map full, helper error); the connection went direct.
+    Errors = 3,
+}
+
+impl Counter {
+    /// Every counter, in slot order.
+    pub const ALL: [Counter; 4] = [
+        Counter::CapturedOutbound,
+        Counter::CapturedInbound,
+        Counter::Bypassed,
+        Counter::Errors,
+    ];
+
+    /// The name the agent exports it under, without the `mesh_` prefix.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Counter::CapturedOutbound => "captured_outbound",
+            Counter::CapturedInbound => "captured_inbound",
+            Counter::Bypassed => "bypassed",
+            Counter::Errors => "errors",
+        }
+    }
+}
+
+/// Number of slots in the `COUNTERS` map.
+pub const COUNTER_SLOTS: u32 = Counter::ALL.len() as u32;
+
+/// `SO_MARK` the agent puts on the sockets it opens inside pod network namespaces; the hooks
+/// never capture a socket carrying it.
+pub const AGENT_SOCKET_MARK: u32 = 0x539;
+
+/// Port of the agent's outbound capture listener on 127.0.0.1 inside each enrolled pod netns.
+pub const OUTBOUND_CAPTURE_PORT: u16 = 15001;
+
+/// Port of the agent's inbound capture listener inside each enrolled pod netns.
+pub const INBOUND_CAPTURE_PORT: u16 = 15006;
