@@ -2,3 +2,4 @@
 //! hand over and applies routing, resilience, security and telemetry policy.
 
 pub mod bpf;
+pub mod capture;

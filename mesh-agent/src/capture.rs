@@ -1,0 +1,37 @@
+//! What the proxy needs from the capture layer (the eBPF programs), as traits, so the proxy can
+//! run and be tested in-process without eBPF. `bpf::` implements them for real.
+
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::BorrowedFd;
+
+/// The original destinations recorded by `connect4`/`connect6` + `sock_ops` for connections
+/// redirected to a pod's outbound listener (127.0.0.1:15001 in the pod's netns).
+pub trait OriginalDsts: Send + Sync + 'static {
+    /// The destination the app asked for, for the connection from `source_port` in the netns
+    /// with `netns_cookie`; the record is removed. `None` when there is none (not captured).
+    fn take(&self, netns_cookie: u64, source_port: u16) -> Option<SocketAddr>;
+}
+
+/// A pod as the capture layer needs to know it.
+#[derive(Clone, Debug)]
+pub struct CapturedPod<'a> {
+    /// `SO_NETNS_COOKIE` of the pod's network namespace.
+    pub netns_cookie: u64,
+    /// An open fd of the pod's network namespace (`/proc/<pid>/ns/net` or `/var/run/netns/<n>`).
+    pub netns: BorrowedFd<'a>,
+    /// The pod's IP: inbound connections to it are steered to the agent.
+    pub pod_ip: IpAddr,
+    /// The node's address on the pod's network: connections from it (kubelet probes) are left
+    /// alone.
+    pub node_ip: Option<IpAddr>,
+    /// The agent's inbound listener (port 15006) inside the pod's netns.
+    pub inbound_listener: BorrowedFd<'a>,
+}
+
+/// Turns capture on and off for pods.
+pub trait PodCapture: Send + Sync + 'static {
+    /// Starts capturing the pod's outbound and inbound connections.
+    fn enroll(&self, pod: &CapturedPod<'_>) -> anyhow::Result<()>;
+    /// Stops capturing: map entries and the pod's `sk_lookup` link are removed.
+    fn unenroll(&self, netns_cookie: u64) -> anyhow::Result<()>;
+}
