@@ -1,6 +1,8 @@
 //! `cargo xtask`: builds the eBPF programs, runs the lab, the demo, every test and the benchmarks.
 
 mod build_ebpf;
+mod packages;
+mod test_suite;
 mod toolchain;
 
 use anyhow::Result;
@@ -17,10 +19,13 @@ struct Cli {
 enum Command {
     /// Build the kernel programs (nightly + bpf-linker, installed if missing).
     BuildEbpf(build_ebpf::Options),
+    /// Run every check CI runs: fmt, clippy, eBPF build, unit, integration and lab tests.
+    Test(test_suite::Options),
 }
 
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::BuildEbpf(opts) => build_ebpf::run(&opts).map(|_| ()),
+        Command::Test(opts) => test_suite::run(&opts),
     }
 }

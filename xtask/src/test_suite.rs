@@ -1,0 +1,82 @@
+//! `cargo xtask test`: every check CI runs, in order — formatting, clippy (user space and the
+//! kernel programs), the eBPF build, unit and in-process tests, then the privileged tests in the
+//! lab with real eBPF (they print `skipped: <why>` when root or a kernel feature is missing).
+
+use crate::build_ebpf::{self, workspace_root, BPF_TARGET};
+use crate::packages;
+use crate::toolchain::NIGHTLY;
+use anyhow::{bail, Context, Result};
+use std::process::Command;
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct Options {
+    /// Skip formatting and clippy (for quick local runs; CI never uses it).
+    #[arg(long)]
+    pub no_lint: bool,
+}
+
+/// Runs every step, stopping at the first failure, and prints how long each took.
+pub fn run(opts: &Options) -> Result<()> {
+    let started = Instant::now();
+    if is_root() {
+        packages::ensure(packages::TEST_TOOLS)?;
+    }
+    if !opts.no_lint {
+        step("formatting", cargo(&["fmt", "--all", "--check"]))?;
+        step("clippy (user space)", cargo(&clippy_user_space()))?;
+    }
+    let ebpf = Instant::now();
+    build_ebpf::run(&build_ebpf::Options { release: true })?;
+    eprintln!("==> eBPF build: {:.0}s", ebpf.elapsed().as_secs_f32());
+    if !opts.no_lint {
+        step("clippy (kernel programs)", nightly_clippy())?;
+    }
+    step("build binaries", cargo(&["build", "--workspace", "--exclude", "mesh-ebpf", "--bins"]))?;
+    step("unit tests", cargo(&["test", "--workspace", "--exclude", "mesh-ebpf", "--lib", "--bins"]))?;
+    step("integration and lab tests", cargo(&integration_tests()))?;
+    eprintln!("==> all checks passed in {:.0}s", started.elapsed().as_secs_f32());
+    Ok(())
+}
+
+fn clippy_user_space() -> Vec<&'static str> {
+    let mut args = vec!["clippy", "--workspace", "--exclude", "mesh-ebpf", "--all-targets"];
+    args.extend(["--", "-D", "warnings"]);
+    args
+}
+
+fn integration_tests() -> Vec<&'static str> {
+    // Lab tests build several namespaces each: two at a time fits a 2-core machine.
+    vec!["test", "--workspace", "--exclude", "mesh-ebpf", "--tests", "--", "--test-threads=2"]
+}
+
+fn nightly_clippy() -> Command {
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(workspace_root())
+        .args([&format!("+{NIGHTLY}"), "clippy", "-p", "mesh-ebpf", "--target", BPF_TARGET])
+        .args(["-Z", "build-std=core", "--", "-D", "warnings"])
+        .env_remove("RUSTC")
+        .env_remove("RUSTC_WRAPPER");
+    cmd
+}
+
+fn cargo(args: &[&str]) -> Command {
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(workspace_root()).args(args);
+    cmd
+}
+
+fn step(name: &str, mut cmd: Command) -> Result<()> {
+    eprintln!("==> {name}");
+    let started = Instant::now();
+    let status = cmd.status().with_context(|| format!("could not start {name}"))?;
+    if !status.success() {
+        bail!("{name} failed ({status})");
+    }
+    eprintln!("==> {name}: ok ({:.0}s)", started.elapsed().as_secs_f32());
+    Ok(())
+}
+
+fn is_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
+}
