@@ -1,8 +1,14 @@
 //! `mesh-agent`: the node agent's command line.
 
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use mesh_agent::config::{AgentConfig, RunArgs};
+use mesh_agent::enroll::{self, PodName, Request};
+use mesh_agent::pods::PodToEnroll;
 
 #[derive(Parser)]
 #[command(
@@ -18,11 +24,15 @@ struct Cli {
 enum Command {
     /// Print the agent's version.
     Version,
-    /// Run the agent on this node. Not built yet: capture and proxying arrive with issue #3.
-    Run {
-        /// Read mesh resources from this directory (hot reload).
+    /// Run the agent on this node.
+    Run(RunArgs),
+    /// Talk to a running agent's enrollment API.
+    Enroll {
+        /// The agent's enrollment socket.
         #[arg(long)]
-        config_dir: Option<PathBuf>,
+        socket: PathBuf,
+        #[command(subcommand)]
+        op: EnrollOp,
     },
     /// Validate mesh resources like `istioctl analyze`. Not built yet: arrives with issue #4.
     Check {
@@ -31,13 +41,91 @@ enum Command {
     },
 }
 
-fn main() -> Result<()> {
+#[derive(Subcommand)]
+enum EnrollOp {
+    /// Enroll a pod: capture its connections.
+    Add {
+        #[arg(long)]
+        namespace: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        uid: String,
+        /// Path of the pod's network namespace.
+        #[arg(long)]
+        netns: PathBuf,
+        /// The pod's IP.
+        #[arg(long)]
+        ip: IpAddr,
+        /// The node's address on the pod network.
+        #[arg(long)]
+        node_ip: Option<IpAddr>,
+    },
+    /// Stop capturing a pod.
+    Remove {
+        #[arg(long)]
+        namespace: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// List the enrolled pods.
+    List,
+}
+
+#[tokio::main]
+async fn main() -> Result<ExitCode> {
     match Cli::parse().command {
         Command::Version => {
             println!("mesh-agent {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Run { .. } => bail!("`mesh-agent run` is not built yet (issue #3)"),
+        Command::Run(args) => {
+            init_tracing();
+            mesh_agent::agent::run(AgentConfig::resolve(args)?).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Enroll { socket, op } => send(&socket, op.into()).await,
         Command::Check { .. } => bail!("`mesh-agent check` is not built yet (issue #4)"),
+    }
+}
+
+/// Sends one enrollment request and prints the answer line; fails when the agent refused.
+async fn send(socket: &std::path::Path, request: Request) -> Result<ExitCode> {
+    let response = enroll::request(socket, &request).await?;
+    println!("{}", serde_json::to_string(&response)?);
+    Ok(if response.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+impl From<EnrollOp> for Request {
+    fn from(op: EnrollOp) -> Self {
+        match op {
+            EnrollOp::Add {
+                namespace,
+                name,
+                uid,
+                netns,
+                ip,
+                node_ip,
+            } => Request::Add(PodToEnroll {
+                namespace,
+                name,
+                uid,
+                netns,
+                ip,
+                node_ip,
+            }),
+            EnrollOp::Remove { namespace, name } => Request::Remove(PodName { namespace, name }),
+            EnrollOp::List => Request::List,
+        }
     }
 }

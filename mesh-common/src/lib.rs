@@ -2,6 +2,12 @@
 //! `mesh-agent`. Nothing else lives here.
 #![no_std]
 
+mod addr;
+mod maps;
+
+pub use addr::*;
+pub use maps::*;
+
 /// Indexes into the per-CPU `COUNTERS` array map. Each slot counts events seen by the
 /// programs attached to the mesh cgroup subtree; the agent sums them over CPUs.
 #[repr(u32)]
@@ -16,15 +22,18 @@ pub enum Counter {
     Bypassed = 2,
     /// Capture attempts that failed (map full, helper error); the connection went direct.
     Errors = 3,
+    /// Messages moved between an app's and the agent's socket by same-node acceleration.
+    Accelerated = 4,
 }
 
 impl Counter {
     /// Every counter, in slot order.
-    pub const ALL: [Counter; 4] = [
+    pub const ALL: [Counter; 5] = [
         Counter::CapturedOutbound,
         Counter::CapturedInbound,
         Counter::Bypassed,
         Counter::Errors,
+        Counter::Accelerated,
     ];
 
     /// The name the agent exports it under, without the `mesh_` prefix.
@@ -34,6 +43,7 @@ impl Counter {
             Counter::CapturedInbound => "captured_inbound",
             Counter::Bypassed => "bypassed",
             Counter::Errors => "errors",
+            Counter::Accelerated => "accelerated_messages",
         }
     }
 }

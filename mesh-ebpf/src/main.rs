@@ -3,22 +3,52 @@
 #![no_std]
 #![no_main]
 
+mod accel;
+mod connect;
+mod inbound;
 mod maps;
+mod sockops;
 
-use aya_ebpf::{macros::cgroup_sock_addr, programs::SockAddrContext};
-use mesh_common::Counter;
+use aya_ebpf::{
+    macros::{cgroup_sock_addr, sk_lookup, sk_msg, sock_ops},
+    programs::{SkLookupContext, SkMsgContext, SockAddrContext, SockOpsContext},
+};
 
-/// `cgroup/connect4` on the mesh cgroup subtree. For now it counts the connects it sees; the
-/// capture issue turns it into the redirect to the agent.
+/// Verdict of the cgroup and sk_lookup hooks: let the operation proceed.
+const PROCEED: i32 = 1;
+
+/// `cgroup/connect4` on the mesh cgroup subtree: capture an enrolled pod's IPv4 connects.
 #[cgroup_sock_addr(connect4)]
 pub fn mesh_connect4(ctx: SockAddrContext) -> i32 {
-    try_connect4(&ctx);
-    // 1 = let the connect proceed.
-    1
+    connect::try_connect4(&ctx);
+    PROCEED
 }
 
-fn try_connect4(_ctx: &SockAddrContext) {
-    maps::count(Counter::Bypassed);
+/// `cgroup/connect6` on the mesh cgroup subtree: capture IPv4-mapped connects as IPv4.
+#[cgroup_sock_addr(connect6)]
+pub fn mesh_connect6(ctx: SockAddrContext) -> i32 {
+    connect::try_connect6(&ctx);
+    PROCEED
+}
+
+/// `sockops` on the mesh cgroup subtree: re-key original destinations at SYN time.
+#[sock_ops]
+pub fn mesh_sockops(ctx: SockOpsContext) -> u32 {
+    sockops::try_sock_ops(&ctx);
+    PROCEED as u32
+}
+
+/// `sk_lookup` in each enrolled pod netns: steer inbound connections to the agent.
+#[sk_lookup]
+pub fn mesh_sk_lookup(ctx: SkLookupContext) -> u32 {
+    inbound::try_sk_lookup(&ctx);
+    PROCEED as u32
+}
+
+/// `sk_msg` on `ACCEL_SOCKS`: same-node acceleration.
+#[sk_msg]
+pub fn mesh_sk_msg(ctx: SkMsgContext) -> u32 {
+    accel::try_sk_msg(&ctx)
 }
 
 #[cfg(not(test))]

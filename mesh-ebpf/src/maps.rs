@@ -1,12 +1,73 @@
-//! Every map the kernel programs use, with its key, value, size and writer.
+//! Every map the kernel programs use, with its key, value, size and writer. The agent pins
+//! them under its per-node directory (`/sys/fs/bpf/mesh/<node>/<NAME>`).
 
-use aya_ebpf::{macros::map, maps::PerCpuArray};
-use mesh_common::{Counter, COUNTER_SLOTS};
+use aya_ebpf::{
+    macros::map,
+    maps::{HashMap, LruHashMap, LruPerCpuHashMap, PerCpuArray, SockHash},
+};
+use mesh_common::{
+    AccelKey, Counter, FlowKey, KernelIp, OriginalDst, OriginalDstKey, PodInfo, ACCEL_CAPACITY,
+    COUNTER_SLOTS, FLOW_CAPACITY, ORIGINAL_DST_CAPACITY, POD_CAPACITY,
+};
 
 /// Per-CPU event counters. Key: `Counter` slot (u32). Value: u64 count. Size: `COUNTER_SLOTS`.
 /// Written by every program; read (summed over CPUs) by the agent for `/metrics`.
 #[map(name = "COUNTERS")]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTER_SLOTS, 0);
+
+/// Enrolled pods by network namespace. Key: netns cookie (u64). Value: `PodInfo`.
+/// Size: `POD_CAPACITY`. Written by the agent (enroll/unenroll); read by `connect4`/`connect6`.
+#[map(name = "ENROLLED")]
+pub static ENROLLED: HashMap<u64, PodInfo> = HashMap::with_max_entries(POD_CAPACITY, 0);
+
+/// Enrolled pods by pod IP. Key: `KernelIp`. Value: `PodInfo`. Size: `POD_CAPACITY`.
+/// Written by the agent; read by `sk_lookup` (which cannot get a netns cookie).
+#[map(name = "POD_ADDRS")]
+pub static POD_ADDRS: HashMap<KernelIp, PodInfo> = HashMap::with_max_entries(POD_CAPACITY, 0);
+
+/// The agent's inbound listener (15006) in each enrolled pod netns. Key: pod IP (`KernelIp`).
+/// Value: socket. Size: `POD_CAPACITY`. Written by the agent; read by `sk_lookup`.
+#[map(name = "LISTENERS")]
+pub static LISTENERS: SockHash<KernelIp> = SockHash::with_max_entries(POD_CAPACITY, 0);
+
+/// Original destinations between connect() and the TCP SYN. Key: socket cookie (u64).
+/// Value: `OriginalDst`. Size: `ORIGINAL_DST_CAPACITY` (LRU: a connect that fails before the
+/// SYN leaves an entry that ages out). Written by `connect4`/`connect6`; moved to `ORIG_DSTS`
+/// by `sock_ops`.
+#[map(name = "SOCK_DSTS")]
+pub static SOCK_DSTS: LruHashMap<u64, OriginalDst> =
+    LruHashMap::with_max_entries(ORIGINAL_DST_CAPACITY, 0);
+
+/// Original destinations of captured connections. Key: `OriginalDstKey` (netns cookie, source
+/// port). Value: `OriginalDst`. Size: `ORIGINAL_DST_CAPACITY` (LRU). Written by `sock_ops`;
+/// read and deleted by the agent after accept().
+#[map(name = "ORIG_DSTS")]
+pub static ORIG_DSTS: LruHashMap<OriginalDstKey, OriginalDst> =
+    LruHashMap::with_max_entries(ORIGINAL_DST_CAPACITY, 0);
+
+/// Connection counts per (source pod, destination). Key: `FlowKey`. Value: u64 count per CPU.
+/// Size: `FLOW_CAPACITY` (per-CPU LRU). Written by `connect4`/`connect6` for every TCP connect of an
+/// enrolled pod that isn't the agent's; read by the agent for `/metrics`.
+#[map(name = "FLOWS")]
+pub static FLOWS: LruPerCpuHashMap<FlowKey, u64> =
+    LruPerCpuHashMap::with_max_entries(FLOW_CAPACITY, 0);
+
+/// Same-node acceleration: both ends of captured loopback connections. Key: `AccelKey`.
+/// Value: socket. Size: `ACCEL_CAPACITY`. Written by `sock_ops` (app side) and the agent
+/// (accepted side); `sk_msg` redirects between the two ends. Empty unless `ACCELERATE` is set.
+#[map(name = "ACCEL_SOCKS")]
+pub static ACCEL_SOCKS: SockHash<AccelKey> = SockHash::with_max_entries(ACCEL_CAPACITY, 0);
+
+/// Load-time flag: 1 turns same-node acceleration on (the agent overrides it at load).
+#[no_mangle]
+static ACCELERATE: u32 = 0;
+
+/// Whether same-node acceleration is on.
+#[inline(always)]
+pub fn accelerate() -> bool {
+    // Volatile: the value is patched at load time and must not be folded.
+    unsafe { core::ptr::read_volatile(&ACCELERATE) != 0 }
+}
 
 /// Adds one to a counter on this CPU.
 #[inline(always)]
@@ -15,4 +76,21 @@ pub fn count(counter: Counter) {
         // Per-CPU slot: no other writer runs on this CPU while we hold it.
         unsafe { *slot += 1 };
     }
+}
+
+/// Adds one to the connection count of a (source pod, destination) pair.
+#[inline(always)]
+pub fn count_flow(netns_cookie: u64, dst: &OriginalDst) {
+    let key = FlowKey {
+        netns_cookie,
+        dst: *dst,
+        _pad: 0,
+    };
+    if let Some(slot) = FLOWS.get_ptr_mut(key) {
+        // Per-CPU value: no other writer runs on this CPU while we hold it.
+        unsafe { *slot += 1 };
+        return;
+    }
+    // A new entry starts at 1 on this CPU (0 on the others).
+    let _ = FLOWS.insert(key, 1, 0);
 }

@@ -1,1 +1,20 @@
-//! Loading, attaching and reading the kernel programs of `mesh-ebpf`.
+//! Loading, attaching and reading the kernel programs of `mesh-ebpf`: `MeshBpf` loads them,
+//! attaches the cgroup hooks to the pods' subtree, implements the `capture` traits (original
+//! destinations, pod enrollment) and reads the counters.
+
+mod accel;
+mod counters;
+mod enroll;
+mod loader;
+mod mounts;
+mod object;
+mod original_dst;
+mod pins;
+mod socket;
+
+pub use counters::{CounterTotals, FlowCount};
+pub use loader::{BpfError, LoadOptions, MeshBpf};
+pub use mounts::{cgroup2_mount, ensure_bpffs, BPFFS_ROOT};
+pub use object::{resolve_object, BPF_OBJECT_ENV};
+pub use pins::MapPins;
+pub use socket::{mark_agent_socket, socket_netns_cookie};

@@ -1,0 +1,72 @@
+//! Attaching the capture layer: the one call between the agent's run loop and `bpf::`.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use mesh_common::Counter;
+
+use crate::bpf::{resolve_object, LoadOptions, MeshBpf};
+use crate::capture::{OriginalDsts, PodCapture};
+use crate::config::AgentConfig;
+use crate::metrics::CounterSource;
+use crate::proxy::AcceptHook;
+
+/// The attached capture layer, as the rest of the agent uses it.
+pub struct Capture {
+    /// Original destinations of redirected connections.
+    pub original_dsts: Arc<dyn OriginalDsts>,
+    /// Enrolls and unenrolls pods.
+    pub pods: Arc<dyn PodCapture>,
+    /// Reads the programs' counters.
+    pub counters: CounterSource,
+    /// Same-node acceleration of accepted outbound sockets, when on.
+    pub accelerate: Option<AcceptHook>,
+    /// Keeps the programs loaded and attached (links, pins). Once it and the other handles
+    /// above are dropped, the programs detach: every pod then talks directly again (fail open).
+    pub attachment: Box<dyn Any + Send + Sync>,
+}
+
+/// Loads `mesh-ebpf`, pins its maps under `config.bpf_pin_dir` and attaches the programs to
+/// `config.cgroup`.
+pub fn start_capture(config: &AgentConfig) -> anyhow::Result<Capture> {
+    let object = resolve_object(config.bpf_object.as_deref());
+    let options = LoadOptions {
+        pin_dir: Some(config.bpf_pin_dir.clone()),
+        accelerate: config.sk_msg_accel,
+    };
+    let mesh = Arc::new(MeshBpf::load_with(&object, &options)?);
+    mesh.attach_cgroup(&config.cgroup)
+        .with_context(|| format!("attaching to cgroup {}", config.cgroup.display()))?;
+    tracing::info!(object = %object.display(), cgroup = %config.cgroup.display(), "capture attached");
+    Ok(Capture {
+        original_dsts: mesh.clone(),
+        pods: mesh.clone(),
+        counters: counter_source(mesh.clone()),
+        accelerate: config.sk_msg_accel.then(|| accept_hook(mesh.clone())),
+        attachment: Box::new(mesh),
+    })
+}
+
+/// Reads `COUNTERS` on each scrape; a read failure is logged and exports nothing.
+fn counter_source(mesh: Arc<MeshBpf>) -> CounterSource {
+    Arc::new(move || match mesh.counters() {
+        Ok(totals) => Counter::ALL
+            .iter()
+            .map(|c| (c.name(), totals.get(*c)))
+            .collect(),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the eBPF counters");
+            Vec::new()
+        }
+    })
+}
+
+/// Puts each accepted outbound socket into the acceleration map; failures only cost speed.
+fn accept_hook(mesh: Arc<MeshBpf>) -> AcceptHook {
+    Arc::new(move |socket, netns_cookie, peer_port| {
+        if let Err(error) = mesh.accelerate_accepted(socket, netns_cookie, peer_port) {
+            tracing::debug!(%error, "connection not accelerated");
+        }
+    })
+}

@@ -1,0 +1,140 @@
+//! Enrolling pods: the `ENROLLED` and `POD_ADDRS` entries, the inbound listener in
+//! `LISTENERS`, and the `sk_lookup` link in the pod's netns (kept per pod, dropped on
+//! unenroll).
+
+use super::loader::{failed, program, BpfError, MeshBpf, SK_LOOKUP_PROGRAM};
+use crate::capture::{CapturedPod, PodCapture};
+use aya::maps::{HashMap, MapData, MapError, SockHash};
+use aya::programs::sk_lookup::SkLookupLinkId;
+use aya::programs::SkLookup;
+use mesh_common::{KernelIp, PodInfo};
+use std::os::fd::AsRawFd;
+use std::sync::{Mutex, MutexGuard};
+
+/// The enrollment maps and the pods enrolled through them.
+pub(crate) struct EnrolledPods {
+    enrolled: HashMap<MapData, u64, PodInfo>,
+    pod_addrs: HashMap<MapData, KernelIp, PodInfo>,
+    listeners: SockHash<MapData, KernelIp>,
+    links: std::collections::HashMap<u64, EnrolledPod>,
+}
+
+/// What unenroll needs to undo.
+struct EnrolledPod {
+    pod_ip: KernelIp,
+    sk_lookup: SkLookupLinkId,
+}
+
+impl EnrolledPods {
+    pub(super) fn new(
+        enrolled: HashMap<MapData, u64, PodInfo>,
+        pod_addrs: HashMap<MapData, KernelIp, PodInfo>,
+        listeners: SockHash<MapData, KernelIp>,
+    ) -> Self {
+        EnrolledPods {
+            enrolled,
+            pod_addrs,
+            listeners,
+            links: Default::default(),
+        }
+    }
+
+    /// Fills the maps for one pod.
+    fn insert(&mut self, pod: &CapturedPod<'_>, info: &PodInfo) -> Result<(), MapError> {
+        let listener = pod.inbound_listener.as_raw_fd();
+        self.listeners.insert(info.pod_ip, listener, 0)?;
+        self.pod_addrs.insert(info.pod_ip, info, 0)?;
+        self.enrolled.insert(pod.netns_cookie, info, 0)
+    }
+
+    /// Removes one pod's entries; missing entries are fine.
+    fn remove(&mut self, netns_cookie: u64, pod_ip: KernelIp) -> Result<(), MapError> {
+        ignore_missing(self.enrolled.remove(&netns_cookie))?;
+        ignore_missing(self.pod_addrs.remove(&pod_ip))?;
+        ignore_missing(self.listeners.remove(&pod_ip))
+    }
+}
+
+fn ignore_missing(result: Result<(), MapError>) -> Result<(), MapError> {
+    match result {
+        Err(MapError::KeyNotFound) => Ok(()),
+        Err(MapError::SyscallError(e)) if e.io_error.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+        other => other,
+    }
+}
+
+/// What the hooks need to know about `pod`.
+fn pod_info(pod: &CapturedPod<'_>) -> PodInfo {
+    PodInfo {
+        pod_ip: KernelIp::from_ip(pod.pod_ip),
+        node_ip: pod.node_ip.map(KernelIp::from_ip).unwrap_or_default(),
+        flags: match pod.node_ip {
+            Some(_) => PodInfo::HAS_NODE_IP,
+            None => 0,
+        },
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl MeshBpf {
+    /// Attaches `sk_lookup` to a pod's netns.
+    fn attach_sk_lookup(&self, pod: &CapturedPod<'_>) -> Result<SkLookupLinkId, BpfError> {
+        let mut ebpf = lock(&self.ebpf);
+        let sk_lookup = program::<SkLookup>(&mut ebpf, SK_LOOKUP_PROGRAM)?;
+        sk_lookup
+            .attach(pod.netns)
+            .map_err(failed(SK_LOOKUP_PROGRAM))
+    }
+
+    fn detach_sk_lookup(&self, link: SkLookupLinkId) -> Result<(), BpfError> {
+        let mut ebpf = lock(&self.ebpf);
+        let sk_lookup = program::<SkLookup>(&mut ebpf, SK_LOOKUP_PROGRAM)?;
+        sk_lookup.detach(link).map_err(failed(SK_LOOKUP_PROGRAM))
+    }
+
+    fn try_enroll(&self, pods: &mut EnrolledPods, pod: &CapturedPod<'_>) -> Result<(), BpfError> {
+        let info = pod_info(pod);
+        pods.insert(pod, &info).map_err(Box::new)?;
+        let sk_lookup = self.attach_sk_lookup(pod)?;
+        let enrolled = EnrolledPod {
+            pod_ip: info.pod_ip,
+            sk_lookup,
+        };
+        pods.links.insert(pod.netns_cookie, enrolled);
+        Ok(())
+    }
+}
+
+impl PodCapture for MeshBpf {
+    fn enroll(&self, pod: &CapturedPod<'_>) -> anyhow::Result<()> {
+        // Enrolling again replaces the previous enrollment.
+        self.unenroll(pod.netns_cookie)?;
+        let mut pods = lock(&self.pods);
+        if let Err(e) = self.try_enroll(&mut pods, pod) {
+            let _ = pods.remove(pod.netns_cookie, KernelIp::from_ip(pod.pod_ip));
+            return Err(anyhow::Error::new(e).context(format!("enrolling pod {}", pod.pod_ip)));
+        }
+        Ok(())
+    }
+
+    fn unenroll(&self, netns_cookie: u64) -> anyhow::Result<()> {
+        let mut pods = lock(&self.pods);
+        let Some(pod) = pods.links.remove(&netns_cookie) else {
+            ignore_missing(pods.enrolled.remove(&netns_cookie))?;
+            return Ok(());
+        };
+        pods.remove(netns_cookie, pod.pod_ip)?;
+        match self.detach_sk_lookup(pod.sk_lookup) {
+            // Already detached: nothing left to undo.
+            Err(BpfError::Program { source, .. }) if is_gone(&source) => Ok(()),
+            other => Ok(other?),
+        }
+    }
+}
+
+fn is_gone(error: &aya::programs::ProgramError) -> bool {
+    matches!(error, aya::programs::ProgramError::NotAttached)
+}

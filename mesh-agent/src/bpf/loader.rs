@@ -1,0 +1,227 @@
+//! `MeshBpf`: the loaded kernel programs of one agent, their maps and their links.
+
+use super::counters::{self, CounterTotals, FlowCount};
+use super::enroll::EnrolledPods;
+use super::mounts;
+use super::pins::MapPins;
+use aya::maps::{HashMap, Map, MapData, PerCpuArray, PerCpuHashMap, SockHash};
+use aya::programs::{
+    CgroupAttachMode, CgroupSockAddr, Program, ProgramError, SkLookup, SkMsg, SockOps,
+};
+use aya::{Ebpf, EbpfLoader};
+use mesh_common::{AccelKey, FlowKey, OriginalDst, OriginalDstKey};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The connect hooks, attached to the pods' cgroup subtree.
+const CONNECT_PROGRAMS: [&str; 2] = ["mesh_connect4", "mesh_connect6"];
+/// The `sock_ops` program, attached to the pods' cgroup subtree.
+const SOCK_OPS_PROGRAM: &str = "mesh_sockops";
+/// The per-netns inbound program.
+pub(super) const SK_LOOKUP_PROGRAM: &str = "mesh_sk_lookup";
+const SK_MSG_PROGRAM: &str = "mesh_sk_msg";
+
+/// Why the kernel programs could not be loaded, attached or read.
+#[derive(Debug, thiserror::Error)]
+pub enum BpfError {
+    /// The object file isn't there.
+    #[error("eBPF object {0} not found: run `cargo xtask build-ebpf --release` (or pass --bpf-object / MESH_BPF_OBJECT)")]
+    ObjectMissing(PathBuf),
+    /// The kernel refused the object (verifier, map creation).
+    #[error("loading {path}: {source}")]
+    Load {
+        /// The object.
+        path: PathBuf,
+        /// What the kernel or aya said.
+        source: Box<aya::EbpfError>,
+    },
+    /// A program is missing from the object.
+    #[error("program {0} missing from the eBPF object")]
+    ProgramMissing(&'static str),
+    /// A program could not be loaded (verifier) or attached.
+    #[error("program {name}: {source}")]
+    Program {
+        /// The program's name.
+        name: &'static str,
+        /// What went wrong.
+        source: Box<ProgramError>,
+    },
+    /// A map is missing from the object or has an unexpected type.
+    #[error("map {0} missing or of the wrong type")]
+    Map(&'static str),
+    /// A map operation failed.
+    #[error("map operation: {0}")]
+    MapOp(#[from] Box<aya::maps::MapError>),
+    /// A filesystem operation (bpffs, pins, cgroup) failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// How to load the programs.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Pin the maps under this directory (e.g. `/sys/fs/bpf/mesh/<node>`); bpffs is mounted
+    /// at `/sys/fs/bpf` first if it isn't.
+    pub pin_dir: Option<PathBuf>,
+    /// Same-node acceleration (`sk_msg` redirect between the app's and the agent's sockets).
+    pub accelerate: bool,
+}
+
+/// The loaded kernel programs of one agent. Dropping it detaches every link and removes the
+/// pins: pods fall back to direct traffic.
+pub struct MeshBpf {
+    pub(super) ebpf: Mutex<Ebpf>,
+    counters: PerCpuArray<MapData, u64>,
+    flows: PerCpuHashMap<MapData, FlowKey, u64>,
+    pub(super) original_dsts: Mutex<HashMap<MapData, OriginalDstKey, OriginalDst>>,
+    pub(super) pods: Mutex<EnrolledPods>,
+    pub(super) accel: Option<Mutex<SockHash<MapData, AccelKey>>>,
+    // Declared last: the pins go after the maps are closed.
+    pins: Option<MapPins>,
+}
+
+impl MeshBpf {
+    /// Loads `object`, pinning its maps under `pin_dir` when given. Nothing is attached yet.
+    pub fn load(object: &Path, pin_dir: Option<&Path>) -> Result<Self, BpfError> {
+        let options = LoadOptions {
+            pin_dir: pin_dir.map(Path::to_path_buf),
+            ..LoadOptions::default()
+        };
+        Self::load_with(object, &options)
+    }
+
+    /// Loads `object` with `options`.
+    pub fn load_with(object: &Path, options: &LoadOptions) -> Result<Self, BpfError> {
+        if !object.is_file() {
+            return Err(BpfError::ObjectMissing(object.to_path_buf()));
+        }
+        let accelerate = u32::from(options.accelerate);
+        let mut ebpf = EbpfLoader::new()
+            .override_global("ACCELERATE", &accelerate, true)
+            .load_file(object)
+            .map_err(|source| BpfError::Load {
+                path: object.to_path_buf(),
+                source: Box::new(source),
+            })?;
+        let pins = options
+            .pin_dir
+            .as_deref()
+            .map(|dir| pin(&ebpf, dir))
+            .transpose()?;
+        load_programs(&mut ebpf)?;
+        let accel = match options.accelerate {
+            true => Some(Mutex::new(attach_accel(&mut ebpf)?)),
+            false => None,
+        };
+        Ok(MeshBpf {
+            counters: take_map(&mut ebpf, "COUNTERS")?,
+            flows: take_map(&mut ebpf, "FLOWS")?,
+            original_dsts: Mutex::new(take_map(&mut ebpf, "ORIG_DSTS")?),
+            pods: Mutex::new(EnrolledPods::new(
+                take_map(&mut ebpf, "ENROLLED")?,
+                take_map(&mut ebpf, "POD_ADDRS")?,
+                take_map(&mut ebpf, "LISTENERS")?,
+            )),
+            accel,
+            ebpf: Mutex::new(ebpf),
+            pins,
+        })
+    }
+
+    /// Attaches the cgroup programs (`connect4`, `connect6`, `sock_ops`) to the cgroup2
+    /// directory `cgroup` and its subtree. They stay attached until `self` is dropped.
+    pub fn attach_cgroup(&self, cgroup: &Path) -> Result<(), BpfError> {
+        let dir = std::fs::File::open(cgroup).map_err(|source| BpfError::Io {
+            context: format!("opening cgroup {}", cgroup.display()),
+            source,
+        })?;
+        let mut ebpf = self.ebpf.lock().unwrap_or_else(|e| e.into_inner());
+        // bpf_link attachments always coexist with others on the cgroup (other agents,
+        // other tools); `Single` only means "no legacy attach flags" for a link.
+        let mode = CgroupAttachMode::Single;
+        for name in CONNECT_PROGRAMS {
+            let program = program::<CgroupSockAddr>(&mut ebpf, name)?;
+            program.attach(&dir, mode).map_err(failed(name))?;
+        }
+        let program = program::<SockOps>(&mut ebpf, SOCK_OPS_PROGRAM)?;
+        program
+            .attach(&dir, mode)
+            .map_err(failed(SOCK_OPS_PROGRAM))?;
+        Ok(())
+    }
+
+    /// The event counters, summed over CPUs.
+    pub fn counters(&self) -> Result<CounterTotals, BpfError> {
+        counters::read_totals(&self.counters).map_err(|e| BpfError::MapOp(Box::new(e)))
+    }
+
+    /// Connection counts per (source pod, destination).
+    pub fn flows(&self) -> Vec<FlowCount> {
+        counters::read_flows(&self.flows)
+    }
+
+    /// Where the maps are pinned, when they are.
+    pub fn pin_dir(&self) -> Option<&Path> {
+        self.pins.as_ref().map(MapPins::dir)
+    }
+}
+
+fn pin(ebpf: &Ebpf, dir: &Path) -> Result<MapPins, BpfError> {
+    let io = |context: String| move |source| BpfError::Io { context, source };
+    mounts::ensure_bpffs().map_err(io("mounting bpffs".into()))?;
+    MapPins::pin_all(ebpf, dir).map_err(io(format!("pinning maps under {}", dir.display())))
+}
+
+/// Loads every program into the kernel (the verifier runs here).
+fn load_programs(ebpf: &mut Ebpf) -> Result<(), BpfError> {
+    for name in CONNECT_PROGRAMS {
+        program::<CgroupSockAddr>(ebpf, name)?
+            .load()
+            .map_err(failed(name))?;
+    }
+    let sock_ops = program::<SockOps>(ebpf, SOCK_OPS_PROGRAM)?;
+    sock_ops.load().map_err(failed(SOCK_OPS_PROGRAM))?;
+    let sk_lookup = program::<SkLookup>(ebpf, SK_LOOKUP_PROGRAM)?;
+    sk_lookup.load().map_err(failed(SK_LOOKUP_PROGRAM))?;
+    let sk_msg = program::<SkMsg>(ebpf, SK_MSG_PROGRAM)?;
+    sk_msg.load().map_err(failed(SK_MSG_PROGRAM))
+}
+
+/// Maps a program error to `BpfError::Program`.
+pub(super) fn failed(name: &'static str) -> impl FnOnce(ProgramError) -> BpfError {
+    move |source| BpfError::Program {
+        name,
+        source: Box::new(source),
+    }
+}
+
+/// Takes `ACCEL_SOCKS` out and attaches `sk_msg` to it.
+fn attach_accel(ebpf: &mut Ebpf) -> Result<SockHash<MapData, AccelKey>, BpfError> {
+    let socks: SockHash<MapData, AccelKey> = take_map(ebpf, "ACCEL_SOCKS")?;
+    program::<SkMsg>(ebpf, SK_MSG_PROGRAM)?
+        .attach(socks.fd())
+        .map_err(failed(SK_MSG_PROGRAM))?;
+    Ok(socks)
+}
+
+/// A program of the object, typed.
+pub(super) fn program<'a, P>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut P, BpfError>
+where
+    &'a mut P: TryFrom<&'a mut Program, Error = ProgramError>,
+{
+    let program = ebpf
+        .program_mut(name)
+        .ok_or(BpfError::ProgramMissing(name))?;
+    program.try_into().map_err(failed(name))
+}
+
+/// Takes a map out of the object, typed.
+fn take_map<M: TryFrom<Map>>(ebpf: &mut Ebpf, name: &'static str) -> Result<M, BpfError> {
+    let map = ebpf.take_map(name).ok_or(BpfError::Map(name))?;
+    M::try_from(map).map_err(|_| BpfError::Map(name))
+}

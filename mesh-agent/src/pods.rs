@@ -1,0 +1,276 @@
+//! The enrolled pods: for each, its capture listeners inside its netns, their accept loops, and
+//! its registration with the capture layer.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use mesh_common::{INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+use crate::capture::{CapturedPod, PodCapture};
+use crate::netns::Netns;
+use crate::proxy::{Inbound, Outbound, ProxiedPod, ProxyInputs};
+
+/// A pod to enroll, as the enrollment API names it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodToEnroll {
+    /// Pod namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub name: String,
+    /// Pod UID.
+    #[serde(default)]
+    pub uid: String,
+    /// Path of the pod's network namespace (`/var/run/netns/<n>`, `/proc/<pid>/ns/net`).
+    pub netns: PathBuf,
+    /// Pod IP.
+    pub ip: IpAddr,
+    /// The node's address on the pod network (kubelet probes come from it).
+    #[serde(default)]
+    pub node_ip: Option<IpAddr>,
+}
+
+/// An enrolled pod, as `list` reports it.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct EnrolledPod {
+    /// Pod namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub name: String,
+    /// Pod UID.
+    pub uid: String,
+    /// Pod IP.
+    pub ip: IpAddr,
+    /// `SO_NETNS_COOKIE` of its netns.
+    pub netns_cookie: u64,
+}
+
+/// Why a pod could not be enrolled or removed.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrollError {
+    /// A pod of that namespace and name is enrolled already.
+    #[error("pod {0} is already enrolled")]
+    AlreadyEnrolled(String),
+    /// The netns belongs to a pod enrolled under another name.
+    #[error("netns {path} is already enrolled as pod {pod}")]
+    NetnsTaken {
+        /// The netns path.
+        path: PathBuf,
+        /// The pod enrolled with it.
+        pod: String,
+    },
+    /// No pod of that namespace and name is enrolled.
+    #[error("pod {0} is not enrolled")]
+    NotEnrolled(String),
+    /// The netns could not be opened or entered.
+    #[error("netns {path}: {source}")]
+    Netns {
+        /// The netns path.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// A capture listener could not be created in the pod's netns.
+    #[error("listener {addr} in the pod's netns: {source}")]
+    Listen {
+        /// The listener address.
+        addr: SocketAddr,
+        /// The cause.
+        source: io::Error,
+    },
+    /// The capture layer refused the pod.
+    #[error("capture: {0:#}")]
+    Capture(anyhow::Error),
+}
+
+/// Where the capture listeners bind inside each pod netns.
+#[derive(Clone, Copy, Debug)]
+pub struct ListenAddrs {
+    /// Outbound listener, `127.0.0.1:15001`.
+    pub outbound: SocketAddr,
+    /// Inbound listener, `0.0.0.0:15006`.
+    pub inbound: SocketAddr,
+}
+
+impl Default for ListenAddrs {
+    fn default() -> Self {
+        Self {
+            outbound: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), OUTBOUND_CAPTURE_PORT),
+            inbound: SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), INBOUND_CAPTURE_PORT),
+        }
+    }
+}
+
+/// Every pod the agent captures, keyed by `namespace/name`.
+pub struct EnrolledPods {
+    pods: Mutex<BTreeMap<String, Entry>>,
+    capture: Arc<dyn PodCapture>,
+    inputs: Arc<ProxyInputs>,
+    listen: ListenAddrs,
+    enrolled: Gauge,
+}
+
+struct Entry {
+    pod: Arc<ProxiedPod>,
+    uid: String,
+    accept_loops: Vec<JoinHandle<()>>,
+}
+
+impl EnrolledPods {
+    /// No pod enrolled yet; registers `mesh_enrolled_pods`.
+    pub fn new(
+        capture: Arc<dyn PodCapture>,
+        inputs: Arc<ProxyInputs>,
+        listen: ListenAddrs,
+        registry: &mut Registry,
+    ) -> Self {
+        let enrolled = Gauge::default();
+        registry.register(
+            "mesh_enrolled_pods",
+            "Pods enrolled in capture",
+            enrolled.clone(),
+        );
+        Self {
+            pods: Mutex::default(),
+            capture,
+            inputs,
+            listen,
+            enrolled,
+        }
+    }
+
+    /// Opens the pod's netns, creates its listeners there, enrolls it for capture and starts
+    /// accepting.
+    pub async fn add(&self, spec: PodToEnroll) -> Result<EnrolledPod, EnrollError> {
+        let key = format!("{}/{}", spec.namespace, spec.name);
+        let mut pods = self.pods.lock().await;
+        if pods.contains_key(&key) {
+            return Err(EnrollError::AlreadyEnrolled(key));
+        }
+        let netns_error = |source| EnrollError::Netns {
+            path: spec.netns.clone(),
+            source,
+        };
+        let netns = Netns::open(&spec.netns).map_err(netns_error)?;
+        let netns_cookie = netns.cookie().await.map_err(netns_error)?;
+        if let Some((other, _)) = pods
+            .iter()
+            .find(|(_, e)| e.pod.netns_cookie == netns_cookie)
+        {
+            let (path, pod) = (spec.netns.clone(), other.clone());
+            return Err(EnrollError::NetnsTaken { path, pod });
+        }
+        let pod = Arc::new(ProxiedPod {
+            namespace: spec.namespace.clone(),
+            name: spec.name.clone(),
+            ip: spec.ip,
+            netns,
+            netns_cookie,
+        });
+        let accept_loops = self.start(&pod, spec.node_ip).await?;
+        let entry = Entry {
+            pod,
+            uid: spec.uid,
+            accept_loops,
+        };
+        let status = entry.status();
+        pods.insert(key, entry);
+        self.enrolled.set(pods.len() as i64);
+        tracing::info!(pod = %status.name, namespace = %status.namespace, cookie = netns_cookie, "pod enrolled");
+        Ok(status)
+    }
+
+    /// Stops capturing the pod, then closes its listeners.
+    pub async fn remove(&self, namespace: &str, name: &str) -> Result<(), EnrollError> {
+        let key = format!("{namespace}/{name}");
+        let mut pods = self.pods.lock().await;
+        let entry = pods.remove(&key).ok_or(EnrollError::NotEnrolled(key))?;
+        self.enrolled.set(pods.len() as i64);
+        drop(pods);
+        self.stop(entry).await
+    }
+
+    /// Every enrolled pod, by namespace and name.
+    pub async fn list(&self) -> Vec<EnrolledPod> {
+        self.pods.lock().await.values().map(Entry::status).collect()
+    }
+
+    /// Removes every pod (agent shutdown); failures are logged.
+    pub async fn remove_all(&self) {
+        let pods = std::mem::take(&mut *self.pods.lock().await);
+        self.enrolled.set(0);
+        for entry in pods.into_values() {
+            let name = entry.pod.name.clone();
+            if let Err(error) = self.stop(entry).await {
+                tracing::warn!(pod = %name, %error, "unenroll failed");
+            }
+        }
+    }
+
+    /// Creates both listeners in the pod's netns, enrolls the pod, spawns the accept loops.
+    async fn start(
+        &self,
+        pod: &Arc<ProxiedPod>,
+        node_ip: Option<IpAddr>,
+    ) -> Result<Vec<JoinHandle<()>>, EnrollError> {
+        let (out_addr, in_addr) = (self.listen.outbound, self.listen.inbound);
+        let outbound = Outbound::new(pod.clone(), self.inputs.clone(), out_addr)
+            .await
+            .map_err(|source| EnrollError::Listen {
+                addr: out_addr,
+                source,
+            })?;
+        let inbound = Inbound::new(pod.clone(), self.inputs.clone(), in_addr)
+            .await
+            .map_err(|source| EnrollError::Listen {
+                addr: in_addr,
+                source,
+            })?;
+        let captured = CapturedPod {
+            netns_cookie: pod.netns_cookie,
+            netns: pod.netns.fd(),
+            pod_ip: pod.ip,
+            node_ip,
+            inbound_listener: inbound.listener().as_fd(),
+        };
+        self.capture
+            .enroll(&captured)
+            .map_err(EnrollError::Capture)?;
+        Ok(vec![
+            tokio::spawn(outbound.run()),
+            tokio::spawn(inbound.run()),
+        ])
+    }
+
+    /// Unenrolls the pod, then stops its accept loops and waits until the listeners are closed.
+    async fn stop(&self, entry: Entry) -> Result<(), EnrollError> {
+        let unenrolled = self.capture.unenroll(entry.pod.netns_cookie);
+        for accept_loop in entry.accept_loops {
+            accept_loop.abort();
+            let _ = accept_loop.await;
+        }
+        tracing::info!(pod = %entry.pod.name, namespace = %entry.pod.namespace, "pod removed");
+        unenrolled.map_err(EnrollError::Capture)
+    }
+}
+
+impl Entry {
+    fn status(&self) -> EnrolledPod {
+        EnrolledPod {
+            namespace: self.pod.namespace.clone(),
+            name: self.pod.name.clone(),
+            uid: self.uid.clone(),
+            ip: self.pod.ip,
+            netns_cookie: self.pod.netns_cookie,
+        }
+    }
+}

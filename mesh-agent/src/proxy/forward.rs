@@ -1,0 +1,76 @@
+//! The last step of every connection: copy bytes both ways, with half-close, counting them.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use prometheus_client::metrics::counter::Counter;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+use super::metrics::ConnectionMetrics;
+use super::socket::reset;
+
+/// Copies between `client` and `upstream` until both directions are done. An end of stream is
+/// passed on as a half-close (`shutdown(SHUT_WR)`); an error resets both sides.
+pub async fn forward(client: TcpStream, mut upstream: TcpStream, metrics: ConnectionMetrics) {
+    let mut counted = Counted {
+        inner: client,
+        read: metrics.received.clone(),
+        written: metrics.sent.clone(),
+    };
+    match tokio::io::copy_bidirectional(&mut counted, &mut upstream).await {
+        Ok((from_client, from_upstream)) => {
+            tracing::debug!(from_client, from_upstream, "connection closed");
+        }
+        Err(error) => {
+            tracing::debug!(%error, "connection failed; resetting both sides");
+            reset(counted.inner);
+            reset(upstream);
+        }
+    }
+    drop(metrics);
+}
+
+/// A stream that counts the bytes read from and written to it as they pass.
+struct Counted<S> {
+    inner: S,
+    read: Counter,
+    written: Counter,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        self.read.inc_by(n as u64);
+        poll
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &poll {
+            self.written.inc_by(*n as u64);
+        }
+        poll
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

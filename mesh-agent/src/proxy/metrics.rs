@@ -1,0 +1,142 @@
+//! Istio's TCP metrics, with Istio's names and labels, reported by the proxy for each
+//! connection it carries.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+
+use crate::discovery::{Service, Workload};
+
+/// The value Istio reports for a label it does not know.
+const UNKNOWN: &str = "unknown";
+
+/// Which side of the connection reports.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum Reporter {
+    /// The proxy on the client's side (outbound).
+    source,
+    /// The proxy on the server's side (inbound).
+    destination,
+}
+
+/// Istio's TCP label set, verbatim.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TcpLabels {
+    reporter: Reporter,
+    source_workload: String,
+    source_workload_namespace: String,
+    source_app: String,
+    source_version: String,
+    destination_workload: String,
+    destination_workload_namespace: String,
+    destination_service: String,
+    destination_service_name: String,
+    destination_service_namespace: String,
+    destination_app: String,
+    destination_version: String,
+    request_protocol: String,
+    connection_security_policy: String,
+}
+
+impl TcpLabels {
+    /// Labels for a connection from `source` to `destination` (a pod, when known), addressed to
+    /// `service` (when it was a Service).
+    pub fn new(
+        reporter: Reporter,
+        source: Option<&Workload>,
+        destination: Option<&Workload>,
+        service: Option<&Service>,
+    ) -> Self {
+        let field = |w: Option<&Workload>, f: fn(&Workload) -> Option<&str>| {
+            w.and_then(f).unwrap_or(UNKNOWN).to_string()
+        };
+        Self {
+            reporter,
+            source_workload: field(source, |w| Some(&w.name)),
+            source_workload_namespace: field(source, |w| Some(&w.namespace)),
+            source_app: field(source, |w| w.app.as_deref()),
+            source_version: field(source, |w| w.version.as_deref()),
+            destination_workload: field(destination, |w| Some(&w.name)),
+            destination_workload_namespace: field(destination, |w| Some(&w.namespace)),
+            destination_service: service.map_or(UNKNOWN.into(), Service::hostname),
+            destination_service_name: service.map_or(UNKNOWN.into(), |s| s.name.clone()),
+            destination_service_namespace: service.map_or(UNKNOWN.into(), |s| s.namespace.clone()),
+            destination_app: field(destination, |w| w.app.as_deref()),
+            destination_version: field(destination, |w| w.version.as_deref()),
+            request_protocol: "tcp".into(),
+            connection_security_policy: "none".into(),
+        }
+    }
+}
+
+/// The TCP connection and byte counters.
+#[derive(Clone, Debug, Default)]
+pub struct TcpMetrics {
+    opened: Family<TcpLabels, Counter>,
+    closed: Family<TcpLabels, Counter>,
+    sent: Family<TcpLabels, Counter>,
+    received: Family<TcpLabels, Counter>,
+}
+
+impl TcpMetrics {
+    /// Registers the counters (`istio_tcp_*_total`) in `registry`.
+    pub fn register(registry: &mut Registry) -> Arc<Self> {
+        let metrics = Self::default();
+        let families = [
+            (
+                "istio_tcp_connections_opened",
+                "TCP connections opened",
+                &metrics.opened,
+            ),
+            (
+                "istio_tcp_connections_closed",
+                "TCP connections closed",
+                &metrics.closed,
+            ),
+            (
+                "istio_tcp_sent_bytes",
+                "Bytes sent to the client",
+                &metrics.sent,
+            ),
+            (
+                "istio_tcp_received_bytes",
+                "Bytes received from the client",
+                &metrics.received,
+            ),
+        ];
+        for (name, help, family) in families {
+            registry.register(name, help, family.clone());
+        }
+        Arc::new(metrics)
+    }
+
+    /// Counts a connection as opened; the returned handle counts its bytes and its close.
+    pub fn open(&self, labels: &TcpLabels) -> ConnectionMetrics {
+        self.opened.get_or_create(labels).inc();
+        ConnectionMetrics {
+            sent: self.sent.get_or_create(labels).clone(),
+            received: self.received.get_or_create(labels).clone(),
+            closed: self.closed.get_or_create(labels).clone(),
+        }
+    }
+}
+
+/// The counters of one open connection; dropping it counts the connection as closed.
+#[derive(Debug)]
+pub struct ConnectionMetrics {
+    /// Bytes the proxy wrote to the client (the response direction).
+    pub sent: Counter,
+    /// Bytes the proxy read from the client (the request direction).
+    pub received: Counter,
+    closed: Counter,
+}
+
+impl Drop for ConnectionMetrics {
+    fn drop(&mut self) {
+        self.closed.inc();
+    }
+}

@@ -1,0 +1,69 @@
+//! The L4 proxy: each enrolled pod gets an outbound listener (127.0.0.1:15001) and an inbound
+//! listener (15006) inside its netns; every connection reads top to bottom as
+//! `listener → original destination → endpoint → upstream → copy`.
+
+pub mod forward;
+pub mod inbound;
+pub mod metrics;
+pub mod outbound;
+pub mod socket;
+
+use std::net::IpAddr;
+use std::os::fd::BorrowedFd;
+use std::sync::Arc;
+
+pub use inbound::Inbound;
+pub use metrics::{Reporter, TcpLabels, TcpMetrics};
+pub use outbound::Outbound;
+pub use socket::UpstreamSockets;
+
+use crate::capture::OriginalDsts;
+use crate::discovery::{workload_name, Discovery, Snapshot, Workload};
+use crate::netns::Netns;
+
+/// What every connection of every pod shares.
+pub struct ProxyInputs {
+    /// Original destinations of captured outbound connections.
+    pub original_dsts: Arc<dyn OriginalDsts>,
+    /// Services and workloads.
+    pub discovery: Discovery,
+    /// TCP telemetry.
+    pub metrics: Arc<TcpMetrics>,
+    /// How upstream connections are opened.
+    pub sockets: UpstreamSockets,
+    /// Called with each accepted outbound socket before it is read (same-node acceleration).
+    pub on_outbound_accept: Option<AcceptHook>,
+}
+
+/// Sees an accepted outbound socket: `(socket, netns cookie, peer port)`.
+pub type AcceptHook = Arc<dyn Fn(BorrowedFd<'_>, u64, u16) + Send + Sync>;
+
+/// An enrolled pod, as its connections need it.
+#[derive(Clone)]
+pub struct ProxiedPod {
+    /// Pod namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub name: String,
+    /// Pod IP.
+    pub ip: IpAddr,
+    /// The pod's network namespace: listeners and upstream sockets are created in it.
+    pub netns: Netns,
+    /// `SO_NETNS_COOKIE` of `netns`, the key of its original destinations.
+    pub netns_cookie: u64,
+}
+
+impl ProxiedPod {
+    /// The pod's workload: from discovery when it knows the pod, else derived from its name.
+    pub fn workload(&self, snapshot: &Snapshot) -> Arc<Workload> {
+        snapshot.workload(self.ip).unwrap_or_else(|| {
+            Arc::new(Workload {
+                name: workload_name(&self.name, None),
+                namespace: self.namespace.clone(),
+                pod_name: self.name.clone(),
+                app: None,
+                version: None,
+            })
+        })
+    }
+}

@@ -1,0 +1,108 @@
+//! Outbound: connections a pod opened, redirected by `connect4` to the agent's listener on
+//! 127.0.0.1:15001 in the pod's netns, forwarded to the Service endpoint (or the address the
+//! app asked for) from inside that same netns.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, TcpStream};
+
+use super::forward::forward;
+use super::socket::{connect, listen, reset};
+use super::{ProxiedPod, ProxyInputs, Reporter, TcpLabels};
+use crate::discovery::Service;
+
+/// A pod's outbound capture listener.
+pub struct Outbound {
+    listener: TcpListener,
+    pod: Arc<ProxiedPod>,
+    inputs: Arc<ProxyInputs>,
+}
+
+impl Outbound {
+    /// Binds `addr` inside the pod's netns.
+    pub async fn new(
+        pod: Arc<ProxiedPod>,
+        inputs: Arc<ProxyInputs>,
+        addr: SocketAddr,
+    ) -> io::Result<Self> {
+        let listener = listen(&pod.netns, addr).await?;
+        Ok(Self {
+            listener,
+            pod,
+            inputs,
+        })
+    }
+
+    /// The bound address.
+    pub fn address(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Accepts connections until the task is dropped; each runs in its own task.
+    pub async fn run(self) {
+        loop {
+            match self.listener.accept().await {
+                Ok((client, peer)) => {
+                    let (pod, inputs) = (self.pod.clone(), self.inputs.clone());
+                    tokio::spawn(proxy_outbound(client, peer, pod, inputs));
+                }
+                Err(error) => {
+                    tracing::warn!(%error, pod = %self.pod.name, "outbound accept failed")
+                }
+            }
+        }
+    }
+}
+
+/// One outbound connection, top to bottom.
+async fn proxy_outbound(
+    client: TcpStream,
+    peer: SocketAddr,
+    pod: Arc<ProxiedPod>,
+    inputs: Arc<ProxyInputs>,
+) {
+    if let Some(accelerate) = &inputs.on_outbound_accept {
+        accelerate(client.as_fd(), pod.netns_cookie, peer.port());
+    }
+    let Some(original) = inputs.original_dsts.take(pod.netns_cookie, peer.port()) else {
+        tracing::warn!(pod = %pod.name, %peer, "no original destination; resetting");
+        return reset(client);
+    };
+    let snapshot = inputs.discovery.snapshot();
+    let service = snapshot.service(original);
+    let Some(endpoint) = pick_endpoint(original, service.as_deref()) else {
+        tracing::warn!(pod = %pod.name, %original, "service has no endpoints; resetting");
+        return reset(client);
+    };
+    let upstream = match connect(&pod.netns, endpoint, &inputs.sockets).await {
+        Ok(upstream) => upstream,
+        Err(error) => {
+            tracing::warn!(pod = %pod.name, %original, %endpoint, %error, "upstream connect failed; resetting");
+            return reset(client);
+        }
+    };
+    let source = pod.workload(&snapshot);
+    let destination = snapshot.workload(endpoint.ip());
+    let labels = TcpLabels::new(
+        Reporter::source,
+        Some(&source),
+        destination.as_deref(),
+        service.as_deref(),
+    );
+    tracing::debug!(pod = %pod.name, %original, %endpoint, "outbound connection");
+    forward(client, upstream, inputs.metrics.open(&labels)).await;
+}
+
+/// The endpoint for `original`: round robin over the Service's endpoints when it is a
+/// ClusterIP:port, else `original` itself (passthrough).
+fn pick_endpoint(original: SocketAddr, service: Option<&Service>) -> Option<SocketAddr> {
+    match service {
+        Some(service) => service.pick(),
+        None => Some(original),
+    }
+}

@@ -1,0 +1,75 @@
+//! The sockets the agent opens inside a pod's netns: capture listeners, marked upstream
+//! connections, and resets.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+use crate::netns::Netns;
+
+/// Backlog of the capture listeners.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// How the agent opens upstream connections.
+#[derive(Clone, Debug)]
+pub struct UpstreamSockets {
+    /// `SO_MARK` on every upstream socket, so the capture programs leave it alone
+    /// (`AGENT_SOCKET_MARK`); `None` in tests without `CAP_NET_ADMIN`.
+    pub mark: Option<u32>,
+    /// How long a connect may take before the client is reset.
+    pub connect_timeout: Duration,
+}
+
+/// Creates a listener (`SO_REUSEADDR`) on `addr` inside `netns`.
+pub async fn listen(netns: &Netns, addr: SocketAddr) -> io::Result<TcpListener> {
+    let listener = netns
+        .run(move || -> io::Result<std::net::TcpListener> {
+            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+            socket.set_reuse_address(true)?;
+            socket.set_nonblocking(true)?;
+            socket.bind(&addr.into())?;
+            socket.listen(LISTEN_BACKLOG)?;
+            Ok(socket.into())
+        })
+        .await??;
+    TcpListener::from_std(listener)
+}
+
+/// Connects to `addr` from inside `netns` (the peer sees the pod's address), with the agent's
+/// mark, within the connect timeout.
+pub async fn connect(
+    netns: &Netns,
+    addr: SocketAddr,
+    sockets: &UpstreamSockets,
+) -> io::Result<TcpStream> {
+    let mark = sockets.mark;
+    let socket = netns
+        .run(move || -> io::Result<std::net::TcpStream> {
+            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+            if let Some(mark) = mark {
+                socket.set_mark(mark)?;
+            }
+            socket.set_nonblocking(true)?;
+            Ok(socket.into())
+        })
+        .await??;
+    let socket = TcpSocket::from_std_stream(socket);
+    let stream = tokio::time::timeout(sockets.connect_timeout, socket.connect(addr))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Closes `stream` with a TCP reset (`SO_LINGER` 0), so the peer fails at once instead of
+/// reading a clean end of stream.
+pub fn reset(stream: TcpStream) {
+    // A zero linger never blocks on close, so tokio's warning about SO_LINGER does not apply.
+    if let Err(error) = SockRef::from(&stream).set_linger(Some(Duration::ZERO)) {
+        tracing::debug!(%error, "cannot set SO_LINGER 0; closing normally");
+    }
+    drop(stream);
+}

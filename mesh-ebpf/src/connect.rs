@@ -1,0 +1,130 @@
+//! `cgroup/connect4` and `cgroup/connect6`: redirect an enrolled pod's outbound TCP connects
+//! to the agent's listener on 127.0.0.1:15001 inside the pod's netns, recording the original
+//! destination under the socket cookie.
+//!
+//! Plain (not IPv4-mapped) IPv6 destinations are left alone (counted as bypassed): the
+//! agent's outbound listener is IPv4 only, and a v6-only socket cannot reach it.
+
+use crate::maps::{self, ENROLLED, SOCK_DSTS};
+use aya_ebpf::{
+    bindings::bpf_sock_addr,
+    helpers::{bpf_get_netns_cookie, bpf_get_socket_cookie},
+    programs::SockAddrContext,
+    EbpfContext,
+};
+use core::ptr::{addr_of, addr_of_mut, read_volatile, write_volatile};
+use mesh_common::{
+    Counter, KernelIp, OriginalDst, AGENT_SOCKET_MARK, FAMILY_IPV4, FAMILY_IPV6, LOCALHOST_V4_WORD,
+    OUTBOUND_CAPTURE_PORT,
+};
+
+const IPPROTO_TCP: u32 = 6;
+
+/// What a connect hook decided.
+enum Verdict {
+    /// Not TCP: not ours to count.
+    Ignore,
+    /// Left alone.
+    Bypass,
+    /// Redirect to the agent, recording this destination.
+    Capture(OriginalDst),
+}
+
+/// `connect4`: IPv4 destinations.
+pub fn try_connect4(ctx: &SockAddrContext) {
+    let sa = ctx.sock_addr;
+    let word = unsafe { read_volatile(addr_of!((*sa).user_ip4)) };
+    let dst = original_dst(sa, KernelIp::from_ipv4_word(word));
+    match decide(ctx, dst) {
+        Verdict::Capture(dst) => {
+            if record(ctx, &dst) {
+                unsafe { write_volatile(addr_of_mut!((*sa).user_ip4), LOCALHOST_V4_WORD) };
+                redirect_port(sa);
+            }
+        }
+        Verdict::Bypass => maps::count(Counter::Bypassed),
+        Verdict::Ignore => {}
+    }
+}
+
+/// `connect6`: IPv4-mapped destinations are captured as IPv4, others are left alone.
+pub fn try_connect6(ctx: &SockAddrContext) {
+    let sa = ctx.sock_addr;
+    let mut words = [0u32; 4];
+    for (i, word) in words.iter_mut().enumerate() {
+        // One 32-bit word at a time: the verifier rejects wider context reads.
+        *word = unsafe { read_volatile(addr_of!((*sa).user_ip6[i])) };
+    }
+    let ip = KernelIp { words };
+    let verdict = match decide(ctx, original_dst(sa, ip)) {
+        Verdict::Capture(_) if !ip.is_ipv4() => Verdict::Bypass,
+        verdict => verdict,
+    };
+    match verdict {
+        Verdict::Capture(dst) => {
+            if record(ctx, &dst) {
+                // Words 0..2 already hold ::ffff: — only the IPv4 word changes.
+                unsafe { write_volatile(addr_of_mut!((*sa).user_ip6[3]), LOCALHOST_V4_WORD) };
+                redirect_port(sa);
+            }
+        }
+        Verdict::Bypass => maps::count(Counter::Bypassed),
+        Verdict::Ignore => {}
+    }
+}
+
+/// The destination of the connect, with its port in host order.
+#[inline(always)]
+fn original_dst(sa: *mut bpf_sock_addr, ip: KernelIp) -> OriginalDst {
+    // `user_port` holds the port in network order in its low 16 bits.
+    let port = unsafe { read_volatile(addr_of!((*sa).user_port)) } as u16;
+    OriginalDst {
+        ip,
+        port: u16::from_be(port),
+        family: if ip.is_ipv4() {
+            FAMILY_IPV4
+        } else {
+            FAMILY_IPV6
+        },
+    }
+}
+
+#[inline(always)]
+fn decide(ctx: &SockAddrContext, dst: OriginalDst) -> Verdict {
+    let sa = ctx.sock_addr;
+    if unsafe { (*sa).protocol } != IPPROTO_TCP {
+        return Verdict::Ignore;
+    }
+    let netns = unsafe { bpf_get_netns_cookie(ctx.as_ptr()) };
+    let Some(pod) = (unsafe { ENROLLED.get(netns) }) else {
+        return Verdict::Bypass;
+    };
+    // The agent's own sockets carry its mark; read it through the socket.
+    let mark = unsafe { (*(*sa).__bindgen_anon_1.sk).mark };
+    if mark == AGENT_SOCKET_MARK {
+        return Verdict::Bypass;
+    }
+    maps::count_flow(netns, &dst);
+    if dst.ip.is_loopback() || dst.ip == pod.pod_ip {
+        return Verdict::Bypass;
+    }
+    Verdict::Capture(dst)
+}
+
+/// Records the original destination; false (and counted as an error) when it can't.
+#[inline(always)]
+fn record(ctx: &SockAddrContext, dst: &OriginalDst) -> bool {
+    let cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
+    if SOCK_DSTS.insert(cookie, dst, 0).is_err() {
+        maps::count(Counter::Errors);
+        return false;
+    }
+    maps::count(Counter::CapturedOutbound);
+    true
+}
+
+#[inline(always)]
+fn redirect_port(sa: *mut bpf_sock_addr) {
+    let port = u32::from(OUTBOUND_CAPTURE_PORT.to_be());
+    unsafe { write_volatile(addr_of_mut!((*sa).user_port), port) };
+}

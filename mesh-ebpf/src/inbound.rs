@@ -1,0 +1,64 @@
+//! `sk_lookup`, attached to each enrolled pod's netns: steers TCP connections for the pod's IP
+//! (any port but the agent's own) to the agent's inbound listener (15006) in that netns.
+//! Connections from the pod itself, loopback or the node's address (kubelet probes) are left
+//! alone.
+
+use crate::maps::{self, LISTENERS, POD_ADDRS};
+use aya_ebpf::programs::SkLookupContext;
+use core::ptr::{addr_of, read_volatile};
+use mesh_common::{Counter, KernelIp, PodInfo, INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT};
+
+const IPPROTO_TCP: u32 = 6;
+const AF_INET: u32 = 2;
+
+/// Assigns the connection to the pod's inbound listener when it is the pod's to capture.
+pub fn try_sk_lookup(ctx: &SkLookupContext) {
+    let lookup = ctx.lookup;
+    if unsafe { (*lookup).protocol } != IPPROTO_TCP {
+        return;
+    }
+    // `local_port` is in host order.
+    let port = unsafe { (*lookup).local_port };
+    if port == u32::from(INBOUND_CAPTURE_PORT) || port == u32::from(OUTBOUND_CAPTURE_PORT) {
+        return;
+    }
+    let (local, remote) = addresses(ctx);
+    let Some(pod) = (unsafe { POD_ADDRS.get(local) }) else {
+        return;
+    };
+    if !from_outside(pod, &remote) {
+        return;
+    }
+    match LISTENERS.redirect_sk_lookup(ctx, local, 0) {
+        Ok(()) => maps::count(Counter::CapturedInbound),
+        Err(_) => maps::count(Counter::Errors),
+    }
+}
+
+/// Whether `remote` is someone other than the pod itself, loopback or the node.
+#[inline(always)]
+fn from_outside(pod: &PodInfo, remote: &KernelIp) -> bool {
+    let from_node = pod.flags & PodInfo::HAS_NODE_IP != 0 && *remote == pod.node_ip;
+    !(remote.is_loopback() || *remote == pod.pod_ip || from_node)
+}
+
+/// The (local, remote) addresses of the connection.
+#[inline(always)]
+fn addresses(ctx: &SkLookupContext) -> (KernelIp, KernelIp) {
+    let lookup = ctx.lookup;
+    unsafe {
+        if (*lookup).family == AF_INET {
+            return (
+                KernelIp::from_ipv4_word((*lookup).local_ip4),
+                KernelIp::from_ipv4_word((*lookup).remote_ip4),
+            );
+        }
+        let (mut local, mut remote) = ([0u32; 4], [0u32; 4]);
+        for i in 0..4 {
+            // One 32-bit word at a time: the verifier rejects wider context reads.
+            local[i] = read_volatile(addr_of!((*lookup).local_ip6[i]));
+            remote[i] = read_volatile(addr_of!((*lookup).remote_ip6[i]));
+        }
+        (KernelIp { words: local }, KernelIp { words: remote })
+    }
+}
