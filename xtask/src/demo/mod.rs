@@ -1,0 +1,144 @@
+//! `cargo xtask demo`: builds everything, brings up a two-node lab running the demo workloads
+//! (`xtask/demo/*.yaml`: frontend → backend v1 ×2 / v2 ×1), runs a load from the client pod and
+//! shows the traffic live until Ctrl-C or `--duration`, then takes the lab down.
+
+mod screen;
+mod steps;
+mod stop;
+mod traffic;
+
+use crate::lab::{self, ExecTarget, Lab, UpOptions};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use steps::step;
+use stop::StopWatch;
+use traffic::{load_argv, Display, Ending, LoadRun};
+
+/// The demo's lab (its namespaces are `demo-*`).
+pub const LAB_NAME: &str = "demo";
+/// Nodes in the demo's lab.
+const NODES: u8 = 2;
+/// Where the load goes: the frontend Service.
+const FRONTEND_URL: &str = "http://frontend/";
+/// The time the load gets after `--duration` to print its summary before it is stopped.
+const SUMMARY_GRACE: Duration = Duration::from_secs(10);
+
+/// `cargo xtask demo` options.
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Stop after this many seconds of traffic (default: run until Ctrl-C).
+    #[arg(long)]
+    duration: Option<u64>,
+    /// Use the binaries and the eBPF object already built.
+    #[arg(long)]
+    no_build: bool,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: u32,
+}
+
+/// The mesh's own figures on the demo screen, one line each.
+pub fn mesh_figures() -> Vec<String> {
+    vec!["eBPF capture: arrives with issue #3".to_string()]
+}
+
+/// Runs the demo; the lab is taken down on every way out (end, Ctrl-C, error, panic).
+pub fn run(args: &DemoArgs) -> Result<()> {
+    let mut watch = StopWatch::catch_signals()?;
+    if !args.no_build {
+        steps::build_everything()?;
+    }
+    let _down = LabTakenDown;
+    let opts = UpOptions {
+        name: LAB_NAME.into(),
+        nodes: NODES,
+        build: false,
+    };
+    let manifests = demo_manifests()?;
+    let lab = step(
+        &format!("starting lab {LAB_NAME} ({NODES} nodes, xtask/demo/*.yaml)"),
+        || Lab::up(&opts, &manifests),
+    )?;
+    let client = ExecTarget::Pod {
+        namespace: "demo".into(),
+        name: "client".into(),
+    };
+    step("waiting for the frontend to answer", || {
+        steps::wait_until_answering(&lab, &client, FRONTEND_URL, &watch)
+    })?;
+    if watch.reason().is_some() {
+        return Ok(());
+    }
+    let argv = load_argv(FRONTEND_URL, args.concurrency, args.duration);
+    eprintln!("==> load: {} (in pod demo/client)", argv.join(" "));
+    let load = LoadRun::start(lab.exec_command(&client, &argv)?)?;
+    if let Some(secs) = args.duration {
+        watch.stop_after(Duration::from_secs(secs) + SUMMARY_GRACE);
+    }
+    let title = format!("mesh demo · lab {LAB_NAME} · {NODES} nodes · load → {FRONTEND_URL}");
+    let mut display = Display::for_stdout(title, mesh_figures);
+    display.clear();
+    let ending = load.show(&watch, &mut display);
+    drop(load);
+    eprintln!("==> stopping: {}", describe(&ending));
+    match ending {
+        Ending::LoadFailed => bail!("the load generator ended without its summary"),
+        _ => Ok(()),
+    }
+}
+
+fn describe(ending: &Ending) -> &'static str {
+    match ending {
+        Ending::LoadFinished => "the load has run its course",
+        Ending::LoadFailed => "the load generator failed",
+        Ending::Stopped(stop::StopReason::Interrupted) => "interrupted",
+        Ending::Stopped(stop::StopReason::DurationPassed) => "the duration has passed",
+    }
+}
+
+/// The demo's YAML files, in name order (the Namespace first).
+fn demo_manifests() -> Result<Vec<PathBuf>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Takes the demo's lab down when dropped.
+struct LabTakenDown;
+
+impl Drop for LabTakenDown {
+    fn drop(&mut self) {
+        if let Err(err) = step(&format!("taking lab {LAB_NAME} down"), || {
+            lab::down(LAB_NAME)
+        }) {
+            eprintln!("error: {err:#}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_manifests_are_found_namespace_first() {
+        let files = demo_manifests().unwrap();
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy())
+            .collect();
+        assert!(names.len() >= 4, "{names:?}");
+        assert_eq!(names[0], "00-namespace.yaml");
+    }
+
+    #[test]
+    fn the_mesh_figures_are_on_screen() {
+        assert!(mesh_figures().iter().any(|l| l.contains("eBPF capture")));
+    }
+}

@@ -1,0 +1,157 @@
+//! Addresses and names: which node a pod goes to, its IP, netns and cgroup; ClusterIPs.
+//! Everything is decided here, before any kernel object exists, so a full lab fails cleanly.
+
+use super::plan::{Placement, PodPlan, ServicePlan};
+use super::state::{Labels, Node, Pod, Service, State};
+use anyhow::{anyhow, bail, Result};
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::net::Ipv4Addr;
+
+/// A pod netns name longer than this is replaced by a hashed one.
+const MAX_NETNS_NAME: usize = 48;
+/// The first ClusterIP handed out: 10.96.0.10.
+const FIRST_CLUSTER_IP: u32 = u32::from_be_bytes([10, 96, 0, 10]);
+/// The last ClusterIP: 10.96.255.254.
+const LAST_CLUSTER_IP: u32 = u32::from_be_bytes([10, 96, 255, 254]);
+
+/// The nodes of a new lab: `node-1 … node-N`, 10.250.0.N, cgroup `<root>/node-N`.
+pub fn nodes(state: &State, count: u8) -> Vec<Node> {
+    (1..=count)
+        .map(|i| Node {
+            name: format!("node-{i}"),
+            index: i,
+            netns: format!("{}-node-{i}", state.name),
+            address: Ipv4Addr::new(10, 250, 0, i),
+            cgroup: state.cgroup_root.join(format!("node-{i}")),
+        })
+        .collect()
+}
+
+/// The fabric namespace: the segment every node and external host is wired to.
+pub fn fabric_netns(lab: &str) -> String {
+    format!("{lab}-fabric")
+}
+
+/// Places and addresses a planned pod and records it in `state`.
+pub fn pod(state: &mut State, plan: &PodPlan, ns_labels: &Labels) -> Result<Pod> {
+    let (node, ip, cgroup_parent) = match &plan.external_host {
+        Some(_) => (
+            None,
+            external_ip(state)?,
+            state.cgroup_root.join("external"),
+        ),
+        None => {
+            let node = choose_node(state, &plan.placement)?.clone();
+            (
+                Some(node.name.clone()),
+                pod_ip(state, &node)?,
+                node.cgroup.clone(),
+            )
+        }
+    };
+    let pod = Pod {
+        namespace: plan.namespace.clone(),
+        name: plan.name.clone(),
+        uid: new_uid()?,
+        node,
+        ip,
+        meshed: plan.external_host.is_none() && is_meshed(&plan.labels, ns_labels),
+        netns: pod_netns(state, &plan.namespace, &plan.name),
+        cgroup: cgroup_parent.join(format!("{}.{}", plan.namespace, plan.name)),
+        labels: plan.labels.clone(),
+        external_host: plan.external_host.clone(),
+        deployment: plan.deployment.clone(),
+        containers: plan.containers.clone(),
+    };
+    state.pods.push(pod.clone());
+    Ok(pod)
+}
+
+/// Gives a planned Service its ClusterIP and records it in `state`.
+pub fn service(state: &mut State, plan: &ServicePlan) -> Result<Service> {
+    let ip = match plan.cluster_ip {
+        Some(ip) => ip,
+        None => (FIRST_CLUSTER_IP..=LAST_CLUSTER_IP)
+            .map(Ipv4Addr::from)
+            .find(|ip| state.services.iter().all(|s| s.cluster_ip != *ip))
+            .ok_or_else(|| anyhow!("no free ClusterIP left in 10.96.0.0/16"))?,
+    };
+    let service = Service {
+        namespace: plan.namespace.clone(),
+        name: plan.name.clone(),
+        cluster_ip: ip,
+        selector: plan.selector.clone(),
+        ports: plan.ports.clone(),
+    };
+    state.services.push(service.clone());
+    Ok(service)
+}
+
+/// In the mesh: the pod or its namespace says so (ambient or sidecar-injection label),
+/// unless the pod opts out with `istio.io/dataplane-mode: none`.
+pub fn is_meshed(pod_labels: &Labels, ns_labels: &Labels) -> bool {
+    let says = |labels: &Labels| {
+        labels.get("istio.io/dataplane-mode").map(String::as_str) == Some("ambient")
+            || labels.get("istio-injection").map(String::as_str) == Some("enabled")
+    };
+    let opted_out = pod_labels
+        .get("istio.io/dataplane-mode")
+        .map(String::as_str)
+        == Some("none");
+    !opted_out && (says(pod_labels) || says(ns_labels))
+}
+
+fn choose_node<'s>(state: &'s mut State, placement: &Placement) -> Result<&'s Node> {
+    let index = match placement {
+        Placement::Node(name) => state
+            .nodes
+            .iter()
+            .position(|n| &n.name == name)
+            .ok_or_else(|| anyhow!("no node {name:?}"))?,
+        Placement::Replica(i) => i % state.nodes.len(),
+        Placement::Any => {
+            state.next_node = state.next_node.wrapping_add(1);
+            (state.next_node - 1) % state.nodes.len()
+        }
+    };
+    Ok(&state.nodes[index])
+}
+
+fn pod_ip(state: &State, node: &Node) -> Result<Ipv4Addr> {
+    (2..=254)
+        .map(|k| Ipv4Addr::new(10, 244, node.index, k))
+        .find(|ip| state.pods.iter().all(|p| p.ip != *ip))
+        .ok_or_else(|| anyhow!("{} is full (253 pods)", node.name))
+}
+
+fn external_ip(state: &State) -> Result<Ipv4Addr> {
+    (1..=254)
+        .map(|m| Ipv4Addr::new(10, 250, 1, m))
+        .find(|ip| state.pods.iter().all(|p| p.ip != *ip))
+        .ok_or_else(|| anyhow!("the external segment is full (254 hosts)"))
+}
+
+/// `<lab>-<ns>-<pod>`, or `<lab>-pod-<hash>` when that is too long or already taken.
+fn pod_netns(state: &State, namespace: &str, name: &str) -> String {
+    let plain = format!("{}-{namespace}-{name}", state.name);
+    let taken = |candidate: &str| {
+        candidate == fabric_netns(&state.name)
+            || state.nodes.iter().any(|n| n.netns == candidate)
+            || state.pods.iter().any(|p| p.netns == candidate)
+    };
+    if plain.len() <= MAX_NETNS_NAME && !taken(&plain) {
+        return plain;
+    }
+    let mut hasher = DefaultHasher::new();
+    (namespace, name).hash(&mut hasher);
+    format!("{}-pod-{:016x}", state.name, hasher.finish())
+}
+
+fn new_uid() -> Result<String> {
+    let uid = std::fs::read_to_string("/proc/sys/kernel/random/uuid")?;
+    if uid.trim().is_empty() {
+        bail!("the kernel gave no uuid");
+    }
+    Ok(uid.trim().to_string())
+}

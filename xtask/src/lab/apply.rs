@@ -1,0 +1,79 @@
+//! `lab apply`: add pods, Services, namespaces and mesh resources to a running lab, like kubectl.
+
+use super::hosts;
+use super::manifest::read_documents;
+use super::plan::{MeshResource, Plan};
+use super::state::Pod;
+use super::{agent, alloc, cgroup, net, process, Lab};
+use anyhow::{anyhow, Context, Result};
+use std::path::PathBuf;
+
+impl Lab {
+    /// Creates what `paths` describe. The whole input is validated first (duplicates against
+    /// the running lab included); mesh resources replace their earlier versions.
+    pub fn apply(&mut self, paths: &[PathBuf]) -> Result<()> {
+        let docs = read_documents(paths)?;
+        let plan = Plan::build(&docs, &self.state)?;
+        self.apply_plan(plan)
+    }
+
+    /// Allocates, creates the sandboxes, rewrites hosts files, writes mesh resources, enrolls
+    /// meshed pods and then starts their processes (so the mesh sees their first connection).
+    pub(super) fn apply_plan(&mut self, plan: Plan) -> Result<()> {
+        for (namespace, labels) in plan.namespaces {
+            self.state.namespaces.insert(namespace, labels);
+        }
+        for service in &plan.services {
+            alloc::service(&mut self.state, service)?;
+        }
+        let mut pods = Vec::new();
+        for planned in &plan.pods {
+            let ns_labels = self.state.namespaces.get(&planned.namespace).cloned();
+            pods.push(alloc::pod(
+                &mut self.state,
+                planned,
+                &ns_labels.unwrap_or_default(),
+            )?);
+        }
+        self.save()?;
+        for pod in &pods {
+            self.create_sandbox(pod)
+                .with_context(|| format!("creating pod {}/{}", pod.namespace, pod.name))?;
+        }
+        hosts::write_all(&self.state)?;
+        for resource in &plan.mesh_resources {
+            self.write_mesh_resource(resource)?;
+        }
+        for pod in pods.iter().filter(|p| p.meshed) {
+            agent::enroll(self, pod)?;
+        }
+        for pod in &pods {
+            process::start_containers(&self.dir, pod)?;
+        }
+        Ok(())
+    }
+
+    /// The pod's cgroup and network namespace, wired to its node (or the fabric).
+    fn create_sandbox(&self, pod: &Pod) -> Result<()> {
+        cgroup::create(&pod.cgroup)?;
+        match pod.node.as_deref() {
+            None => net::create_external(&self.state.name, pod, &self.state.nodes),
+            Some(name) => {
+                let node = self
+                    .state
+                    .node(name)
+                    .ok_or_else(|| anyhow!("no node {name}"))?;
+                net::create_pod(pod, node)
+            }
+        }
+    }
+
+    /// Writes one mesh resource to the config directory, atomically (the agent may be reading).
+    fn write_mesh_resource(&self, resource: &MeshResource) -> Result<()> {
+        let dir = self.dir.config_dir();
+        let path = dir.join(resource.file_name());
+        let tmp = dir.join(format!(".{}.tmp", resource.file_name()));
+        std::fs::write(&tmp, &resource.yaml)?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+    }
+}

@@ -1,0 +1,107 @@
+//! `cargo xtask lab up|apply|delete|exec|status|down` (DESIGN.md §6, "Lab CLI").
+
+use super::{down, ExecTarget, Lab, UpOptions, DEFAULT_LAB};
+use anyhow::{Context, Result};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+
+/// The lab's command line.
+#[derive(clap::Args)]
+pub struct LabArgs {
+    /// The lab's name: prefix of everything it creates, so several labs can run side by side.
+    #[arg(long = "lab", global = true, env = "MESH_LAB", default_value = DEFAULT_LAB)]
+    name: String,
+    #[command(subcommand)]
+    command: LabCommand,
+}
+
+#[derive(clap::Subcommand)]
+enum LabCommand {
+    /// Create the lab from Kubernetes YAML (a lab of the same name is torn down first).
+    Up {
+        /// How many nodes (node-1 … node-N).
+        #[arg(long, default_value_t = 1)]
+        nodes: u8,
+        /// Do not build the workspace's binaries first.
+        #[arg(long)]
+        no_build: bool,
+        /// YAML files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Create the objects of the YAML in the running lab.
+    Apply {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Delete the objects of the YAML from the running lab.
+    Delete {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run a command in a pod (netns, cgroup, hosts file) or in a node's netns.
+    Exec {
+        /// The pod's namespace.
+        #[arg(short = 'n', long = "namespace", default_value = "default")]
+        namespace: String,
+        /// Run in this node's netns instead of a pod.
+        #[arg(long, conflicts_with = "pod")]
+        node: Option<String>,
+        /// The pod.
+        #[arg(required_unless_present = "node")]
+        pod: Option<String>,
+        /// The command, after `--`.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Show pods, nodes and the agents' health.
+    Status,
+    /// Remove everything the lab created (also after a crash).
+    Down,
+}
+
+/// Runs one lab command. `exec` exits the process with the command's exit code.
+pub fn run(args: LabArgs) -> Result<()> {
+    let name = args.name;
+    match args.command {
+        LabCommand::Up {
+            nodes,
+            no_build,
+            paths,
+        } => {
+            let opts = UpOptions {
+                name,
+                nodes,
+                build: !no_build,
+            };
+            print!("{}", Lab::up(&opts, &paths)?.status());
+        }
+        LabCommand::Apply { paths } => Lab::open(&name)?.apply(&paths)?,
+        LabCommand::Delete { paths } => Lab::open(&name)?.delete(&paths)?,
+        LabCommand::Exec {
+            namespace,
+            node,
+            pod,
+            command,
+        } => {
+            let target = match (node, pod) {
+                (Some(node), _) => ExecTarget::Node(node),
+                (None, pod) => ExecTarget::Pod {
+                    namespace,
+                    name: pod.unwrap_or_default(),
+                },
+            };
+            let mut cmd = Lab::open(&name)?.exec_command(&target, &command)?;
+            let status = cmd
+                .status()
+                .with_context(|| format!("running {command:?}"))?;
+            let code = status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+            std::process::exit(code);
+        }
+        LabCommand::Status => print!("{}", Lab::open(&name)?.status()),
+        LabCommand::Down => down(&name)?,
+    }
+    Ok(())
+}
