@@ -46,6 +46,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
             connect_timeout: config.connect_timeout,
         },
         on_outbound_accept: capture.accelerate.clone(),
+        http: crate::http::HttpInputs::register(&mut registry, crate::http::DEFAULT_DETECT_WINDOW),
     });
     let pods = Arc::new(EnrolledPods::new(
         capture.pods.clone(),

@@ -21,8 +21,15 @@ pub const CONFIG_POLL_INTERVAL: Duration = Duration::from_secs(1);
 #[derive(Clone, Debug, clap::Args)]
 pub struct RunArgs {
     /// Read Services and Pods (and, later, mesh resources) from this directory; hot reload.
+    #[arg(
+        long,
+        conflicts_with = "kubernetes",
+        required_unless_present = "kubernetes"
+    )]
+    pub config_dir: Option<PathBuf>,
+    /// Read everything from the Kubernetes API (in-cluster or kubeconfig credentials).
     #[arg(long)]
-    pub config_dir: PathBuf,
+    pub kubernetes: bool,
     /// This node's name (scopes the pinned maps and the enrollment socket).
     #[arg(long)]
     pub node_name: String,
@@ -86,6 +93,11 @@ impl AgentConfig {
         if node.is_empty() || node.contains('/') {
             bail!("--node-name {node:?} must be a non-empty name without '/'");
         }
+        let Some(config_dir) = args.config_dir else {
+            bail!(
+                "--kubernetes: the Kubernetes source is not wired into `run` yet; use --config-dir"
+            );
+        };
         let cgroup = match args.cgroup {
             Some(cgroup) => cgroup,
             None => cgroup2_root(Path::new("/proc/mounts"))?,
@@ -97,7 +109,7 @@ impl AgentConfig {
             enroll_socket: args
                 .enroll_socket
                 .unwrap_or_else(|| Path::new("/run/mesh-agent").join(format!("{node}.sock"))),
-            config_dir: args.config_dir,
+            config_dir,
             node_name: args.node_name,
             cgroup,
             bpf_object: args.bpf_object,

@@ -34,7 +34,7 @@ enum Command {
         #[command(subcommand)]
         op: EnrollOp,
     },
-    /// Validate mesh resources like `istioctl analyze`. Not built yet: arrives with issue #4.
+    /// Validate mesh resources like `istioctl analyze`: one line per problem, exit 1 on errors.
     Check {
         /// Files or directories to validate.
         paths: Vec<PathBuf>,
@@ -85,8 +85,21 @@ async fn main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Enroll { socket, op } => send(&socket, op.into()).await,
-        Command::Check { .. } => bail!("`mesh-agent check` is not built yet (issue #4)"),
+        Command::Check { paths } => check(&paths),
     }
+}
+
+/// Validates `paths`; exit 1 when any resource has an error, 0 otherwise (warnings included).
+fn check(paths: &[PathBuf]) -> Result<ExitCode> {
+    if paths.is_empty() {
+        bail!("nothing to check: give files or directories");
+    }
+    let outcome = mesh_agent::check::check(paths, &mut std::io::stdout().lock())?;
+    Ok(if outcome.errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Sends one enrollment request and prints the answer line; fails when the agent refused.

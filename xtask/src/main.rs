@@ -1,6 +1,8 @@
 //! `cargo xtask`: builds the eBPF programs, runs the lab, the demo, every test and the benchmarks.
 
+mod bench;
 mod build_ebpf;
+mod crds;
 mod demo;
 mod lab;
 mod packages;
@@ -19,8 +21,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Benchmarks: the mesh against direct traffic and a reference proxy (figures printed).
+    Bench(bench::BenchArgs),
     /// Build the kernel programs (nightly + bpf-linker, installed if missing).
     BuildEbpf(build_ebpf::Options),
+    /// Write deploy/crds.yaml: the Istio CRDs, for clusters without Istio.
+    GenCrds(crds::GenCrdsArgs),
     /// Show the mesh at work: a two-node lab, a frontend and two backend versions under load.
     Demo(demo::DemoArgs),
     /// Run the lab: a small cluster of network namespaces and cgroups on this machine.
@@ -31,8 +37,10 @@ enum Command {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Command::Bench(args) => bench::run(args),
         Command::BuildEbpf(opts) => build_ebpf::run(&opts).map(|_| ()),
         Command::Demo(args) => demo::run(&args),
+        Command::GenCrds(args) => crds::run(&args),
         Command::Lab(args) => lab::run(args),
         Command::Test(opts) => test_suite::run(&opts),
     }

@@ -25,6 +25,8 @@ pub struct Service {
     pub namespace: String,
     /// The port's `appProtocol`, when declared.
     pub app_protocol: Option<String>,
+    /// The port's name (`http-web`, `grpc-api`, …): declares the protocol when `appProtocol` does not.
+    pub port_name: Option<String>,
     /// The ready pods behind the port: pod IP and target port, sorted.
     pub endpoints: Vec<SocketAddr>,
     next: AtomicUsize,
@@ -98,6 +100,7 @@ impl Snapshot {
                     name: name.clone(),
                     namespace: namespace.clone(),
                     app_protocol: port.app_protocol.clone(),
+                    port_name: port.name.clone(),
                     endpoints,
                     next: AtomicUsize::new(0),
                 };

@@ -16,6 +16,7 @@ pub struct Inbound {
     listener: TcpListener,
     pod: Arc<ProxiedPod>,
     inputs: Arc<ProxyInputs>,
+    http_pool: crate::http::Pool,
 }
 
 impl Inbound {
@@ -26,7 +27,9 @@ impl Inbound {
         addr: SocketAddr,
     ) -> io::Result<Self> {
         let listener = listen(&pod.netns, addr).await?;
+        let http_pool = crate::http::Pool::new(pod.netns.clone(), inputs.sockets.clone());
         Ok(Self {
+            http_pool,
             listener,
             pod,
             inputs,
@@ -52,7 +55,10 @@ impl Inbound {
             match self.listener.accept().await {
                 Ok((client, peer)) => {
                     let (pod, inputs) = (self.pod.clone(), self.inputs.clone());
-                    tokio::spawn(proxy_inbound(client, peer, own_port, pod, inputs));
+                    let http_pool = self.http_pool.clone();
+                    tokio::spawn(proxy_inbound(
+                        client, peer, own_port, pod, inputs, http_pool,
+                    ));
                 }
                 Err(error) => tracing::warn!(%error, pod = %self.pod.name, "inbound accept failed"),
             }
@@ -67,6 +73,7 @@ async fn proxy_inbound(
     own_port: u16,
     pod: Arc<ProxiedPod>,
     inputs: Arc<ProxyInputs>,
+    http_pool: crate::http::Pool,
 ) {
     // `sk_lookup` steers without rewriting: the local address is what the client dialled.
     let original = match client.local_addr() {
@@ -76,6 +83,12 @@ async fn proxy_inbound(
             return reset(client);
         }
     };
+    let direction = crate::http::Direction::Inbound {
+        original_dst: original,
+        pod_ip: pod.ip,
+    };
+    let http = crate::http::serve_if_http(client, peer, direction, &pod, &inputs, &http_pool);
+    let Some(client) = http.await else { return };
     let app = app_address(original);
     let upstream = match connect(&pod.netns, app, &inputs.sockets).await {
         Ok(upstream) => upstream,

@@ -31,6 +31,8 @@ pub struct ProxyInputs {
     pub metrics: Arc<TcpMetrics>,
     /// How upstream connections are opened.
     pub sockets: UpstreamSockets,
+    /// The HTTP path: request metrics and protocol detection settings.
+    pub http: Arc<crate::http::HttpInputs>,
     /// Called with each accepted outbound socket before it is read (same-node acceleration).
     pub on_outbound_accept: Option<AcceptHook>,
 }

@@ -19,6 +19,7 @@ pub struct Outbound {
     listener: TcpListener,
     pod: Arc<ProxiedPod>,
     inputs: Arc<ProxyInputs>,
+    http_pool: crate::http::Pool,
 }
 
 impl Outbound {
@@ -29,7 +30,9 @@ impl Outbound {
         addr: SocketAddr,
     ) -> io::Result<Self> {
         let listener = listen(&pod.netns, addr).await?;
+        let http_pool = crate::http::Pool::new(pod.netns.clone(), inputs.sockets.clone());
         Ok(Self {
+            http_pool,
             listener,
             pod,
             inputs,
@@ -49,7 +52,8 @@ impl Outbound {
             match self.listener.accept().await {
                 Ok((client, peer)) => {
                     let (pod, inputs) = (self.pod.clone(), self.inputs.clone());
-                    tokio::spawn(proxy_outbound(client, peer, pod, inputs));
+                    let http_pool = self.http_pool.clone();
+                    tokio::spawn(proxy_outbound(client, peer, pod, inputs, http_pool));
                 }
                 Err(error) => {
                     tracing::warn!(%error, pod = %self.pod.name, "outbound accept failed")
@@ -65,6 +69,7 @@ async fn proxy_outbound(
     peer: SocketAddr,
     pod: Arc<ProxiedPod>,
     inputs: Arc<ProxyInputs>,
+    http_pool: crate::http::Pool,
 ) {
     if let Some(accelerate) = &inputs.on_outbound_accept {
         accelerate(client.as_fd(), pod.netns_cookie, peer.port());
@@ -75,6 +80,11 @@ async fn proxy_outbound(
     };
     let snapshot = inputs.discovery.snapshot();
     let service = snapshot.service(original);
+    let direction = crate::http::Direction::Outbound {
+        original_dst: original,
+    };
+    let http = crate::http::serve_if_http(client, peer, direction, &pod, &inputs, &http_pool);
+    let Some(client) = http.await else { return };
     let Some(endpoint) = pick_endpoint(original, service.as_deref()) else {
         tracing::warn!(pod = %pod.name, %original, "service has no endpoints; resetting");
         return reset(client);

@@ -2,6 +2,10 @@
 //! source publishes the whole current set of raw documents ([`ResourceSet`]) on a watch channel;
 //! the configuration pipeline turns a set into typed resources and one compiled snapshot.
 
+pub mod directory;
+pub mod kubernetes;
 mod raw;
 
-pub use raw::{Origin, RawResource, ResourceSet};
+pub use directory::DirectorySource;
+pub use kubernetes::{KubernetesSource, WATCHED_KINDS};
+pub use raw::{Origin, RawResource, ResourceSet, SourceProblem, SourceUpdate};

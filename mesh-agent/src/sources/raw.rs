@@ -40,3 +40,24 @@ pub struct RawResource {
 
 /// Everything a source currently holds. Sources always publish whole sets.
 pub type ResourceSet = Arc<Vec<RawResource>>;
+
+/// A document or file a source could not read, with why; its previous documents stay in the set.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SourceProblem {
+    pub origin: Origin,
+    pub message: String,
+}
+
+impl fmt::Display for SourceProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.origin, self.message)
+    }
+}
+
+/// What a source publishes on its watch channel: the whole set and, beside it, what it could
+/// not read this time.
+#[derive(Clone, Debug, Default)]
+pub struct SourceUpdate {
+    pub resources: ResourceSet,
+    pub problems: Arc<Vec<SourceProblem>>,
+}

@@ -88,6 +88,10 @@ pub fn inputs(discovery: Discovery) -> (Arc<ProxyInputs>, Arc<FakeOriginalDsts>,
             connect_timeout: Duration::from_secs(5),
         },
         on_outbound_accept: None,
+        http: mesh_agent::http::HttpInputs::register(
+            &mut registry,
+            mesh_agent::http::DEFAULT_DETECT_WINDOW,
+        ),
     });
     (inputs, dsts, registry)
 }

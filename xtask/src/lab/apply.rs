@@ -1,10 +1,10 @@
 //! `lab apply`: add pods, Services, namespaces and mesh resources to a running lab, like kubectl.
 
-use super::hosts;
 use super::manifest::read_documents;
 use super::plan::{MeshResource, Plan};
 use super::state::Pod;
 use super::{agent, alloc, cgroup, net, process, Lab};
+use super::{hosts, kube_objects};
 use anyhow::{anyhow, Context, Result};
 use std::path::PathBuf;
 
@@ -43,6 +43,9 @@ impl Lab {
         hosts::write_all(&self.state)?;
         for resource in &plan.mesh_resources {
             self.write_mesh_resource(resource)?;
+        }
+        if kube_objects::sync(&self.state, &self.dir.config_dir())? {
+            agent::await_config_reload(self);
         }
         for pod in pods.iter().filter(|p| p.meshed) {
             agent::enroll(self, pod)?;

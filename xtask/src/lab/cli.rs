@@ -1,4 +1,4 @@
-//! `cargo xtask lab up|apply|delete|exec|status|down` (DESIGN.md §6, "Lab CLI").
+//! `cargo xtask lab up|apply|delete|exec|status|agent|down` (DESIGN.md §6, "Lab CLI").
 
 use super::{down, ExecTarget, Lab, UpOptions, DEFAULT_LAB};
 use anyhow::{Context, Result};
@@ -56,8 +56,23 @@ enum LabCommand {
     },
     /// Show pods, nodes and the agents' health.
     Status,
+    /// Stop or start a node's agent (stopped: its pods talk directly; started: re-enrolled).
+    Agent {
+        #[arg(value_enum)]
+        action: AgentAction,
+        /// The node (`node-N`).
+        #[arg(long)]
+        node: String,
+    },
     /// Remove everything the lab created (also after a crash).
     Down,
+}
+
+/// What `lab agent` does.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AgentAction {
+    Start,
+    Stop,
 }
 
 /// Runs one lab command. `exec` exits the process with the command's exit code.
@@ -101,6 +116,10 @@ pub fn run(args: LabArgs) -> Result<()> {
             std::process::exit(code);
         }
         LabCommand::Status => print!("{}", Lab::open(&name)?.status()),
+        LabCommand::Agent { action, node } => match action {
+            AgentAction::Start => Lab::open(&name)?.start_agent(&node)?,
+            AgentAction::Stop => Lab::open(&name)?.stop_agent(&node)?,
+        },
         LabCommand::Down => down(&name)?,
     }
     Ok(())

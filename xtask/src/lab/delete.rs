@@ -1,10 +1,10 @@
 //! `lab delete`: remove pods (their processes, netns, cgroup, hosts file), Services, namespaces
 //! and mesh resources from a running lab, like kubectl.
 
-use super::hosts;
 use super::manifest::{read_documents, Document, Problems};
 use super::plan::{config_file_name, is_mesh_resource};
 use super::{agent, cgroup, net, objects, teardown, Lab};
+use super::{hosts, kube_objects};
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -24,6 +24,7 @@ impl Lab {
             self.delete_document(doc)?;
         }
         hosts::write_all(&self.state)?;
+        kube_objects::sync(&self.state, &self.dir.config_dir())?;
         self.save()
     }
 

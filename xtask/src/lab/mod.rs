@@ -5,14 +5,17 @@
 //! [`Lab::exec_command`], [`Lab::status`] and [`down`]; the CLI is [`run`].
 
 mod agent;
+mod agent_process;
 mod alloc;
 mod apply;
 mod cgroup;
 mod cli;
 mod delete;
 mod hosts;
+mod kube_objects;
 mod manifest;
 mod net;
+mod node_http;
 mod objects;
 mod paths;
 mod plan;
@@ -25,6 +28,7 @@ mod teardown;
 mod tests;
 mod up;
 
+pub use agent::METRICS_PORT;
 pub use cli::{run, LabArgs};
 pub use state::{Node, Pod, Service};
 pub use teardown::down;

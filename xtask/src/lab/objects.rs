@@ -144,10 +144,17 @@ fn container(c: &core::Container) -> Result<Container, String> {
         .into_iter()
         .chain(c.args.clone().unwrap_or_default())
         .collect();
+    let ports = c
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|p| Some((p.name.clone(), u16::try_from(p.container_port).ok()?)))
+        .collect();
     Ok(Container {
         name: c.name.clone(),
         argv,
         env,
+        ports,
     })
 }
 

@@ -49,6 +49,21 @@ impl LabDir {
             .join(format!("{namespace}.{pod}.{container}"))
     }
 
+    /// The agents' enrollment sockets, one per node.
+    pub fn agents_dir(&self) -> PathBuf {
+        self.root.join("agents")
+    }
+
+    /// The enrollment socket of the agent on `node` (`agents/node-N.sock`).
+    pub fn agent_socket(&self, node: &str) -> PathBuf {
+        self.agents_dir().join(format!("{node}.sock"))
+    }
+
+    /// The log of the agent on `node` (`logs/agent-node-N.log`).
+    pub fn agent_log(&self, node: &str) -> PathBuf {
+        self.root.join("logs").join(format!("agent-{node}.log"))
+    }
+
     /// The directory of exit-code files.
     pub fn exit_dir(&self) -> PathBuf {
         self.root.join("exit")
@@ -56,7 +71,13 @@ impl LabDir {
 
     /// Creates the directory tree.
     pub fn create(&self) -> Result<()> {
-        for dir in [self.root.join("logs"), self.config_dir(), self.exit_dir()] {
+        let dirs = [
+            self.root.join("logs"),
+            self.config_dir(),
+            self.exit_dir(),
+            self.agents_dir(),
+        ];
+        for dir in dirs {
             std::fs::create_dir_all(&dir)?;
         }
         Ok(())

@@ -59,6 +59,9 @@ pub struct Container {
     /// `command` followed by `args`.
     pub(super) argv: Vec<String>,
     pub(super) env: Vec<(String, String)>,
+    /// Declared ports `(name, containerPort)`, for Services whose `targetPort` is a name.
+    #[serde(default)]
+    pub(super) ports: Vec<(Option<String>, u16)>,
 }
 
 /// A Service with the ClusterIP the lab gave it.

@@ -1,10 +1,11 @@
 //! `lab down`: removes everything of a lab — also after a crash, with no or broken state — by
-//! name: the cgroup tree, every `<lab>-` network namespace and `/etc/netns` entry, the state dir.
+//! name: the agents (SIGTERM first), the cgroup tree, every `<lab>-` network namespace and
+//! `/etc/netns` entry, the agents' map pins and the state dir.
 
 use super::alloc::fabric_netns;
 use super::paths::{check_lab_name, labs_dir, LabDir};
 use super::state::State;
-use super::{cgroup, hosts, net};
+use super::{agent_process, cgroup, hosts, net};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
@@ -16,7 +17,10 @@ pub fn down(name: &str) -> Result<()> {
     }
     let dir = LabDir::new(name);
     let owned = Ownership::new(name, &dir);
-    cgroup::remove_tree(&cgroup::lab_root(name)?)?;
+    let root = cgroup::lab_root(name)?;
+    // The agents first, while the pods' namespaces still exist: they unenroll and detach.
+    agent_process::stop_all(&agent_process::agents_cgroup(&root))?;
+    cgroup::remove_tree(&root)?;
     for netns in net::list_netns()?.into_iter().filter(|n| owned.owns(n)) {
         kill_netns_processes(&netns)?;
         net::delete_netns(&netns)?;
@@ -29,6 +33,7 @@ pub fn down(name: &str) -> Result<()> {
             }
         }
     }
+    agent_process::remove_pins(name)?;
     remove_dir(dir.root())
 }
 

@@ -1,0 +1,167 @@
+//! Istio's HTTP/gRPC request metrics, with Istio's names, labels and histogram buckets.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::discovery::{Service, Workload};
+use crate::proxy::Reporter;
+
+/// The value Istio reports for a label it does not know.
+const UNKNOWN: &str = "unknown";
+
+/// Istio's buckets for `istio_request_duration_milliseconds`.
+const DURATION_BUCKETS_MS: [f64; 19] = [
+    0.5, 1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 30000.0,
+    60000.0, 300000.0, 600000.0, 1800000.0, 3600000.0,
+];
+
+/// Istio's buckets for `istio_request_bytes` and `istio_response_bytes`: 1 to 10⁹, ×10.
+const SIZE_BUCKETS: [f64; 10] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+
+/// Istio's HTTP label set, verbatim (DESIGN §6).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    reporter: Reporter,
+    source_workload: String,
+    source_workload_namespace: String,
+    source_principal: String,
+    source_app: String,
+    source_version: String,
+    destination_workload: String,
+    destination_workload_namespace: String,
+    destination_principal: String,
+    destination_app: String,
+    destination_version: String,
+    destination_service: String,
+    destination_service_name: String,
+    destination_service_namespace: String,
+    request_protocol: String,
+    response_code: String,
+    grpc_response_status: String,
+    response_flags: String,
+    connection_security_policy: String,
+}
+
+/// What one finished request reports, besides who talked to whom.
+#[derive(Clone, Debug)]
+pub struct RequestOutcome {
+    /// `http` or `grpc`.
+    pub protocol: &'static str,
+    /// The status sent to the client.
+    pub response_code: u16,
+    /// `grpc-status` from the trailers (or a trailers-only response), when there was one.
+    pub grpc_status: Option<String>,
+    /// Envoy's response flags, as displayed (`-` for none).
+    pub response_flags: String,
+}
+
+impl HttpLabels {
+    /// Labels for a request from `source` to `destination` (pods, when known), addressed to
+    /// `service` (when it was a Service).
+    pub fn new(
+        reporter: Reporter,
+        source: Option<&Workload>,
+        destination: Option<&Workload>,
+        service: Option<&Service>,
+        outcome: &RequestOutcome,
+    ) -> Self {
+        let field = |w: Option<&Workload>, f: fn(&Workload) -> Option<&str>| {
+            w.and_then(f).unwrap_or(UNKNOWN).to_string()
+        };
+        Self {
+            reporter,
+            source_workload: field(source, |w| Some(&w.name)),
+            source_workload_namespace: field(source, |w| Some(&w.namespace)),
+            source_principal: UNKNOWN.into(),
+            source_app: field(source, |w| w.app.as_deref()),
+            source_version: field(source, |w| w.version.as_deref()),
+            destination_workload: field(destination, |w| Some(&w.name)),
+            destination_workload_namespace: field(destination, |w| Some(&w.namespace)),
+            destination_principal: UNKNOWN.into(),
+            destination_app: field(destination, |w| w.app.as_deref()),
+            destination_version: field(destination, |w| w.version.as_deref()),
+            destination_service: service.map_or(UNKNOWN.into(), Service::hostname),
+            destination_service_name: service.map_or(UNKNOWN.into(), |s| s.name.clone()),
+            destination_service_namespace: service.map_or(UNKNOWN.into(), |s| s.namespace.clone()),
+            request_protocol: outcome.protocol.into(),
+            response_code: outcome.response_code.to_string(),
+            grpc_response_status: outcome.grpc_status.clone().unwrap_or_default(),
+            response_flags: outcome.response_flags.clone(),
+            connection_security_policy: "none".into(),
+        }
+    }
+}
+
+/// The request counter and histograms.
+#[derive(Clone, Debug)]
+pub struct HttpMetrics {
+    requests: Family<HttpLabels, Counter>,
+    duration_ms: Family<HttpLabels, Histogram>,
+    request_bytes: Family<HttpLabels, Histogram>,
+    response_bytes: Family<HttpLabels, Histogram>,
+}
+
+impl HttpMetrics {
+    /// Registers `istio_requests_total`, `istio_request_duration_milliseconds`,
+    /// `istio_request_bytes` and `istio_response_bytes` in `registry`.
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self {
+            requests: Family::default(),
+            duration_ms: Family::new_with_constructor(duration_histogram),
+            request_bytes: Family::new_with_constructor(size_histogram),
+            response_bytes: Family::new_with_constructor(size_histogram),
+        };
+        let requests = metrics.requests.clone();
+        registry.register("istio_requests", "Requests", requests);
+        let histograms = [
+            (
+                "istio_request_duration_milliseconds",
+                "Request duration in milliseconds",
+                &metrics.duration_ms,
+            ),
+            (
+                "istio_request_bytes",
+                "Request size in bytes (headers and body)",
+                &metrics.request_bytes,
+            ),
+            (
+                "istio_response_bytes",
+                "Response size in bytes (headers and body)",
+                &metrics.response_bytes,
+            ),
+        ];
+        for (name, help, family) in histograms {
+            registry.register(name, help, family.clone());
+        }
+        metrics
+    }
+
+    /// Records one finished request.
+    pub fn record(
+        &self,
+        labels: &HttpLabels,
+        duration_ms: f64,
+        request_bytes: u64,
+        response_bytes: u64,
+    ) {
+        self.requests.get_or_create(labels).inc();
+        self.duration_ms.get_or_create(labels).observe(duration_ms);
+        self.request_bytes
+            .get_or_create(labels)
+            .observe(request_bytes as f64);
+        self.response_bytes
+            .get_or_create(labels)
+            .observe(response_bytes as f64);
+    }
+}
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS_MS)
+}
+
+fn size_histogram() -> Histogram {
+    Histogram::new(SIZE_BUCKETS)
+}

@@ -1,0 +1,54 @@
+//! The L7 path: captured connections that speak HTTP/1.1, HTTP/2 or gRPC are served by hyper,
+//! and each request goes through one stack of small tower layers (see [`request_stack`]) to a
+//! pooled upstream connection.
+
+mod balance;
+mod body;
+mod errors;
+mod metered;
+mod metrics;
+mod pool;
+mod rescue;
+mod route;
+mod server;
+mod stack;
+mod telemetry;
+mod upgrade;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::registry::Registry;
+
+pub use balance::{Balancer, Endpoint, Passthrough};
+pub use body::{Body, BoxError};
+pub use errors::*;
+pub use metrics::{HttpLabels, HttpMetrics};
+pub use pool::Pool;
+pub use rescue::{local_reply, status_and_flags};
+pub use route::{Direction, RouteTarget, UpstreamProtocol};
+pub use server::serve_if_http;
+pub use stack::{request_stack, RequestStack};
+pub use telemetry::{Observed, Peers};
+
+/// How long detection waits for a client's first bytes on an undeclared port.
+pub const DEFAULT_DETECT_WINDOW: Duration = Duration::from_millis(100);
+
+/// What every HTTP connection shares.
+pub struct HttpInputs {
+    /// Istio's request metrics.
+    pub metrics: HttpMetrics,
+    /// How long protocol detection waits for the first bytes before treating a connection on an
+    /// undeclared port as opaque TCP.
+    pub detect_window: Duration,
+}
+
+impl HttpInputs {
+    /// Registers the HTTP metrics in `registry`; detection waits `detect_window`.
+    pub fn register(registry: &mut Registry, detect_window: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            metrics: HttpMetrics::register(registry),
+            detect_window,
+        })
+    }
+}

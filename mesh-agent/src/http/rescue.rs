@@ -1,0 +1,163 @@
+//! Error to response: the ONE place that turns a failed request into a status code and
+//! response flags (Envoy's local replies). The flags travel in the response's extensions.
+
+use std::convert::Infallible;
+use std::error::Error;
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Request, Response, StatusCode};
+use tower::{Layer, Service, ServiceExt};
+
+use super::body::{full, Body, BoxError};
+use super::errors::*;
+
+/// Answers every error of the inner service with a local reply.
+#[derive(Clone, Debug, Default)]
+pub struct RescueLayer;
+
+impl<S> Layer<S> for RescueLayer {
+    type Service = Rescue<S>;
+    fn layer(&self, inner: S) -> Rescue<S> {
+        Rescue { inner }
+    }
+}
+
+/// See [`RescueLayer`].
+#[derive(Clone, Debug)]
+pub struct Rescue<S> {
+    inner: S,
+}
+
+impl<S> Service<Request<Body>> for Rescue<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let answer = self.inner.clone().oneshot(request);
+        Box::pin(answer.map(|result| Ok(result.unwrap_or_else(|error| local_reply(&*error)))))
+    }
+}
+
+/// The local reply for `error`: its status, its flags, its message as the body.
+pub fn local_reply(error: &(dyn Error + 'static)) -> Response<Body> {
+    let (status, flags) = status_and_flags(error);
+    tracing::debug!(%error, %status, %flags, "local reply");
+    let mut response = Response::new(full(format!("{error}")));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response.extensions_mut().insert(flags);
+    response
+}
+
+/// The status code and flags Envoy answers `error` with.
+pub fn status_and_flags(error: &(dyn Error + 'static)) -> (StatusCode, ResponseFlags) {
+    use ResponseFlag as F;
+    if let Some(exhausted) = error.downcast_ref::<RetriesExhausted>() {
+        let (status, flags) = status_and_flags(&*exhausted.0);
+        return (status, flags.with(F::RetriesExhausted));
+    }
+    if let Some(fault) = error.downcast_ref::<FaultAborted>() {
+        return (fault.status, F::FaultInjected.into());
+    }
+    let (status, flag) = if error.is::<NoRoute>() {
+        (StatusCode::NOT_FOUND, F::NoRoute)
+    } else if error.is::<NoHealthyUpstream>() {
+        (StatusCode::SERVICE_UNAVAILABLE, F::NoHealthyUpstream)
+    } else if error.is::<UpstreamOverflow>() {
+        (StatusCode::SERVICE_UNAVAILABLE, F::UpstreamOverflow)
+    } else if error.is::<UpstreamTimeout>() {
+        (StatusCode::GATEWAY_TIMEOUT, F::UpstreamTimeout)
+    } else if error.is::<RateLimited>() {
+        (StatusCode::TOO_MANY_REQUESTS, F::RateLimited)
+    } else if error.is::<Denied>() {
+        (StatusCode::FORBIDDEN, F::Denied)
+    } else if error.is::<ConnectFailed>() {
+        (StatusCode::SERVICE_UNAVAILABLE, F::ConnectFailed)
+    } else if error.is::<UpstreamReset>() {
+        (StatusCode::SERVICE_UNAVAILABLE, F::UpstreamReset)
+    } else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, ResponseFlags::default());
+    };
+    (status, flag.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io_error() -> BoxError {
+        std::io::Error::from(std::io::ErrorKind::ConnectionRefused).into()
+    }
+
+    #[test]
+    fn error_to_status_and_flags_table() {
+        let cases: Vec<(BoxError, u16, &str)> = vec![
+            (NoRoute.into(), 404, "NR"),
+            (NoHealthyUpstream.into(), 503, "UH"),
+            (UpstreamOverflow.into(), 503, "UO"),
+            (UpstreamTimeout.into(), 504, "UT"),
+            (RateLimited.into(), 429, "RL"),
+            (Denied.into(), 403, "DENY"),
+            (ConnectFailed(io_error()).into(), 503, "UF"),
+            (UpstreamReset(io_error()).into(), 503, "UC"),
+            (
+                FaultAborted {
+                    status: StatusCode::IM_A_TEAPOT,
+                }
+                .into(),
+                418,
+                "FI",
+            ),
+            (
+                RetriesExhausted(ConnectFailed(io_error()).into()).into(),
+                503,
+                "UF,URX",
+            ),
+            (
+                RetriesExhausted(UpstreamTimeout.into()).into(),
+                504,
+                "UT,URX",
+            ),
+            (io_error(), 500, "-"),
+        ];
+        for (error, status, flags) in cases {
+            let (got_status, got_flags) = status_and_flags(&*error);
+            assert_eq!(
+                (got_status.as_u16(), got_flags.to_string().as_str()),
+                (status, flags),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn local_reply_carries_the_flags_for_telemetry() {
+        let response = local_reply(&NoHealthyUpstream);
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let flags = response.extensions().get::<ResponseFlags>().copied();
+        assert_eq!(flags.map(|f| f.to_string()).as_deref(), Some("UH"));
+    }
+
+    #[test]
+    fn flags_combine_in_envoys_order() {
+        let flags =
+            ResponseFlags::from(ResponseFlag::FaultInjected).with(ResponseFlag::DelayInjected);
+        assert_eq!(flags.to_string(), "DI,FI");
+        assert_eq!(ResponseFlags::default().to_string(), "-");
+    }
+}

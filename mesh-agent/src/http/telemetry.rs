@@ -1,0 +1,207 @@
+//! Telemetry, the outermost layer: each request is counted once, when its response body ends
+//! (or is dropped), with the status, flags and gRPC status it ended with. Inner layers report
+//! the destination they chose through the [`Observed`] slot in the request's extensions.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use hyper::header::CONTENT_TYPE;
+use hyper::{HeaderMap, Request, Response};
+use tokio::time::Instant;
+use tower::{Layer, Service, ServiceExt};
+
+use super::body::{boxed, Body};
+use super::errors::ResponseFlags;
+use super::metered::{headers_size, Metered, MeteredRequest};
+use super::metrics::{HttpLabels, HttpMetrics, RequestOutcome};
+use crate::discovery::{Discovery, Service as MeshService, Workload};
+use crate::proxy::Reporter;
+
+/// Who a connection's requests come from and, on the inbound side, go to.
+#[derive(Clone)]
+pub struct Peers {
+    /// `source` on the outbound side, `destination` on the inbound side.
+    pub reporter: Reporter,
+    /// The client's workload, when known.
+    pub source: Option<Arc<Workload>>,
+    /// The server's workload when it is fixed (inbound: the pod itself); else it is the
+    /// workload of the endpoint the balancer picked.
+    pub destination: Option<Arc<Workload>>,
+}
+
+/// Where a request went, filled in by the layers that decide it.
+#[derive(Clone, Default)]
+pub struct Observed(Arc<Mutex<Destination>>);
+
+#[derive(Default)]
+struct Destination {
+    service: Option<Arc<MeshService>>,
+    endpoint: Option<std::net::SocketAddr>,
+}
+
+impl Observed {
+    /// The route layer's finding: the destination Service.
+    pub fn set_service(&self, service: Option<Arc<MeshService>>) {
+        self.0.lock().expect("not poisoned").service = service;
+    }
+
+    /// The balancer's choice.
+    pub fn set_endpoint(&self, endpoint: std::net::SocketAddr) {
+        self.0.lock().expect("not poisoned").endpoint = Some(endpoint);
+    }
+}
+
+/// Counts every request in Istio's HTTP metrics.
+#[derive(Clone)]
+pub struct TelemetryLayer {
+    context: Arc<TelemetryContext>,
+}
+
+/// What recording needs, shared by the requests of one connection.
+pub struct TelemetryContext {
+    metrics: HttpMetrics,
+    discovery: Discovery,
+    peers: Peers,
+}
+
+impl TelemetryLayer {
+    /// Telemetry into `metrics` for requests between `peers`.
+    pub fn new(metrics: HttpMetrics, discovery: Discovery, peers: Peers) -> Self {
+        let context = TelemetryContext {
+            metrics,
+            discovery,
+            peers,
+        };
+        Self {
+            context: Arc::new(context),
+        }
+    }
+}
+
+impl<S> Layer<S> for TelemetryLayer {
+    type Service = Telemetry<S>;
+    fn layer(&self, inner: S) -> Telemetry<S> {
+        Telemetry {
+            inner,
+            context: self.context.clone(),
+        }
+    }
+}
+
+/// See [`TelemetryLayer`].
+#[derive(Clone)]
+pub struct Telemetry<S> {
+    inner: S,
+    context: Arc<TelemetryContext>,
+}
+
+impl<S> Service<Request<Body>> for Telemetry<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        let observed = Observed::default();
+        request.extensions_mut().insert(observed.clone());
+        let request_bytes = Arc::new(AtomicU64::new(headers_size(request.headers())));
+        let request = request.map(|body| boxed(MeteredRequest::new(body, request_bytes.clone())));
+        let pending = PendingRecord {
+            context: self.context.clone(),
+            observed,
+            start: Instant::now(),
+            protocol: protocol_of(request.headers()),
+            request_bytes,
+            response_code: 0,
+            grpc_status: None,
+            flags: ResponseFlags::default(),
+        };
+        let response = self.inner.clone().oneshot(request);
+        Box::pin(response.map(|Ok(response)| Ok(pending.on_response(response))))
+    }
+}
+
+fn protocol_of(headers: &HeaderMap) -> &'static str {
+    let grpc = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if grpc {
+        "grpc"
+    } else {
+        "http"
+    }
+}
+
+/// A request whose response is on its way; recorded once the response body is done.
+pub struct PendingRecord {
+    context: Arc<TelemetryContext>,
+    observed: Observed,
+    start: Instant,
+    protocol: &'static str,
+    request_bytes: Arc<AtomicU64>,
+    response_code: u16,
+    grpc_status: Option<String>,
+    flags: ResponseFlags,
+}
+
+impl PendingRecord {
+    fn on_response(mut self, response: Response<Body>) -> Response<Body> {
+        self.response_code = response.status().as_u16();
+        self.flags = response.extensions().get().copied().unwrap_or_default();
+        self.see_grpc_status(response.headers());
+        let response_bytes = headers_size(response.headers());
+        response.map(|body| boxed(Metered::new(body, self, response_bytes)))
+    }
+
+    /// Takes `grpc-status` from response headers (trailers-only) or trailers.
+    pub fn see_grpc_status(&mut self, headers: &HeaderMap) {
+        if let Some(status) = headers.get("grpc-status").and_then(|v| v.to_str().ok()) {
+            self.grpc_status = Some(status.to_string());
+        }
+    }
+
+    /// Records the request with `response_bytes` sent to the client.
+    pub fn record(self, response_bytes: u64) {
+        let context = &self.context;
+        let destination = self.observed.0.lock().expect("not poisoned");
+        let snapshot = context.discovery.snapshot();
+        let workload = match (&context.peers.destination, destination.endpoint) {
+            (Some(fixed), _) => Some(fixed.clone()),
+            (None, Some(endpoint)) => snapshot.workload(endpoint.ip()),
+            (None, None) => None,
+        };
+        let outcome = RequestOutcome {
+            protocol: self.protocol,
+            response_code: self.response_code,
+            grpc_status: self.grpc_status.clone(),
+            response_flags: self.flags.to_string(),
+        };
+        let labels = HttpLabels::new(
+            context.peers.reporter,
+            context.peers.source.as_deref(),
+            workload.as_deref(),
+            destination.service.as_deref(),
+            &outcome,
+        );
+        let duration_ms = self.start.elapsed().as_secs_f64() * 1000.0;
+        let request_bytes = self.request_bytes.load(Ordering::Relaxed);
+        context
+            .metrics
+            .record(&labels, duration_ms, request_bytes, response_bytes);
+    }
+}

@@ -1,0 +1,22 @@
+//! Resilience: the route timeout, retries, circuit breaking (connection-pool limits) and outlier
+//! detection — each a plain decision with a synchronous method, plus a small tower layer that
+//! only calls it. The policy structs here are the compiled form the snapshot converts Istio's
+//! VirtualService and DestinationRule fields into.
+
+pub mod outcome;
+pub mod outlier;
+pub mod pool;
+pub mod retry;
+pub mod timeout;
+
+pub use outcome::{ConnectFailed, LocalFailure, Outcome, StreamRefused};
+pub use outlier::{OutlierDetector, OutlierPolicy};
+pub use pool::{ConnectionPoolPolicy, DestinationPool, Overflow};
+pub use retry::{RetriesExhausted, RetryBudget, RetryLayer, RetryPolicy, TriedEndpoints};
+pub use timeout::{RouteTimeoutLayer, Timeout};
+
+/// The error our layers pass on: whatever failed below them, boxed.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The future our layers return.
+pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;

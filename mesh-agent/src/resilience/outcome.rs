@@ -1,0 +1,198 @@
+//! What one try against an upstream endpoint came to, as the retry policy and the outlier
+//! detector see it: a response (HTTP status, gRPC status) or a local-origin failure.
+
+use std::error::Error as StdError;
+use std::io;
+
+use http::{Response, StatusCode};
+
+use super::timeout::Timeout;
+use super::BoxError;
+
+/// The connection to the endpoint could not be established. Connection pools return (or wrap)
+/// it so the policies can tell it from a reset.
+#[derive(Debug, thiserror::Error)]
+#[error("connecting to the upstream endpoint failed")]
+pub struct ConnectFailed(#[source] pub BoxError);
+
+/// The upstream refused the stream (HTTP/2 `REFUSED_STREAM`) before processing it.
+#[derive(Debug, Default, thiserror::Error)]
+#[error("the upstream endpoint refused the stream")]
+pub struct StreamRefused;
+
+/// A failure that happened on our side of the upstream exchange (Envoy's "local origin").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalFailure {
+    /// No connection could be made.
+    ConnectFailure,
+    /// The upstream refused the HTTP/2 stream.
+    RefusedStream,
+    /// The connection or stream broke before a response arrived.
+    Reset,
+    /// The per-try deadline passed before a response arrived.
+    Timeout,
+}
+
+/// The result of one try, reduced to what the policies decide on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The endpoint answered.
+    Response {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The `grpc-status` header of a trailers-only gRPC response.
+        grpc_status: Option<u16>,
+    },
+    /// No answer: a local-origin failure.
+    Failure(LocalFailure),
+}
+
+impl Outcome {
+    /// A plain HTTP answer with `status`.
+    pub fn status(status: u16) -> Self {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Outcome::Response {
+            status,
+            grpc_status: None,
+        }
+    }
+
+    /// The outcome of a try that produced `result`.
+    pub fn of_result<B, E>(result: &Result<Response<B>, E>) -> Self
+    where
+        E: AsRef<dyn StdError + Send + Sync + 'static>,
+    {
+        match result {
+            Ok(response) => Self::of_response(response),
+            Err(error) => Outcome::Failure(LocalFailure::of_error(error.as_ref())),
+        }
+    }
+
+    /// The outcome of a response: its status and, for gRPC, its `grpc-status` header.
+    pub fn of_response<B>(response: &Response<B>) -> Self {
+        let grpc_status = response
+            .headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        Outcome::Response {
+            status: response.status(),
+            grpc_status,
+        }
+    }
+
+    /// Any 5xx answer.
+    pub fn is_5xx(&self) -> bool {
+        matches!(self, Outcome::Response { status, .. } if status.is_server_error())
+    }
+
+    /// 502, 503 or 504: the answers Envoy and Istio call gateway errors.
+    pub fn is_gateway_error(&self) -> bool {
+        matches!(self, Outcome::Response { status, .. } if matches!(status.as_u16(), 502..=504))
+    }
+}
+
+impl LocalFailure {
+    /// Classifies an error by the first cause in its chain that says what happened; anything
+    /// unrecognised counts as a reset.
+    pub fn of_error(error: &(dyn StdError + 'static)) -> Self {
+        let mut cause = Some(error);
+        while let Some(e) = cause {
+            if let Some(known) = Self::of_cause(e) {
+                return known;
+            }
+            cause = e.source();
+        }
+        LocalFailure::Reset
+    }
+
+    fn of_cause(e: &(dyn StdError + 'static)) -> Option<Self> {
+        if e.is::<ConnectFailed>() {
+            return Some(LocalFailure::ConnectFailure);
+        }
+        if e.is::<StreamRefused>() {
+            return Some(LocalFailure::RefusedStream);
+        }
+        if e.is::<Timeout>() {
+            return Some(LocalFailure::Timeout);
+        }
+        let io = e.downcast_ref::<io::Error>()?;
+        // `io::Error::source` skips the error it wraps; look at it directly.
+        if let Some(known) = io.get_ref().and_then(|inner| Self::of_cause(inner)) {
+            return Some(known);
+        }
+        match io.kind() {
+            io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable => Some(LocalFailure::ConnectFailure),
+            io::ErrorKind::TimedOut => Some(LocalFailure::Timeout),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resilience::timeout::TimeoutScope;
+    use std::time::Duration;
+
+    fn classify(error: BoxError) -> LocalFailure {
+        LocalFailure::of_error(error.as_ref())
+    }
+
+    #[test]
+    fn errors_are_classified_through_their_chain() {
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        let wrapped = io::Error::other(ConnectFailed(Box::new(io::Error::other("x"))));
+        let timeout = Timeout {
+            scope: TimeoutScope::PerTry,
+            after: Duration::from_secs(1),
+        };
+        let table: Vec<(BoxError, LocalFailure)> = vec![
+            (Box::new(refused), LocalFailure::ConnectFailure),
+            (Box::new(wrapped), LocalFailure::ConnectFailure),
+            (Box::new(StreamRefused), LocalFailure::RefusedStream),
+            (Box::new(timeout), LocalFailure::Timeout),
+            (
+                Box::new(io::Error::from(io::ErrorKind::ConnectionReset)),
+                LocalFailure::Reset,
+            ),
+            ("something else".into(), LocalFailure::Reset),
+        ];
+        for (error, want) in table {
+            let shown = error.to_string();
+            assert_eq!(classify(error), want, "{shown}");
+        }
+    }
+
+    #[test]
+    fn grpc_status_is_read_from_trailers_only_responses() {
+        let response = Response::builder()
+            .header("grpc-status", "14")
+            .body(())
+            .unwrap();
+        let want = Outcome::Response {
+            status: StatusCode::OK,
+            grpc_status: Some(14),
+        };
+        assert_eq!(Outcome::of_response(&response), want);
+    }
+
+    #[test]
+    fn gateway_errors_are_502_to_504() {
+        for (status, five, gateway) in [
+            (500, true, false),
+            (502, true, true),
+            (504, true, true),
+            (404, false, false),
+        ] {
+            let outcome = Outcome::status(status);
+            assert_eq!(
+                (outcome.is_5xx(), outcome.is_gateway_error()),
+                (five, gateway),
+                "{status}"
+            );
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! The outlier detector of one destination: a plain state machine fed each try's outcome per
+//! endpoint with the time it happened, answering which endpoints the balancer may use.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{EjectionReason, OutlierMetrics, OutlierPolicy};
+use crate::resilience::outcome::{LocalFailure, Outcome};
+
+/// The detector of one destination (`name` labels its metrics).
+#[derive(Debug)]
+pub struct OutlierDetector {
+    policy: OutlierPolicy,
+    name: String,
+    endpoints: BTreeMap<SocketAddr, Health>,
+    next_sweep: Instant,
+    metrics: OutlierMetrics,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Health {
+    consecutive_5xx: u32,
+    consecutive_gateway: u32,
+    consecutive_local_origin: u32,
+    ejections: u32,
+    ejected: Option<(Instant, EjectionReason)>,
+}
+
+/// One endpoint's state, for `/clusters`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct EndpointState {
+    /// The endpoint.
+    pub endpoint: SocketAddr,
+    /// Why it is ejected now, if it is.
+    pub ejected: Option<EjectionReason>,
+    /// How long until it returns.
+    pub returns_in: Option<Duration>,
+    /// Its ejections so far (the ejection-time multiplier).
+    pub ejections: u32,
+    /// Its current run of 5xx answers.
+    pub consecutive_5xx: u32,
+    /// Its current run of gateway errors.
+    pub consecutive_gateway: u32,
+    /// Its current run of local-origin failures.
+    pub consecutive_local_origin: u32,
+}
+
+impl OutlierDetector {
+    /// A detector for destination `name` over `endpoints`.
+    pub fn new(
+        policy: OutlierPolicy,
+        name: &str,
+        endpoints: &[SocketAddr],
+        metrics: OutlierMetrics,
+        now: Instant,
+    ) -> Self {
+        let endpoints = endpoints.iter().map(|e| (*e, Health::default())).collect();
+        let next_sweep = now + policy.interval;
+        Self {
+            policy,
+            name: name.into(),
+            endpoints,
+            next_sweep,
+            metrics,
+        }
+    }
+
+    /// Follows a new endpoint list: new endpoints start healthy, gone ones are forgotten.
+    pub fn set_endpoints(&mut self, endpoints: &[SocketAddr]) {
+        self.endpoints.retain(|e, _| endpoints.contains(e));
+        for endpoint in endpoints {
+            self.endpoints.entry(*endpoint).or_default();
+        }
+        self.metrics.set_ejected(&self.name, self.ejected_count());
+    }
+
+    /// Records that a try to `endpoint` came to `outcome` at `now`; returns the reason when
+    /// this ejects the endpoint.
+    pub fn observe(
+        &mut self,
+        endpoint: SocketAddr,
+        outcome: &Outcome,
+        now: Instant,
+    ) -> Option<EjectionReason> {
+        self.sweep_if_due(now);
+        let split = self.policy.split_external_local_origin_errors;
+        let health = self
+            .endpoints
+            .get_mut(&endpoint)
+            .filter(|h| h.ejected.is_none())?;
+        health.count(outcome, split);
+        let reason = health.tripped(&self.policy)?;
+        self.eject(endpoint, reason, now).then_some(reason)
+    }
+
+    /// Whether `endpoint` is ejected at `now`.
+    pub fn is_ejected(&self, endpoint: &SocketAddr, now: Instant) -> bool {
+        self.endpoints
+            .get(endpoint)
+            .is_some_and(|h| h.ejected_at(now))
+    }
+
+    /// The candidates the balancer may use at `now`: those not ejected, or all of them when
+    /// the healthy share is below `minHealthPercent`. Empty when all are ejected (`UH`).
+    pub fn eligible(&self, candidates: &[SocketAddr], now: Instant) -> Vec<SocketAddr> {
+        let healthy: Vec<_> = candidates
+            .iter()
+            .filter(|e| !self.is_ejected(e, now))
+            .copied()
+            .collect();
+        let below = (healthy.len() as u64) * 100
+            < u64::from(self.policy.min_health_percent) * candidates.len() as u64;
+        if below {
+            candidates.to_vec()
+        } else {
+            healthy
+        }
+    }
+
+    /// Returns endpoints whose ejection time has passed and eases the multiplier of endpoints
+    /// healthy since the last sweep. Runs every `interval`; [`observe`](Self::observe) calls it
+    /// when due.
+    pub fn sweep(&mut self, now: Instant) {
+        for health in self.endpoints.values_mut() {
+            match health.ejected {
+                Some((until, _)) if until <= now => health.ejected = None,
+                None if health.ejections > 0 => health.ejections -= 1,
+                _ => {}
+            }
+        }
+        self.next_sweep = now + self.policy.interval;
+        self.metrics.set_ejected(&self.name, self.ejected_count());
+    }
+
+    /// Every endpoint's state at `now`, for `/clusters`.
+    pub fn snapshot(&self, now: Instant) -> Vec<EndpointState> {
+        self.endpoints
+            .iter()
+            .map(|(e, h)| h.state(*e, now))
+            .collect()
+    }
+
+    fn sweep_if_due(&mut self, now: Instant) {
+        if now >= self.next_sweep {
+            self.sweep(now);
+        }
+    }
+
+    fn eject(&mut self, endpoint: SocketAddr, reason: EjectionReason, now: Instant) -> bool {
+        let ejected = self.ejected_count();
+        let total = self.endpoints.len() as u64;
+        let within =
+            (ejected as u64 + 1) * 100 <= u64::from(self.policy.max_ejection_percent) * total;
+        if !(within || ejected == 0) {
+            return false;
+        }
+        let policy = self.policy;
+        let health = self
+            .endpoints
+            .get_mut(&endpoint)
+            .expect("observed endpoints exist");
+        health.ejections += 1;
+        health.ejected = Some((now + policy.ejection_time(health.ejections), reason));
+        health.reset();
+        self.metrics.ejected(&self.name, reason);
+        self.metrics.set_ejected(&self.name, ejected + 1);
+        true
+    }
+
+    fn ejected_count(&self) -> usize {
+        self.endpoints
+            .values()
+            .filter(|h| h.ejected.is_some())
+            .count()
+    }
+}
+
+impl Health {
+    /// Counts `outcome` Envoy's way: unless split, a local failure counts as a 503 (a timeout
+    /// as a 504); split, it counts apart and an answer clears the local-origin run.
+    fn count(&mut self, outcome: &Outcome, split: bool) {
+        let status = match outcome {
+            Outcome::Response { status, .. } => {
+                if split {
+                    self.consecutive_local_origin = 0;
+                }
+                status.as_u16()
+            }
+            Outcome::Failure(_) if split => {
+                self.consecutive_local_origin += 1;
+                return;
+            }
+            Outcome::Failure(LocalFailure::Timeout) => 504,
+            Outcome::Failure(_) => 503,
+        };
+        bump(&mut self.consecutive_5xx, (500..600).contains(&status));
+        bump(&mut self.consecutive_gateway, (502..=504).contains(&status));
+    }
+
+    fn tripped(&self, policy: &OutlierPolicy) -> Option<EjectionReason> {
+        let reached =
+            |threshold: Option<u32>, run: u32| threshold.is_some_and(|n| n > 0 && run >= n);
+        if reached(policy.consecutive_gateway, self.consecutive_gateway) {
+            Some(EjectionReason::ConsecutiveGateway)
+        } else if reached(policy.consecutive_5xx, self.consecutive_5xx) {
+            Some(EjectionReason::Consecutive5xx)
+        } else if policy.split_external_local_origin_errors
+            && reached(
+                policy.consecutive_local_origin,
+                self.consecutive_local_origin,
+            )
+        {
+            Some(EjectionReason::ConsecutiveLocalOrigin)
+        } else {
+            None
+        }
+    }
+
+    fn reset(&mut self) {
+        self.consecutive_5xx = 0;
+        self.consecutive_gateway = 0;
+        self.consecutive_local_origin = 0;
+    }
+
+    fn ejected_at(&self, now: Instant) -> bool {
+        self.ejected.is_some_and(|(until, _)| until > now)
+    }
+
+    fn state(&self, endpoint: SocketAddr, now: Instant) -> EndpointState {
+        let current = self.ejected.filter(|_| self.ejected_at(now));
+        EndpointState {
+            endpoint,
+            ejected: current.map(|(_, reason)| reason),
+            returns_in: current.map(|(until, _)| until - now),
+            ejections: self.ejections,
+            consecutive_5xx: self.consecutive_5xx,
+            consecutive_gateway: self.consecutive_gateway,
+            consecutive_local_origin: self.consecutive_local_origin,
+        }
+    }
+}
+
+fn bump(run: &mut u32, failed: bool) {
+    *run = if failed { run.saturating_add(1) } else { 0 };
+}
+
+/// A detector shared by every request to its destination on this node, on tokio's clock.
+#[derive(Clone, Debug)]
+pub struct SharedDetector {
+    inner: Arc<Mutex<OutlierDetector>>,
+}
+
+impl SharedDetector {
+    /// Shares `detector`.
+    pub fn new(detector: OutlierDetector) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(detector)),
+        }
+    }
+
+    /// [`OutlierDetector::observe`] now.
+    pub fn observe(&self, endpoint: SocketAddr, outcome: &Outcome) -> Option<EjectionReason> {
+        self.lock().observe(endpoint, outcome, Instant::now())
+    }
+
+    /// [`OutlierDetector::eligible`] now.
+    pub fn eligible(&self, candidates: &[SocketAddr]) -> Vec<SocketAddr> {
+        self.lock().eligible(candidates, Instant::now())
+    }
+
+    /// [`OutlierDetector::snapshot`] now, after a sweep if one is due.
+    pub fn snapshot(&self) -> Vec<EndpointState> {
+        let mut detector = self.lock();
+        detector.sweep_if_due(Instant::now());
+        detector.snapshot(Instant::now())
+    }
+
+    /// Sweeps every `interval` until the last other handle is dropped (spawn it per destination).
+    pub async fn run_sweeps(self) {
+        let weak = Arc::downgrade(&self.inner);
+        drop(self);
+        loop {
+            let Some(inner) = weak.upgrade() else { return };
+            let next = inner.lock().unwrap_or_else(|p| p.into_inner()).next_sweep;
+            drop(inner);
+            tokio::time::sleep_until(next).await;
+            let Some(inner) = weak.upgrade() else { return };
+            inner
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .sweep_if_due(Instant::now());
+        }
+    }
+
+    /// The detector itself, locked.
+    pub fn lock(&self) -> MutexGuard<'_, OutlierDetector> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+#[path = "detector_tests.rs"]
+mod tests;

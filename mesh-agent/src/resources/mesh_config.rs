@@ -1,0 +1,139 @@
+//! Mesh-wide settings, read the way Istio reads them: ConfigMap `istio` in `istio-system`, key
+//! `mesh`, holding MeshConfig YAML. What is absent takes Istio's default. MeshConfig carries many
+//! control-plane settings the mesh does not use: unknown keys are ignored without warnings.
+
+use serde::{Deserialize, Serialize};
+
+use super::gateway::OutboundTrafficPolicy;
+use super::virtual_service::Retry;
+
+/// The ConfigMap namespace and name that hold the mesh config.
+pub const MESH_CONFIG_MAP: (&str, &str) = ("istio-system", "istio");
+/// The ConfigMap data key that holds the MeshConfig YAML.
+pub const MESH_CONFIG_KEY: &str = "mesh";
+
+/// The mesh-wide settings the agent uses.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MeshConfig {
+    pub outbound_traffic_policy: OutboundTrafficPolicy,
+    /// Retries for HTTP routes that set none (Istio: 2 attempts on connection failures).
+    pub default_http_retry_policy: Retry,
+    pub enable_tracing: bool,
+    pub default_config: ProxyConfig,
+    pub extension_providers: Vec<ExtensionProvider>,
+    /// Where access logs go (`/dev/stdout`); empty turns them off.
+    pub access_log_file: String,
+    pub access_log_encoding: AccessLogEncoding,
+}
+
+/// The part of `defaultConfig` the mesh uses.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProxyConfig {
+    pub tracing: Tracing,
+}
+
+/// Trace sampling.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Tracing {
+    /// Percent of requests sampled, 0.0–100.0 (Istio's default: 1.0).
+    pub sampling: f64,
+}
+
+/// A named telemetry backend; the mesh uses OpenTelemetry and Zipkin collectors.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ExtensionProvider {
+    pub name: String,
+    pub opentelemetry: Option<Collector>,
+    pub zipkin: Option<Collector>,
+}
+
+/// A collector's service host and port.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Collector {
+    pub service: String,
+    pub port: u16,
+}
+
+/// Access log format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AccessLogEncoding {
+    #[default]
+    Text,
+    Json,
+}
+
+impl Default for MeshConfig {
+    fn default() -> Self {
+        Self {
+            outbound_traffic_policy: OutboundTrafficPolicy::default(),
+            default_http_retry_policy: Retry {
+                attempts: 2,
+                retry_on: Some(
+                    "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+                        .to_string(),
+                ),
+                ..Retry::default()
+            },
+            enable_tracing: true,
+            default_config: ProxyConfig::default(),
+            extension_providers: Vec::new(),
+            access_log_file: String::new(),
+            access_log_encoding: AccessLogEncoding::Text,
+        }
+    }
+}
+
+impl Default for Tracing {
+    fn default() -> Self {
+        Self { sampling: 1.0 }
+    }
+}
+
+impl MeshConfig {
+    /// Whether access logging is on.
+    pub fn access_log_enabled(&self) -> bool {
+        !self.access_log_file.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::OutboundMode;
+
+    #[test]
+    fn absent_settings_take_istio_defaults() {
+        let mesh: MeshConfig = serde_yaml::from_str("accessLogFile: /dev/stdout").unwrap();
+        assert_eq!(mesh.outbound_traffic_policy.mode, OutboundMode::AllowAny);
+        assert!(mesh.enable_tracing);
+        assert_eq!(mesh.default_config.tracing.sampling, 1.0);
+        assert_eq!(mesh.default_http_retry_policy.attempts, 2);
+        assert!(mesh.access_log_enabled());
+    }
+
+    #[test]
+    fn istio_settings_are_read() {
+        let text = "outboundTrafficPolicy: {mode: REGISTRY_ONLY}\ndefaultConfig:\n  tracing: {sampling: 100}\n  discoveryAddress: x\nextensionProviders:\n- name: otel\n  opentelemetry: {service: otel.observability.svc.cluster.local, port: 4317}\naccessLogEncoding: JSON\n";
+        let mesh: MeshConfig = serde_yaml::from_str(text).unwrap();
+        assert_eq!(
+            mesh.outbound_traffic_policy.mode,
+            OutboundMode::RegistryOnly
+        );
+        assert_eq!(mesh.default_config.tracing.sampling, 100.0);
+        assert_eq!(
+            mesh.extension_providers[0]
+                .opentelemetry
+                .as_ref()
+                .unwrap()
+                .port,
+            4317
+        );
+        assert_eq!(mesh.access_log_encoding, AccessLogEncoding::Json);
+    }
+}

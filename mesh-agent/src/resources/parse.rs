@@ -1,0 +1,165 @@
+//! From a raw document to a typed [`Resource`]: the API version is checked, type errors name the
+//! field (`spec.http[0].timeout`), and fields the types do not know become warnings.
+
+// A `Problem` is the error itself and this path is cold: boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::{Istio, MeshConfig, Resource, MESH_CONFIG_KEY, MESH_CONFIG_MAP};
+use crate::sources::RawResource;
+use crate::validate::{namespace_of, Problem};
+
+/// A document read as a typed resource, with the warnings reading it raised.
+#[derive(Debug)]
+pub struct Parsed {
+    /// `None` for kinds the mesh does not use (Deployments, ...).
+    pub resource: Option<Resource>,
+    /// Unknown fields.
+    pub warnings: Vec<Problem>,
+}
+
+const NETWORKING: &str = "networking.istio.io";
+const SECURITY: &str = "security.istio.io";
+
+/// Reads `raw` as its kind; an error rejects the document.
+pub fn parse(raw: &RawResource) -> Result<Parsed, Problem> {
+    let mut warnings = Vec::new();
+    let (group, version) = raw
+        .api_version
+        .rsplit_once('/')
+        .unwrap_or(("", &raw.api_version));
+    check_version(raw, group, version)?;
+    let w = &mut warnings;
+    let resource = match (group, raw.kind.as_str()) {
+        (NETWORKING, "VirtualService") => Resource::VirtualService(istio(raw, w)?),
+        (NETWORKING, "DestinationRule") => Resource::DestinationRule(istio(raw, w)?),
+        (NETWORKING, "Gateway") => Resource::Gateway(istio(raw, w)?),
+        (NETWORKING, "ServiceEntry") => Resource::ServiceEntry(istio(raw, w)?),
+        (NETWORKING, "Sidecar") => Resource::Sidecar(istio(raw, w)?),
+        (SECURITY, "AuthorizationPolicy") => Resource::AuthorizationPolicy(istio(raw, w)?),
+        (SECURITY, "PeerAuthentication") => Resource::PeerAuthentication(istio(raw, w)?),
+        (SECURITY, "RequestAuthentication") => Resource::RequestAuthentication(istio(raw, w)?),
+        (NETWORKING | SECURITY, kind) => {
+            let message = format!("kind {kind} is not supported by the mesh; ignored");
+            w.push(Problem::warning(raw, "kind", message));
+            return Ok(Parsed {
+                resource: None,
+                warnings,
+            });
+        }
+        ("", "Namespace") => Resource::Namespace(typed(raw, w)?),
+        ("", "Service") => Resource::Service(typed(raw, w)?),
+        ("", "Endpoints") => Resource::Endpoints(typed(raw, w)?),
+        ("discovery.k8s.io", "EndpointSlice") => Resource::EndpointSlice(typed(raw, w)?),
+        ("", "Pod") => Resource::Pod(typed(raw, w)?),
+        ("", "Secret") => Resource::Secret(typed(raw, w)?),
+        ("", "ConfigMap") if is_mesh_config(raw) => mesh_config(raw)?,
+        ("", "ConfigMap") => Resource::ConfigMap(typed(raw, w)?),
+        _ => {
+            return Ok(Parsed {
+                resource: None,
+                warnings,
+            })
+        }
+    };
+    Ok(Parsed {
+        resource: Some(resource),
+        warnings,
+    })
+}
+
+fn check_version(raw: &RawResource, group: &str, version: &str) -> Result<(), Problem> {
+    let supported: &[&str] = match group {
+        NETWORKING => &["v1alpha3", "v1beta1", "v1"],
+        SECURITY => &["v1beta1", "v1"],
+        _ => return Ok(()),
+    };
+    if supported.contains(&version) {
+        return Ok(());
+    }
+    let message = format!(
+        "unsupported version {version:?} of {group} (use {})",
+        supported.join(", ")
+    );
+    Err(Problem::error(raw, "apiVersion", message))
+}
+
+fn istio<S: DeserializeOwned + Default>(
+    raw: &RawResource,
+    warnings: &mut Vec<Problem>,
+) -> Result<Istio<S>, Problem> {
+    typed(raw, warnings)
+}
+
+/// Deserializes the whole body, collecting unknown fields as warnings.
+fn typed<T: DeserializeOwned>(
+    raw: &RawResource,
+    warnings: &mut Vec<Problem>,
+) -> Result<T, Problem> {
+    let (value, unknown) =
+        deserialize(&raw.body).map_err(|(field, message)| Problem::error(raw, field, message))?;
+    for field in unknown {
+        warnings.push(Problem::warning(
+            raw,
+            field,
+            "unknown field, ignored (a typo?)",
+        ));
+    }
+    Ok(value)
+}
+
+/// `T` from `body` and the paths of the fields `T` ignored; on failure, the field and message.
+pub(crate) fn deserialize<T: DeserializeOwned>(
+    body: &Value,
+) -> Result<(T, Vec<String>), (String, String)> {
+    let mut unknown = Vec::new();
+    let mut note = |path: serde_ignored::Path| unknown.push(field_path(&path));
+    let de = serde_ignored::Deserializer::new(body, &mut note);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(value) => Ok((value, unknown)),
+        Err(error) => {
+            let message = error
+                .inner()
+                .to_string()
+                .replace("unknown variant", "unknown value")
+                .replace('`', "\"");
+            Err((error.path().to_string(), message))
+        }
+    }
+}
+
+/// `spec.http[0].retries.attemps`: the path as written in YAML.
+fn field_path(path: &serde_ignored::Path) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", field_path(parent)),
+        Path::Map { parent, key } => match field_path(parent) {
+            p if p.is_empty() => key.clone(),
+            p => format!("{p}.{key}"),
+        },
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => field_path(parent),
+    }
+}
+
+fn is_mesh_config(raw: &RawResource) -> bool {
+    (namespace_of(raw), raw.name.as_str()) == MESH_CONFIG_MAP
+}
+
+/// The MeshConfig of ConfigMap `istio-system/istio`; unknown keys are Istio's and not warned.
+fn mesh_config(raw: &RawResource) -> Result<Resource, Problem> {
+    let field = format!("data.{MESH_CONFIG_KEY}");
+    let text = raw.body.pointer(&format!("/data/{MESH_CONFIG_KEY}"));
+    let Some(text) = text.and_then(Value::as_str) else {
+        return Ok(Resource::MeshConfig(Box::default()));
+    };
+    let value: Value = serde_yaml::from_str(text)
+        .map_err(|e| Problem::error(raw, &field, format!("not valid YAML: {e}")))?;
+    let (mesh, _unknown) = deserialize::<MeshConfig>(&value)
+        .map_err(|(path, message)| Problem::error(raw, format!("{field}.{path}"), message))?;
+    Ok(Resource::MeshConfig(Box::new(mesh)))
+}

@@ -1,0 +1,344 @@
+//! From the accepted typed resources to the snapshot's indexes: registry, DestinationRules,
+//! VirtualServices (validated against both, last good version kept), clusters, routes,
+//! gateways, security policies. Everything is a hash-map pass: no step scans all services for
+//! each resource.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::build::{last_good, rejected, Accepted};
+use super::endpoints::EndpointIndex;
+use super::policy::{clusters_of, rule_for, RulesByHost};
+use super::registry::Registry;
+use super::routes::{compile as compile_routes, merged, HostRoutes, MESH_GATEWAY};
+use super::{GatewayEntry, Snapshot};
+use crate::resources::{Resource, ResourceKey};
+use crate::validate::references::{self, gateway_key, Context};
+use crate::validate::Problem;
+
+/// Compiles accepted resources; semantic problems are added to `problems`.
+pub fn compile(
+    mut accepted: HashMap<ResourceKey, Accepted>,
+    previous: Option<&Snapshot>,
+    problems: &mut Vec<Problem>,
+) -> Snapshot {
+    let registry = registry(&accepted);
+    let (rules_kept, dropped_rules) = checked_rules(&accepted, &registry, previous, problems);
+    let mut snapshot = {
+        let gateways: HashSet<String> = by_kind(&accepted, "Gateway")
+            .map(|a| a.key.namespace.clone() + "/" + &a.key.name)
+            .collect();
+        let rules = rules_by_host(&rules_kept, &registry);
+        let ctx = Context {
+            registry: &registry,
+            rules: &rules,
+            gateways: &gateways,
+        };
+        let (services, dropped_vs) = checked_virtual_services(&accepted, &ctx, previous, problems);
+        let clusters = registry.services().iter().map(|s| {
+            let rule = rule_for(&rules, &s.hostname, &s.namespace);
+            (s.hostname.clone(), clusters_of(s, rule))
+        });
+        let mut snapshot = Snapshot {
+            clusters: clusters.collect(),
+            ..Snapshot::default()
+        };
+        add_routes(&mut snapshot, &services, &accepted, &registry);
+        for key in dropped_rules.into_iter().chain(dropped_vs) {
+            accepted.remove(&key);
+        }
+        for (key, entry) in rules_kept.into_iter().chain(services) {
+            accepted.insert(key, entry);
+        }
+        snapshot
+    };
+    add_policies(&mut snapshot, &accepted);
+    snapshot.workloads = workloads(&accepted);
+    snapshot.registry = registry;
+    snapshot.accepted = accepted;
+    snapshot.rejected = rejected(problems, &snapshot);
+    snapshot
+}
+
+fn by_kind<'a>(
+    accepted: &'a HashMap<ResourceKey, Accepted>,
+    kind: &'a str,
+) -> impl Iterator<Item = &'a Accepted> {
+    accepted.values().filter(move |a| a.key.kind == kind)
+}
+
+fn registry(accepted: &HashMap<ResourceKey, Accepted>) -> Registry {
+    let mut index = EndpointIndex::default();
+    for entry in accepted.values() {
+        match entry.resource.as_ref() {
+            Resource::Pod(pod) => index.add_pod(pod),
+            Resource::EndpointSlice(slice) => index.add_slice(slice),
+            Resource::Endpoints(endpoints) => index.add_endpoints(endpoints),
+            _ => {}
+        }
+    }
+    let mut registry = Registry::default();
+    let mut sorted: Vec<&Accepted> = accepted.values().collect();
+    sorted.sort_by(|a, b| a.key.cmp(&b.key));
+    for entry in &sorted {
+        if let Resource::Service(service) = entry.resource.as_ref() {
+            registry.add_service(service, index.endpoints_of(service));
+        }
+    }
+    for entry in &sorted {
+        if let Resource::ServiceEntry(se) = entry.resource.as_ref() {
+            se.spec
+                .hosts
+                .iter()
+                .for_each(|host| registry.add_entry_host(se, host));
+        }
+    }
+    registry
+}
+
+fn workloads(
+    accepted: &HashMap<ResourceKey, Accepted>,
+) -> HashMap<std::net::IpAddr, super::Workload> {
+    let mut index = EndpointIndex::default();
+    for entry in by_kind(accepted, "Pod") {
+        if let Resource::Pod(pod) = entry.resource.as_ref() {
+            index.add_pod(pod);
+        }
+    }
+    index.workloads()
+}
+
+/// Oldest first (`creationTimestamp`, then namespace/name): the order conflicts resolve in.
+fn by_age<'a>(accepted: &'a HashMap<ResourceKey, Accepted>, kind: &'a str) -> Vec<&'a Accepted> {
+    let mut list: Vec<&Accepted> = by_kind(accepted, kind).collect();
+    let created = |a: &Accepted| match a.resource.as_ref() {
+        Resource::VirtualService(r) => r.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        Resource::DestinationRule(r) => r.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        _ => None,
+    };
+    list.sort_by(|a, b| (created(a), &a.key).cmp(&(created(b), &b.key)));
+    list
+}
+
+type Checked = (Vec<(ResourceKey, Accepted)>, Vec<ResourceKey>);
+
+/// DestinationRules that pass their checks (or whose last good version does).
+fn checked_rules(
+    accepted: &HashMap<ResourceKey, Accepted>,
+    registry: &Registry,
+    previous: Option<&Snapshot>,
+    problems: &mut Vec<Problem>,
+) -> Checked {
+    let check = |entry: &Accepted, problems: &mut Vec<Problem>| {
+        let Resource::DestinationRule(dr) = entry.resource.as_ref() else {
+            return false;
+        };
+        let found = references::destination_rule(dr, registry, &entry.origin, &entry.key);
+        let ok = !found.iter().any(Problem::is_error);
+        problems.extend(found);
+        ok
+    };
+    keep_good(
+        by_age(accepted, "DestinationRule"),
+        previous,
+        problems,
+        check,
+    )
+}
+
+/// VirtualServices that pass their checks and conflict with no older one.
+fn checked_virtual_services(
+    accepted: &HashMap<ResourceKey, Accepted>,
+    ctx: &Context,
+    previous: Option<&Snapshot>,
+    problems: &mut Vec<Problem>,
+) -> Checked {
+    let mut claimed: HashMap<(String, String), String> = HashMap::new();
+    let check = |entry: &Accepted, problems: &mut Vec<Problem>| {
+        let Resource::VirtualService(vs) = entry.resource.as_ref() else {
+            return false;
+        };
+        let mut found = references::virtual_service(vs, ctx, &entry.origin, &entry.key);
+        let ns = &entry.key.namespace;
+        let on_mesh =
+            vs.spec.gateways.is_empty() || vs.spec.gateways.iter().any(|g| g == MESH_GATEWAY);
+        let hosts: Vec<String> = vs
+            .spec
+            .hosts
+            .iter()
+            .map(|h| ctx.registry.canonical(h, ns))
+            .collect();
+        for (i, host) in hosts.iter().enumerate().filter(|_| on_mesh) {
+            if let Some(owner) = claimed
+                .get(&(ns.clone(), host.clone()))
+                .filter(|o| **o != entry.key.name)
+            {
+                let message = format!("host {host} is already routed by VirtualService {ns}/{owner}; the oldest wins (Istio merges VirtualServices only at gateways)");
+                found.push(Problem::about(
+                    &entry.origin,
+                    &entry.key,
+                    crate::validate::Severity::Error,
+                    format!("spec.hosts[{i}]"),
+                    message,
+                ));
+            }
+        }
+        let ok = !found.iter().any(Problem::is_error);
+        if ok && on_mesh {
+            for host in hosts {
+                claimed
+                    .entry((ns.clone(), host))
+                    .or_insert_with(|| entry.key.name.clone());
+            }
+        }
+        problems.extend(found);
+        ok
+    };
+    keep_good(
+        by_age(accepted, "VirtualService"),
+        previous,
+        problems,
+        check,
+    )
+}
+
+/// Each entry that `check` passes; else its previous version if that passes (its problems then
+/// not repeated); else it is dropped.
+fn keep_good(
+    list: Vec<&Accepted>,
+    previous: Option<&Snapshot>,
+    problems: &mut Vec<Problem>,
+    mut check: impl FnMut(&Accepted, &mut Vec<Problem>) -> bool,
+) -> Checked {
+    let (mut kept, mut dropped) = (Vec::new(), Vec::new());
+    for entry in list {
+        if check(entry, problems) {
+            kept.push((entry.key.clone(), entry.clone()));
+            continue;
+        }
+        let fallback =
+            last_good(previous, &entry.key).filter(|p| !Arc::ptr_eq(&p.resource, &entry.resource));
+        match fallback.filter(|p| check(p, &mut Vec::new())) {
+            Some(good) => kept.push((entry.key.clone(), good)),
+            None => dropped.push(entry.key.clone()),
+        }
+    }
+    (kept, dropped)
+}
+
+fn rules_by_host<'a>(rules: &'a [(ResourceKey, Accepted)], registry: &Registry) -> RulesByHost<'a> {
+    let mut by_host: RulesByHost = HashMap::new();
+    for (key, entry) in rules {
+        if let Resource::DestinationRule(dr) = entry.resource.as_ref() {
+            let host = registry.canonical(&dr.spec.host, &key.namespace);
+            by_host.entry(host).or_default().push(dr);
+        }
+    }
+    by_host
+}
+
+fn add_routes(
+    snapshot: &mut Snapshot,
+    services: &[(ResourceKey, Accepted)],
+    accepted: &HashMap<ResourceKey, Accepted>,
+    registry: &Registry,
+) {
+    for entry in by_kind(accepted, "Gateway") {
+        if let Resource::Gateway(gateway) = entry.resource.as_ref() {
+            let gateway = Arc::new(gateway.clone());
+            let key = format!("{}/{}", entry.key.namespace, entry.key.name);
+            snapshot.gateways.insert(
+                key,
+                GatewayEntry {
+                    gateway,
+                    routes: HashMap::new(),
+                },
+            );
+        }
+    }
+    for (key, entry) in services {
+        let Resource::VirtualService(vs) = entry.resource.as_ref() else {
+            continue;
+        };
+        let hosts: Vec<String> = vs
+            .spec
+            .hosts
+            .iter()
+            .map(|h| registry.canonical(h, &key.namespace))
+            .collect();
+        let gateways: Vec<String> = match vs.spec.gateways.is_empty() {
+            true => vec![MESH_GATEWAY.to_string()],
+            false => vs
+                .spec
+                .gateways
+                .iter()
+                .map(|g| {
+                    if g == MESH_GATEWAY {
+                        g.clone()
+                    } else {
+                        gateway_key(g, &key.namespace)
+                    }
+                })
+                .collect(),
+        };
+        for gateway in gateways {
+            let routes = Arc::new(compile_routes(vs, &gateway, registry));
+            if gateway == MESH_GATEWAY {
+                hosts.iter().for_each(|h| {
+                    snapshot
+                        .routes
+                        .entry(h.clone())
+                        .or_default()
+                        .push(routes.clone())
+                });
+            } else if let Some(entry) = snapshot.gateways.get_mut(&gateway) {
+                let hosts = vs.spec.hosts.iter();
+                hosts.for_each(|h| merge_at_gateway(&mut entry.routes, h, &routes));
+            }
+        }
+    }
+}
+
+fn merge_at_gateway(
+    routes: &mut HashMap<String, Arc<HostRoutes>>,
+    host: &str,
+    new: &Arc<HostRoutes>,
+) {
+    let combined = match routes.get(host) {
+        Some(existing) => Arc::new(merged(existing, new)),
+        None => new.clone(),
+    };
+    routes.insert(host.to_string(), combined);
+}
+
+fn add_policies(snapshot: &mut Snapshot, accepted: &HashMap<ResourceKey, Accepted>) {
+    let mut sorted: Vec<&Accepted> = accepted.values().collect();
+    sorted.sort_by(|a, b| a.key.cmp(&b.key));
+    for entry in sorted {
+        let ns = entry.key.namespace.clone();
+        match entry.resource.as_ref() {
+            Resource::AuthorizationPolicy(p) => snapshot
+                .authorization
+                .entry(ns)
+                .or_default()
+                .push(Arc::new(p.clone())),
+            Resource::PeerAuthentication(p) => snapshot
+                .peer_authentication
+                .entry(ns)
+                .or_default()
+                .push(Arc::new(p.clone())),
+            Resource::RequestAuthentication(p) => snapshot
+                .request_authentication
+                .entry(ns)
+                .or_default()
+                .push(Arc::new(p.clone())),
+            Resource::Sidecar(s) if s.spec.workload_selector.is_none() => {
+                if let Some(policy) = &s.spec.outbound_traffic_policy {
+                    snapshot.outbound.insert(ns, policy.mode);
+                }
+            }
+            Resource::MeshConfig(mesh) => snapshot.mesh = mesh.as_ref().clone(),
+            _ => {}
+        }
+    }
+}

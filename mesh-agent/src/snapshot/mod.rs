@@ -1,0 +1,178 @@
+//! The compiled configuration: one immutable [`Snapshot`] built from a [`ResourceSet`] by
+//! [`build`], swapped atomically by the agent. Every lookup the data path makes — a route by
+//! host and port or by ClusterIP:port, a cluster's endpoints and policy, a pod's workload — is
+//! a hash lookup whatever the number of services. Serializable for `/config_dump`.
+
+mod assemble;
+mod build;
+mod endpoints;
+mod model;
+pub(crate) mod policy;
+pub(crate) mod registry;
+mod routes;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::resources::{
+    AuthorizationPolicySpec, GatewaySpec, Istio, MeshConfig, OutboundMode, PeerAuthenticationSpec,
+    RequestAuthenticationSpec,
+};
+pub use build::{build, compile, Rejected};
+pub use endpoints::workload_name;
+pub use model::*;
+pub use policy::merge as merge_traffic_policy;
+pub use registry::{protocol_named, Registry, CLUSTER_DOMAIN};
+pub use routes::{HostRoutes, MESH_GATEWAY};
+
+/// Policies of one kind, by namespace (`istio-system` holds the mesh-wide ones).
+pub type PoliciesByNamespace<S> = HashMap<String, Vec<Arc<Istio<S>>>>;
+
+/// The mesh configuration in force. Immutable; build a new one to change anything.
+#[derive(Debug, Default, Serialize)]
+pub struct Snapshot {
+    /// Mesh-wide settings (Istio's defaults when no MeshConfig was given).
+    pub mesh: MeshConfig,
+    registry: Registry,
+    clusters: HashMap<String, Vec<Arc<Cluster>>>,
+    routes: HashMap<String, Vec<Arc<HostRoutes>>>,
+    gateways: BTreeMap<String, GatewayEntry>,
+    workloads: HashMap<IpAddr, Workload>,
+    authorization: PoliciesByNamespace<AuthorizationPolicySpec>,
+    peer_authentication: PoliciesByNamespace<PeerAuthenticationSpec>,
+    request_authentication: PoliciesByNamespace<RequestAuthenticationSpec>,
+    outbound: HashMap<String, OutboundMode>,
+    rejected: Vec<Rejected>,
+    #[serde(skip)]
+    accepted: HashMap<crate::resources::ResourceKey, build::Accepted>,
+}
+
+/// A Gateway with the routes VirtualServices bind to it, merged per host.
+#[derive(Debug, Serialize)]
+pub struct GatewayEntry {
+    pub gateway: Arc<Istio<GatewaySpec>>,
+    pub routes: HashMap<String, Arc<HostRoutes>>,
+}
+
+impl Snapshot {
+    /// The service `host` names for a client in `namespace` (any spelling).
+    pub fn service(&self, host: &str, namespace: &str) -> Option<&Service> {
+        self.registry.lookup(host, namespace)
+    }
+
+    /// The service and port at a ClusterIP:port.
+    pub fn service_at(&self, addr: SocketAddr) -> Option<(&Service, &ServicePort)> {
+        self.registry.at(addr)
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The mesh routes for `host:port` seen by a client in `namespace`: the VirtualService of
+    /// the client's namespace first, else the oldest exported to it. `None`: route to `host`.
+    pub fn routes(&self, host: &str, port: u16, namespace: &str) -> Option<&Arc<RouteTable>> {
+        let host = self.registry.canonical(host, namespace);
+        let candidates = wildcard_get(&self.routes, &host)?;
+        let own = candidates.iter().find(|r| r.namespace == namespace);
+        let chosen =
+            own.or_else(|| candidates.iter().find(|r| r.visibility.includes(namespace)))?;
+        Some(chosen.table(port))
+    }
+
+    /// The mesh routes for a connection to a ClusterIP:port.
+    pub fn routes_at(&self, addr: SocketAddr, namespace: &str) -> Option<&Arc<RouteTable>> {
+        let (service, port) = self.service_at(addr)?;
+        self.routes(&service.hostname, port.port, namespace)
+    }
+
+    /// The routes a gateway (`ns/name`) has for `host:port`.
+    pub fn gateway_routes(&self, gateway: &str, host: &str, port: u16) -> Option<&Arc<RouteTable>> {
+        let entry = self.gateways.get(gateway)?;
+        Some(wildcard_get(&entry.routes, host)?.table(port))
+    }
+
+    /// Every gateway by `ns/name`.
+    pub fn gateways(&self) -> &BTreeMap<String, GatewayEntry> {
+        &self.gateways
+    }
+
+    /// The cluster for a canonical `host`, `port` and optional `subset`.
+    pub fn cluster(&self, host: &str, port: u16, subset: Option<&str>) -> Option<&Arc<Cluster>> {
+        let clusters = self.clusters.get(host)?;
+        clusters
+            .iter()
+            .find(|c| c.port == port && c.subset.as_deref() == subset)
+    }
+
+    /// The workload of the pod with IP `ip`.
+    pub fn workload(&self, ip: IpAddr) -> Option<&Workload> {
+        self.workloads.get(&ip)
+    }
+
+    /// ALLOW_ANY or REGISTRY_ONLY for clients in `namespace` (a Sidecar there, else MeshConfig).
+    pub fn outbound_mode(&self, namespace: &str) -> OutboundMode {
+        let mesh = self.mesh.outbound_traffic_policy.mode;
+        self.outbound.get(namespace).copied().unwrap_or(mesh)
+    }
+
+    /// AuthorizationPolicies of `namespace` (callers add the root namespace's and check
+    /// selectors against the workload's labels).
+    pub fn authorization_policies(
+        &self,
+        namespace: &str,
+    ) -> &[Arc<Istio<AuthorizationPolicySpec>>] {
+        self.authorization
+            .get(namespace)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// PeerAuthentications of `namespace`.
+    pub fn peer_authentications(&self, namespace: &str) -> &[Arc<Istio<PeerAuthenticationSpec>>] {
+        self.peer_authentication
+            .get(namespace)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// RequestAuthentications of `namespace`.
+    pub fn request_authentications(
+        &self,
+        namespace: &str,
+    ) -> &[Arc<Istio<RequestAuthenticationSpec>>] {
+        self.request_authentication
+            .get(namespace)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// Resources rejected by the last build, and whether an older version still serves.
+    pub fn rejected(&self) -> &[Rejected] {
+        &self.rejected
+    }
+
+    /// Number of resources in force.
+    pub fn resource_count(&self) -> usize {
+        self.accepted.len()
+    }
+}
+
+/// `map[host]`, else the most specific wildcard (`*.example.com`, then `*`).
+fn wildcard_get<'a, V>(map: &'a HashMap<String, V>, host: &str) -> Option<&'a V> {
+    if let Some(value) = map.get(host) {
+        return Some(value);
+    }
+    let mut rest = host;
+    while let Some((_, suffix)) = rest.split_once('.') {
+        if let Some(value) = map.get(&format!("*.{suffix}")) {
+            return Some(value);
+        }
+        rest = suffix;
+    }
+    map.get("*")
+}

@@ -1,0 +1,145 @@
+//! What a snapshot holds once compiled: services with hostnames, ports and endpoints; clusters
+//! (a service port, optionally one subset, with its merged traffic policy); route tables.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::resources::{HttpRoute, TcpRoute, TlsRoute, TrafficPolicy};
+
+/// Labels of a pod or endpoint.
+pub type Labels = BTreeMap<String, String>;
+
+/// A host in the registry: a Kubernetes Service or a ServiceEntry host.
+#[derive(Clone, Debug, Serialize)]
+pub struct Service {
+    /// Canonical hostname: `name.ns.svc.cluster.local`, or the ServiceEntry host.
+    pub hostname: String,
+    /// Namespace of the Service / ServiceEntry.
+    pub namespace: String,
+    /// Name of the Service / ServiceEntry.
+    pub name: String,
+    /// ClusterIPs or ServiceEntry addresses.
+    pub addresses: Vec<IpAddr>,
+    pub ports: Vec<ServicePort>,
+    pub endpoints: Vec<Endpoint>,
+    /// A ServiceEntry with `location: MESH_EXTERNAL`.
+    pub external: bool,
+    /// Which namespaces see it.
+    pub visibility: Visibility,
+}
+
+/// One port of a service.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ServicePort {
+    pub port: u16,
+    pub name: String,
+    pub protocol: Protocol,
+}
+
+/// A port's declared protocol (Service `appProtocol` or name prefix, ServiceEntry `protocol`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Protocol {
+    Http,
+    Http2,
+    Grpc,
+    Https,
+    Tls,
+    Tcp,
+    /// Not declared: detected per connection.
+    Unknown,
+}
+
+/// Where an endpoint is reached.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum Address {
+    Ip(IpAddr),
+    /// A DNS name, resolved when connecting (ServiceEntry `resolution: DNS`).
+    Dns(String),
+}
+
+/// One backend of a service: its address, the target port for each service port, its labels.
+#[derive(Clone, Debug, Serialize)]
+pub struct Endpoint {
+    pub address: Address,
+    /// Service port → target port.
+    pub ports: BTreeMap<u16, u16>,
+    pub labels: Arc<Labels>,
+    /// The pod behind it, when known.
+    pub pod: Option<String>,
+}
+
+/// Which namespaces a resource is exported to (`exportTo`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// `*` or absent.
+    All,
+    /// `.` and named namespaces.
+    Namespaces(Vec<String>),
+}
+
+impl Visibility {
+    /// From `exportTo` of a resource in `namespace`.
+    pub fn from_export_to(export_to: &[String], namespace: &str) -> Self {
+        if export_to.is_empty() || export_to.iter().any(|n| n == "*") {
+            return Self::All;
+        }
+        let resolve = |n: &String| {
+            if n == "." {
+                namespace.to_string()
+            } else {
+                n.clone()
+            }
+        };
+        Self::Namespaces(export_to.iter().map(resolve).collect())
+    }
+
+    /// Whether a client in `namespace` sees the resource.
+    pub fn includes(&self, namespace: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Namespaces(list) => list.iter().any(|n| n == namespace),
+        }
+    }
+}
+
+/// A service port, optionally one subset of it: its endpoints and merged traffic policy.
+#[derive(Clone, Debug, Serialize)]
+pub struct Cluster {
+    /// Envoy's name: `outbound|PORT|SUBSET|HOST`.
+    pub name: String,
+    pub hostname: String,
+    pub port: u16,
+    pub subset: Option<String>,
+    /// Endpoint address and target port.
+    pub endpoints: Vec<(Address, u16)>,
+    /// Top level, port level and subset merged; `portLevelSettings` emptied.
+    pub policy: TrafficPolicy,
+}
+
+/// The rules of one VirtualService for one host and port, in the VirtualService's order.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RouteTable {
+    /// `namespace/name` of the VirtualService.
+    pub virtual_service: String,
+    pub http: Vec<HttpRoute>,
+    pub tcp: Vec<TcpRoute>,
+    pub tls: Vec<TlsRoute>,
+}
+
+/// A pod as telemetry and policy name it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Workload {
+    pub name: String,
+    pub namespace: String,
+    pub pod_name: String,
+    pub app: Option<String>,
+    pub version: Option<String>,
+    pub service_account: Option<String>,
+    pub labels: Arc<Labels>,
+}

@@ -1,0 +1,224 @@
+//! The service registry: Kubernetes Services and ServiceEntry hosts, found by any spelling of
+//! their hostname (`name`, `name.ns`, `name.ns.svc`, FQDN) and by ClusterIP:port.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use k8s_openapi::api::core::v1::{Service as KubeService, ServicePort as KubePort};
+
+use super::model::{Address, Endpoint, Protocol, Service, ServicePort, Visibility};
+use crate::resources::{Istio, Location, Resolution, ServiceEntrySpec};
+
+/// The cluster's domain suffix.
+pub const CLUSTER_DOMAIN: &str = "svc.cluster.local";
+
+/// Every service, indexed by hostname spelling and by address.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Registry {
+    pub(crate) services: Vec<Service>,
+    #[serde(skip)]
+    by_host: HashMap<String, usize>,
+    #[serde(skip)]
+    by_address: HashMap<SocketAddr, (usize, usize)>,
+}
+
+impl Registry {
+    /// The service `host` names, resolved as a client in `namespace` would (short names in
+    /// `namespace`).
+    pub fn lookup(&self, host: &str, namespace: &str) -> Option<&Service> {
+        let index = match self.by_host.get(host) {
+            Some(index) => Some(index),
+            None if !host.contains('.') => self
+                .by_host
+                .get(&format!("{host}.{namespace}.{CLUSTER_DOMAIN}")),
+            None => None,
+        };
+        index.map(|i| &self.services[*i])
+    }
+
+    /// The service and port at a ClusterIP:port (or ServiceEntry address:port).
+    pub fn at(&self, addr: SocketAddr) -> Option<(&Service, &ServicePort)> {
+        let (service, port) = self.by_address.get(&addr)?;
+        let service = &self.services[*service];
+        Some((service, &service.ports[*port]))
+    }
+
+    /// The canonical hostname for `host` written in a resource of `namespace`: the registry's
+    /// hostname when known, a short name expanded in `namespace`, else `host` itself.
+    pub fn canonical(&self, host: &str, namespace: &str) -> String {
+        match self.lookup(host, namespace) {
+            Some(service) => service.hostname.clone(),
+            None if !host.contains('.') && host != "*" => {
+                format!("{host}.{namespace}.{CLUSTER_DOMAIN}")
+            }
+            None => host.to_string(),
+        }
+    }
+
+    /// Every service.
+    pub fn services(&self) -> &[Service] {
+        &self.services
+    }
+
+    /// Adds a Kubernetes Service with its endpoints.
+    pub(crate) fn add_service(&mut self, service: &KubeService, endpoints: Vec<Endpoint>) {
+        let namespace = service
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        let name = service.metadata.name.clone().unwrap_or_default();
+        let spec = service.spec.clone().unwrap_or_default();
+        let mut addresses: Vec<IpAddr> = spec
+            .cluster_ips
+            .iter()
+            .flatten()
+            .chain(spec.cluster_ip.iter())
+            .filter_map(|ip| ip.parse().ok())
+            .collect();
+        addresses.sort();
+        addresses.dedup();
+        let hostname = format!("{name}.{namespace}.{CLUSTER_DOMAIN}");
+        let aliases = [
+            format!("{name}.{namespace}"),
+            format!("{name}.{namespace}.svc"),
+        ];
+        let ports = spec
+            .ports
+            .iter()
+            .flatten()
+            .filter(|p| p.protocol.as_deref().is_none_or(|p| p == "TCP"));
+        self.insert(
+            Service {
+                hostname,
+                namespace,
+                name,
+                addresses,
+                ports: ports.map(kube_port).collect(),
+                endpoints,
+                external: false,
+                visibility: Visibility::All,
+            },
+            &aliases,
+        );
+    }
+
+    /// Adds one host of a ServiceEntry. A host already in the registry is left as it was.
+    pub(crate) fn add_entry_host(&mut self, entry: &Istio<ServiceEntrySpec>, host: &str) {
+        let namespace = entry
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        let spec = &entry.spec;
+        let ports: Vec<ServicePort> = spec
+            .ports
+            .iter()
+            .map(|p| ServicePort {
+                port: p.number,
+                name: p.name.clone(),
+                protocol: protocol_named(&p.protocol).unwrap_or(Protocol::Unknown),
+            })
+            .collect();
+        let endpoints = entry_endpoints(spec, host, &ports);
+        self.insert(
+            Service {
+                hostname: host.to_string(),
+                visibility: Visibility::from_export_to(&spec.export_to, &namespace),
+                namespace,
+                name: entry.metadata.name.clone().unwrap_or_default(),
+                addresses: spec
+                    .addresses
+                    .iter()
+                    .filter_map(|a| a.parse().ok())
+                    .collect(),
+                ports,
+                endpoints,
+                external: spec.location != Some(Location::MeshInternal),
+            },
+            &[],
+        );
+    }
+
+    fn insert(&mut self, service: Service, aliases: &[String]) {
+        if self.by_host.contains_key(&service.hostname) {
+            return;
+        }
+        let index = self.services.len();
+        for (p, port) in service.ports.iter().enumerate() {
+            for ip in &service.addresses {
+                self.by_address
+                    .insert(SocketAddr::new(*ip, port.port), (index, p));
+            }
+        }
+        self.by_host.insert(service.hostname.clone(), index);
+        for alias in aliases {
+            self.by_host.entry(alias.clone()).or_insert(index);
+        }
+        self.services.push(service);
+    }
+}
+
+fn kube_port(port: &KubePort) -> ServicePort {
+    let name = port.name.clone().unwrap_or_default();
+    let declared = port.app_protocol.as_deref().and_then(protocol_named);
+    let by_name = name.split('-').next().and_then(protocol_named);
+    ServicePort {
+        port: port.port as u16,
+        protocol: declared.or(by_name).unwrap_or(Protocol::Unknown),
+        name,
+    }
+}
+
+/// The protocol a port name prefix or `appProtocol` declares (Istio's spellings).
+pub fn protocol_named(name: &str) -> Option<Protocol> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "http" | "http1" => Protocol::Http,
+        "http2" | "h2c" | "kubernetes.io/h2c" => Protocol::Http2,
+        "grpc" | "grpc-web" => Protocol::Grpc,
+        "https" => Protocol::Https,
+        "tls" => Protocol::Tls,
+        "tcp" | "mongo" | "mysql" | "redis" => Protocol::Tcp,
+        _ => return None,
+    })
+}
+
+/// A ServiceEntry's endpoints: those listed, else (DNS resolution) the host itself.
+fn entry_endpoints(spec: &ServiceEntrySpec, host: &str, ports: &[ServicePort]) -> Vec<Endpoint> {
+    let same_ports = || ports.iter().map(|p| (p.port, p.port)).collect();
+    if spec.endpoints.is_empty() {
+        let dns = matches!(
+            spec.resolution,
+            Some(Resolution::Dns | Resolution::DnsRoundRobin)
+        );
+        if dns && !host.starts_with('*') {
+            return vec![Endpoint {
+                address: Address::Dns(host.into()),
+                ports: same_ports(),
+                labels: Default::default(),
+                pod: None,
+            }];
+        }
+        return Vec::new();
+    }
+    spec.endpoints
+        .iter()
+        .map(|e| {
+            let address = e
+                .address
+                .parse()
+                .map(Address::Ip)
+                .unwrap_or_else(|_| Address::Dns(e.address.clone()));
+            let ports = ports
+                .iter()
+                .map(|p| (p.port, e.ports.get(&p.name).copied().unwrap_or(p.port)))
+                .collect();
+            Endpoint {
+                address,
+                ports,
+                labels: std::sync::Arc::new(e.labels.clone()),
+                pod: None,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,38 @@
+//! `cargo xtask bench`: the mesh against direct traffic and a reference proxy, in one lab run.
+//! Figures are printed and written to `target/bench/`, never asserted.
+
+mod cases;
+mod haproxy;
+mod hook_cost;
+mod idle;
+mod l4;
+mod load;
+mod proc_stats;
+mod release;
+mod report;
+mod topology;
+
+use anyhow::Result;
+
+/// `cargo xtask bench` arguments.
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    suite: Suite,
+}
+
+#[derive(clap::Subcommand)]
+enum Suite {
+    /// L4 (issue #3): direct pod→pod, through the agent, with sk_msg, and HAProxy in TCP mode.
+    L4(l4::L4Args),
+}
+
+/// Runs one benchmark suite (from a release build: rebuilt and re-run first when needed).
+pub fn run(args: BenchArgs) -> Result<()> {
+    match args.suite {
+        Suite::L4(args) => {
+            release::ensure_release_build(args.debug_build)?;
+            l4::run(&args)
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The benchmark's labs: bringing them up (with the agent flags under test), naming their pods
+//! and addresses, and preparing their namespaces for many short connections.
+
+use crate::build_ebpf::workspace_root;
+use crate::lab::{down, Lab, Pod, UpOptions};
+use anyhow::{anyhow, bail, Context, Result};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The benchmark lab's name.
+pub const LAB: &str = "bench";
+/// The namespace outside the mesh.
+pub const DIRECT_NS: &str = "bench-direct";
+/// The namespace in the mesh (ambient).
+pub const MESH_NS: &str = "bench-mesh";
+/// Where the servers listen.
+pub const SERVER_PORT: u16 = 9000;
+/// Extra agent flags for the lab's agents (read by the lab's agent hook).
+pub const AGENT_ARGS_ENV: &str = "MESH_LAB_AGENT_ARGS";
+/// How long servers get to start listening.
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Removes the benchmark lab however the run ends.
+pub struct LabGuard;
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        if let Err(err) = down(LAB) {
+            eprintln!("bench: removing lab {LAB}: {err:#}");
+        }
+    }
+}
+
+/// Brings the lab up from `yaml` (under `xtask/bench/`) with `agent_args` for its agents, from
+/// the binaries already built (see `release.rs`).
+pub fn up(nodes: u8, yaml: &str, agent_args: &str) -> Result<Lab> {
+    // Single-threaded here: nothing else reads the environment concurrently.
+    std::env::set_var(AGENT_ARGS_ENV, agent_args);
+    let path: PathBuf = workspace_root().join("xtask").join("bench").join(yaml);
+    let opts = UpOptions {
+        name: LAB.to_string(),
+        nodes,
+        build: false,
+    };
+    eprintln!("==> lab {LAB}: {nodes} node(s) from {yaml}, agent flags {agent_args:?}");
+    Lab::up(&opts, &[path])
+}
+
+/// The pod `namespace/name`, which the benchmark YAML declares.
+pub fn pod<'l>(lab: &'l Lab, namespace: &str, name: &str) -> Result<&'l Pod> {
+    lab.pod(namespace, name)
+        .ok_or_else(|| anyhow!("the benchmark lab has no pod {namespace}/{name}"))
+}
+
+/// `POD_IP:9000` of `namespace/name`.
+pub fn pod_addr(lab: &Lab, namespace: &str, name: &str) -> Result<String> {
+    Ok(format!("{}:{SERVER_PORT}", pod(lab, namespace, name)?.ip()))
+}
+
+/// `CLUSTER_IP:9000` of the Service `namespace/name`.
+pub fn service_addr(lab: &Lab, namespace: &str, name: &str) -> Result<String> {
+    let service = lab
+        .services()
+        .iter()
+        .find(|s| s.namespace() == namespace && s.name() == name)
+        .ok_or_else(|| anyhow!("the benchmark lab has no Service {namespace}/{name}"))?;
+    Ok(format!("{}:{SERVER_PORT}", service.cluster_ip()))
+}
+
+/// Waits until something listens on `port` in the network namespace `netns`.
+pub fn wait_listening(netns: &str, port: u16) -> Result<()> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let wanted = format!(":{port} ");
+    loop {
+        let out = Command::new("ip")
+            .args(["netns", "exec", netns, "ss", "-Hltn"])
+            .output()
+            .context("running ss")?;
+        if String::from_utf8_lossy(&out.stdout).contains(&wanted) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!("nothing listens on port {port} in {netns} after {READY_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Lets every lab namespace reuse TIME_WAIT ports for new connections, so the connection-setup
+/// runs (tens of thousands of connections to one address) do not run out of source ports.
+pub fn allow_many_connections(lab: &Lab) -> Result<()> {
+    let pods = lab.pods().iter().map(|p| p.netns());
+    let nodes = lab.nodes().iter().map(|n| n.netns());
+    for netns in pods.chain(nodes) {
+        let status = Command::new("ip")
+            .args(["netns", "exec", netns, "sysctl", "-qw"])
+            .args([
+                "net.ipv4.tcp_tw_reuse=1",
+                "net.ipv4.ip_local_port_range=1024 65000",
+            ])
+            .status()
+            .context("running sysctl")?;
+        if !status.success() {
+            bail!("sysctl in {netns} failed ({status})");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! The run's summary: counts and latency percentiles, printed as one JSON line.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::time::Duration;
+
+/// Lowest and highest latency the histogram tracks, in microseconds (1 µs … 60 s).
+const LOWEST_US: u64 = 1;
+const HIGHEST_US: u64 = 60_000_000;
+
+/// What one connection task measured.
+pub struct Tally {
+    /// Latency of every measured request, in microseconds.
+    pub latency: Histogram<u64>,
+    /// Requests that failed (connect, write, read or timeout).
+    pub errors: u64,
+}
+
+impl Tally {
+    /// An empty tally.
+    pub fn new() -> Self {
+        Tally {
+            latency: Histogram::new_with_bounds(LOWEST_US, HIGHEST_US, 3)
+                .expect("static histogram bounds are valid"),
+            errors: 0,
+        }
+    }
+
+    /// Records one request that took `elapsed`.
+    pub fn record(&mut self, elapsed: Duration) {
+        let micros = (elapsed.as_micros() as u64).clamp(LOWEST_US, HIGHEST_US);
+        self.latency.saturating_record(micros);
+    }
+
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: &Tally) {
+        let _ = self.latency.add(&other.latency);
+        self.errors += other.errors;
+    }
+}
+
+/// The JSON line `mesh-load` prints.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// Requests completed during the measured window.
+    pub requests: u64,
+    /// Requests per second over the measured window.
+    pub rps: f64,
+    /// Latency percentiles, microseconds.
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    /// Failed requests (any phase).
+    pub errors: u64,
+    /// The run's shape, echoed back.
+    pub connections: u32,
+    pub size: usize,
+    pub duration_s: f64,
+    pub new_connection_per_request: bool,
+}
+
+impl Summary {
+    /// Sums up `tally`, measured over `window`.
+    pub fn new(tally: &Tally, window: Duration, shape: (u32, usize, bool)) -> Self {
+        let requests = tally.latency.len();
+        let quantile = |q| tally.latency.value_at_quantile(q);
+        Summary {
+            requests,
+            rps: requests as f64 / window.as_secs_f64().max(1e-9),
+            p50_us: quantile(0.50),
+            p90_us: quantile(0.90),
+            p99_us: quantile(0.99),
+            errors: tally.errors,
+            connections: shape.0,
+            size: shape.1,
+            duration_s: window.as_secs_f64(),
+            new_connection_per_request: shape.2,
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! Every manifest in `deploy/` parses with the real Kubernetes types (and loses nothing in the
+//! round trip, so a misspelt field fails), the DaemonSet has its mounts, ports and probes, the
+//! ClusterRole grants exactly what the agent's Kubernetes source watches, and `crds.yaml` is the
+//! generator's current output.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::apps::v1::DaemonSet;
+use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use mesh_agent::sources::kubernetes::Selection;
+use mesh_agent::sources::WATCHED_KINDS;
+use serde::de::DeserializeOwned;
+use serde::Deserialize as _;
+use serde_json::Value;
+
+fn deploy_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
+}
+
+/// Every document of a manifest file, as JSON values.
+fn documents(file: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(deploy_dir().join(file)).unwrap();
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| Value::deserialize(doc).unwrap())
+        .filter(|doc| !doc.is_null())
+        .collect()
+}
+
+/// Parses `doc` as `T` and checks nothing was dropped (an unknown field would be).
+fn typed<T: DeserializeOwned + serde::Serialize>(doc: &Value) -> T {
+    let object: T = serde_json::from_value(doc.clone()).unwrap();
+    let back = serde_json::to_value(&object).unwrap();
+    assert_eq!(
+        &back, doc,
+        "{} does not round-trip: unknown or misspelt field?",
+        doc["kind"]
+    );
+    object
+}
+
+fn all_manifests() -> Vec<Value> {
+    ["namespace.yaml", "rbac.yaml", "daemonset.yaml", "crds.yaml"]
+        .iter()
+        .flat_map(|f| documents(f))
+        .collect()
+}
+
+#[test]
+fn every_manifest_parses_with_the_kubernetes_types() {
+    let mut kinds = Vec::new();
+    for doc in all_manifests() {
+        let kind = doc["kind"].as_str().unwrap().to_owned();
+        match kind.as_str() {
+            "Namespace" => drop(typed::<Namespace>(&doc)),
+            "ServiceAccount" => drop(typed::<ServiceAccount>(&doc)),
+            "ClusterRole" => drop(typed::<ClusterRole>(&doc)),
+            "ClusterRoleBinding" => drop(typed::<ClusterRoleBinding>(&doc)),
+            "DaemonSet" => drop(typed::<DaemonSet>(&doc)),
+            "CustomResourceDefinition" => drop(typed::<CustomResourceDefinition>(&doc)),
+            other => panic!("unexpected kind {other} in deploy/"),
+        }
+        kinds.push(kind);
+    }
+    kinds.dedup();
+    let expected = [
+        "Namespace",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "DaemonSet",
+        "CustomResourceDefinition",
+    ];
+    assert_eq!(kinds, expected);
+}
+
+fn daemonset() -> DaemonSet {
+    typed(&documents("daemonset.yaml")[0])
+}
+
+fn agent(spec: &PodSpec) -> &Container {
+    spec.containers.iter().find(|c| c.name == "agent").unwrap()
+}
+
+#[test]
+fn the_daemonset_runs_the_agent_privileged_on_the_host_namespaces() {
+    let ds = daemonset();
+    assert_eq!(ds.metadata.namespace.as_deref(), Some("mesh-system"));
+    let template = ds.spec.unwrap().template;
+    let spec = template.spec.unwrap();
+    assert_eq!((spec.host_pid, spec.host_network), (Some(true), Some(true)));
+    assert_eq!(spec.service_account_name.as_deref(), Some("mesh-agent"));
+    let agent = agent(&spec);
+    assert_eq!(
+        agent.security_context.as_ref().unwrap().privileged,
+        Some(true)
+    );
+    let args = agent.args.clone().unwrap();
+    assert_eq!(
+        args[..4],
+        ["run", "--kubernetes", "--node-name", "$(NODE_NAME)"]
+    );
+    let node_name = agent
+        .env
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|e| e.name == "NODE_NAME")
+        .unwrap();
+    let field = node_name
+        .value_from
+        .as_ref()
+        .unwrap()
+        .field_ref
+        .as_ref()
+        .unwrap();
+    assert_eq!(field.field_path, "spec.nodeName");
+    let resources = agent.resources.as_ref().unwrap();
+    for key in ["cpu", "memory"] {
+        assert!(
+            resources.requests.as_ref().unwrap().contains_key(key),
+            "request {key}"
+        );
+        assert!(
+            resources.limits.as_ref().unwrap().contains_key(key),
+            "limit {key}"
+        );
+    }
+    let annotations = template.metadata.unwrap().annotations.unwrap();
+    assert_eq!(annotations["prometheus.io/scrape"], "true");
+    assert_eq!(annotations["prometheus.io/port"], "15020");
+    assert_eq!(annotations["prometheus.io/path"], "/metrics");
+}
+
+#[test]
+fn the_daemonset_mounts_bpffs_cgroup2_netns_and_the_enrollment_socket_dir() {
+    let spec = daemonset().spec.unwrap().template.spec.unwrap();
+    let volumes = spec.volumes.clone().unwrap();
+    let host_path = |volume: &str| {
+        let found = volumes
+            .iter()
+            .find(|v| v.name == volume)
+            .unwrap_or_else(|| panic!("no volume {volume}"));
+        found.host_path.as_ref().unwrap().path.clone()
+    };
+    let mounts: Vec<(String, String, Option<String>)> = agent(&spec)
+        .volume_mounts
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|m| (host_path(&m.name), m.mount_path, m.mount_propagation))
+        .collect();
+    let expect = |host: &str, inside: &str, propagation: Option<&str>| {
+        let wanted = (
+            host.to_owned(),
+            inside.to_owned(),
+            propagation.map(str::to_owned),
+        );
+        assert!(
+            mounts.contains(&wanted),
+            "missing mount {wanted:?} in {mounts:?}"
+        );
+    };
+    expect("/sys/fs/bpf", "/sys/fs/bpf", Some("Bidirectional"));
+    expect("/sys/fs/cgroup", "/host/sys/fs/cgroup", None);
+    expect("/var/run/netns", "/var/run/netns", Some("HostToContainer"));
+    expect("/run/mesh-agent", "/run/mesh-agent", None);
+    let args = agent(&spec).args.clone().unwrap();
+    let cgroup = args
+        .iter()
+        .position(|a| a == "--cgroup")
+        .map(|i| args[i + 1].as_str());
+    assert_eq!(
+        cgroup,
+        Some("/host/sys/fs/cgroup"),
+        "the agent attaches to the mounted host cgroup2"
+    );
+}
+
+#[test]
+fn the_daemonset_serves_metrics_and_readiness_on_istio_ports() {
+    let spec = daemonset().spec.unwrap().template.spec.unwrap();
+    let agent = agent(&spec);
+    let ports: BTreeSet<i32> = agent
+        .ports
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|p| p.container_port)
+        .collect();
+    assert_eq!(ports, BTreeSet::from([15020, 15021]));
+    let probe = agent
+        .readiness_probe
+        .as_ref()
+        .unwrap()
+        .http_get
+        .as_ref()
+        .unwrap();
+    assert_eq!(probe.path.as_deref(), Some("/healthz/ready"));
+    assert_eq!(probe.port, IntOrString::Int(15021));
+}
+
+#[test]
+fn the_cluster_role_grants_read_only_exactly_what_the_source_watches() {
+    let rbac = documents("rbac.yaml");
+    let role: ClusterRole = typed(rbac.iter().find(|d| d["kind"] == "ClusterRole").unwrap());
+    let mut granted = BTreeSet::new();
+    for rule in role.rules.unwrap() {
+        assert_eq!(rule.verbs, ["get", "list", "watch"], "read-only");
+        let names = rule.resource_names.unwrap_or_default();
+        for group in rule.api_groups.unwrap() {
+            for resource in rule.resources.clone().unwrap() {
+                granted.insert((group.clone(), resource, names.clone()));
+            }
+        }
+    }
+    let watched: BTreeSet<(String, String, Vec<String>)> = WATCHED_KINDS
+        .iter()
+        .map(|kind| {
+            let names = match kind.selection {
+                Selection::Named { name, .. } => vec![name.to_owned()],
+                _ => Vec::new(),
+            };
+            (kind.group.to_owned(), kind.plural.to_owned(), names)
+        })
+        .collect();
+    assert_eq!(granted, watched);
+    assert!(!granted.iter().any(|(_, resource, _)| resource == "secrets"));
+    let binding: ClusterRoleBinding = typed(
+        rbac.iter()
+            .find(|d| d["kind"] == "ClusterRoleBinding")
+            .unwrap(),
+    );
+    assert_eq!(binding.role_ref.name, "mesh-agent");
+    let subject = &binding.subjects.unwrap()[0];
+    assert_eq!(
+        (subject.name.as_str(), subject.namespace.as_deref()),
+        ("mesh-agent", Some("mesh-system"))
+    );
+}
+
+#[test]
+fn the_crds_cover_the_watched_istio_kinds_in_every_tutorial_version() {
+    let mut covered = BTreeSet::new();
+    for doc in documents("crds.yaml") {
+        let crd: CustomResourceDefinition = typed(&doc);
+        let versions: Vec<(String, bool, bool)> = crd
+            .spec
+            .versions
+            .iter()
+            .map(|v| (v.name.clone(), v.served, v.storage))
+            .collect();
+        let expected: &[&str] = match crd.spec.group.as_str() {
+            "networking.istio.io" => &["v1alpha3", "v1beta1", "v1"],
+            "security.istio.io" => &["v1beta1", "v1"],
+            other => panic!("unexpected group {other}"),
+        };
+        let names: Vec<&str> = versions.iter().map(|(name, _, _)| name.as_str()).collect();
+        assert_eq!(names, expected);
+        assert!(versions.iter().all(|(_, served, _)| *served));
+        let stored: Vec<&str> = versions
+            .iter()
+            .filter(|v| v.2)
+            .map(|v| v.0.as_str())
+            .collect();
+        assert_eq!(stored, ["v1"]);
+        covered.insert((crd.spec.group, crd.spec.names.plural));
+    }
+    let istio: BTreeSet<(String, String)> = WATCHED_KINDS
+        .iter()
+        .filter(|kind| kind.group.ends_with(".istio.io"))
+        .map(|kind| (kind.group.to_owned(), kind.plural.to_owned()))
+        .collect();
+    assert_eq!(covered, istio);
+}
+
+#[test]
+fn crds_yaml_is_the_generators_current_output() {
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["gen-crds", "--check"])
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "deploy/crds.yaml is stale: run `cargo xtask gen-crds`"
+    );
+}
+
+#[test]
+fn the_kustomization_installs_the_agent_but_not_the_crds() {
+    let kustomization = &documents("kustomization.yaml")[0];
+    let resources: Vec<&str> = kustomization["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(resources, ["namespace.yaml", "rbac.yaml", "daemonset.yaml"]);
+}
+
+#[test]
+fn the_image_holds_the_bpf_object_where_the_daemonset_looks() {
+    let dockerfile = std::fs::read_to_string(deploy_dir().join("Dockerfile")).unwrap();
+    let spec = daemonset().spec.unwrap().template.spec.unwrap();
+    let args = agent(&spec).args.clone().unwrap();
+    let object = args
+        .iter()
+        .position(|a| a == "--bpf-object")
+        .map(|i| args[i + 1].clone())
+        .unwrap();
+    assert!(
+        dockerfile.contains(&format!("mesh-ebpf {object}\n")),
+        "Dockerfile must install {object}"
+    );
+    assert!(dockerfile.contains("/usr/local/bin/mesh-agent"));
+}
