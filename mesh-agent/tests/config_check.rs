@@ -40,7 +40,7 @@ fn warnings_alone_exit_0() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("typo.yaml");
     std::fs::write(&file, "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: g}\nspec:\n  selectr: {istio: ingressgateway}\n").unwrap();
-    let (code, out) = check(&[file.clone()]);
+    let (code, out) = check(std::slice::from_ref(&file));
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(code, 0);
     assert_eq!(
@@ -62,7 +62,7 @@ fn a_syntax_error_exits_1_naming_file_and_line() {
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: [x\n",
     )
     .unwrap();
-    let (code, out) = check(&[dir.clone()]);
+    let (code, out) = check(std::slice::from_ref(&dir));
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(code, 1);
     assert!(out.starts_with(&format!("{}:5: ", file.display())), "{out}");

@@ -10,10 +10,11 @@ use super::build::{last_good, rejected, Accepted};
 use super::endpoints::EndpointIndex;
 use super::policy::{clusters_of, rule_for, RulesByHost};
 use super::registry::Registry;
-use super::routes::{compile as compile_routes, merged, HostRoutes, MESH_GATEWAY};
-use super::{GatewayEntry, Snapshot};
+use super::routes::MESH_GATEWAY;
+use super::tables::{add_policies, add_routes};
+use super::Snapshot;
 use crate::resources::{Resource, ResourceKey};
-use crate::validate::references::{self, gateway_key, Context};
+use crate::validate::references::{self, Context};
 use crate::validate::Problem;
 
 /// Compiles accepted resources; semantic problems are added to `problems`.
@@ -235,110 +236,4 @@ fn rules_by_host<'a>(rules: &'a [(ResourceKey, Accepted)], registry: &Registry) 
         }
     }
     by_host
-}
-
-fn add_routes(
-    snapshot: &mut Snapshot,
-    services: &[(ResourceKey, Accepted)],
-    accepted: &HashMap<ResourceKey, Accepted>,
-    registry: &Registry,
-) {
-    for entry in by_kind(accepted, "Gateway") {
-        if let Resource::Gateway(gateway) = entry.resource.as_ref() {
-            let gateway = Arc::new(gateway.clone());
-            let key = format!("{}/{}", entry.key.namespace, entry.key.name);
-            snapshot.gateways.insert(
-                key,
-                GatewayEntry {
-                    gateway,
-                    routes: HashMap::new(),
-                },
-            );
-        }
-    }
-    for (key, entry) in services {
-        let Resource::VirtualService(vs) = entry.resource.as_ref() else {
-            continue;
-        };
-        let hosts: Vec<String> = vs
-            .spec
-            .hosts
-            .iter()
-            .map(|h| registry.canonical(h, &key.namespace))
-            .collect();
-        let gateways: Vec<String> = match vs.spec.gateways.is_empty() {
-            true => vec![MESH_GATEWAY.to_string()],
-            false => vs
-                .spec
-                .gateways
-                .iter()
-                .map(|g| {
-                    if g == MESH_GATEWAY {
-                        g.clone()
-                    } else {
-                        gateway_key(g, &key.namespace)
-                    }
-                })
-                .collect(),
-        };
-        for gateway in gateways {
-            let routes = Arc::new(compile_routes(vs, &gateway, registry));
-            if gateway == MESH_GATEWAY {
-                hosts.iter().for_each(|h| {
-                    snapshot
-                        .routes
-                        .entry(h.clone())
-                        .or_default()
-                        .push(routes.clone())
-                });
-            } else if let Some(entry) = snapshot.gateways.get_mut(&gateway) {
-                let hosts = vs.spec.hosts.iter();
-                hosts.for_each(|h| merge_at_gateway(&mut entry.routes, h, &routes));
-            }
-        }
-    }
-}
-
-fn merge_at_gateway(
-    routes: &mut HashMap<String, Arc<HostRoutes>>,
-    host: &str,
-    new: &Arc<HostRoutes>,
-) {
-    let combined = match routes.get(host) {
-        Some(existing) => Arc::new(merged(existing, new)),
-        None => new.clone(),
-    };
-    routes.insert(host.to_string(), combined);
-}
-
-fn add_policies(snapshot: &mut Snapshot, accepted: &HashMap<ResourceKey, Accepted>) {
-    let mut sorted: Vec<&Accepted> = accepted.values().collect();
-    sorted.sort_by(|a, b| a.key.cmp(&b.key));
-    for entry in sorted {
-        let ns = entry.key.namespace.clone();
-        match entry.resource.as_ref() {
-            Resource::AuthorizationPolicy(p) => snapshot
-                .authorization
-                .entry(ns)
-                .or_default()
-                .push(Arc::new(p.clone())),
-            Resource::PeerAuthentication(p) => snapshot
-                .peer_authentication
-                .entry(ns)
-                .or_default()
-                .push(Arc::new(p.clone())),
-            Resource::RequestAuthentication(p) => snapshot
-                .request_authentication
-                .entry(ns)
-                .or_default()
-                .push(Arc::new(p.clone())),
-            Resource::Sidecar(s) if s.spec.workload_selector.is_none() => {
-                if let Some(policy) = &s.spec.outbound_traffic_policy {
-                    snapshot.outbound.insert(ns, policy.mode);
-                }
-            }
-            Resource::MeshConfig(mesh) => snapshot.mesh = mesh.as_ref().clone(),
-            _ => {}
-        }
-    }
 }

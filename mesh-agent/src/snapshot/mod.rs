@@ -10,6 +10,7 @@ mod model;
 pub(crate) mod policy;
 pub(crate) mod registry;
 mod routes;
+mod tables;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
