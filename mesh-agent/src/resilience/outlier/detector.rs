@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -17,7 +16,7 @@ pub struct OutlierDetector {
     policy: OutlierPolicy,
     name: String,
     endpoints: BTreeMap<SocketAddr, Health>,
-    next_sweep: Instant,
+    pub(super) next_sweep: Instant,
     metrics: OutlierMetrics,
 }
 
@@ -144,7 +143,7 @@ impl OutlierDetector {
             .collect()
     }
 
-    fn sweep_if_due(&mut self, now: Instant) {
+    pub(super) fn sweep_if_due(&mut self, now: Instant) {
         if now >= self.next_sweep {
             self.sweep(now);
         }
@@ -246,60 +245,6 @@ impl Health {
 
 fn bump(run: &mut u32, failed: bool) {
     *run = if failed { run.saturating_add(1) } else { 0 };
-}
-
-/// A detector shared by every request to its destination on this node, on tokio's clock.
-#[derive(Clone, Debug)]
-pub struct SharedDetector {
-    inner: Arc<Mutex<OutlierDetector>>,
-}
-
-impl SharedDetector {
-    /// Shares `detector`.
-    pub fn new(detector: OutlierDetector) -> Self {
-        Self {
-            inner: Arc::new(Mutex::new(detector)),
-        }
-    }
-
-    /// [`OutlierDetector::observe`] now.
-    pub fn observe(&self, endpoint: SocketAddr, outcome: &Outcome) -> Option<EjectionReason> {
-        self.lock().observe(endpoint, outcome, Instant::now())
-    }
-
-    /// [`OutlierDetector::eligible`] now.
-    pub fn eligible(&self, candidates: &[SocketAddr]) -> Vec<SocketAddr> {
-        self.lock().eligible(candidates, Instant::now())
-    }
-
-    /// [`OutlierDetector::snapshot`] now, after a sweep if one is due.
-    pub fn snapshot(&self) -> Vec<EndpointState> {
-        let mut detector = self.lock();
-        detector.sweep_if_due(Instant::now());
-        detector.snapshot(Instant::now())
-    }
-
-    /// Sweeps every `interval` until the last other handle is dropped (spawn it per destination).
-    pub async fn run_sweeps(self) {
-        let weak = Arc::downgrade(&self.inner);
-        drop(self);
-        loop {
-            let Some(inner) = weak.upgrade() else { return };
-            let next = inner.lock().unwrap_or_else(|p| p.into_inner()).next_sweep;
-            drop(inner);
-            tokio::time::sleep_until(next).await;
-            let Some(inner) = weak.upgrade() else { return };
-            inner
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .sweep_if_due(Instant::now());
-        }
-    }
-
-    /// The detector itself, locked.
-    pub fn lock(&self) -> MutexGuard<'_, OutlierDetector> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 #[cfg(test)]

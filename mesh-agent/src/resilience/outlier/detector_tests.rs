@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::resilience::outcome::LocalFailure;
+use crate::resilience::outlier::SharedDetector;
 
 fn addrs(n: usize) -> Vec<SocketAddr> {
     (1..=n)

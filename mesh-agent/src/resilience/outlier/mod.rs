@@ -6,12 +6,14 @@
 pub mod detector;
 pub mod layer;
 pub mod metrics;
+pub mod shared;
 
 use std::time::Duration;
 
-pub use detector::{EndpointState, OutlierDetector, SharedDetector};
+pub use detector::{EndpointState, OutlierDetector};
 pub use layer::{Outlier, OutlierLayer};
 pub use metrics::OutlierMetrics;
+pub use shared::SharedDetector;
 
 /// A destination's `outlierDetection`, compiled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
