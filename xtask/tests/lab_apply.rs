@@ -99,5 +99,5 @@ fn status_shows_a_failed_pod() {
         status_line(&status, "default/sleeper").ends_with("running"),
         "{status}"
     );
-    assert!(status.contains("agent: not built yet"), "{status}");
+    assert!(status.contains("agents: node-1 ready (pid "), "{status}");
 }

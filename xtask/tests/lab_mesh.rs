@@ -151,9 +151,10 @@ fn a_refusing_endpoint_is_seen_as_refused_or_reset() {
         return;
     };
     pods_answering(&lab, CLIENT, "http://web/", 1);
-    let direct = format!("http://{}:9999/", pod_ip(&lab, "mesh/web-1"));
-    // Through a Service whose target port is closed, and to a closed port of a meshed pod.
-    for url in ["http://closed:81/", direct.as_str()] {
+    let direct = format!("telnet://{}:9999", pod_ip(&lab, "mesh/web-1"));
+    // Through a Service whose target port is closed, and to a closed port of a meshed pod, as
+    // plain TCP: curl's telnet sends nothing (stdin is empty), so no HTTP is involved.
+    for url in ["telnet://closed:81", direct.as_str()] {
         let out = curl(&lab, CLIENT.0, CLIENT.1, &["-m", "20", url]);
         let code = out.status.code();
         assert!(

@@ -20,7 +20,7 @@ pub struct UpOptions {
     pub name: String,
     /// How many nodes (`node-1 … node-N`).
     pub nodes: u8,
-    /// Build the workspace's binaries first (`cargo build --bins -p xtask -p mesh-agent`).
+    /// Build the workspace's binaries and the eBPF object first.
     pub build: bool,
 }
 
@@ -69,8 +69,10 @@ impl Lab {
     }
 }
 
-/// `cargo build --bins -p xtask -p mesh-agent` in the workspace.
+/// `cargo build --bins -p xtask -p mesh-agent` in the workspace, and the eBPF object the
+/// agents load (`cargo xtask build-ebpf --release`).
 fn build_binaries() -> Result<()> {
+    crate::build_ebpf::run(&crate::build_ebpf::Options { release: true })?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(crate::build_ebpf::workspace_root()).args([
