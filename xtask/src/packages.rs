@@ -12,10 +12,22 @@ pub struct Tool {
 
 /// What the lab and the privileged tests run.
 pub const TEST_TOOLS: &[Tool] = &[
-    Tool { command: "ip", package: "iproute2" },
-    Tool { command: "curl", package: "curl" },
-    Tool { command: "python3", package: "python3" },
-    Tool { command: "prometheus", package: "prometheus" },
+    Tool {
+        command: "ip",
+        package: "iproute2",
+    },
+    Tool {
+        command: "curl",
+        package: "curl",
+    },
+    Tool {
+        command: "python3",
+        package: "python3",
+    },
+    Tool {
+        command: "prometheus",
+        package: "prometheus",
+    },
 ];
 
 /// Installs the packages of the tools that are not on PATH.
@@ -28,7 +40,10 @@ pub fn ensure(tools: &[Tool]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    eprintln!("==> installing Debian packages: {} (apt-get, a minute or two)", missing.join(" "));
+    eprintln!(
+        "==> installing Debian packages: {} (apt-get, a minute or two)",
+        missing.join(" ")
+    );
     apt_get(&["update", "-q"])?;
     let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
     args.extend(&missing);
@@ -42,7 +57,10 @@ fn apt_get(args: &[&str]) -> Result<()> {
         .status()
         .context("could not start apt-get")?;
     if !status.success() {
-        bail!("`apt-get {}` failed ({status}); run it by hand as root", args.join(" "));
+        bail!(
+            "`apt-get {}` failed ({status}); run it by hand as root",
+            args.join(" ")
+        );
     }
     Ok(())
 }

@@ -32,28 +32,65 @@ pub fn run(opts: &Options) -> Result<()> {
     if !opts.no_lint {
         step("clippy (kernel programs)", nightly_clippy())?;
     }
-    step("build binaries", cargo(&["build", "--workspace", "--exclude", "mesh-ebpf", "--bins"]))?;
-    step("unit tests", cargo(&["test", "--workspace", "--exclude", "mesh-ebpf", "--lib", "--bins"]))?;
+    step(
+        "build binaries",
+        cargo(&["build", "--workspace", "--exclude", "mesh-ebpf", "--bins"]),
+    )?;
+    step(
+        "unit tests",
+        cargo(&[
+            "test",
+            "--workspace",
+            "--exclude",
+            "mesh-ebpf",
+            "--lib",
+            "--bins",
+        ]),
+    )?;
     step("integration and lab tests", cargo(&integration_tests()))?;
-    eprintln!("==> all checks passed in {:.0}s", started.elapsed().as_secs_f32());
+    eprintln!(
+        "==> all checks passed in {:.0}s",
+        started.elapsed().as_secs_f32()
+    );
     Ok(())
 }
 
 fn clippy_user_space() -> Vec<&'static str> {
-    let mut args = vec!["clippy", "--workspace", "--exclude", "mesh-ebpf", "--all-targets"];
+    let mut args = vec![
+        "clippy",
+        "--workspace",
+        "--exclude",
+        "mesh-ebpf",
+        "--all-targets",
+    ];
     args.extend(["--", "-D", "warnings"]);
     args
 }
 
 fn integration_tests() -> Vec<&'static str> {
     // Lab tests build several namespaces each: two at a time fits a 2-core machine.
-    vec!["test", "--workspace", "--exclude", "mesh-ebpf", "--tests", "--", "--test-threads=2"]
+    vec![
+        "test",
+        "--workspace",
+        "--exclude",
+        "mesh-ebpf",
+        "--tests",
+        "--",
+        "--test-threads=2",
+    ]
 }
 
 fn nightly_clippy() -> Command {
     let mut cmd = Command::new("cargo");
     cmd.current_dir(workspace_root())
-        .args([&format!("+{NIGHTLY}"), "clippy", "-p", "mesh-ebpf", "--target", BPF_TARGET])
+        .args([
+            &format!("+{NIGHTLY}"),
+            "clippy",
+            "-p",
+            "mesh-ebpf",
+            "--target",
+            BPF_TARGET,
+        ])
         .args(["-Z", "build-std=core", "--", "-D", "warnings"])
         .env_remove("RUSTC")
         .env_remove("RUSTC_WRAPPER");
@@ -69,7 +106,9 @@ fn cargo(args: &[&str]) -> Command {
 fn step(name: &str, mut cmd: Command) -> Result<()> {
     eprintln!("==> {name}");
     let started = Instant::now();
-    let status = cmd.status().with_context(|| format!("could not start {name}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start {name}"))?;
     if !status.success() {
         bail!("{name} failed ({status})");
     }
