@@ -77,11 +77,20 @@ pub struct CaseReport {
 impl CaseReport {
     /// A case that could not run, and why.
     pub fn skipped(carrier: Carrier, way: Way, reason: impl Into<String>) -> Self {
+        Self::empty(carrier, way, "skipped", Some(reason.into()))
+    }
+
+    /// A case that ran into an error, and which.
+    pub fn failed(carrier: Carrier, way: Way, reason: impl Into<String>) -> Self {
+        Self::empty(carrier, way, "failed", Some(reason.into()))
+    }
+
+    fn empty(carrier: Carrier, way: Way, status: &'static str, reason: Option<String>) -> Self {
         CaseReport {
             carrier,
             way,
-            status: "skipped",
-            reason: Some(reason.into()),
+            status,
+            reason,
             throughput: None,
             one_connection: None,
             connection_setup: None,
@@ -127,20 +136,15 @@ pub fn measure(lab: &Lab, case: &Case, plan: &Plan) -> Result<CaseReport> {
         &spec(plan.connections, plan.duration, false),
     )?;
     let proxy = meter.finish();
-    let mut report = CaseReport::skipped(case.carrier, case.way, "");
-    report.reason = None;
     if throughput.requests == 0 {
-        report.status = "failed";
-        report.reason = Some(format!(
-            "no request got through ({} errors)",
-            throughput.errors
-        ));
+        let reason = format!("no request got through ({} errors)", throughput.errors);
+        let mut report = CaseReport::failed(case.carrier, case.way, reason);
         report.throughput = Some(throughput);
         return Ok(report);
     }
     let one = run_load(lab, &case.client, &spec(1, plan.short, false))?;
     let setup = run_load(lab, &case.client, &spec(plan.connections, plan.short, true))?;
-    report.status = "ok";
+    let mut report = CaseReport::empty(case.carrier, case.way, "ok", None);
     report.throughput = Some(throughput);
     report.one_connection = Some(one);
     report.connection_setup = Some(setup);

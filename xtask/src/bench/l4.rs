@@ -46,6 +46,7 @@ pub fn run(args: &L4Args) -> Result<()> {
     };
     let _guard = LabGuard;
     let mut report = L4Report {
+        profile: super::release::profile(),
         connections: plan.connections,
         duration_s: plan.duration.as_secs_f64(),
         size_bytes: MESSAGE_SIZE,
@@ -193,11 +194,8 @@ fn run_case(
         addr,
         proxies,
     };
-    measure(lab, &case, plan).unwrap_or_else(|err| {
-        let mut failed = CaseReport::skipped(carrier, way, format!("{err:#}"));
-        failed.status = "failed";
-        failed
-    })
+    measure(lab, &case, plan)
+        .unwrap_or_else(|err| CaseReport::failed(carrier, way, format!("{err:#}")))
 }
 
 fn server_name(way: Way) -> &'static str {

@@ -73,3 +73,11 @@ pub fn mesh_load_bin() -> Result<PathBuf> {
     }
     Ok(bin)
 }
+
+/// The profile of the running binaries: the name of their directory (`release`, `debug`).
+pub fn profile() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.file_name()?.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "unknown".into())
+}

@@ -12,6 +12,8 @@ use std::path::PathBuf;
 /// Everything one `bench l4` run measured.
 #[derive(Debug, Serialize)]
 pub struct L4Report {
+    /// The build profile measured (`release`, or `debug` with `--debug-build`).
+    pub profile: String,
     pub connections: u32,
     pub duration_s: f64,
     pub size_bytes: usize,
@@ -63,8 +65,8 @@ impl L4Report {
     /// Prints the table and the extra figures.
     pub fn print(&self) {
         println!(
-            "\nL4 benchmark: {} B request/response, {} connections, {:.0} s per run\n",
-            self.size_bytes, self.connections, self.duration_s
+            "\nL4 benchmark ({} build): {} B request/response, {} connections, {:.0} s per run\n",
+            self.profile, self.size_bytes, self.connections, self.duration_s
         );
         println!(
             "{:<28} {:>9} {:>7} {:>7} {:>8} {:>7} {:>9} {:>6} {:>7} {:>8} {:>8} {:>8}",
@@ -112,16 +114,7 @@ impl L4Report {
             None => println!("agent RSS idle: not measured"),
         }
         if let Some(hook) = &self.connect_hook {
-            println!(
-                "connect hook (programs attached: {}): setup p50 {} µs hooked vs {} µs not \
-                 ({:.0} vs {:.0} conn/s, one at a time) → ~{:.0} µs per connection",
-                hook.programs_attached,
-                hook.with_hook.p50_us,
-                hook.without_hook.p50_us,
-                hook.with_hook.rps,
-                hook.without_hook.rps,
-                hook.estimated_us_per_connection
-            );
+            println!("{}", hook_line(hook));
         }
         for note in &self.notes {
             println!("note: {note}");
@@ -181,4 +174,22 @@ fn setup_rate(case: &CaseReport) -> Option<f64> {
 
 fn one_p50(case: &CaseReport) -> Option<f64> {
     case.one_connection.as_ref().map(|l| l.p50_us as f64)
+}
+
+fn hook_line(hook: &HookCost) -> String {
+    let estimate = hook.estimated_us_per_connection;
+    let verdict = if estimate < 1.0 {
+        "hooked is not slower: the cost is below this method's resolution".to_string()
+    } else {
+        format!("~{estimate:.0} µs per connection")
+    };
+    format!(
+        "connect hook (programs attached: {}): setup p50 {} µs hooked vs {} µs not ({:.0} vs \
+         {:.0} conn/s, one at a time, median of 3 alternating runs) → {verdict}",
+        hook.programs_attached,
+        hook.with_hook.p50_us,
+        hook.without_hook.p50_us,
+        hook.with_hook.rps,
+        hook.without_hook.rps,
+    )
 }
