@@ -1,18 +1,23 @@
 //! The node agent of the mesh: loads the eBPF capture programs, proxies the connections they
 //! hand over and applies routing, resilience, security and telemetry policy.
 
+pub mod access_log;
 pub mod admin;
+pub mod admin_routes;
 pub mod agent;
 pub mod attach;
 pub mod bpf;
 pub mod capture;
 pub mod check;
 pub mod config;
-pub mod discovery;
 pub mod enroll;
+pub mod flows;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod netns;
+pub mod observe;
+pub mod pipeline;
 pub mod pods;
 pub mod protocol;
 pub mod proxy;
@@ -20,4 +25,5 @@ pub mod resilience;
 pub mod resources;
 pub mod snapshot;
 pub mod sources;
+pub mod spans;
 pub mod validate;

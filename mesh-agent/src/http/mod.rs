@@ -15,6 +15,12 @@ mod stack;
 mod telemetry;
 mod upgrade;
 
+pub mod chance;
+pub mod fault;
+pub mod lb;
+pub mod mirror;
+pub mod routing;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,10 +29,10 @@ use prometheus_client::registry::Registry;
 pub use balance::{Balancer, Endpoint, Passthrough};
 pub use body::{Body, BoxError};
 pub use errors::*;
-pub use metrics::{HttpLabels, HttpMetrics};
+pub use metrics::{HttpLabels, HttpMetrics, RequestOutcome};
 pub use pool::Pool;
 pub use rescue::{local_reply, status_and_flags};
-pub use route::{Direction, RouteTarget, UpstreamProtocol};
+pub use route::{Direction, RouteClient, RouteTarget, UpstreamProtocol};
 pub use server::serve_if_http;
 pub use stack::{request_stack, RequestStack};
 pub use telemetry::{Observed, Peers};
@@ -41,6 +47,21 @@ pub struct HttpInputs {
     /// How long protocol detection waits for the first bytes before treating a connection on an
     /// undeclared port as opaque TCP.
     pub detect_window: Duration,
+    /// Tracing and access logs, fed by the telemetry layer.
+    pub observers: crate::observe::RequestObservers,
+    /// Traffic management shared by every connection: balancers, randomness, mirror counters.
+    pub traffic: TrafficInputs,
+}
+
+/// What routing, faults, mirroring and load balancing share across connections.
+#[derive(Clone, Default)]
+pub struct TrafficInputs {
+    /// Balancers of the clusters in use.
+    pub balancers: Arc<lb::Balancers>,
+    /// Weighted destinations, fault and mirror percentages, random picks.
+    pub chance: chance::Chance,
+    /// `mesh_mirror_*` counters.
+    pub mirror_metrics: mirror::MirrorMetrics,
 }
 
 impl HttpInputs {
@@ -49,6 +70,11 @@ impl HttpInputs {
         Arc::new(Self {
             metrics: HttpMetrics::register(registry),
             detect_window,
+            observers: crate::observe::RequestObservers::register(registry),
+            traffic: TrafficInputs {
+                mirror_metrics: mirror::MirrorMetrics::register(registry),
+                ..TrafficInputs::default()
+            },
         })
     }
 }

@@ -16,9 +16,9 @@ use super::pool::Pool;
 use super::route::Direction;
 use super::stack::{request_stack, RequestStack};
 use super::telemetry::Peers;
-use crate::discovery::Snapshot;
 use crate::protocol::{self, Declared, Protocol};
 use crate::proxy::{ProxiedPod, ProxyInputs, Reporter};
+use crate::snapshot::Snapshot;
 
 /// Serves `client` as HTTP when its port is declared HTTP or its first bytes are; otherwise
 /// (declared TCP, detected opaque, or nothing sent within the window) gives it back untouched.
@@ -30,7 +30,7 @@ pub async fn serve_if_http(
     inputs: &ProxyInputs,
     pool: &Pool,
 ) -> Option<TcpStream> {
-    let snapshot = inputs.discovery.snapshot();
+    let snapshot = inputs.config.snapshot();
     let declared = declared_protocol(&snapshot, direction);
     let window = inputs.http.detect_window;
     match protocol::choose(&client, declared, window).await {
@@ -38,25 +38,22 @@ pub async fn serve_if_http(
         Ok(Protocol::Tcp) | Err(_) => return Some(client),
     }
     let peers = peers(&snapshot, direction, pod, peer);
-    let discovery = inputs.discovery.clone();
-    let stack = request_stack(&inputs.http, discovery, peers, direction, pool.clone());
+    let config = inputs.config.clone();
+    let stack = request_stack(&inputs.http, config, peers, direction, pool.clone());
     serve(client, stack).await;
     None
 }
 
 /// The protocol declared for the Service port the connection is addressed to.
 fn declared_protocol(snapshot: &Snapshot, direction: Direction) -> Option<Declared> {
-    let service = match direction {
-        Direction::Outbound { original_dst } => snapshot.service(original_dst),
+    let (_, port) = match direction {
+        Direction::Outbound { original_dst } => snapshot.service_at(original_dst),
         Direction::Inbound {
             original_dst,
             pod_ip,
         } => snapshot.service_of_endpoint(SocketAddr::new(pod_ip, original_dst.port())),
     }?;
-    protocol::declared(
-        service.app_protocol.as_deref(),
-        service.port_name.as_deref(),
-    )
+    Declared::of_port(port.protocol)
 }
 
 /// Who talks to whom, as telemetry reports it from this side.
@@ -66,11 +63,15 @@ fn peers(snapshot: &Snapshot, direction: Direction, pod: &ProxiedPod, peer: Sock
             reporter: Reporter::source,
             source: Some(pod.workload(snapshot)),
             destination: None,
+            pod_ip: Some(pod.ip),
+            downstream: Some(peer),
         },
         Direction::Inbound { .. } => Peers {
             reporter: Reporter::destination,
-            source: snapshot.workload(peer.ip()),
+            source: snapshot.workload(peer.ip()).cloned(),
             destination: Some(pod.workload(snapshot)),
+            pod_ip: Some(pod.ip),
+            downstream: Some(peer),
         },
     }
 }

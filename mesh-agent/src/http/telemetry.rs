@@ -18,8 +18,10 @@ use super::body::{boxed, Body};
 use super::errors::ResponseFlags;
 use super::metered::{headers_size, Metered, MeteredRequest};
 use super::metrics::{HttpLabels, HttpMetrics, RequestOutcome};
-use crate::discovery::{Discovery, Service as MeshService, Workload};
+use crate::observe::{HopPeers, Outcome, RequestObservers, RequestWatch};
+use crate::pipeline::ConfigState;
 use crate::proxy::Reporter;
+use crate::snapshot::{Service as MeshService, Workload};
 
 /// Who a connection's requests come from and, on the inbound side, go to.
 #[derive(Clone)]
@@ -31,6 +33,10 @@ pub struct Peers {
     /// The server's workload when it is fixed (inbound: the pod itself); else it is the
     /// workload of the endpoint the balancer picked.
     pub destination: Option<Arc<Workload>>,
+    /// The IP of the pod this side serves.
+    pub pod_ip: Option<std::net::IpAddr>,
+    /// The client's address as the proxy saw it.
+    pub downstream: Option<std::net::SocketAddr>,
 }
 
 /// Where a request went, filled in by the layers that decide it.
@@ -64,17 +70,25 @@ pub struct TelemetryLayer {
 /// What recording needs, shared by the requests of one connection.
 pub struct TelemetryContext {
     metrics: HttpMetrics,
-    discovery: Discovery,
+    config: ConfigState,
     peers: Peers,
+    observers: RequestObservers,
 }
 
 impl TelemetryLayer {
-    /// Telemetry into `metrics` for requests between `peers`.
-    pub fn new(metrics: HttpMetrics, discovery: Discovery, peers: Peers) -> Self {
+    /// Telemetry into `metrics` (and `observers`: traces, access logs) for requests between
+    /// `peers`.
+    pub fn new(
+        metrics: HttpMetrics,
+        config: ConfigState,
+        peers: Peers,
+        observers: RequestObservers,
+    ) -> Self {
         let context = TelemetryContext {
             metrics,
-            discovery,
+            config,
             peers,
+            observers,
         };
         Self {
             context: Arc::new(context),
@@ -118,6 +132,11 @@ where
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         let observed = Observed::default();
         request.extensions_mut().insert(observed.clone());
+        // Before anything reads the headers: sets x-request-id and the trace context.
+        let watch = self
+            .context
+            .observers
+            .start(&mut request, self.context.peers.reporter);
         let request_bytes = Arc::new(AtomicU64::new(headers_size(request.headers())));
         let request = request.map(|body| boxed(MeteredRequest::new(body, request_bytes.clone())));
         let pending = PendingRecord {
@@ -129,6 +148,7 @@ where
             response_code: 0,
             grpc_status: None,
             flags: ResponseFlags::default(),
+            watch,
         };
         let response = self.inner.clone().oneshot(request);
         Box::pin(response.map(|Ok(response)| Ok(pending.on_response(response))))
@@ -157,6 +177,7 @@ pub struct PendingRecord {
     response_code: u16,
     grpc_status: Option<String>,
     flags: ResponseFlags,
+    watch: RequestWatch,
 }
 
 impl PendingRecord {
@@ -179,10 +200,10 @@ impl PendingRecord {
     pub fn record(self, response_bytes: u64) {
         let context = &self.context;
         let destination = self.observed.0.lock().expect("not poisoned");
-        let snapshot = context.discovery.snapshot();
+        let snapshot = context.config.snapshot();
         let workload = match (&context.peers.destination, destination.endpoint) {
             (Some(fixed), _) => Some(fixed.clone()),
-            (None, Some(endpoint)) => snapshot.workload(endpoint.ip()),
+            (None, Some(endpoint)) => snapshot.workload(endpoint.ip()).cloned(),
             (None, None) => None,
         };
         let outcome = RequestOutcome {
@@ -203,5 +224,29 @@ impl PendingRecord {
         context
             .metrics
             .record(&labels, duration_ms, request_bytes, response_bytes);
+        if self.watch.is_watching() {
+            let outcome = Outcome {
+                response_code: self.response_code,
+                response_flags: &outcome.response_flags,
+                request_bytes,
+                response_bytes,
+                duration: self.start.elapsed(),
+                service_host: destination.service.as_ref().map(|s| s.hostname.clone()),
+                upstream_host: destination.endpoint,
+            };
+            let peers = hop_peers(&context.peers, workload.as_deref());
+            self.watch.finish(&peers, &outcome);
+        }
+    }
+}
+
+/// The peers as tracing and access logs name them; `destination` as resolved for this request.
+fn hop_peers<'a>(peers: &'a Peers, destination: Option<&'a Workload>) -> HopPeers<'a> {
+    HopPeers {
+        reporter: peers.reporter,
+        source: peers.source.as_deref().map(Into::into),
+        destination: destination.map(Into::into),
+        pod_ip: peers.pod_ip,
+        downstream: peers.downstream,
     }
 }

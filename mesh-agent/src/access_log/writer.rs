@@ -1,0 +1,67 @@
+//! The writer task: takes entries off the bounded channel and writes them, one per line, to
+//! stdout or a file, off the request path. Lines are flushed whenever the channel is empty.
+
+use std::path::PathBuf;
+
+use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::sync::mpsc;
+
+use super::entry::AccessLogEntry;
+use crate::resources::AccessLogEncoding;
+
+/// Where access logs go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccessLogSink {
+    /// `/dev/stdout`.
+    Stdout,
+    /// `/dev/stderr`.
+    Stderr,
+    /// Any other path: appended to.
+    File(PathBuf),
+}
+
+/// Writes what `receiver` yields to `sink` until every sender is dropped.
+pub async fn run_writer(
+    sink: AccessLogSink,
+    encoding: AccessLogEncoding,
+    receiver: mpsc::Receiver<AccessLogEntry>,
+) {
+    let result = match sink {
+        AccessLogSink::Stdout => write_all(tokio::io::stdout(), encoding, receiver).await,
+        AccessLogSink::Stderr => write_all(tokio::io::stderr(), encoding, receiver).await,
+        AccessLogSink::File(path) => {
+            let file = tokio::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .await;
+            match file {
+                Ok(file) => write_all(file, encoding, receiver).await,
+                Err(error) => Err(error),
+            }
+        }
+    };
+    if let Err(error) = result {
+        tracing::warn!(%error, "access log writer stopped");
+    }
+}
+
+async fn write_all(
+    out: impl AsyncWrite + Unpin,
+    encoding: AccessLogEncoding,
+    mut receiver: mpsc::Receiver<AccessLogEntry>,
+) -> std::io::Result<()> {
+    let mut out = BufWriter::new(out);
+    while let Some(entry) = receiver.recv().await {
+        let mut line = match encoding {
+            AccessLogEncoding::Json => entry.to_json(),
+            AccessLogEncoding::Text => entry.to_text(),
+        };
+        line.push('\n');
+        out.write_all(line.as_bytes()).await?;
+        if receiver.is_empty() {
+            out.flush().await?;
+        }
+    }
+    out.flush().await
+}
