@@ -1,5 +1,5 @@
 //! The balancer layer: picks the endpoint of each request among its route target's endpoints.
-//! Policies implement [`Balancer`]; today round robin over a Service's endpoints, and
+//! Policies implement [`Balancer`] (see [`super::lb`] for the cluster policies), and
 //! passthrough to a fixed address.
 
 use std::net::SocketAddr;
@@ -11,20 +11,18 @@ use tower::{Layer, Service, ServiceExt};
 
 use super::body::{Body, BoxError};
 use super::errors::{NoHealthyUpstream, NoRoute};
+use super::lb::Pick;
 use super::route::RouteTarget;
 use super::telemetry::Observed;
-use crate::discovery::Service as MeshService;
 
 /// A load-balancing policy: the endpoint for one request, `None` when there is none.
 pub trait Balancer: Send + Sync {
     /// Picks the endpoint for `request` (a policy may hash its headers).
     fn pick(&self, request: &Request<Body>) -> Option<SocketAddr>;
-}
 
-/// Round robin over the Service port's endpoints (its counter lives in the Service).
-impl Balancer for MeshService {
-    fn pick(&self, _: &Request<Body>) -> Option<SocketAddr> {
-        MeshService::pick(self)
+    /// The pick with what it holds for the exchange (an in-flight count, a cookie to set).
+    fn pick_for(&self, request: &Request<Body>) -> Option<Pick> {
+        self.pick(request).map(Pick::at)
     }
 }
 
@@ -35,6 +33,16 @@ pub struct Passthrough(pub SocketAddr);
 impl Balancer for Passthrough {
     fn pick(&self, _: &Request<Body>) -> Option<SocketAddr> {
         Some(self.0)
+    }
+}
+
+/// No endpoint at all: a route's destination host that the registry does not know (`UH`).
+#[derive(Clone, Copy, Debug)]
+pub struct Unreachable;
+
+impl Balancer for Unreachable {
+    fn pick(&self, _: &Request<Body>) -> Option<SocketAddr> {
+        None
     }
 }
 
@@ -60,9 +68,9 @@ pub struct Balance<S> {
 }
 
 impl<S> Balance<S> {
-    fn endpoint(request: &Request<Body>) -> Result<SocketAddr, BoxError> {
+    fn endpoint(request: &Request<Body>) -> Result<Pick, BoxError> {
         let target = request.extensions().get::<RouteTarget>().ok_or(NoRoute)?;
-        Ok(target.balancer.pick(request).ok_or(NoHealthyUpstream)?)
+        Ok(target.balancer.pick_for(request).ok_or(NoHealthyUpstream)?)
     }
 }
 
@@ -80,14 +88,29 @@ where
     }
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
-        let endpoint = match Self::endpoint(&request) {
-            Ok(endpoint) => endpoint,
+        let Pick {
+            endpoint,
+            in_flight,
+            set_cookie,
+        } = match Self::endpoint(&request) {
+            Ok(pick) => pick,
             Err(error) => return Box::pin(async move { Err(error) }),
         };
         if let Some(observed) = request.extensions().get::<Observed>() {
             observed.set_endpoint(endpoint);
         }
         request.extensions_mut().insert(Endpoint(endpoint));
-        Box::pin(self.inner.clone().oneshot(request))
+        let answer = self.inner.clone().oneshot(request);
+        Box::pin(async move {
+            let mut response = answer.await;
+            // Counted in flight until the response (or failure) comes back.
+            drop(in_flight);
+            if let (Ok(response), Some(cookie)) = (response.as_mut(), set_cookie) {
+                response
+                    .headers_mut()
+                    .append(hyper::header::SET_COOKIE, cookie);
+            }
+            response
+        })
     }
 }

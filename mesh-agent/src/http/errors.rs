@@ -40,6 +40,20 @@ pub struct FaultAborted {
     pub status: StatusCode,
 }
 
+/// A fault rule aborted a gRPC request with this `grpc-status`: `FI`, answered HTTP 200 in
+/// gRPC's trailers-only form.
+#[derive(Debug, thiserror::Error)]
+#[error("fault filter abort")]
+pub struct GrpcFaultAborted {
+    /// The gRPC status code.
+    pub code: u32,
+}
+
+/// A fault rule delayed the request, which then failed: the failure's own flags plus `DI`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DelayInjected(#[source] pub BoxError);
+
 /// A rate limit refused the request: `RL`.
 #[derive(Debug, thiserror::Error)]
 #[error("local_rate_limited")]

@@ -6,8 +6,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::discovery::{Service, Workload};
 use crate::proxy::Reporter;
+use crate::snapshot::{Service, Workload};
 
 /// The value Istio reports for a label it does not know.
 const UNKNOWN: &str = "unknown";
@@ -83,7 +83,7 @@ impl HttpLabels {
             destination_principal: UNKNOWN.into(),
             destination_app: field(destination, |w| w.app.as_deref()),
             destination_version: field(destination, |w| w.version.as_deref()),
-            destination_service: service.map_or(UNKNOWN.into(), Service::hostname),
+            destination_service: service.map_or(UNKNOWN.into(), |s| s.hostname.clone()),
             destination_service_name: service.map_or(UNKNOWN.into(), |s| s.name.clone()),
             destination_service_namespace: service.map_or(UNKNOWN.into(), |s| s.namespace.clone()),
             request_protocol: outcome.protocol.into(),

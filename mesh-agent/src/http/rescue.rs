@@ -61,7 +61,32 @@ pub fn local_reply(error: &(dyn Error + 'static)) -> Response<Body> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response.extensions_mut().insert(flags);
+    if let Some(code) = grpc_status(error) {
+        grpc_trailers_only(&mut response, code);
+    }
     response
+}
+
+/// The `grpc-status` `error` answers with, when it is a gRPC fault (possibly delayed).
+fn grpc_status(error: &(dyn Error + 'static)) -> Option<u32> {
+    if let Some(delayed) = error.downcast_ref::<DelayInjected>() {
+        return grpc_status(&*delayed.0);
+    }
+    error
+        .downcast_ref::<GrpcFaultAborted>()
+        .map(|abort| abort.code)
+}
+
+/// gRPC's trailers-only answer: the status in the headers of an empty response.
+fn grpc_trailers_only(response: &mut Response<Body>, code: u32) {
+    *response.body_mut() = super::body::empty();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert("grpc-status", HeaderValue::from(code));
+    headers.insert(
+        "grpc-message",
+        HeaderValue::from_static("fault filter abort"),
+    );
 }
 
 /// The status code and flags Envoy answers `error` with.
@@ -70,6 +95,13 @@ pub fn status_and_flags(error: &(dyn Error + 'static)) -> (StatusCode, ResponseF
     if let Some(exhausted) = error.downcast_ref::<RetriesExhausted>() {
         let (status, flags) = status_and_flags(&*exhausted.0);
         return (status, flags.with(F::RetriesExhausted));
+    }
+    if let Some(delayed) = error.downcast_ref::<DelayInjected>() {
+        let (status, flags) = status_and_flags(&*delayed.0);
+        return (status, flags.with(F::DelayInjected));
+    }
+    if error.is::<GrpcFaultAborted>() {
+        return (StatusCode::OK, F::FaultInjected.into());
     }
     if let Some(fault) = error.downcast_ref::<FaultAborted>() {
         return (fault.status, F::FaultInjected.into());
@@ -133,6 +165,18 @@ mod tests {
                 504,
                 "UT,URX",
             ),
+            (GrpcFaultAborted { code: 14 }.into(), 200, "FI"),
+            (
+                DelayInjected(
+                    FaultAborted {
+                        status: StatusCode::SERVICE_UNAVAILABLE,
+                    }
+                    .into(),
+                )
+                .into(),
+                503,
+                "DI,FI",
+            ),
             (io_error(), 500, "-"),
         ];
         for (error, status, flags) in cases {
@@ -151,6 +195,17 @@ mod tests {
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         let flags = response.extensions().get::<ResponseFlags>().copied();
         assert_eq!(flags.map(|f| f.to_string()).as_deref(), Some("UH"));
+    }
+
+    #[test]
+    fn a_grpc_fault_answers_trailers_only() {
+        let response = local_reply(&DelayInjected(GrpcFaultAborted { code: 14 }.into()));
+        assert_eq!(response.status(), StatusCode::OK);
+        let header = |name: &str| response.headers()[name].to_str().unwrap().to_string();
+        assert_eq!(header("grpc-status"), "14");
+        assert_eq!(header("content-type"), "application/grpc");
+        let flags = response.extensions().get::<ResponseFlags>().copied();
+        assert_eq!(flags.map(|f| f.to_string()).as_deref(), Some("DI,FI"));
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The route layer: decides once where a request goes and puts that decision, a
 //! [`RouteTarget`], into the request's extensions; later layers read their slice of it.
 //!
-//! Today the decision is the L4 one made per request: the Service behind the original
-//! destination, balanced over all its endpoints (or the original destination itself when it is
-//! not a Service); inbound, the app in the pod. The compiled snapshot's VirtualService routes
-//! plug in at [`Route::target`]: match the request, pick the weighted destination, and answer
-//! [`NoRoute`](super::errors::NoRoute) when rules exist and none matches.
+//! Outbound, a request to a Service is matched against the VirtualService rules the snapshot
+//! has for its host and port ([`routing::decide`]): the first matching rule's weighted
+//! destination (host, subset, port) becomes the target, with the rule's rewrite and header
+//! edits applied and its mirrors resolved; a redirect or direct response is answered here; no
+//! matching rule is [`NoRoute`](super::errors::NoRoute). Without rules, the Service itself over
+//! all its endpoints. Not a Service: the original destination. Inbound: the app in the pod.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -17,10 +18,15 @@ use tower::{Layer, Service, ServiceExt};
 
 use super::balance::{Balancer, Passthrough};
 use super::body::{Body, BoxError};
+use super::chance::Chance;
+use super::lb::{Balancers, ClusterTarget};
+use super::mirror::{Shadow, Shadows};
+use super::routing::{self, answer, headers, MatchedRule};
 use super::telemetry::Observed;
-use crate::discovery::{Discovery, Service as MeshService};
-use crate::protocol::{declared, Declared};
+use crate::pipeline::ConfigState;
+use crate::protocol::Declared;
 use crate::proxy::inbound::app_address;
+use crate::snapshot::{Service as MeshService, ServicePort, Snapshot, Workload};
 
 /// The protocol spoken to the upstream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,20 +65,41 @@ pub enum Direction {
     },
 }
 
+/// Who sends a connection's requests, and what routing shares across connections.
+#[derive(Clone, Default)]
+pub struct RouteClient {
+    /// The client workload (its labels and namespace are matched on).
+    pub source: Option<Arc<Workload>>,
+    /// The client's IP (consistent hash on the source IP).
+    pub source_ip: Option<IpAddr>,
+    /// Balancers of the clusters in use.
+    pub balancers: Arc<Balancers>,
+    /// Draws weighted destinations.
+    pub chance: Chance,
+}
+
 /// Inserts the [`RouteTarget`] of each request.
 #[derive(Clone)]
 pub struct RouteLayer {
-    discovery: Discovery,
+    config: ConfigState,
     direction: Direction,
+    client: RouteClient,
 }
 
 impl RouteLayer {
-    /// Routes the requests of a connection going `direction`, with `discovery`'s current view.
-    pub fn new(discovery: Discovery, direction: Direction) -> Self {
+    /// Routes the requests of a connection going `direction`, with the snapshot in force.
+    pub fn new(config: ConfigState, direction: Direction) -> Self {
+        let client = RouteClient::default();
         Self {
-            discovery,
+            config,
             direction,
+            client,
         }
+    }
+
+    /// The same, for requests from `client`.
+    pub fn for_client(self, client: RouteClient) -> Self {
+        Self { client, ..self }
     }
 }
 
@@ -81,8 +108,9 @@ impl<S> Layer<S> for RouteLayer {
     fn layer(&self, inner: S) -> Route<S> {
         Route {
             inner,
-            discovery: self.discovery.clone(),
+            config: self.config.clone(),
             direction: self.direction,
+            client: self.client.clone(),
         }
     }
 }
@@ -91,41 +119,79 @@ impl<S> Layer<S> for RouteLayer {
 #[derive(Clone)]
 pub struct Route<S> {
     inner: S,
-    discovery: Discovery,
+    config: ConfigState,
     direction: Direction,
+    client: RouteClient,
 }
 
 impl<S> Route<S> {
-    /// The target of `request`.
-    fn target(&self, request: &Request<Body>) -> Result<RouteTarget, BoxError> {
-        let snapshot = self.discovery.snapshot();
-        let (service, balancer): (_, Arc<dyn Balancer>) = match self.direction {
-            Direction::Outbound { original_dst } => match snapshot.service(original_dst) {
-                Some(service) => (Some(service.clone()), service),
-                None => (None, Arc::new(Passthrough(original_dst))),
+    /// The target of a request to what the connection is addressed to, without rules.
+    fn target(&self, snapshot: &Snapshot, version: Version) -> RouteTarget {
+        match self.direction {
+            Direction::Outbound { original_dst } => match snapshot.service_at(original_dst) {
+                Some((service, port)) => {
+                    self.cluster_target(snapshot, service, port, None, version)
+                }
+                None => RouteTarget {
+                    service: None,
+                    balancer: Arc::new(Passthrough(original_dst)),
+                    upstream: upstream_protocol(None, version),
+                },
             },
             Direction::Inbound {
                 original_dst,
                 pod_ip,
             } => {
                 let endpoint = SocketAddr::new(pod_ip, original_dst.port());
-                let app = Passthrough(app_address(original_dst));
-                (snapshot.service_of_endpoint(endpoint), Arc::new(app))
+                let found = snapshot.service_of_endpoint(endpoint);
+                RouteTarget {
+                    service: found.map(|(service, _)| service.clone()),
+                    balancer: Arc::new(Passthrough(app_address(original_dst))),
+                    upstream: upstream_protocol(found.map(|(_, port)| port), version),
+                }
             }
+        }
+    }
+
+    /// Port `port` of `service` (one `subset` of it), balanced by its cluster's policy.
+    fn cluster_target(
+        &self,
+        snapshot: &Snapshot,
+        service: &Arc<MeshService>,
+        port: &ServicePort,
+        subset: Option<&str>,
+        version: Version,
+    ) -> RouteTarget {
+        let original_dst = match self.direction {
+            Direction::Outbound { original_dst } => Some(original_dst),
+            Direction::Inbound { .. } => None,
         };
-        let upstream = upstream_protocol(service.as_deref(), request.version());
-        Ok(RouteTarget {
-            service,
-            balancer,
-            upstream,
-        })
+        let balancer = ClusterTarget {
+            cluster: snapshot
+                .cluster(&service.hostname, port.port, subset)
+                .cloned(),
+            balancers: self.client.balancers.clone(),
+            config: self.config.clone(),
+            source_ip: self.client.source_ip,
+            original_dst,
+        };
+        RouteTarget {
+            service: Some(service.clone()),
+            balancer: Arc::new(balancer),
+            upstream: upstream_protocol(Some(port), version),
+        }
+    }
+
+    /// The client's namespace, which picks the VirtualService and resolves short host names.
+    fn namespace<'a>(&'a self, service: &'a MeshService) -> &'a str {
+        let source = self.client.source.as_deref();
+        source.map_or(service.namespace.as_str(), |w| w.namespace.as_str())
     }
 }
 
 /// HTTP/2 to the upstream when the port is declared HTTP/2 or gRPC, or the client speaks it.
-fn upstream_protocol(service: Option<&MeshService>, version: Version) -> UpstreamProtocol {
-    let declared =
-        service.and_then(|s| declared(s.app_protocol.as_deref(), s.port_name.as_deref()));
+fn upstream_protocol(port: Option<&ServicePort>, version: Version) -> UpstreamProtocol {
+    let declared = port.and_then(|p| Declared::of_port(p.protocol));
     match (declared, version) {
         (Some(Declared::Http2 | Declared::Grpc), _) | (_, Version::HTTP_2) => {
             UpstreamProtocol::Http2
@@ -147,15 +213,165 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
-        let target = match self.target(&request) {
-            Ok(target) => target,
-            Err(error) => return Box::pin(async move { Err(error) }),
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let snapshot = self.config.snapshot();
+        let routed = match self.direction {
+            Direction::Outbound { original_dst } => match snapshot.service_at(original_dst) {
+                Some((service, port)) => self.by_rules(&snapshot, service, port, request),
+                None => Routed::Forward(request, None),
+            },
+            Direction::Inbound { .. } => Routed::Forward(request, None),
         };
-        if let Some(observed) = request.extensions().get::<Observed>() {
-            observed.set_service(target.service.clone());
+        let (mut request, matched) = match routed {
+            Routed::Answer(response) => return Box::pin(async move { response }),
+            Routed::Forward(request, matched) => (request, matched),
+        };
+        if request.extensions().get::<RouteTarget>().is_none() {
+            let target = self.target(&snapshot, request.version());
+            request.extensions_mut().insert(target);
         }
-        request.extensions_mut().insert(target);
-        Box::pin(self.inner.clone().oneshot(request))
+        if let Some(observed) = request.extensions().get::<Observed>() {
+            let target = request.extensions().get::<RouteTarget>();
+            observed.set_service(target.and_then(|t| t.service.clone()));
+        }
+        let answer = self.inner.clone().oneshot(request);
+        Box::pin(async move {
+            let mut response = answer.await?;
+            if let Some(matched) = matched {
+                let edits = matched.header_edits();
+                headers::edit(response.headers_mut(), headers::Side::Response, &edits);
+            }
+            Ok(response)
+        })
+    }
+}
+
+/// What the rules made of a request.
+enum Routed {
+    /// Answered here (redirect, direct response, no route).
+    Answer(Result<Response<Body>, BoxError>),
+    /// Goes on, by this rule when one matched.
+    Forward(Request<Body>, Option<MatchedRule>),
+}
+
+impl<S> Route<S> {
+    /// Routes an outbound request to `service:port` by the VirtualService rules for it.
+    fn by_rules(
+        &self,
+        snapshot: &Snapshot,
+        service: &Arc<MeshService>,
+        port: &ServicePort,
+        mut request: Request<Body>,
+    ) -> Routed {
+        use routing::Decision;
+        let namespace = self.namespace(service);
+        let table = snapshot
+            .routes(&service.hostname, port.port, namespace)
+            .cloned();
+        let facts = routing::RequestFacts {
+            method: request.method(),
+            uri: request.uri(),
+            headers: request.headers(),
+            port: port.port,
+            source_labels: self.client.source.as_deref().map(|w| w.labels.as_ref()),
+            source_namespace: self.client.source.as_deref().map(|w| w.namespace.as_str()),
+            gateway: crate::snapshot::MESH_GATEWAY,
+        };
+        let decision = routing::decide(table.as_deref(), &facts, &self.client.chance);
+        let (table, rule, destination) = match (decision, table) {
+            (Err(no_route), _) => return Routed::Answer(Err(no_route.into())),
+            (Ok(Decision::Direct), _) | (_, None) => return Routed::Forward(request, None),
+            (Ok(Decision::Redirect { rule }), Some(table)) => {
+                let raw = table.http[rule].redirect.as_ref().expect("decided on it");
+                return Routed::Answer(Ok(answer::redirect(raw, &facts)));
+            }
+            (Ok(Decision::DirectResponse { rule }), Some(table)) => {
+                let raw = table.http[rule]
+                    .direct_response
+                    .as_ref()
+                    .expect("decided on it");
+                return Routed::Answer(Ok(answer::direct_response(raw)));
+            }
+            (Ok(Decision::Forward { rule, destination }), Some(table)) => {
+                (table, rule, destination)
+            }
+        };
+        let holding = routing::matching::first_holding(&table.http[rule], &facts).cloned();
+        let matched = MatchedRule::new(table, rule, Some(destination));
+        let version = request.version();
+        let forward = matched.destination().cloned().unwrap_or_default();
+        let target = self.destination_target(snapshot, &forward, port, namespace, version);
+        let shadows = self.shadows(snapshot, matched.rule(), port, namespace, version);
+        if let Some(rewrite) = &matched.rule().rewrite {
+            routing::rewrite::apply(rewrite, holding.as_ref(), &mut request);
+        }
+        let edits = matched.header_edits();
+        headers::edit(request.headers_mut(), headers::Side::Request, &edits);
+        let extensions = request.extensions_mut();
+        extensions.insert(target);
+        extensions.insert(shadows);
+        extensions.insert(matched.clone());
+        Routed::Forward(request, Some(matched))
+    }
+
+    /// The target of a rule's `destination`: its host (as the client's namespace resolves it),
+    /// its port (else the host's only port, else the port the client dialled) and subset.
+    fn destination_target(
+        &self,
+        snapshot: &Snapshot,
+        destination: &crate::resources::Destination,
+        dialled: &ServicePort,
+        namespace: &str,
+        version: Version,
+    ) -> RouteTarget {
+        let found = snapshot
+            .registry()
+            .lookup_shared(&destination.host, namespace);
+        let Some(service) = found else {
+            return RouteTarget {
+                service: None,
+                balancer: Arc::new(super::balance::Unreachable),
+                upstream: upstream_protocol(None, version),
+            };
+        };
+        let wanted = destination.port.as_ref().map(|p| p.number);
+        let port = match (wanted, service.ports.as_slice()) {
+            (Some(number), ports) => ports.iter().find(|p| p.port == number),
+            (None, [only]) => Some(only),
+            (None, ports) => ports.iter().find(|p| p.port == dialled.port),
+        };
+        let port = port.unwrap_or(dialled);
+        self.cluster_target(
+            snapshot,
+            service,
+            port,
+            destination.subset.as_deref(),
+            version,
+        )
+    }
+
+    /// The rule's mirrors (`mirror` with `mirrorPercentage`, and `mirrors`), resolved.
+    fn shadows(
+        &self,
+        snapshot: &Snapshot,
+        rule: &crate::resources::HttpRoute,
+        dialled: &ServicePort,
+        namespace: &str,
+        version: Version,
+    ) -> Shadows<RouteTarget> {
+        let share = |p: Option<&crate::resources::Percent>| p.map_or(100.0, |p| p.value);
+        let single = rule
+            .mirror
+            .iter()
+            .map(|m| (m, share(rule.mirror_percentage.as_ref())));
+        let many = rule
+            .mirrors
+            .iter()
+            .map(|m| (&m.destination, share(m.percentage.as_ref())));
+        let shadows = single.chain(many).map(|(destination, percentage)| Shadow {
+            target: self.destination_target(snapshot, destination, dialled, namespace, version),
+            percentage,
+        });
+        Shadows(shadows.collect())
     }
 }

@@ -1,0 +1,41 @@
+//! The balancers of the clusters in use, shared by every connection: built on first use and
+//! rebuilt when a new snapshot brings a new version of the cluster (its ring with it).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use super::ClusterBalancer;
+use crate::http::chance::Chance;
+use crate::snapshot::Cluster;
+
+/// Balancer per cluster name, each tied to the cluster version it was built from.
+#[derive(Debug, Default)]
+pub struct Balancers {
+    by_cluster: RwLock<HashMap<String, (Arc<Cluster>, Arc<ClusterBalancer>)>>,
+    chance: Chance,
+}
+
+impl Balancers {
+    /// Balancers drawing from `chance`.
+    pub fn new(chance: Chance) -> Self {
+        Self {
+            by_cluster: RwLock::default(),
+            chance,
+        }
+    }
+
+    /// The balancer of `cluster` as the snapshot in force has it.
+    pub fn of(&self, cluster: &Arc<Cluster>) -> Arc<ClusterBalancer> {
+        let cached = self.by_cluster.read().expect("not poisoned");
+        if let Some((built_from, balancer)) = cached.get(&cluster.name) {
+            if Arc::ptr_eq(built_from, cluster) {
+                return balancer.clone();
+            }
+        }
+        drop(cached);
+        let balancer = Arc::new(ClusterBalancer::for_cluster(cluster, self.chance.clone()));
+        let mut all = self.by_cluster.write().expect("not poisoned");
+        all.insert(cluster.name.clone(), (cluster.clone(), balancer.clone()));
+        balancer
+    }
+}

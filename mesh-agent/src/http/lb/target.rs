@@ -1,0 +1,46 @@
+//! A cluster as the balancer layer sees it: round robin from the [`ConfigState`] when the
+//! cluster sets no `loadBalancer` (positions survive reloads), else the cluster's
+//! [`ClusterBalancer`](super::ClusterBalancer) from the shared [`Balancers`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use hyper::Request;
+
+use super::{Balancers, Pick, PickInput};
+use crate::http::balance::Balancer;
+use crate::http::body::Body;
+use crate::pipeline::ConfigState;
+use crate::snapshot::Cluster;
+
+/// Picks among one cluster's endpoints for one connection's requests.
+pub struct ClusterTarget {
+    /// The cluster (none: no endpoint to pick).
+    pub cluster: Option<Arc<Cluster>>,
+    pub balancers: Arc<Balancers>,
+    pub config: ConfigState,
+    /// The client's address, for `useSourceIp`.
+    pub source_ip: Option<IpAddr>,
+    /// What the client dialled, for PASSTHROUGH.
+    pub original_dst: Option<SocketAddr>,
+}
+
+impl Balancer for ClusterTarget {
+    fn pick(&self, request: &Request<Body>) -> Option<SocketAddr> {
+        self.pick_for(request).map(|p| p.endpoint)
+    }
+
+    fn pick_for(&self, request: &Request<Body>) -> Option<Pick> {
+        let cluster = self.cluster.as_ref()?;
+        if cluster.policy.load_balancer.is_none() {
+            return self.config.round_robin().pick(cluster).map(Pick::at);
+        }
+        let input = PickInput {
+            headers: request.headers(),
+            uri: request.uri(),
+            source_ip: self.source_ip,
+            original_dst: self.original_dst,
+        };
+        self.balancers.of(cluster).pick(&input)
+    }
+}
