@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec, ServiceAccount};
+use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -298,7 +298,42 @@ fn the_kustomization_installs_the_agent_but_not_the_crds() {
         .iter()
         .map(|r| r.as_str().unwrap())
         .collect();
+    // crds.yaml and servicemonitor.yaml need CRDs a cluster may not have: applied separately.
     assert_eq!(resources, ["namespace.yaml", "rbac.yaml", "daemonset.yaml"]);
+}
+
+#[test]
+fn the_service_monitor_scrapes_the_agents_metrics_port() {
+    let docs = documents("servicemonitor.yaml");
+    let service: Service = typed(docs.iter().find(|d| d["kind"] == "Service").unwrap());
+    let spec = service.spec.unwrap();
+    let template = daemonset().spec.unwrap().template;
+    let pod_labels = template.metadata.unwrap().labels.unwrap();
+    let selector = spec.selector.unwrap();
+    assert!(
+        selector.iter().all(|(k, v)| pod_labels.get(k) == Some(v)),
+        "selects the agents"
+    );
+    let port = &spec.ports.unwrap()[0];
+    assert_eq!(
+        (port.port, port.name.as_deref()),
+        (15020, Some("http-metrics"))
+    );
+    let monitor = docs.iter().find(|d| d["kind"] == "ServiceMonitor").unwrap();
+    assert_eq!(monitor["apiVersion"], "monitoring.coreos.com/v1");
+    let matched = &monitor["spec"]["selector"]["matchLabels"];
+    let service_labels = service.metadata.labels.unwrap();
+    for (key, value) in matched.as_object().unwrap() {
+        assert_eq!(
+            Some(value.as_str().unwrap()),
+            service_labels.get(key).map(String::as_str)
+        );
+    }
+    let endpoint = &monitor["spec"]["endpoints"][0];
+    assert_eq!(
+        (endpoint["port"].as_str(), endpoint["path"].as_str()),
+        (Some("http-metrics"), Some("/metrics"))
+    );
 }
 
 #[test]
