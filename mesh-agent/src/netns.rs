@@ -1,23 +1,21 @@
 //! Network namespaces of pods: code that must run inside one (creating a socket binds it to the
-//! creating thread's netns) runs on a helper thread that entered it with `setns`, as ztunnel does.
+//! creating thread's netns) runs on the calling thread after `setns` into the pod's namespace,
+//! which is left again before the call returns, as ztunnel does. No thread hop: a connection's
+//! upstream socket costs two `setns` calls instead of a channel round trip to a helper thread.
 
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::{mpsc, Arc};
-use std::thread;
+use std::sync::Arc;
 
 use nix::sched::CloneFlags;
 
 /// `SO_NETNS_COOKIE` (include/uapi/asm-generic/socket.h); not in every libc release yet.
 const SO_NETNS_COOKIE: libc::c_int = 71;
 
-/// Work sent to a namespace's helper thread.
-type Job = Box<dyn FnOnce() + Send>;
-
-/// An open network namespace. Cheap to clone; the helper thread stops with the last clone.
+/// An open network namespace. Cheap to clone.
 #[derive(Clone)]
 pub struct Netns {
     inner: Arc<Inner>,
@@ -25,8 +23,9 @@ pub struct Netns {
 
 struct Inner {
     fd: OwnedFd,
-    /// `None` when the namespace is the agent's own: jobs then run on the caller's thread.
-    helper: Option<mpsc::Sender<Job>>,
+    /// The agent's own namespace, entered again after each job; `None` when `fd` is the agent's
+    /// own namespace: jobs then run as they are.
+    home: Option<OwnedFd>,
 }
 
 impl Netns {
@@ -36,23 +35,24 @@ impl Netns {
         Ok(Self::from_parts(fd, None))
     }
 
-    /// Opens the namespace at `path` (`/var/run/netns/<n>`, `/proc/<pid>/ns/net`) and starts its
-    /// helper thread; a path naming the agent's own namespace needs no helper (and no privilege).
+    /// Opens the namespace at `path` (`/var/run/netns/<n>`, `/proc/<pid>/ns/net`) and checks that
+    /// it can be entered; a path naming the agent's own namespace needs no `setns` (and no
+    /// privilege).
     pub fn open(path: &Path) -> io::Result<Self> {
         let file = File::open(path)?;
-        let own = std::fs::metadata("/proc/thread-self/ns/net")?;
-        let target = file.metadata()?;
+        let home = File::open("/proc/thread-self/ns/net")?;
+        let (own, target) = (home.metadata()?, file.metadata()?);
         if (own.dev(), own.ino()) == (target.dev(), target.ino()) {
             return Ok(Self::from_parts(file.into(), None));
         }
-        let fd: OwnedFd = file.into();
-        let helper = spawn_helper(fd.try_clone()?)?;
-        Ok(Self::from_parts(fd, Some(helper)))
+        let netns = Self::from_parts(file.into(), Some(home.into()));
+        netns.enter(|| ())?;
+        Ok(netns)
     }
 
-    fn from_parts(fd: OwnedFd, helper: Option<mpsc::Sender<Job>>) -> Self {
+    fn from_parts(fd: OwnedFd, home: Option<OwnedFd>) -> Self {
         Self {
-            inner: Arc::new(Inner { fd, helper }),
+            inner: Arc::new(Inner { fd, home }),
         }
     }
 
@@ -61,21 +61,25 @@ impl Netns {
         self.inner.fd.as_fd()
     }
 
-    /// Runs `f` inside the namespace and returns its result.
+    /// Runs `f` inside the namespace and returns its result (on the calling thread: see
+    /// [`Netns::enter`]).
     pub async fn run<T, F>(&self, f: F) -> io::Result<T>
     where
-        T: Send + 'static,
-        F: FnOnce() -> T + Send + 'static,
+        F: FnOnce() -> T,
     {
-        let Some(helper) = &self.inner.helper else {
+        self.enter(f)
+    }
+
+    /// Runs `f` on the calling thread inside the namespace, then returns the thread to the
+    /// agent's own namespace, also when `f` panics. `f` must be short and must not block or
+    /// yield (create and bind sockets, nothing more): nothing else runs on the thread meanwhile.
+    pub fn enter<T>(&self, f: impl FnOnce() -> T) -> io::Result<T> {
+        let Some(home) = &self.inner.home else {
             return Ok(f());
         };
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
-            let _ = tx.send(f());
-        });
-        helper.send(job).map_err(|_| helper_gone())?;
-        rx.await.map_err(|_| helper_gone())
+        setns(self.inner.fd.as_fd())?;
+        let _back_home = BackHome(home.as_fd());
+        Ok(f())
     }
 
     /// The namespace's cookie (`SO_NETNS_COOKIE`), the key the capture programs use for it.
@@ -108,25 +112,19 @@ pub fn netns_cookie(socket: &impl AsFd) -> io::Result<u64> {
     Ok(cookie)
 }
 
-/// Starts a thread that enters the namespace and then runs the jobs it is sent until every
-/// sender is gone. Fails when `setns` does.
-fn spawn_helper(fd: OwnedFd) -> io::Result<mpsc::Sender<Job>> {
-    let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
-    let (ready_tx, ready_rx) = mpsc::sync_channel::<io::Result<()>>(1);
-    thread::Builder::new()
-        .name("netns-helper".into())
-        .spawn(move || {
-            let entered = nix::sched::setns(&fd, CloneFlags::CLONE_NEWNET).map_err(io::Error::from);
-            let ok = entered.is_ok();
-            let _ = ready_tx.send(entered);
-            if ok {
-                jobs_rx.into_iter().for_each(|job| job());
-            }
-        })?;
-    ready_rx.recv().map_err(|_| helper_gone())??;
-    Ok(jobs_tx)
+fn setns(fd: BorrowedFd<'_>) -> io::Result<()> {
+    nix::sched::setns(fd, CloneFlags::CLONE_NEWNET).map_err(io::Error::from)
 }
 
-fn helper_gone() -> io::Error {
-    io::Error::other("netns helper thread is gone")
+/// Returns the thread to the agent's namespace when dropped.
+struct BackHome<'a>(BorrowedFd<'a>);
+
+impl Drop for BackHome<'_> {
+    fn drop(&mut self) {
+        if let Err(error) = setns(self.0) {
+            // A worker thread stuck in a pod's namespace would open every later socket there.
+            eprintln!("mesh-agent: cannot return to the agent's netns ({error}); aborting");
+            std::process::abort();
+        }
+    }
 }

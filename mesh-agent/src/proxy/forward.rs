@@ -13,7 +13,13 @@ use super::socket::reset;
 
 /// Copies between `client` and `upstream` until both directions are done. An end of stream is
 /// passed on as a half-close (`shutdown(SHUT_WR)`); an error resets both sides.
+///
+/// Both sockets send without Nagle's delay (`TCP_NODELAY`): each write carries bytes the peer
+/// already wrote, so holding them back only adds latency.
 pub async fn forward(client: TcpStream, mut upstream: TcpStream, metrics: ConnectionMetrics) {
+    if let Err(error) = client.set_nodelay(true) {
+        tracing::debug!(%error, "cannot set TCP_NODELAY on the client side");
+    }
     let mut counted = Counted {
         inner: client,
         read: metrics.received.clone(),

@@ -69,7 +69,7 @@ impl L4Report {
             self.profile, self.size_bytes, self.connections, self.duration_s
         );
         println!(
-            "{:<28} {:>9} {:>7} {:>7} {:>8} {:>7} {:>9} {:>6} {:>7} {:>8} {:>8} {:>8}",
+            "{:<28} {:>9} {:>7} {:>7} {:>8} {:>7} {:>9} {:>6} {:>9} {:>7} {:>8} {:>8} {:>8}",
             "case",
             "req/s",
             "p50µs",
@@ -78,6 +78,7 @@ impl L4Report {
             "+µs@1",
             "conn/s",
             "cpu%",
+            "cpuµs/req",
             "rssMiB",
             "×direct",
             "×haproxy",
@@ -91,6 +92,9 @@ impl L4Report {
 
     fn print_extras(&self) {
         println!("\ncpu% and rssMiB: the proxies on the path (agents: CPU summed, RSS largest).");
+        println!(
+            "cpuµs/req: the proxies' CPU time (user + kernel) per request of the throughput run."
+        );
         println!(
             "+µs@1: one-connection p50 minus the direct path's (cross-node mesh = 2 agent hops)."
         );
@@ -144,7 +148,7 @@ fn row(case: &CaseReport) -> String {
     let (t, one) = (case.throughput.clone().unwrap_or_default(), one_p50(case));
     let num = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
     format!(
-        "{label:<28} {:>9.0} {:>7} {:>7} {:>8} {:>7} {:>9} {:>6} {:>7} {:>8} {:>8} {:>8}",
+        "{label:<28} {:>9.0} {:>7} {:>7} {:>8} {:>7} {:>9} {:>6} {:>9} {:>7} {:>8} {:>8} {:>8}",
         t.rps,
         t.p50_us,
         t.p99_us,
@@ -152,6 +156,7 @@ fn row(case: &CaseReport) -> String {
         num(case.added_p50_us, 0),
         num(setup_rate(case), 0),
         num(case.proxy.map(|p| p.cpu_percent), 0),
+        num(cpu_us_per_request(case), 1),
         num(case.proxy.map(|p| p.rss_mib), 1),
         num(case.rps_vs_direct, 2),
         num(case.rps_vs_haproxy, 2),
@@ -166,6 +171,13 @@ fn ratio(
 ) -> Option<f64> {
     let (value, base) = (figure(case)?, figure(base)?);
     (base > 0.0).then(|| value / base)
+}
+
+/// The proxies' CPU time per request over the throughput run: CPU share over request rate.
+fn cpu_us_per_request(case: &CaseReport) -> Option<f64> {
+    let rps = case.throughput.as_ref()?.rps;
+    let cpu = case.proxy?.cpu_percent;
+    (rps > 0.0).then(|| cpu / 100.0 * 1e6 / rps)
 }
 
 fn setup_rate(case: &CaseReport) -> Option<f64> {
