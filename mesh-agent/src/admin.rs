@@ -1,5 +1,5 @@
-//! The agent's small HTTP endpoints: Prometheus `/metrics` (port 15020) and `/healthz/ready`
-//! (port 15021).
+//! The agent's small HTTP endpoints: Prometheus `/metrics` (port 15020), `/healthz/ready`
+//! (port 15021) and, on loopback only, the admin `/config_dump` (port 15000).
 
 use std::convert::Infallible;
 use std::io;
@@ -17,7 +17,8 @@ use hyper_util::rt::TokioIo;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
-use crate::discovery::Discovery;
+use crate::admin_routes::AgentEndpoints;
+use crate::pipeline::ConfigState;
 
 /// What a path answers: status, content type, body.
 pub type Reply = (StatusCode, &'static str, String);
@@ -28,15 +29,15 @@ pub type Routes = Arc<dyn Fn(&str) -> Reply + Send + Sync>;
 /// Whether the agent can do its job: capture attached and configuration loaded.
 pub struct Readiness {
     capture_attached: AtomicBool,
-    discovery: Discovery,
+    config: ConfigState,
 }
 
 impl Readiness {
-    /// Not ready until capture is attached and `discovery` has loaded.
-    pub fn new(discovery: Discovery) -> Self {
+    /// Not ready until capture is attached and `config` holds a first snapshot.
+    pub fn new(config: ConfigState) -> Self {
         Self {
             capture_attached: AtomicBool::new(false),
-            discovery,
+            config,
         }
     }
 
@@ -47,7 +48,7 @@ impl Readiness {
 
     /// Whether the agent is ready.
     pub fn is_ready(&self) -> bool {
-        self.capture_attached.load(Ordering::Relaxed) && self.discovery.is_loaded()
+        self.capture_attached.load(Ordering::Relaxed) && self.config.is_loaded()
     }
 }
 
@@ -75,7 +76,24 @@ pub fn ready_routes(readiness: Arc<Readiness>) -> Routes {
     })
 }
 
+/// `/config_dump`: the snapshot in force as JSON, rejected resources and their reasons, and
+/// the problems of the last reload.
+pub fn config_dump_routes(config: ConfigState) -> Routes {
+    Arc::new(move |path| match path {
+        "/config_dump" => match crate::pipeline::config_dump(&config) {
+            Ok(json) => (StatusCode::OK, JSON, json),
+            Err(error) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                TEXT,
+                format!("encoding failed: {error}\n"),
+            ),
+        },
+        _ => not_found(),
+    })
+}
+
 const TEXT: &str = "text/plain; charset=utf-8";
+const JSON: &str = "application/json";
 
 fn not_found() -> Reply {
     (StatusCode::NOT_FOUND, TEXT, "not found\n".into())
@@ -85,13 +103,24 @@ fn not_found() -> Reply {
 pub struct AdminServer {
     listener: TcpListener,
     routes: Routes,
+    agent_endpoints: Option<Arc<AgentEndpoints>>,
 }
 
 impl AdminServer {
     /// Binds `addr`.
     pub async fn new(addr: SocketAddr, routes: Routes) -> io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(Self { listener, routes })
+        Ok(Self {
+            listener,
+            routes,
+            agent_endpoints: None,
+        })
+    }
+
+    /// Also answers `/logging` and `/stats/prometheus` (they see the method and query).
+    pub fn with_agent_endpoints(mut self, endpoints: AgentEndpoints) -> Self {
+        self.agent_endpoints = Some(Arc::new(endpoints));
+        self
     }
 
     /// The bound address.
@@ -108,8 +137,10 @@ impl AdminServer {
                 continue;
             };
             let routes = self.routes.clone();
+            let endpoints = self.agent_endpoints.clone();
             tokio::spawn(async move {
-                let service = service_fn(move |request| answer(routes.clone(), request));
+                let service =
+                    service_fn(move |request| answer(routes.clone(), endpoints.clone(), request));
                 let connection =
                     http1::Builder::new().serve_connection(TokioIo::new(stream), service);
                 if let Err(error) = connection.await {
@@ -122,9 +153,13 @@ impl AdminServer {
 
 async fn answer(
     routes: Routes,
+    endpoints: Option<Arc<AgentEndpoints>>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let (status, content_type, body) = routes(request.uri().path());
+    let uri = request.uri();
+    let (status, content_type, body) = endpoints
+        .and_then(|e| e.answer(request.method(), uri.path(), uri.query()))
+        .unwrap_or_else(|| routes(uri.path()));
     let response = Response::builder()
         .status(status)
         .header(hyper::header::CONTENT_TYPE, content_type)

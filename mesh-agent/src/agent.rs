@@ -1,4 +1,4 @@
-//! `mesh-agent run`: load configuration, attach capture, serve enrollment, metrics and
+//! `mesh-agent run`: load configuration, attach capture, serve enrollment, metrics, admin and
 //! readiness until SIGINT/SIGTERM, then shut down failing open.
 
 use std::sync::Arc;
@@ -9,13 +9,15 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::JoinSet;
 
 use crate::admin::{self, AdminServer, Readiness};
+use crate::admin_routes::AgentEndpoints;
 use crate::attach::start_capture;
-use crate::config::AgentConfig;
-use crate::discovery::{Discovery, FileSource};
+use crate::config::{AgentConfig, ConfigSource};
 use crate::enroll::EnrollServer;
 use crate::metrics;
+use crate::pipeline::{ConfigMetrics, ConfigState};
 use crate::pods::{EnrolledPods, ListenAddrs};
 use crate::proxy::{ProxyInputs, TcpMetrics, UpstreamSockets};
+use crate::sources::{DirectorySource, KubernetesSource};
 
 /// Runs the agent until SIGINT or SIGTERM.
 ///
@@ -26,12 +28,11 @@ use crate::proxy::{ProxyInputs, TcpMetrics, UpstreamSockets};
 pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     tracing::info!(config = %serde_json::to_string(&config)?, "mesh-agent starting");
     let mut registry = Registry::default();
-    let discovery = Discovery::default();
-    let mut source = FileSource::new(config.config_dir.clone(), discovery.clone());
-    if let Err(error) = source.poll() {
-        tracing::error!(%error, "config not loaded; not ready until it is");
-    }
-    let readiness = Arc::new(Readiness::new(discovery.clone()));
+    let mut tasks = JoinSet::new();
+    let config_state = ConfigState::default();
+    let config_metrics = ConfigMetrics::register(&mut registry);
+    start_config(&config, &config_state, config_metrics, &mut tasks).await?;
+    let readiness = Arc::new(Readiness::new(config_state.clone()));
 
     let capture = start_capture(&config)?;
     readiness.set_capture_attached(true);
@@ -39,7 +40,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
 
     let inputs = Arc::new(ProxyInputs {
         original_dsts: capture.original_dsts.clone(),
-        discovery,
+        config: config_state.clone(),
         metrics: TcpMetrics::register(&mut registry),
         sockets: UpstreamSockets {
             mark: Some(AGENT_SOCKET_MARK),
@@ -48,28 +49,45 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         on_outbound_accept: capture.accelerate.clone(),
         http: crate::http::HttpInputs::register(&mut registry, crate::http::DEFAULT_DETECT_WINDOW),
     });
+    let gateway = crate::gateway::IngressGateway::new(gateway_inputs(&config, &inputs))?;
     let pods = Arc::new(EnrolledPods::new(
         capture.pods.clone(),
         inputs,
         ListenAddrs::default(),
         &mut registry,
     ));
-    let metrics_routes = admin::metrics_routes(Arc::new(registry));
+    let pod_index = crate::flows::PodIndex::default();
+    let flows = capture.flows.clone();
+    crate::flows::register(
+        &mut registry,
+        flows,
+        pod_index.clone(),
+        config_state.clone(),
+    );
+    tasks.spawn(pod_index.follow(pods.clone(), crate::flows::POD_INDEX_REFRESH));
+    let registry = Arc::new(registry);
+    let metrics_routes = admin::metrics_routes(registry.clone());
     let metrics_server = AdminServer::new(config.metrics_addr, metrics_routes).await?;
     let ready_server = AdminServer::new(config.ready_addr, admin::ready_routes(readiness)).await?;
+    let admin_routes = admin::config_dump_routes(config_state);
+    let agent_endpoints = AgentEndpoints::new(registry, crate::logging::LogLevels::installed());
+    let admin_server = AdminServer::new(config.admin_addr, admin_routes)
+        .await?
+        .with_agent_endpoints(agent_endpoints);
     let enroll_server = EnrollServer::new(&config.enroll_socket)?;
     tracing::info!(
         metrics = %metrics_server.address(),
         ready = %ready_server.address(),
+        admin = %admin_server.address(),
         enroll = %enroll_server.address().display(),
         "serving"
     );
 
-    let mut tasks = JoinSet::new();
-    tasks.spawn(source.run(config.config_poll_interval));
     tasks.spawn(metrics_server.run());
+    tasks.spawn(admin_server.run());
     tasks.spawn(ready_server.run());
     tasks.spawn(enroll_server.run(pods.clone()));
+    tasks.spawn(gateway.run(crate::gateway::GATEWAY_REFRESH));
 
     let signal = shutdown_signal().await?;
     tracing::info!(
@@ -81,6 +99,43 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     drop(pods);
     drop(capture);
     tracing::info!("mesh-agent stopped");
+    Ok(())
+}
+
+/// The ingress gateway listens on every address of the node's netns, where the agent runs.
+fn gateway_inputs(config: &AgentConfig, inputs: &ProxyInputs) -> crate::gateway::GatewayInputs {
+    crate::gateway::GatewayInputs {
+        config: inputs.config.clone(),
+        http: inputs.http.clone(),
+        sockets: inputs.sockets.clone(),
+        labels: config.gateway_labels.clone(),
+        address: std::net::Ipv4Addr::UNSPECIFIED.into(),
+    }
+}
+
+/// Starts the configured source and the pipeline feeding `state` from it. The agent is not
+/// ready until the source's first set is compiled.
+async fn start_config(
+    config: &AgentConfig,
+    state: &ConfigState,
+    metrics: Arc<ConfigMetrics>,
+    tasks: &mut JoinSet<()>,
+) -> anyhow::Result<()> {
+    let updates = match &config.source {
+        ConfigSource::Directory(dir) => {
+            let source = DirectorySource::new(dir.clone());
+            let updates = source.subscribe();
+            tasks.spawn(source.run());
+            updates
+        }
+        ConfigSource::Kubernetes => {
+            let source = KubernetesSource::from_environment(config.node_name.clone()).await?;
+            let updates = source.subscribe();
+            tasks.spawn(source.run());
+            updates
+        }
+    };
+    tasks.spawn(crate::pipeline::run(updates, state.clone(), metrics));
     Ok(())
 }
 

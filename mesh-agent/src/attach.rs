@@ -9,6 +9,7 @@ use mesh_common::Counter;
 use crate::bpf::{resolve_object, LoadOptions, MeshBpf};
 use crate::capture::{OriginalDsts, PodCapture};
 use crate::config::AgentConfig;
+use crate::flows::FlowSource;
 use crate::metrics::CounterSource;
 use crate::proxy::AcceptHook;
 
@@ -20,6 +21,8 @@ pub struct Capture {
     pub pods: Arc<dyn PodCapture>,
     /// Reads the programs' counters.
     pub counters: CounterSource,
+    /// Reads the per-(source pod, destination) connection counts.
+    pub flows: FlowSource,
     /// Same-node acceleration of accepted outbound sockets, when on.
     pub accelerate: Option<AcceptHook>,
     /// Keeps the programs loaded and attached (links, pins). Once it and the other handles
@@ -43,6 +46,7 @@ pub fn start_capture(config: &AgentConfig) -> anyhow::Result<Capture> {
         original_dsts: mesh.clone(),
         pods: mesh.clone(),
         counters: counter_source(mesh.clone()),
+        flows: flow_source(mesh.clone()),
         accelerate: config.sk_msg_accel.then(|| accept_hook(mesh.clone())),
         attachment: Box::new(mesh),
     })
@@ -60,6 +64,11 @@ fn counter_source(mesh: Arc<MeshBpf>) -> CounterSource {
             Vec::new()
         }
     })
+}
+
+/// Reads `FLOWS` on each scrape.
+fn flow_source(mesh: Arc<MeshBpf>) -> FlowSource {
+    Arc::new(move || mesh.flows())
 }
 
 /// Puts each accepted outbound socket into the acceleration map; failures only cost speed.

@@ -12,15 +12,15 @@ use serde::Serialize;
 pub const DEFAULT_METRICS_ADDR: &str = "0.0.0.0:15020";
 /// Default readiness endpoint (Istio's port).
 pub const DEFAULT_READY_ADDR: &str = "0.0.0.0:15021";
+/// Default admin endpoint (`/config_dump`): loopback only, as Istio's 15000.
+pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:15000";
 /// Default upstream connect timeout, in milliseconds.
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
-/// How often the config directory is checked for changes.
-pub const CONFIG_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// `mesh-agent run` flags.
 #[derive(Clone, Debug, clap::Args)]
 pub struct RunArgs {
-    /// Read Services and Pods (and, later, mesh resources) from this directory; hot reload.
+    /// Read Kubernetes and Istio resources from this directory (recursively); hot reload.
     #[arg(
         long,
         conflicts_with = "kubernetes",
@@ -51,19 +51,36 @@ pub struct RunArgs {
     /// `/healthz/ready` address.
     #[arg(long, default_value = DEFAULT_READY_ADDR)]
     pub ready_addr: SocketAddr,
+    /// Admin address (`/config_dump`); keep it on loopback: it shows the whole configuration.
+    #[arg(long, default_value = DEFAULT_ADMIN_ADDR)]
+    pub admin_addr: SocketAddr,
     /// Same-node acceleration with sock_ops + sk_msg (off until the benchmark shows it wins).
     #[arg(long)]
     pub sk_msg_accel: bool,
     /// Upstream connect timeout in milliseconds; the client is reset when it expires.
     #[arg(long, default_value_t = DEFAULT_CONNECT_TIMEOUT_MS)]
     pub connect_timeout_ms: u64,
+    /// Labels of this node's ingress gateway (`k=v,...`): Gateways whose selector they
+    /// satisfy are served on the node's address.
+    #[arg(long, default_value = crate::gateway::DEFAULT_GATEWAY_LABELS)]
+    pub gateway_labels: crate::gateway::GatewayLabels,
+}
+
+/// Where the mesh configuration is read from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigSource {
+    /// A directory of YAML/JSON files, hot reloaded.
+    Directory(PathBuf),
+    /// The Kubernetes API (in-cluster credentials or the local kubeconfig).
+    Kubernetes,
 }
 
 /// The resolved settings, logged at start.
 #[derive(Clone, Debug, Serialize)]
 pub struct AgentConfig {
-    /// Config directory.
-    pub config_dir: PathBuf,
+    /// Where the configuration comes from.
+    pub source: ConfigSource,
     /// Node name.
     pub node_name: String,
     /// Cgroup subtree the capture programs attach to.
@@ -78,12 +95,14 @@ pub struct AgentConfig {
     pub metrics_addr: SocketAddr,
     /// `/healthz/ready` address.
     pub ready_addr: SocketAddr,
+    /// Admin (`/config_dump`) address.
+    pub admin_addr: SocketAddr,
     /// sk_msg acceleration.
     pub sk_msg_accel: bool,
     /// Upstream connect timeout.
     pub connect_timeout: Duration,
-    /// Config directory poll interval.
-    pub config_poll_interval: Duration,
+    /// The ingress gateway's labels.
+    pub gateway_labels: crate::gateway::GatewayLabels,
 }
 
 impl AgentConfig {
@@ -93,10 +112,10 @@ impl AgentConfig {
         if node.is_empty() || node.contains('/') {
             bail!("--node-name {node:?} must be a non-empty name without '/'");
         }
-        let Some(config_dir) = args.config_dir else {
-            bail!(
-                "--kubernetes: the Kubernetes source is not wired into `run` yet; use --config-dir"
-            );
+        let source = match (args.config_dir, args.kubernetes) {
+            (Some(dir), false) => ConfigSource::Directory(dir),
+            (None, true) => ConfigSource::Kubernetes,
+            _ => bail!("give exactly one of --config-dir DIR and --kubernetes"),
         };
         let cgroup = match args.cgroup {
             Some(cgroup) => cgroup,
@@ -109,15 +128,16 @@ impl AgentConfig {
             enroll_socket: args
                 .enroll_socket
                 .unwrap_or_else(|| Path::new("/run/mesh-agent").join(format!("{node}.sock"))),
-            config_dir,
+            source,
             node_name: args.node_name,
             cgroup,
             bpf_object: args.bpf_object,
             metrics_addr: args.metrics_addr,
             ready_addr: args.ready_addr,
+            admin_addr: args.admin_addr,
             sk_msg_accel: args.sk_msg_accel,
             connect_timeout: Duration::from_millis(args.connect_timeout_ms),
-            config_poll_interval: CONFIG_POLL_INTERVAL,
+            gateway_labels: args.gateway_labels,
         })
     }
 }

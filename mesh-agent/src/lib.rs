@@ -12,6 +12,7 @@ pub mod check;
 pub mod config;
 pub mod enroll;
 pub mod flows;
+pub mod gateway;
 pub mod http;
 pub mod logging;
 pub mod metrics;

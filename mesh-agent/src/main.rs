@@ -113,10 +113,9 @@ async fn send(socket: &std::path::Path, request: Request) -> Result<ExitCode> {
     })
 }
 
+/// Logs to stderr at `RUST_LOG` (else `info`); admin `/logging` changes the level later.
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    mesh_agent::logging::init();
 }
 
 impl From<EnrollOp> for Request {

@@ -58,6 +58,21 @@ pub fn declared(app_protocol: Option<&str>, port_name: Option<&str>) -> Option<D
         })
 }
 
+impl Declared {
+    /// The declaration a compiled Service port carries (its `appProtocol` or name, read once
+    /// when the snapshot was built). `None` when the port declares nothing.
+    pub fn of_port(protocol: crate::snapshot::Protocol) -> Option<Self> {
+        use crate::snapshot::Protocol as Port;
+        match protocol {
+            Port::Http => Some(Self::Http),
+            Port::Http2 => Some(Self::Http2),
+            Port::Grpc => Some(Self::Grpc),
+            Port::Https | Port::Tls | Port::Tcp => Some(Self::Tcp),
+            Port::Unknown => None,
+        }
+    }
+}
+
 fn by_name(name: &str) -> Option<Declared> {
     // Kubernetes' standard appProtocol values come prefixed (`kubernetes.io/h2c`).
     let name = name.strip_prefix("kubernetes.io/").unwrap_or(name);

@@ -123,9 +123,9 @@ fn circuit_breaking_and_outlier_detection_merge_into_subset_clusters() {
         assert_eq!(v1.endpoints, [(Address::Ip(ip.ip()), 9080)]);
         let outlier = v1.policy.outlier_detection.as_ref().unwrap();
         assert_eq!(
-            outlier.consecutive_5xx_errors,
+            outlier.consecutive_errors,
             Some(1),
-            "consecutiveErrors read"
+            "consecutiveErrors read, kept apart from consecutive5xxErrors"
         );
         assert_eq!(
             outlier.base_ejection_time.as_ref().unwrap().value.as_secs(),

@@ -13,7 +13,7 @@ use prometheus_client::registry::Registry;
 const OWN_NETNS: &str = "/proc/self/ns/net";
 
 fn pods_with(capture: FakePodCapture) -> (Arc<EnrolledPods>, Arc<FakePodCapture>, Registry) {
-    let (inputs, _, mut registry) = inputs(discovery(""));
+    let (inputs, _, mut registry) = inputs(config(""));
     let capture = Arc::new(capture);
     let listen = ListenAddrs {
         outbound: "127.0.0.1:0".parse().unwrap(),

@@ -43,7 +43,7 @@ async fn harness() -> Harness {
     upstream(at("127.0.0.3"), "web-1").await;
     upstream(at("127.0.0.4"), "api-0").await;
     let (_, single_connections) = upstream(at("127.0.0.5"), "single-0").await;
-    let (inputs, dsts, registry) = inputs(discovery(&cluster_yaml(a.port())));
+    let (inputs, dsts, registry) = inputs(config(&cluster_yaml(a.port())));
     let pod = current_pod("shop", "sleep-0", "127.0.0.1").await;
     let cookie = pod.netns_cookie;
     let outbound = Outbound::new(pod, inputs, "127.0.0.1:0".parse().unwrap())

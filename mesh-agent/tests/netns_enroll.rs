@@ -60,7 +60,7 @@ async fn add_creates_listeners_inside_the_pod_netns_and_remove_closes_them() {
         return;
     }
     let pod_netns = TestNetns::new();
-    let (inputs, dsts, mut registry) = inputs(discovery(""));
+    let (inputs, dsts, mut registry) = inputs(config(""));
     let capture = Arc::new(FakePodCapture::default());
     let pods = EnrolledPods::new(
         capture.clone(),

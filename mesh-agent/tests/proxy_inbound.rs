@@ -22,7 +22,7 @@ fn the_app_is_dialled_on_loopback_at_the_original_port() {
 
 #[tokio::test]
 async fn a_connection_addressed_to_the_listener_itself_is_reset_not_looped() {
-    let (inputs, _, _) = inputs(discovery(""));
+    let (inputs, _, _) = inputs(config(""));
     let pod = current_pod("shop", "web-0", "127.0.0.1").await;
     let inbound = Inbound::new(pod, inputs, "127.0.0.1:0".parse().unwrap())
         .await

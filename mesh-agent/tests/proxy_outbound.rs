@@ -58,7 +58,7 @@ struct Harness {
 async fn harness() -> Harness {
     let a = echo_server("127.0.0.2:0".parse().unwrap(), "a").await;
     echo_server(SocketAddr::new("127.0.0.3".parse().unwrap(), a.port()), "b").await;
-    let (inputs, dsts, registry) = inputs(discovery(&cluster_yaml(a.port())));
+    let (inputs, dsts, registry) = inputs(config(&cluster_yaml(a.port())));
     let pod = current_pod("shop", "sleep-0", "127.0.0.1").await;
     let cookie = pod.netns_cookie;
     let outbound = Outbound::new(pod, inputs, "127.0.0.1:0".parse().unwrap())

@@ -20,13 +20,17 @@ use super::balance::{Balancer, Passthrough};
 use super::body::{Body, BoxError};
 use super::chance::Chance;
 use super::lb::{Balancers, ClusterTarget};
-use super::mirror::{Shadow, Shadows};
-use super::routing::{self, answer, headers, MatchedRule};
+use super::route_rules::Routed;
+use super::routing::headers;
 use super::telemetry::Observed;
 use crate::pipeline::ConfigState;
 use crate::protocol::Declared;
 use crate::proxy::inbound::app_address;
 use crate::snapshot::{Service as MeshService, ServicePort, Snapshot, Workload};
+
+mod gateway;
+
+pub use gateway::GatewayBinding;
 
 /// The protocol spoken to the upstream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +66,12 @@ pub enum Direction {
         original_dst: SocketAddr,
         /// The pod's IP.
         pod_ip: IpAddr,
+    },
+    /// A connection to a port of the node's ingress gateway; each request carries the
+    /// [`GatewayBinding`] its Host selected, and is routed by that Gateway's VirtualServices.
+    Gateway {
+        /// The gateway listener's address (its port is the Gateway server's).
+        listener: SocketAddr,
     },
 }
 
@@ -119,9 +129,9 @@ impl<S> Layer<S> for RouteLayer {
 #[derive(Clone)]
 pub struct Route<S> {
     inner: S,
-    config: ConfigState,
-    direction: Direction,
-    client: RouteClient,
+    pub(super) config: ConfigState,
+    pub(super) direction: Direction,
+    pub(super) client: RouteClient,
 }
 
 impl<S> Route<S> {
@@ -150,11 +160,16 @@ impl<S> Route<S> {
                     upstream: upstream_protocol(found.map(|(_, port)| port), version),
                 }
             }
+            Direction::Gateway { .. } => RouteTarget {
+                service: None,
+                balancer: Arc::new(super::balance::Unreachable),
+                upstream: upstream_protocol(None, version),
+            },
         }
     }
 
     /// Port `port` of `service` (one `subset` of it), balanced by its cluster's policy.
-    fn cluster_target(
+    pub(super) fn cluster_target(
         &self,
         snapshot: &Snapshot,
         service: &Arc<MeshService>,
@@ -164,7 +179,7 @@ impl<S> Route<S> {
     ) -> RouteTarget {
         let original_dst = match self.direction {
             Direction::Outbound { original_dst } => Some(original_dst),
-            Direction::Inbound { .. } => None,
+            Direction::Inbound { .. } | Direction::Gateway { .. } => None,
         };
         let balancer = ClusterTarget {
             cluster: snapshot
@@ -183,14 +198,14 @@ impl<S> Route<S> {
     }
 
     /// The client's namespace, which picks the VirtualService and resolves short host names.
-    fn namespace<'a>(&'a self, service: &'a MeshService) -> &'a str {
+    pub(super) fn namespace<'a>(&'a self, service: &'a MeshService) -> &'a str {
         let source = self.client.source.as_deref();
         source.map_or(service.namespace.as_str(), |w| w.namespace.as_str())
     }
 }
 
 /// HTTP/2 to the upstream when the port is declared HTTP/2 or gRPC, or the client speaks it.
-fn upstream_protocol(port: Option<&ServicePort>, version: Version) -> UpstreamProtocol {
+pub(super) fn upstream_protocol(port: Option<&ServicePort>, version: Version) -> UpstreamProtocol {
     let declared = port.and_then(|p| Declared::of_port(p.protocol));
     match (declared, version) {
         (Some(Declared::Http2 | Declared::Grpc), _) | (_, Version::HTTP_2) => {
@@ -221,6 +236,7 @@ where
                 None => Routed::Forward(request, None),
             },
             Direction::Inbound { .. } => Routed::Forward(request, None),
+            Direction::Gateway { listener } => self.at_gateway(&snapshot, listener.port(), request),
         };
         let (mut request, matched) = match routed {
             Routed::Answer(response) => return Box::pin(async move { response }),
@@ -243,135 +259,5 @@ where
             }
             Ok(response)
         })
-    }
-}
-
-/// What the rules made of a request.
-enum Routed {
-    /// Answered here (redirect, direct response, no route).
-    Answer(Result<Response<Body>, BoxError>),
-    /// Goes on, by this rule when one matched.
-    Forward(Request<Body>, Option<MatchedRule>),
-}
-
-impl<S> Route<S> {
-    /// Routes an outbound request to `service:port` by the VirtualService rules for it.
-    fn by_rules(
-        &self,
-        snapshot: &Snapshot,
-        service: &Arc<MeshService>,
-        port: &ServicePort,
-        mut request: Request<Body>,
-    ) -> Routed {
-        use routing::Decision;
-        let namespace = self.namespace(service);
-        let table = snapshot
-            .routes(&service.hostname, port.port, namespace)
-            .cloned();
-        let facts = routing::RequestFacts {
-            method: request.method(),
-            uri: request.uri(),
-            headers: request.headers(),
-            port: port.port,
-            source_labels: self.client.source.as_deref().map(|w| w.labels.as_ref()),
-            source_namespace: self.client.source.as_deref().map(|w| w.namespace.as_str()),
-            gateway: crate::snapshot::MESH_GATEWAY,
-        };
-        let decision = routing::decide(table.as_deref(), &facts, &self.client.chance);
-        let (table, rule, destination) = match (decision, table) {
-            (Err(no_route), _) => return Routed::Answer(Err(no_route.into())),
-            (Ok(Decision::Direct), _) | (_, None) => return Routed::Forward(request, None),
-            (Ok(Decision::Redirect { rule }), Some(table)) => {
-                let raw = table.http[rule].redirect.as_ref().expect("decided on it");
-                return Routed::Answer(Ok(answer::redirect(raw, &facts)));
-            }
-            (Ok(Decision::DirectResponse { rule }), Some(table)) => {
-                let raw = table.http[rule]
-                    .direct_response
-                    .as_ref()
-                    .expect("decided on it");
-                return Routed::Answer(Ok(answer::direct_response(raw)));
-            }
-            (Ok(Decision::Forward { rule, destination }), Some(table)) => {
-                (table, rule, destination)
-            }
-        };
-        let holding = routing::matching::first_holding(&table.http[rule], &facts).cloned();
-        let matched = MatchedRule::new(table, rule, Some(destination));
-        let version = request.version();
-        let forward = matched.destination().cloned().unwrap_or_default();
-        let target = self.destination_target(snapshot, &forward, port, namespace, version);
-        let shadows = self.shadows(snapshot, matched.rule(), port, namespace, version);
-        if let Some(rewrite) = &matched.rule().rewrite {
-            routing::rewrite::apply(rewrite, holding.as_ref(), &mut request);
-        }
-        let edits = matched.header_edits();
-        headers::edit(request.headers_mut(), headers::Side::Request, &edits);
-        let extensions = request.extensions_mut();
-        extensions.insert(target);
-        extensions.insert(shadows);
-        extensions.insert(matched.clone());
-        Routed::Forward(request, Some(matched))
-    }
-
-    /// The target of a rule's `destination`: its host (as the client's namespace resolves it),
-    /// its port (else the host's only port, else the port the client dialled) and subset.
-    fn destination_target(
-        &self,
-        snapshot: &Snapshot,
-        destination: &crate::resources::Destination,
-        dialled: &ServicePort,
-        namespace: &str,
-        version: Version,
-    ) -> RouteTarget {
-        let found = snapshot
-            .registry()
-            .lookup_shared(&destination.host, namespace);
-        let Some(service) = found else {
-            return RouteTarget {
-                service: None,
-                balancer: Arc::new(super::balance::Unreachable),
-                upstream: upstream_protocol(None, version),
-            };
-        };
-        let wanted = destination.port.as_ref().map(|p| p.number);
-        let port = match (wanted, service.ports.as_slice()) {
-            (Some(number), ports) => ports.iter().find(|p| p.port == number),
-            (None, [only]) => Some(only),
-            (None, ports) => ports.iter().find(|p| p.port == dialled.port),
-        };
-        let port = port.unwrap_or(dialled);
-        self.cluster_target(
-            snapshot,
-            service,
-            port,
-            destination.subset.as_deref(),
-            version,
-        )
-    }
-
-    /// The rule's mirrors (`mirror` with `mirrorPercentage`, and `mirrors`), resolved.
-    fn shadows(
-        &self,
-        snapshot: &Snapshot,
-        rule: &crate::resources::HttpRoute,
-        dialled: &ServicePort,
-        namespace: &str,
-        version: Version,
-    ) -> Shadows<RouteTarget> {
-        let share = |p: Option<&crate::resources::Percent>| p.map_or(100.0, |p| p.value);
-        let single = rule
-            .mirror
-            .iter()
-            .map(|m| (m, share(rule.mirror_percentage.as_ref())));
-        let many = rule
-            .mirrors
-            .iter()
-            .map(|m| (&m.destination, share(m.percentage.as_ref())));
-        let shadows = single.chain(many).map(|(destination, percentage)| Shadow {
-            target: self.destination_target(snapshot, destination, dialled, namespace, version),
-            percentage,
-        });
-        Shadows(shadows.collect())
     }
 }

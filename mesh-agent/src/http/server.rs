@@ -52,6 +52,7 @@ fn declared_protocol(snapshot: &Snapshot, direction: Direction) -> Option<Declar
             original_dst,
             pod_ip,
         } => snapshot.service_of_endpoint(SocketAddr::new(pod_ip, original_dst.port())),
+        Direction::Gateway { .. } => None,
     }?;
     Declared::of_port(port.protocol)
 }
@@ -59,7 +60,7 @@ fn declared_protocol(snapshot: &Snapshot, direction: Direction) -> Option<Declar
 /// Who talks to whom, as telemetry reports it from this side.
 fn peers(snapshot: &Snapshot, direction: Direction, pod: &ProxiedPod, peer: SocketAddr) -> Peers {
     match direction {
-        Direction::Outbound { .. } => Peers {
+        Direction::Outbound { .. } | Direction::Gateway { .. } => Peers {
             reporter: Reporter::source,
             source: Some(pod.workload(snapshot)),
             destination: None,

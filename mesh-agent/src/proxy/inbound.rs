@@ -97,10 +97,13 @@ async fn proxy_inbound(
             return reset(client);
         }
     };
-    let snapshot = inputs.discovery.snapshot();
-    let source = snapshot.workload(peer.ip());
+    let snapshot = inputs.config.snapshot();
+    let source = snapshot.workload(peer.ip()).cloned();
     let destination = pod.workload(&snapshot);
-    let service = snapshot.service_of_endpoint(SocketAddr::new(pod.ip, original.port()));
+    let endpoint = SocketAddr::new(pod.ip, original.port());
+    let service = snapshot
+        .service_of_endpoint(endpoint)
+        .map(|(s, _)| s.clone());
     let labels = TcpLabels::new(
         Reporter::destination,
         source.as_deref(),

@@ -8,7 +8,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
-use crate::discovery::{Service, Workload};
+use crate::snapshot::{Service, Workload};
 
 /// The value Istio reports for a label it does not know.
 const UNKNOWN: &str = "unknown";
@@ -62,7 +62,7 @@ impl TcpLabels {
             source_version: field(source, |w| w.version.as_deref()),
             destination_workload: field(destination, |w| Some(&w.name)),
             destination_workload_namespace: field(destination, |w| Some(&w.namespace)),
-            destination_service: service.map_or(UNKNOWN.into(), Service::hostname),
+            destination_service: service.map_or(UNKNOWN.into(), |s| s.hostname.clone()),
             destination_service_name: service.map_or(UNKNOWN.into(), |s| s.name.clone()),
             destination_service_namespace: service.map_or(UNKNOWN.into(), |s| s.namespace.clone()),
             destination_app: field(destination, |w| w.app.as_deref()),

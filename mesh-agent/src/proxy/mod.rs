@@ -18,15 +18,16 @@ pub use outbound::Outbound;
 pub use socket::UpstreamSockets;
 
 use crate::capture::OriginalDsts;
-use crate::discovery::{workload_name, Discovery, Snapshot, Workload};
 use crate::netns::Netns;
+use crate::pipeline::ConfigState;
+use crate::snapshot::{workload_name, Snapshot, Workload};
 
 /// What every connection of every pod shares.
 pub struct ProxyInputs {
     /// Original destinations of captured outbound connections.
     pub original_dsts: Arc<dyn OriginalDsts>,
-    /// Services and workloads.
-    pub discovery: Discovery,
+    /// The configuration in force: services, endpoints, workloads, routes.
+    pub config: ConfigState,
     /// TCP telemetry.
     pub metrics: Arc<TcpMetrics>,
     /// How upstream connections are opened.
@@ -56,15 +57,17 @@ pub struct ProxiedPod {
 }
 
 impl ProxiedPod {
-    /// The pod's workload: from discovery when it knows the pod, else derived from its name.
+    /// The pod's workload: from the snapshot when it knows the pod, else derived from its name.
     pub fn workload(&self, snapshot: &Snapshot) -> Arc<Workload> {
-        snapshot.workload(self.ip).unwrap_or_else(|| {
+        snapshot.workload(self.ip).cloned().unwrap_or_else(|| {
             Arc::new(Workload {
                 name: workload_name(&self.name, None),
                 namespace: self.namespace.clone(),
                 pod_name: self.name.clone(),
                 app: None,
                 version: None,
+                service_account: None,
+                labels: Default::default(),
             })
         })
     }

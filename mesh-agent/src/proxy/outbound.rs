@@ -12,7 +12,8 @@ use tokio::net::{TcpListener, TcpStream};
 use super::forward::forward;
 use super::socket::{connect, listen, reset};
 use super::{ProxiedPod, ProxyInputs, Reporter, TcpLabels};
-use crate::discovery::Service;
+use crate::pipeline::RoundRobin;
+use crate::snapshot::Snapshot;
 
 /// A pod's outbound capture listener.
 pub struct Outbound {
@@ -78,14 +79,15 @@ async fn proxy_outbound(
         tracing::warn!(pod = %pod.name, %peer, "no original destination; resetting");
         return reset(client);
     };
-    let snapshot = inputs.discovery.snapshot();
-    let service = snapshot.service(original);
+    let snapshot = inputs.config.snapshot();
+    let service = snapshot.service_at(original).map(|(s, _)| s.clone());
     let direction = crate::http::Direction::Outbound {
         original_dst: original,
     };
     let http = crate::http::serve_if_http(client, peer, direction, &pod, &inputs, &http_pool);
     let Some(client) = http.await else { return };
-    let Some(endpoint) = pick_endpoint(original, service.as_deref()) else {
+    let round_robin = inputs.config.round_robin();
+    let Some(endpoint) = pick_endpoint(original, &snapshot, round_robin) else {
         tracing::warn!(pod = %pod.name, %original, "service has no endpoints; resetting");
         return reset(client);
     };
@@ -97,7 +99,7 @@ async fn proxy_outbound(
         }
     };
     let source = pod.workload(&snapshot);
-    let destination = snapshot.workload(endpoint.ip());
+    let destination = snapshot.workload(endpoint.ip()).cloned();
     let labels = TcpLabels::new(
         Reporter::source,
         Some(&source),
@@ -108,11 +110,18 @@ async fn proxy_outbound(
     forward(client, upstream, inputs.metrics.open(&labels)).await;
 }
 
-/// The endpoint for `original`: round robin over the Service's endpoints when it is a
-/// ClusterIP:port, else `original` itself (passthrough).
-fn pick_endpoint(original: SocketAddr, service: Option<&Service>) -> Option<SocketAddr> {
-    match service {
-        Some(service) => service.pick(),
+/// The endpoint for `original`: round robin over the endpoints of the Service port's cluster
+/// when it is a ClusterIP:port, else `original` itself (passthrough).
+fn pick_endpoint(
+    original: SocketAddr,
+    snapshot: &Snapshot,
+    round_robin: &RoundRobin,
+) -> Option<SocketAddr> {
+    match snapshot.service_at(original) {
+        Some((service, port)) => {
+            let cluster = snapshot.cluster(&service.hostname, port.port, None)?;
+            round_robin.pick(cluster)
+        }
         None => Some(original),
     }
 }

@@ -3,6 +3,7 @@
 //! only calls it. The policy structs here are the compiled form the snapshot converts Istio's
 //! VirtualService and DestinationRule fields into.
 
+pub mod from_snapshot;
 pub mod outcome;
 pub mod outlier;
 pub mod pool;

@@ -99,7 +99,7 @@ fn registry(accepted: &HashMap<ResourceKey, Accepted>) -> Registry {
 
 fn workloads(
     accepted: &HashMap<ResourceKey, Accepted>,
-) -> HashMap<std::net::IpAddr, super::Workload> {
+) -> HashMap<std::net::IpAddr, Arc<super::Workload>> {
     let mut index = EndpointIndex::default();
     for entry in by_kind(accepted, "Pod") {
         if let Resource::Pod(pod) = entry.resource.as_ref() {

@@ -11,6 +11,7 @@
 //! that same order. Two DestinationRules for one host in one namespace: likewise the first wins.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -30,6 +31,10 @@ pub struct Accepted {
     pub resource: Arc<Resource>,
     /// Taken from the previous snapshot because the current version was rejected.
     pub from_previous: bool,
+    /// What the document read as: origin and body (see [`fingerprint`]).
+    pub fingerprint: u64,
+    /// The warnings reading it raised, repeated when an unchanged document is reused.
+    pub warnings: Arc<Vec<Problem>>,
 }
 
 /// A resource the last build refused, for `/config_dump`.
@@ -58,7 +63,13 @@ pub fn build(set: &ResourceSet, previous: Option<&Snapshot>) -> (Snapshot, Vec<P
             continue;
         }
         first_seen.insert(key.clone(), &raw.origin);
-        match read(raw, &key, &mut problems) {
+        let fingerprint = fingerprint(raw);
+        if let Some(entry) = unchanged(previous, &key, fingerprint) {
+            problems.extend(entry.warnings.iter().cloned());
+            accepted.insert(key, entry);
+            continue;
+        }
+        match read(raw, &key, fingerprint, &mut problems) {
             Some(entry) => drop(accepted.insert(key, entry)),
             None => {
                 if let Some(entry) = last_good(previous, &key) {
@@ -71,20 +82,63 @@ pub fn build(set: &ResourceSet, previous: Option<&Snapshot>) -> (Snapshot, Vec<P
     (snapshot, problems)
 }
 
-fn read(raw: &RawResource, key: &ResourceKey, problems: &mut Vec<Problem>) -> Option<Accepted> {
+fn read(
+    raw: &RawResource,
+    key: &ResourceKey,
+    fingerprint: u64,
+    problems: &mut Vec<Problem>,
+) -> Option<Accepted> {
     match parse(raw) {
         Ok(parsed) => {
-            problems.extend(parsed.warnings);
+            problems.extend(parsed.warnings.iter().cloned());
             Some(Accepted {
                 origin: raw.origin.clone(),
                 key: key.clone(),
                 resource: Arc::new(parsed.resource?),
                 from_previous: false,
+                fingerprint,
+                warnings: Arc::new(parsed.warnings),
             })
         }
         Err(problem) => {
             problems.push(problem);
             None
+        }
+    }
+}
+
+/// `previous`'s typed resource for `key` when the document is unchanged: not parsed again.
+fn unchanged(previous: Option<&Snapshot>, key: &ResourceKey, fingerprint: u64) -> Option<Accepted> {
+    let entry = previous?.accepted.get(key)?;
+    (!entry.from_previous && entry.fingerprint == fingerprint).then(|| entry.clone())
+}
+
+/// A hash of a document's origin, API version and body: equal documents read alike.
+fn fingerprint(raw: &RawResource) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    (&raw.origin, &raw.api_version).hash(&mut hasher);
+    hash_value(&raw.body, &mut hasher);
+    hasher.finish()
+}
+
+fn hash_value(value: &serde_json::Value, hasher: &mut impl Hasher) {
+    use serde_json::Value;
+    std::mem::discriminant(value).hash(hasher);
+    match value {
+        Value::Null => {}
+        Value::Bool(b) => b.hash(hasher),
+        Value::Number(n) => (n.as_i64(), n.as_u64(), n.as_f64().map(f64::to_bits)).hash(hasher),
+        Value::String(s) => s.hash(hasher),
+        Value::Array(items) => {
+            items.len().hash(hasher);
+            items.iter().for_each(|v| hash_value(v, hasher));
+        }
+        Value::Object(map) => {
+            map.len().hash(hasher);
+            map.iter().for_each(|(k, v)| {
+                k.hash(hasher);
+                hash_value(v, hasher);
+            });
         }
     }
 }
@@ -121,4 +175,45 @@ pub(crate) fn rejected(problems: &[Problem], snapshot: &Snapshot) -> Vec<Rejecte
     let mut rejected: Vec<Rejected> = by_key.into_values().collect();
     rejected.sort_by(|a, b| a.resource.cmp(&b.resource));
     rejected
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::parse_documents;
+
+    fn set(yaml: &str) -> ResourceSet {
+        Arc::new(parse_documents(std::path::Path::new("t.yaml"), yaml).unwrap())
+    }
+
+    #[test]
+    fn an_unchanged_document_is_reused_and_a_changed_one_read_again() {
+        let service =
+            "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 80}]}\n";
+        let pod = |ip: &str| {
+            format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nstatus: {{podIP: {ip}}}\n")
+        };
+        let (first, _) = build(&set(&format!("{service}---\n{}", pod("10.0.0.1"))), None);
+        let (next, _) = build(
+            &set(&format!("{service}---\n{}", pod("10.0.0.2"))),
+            Some(&first),
+        );
+        let resource = |s: &Snapshot, kind: &str, name: &str| {
+            let key = ResourceKey {
+                kind: kind.into(),
+                namespace: "default".into(),
+                name: name.into(),
+            };
+            s.accepted[&key].resource.clone()
+        };
+        assert!(Arc::ptr_eq(
+            &resource(&first, "Service", "a"),
+            &resource(&next, "Service", "a")
+        ));
+        assert!(!Arc::ptr_eq(
+            &resource(&first, "Pod", "p"),
+            &resource(&next, "Pod", "p")
+        ));
+        assert!(next.workload("10.0.0.2".parse().unwrap()).is_some());
+    }
 }

@@ -62,11 +62,11 @@ impl<'a> EndpointIndex<'a> {
     }
 
     /// Every pod with an IP, as a workload.
-    pub fn workloads(&self) -> HashMap<IpAddr, Workload> {
+    pub fn workloads(&self) -> HashMap<IpAddr, Arc<Workload>> {
         let mut workloads = HashMap::with_capacity(self.pods.len());
         for ((namespace, name), (pod, labels)) in &self.pods {
             if let Some(ip) = pod_ip(pod) {
-                workloads.insert(ip, workload(namespace, name, pod, labels));
+                workloads.insert(ip, Arc::new(workload(namespace, name, pod, labels)));
             }
         }
         workloads

@@ -41,7 +41,7 @@ pub struct Snapshot {
     clusters: HashMap<String, Vec<Arc<Cluster>>>,
     routes: HashMap<String, Vec<Arc<HostRoutes>>>,
     gateways: BTreeMap<String, GatewayEntry>,
-    workloads: HashMap<IpAddr, Workload>,
+    workloads: HashMap<IpAddr, Arc<Workload>>,
     authorization: PoliciesByNamespace<AuthorizationPolicySpec>,
     peer_authentication: PoliciesByNamespace<PeerAuthenticationSpec>,
     request_authentication: PoliciesByNamespace<RequestAuthenticationSpec>,
@@ -65,8 +65,17 @@ impl Snapshot {
     }
 
     /// The service and port at a ClusterIP:port.
-    pub fn service_at(&self, addr: SocketAddr) -> Option<(&Service, &ServicePort)> {
+    pub fn service_at(&self, addr: SocketAddr) -> Option<(&Arc<Service>, &ServicePort)> {
         self.registry.at(addr)
+    }
+
+    /// The service and port that an endpoint (pod IP:target port) serves: what inbound
+    /// telemetry names as the destination service.
+    pub fn service_of_endpoint(
+        &self,
+        endpoint: SocketAddr,
+    ) -> Option<(&Arc<Service>, &ServicePort)> {
+        self.registry.serving(endpoint)
     }
 
     /// The registry.
@@ -110,8 +119,15 @@ impl Snapshot {
             .find(|c| c.port == port && c.subset.as_deref() == subset)
     }
 
+    /// Whether the cluster named `outbound|PORT|SUBSET|HOST` exists.
+    pub fn has_cluster(&self, name: &str) -> bool {
+        let host = name.rsplit('|').next().unwrap_or_default();
+        let clusters = self.clusters.get(host);
+        clusters.is_some_and(|list| list.iter().any(|c| c.name == name))
+    }
+
     /// The workload of the pod with IP `ip`.
-    pub fn workload(&self, ip: IpAddr) -> Option<&Workload> {
+    pub fn workload(&self, ip: IpAddr) -> Option<&Arc<Workload>> {
         self.workloads.get(&ip)
     }
 
@@ -160,6 +176,23 @@ impl Snapshot {
     /// Number of resources in force.
     pub fn resource_count(&self) -> usize {
         self.accepted.len()
+    }
+
+    /// The Secret `namespace/name` in force (a gateway's `credentialName`).
+    pub fn secret(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<&k8s_openapi::api::core::v1::Secret> {
+        let key = crate::resources::ResourceKey {
+            kind: "Secret".into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        };
+        match self.accepted.get(&key)?.resource.as_ref() {
+            crate::resources::Resource::Secret(secret) => Some(secret),
+            _ => None,
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! policy; its `portLevelSettings` entry for the port replaces all four of load balancer,
 //! connection pool, outlier detection and TLS (port-level settings do not inherit); then each
 //! field the subset sets overrides; then the subset's own port-level entry replaces all four.
-//! Older spellings are normalised here (`consecutiveErrors` → `consecutive5xxErrors`).
+//! The old `consecutiveErrors` is kept as written: it is not `consecutive5xxErrors` (Istio counts
+//! only 502/503/504 with it); `resilience::from_snapshot` compiles it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,7 +46,6 @@ pub fn merge(
             apply_entry(&mut merged, entry);
         }
     }
-    normalise(&mut merged);
     merged
 }
 
@@ -89,13 +89,6 @@ fn override_set(into: &mut TrafficPolicy, from: &TrafficPolicy) {
 fn set<T: Clone>(into: &mut Option<T>, from: &Option<T>) {
     if from.is_some() {
         into.clone_from(from);
-    }
-}
-
-fn normalise(policy: &mut TrafficPolicy) {
-    if let Some(outlier) = policy.outlier_detection.as_mut() {
-        outlier.consecutive_5xx_errors = outlier.consecutive_5xx();
-        outlier.consecutive_errors = None;
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Service as KubeService, ServicePort as KubePort};
 
@@ -15,17 +16,25 @@ pub const CLUSTER_DOMAIN: &str = "svc.cluster.local";
 /// Every service, indexed by hostname spelling and by address.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Registry {
-    pub(crate) services: Vec<Service>,
+    pub(crate) services: Vec<Arc<Service>>,
     #[serde(skip)]
     by_host: HashMap<String, usize>,
     #[serde(skip)]
     by_address: HashMap<SocketAddr, (usize, usize)>,
+    /// Endpoint IP:target port → the service port it serves (the first service inserted wins).
+    #[serde(skip)]
+    by_endpoint: HashMap<SocketAddr, (usize, usize)>,
 }
 
 impl Registry {
     /// The service `host` names, resolved as a client in `namespace` would (short names in
     /// `namespace`).
     pub fn lookup(&self, host: &str, namespace: &str) -> Option<&Service> {
+        self.lookup_shared(host, namespace).map(|s| s.as_ref())
+    }
+
+    /// Like [`lookup`](Self::lookup), the shared service (the route layer keeps it).
+    pub fn lookup_shared(&self, host: &str, namespace: &str) -> Option<&Arc<Service>> {
         let index = match self.by_host.get(host) {
             Some(index) => Some(index),
             None if !host.contains('.') => self
@@ -37,8 +46,17 @@ impl Registry {
     }
 
     /// The service and port at a ClusterIP:port (or ServiceEntry address:port).
-    pub fn at(&self, addr: SocketAddr) -> Option<(&Service, &ServicePort)> {
-        let (service, port) = self.by_address.get(&addr)?;
+    pub fn at(&self, addr: SocketAddr) -> Option<(&Arc<Service>, &ServicePort)> {
+        self.port_of(self.by_address.get(&addr)?)
+    }
+
+    /// The service and port an endpoint (pod IP:target port) serves, for inbound telemetry. When
+    /// several do, the first by namespace/name.
+    pub fn serving(&self, endpoint: SocketAddr) -> Option<(&Arc<Service>, &ServicePort)> {
+        self.port_of(self.by_endpoint.get(&endpoint)?)
+    }
+
+    fn port_of(&self, (service, port): &(usize, usize)) -> Option<(&Arc<Service>, &ServicePort)> {
         let service = &self.services[*service];
         Some((service, &service.ports[*port]))
     }
@@ -56,12 +74,17 @@ impl Registry {
     }
 
     /// Every service.
-    pub fn services(&self) -> &[Service] {
+    pub fn services(&self) -> &[Arc<Service>] {
         &self.services
     }
 
-    /// Adds a Kubernetes Service with its endpoints.
-    pub(crate) fn add_service(&mut self, service: &KubeService, endpoints: Vec<Endpoint>) {
+    /// Adds a Kubernetes Service with its endpoints (sorted by address, so that the order does
+    /// not depend on how the resources were read and round robin keeps its place on reload).
+    pub(crate) fn add_service(&mut self, service: &KubeService, mut endpoints: Vec<Endpoint>) {
+        endpoints.sort_by_key(|e| match e.address {
+            Address::Ip(ip) => Some(ip),
+            Address::Dns(_) => None,
+        });
         let namespace = service
             .metadata
             .namespace
@@ -151,11 +174,26 @@ impl Registry {
                     .insert(SocketAddr::new(*ip, port.port), (index, p));
             }
         }
+        self.index_endpoints(&service, index);
         self.by_host.insert(service.hostname.clone(), index);
         for alias in aliases {
             self.by_host.entry(alias.clone()).or_insert(index);
         }
-        self.services.push(service);
+        self.services.push(Arc::new(service));
+    }
+
+    fn index_endpoints(&mut self, service: &Service, index: usize) {
+        for endpoint in &service.endpoints {
+            let Address::Ip(ip) = endpoint.address else {
+                continue;
+            };
+            for (p, port) in service.ports.iter().enumerate() {
+                if let Some(target) = endpoint.ports.get(&port.port) {
+                    let key = SocketAddr::new(ip, *target);
+                    self.by_endpoint.entry(key).or_insert((index, p));
+                }
+            }
+        }
     }
 }
 
@@ -216,7 +254,7 @@ fn entry_endpoints(spec: &ServiceEntrySpec, host: &str, ports: &[ServicePort]) -
             Endpoint {
                 address,
                 ports,
-                labels: std::sync::Arc::new(e.labels.clone()),
+                labels: Arc::new(e.labels.clone()),
                 pod: None,
             }
         })

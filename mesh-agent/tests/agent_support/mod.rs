@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mesh_agent::capture::{CapturedPod, OriginalDsts, PodCapture};
-use mesh_agent::discovery::{Discovery, Resources, Snapshot};
 use mesh_agent::netns::Netns;
+use mesh_agent::pipeline::ConfigState;
 use mesh_agent::proxy::{ProxiedPod, ProxyInputs, TcpMetrics, UpstreamSockets};
 use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -68,20 +68,33 @@ impl PodCapture for FakePodCapture {
     }
 }
 
-/// Discovery from YAML text.
-pub fn discovery(yaml: &str) -> Discovery {
-    let mut resources = Resources::default();
-    mesh_agent::discovery::parse_into(Path::new("test.yaml"), yaml, &mut resources).unwrap();
-    Discovery::with_snapshot(Snapshot::build(&resources.services, &resources.pods))
+/// The configuration compiled from YAML text, as the pipeline would swap it in.
+pub fn config(yaml: &str) -> ConfigState {
+    let path = Path::new("test.yaml");
+    let documents = mesh_agent::resources::parse_documents(path, yaml).unwrap();
+    let update = mesh_agent::sources::SourceUpdate {
+        resources: Arc::new(documents),
+        problems: Default::default(),
+    };
+    let state = ConfigState::default();
+    let reload = state.apply(&update);
+    let errors: Vec<String> = reload
+        .problems
+        .iter()
+        .filter(|p| p.is_error())
+        .map(|p| p.to_string())
+        .collect();
+    assert!(errors.is_empty(), "test configuration rejected: {errors:?}");
+    state
 }
 
 /// Proxy inputs with fakes and no socket mark, and the registry their metrics are in.
-pub fn inputs(discovery: Discovery) -> (Arc<ProxyInputs>, Arc<FakeOriginalDsts>, Registry) {
+pub fn inputs(config: ConfigState) -> (Arc<ProxyInputs>, Arc<FakeOriginalDsts>, Registry) {
     let mut registry = Registry::default();
     let dsts = Arc::new(FakeOriginalDsts::default());
     let inputs = Arc::new(ProxyInputs {
         original_dsts: dsts.clone(),
-        discovery,
+        config,
         metrics: TcpMetrics::register(&mut registry),
         sockets: UpstreamSockets {
             mark: None,

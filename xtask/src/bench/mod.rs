@@ -2,6 +2,7 @@
 //! Figures are printed and written to `target/bench/`, never asserted.
 
 mod cases;
+mod config;
 mod haproxy;
 mod hook_cost;
 mod idle;
@@ -25,6 +26,8 @@ pub struct BenchArgs {
 enum Suite {
     /// L4 (issue #3): direct pod→pod, through the agent, with sk_msg, and HAProxy in TCP mode.
     L4(l4::L4Args),
+    /// Configuration (issue #4): compile 10,000 services and re-apply one endpoint change.
+    Config,
 }
 
 /// Runs one benchmark suite (from a release build: rebuilt and re-run first when needed).
@@ -34,5 +37,6 @@ pub fn run(args: BenchArgs) -> Result<()> {
             release::ensure_release_build(args.debug_build)?;
             l4::run(&args)
         }
+        Suite::Config => config::run(),
     }
 }

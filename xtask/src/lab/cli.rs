@@ -1,4 +1,4 @@
-//! `cargo xtask lab up|apply|delete|exec|status|agent|down` (DESIGN.md §6, "Lab CLI").
+//! `cargo xtask lab up|apply|delete|exec|status|agent|top|down` (DESIGN.md §6, "Lab CLI").
 
 use super::{down, ExecTarget, Lab, UpOptions, DEFAULT_LAB};
 use anyhow::{Context, Result};
@@ -66,6 +66,12 @@ enum LabCommand {
     },
     /// Remove everything the lab created (also after a crash).
     Down,
+    /// The busiest source → destination pairs (requests/s, success rate, p50/p99), each second.
+    Top {
+        /// Print one table (over one second) and exit.
+        #[arg(long)]
+        once: bool,
+    },
 }
 
 /// What `lab agent` does.
@@ -121,6 +127,7 @@ pub fn run(args: LabArgs) -> Result<()> {
             AgentAction::Stop => Lab::open(&name)?.stop_agent(&node)?,
         },
         LabCommand::Down => down(&name)?,
+        LabCommand::Top { once } => super::top::run(&Lab::open(&name)?, once)?,
     }
     Ok(())
 }

@@ -26,6 +26,7 @@ mod status;
 mod teardown;
 #[cfg(test)]
 mod tests;
+mod top;
 mod up;
 
 pub use agent::METRICS_PORT;

@@ -81,9 +81,13 @@ pub fn config_file_name(kind: &str, namespace: &str, name: &str) -> String {
     format!("{kind}.{namespace}.{name}.yaml")
 }
 
+/// Core kinds the agents read as configuration (a gateway's certificates live in Secrets).
+pub const MESH_CORE_KINDS: [&str; 2] = ["ConfigMap", "Secret"];
+
 /// Whether a document is a mesh resource rather than something the lab builds.
 pub fn is_mesh_resource(doc: &Document) -> bool {
-    MESH_GROUPS.contains(&doc.group()) || (doc.group().is_empty() && doc.kind() == "ConfigMap")
+    MESH_GROUPS.contains(&doc.group())
+        || (doc.group().is_empty() && MESH_CORE_KINDS.contains(&doc.kind()))
 }
 
 impl Plan {

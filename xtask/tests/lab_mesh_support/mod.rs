@@ -14,6 +14,11 @@ pub const CLUSTER: &str = "lab-mesh.yaml";
 /// `lab-mesh.yaml` up on two nodes as lab `name`, or `None` (after `skipped: …`) without root.
 /// Panics when the eBPF object or the agent is missing: the mesh cannot be tested without them.
 pub fn mesh_lab(name: &str) -> Option<TestLab> {
+    mesh_lab_of(name, 2, CLUSTER)
+}
+
+/// `cluster` (a file of `tests/data/`) up on `nodes` nodes as lab `name`, like [`mesh_lab`].
+pub fn mesh_lab_of(name: &str, nodes: u8, cluster: &str) -> Option<TestLab> {
     let lab = TestLab::new(name)?;
     let object = target_dir().join("bpfel-unknown-none/release/mesh-ebpf");
     assert!(
@@ -25,7 +30,7 @@ pub fn mesh_lab(name: &str) -> Option<TestLab> {
         agent_binary().is_file(),
         "mesh-agent is not built: run `cargo build --bins -p xtask -p mesh-agent`"
     );
-    lab.up(2, &[CLUSTER]);
+    lab.up(nodes, &[cluster]);
     Some(lab)
 }
 

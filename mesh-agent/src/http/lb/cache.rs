@@ -8,10 +8,13 @@ use super::ClusterBalancer;
 use crate::http::chance::Chance;
 use crate::snapshot::Cluster;
 
+/// A balancer and the cluster version it was built from.
+type Built = (Arc<Cluster>, Arc<ClusterBalancer>);
+
 /// Balancer per cluster name, each tied to the cluster version it was built from.
 #[derive(Debug, Default)]
 pub struct Balancers {
-    by_cluster: RwLock<HashMap<String, (Arc<Cluster>, Arc<ClusterBalancer>)>>,
+    by_cluster: RwLock<HashMap<String, Built>>,
     chance: Chance,
 }
 

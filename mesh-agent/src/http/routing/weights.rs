@@ -49,7 +49,8 @@ mod tests {
     #[test]
     fn weight_table() {
         // weights, draws and the destination each draw picks
-        let cases: Vec<(Vec<Option<u32>>, Vec<(u32, Option<usize>)>)> = vec![
+        type Draws = Vec<(u32, Option<usize>)>;
+        let cases: Vec<(Vec<Option<u32>>, Draws)> = vec![
             (vec![None], vec![(0, Some(0))]),
             (vec![Some(0)], vec![(0, Some(0))]),
             (

@@ -1,0 +1,157 @@
+//! One gateway port: a listener on the node's address. Each connection (TLS terminated first
+//! on an HTTPS port) is served by hyper; each request is bound to the Gateway whose server
+//! hosts its Host matches, then goes through the shared request stack, which routes it by
+//! that Gateway's VirtualServices.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use hyper::body::Incoming;
+use hyper::header::HOST;
+use hyper::Request;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use super::hosts::{best_match, normalized};
+use super::selection::PortPlan;
+use crate::http::{boxed, request_stack, Direction, GatewayBinding, HttpInputs, Peers, Pool};
+use crate::netns::Netns;
+use crate::pipeline::ConfigState;
+use crate::proxy::Reporter;
+
+/// What a port serves now; swapped in place when the Gateways change.
+pub struct PortState {
+    /// The servers on the port.
+    pub plan: PortPlan,
+    /// The TLS acceptor of an HTTPS port.
+    pub tls: Option<TlsAcceptor>,
+}
+
+/// What every gateway port shares.
+pub struct GatewayShared {
+    /// The configuration in force (routes, endpoints).
+    pub config: ConfigState,
+    /// The request stack's metrics, telemetry and traffic state.
+    pub http: Arc<HttpInputs>,
+    /// Upstream connections, opened from the node's own netns (never enrolled, so never
+    /// captured).
+    pub pool: Pool,
+}
+
+/// The listener of one gateway port.
+pub struct GatewayListener {
+    listener: TcpListener,
+    state: Arc<ArcSwap<PortState>>,
+    shared: Arc<GatewayShared>,
+}
+
+impl GatewayListener {
+    /// Listens on `addr` in the agent's own netns.
+    pub async fn new(
+        addr: SocketAddr,
+        state: Arc<ArcSwap<PortState>>,
+        shared: Arc<GatewayShared>,
+    ) -> std::io::Result<Self> {
+        let listener = crate::proxy::socket::listen(&Netns::current()?, addr).await?;
+        Ok(Self {
+            listener,
+            state,
+            shared,
+        })
+    }
+
+    /// Where it listens.
+    pub fn address(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Accepts until dropped; each connection runs on its own task and outlives the listener.
+    pub async fn run(self) {
+        loop {
+            let (stream, peer) = match self.listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::debug!(%error, "gateway accept failed");
+                    continue;
+                }
+            };
+            let (state, shared) = (self.state.clone(), self.shared.clone());
+            tokio::spawn(serve_connection(stream, peer, state, shared));
+        }
+    }
+}
+
+/// Terminates TLS when the port is HTTPS, then serves HTTP.
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: Arc<ArcSwap<PortState>>,
+    shared: Arc<GatewayShared>,
+) {
+    let Ok(local) = stream.local_addr() else {
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let tls = state.load().tls.clone();
+    match tls {
+        None => serve_http(stream, peer, local, state, shared).await,
+        Some(acceptor) => match acceptor.accept(stream).await {
+            Ok(tls) => serve_http(tls, peer, local, state, shared).await,
+            Err(error) => tracing::debug!(%error, %peer, "gateway TLS handshake failed"),
+        },
+    }
+}
+
+/// Serves HTTP/1.1 or HTTP/2 on `io` until it closes, each request through the stack.
+async fn serve_http<IO>(
+    io: IO,
+    peer: SocketAddr,
+    local: SocketAddr,
+    state: Arc<ArcSwap<PortState>>,
+    shared: Arc<GatewayShared>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let peers = Peers {
+        reporter: Reporter::source,
+        source: None,
+        destination: None,
+        pod_ip: None,
+        downstream: Some(peer),
+    };
+    let direction = Direction::Gateway { listener: local };
+    let config = shared.config.clone();
+    let stack = request_stack(&shared.http, config, peers, direction, shared.pool.clone());
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let mut request = request.map(boxed);
+        if let Some(binding) = binding(&state.load().plan, &request) {
+            request.extensions_mut().insert(binding);
+        }
+        stack.clone().oneshot(request)
+    });
+    let server = auto::Builder::new(TokioExecutor::new());
+    let connection = server.serve_connection_with_upgrades(TokioIo::new(io), service);
+    if let Err(error) = connection.await {
+        tracing::debug!(%error, "gateway connection ended with an error");
+    }
+}
+
+/// The Gateway whose server on this port hosts the request's authority; `None`: no server
+/// does (the route layer answers 404 `NR`).
+fn binding<B>(plan: &PortPlan, request: &Request<B>) -> Option<GatewayBinding> {
+    let authority = request.uri().authority().map(|a| a.as_str());
+    let header = || request.headers().get(HOST)?.to_str().ok();
+    let host = normalized(authority.or_else(header)?);
+    let servers = plan.servers.iter().map(|s| (s.hosts.as_slice(), s));
+    let server = best_match(servers, &host)?;
+    Some(GatewayBinding {
+        gateway: server.gateway.clone(),
+        namespace: server.namespace.clone(),
+        host,
+    })
+}

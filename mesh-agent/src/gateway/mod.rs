@@ -1,0 +1,21 @@
+//! The ingress gateway: Gateways whose selector matches this agent's gateway labels make it
+//! listen on their server ports on the node's address; requests are bound to the Gateway
+//! whose hosts they name and routed by the VirtualServices bound to it (`gateways:`), through
+//! the same request stack as mesh traffic; HTTPS servers terminate TLS with rustls.
+
+mod hosts;
+mod ingress;
+mod listener;
+mod selection;
+mod tls;
+
+#[cfg(test)]
+mod selection_tests;
+
+pub use hosts::{normalized, HostPattern};
+pub use ingress::{GatewayInputs, IngressGateway, GATEWAY_REFRESH};
+pub use selection::{
+    BadGatewayLabel, BoundServer, GatewayLabels, GatewayPlan, PortPlan, PortProtocol,
+    DEFAULT_GATEWAY_LABELS,
+};
+pub use tls::{CredentialError, ServerCertificates};

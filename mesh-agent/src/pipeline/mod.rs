@@ -1,0 +1,87 @@
+//! The configuration pipeline: a source's [`SourceUpdate`]s are compiled into one
+//! [`Snapshot`], swapped atomically into the [`ConfigState`] every connection reads. A bad
+//! resource or file never takes the last good configuration down (see [`crate::snapshot`]).
+
+mod dump;
+mod metrics;
+mod reload;
+mod round_robin;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+
+pub use dump::config_dump;
+pub use metrics::{ConfigMetrics, ReloadResult};
+pub use reload::{run, Reload};
+pub use round_robin::RoundRobin;
+
+use crate::snapshot::Snapshot;
+use crate::sources::SourceUpdate;
+
+/// The configuration in force, shared by every connection. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct ConfigState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    current: ArcSwap<Snapshot>,
+    loaded: AtomicBool,
+    generation: AtomicU64,
+    last_reload: Mutex<Arc<Reload>>,
+    round_robin: RoundRobin,
+}
+
+impl ConfigState {
+    /// A state serving `snapshot`, counted as loaded (tests, tools).
+    pub fn with_snapshot(snapshot: Snapshot) -> Self {
+        let state = Self::default();
+        state.replace(Arc::new(snapshot), Reload::default());
+        state
+    }
+
+    /// The snapshot to use for one connection or request.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.current.load_full()
+    }
+
+    /// Whether a snapshot was compiled from a source at least once.
+    pub fn is_loaded(&self) -> bool {
+        self.inner.loaded.load(Ordering::Acquire)
+    }
+
+    /// How many snapshots were swapped in so far.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
+
+    /// What the last reload found (problems of the resources and of the source).
+    pub fn last_reload(&self) -> Arc<Reload> {
+        self.inner.last_reload.lock().expect("not poisoned").clone()
+    }
+
+    /// Round-robin positions per cluster; they survive snapshot swaps.
+    pub fn round_robin(&self) -> &RoundRobin {
+        &self.inner.round_robin
+    }
+
+    /// Compiles `update` against the snapshot in force and swaps the result in. Blocking: the
+    /// agent runs it off the async workers (see [`run`]).
+    pub fn apply(&self, update: &SourceUpdate) -> Arc<Reload> {
+        let previous = self.snapshot();
+        let (snapshot, reload) = reload::compile(update, &previous);
+        self.replace(Arc::new(snapshot), reload);
+        self.last_reload()
+    }
+
+    fn replace(&self, snapshot: Arc<Snapshot>, reload: Reload) {
+        self.inner.round_robin.retain(&snapshot);
+        self.inner.current.store(snapshot);
+        *self.inner.last_reload.lock().expect("not poisoned") = Arc::new(reload);
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        self.inner.loaded.store(true, Ordering::Release);
+    }
+}
