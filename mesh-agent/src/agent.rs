@@ -49,6 +49,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         on_outbound_accept: capture.accelerate.clone(),
         http: crate::http::HttpInputs::register(&mut registry, crate::http::DEFAULT_DETECT_WINDOW),
     });
+    let resilience = inputs.http.traffic.resilience.clone();
     let gateway = crate::gateway::IngressGateway::new(gateway_inputs(&config, &inputs))?;
     let pods = Arc::new(EnrolledPods::new(
         capture.pods.clone(),
@@ -69,7 +70,11 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let metrics_routes = admin::metrics_routes(registry.clone());
     let metrics_server = AdminServer::new(config.metrics_addr, metrics_routes).await?;
     let ready_server = AdminServer::new(config.ready_addr, admin::ready_routes(readiness)).await?;
-    let admin_routes = admin::config_dump_routes(config_state);
+    let admin_routes = crate::admin_clusters::with_clusters(
+        admin::config_dump_routes(config_state.clone()),
+        config_state,
+        resilience,
+    );
     let agent_endpoints = AgentEndpoints::new(registry, crate::logging::LogLevels::installed());
     let admin_server = AdminServer::new(config.admin_addr, admin_routes)
         .await?

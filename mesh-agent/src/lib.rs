@@ -3,6 +3,7 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod admin_clusters;
 pub mod admin_routes;
 pub mod agent;
 pub mod attach;

@@ -3,6 +3,7 @@
 //! passthrough to a fixed address.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
@@ -14,6 +15,9 @@ use super::errors::{NoHealthyUpstream, NoRoute};
 use super::lb::Pick;
 use super::route::RouteTarget;
 use super::telemetry::Observed;
+use crate::resilience::outlier::SharedDetector;
+use crate::resilience::TriedEndpoints;
+use crate::snapshot::Cluster;
 
 /// A load-balancing policy: the endpoint for one request, `None` when there is none.
 pub trait Balancer: Send + Sync {
@@ -23,6 +27,11 @@ pub trait Balancer: Send + Sync {
     /// The pick with what it holds for the exchange (an in-flight count, a cookie to set).
     fn pick_for(&self, request: &Request<Body>) -> Option<Pick> {
         self.pick(request).map(Pick::at)
+    }
+
+    /// The cluster it picks in, when it is one (its endpoints, its traffic policy).
+    fn cluster(&self) -> Option<&Arc<Cluster>> {
+        None
     }
 }
 
@@ -68,10 +77,51 @@ pub struct Balance<S> {
 }
 
 impl<S> Balance<S> {
+    /// The balancer's pick, kept off ejected endpoints and, for a retry, off those tried.
     fn endpoint(request: &Request<Body>) -> Result<Pick, BoxError> {
         let target = request.extensions().get::<RouteTarget>().ok_or(NoRoute)?;
-        Ok(target.balancer.pick_for(request).ok_or(NoHealthyUpstream)?)
+        let first = target.balancer.pick_for(request).ok_or(NoHealthyUpstream)?;
+        let Some((all, allowed)) = allowed(request, target) else {
+            return Ok(first);
+        };
+        if allowed.is_empty() {
+            return Err(NoHealthyUpstream.into());
+        }
+        if allowed.contains(&first.endpoint) || !all.contains(&first.endpoint) {
+            return Ok(first);
+        }
+        for _ in 0..all.len() {
+            let again = target.balancer.pick_for(request).ok_or(NoHealthyUpstream)?;
+            if allowed.contains(&again.endpoint) {
+                return Ok(again);
+            }
+        }
+        Ok(Pick::at(allowed[fastrand::usize(..allowed.len())]))
     }
+}
+
+/// The cluster's endpoints and those a pick may land on (not ejected, not tried where others
+/// remain); `None` when nothing restricts the balancer.
+fn allowed(
+    request: &Request<Body>,
+    target: &RouteTarget,
+) -> Option<(Vec<SocketAddr>, Vec<SocketAddr>)> {
+    let cluster = target.balancer.cluster()?;
+    let detector = request.extensions().get::<SharedDetector>();
+    let tried = request.extensions().get::<TriedEndpoints>();
+    let retrying = tried.is_some_and(|t| !t.list().is_empty());
+    if detector.is_none() && !retrying {
+        return None;
+    }
+    let all = super::resilient::endpoints_of(cluster);
+    let mut allowed = all.clone();
+    if let Some(detector) = detector {
+        allowed = detector.eligible(&allowed);
+    }
+    if let Some(tried) = tried {
+        allowed = tried.untried(&allowed);
+    }
+    Some((all, allowed))
 }
 
 impl<S> Service<Request<Body>> for Balance<S>
@@ -98,6 +148,9 @@ where
         };
         if let Some(observed) = request.extensions().get::<Observed>() {
             observed.set_endpoint(endpoint);
+        }
+        if let Some(tried) = request.extensions().get::<TriedEndpoints>() {
+            tried.record(endpoint);
         }
         request.extensions_mut().insert(Endpoint(endpoint));
         let answer = self.inner.clone().oneshot(request);

@@ -9,6 +9,7 @@ mod metered;
 mod metrics;
 mod pool;
 mod rescue;
+mod resilient;
 mod route;
 mod route_rules;
 mod server;
@@ -33,6 +34,7 @@ pub use errors::*;
 pub use metrics::{HttpLabels, HttpMetrics, RequestOutcome};
 pub use pool::Pool;
 pub use rescue::{local_reply, status_and_flags};
+pub use resilient::Resilience;
 pub use route::{Direction, GatewayBinding, RouteClient, RouteTarget, UpstreamProtocol};
 pub use server::serve_if_http;
 pub use stack::{request_stack, RequestStack};
@@ -63,6 +65,8 @@ pub struct TrafficInputs {
     pub chance: chance::Chance,
     /// `mesh_mirror_*` counters.
     pub mirror_metrics: mirror::MirrorMetrics,
+    /// Destinations' pools and outlier detectors, retry and outlier metrics.
+    pub resilience: Resilience,
 }
 
 impl HttpInputs {
@@ -74,6 +78,7 @@ impl HttpInputs {
             observers: crate::observe::RequestObservers::register(registry),
             traffic: TrafficInputs {
                 mirror_metrics: mirror::MirrorMetrics::register(registry),
+                resilience: Resilience::register(registry),
                 ..TrafficInputs::default()
             },
         })

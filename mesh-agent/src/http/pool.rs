@@ -94,7 +94,10 @@ impl Pool {
         };
         let mut response = client.request(request).await.map_err(|error| -> BoxError {
             match error.is_connect() {
-                true => ConnectFailed(error.into()).into(),
+                // The mesh's marker inside, so retries on `connect-failure` see it.
+                true => {
+                    ConnectFailed(Box::new(crate::resilience::ConnectFailed(error.into()))).into()
+                }
                 false => UpstreamReset(error.into()).into(),
             }
         })?;

@@ -13,6 +13,8 @@ use tower::{Layer, Service, ServiceExt};
 
 use super::body::{full, Body, BoxError};
 use super::errors::*;
+use crate::resilience::retry::{RetriesExhausted as Exhausted, RetryLimitReached};
+use crate::resilience::{Overflow, Timeout};
 
 /// Answers every error of the inner service with a local reply.
 #[derive(Clone, Debug, Default)]
@@ -46,8 +48,21 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let answer = self.inner.clone().oneshot(request);
-        Box::pin(answer.map(|result| Ok(result.unwrap_or_else(|error| local_reply(&*error)))))
+        Box::pin(answer.map(|result| Ok(result.map_or_else(|e| local_reply(&*e), flag_retries))))
     }
+}
+
+/// An upstream answer passed on when retries ran out carries flag `URX`.
+fn flag_retries(mut response: Response<Body>) -> Response<Body> {
+    if response.extensions().get::<RetryLimitReached>().is_some() {
+        let extensions = response.extensions_mut();
+        let flags = extensions
+            .get::<ResponseFlags>()
+            .copied()
+            .unwrap_or_default();
+        extensions.insert(flags.with(ResponseFlag::RetriesExhausted));
+    }
+    response
 }
 
 /// The local reply for `error`: its status, its flags, its message as the body.
@@ -96,6 +111,10 @@ pub fn status_and_flags(error: &(dyn Error + 'static)) -> (StatusCode, ResponseF
         let (status, flags) = status_and_flags(&*exhausted.0);
         return (status, flags.with(F::RetriesExhausted));
     }
+    if let Some(exhausted) = error.downcast_ref::<Exhausted>() {
+        let (status, flags) = status_and_flags(&*exhausted.last);
+        return (status, flags.with(F::RetriesExhausted));
+    }
     if let Some(delayed) = error.downcast_ref::<DelayInjected>() {
         let (status, flags) = status_and_flags(&*delayed.0);
         return (status, flags.with(F::DelayInjected));
@@ -110,15 +129,15 @@ pub fn status_and_flags(error: &(dyn Error + 'static)) -> (StatusCode, ResponseF
         (StatusCode::NOT_FOUND, F::NoRoute)
     } else if error.is::<NoHealthyUpstream>() {
         (StatusCode::SERVICE_UNAVAILABLE, F::NoHealthyUpstream)
-    } else if error.is::<UpstreamOverflow>() {
+    } else if error.is::<UpstreamOverflow>() || error.is::<Overflow>() {
         (StatusCode::SERVICE_UNAVAILABLE, F::UpstreamOverflow)
-    } else if error.is::<UpstreamTimeout>() {
+    } else if error.is::<UpstreamTimeout>() || error.is::<Timeout>() {
         (StatusCode::GATEWAY_TIMEOUT, F::UpstreamTimeout)
     } else if error.is::<RateLimited>() {
         (StatusCode::TOO_MANY_REQUESTS, F::RateLimited)
     } else if error.is::<Denied>() {
         (StatusCode::FORBIDDEN, F::Denied)
-    } else if error.is::<ConnectFailed>() {
+    } else if error.is::<ConnectFailed>() || error.is::<crate::resilience::ConnectFailed>() {
         (StatusCode::SERVICE_UNAVAILABLE, F::ConnectFailed)
     } else if error.is::<UpstreamReset>() {
         (StatusCode::SERVICE_UNAVAILABLE, F::UpstreamReset)
@@ -134,6 +153,36 @@ mod tests {
 
     fn io_error() -> BoxError {
         std::io::Error::from(std::io::ErrorKind::ConnectionRefused).into()
+    }
+
+    fn overflow() -> BoxError {
+        use crate::resilience::pool::PoolLimit;
+        Overflow {
+            limit: PoolLimit::PendingRequests,
+            max: 1,
+        }
+        .into()
+    }
+
+    fn route_timeout() -> BoxError {
+        Timeout {
+            scope: crate::resilience::timeout::TimeoutScope::PerTry,
+            after: std::time::Duration::from_secs(1),
+        }
+        .into()
+    }
+
+    #[test]
+    fn an_answer_passed_on_after_the_last_retry_is_flagged_urx() {
+        let mut response = Response::new(super::super::body::empty());
+        response
+            .extensions_mut()
+            .insert(RetryLimitReached { tries: 3 });
+        let flags = flag_retries(response)
+            .extensions()
+            .get::<ResponseFlags>()
+            .copied();
+        assert_eq!(flags.map(|f| f.to_string()).as_deref(), Some("URX"));
     }
 
     #[test]
@@ -166,6 +215,22 @@ mod tests {
                 "UT,URX",
             ),
             (GrpcFaultAborted { code: 14 }.into(), 200, "FI"),
+            (overflow(), 503, "UO"),
+            (route_timeout(), 504, "UT"),
+            (
+                Exhausted {
+                    tries: 3,
+                    last: route_timeout(),
+                }
+                .into(),
+                504,
+                "UT,URX",
+            ),
+            (
+                crate::resilience::ConnectFailed(io_error()).into(),
+                503,
+                "UF",
+            ),
             (
                 DelayInjected(
                     FaultAborted {

@@ -7,15 +7,21 @@ use tower::util::BoxCloneSyncService;
 use tower::ServiceBuilder;
 
 use super::balance::BalanceLayer;
-use super::body::Body;
+use super::body::{boxed, Body};
 use super::fault::FaultLayer;
 use super::mirror::{MirrorLayer, DEFAULT_MIRROR_BODY_LIMIT};
 use super::pool::Pool;
 use super::rescue::RescueLayer;
+use super::resilient::{DestinationLayer, OutlierReportLayer};
 use super::route::{Direction, RouteClient, RouteLayer, RouteTarget};
 use super::telemetry::{Peers, TelemetryLayer};
 use super::HttpInputs;
 use crate::pipeline::ConfigState;
+use crate::resilience::pool::{
+    CircuitBreakerLayer, ConnectionPoolPolicy, DestinationPool, PermitBody, UpstreamProtocol,
+};
+use crate::resilience::retry::RetryBody;
+use crate::resilience::{RetryLayer, RetryPolicy, RouteTimeoutLayer};
 
 /// The stack that carries every request of one connection.
 pub type RequestStack = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
@@ -25,7 +31,8 @@ pub type RequestStack = BoxCloneSyncService<Request<Body>, Response<Body>, Infal
 ///
 /// The order, outer to inner (slots not built yet in brackets, where they will go):
 /// telemetry → error-to-response → route → [authorization → rate limit] → fault → mirror →
-/// [timeout → retry] → balancer → [circuit breaker / outlier detector] → pool.
+/// destination (the request's resilience context) → timeout → retry → balancer →
+/// circuit breaker → outlier report → pool.
 pub fn request_stack(
     inputs: &HttpInputs,
     config: ConfigState,
@@ -40,6 +47,7 @@ pub fn request_stack(
         balancers: traffic.balancers.clone(),
         chance: traffic.chance.clone(),
     };
+    let config_for_destinations = config.clone();
     let stack = ServiceBuilder::new()
         // Outermost, so every request is counted once, local replies and their flags included.
         .layer(TelemetryLayer::new(
@@ -60,9 +68,31 @@ pub fn request_stack(
             traffic.mirror_metrics.clone(),
             DEFAULT_MIRROR_BODY_LIMIT,
         ))
-        // Below retry (once built), so each attempt may go to another endpoint.
+        // Below the mirror, so copies get their own destination's timeout, pools and detector.
+        .layer(DestinationLayer::new(
+            traffic.resilience.clone(),
+            config_for_destinations,
+        ))
+        // The route `timeout`, over every try and backoff.
+        .layer(RouteTimeoutLayer::new(None))
+        .layer(RetryLayer::new(
+            RetryPolicy::disabled(),
+            traffic.resilience.retry_metrics.clone(),
+        ))
+        .map_request(|request: Request<RetryBody<Body>>| request.map(boxed))
+        // Below retry, so each try may go to another endpoint (an untried, not ejected one).
         .layer(BalanceLayer)
+        // Per destination (host + subset): an overflow is answered at once (`UO`).
+        .map_response(|response: Response<PermitBody<Body>>| response.map(boxed))
+        .layer(CircuitBreakerLayer::new(unlimited_pool()))
+        // Each try's outcome, per endpoint, to the destination's outlier detector.
+        .layer(OutlierReportLayer)
         // Innermost: pooled upstream connections per endpoint, opened in the pod's netns.
         .service(pool);
     BoxCloneSyncService::new(stack)
+}
+
+/// The accounting of requests to no configured destination: no limits.
+fn unlimited_pool() -> DestinationPool {
+    DestinationPool::new(ConnectionPoolPolicy::default(), UpstreamProtocol::Http1)
 }

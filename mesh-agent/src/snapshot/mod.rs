@@ -119,6 +119,11 @@ impl Snapshot {
             .find(|c| c.port == port && c.subset.as_deref() == subset)
     }
 
+    /// Every cluster (for `/clusters`).
+    pub fn clusters(&self) -> impl Iterator<Item = &Arc<Cluster>> {
+        self.clusters.values().flatten()
+    }
+
     /// Whether the cluster named `outbound|PORT|SUBSET|HOST` exists.
     pub fn has_cluster(&self, name: &str) -> bool {
         let host = name.rsplit('|').next().unwrap_or_default();

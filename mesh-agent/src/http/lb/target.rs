@@ -43,4 +43,8 @@ impl Balancer for ClusterTarget {
         };
         self.balancers.of(cluster).pick(&input)
     }
+
+    fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
+    }
 }

@@ -68,6 +68,11 @@ impl OutlierDetector {
         }
     }
 
+    /// The policy it applies.
+    pub fn policy(&self) -> &OutlierPolicy {
+        &self.policy
+    }
+
     /// Follows a new endpoint list: new endpoints start healthy, gone ones are forgotten.
     pub fn set_endpoints(&mut self, endpoints: &[SocketAddr]) {
         self.endpoints.retain(|e, _| endpoints.contains(e));

@@ -15,6 +15,7 @@ use super::body::{buffer, Buffering, RetryBody, DEFAULT_BUFFER_LIMIT};
 use super::metrics::{RetryMetrics, SkipReason};
 use super::{RetryBudget, RetryPolicy, TriedEndpoints};
 use crate::resilience::outcome::Outcome;
+use crate::resilience::pool::Overflow;
 use crate::resilience::timeout::{Timeout, TimeoutScope};
 use crate::resilience::{BoxError, BoxFuture};
 
@@ -181,7 +182,9 @@ where
         let attempt = Request::from_parts(parts.clone(), buffered.replay());
         let result = try_once(&mut inner, attempt, policy.per_try_timeout).await;
         drop(permit.take());
-        if !policy.should_retry(&Outcome::of_result(&result)) {
+        // As Envoy: a circuit breaker's overflow is answered at once, never retried.
+        let overflowed = matches!(&result, Err(e) if e.is::<Overflow>());
+        if overflowed || !policy.should_retry(&Outcome::of_result(&result)) {
             return result;
         }
         if tries > policy.attempts {

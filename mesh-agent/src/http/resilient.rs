@@ -1,0 +1,229 @@
+//! The resilience slot of the stack: the destination layer, below the mirror, puts a request's
+//! route `timeout`, retry policy and its destination's pool accounting and outlier detector in
+//! its extensions, where the timeout, retry, balancer, circuit-breaker and outlier layers below
+//! read them. Destinations (host + subset) share their accounting across the node.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use hyper::{Request, Response};
+use prometheus_client::registry::Registry;
+use tower::{Layer, Service, ServiceExt};
+
+use super::balance::Endpoint;
+use super::body::{Body, BoxError};
+use super::route::{RouteTarget, UpstreamProtocol};
+use super::routing::MatchedRule;
+use crate::resilience::from_snapshot as compile;
+use crate::resilience::outlier::{OutlierMetrics, SharedDetector};
+use crate::resilience::pool::{Destination, DestinationPools, UpstreamProtocol as PoolProtocol};
+use crate::resilience::retry::RetryMetrics;
+use crate::resilience::timeout::RouteDeadline;
+use crate::resilience::{Outcome, OutlierDetector, RetryPolicy};
+use crate::snapshot::{Address, Cluster};
+
+/// Every destination's live resilience state on this node. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct Resilience {
+    pools: DestinationPools,
+    detectors: Arc<Mutex<HashMap<String, SharedDetector>>>,
+    /// `mesh_outlier_*`.
+    pub outlier_metrics: OutlierMetrics,
+    /// `mesh_retries_*`.
+    pub retry_metrics: RetryMetrics,
+}
+
+impl Resilience {
+    /// State whose metrics are registered in `registry`.
+    pub fn register(registry: &mut Registry) -> Self {
+        Self {
+            outlier_metrics: OutlierMetrics::register(registry),
+            retry_metrics: RetryMetrics::register(registry),
+            ..Self::default()
+        }
+    }
+
+    /// The outlier detector of `cluster` when it sets `outlierDetection`, following its
+    /// endpoints; a new one when the policy changed.
+    pub fn detector(&self, cluster: &Cluster) -> Option<SharedDetector> {
+        let spec = cluster.policy.outlier_detection.as_ref()?;
+        let policy = compile::outlier_policy(spec);
+        let endpoints = endpoints_of(cluster);
+        let mut detectors = self.detectors.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = detectors.get(&cluster.name) {
+            let mut detector = found.lock();
+            if detector.policy() == &policy {
+                detector.set_endpoints(&endpoints);
+                return Some(found.clone());
+            }
+        }
+        let detector = OutlierDetector::new(
+            policy,
+            &cluster.name,
+            &endpoints,
+            self.outlier_metrics.clone(),
+            tokio::time::Instant::now(),
+        );
+        let shared = SharedDetector::new(detector);
+        tokio::spawn(shared.clone().run_sweeps());
+        detectors.insert(cluster.name.clone(), shared.clone());
+        Some(shared)
+    }
+
+    /// The outlier state of every destination with outlier detection, by cluster name.
+    pub fn detectors(&self) -> Vec<(String, SharedDetector)> {
+        let detectors = self.detectors.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all: Vec<_> = detectors
+            .iter()
+            .map(|(n, d)| (n.clone(), d.clone()))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    /// Puts the request's resilience context in its extensions.
+    fn prepare(&self, request: &mut Request<Body>, mesh_retry: &crate::resources::Retry) {
+        let target = request.extensions().get::<RouteTarget>();
+        let cluster = target.and_then(|t| t.balancer.cluster().cloned());
+        let upstream = target.map_or(UpstreamProtocol::Http1, |t| t.upstream);
+        let rule = request.extensions().get::<MatchedRule>().map(|m| m.rule());
+        let deadline = rule.and_then(compile::route_deadline);
+        let Some(cluster) = cluster else {
+            request.extensions_mut().insert(RetryPolicy::disabled());
+            return;
+        };
+        let retry = compile::retry_policy(rule, mesh_retry);
+        let extensions = request.extensions_mut();
+        extensions.insert(retry);
+        if let Some(deadline) = deadline {
+            extensions.insert(RouteDeadline(deadline));
+        }
+        if let Some(spec) = &cluster.policy.connection_pool {
+            let destination = Destination {
+                host: cluster.hostname.clone(),
+                subset: cluster.subset.clone(),
+            };
+            let protocol = match upstream {
+                UpstreamProtocol::Http1 => PoolProtocol::Http1,
+                UpstreamProtocol::Http2 => PoolProtocol::Http2,
+            };
+            let pool = self
+                .pools
+                .pool(&destination, &compile::pool_policy(spec), protocol);
+            extensions.insert(pool.retry_budget());
+            extensions.insert(pool);
+        }
+        if let Some(detector) = self.detector(&cluster) {
+            extensions.insert(detector);
+        }
+    }
+}
+
+/// The IP endpoints of `cluster`.
+pub(super) fn endpoints_of(cluster: &Cluster) -> Vec<SocketAddr> {
+    let ip = |(address, port): &(Address, u16)| match address {
+        Address::Ip(ip) => Some(SocketAddr::new(*ip, *port)),
+        Address::Dns(_) => None,
+    };
+    cluster.endpoints.iter().filter_map(ip).collect()
+}
+
+/// Puts each request's resilience context in its extensions (see the module).
+#[derive(Clone)]
+pub struct DestinationLayer {
+    resilience: Resilience,
+    config: crate::pipeline::ConfigState,
+}
+
+impl DestinationLayer {
+    /// Reads `resilience`, and the mesh default retry policy from `config`'s snapshot.
+    pub fn new(resilience: Resilience, config: crate::pipeline::ConfigState) -> Self {
+        Self { resilience, config }
+    }
+}
+
+impl<S> Layer<S> for DestinationLayer {
+    type Service = DestinationService<S>;
+    fn layer(&self, inner: S) -> DestinationService<S> {
+        DestinationService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// See [`DestinationLayer`].
+#[derive(Clone)]
+pub struct DestinationService<S> {
+    inner: S,
+    layer: DestinationLayer,
+}
+
+impl<S> Service<Request<Body>> for DestinationService<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response<Body>;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<Response<Body>, BoxError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        let snapshot = self.layer.config.snapshot();
+        let mesh_retry = &snapshot.mesh.default_http_retry_policy;
+        self.layer.resilience.prepare(&mut request, mesh_retry);
+        Box::pin(self.inner.clone().oneshot(request))
+    }
+}
+
+/// Reports each try's outcome to its destination's outlier detector (innermost but the pool).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OutlierReportLayer;
+
+impl<S> Layer<S> for OutlierReportLayer {
+    type Service = OutlierReport<S>;
+    fn layer(&self, inner: S) -> OutlierReport<S> {
+        OutlierReport { inner }
+    }
+}
+
+/// See [`OutlierReportLayer`].
+#[derive(Clone, Debug)]
+pub struct OutlierReport<S> {
+    inner: S,
+}
+
+impl<S> Service<Request<Body>> for OutlierReport<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response<Body>;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<Response<Body>, BoxError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let detector = request.extensions().get::<SharedDetector>().cloned();
+        let endpoint = request.extensions().get::<Endpoint>().map(|e| e.0);
+        let answer = self.inner.clone().oneshot(request);
+        let (Some(detector), Some(endpoint)) = (detector, endpoint) else {
+            return Box::pin(answer);
+        };
+        Box::pin(async move {
+            let result = answer.await;
+            detector.observe(endpoint, &Outcome::of_result(&result));
+            result
+        })
+    }
+}
