@@ -19,8 +19,8 @@ fn thread_netns() -> (u64, u64) {
 }
 
 fn udp_socket_cookie() -> u64 {
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)
-        .expect("socket");
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).expect("socket");
     netns_cookie(&socket).expect("SO_NETNS_COOKIE")
 }
 
@@ -44,11 +44,20 @@ fn a_job_runs_on_the_calling_thread_inside_the_netns_and_the_thread_comes_back()
     let home_cookie = udp_socket_cookie();
     let caller = std::thread::current().id();
     let (thread, inside, cookie) = netns
-        .enter(|| (std::thread::current().id(), thread_netns(), udp_socket_cookie()))
+        .enter(|| {
+            (
+                std::thread::current().id(),
+                thread_netns(),
+                udp_socket_cookie(),
+            )
+        })
         .expect("enter");
     assert_eq!(thread, caller, "the job ran on another thread");
     assert_ne!(inside, home, "the job did not run in the pod's netns");
-    assert_ne!(cookie, home_cookie, "the socket was not created in the pod's netns");
+    assert_ne!(
+        cookie, home_cookie,
+        "the socket was not created in the pod's netns"
+    );
     assert_eq!(thread_netns(), home, "the thread stayed in the pod's netns");
     assert_eq!(udp_socket_cookie(), home_cookie);
 }
