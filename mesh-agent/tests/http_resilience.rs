@@ -77,6 +77,21 @@ async fn a_pod_answering_503_stops_receiving_traffic_with_consecutive_errors_1()
     assert!(h.pods[0].seen() <= 2, "broken pod saw {}", h.pods[0].seen());
     assert!(h.pods[1].seen() >= 39);
     assert_eq!(h.metric("mesh_outlier_ejected_endpoints"), 1);
+
+    let clusters = mesh_agent::admin_clusters::clusters(&h.config, &h.resilience);
+    let web = clusters
+        .iter()
+        .find(|c| c.name == "outbound|80||web.shop.svc.cluster.local")
+        .expect("the web cluster in /clusters");
+    let outlier = web.outlier.as_ref().expect("outlier state shown");
+    let ejected: Vec<String> = outlier
+        .iter()
+        .filter(|e| e.ejected.is_some())
+        .map(|e| e.endpoint.ip().to_string())
+        .collect();
+    assert_eq!(ejected, ["127.0.0.2"]);
+    let json = serde_json::to_string(&clusters).unwrap();
+    assert!(json.contains("consecutive_gateway"), "{json}");
 }
 
 #[tokio::test]

@@ -105,6 +105,9 @@ pub struct Harness {
     pub cookie: u64,
     pub registry: prometheus_client::registry::Registry,
     pub pods: Vec<Arc<Pod>>,
+    /// What `/clusters` reads.
+    pub config: mesh_agent::pipeline::ConfigState,
+    pub resilience: mesh_agent::http::Resilience,
 }
 
 /// `web` over one pod per behaviour (`web-0` at 127.0.0.2 with label `version: v0`, …), the
@@ -171,6 +174,10 @@ pub async fn harness(behaviours: &[Behaviour], mesh_yaml: &str) -> Harness {
         pods.push(pod);
     }
     let (inputs, dsts, registry) = inputs(config(&yaml(port, pods.len(), mesh_yaml)));
+    let (config, resilience) = (
+        inputs.config.clone(),
+        inputs.http.traffic.resilience.clone(),
+    );
     let client = current_pod("shop", "sleep-0", "127.0.0.1").await;
     let cookie = client.netns_cookie;
     let outbound = Outbound::new(client, inputs, "127.0.0.1:0".parse().unwrap())
@@ -184,6 +191,8 @@ pub async fn harness(behaviours: &[Behaviour], mesh_yaml: &str) -> Harness {
         cookie,
         registry,
         pods,
+        config,
+        resilience,
     }
 }
 
