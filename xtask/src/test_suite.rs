@@ -70,7 +70,14 @@ fn clippy_user_space() -> Vec<&'static str> {
 fn integration_tests() -> Vec<&'static str> {
     // `--test '*'`: the integration test files only; the unit tests ran in the step before.
     // Lab tests build several namespaces each: two at a time fits a 2-core machine.
-    let mut args = vec!["test", "--workspace", "--exclude", "mesh-ebpf", "--test", "*"];
+    let mut args = vec![
+        "test",
+        "--workspace",
+        "--exclude",
+        "mesh-ebpf",
+        "--test",
+        "*",
+    ];
     args.extend(["--", "--test-threads=2"]);
     args
 }
