@@ -47,9 +47,12 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
             connect_timeout: config.connect_timeout,
         },
         on_outbound_accept: capture.accelerate.clone(),
+        local_pods: crate::proxy::LocalPods::new(config.same_node_fast_path),
         http: crate::http::HttpInputs::register(&mut registry, crate::http::DEFAULT_DETECT_WINDOW),
     });
     let resilience = inputs.http.traffic.resilience.clone();
+    // Tracing and access logs follow the mesh config of every snapshot swapped in.
+    tasks.spawn(inputs.http.observers.clone().follow(config_state.clone()));
     let gateway = crate::gateway::IngressGateway::new(gateway_inputs(&config, &inputs))?;
     let pods = Arc::new(EnrolledPods::new(
         capture.pods.clone(),

@@ -57,6 +57,10 @@ pub struct RunArgs {
     /// Same-node acceleration with sock_ops + sk_msg (off until the benchmark shows it wins).
     #[arg(long)]
     pub sk_msg_accel: bool,
+    /// Keep same-node connections on two hops (through the destination pod's inbound
+    /// listener) instead of dialling the app directly in its netns (for comparison).
+    #[arg(long)]
+    pub no_same_node_fast_path: bool,
     /// Upstream connect timeout in milliseconds; the client is reset when it expires.
     #[arg(long, default_value_t = DEFAULT_CONNECT_TIMEOUT_MS)]
     pub connect_timeout_ms: u64,
@@ -99,6 +103,9 @@ pub struct AgentConfig {
     pub admin_addr: SocketAddr,
     /// sk_msg acceleration.
     pub sk_msg_accel: bool,
+    /// Same-node fast path: an outbound connection to a pod on this node dials its app
+    /// directly inside its netns.
+    pub same_node_fast_path: bool,
     /// Upstream connect timeout.
     pub connect_timeout: Duration,
     /// The ingress gateway's labels.
@@ -136,6 +143,7 @@ impl AgentConfig {
             ready_addr: args.ready_addr,
             admin_addr: args.admin_addr,
             sk_msg_accel: args.sk_msg_accel,
+            same_node_fast_path: !args.no_same_node_fast_path,
             connect_timeout: Duration::from_millis(args.connect_timeout_ms),
             gateway_labels: args.gateway_labels,
         })

@@ -183,6 +183,7 @@ impl EnrolledPods {
             accept_loops,
         };
         let status = entry.status();
+        self.inputs.local_pods.insert(entry.pod.clone());
         pods.insert(key, entry);
         self.enrolled.set(pods.len() as i64);
         tracing::info!(pod = %status.name, namespace = %status.namespace, cookie = netns_cookie, "pod enrolled");
@@ -253,6 +254,7 @@ impl EnrolledPods {
 
     /// Unenrolls the pod, then stops its accept loops and waits until the listeners are closed.
     async fn stop(&self, entry: Entry) -> Result<(), EnrollError> {
+        self.inputs.local_pods.remove(&entry.pod);
         let unenrolled = self.capture.unenroll(entry.pod.netns_cookie);
         for accept_loop in entry.accept_loops {
             accept_loop.abort();

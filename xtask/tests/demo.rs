@@ -1,5 +1,7 @@
-//! `cargo xtask demo` end to end (root only): the lab comes up, the load shows traffic from both
-//! backend versions, and after `--duration` the demo takes the lab down, leaving nothing behind.
+//! `cargo xtask demo` end to end (root only): the lab comes up, the story's steps each show the
+//! visitor's traffic through the ingress gateway with their own figures (all v1, a 90/10 and a
+//! 50/50 canary, header routing, a fault, a mirror), and after `--duration` the demo takes the
+//! lab down, leaving nothing behind.
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -9,7 +11,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
-/// Far more than lab up + 8 s of traffic + lab down; only reached if the demo hangs.
+/// Seconds of traffic, shared over the six steps.
+const DURATION: &str = "30";
+/// Far more than lab up + 30 s of traffic + lab down; only reached if the demo hangs.
 const DEMO_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Takes the demo's lab down whatever happens to the test.
@@ -35,15 +39,27 @@ fn demo_netns() -> Vec<String> {
         .collect()
 }
 
-/// The total of `version:<v>=N` over every `traffic` line.
-fn requests_from(stdout: &str, version: &str) -> u64 {
-    let key = format!("version:{version}=");
-    stdout
-        .lines()
-        .filter(|l| l.starts_with("traffic "))
-        .flat_map(|l| l.split_whitespace())
-        .filter_map(|word| word.strip_prefix(&key)?.parse::<u64>().ok())
-        .sum()
+/// The total of `<key>N` (e.g. `version:v1=`) over the `traffic` lines of step `step` (the
+/// lines after `step N/6 <step>: …`).
+fn figure(stdout: &str, step: &str, key: &str) -> u64 {
+    let mut current = "";
+    let mut total = 0;
+    for line in stdout.lines() {
+        if let Some(rest) = line.strip_prefix("step ") {
+            current = rest.split([' ', ':']).nth(1).unwrap_or_default();
+        } else if line.starts_with("traffic ") && current == step {
+            total += line
+                .split_whitespace()
+                .filter_map(|word| word.strip_prefix(key)?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+    }
+    total
+}
+
+/// Requests answered by backend `version` in step `step`.
+fn by_version(stdout: &str, step: &str, version: &str) -> u64 {
+    figure(stdout, step, &format!("version:{version}="))
 }
 
 /// The demo lab's directory (`target/lab/demo`), removed by `lab down`.
@@ -70,10 +86,10 @@ fn missing_prerequisite() -> Option<String> {
     None
 }
 
-/// Runs `xtask demo --duration 8 --no-build`, killing it if it does not stop by itself.
+/// Runs `xtask demo --duration 30 --no-build`, killing it if it does not stop by itself.
 fn run_demo() -> Output {
     let demo = Command::new(XTASK)
-        .args(["demo", "--duration", "8", "--no-build"])
+        .args(["demo", "--duration", DURATION, "--no-build"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -92,7 +108,7 @@ fn run_demo() -> Output {
 }
 
 #[test]
-fn the_demo_shows_both_backend_versions_and_takes_its_lab_down() {
+fn the_demo_tells_the_story_step_by_step_and_takes_its_lab_down() {
     if let Some(why) = missing_prerequisite() {
         eprintln!("skipped: {why}");
         return;
@@ -122,18 +138,23 @@ fn the_demo_shows_both_backend_versions_and_takes_its_lab_down() {
         demo_netns()
     );
     assert!(!lab_dir().exists(), "{} left behind", lab_dir().display());
-    if stderr.contains("agent not built yet") {
-        eprintln!(
-            "skipped: backend versions: Services route only through the mesh agent (issue #3)"
-        );
-        return;
-    }
+    let v = |step, version| by_version(&stdout, step, version);
     assert!(
-        requests_from(&stdout, "v1") > 0,
-        "traffic reached backend v1"
+        stdout.contains("kind: VirtualService"),
+        "each step's YAML is printed"
     );
+    assert!(v("1-all-to-v1", "v1") > 0 && v("1-all-to-v1", "v2") == 0);
+    let (v1, v2) = (v("2-canary-90-10", "v1"), v("2-canary-90-10", "v2"));
+    assert!(v2 > 0 && v1 > 3 * v2, "90/10: v1={v1} v2={v2}");
+    let (v1, v2) = (v("3-canary-50-50", "v1"), v("3-canary-50-50", "v2"));
     assert!(
-        requests_from(&stdout, "v2") > 0,
-        "traffic reached backend v2"
+        v1 > 0 && v2 > 0 && v1 < 3 * v2 && v2 < 3 * v1,
+        "50/50: v1={v1} v2={v2}"
     );
+    assert!(v("4-header", "v2") > 0 && v("4-header", "v1") == 0);
+    assert!(
+        figure(&stdout, "5-fault", "code:502=") > 0,
+        "the fault fails calls"
+    );
+    assert!(v("6-mirror", "v1") > 0 && v("6-mirror", "v2") == 0);
 }

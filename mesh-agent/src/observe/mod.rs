@@ -14,6 +14,7 @@ use prometheus_client::registry::Registry;
 pub use facts::{HopPeers, Outcome, RequestFacts, WorkloadRef};
 
 use crate::access_log::{AccessLog, AccessLogMetrics, AccessLogSettings};
+use crate::pipeline::ConfigState;
 use crate::proxy::Reporter;
 use crate::resources::MeshConfig;
 use crate::spans::{ensure_request_id, OpenSpan, SpanKind, TraceMetrics, Tracer, TracingSettings};
@@ -61,6 +62,18 @@ impl RequestObservers {
         self.set_access_log(AccessLog::spawn(&wanted.1, &self.metrics.access_log));
         tracing::info!(tracing = ?wanted.0, access_log = ?wanted.1, "request observers applied");
         *applied = Some(wanted);
+    }
+
+    /// Applies the mesh config in force now and after every snapshot swap of `config`, for as
+    /// long as the task runs: turning `accessLogFile` or tracing on or off needs no restart.
+    pub async fn follow(self, config: ConfigState) {
+        let mut swaps = config.swaps();
+        loop {
+            self.apply(&config.snapshot().mesh);
+            if swaps.changed().await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Uses `tracer` from now on.

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
+use tokio::sync::watch;
 
 pub use dump::config_dump;
 pub use metrics::{ConfigMetrics, ReloadResult};
@@ -33,6 +34,7 @@ struct Inner {
     generation: AtomicU64,
     last_reload: Mutex<Arc<Reload>>,
     round_robin: RoundRobin,
+    swaps: watch::Sender<u64>,
 }
 
 impl ConfigState {
@@ -63,6 +65,12 @@ impl ConfigState {
         self.inner.last_reload.lock().expect("not poisoned").clone()
     }
 
+    /// Told the generation after every snapshot swap: what follows the config (the request
+    /// observers) waits on it instead of polling.
+    pub fn swaps(&self) -> watch::Receiver<u64> {
+        self.inner.swaps.subscribe()
+    }
+
     /// Round-robin positions per cluster; they survive snapshot swaps.
     pub fn round_robin(&self) -> &RoundRobin {
         &self.inner.round_robin
@@ -81,7 +89,8 @@ impl ConfigState {
         self.inner.round_robin.retain(&snapshot);
         self.inner.current.store(snapshot);
         *self.inner.last_reload.lock().expect("not poisoned") = Arc::new(reload);
-        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        let generation = self.inner.generation.fetch_add(1, Ordering::AcqRel) + 1;
         self.inner.loaded.store(true, Ordering::Release);
+        self.inner.swaps.send_replace(generation);
     }
 }

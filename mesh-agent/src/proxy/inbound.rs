@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpStream};
 
+use super::connection_log::{ConnectionLog, TcpHop};
 use super::forward::forward;
 use super::socket::{connect, listen, reset};
 use super::{ProxiedPod, ProxyInputs, Reporter, TcpLabels};
@@ -110,7 +111,16 @@ async fn proxy_inbound(
         Some(&destination),
         service.as_deref(),
     );
-    forward(client, upstream, inputs.metrics.open(&labels)).await;
+    let hop = TcpHop {
+        reporter: Reporter::destination,
+        source: source.clone(),
+        destination: Some(destination.clone()),
+        pod_ip: pod.ip,
+        downstream: peer,
+        upstream: app,
+    };
+    let log = ConnectionLog::start(&inputs.http.observers, hop);
+    forward(client, upstream, inputs.metrics.open(&labels), log).await;
 }
 
 /// Where the app is reached for a connection addressed to `original`: the same port on the

@@ -116,11 +116,43 @@ impl TcpMetrics {
 
     /// Counts a connection as opened; the returned handle counts its bytes and its close.
     pub fn open(&self, labels: &TcpLabels) -> ConnectionMetrics {
-        self.opened.get_or_create(labels).inc();
-        ConnectionMetrics {
-            sent: self.sent.get_or_create(labels).clone(),
-            received: self.received.get_or_create(labels).clone(),
-            closed: self.closed.get_or_create(labels).clone(),
+        self.open_for(labels, None)
+    }
+
+    /// [`TcpMetrics::open`] for a connection both reporters count: the same-node fast path
+    /// carries in one hop what the source and the destination side would each report.
+    pub fn open_both(&self, source: &TcpLabels, destination: &TcpLabels) -> ConnectionMetrics {
+        self.open_for(source, Some(destination))
+    }
+
+    fn open_for(&self, labels: &TcpLabels, also: Option<&TcpLabels>) -> ConnectionMetrics {
+        let counter = |family: &Family<TcpLabels, Counter>| ReportedCounter {
+            first: family.get_or_create(labels).clone(),
+            second: also.map(|also| family.get_or_create(also).clone()),
+        };
+        let connection = ConnectionMetrics {
+            sent: counter(&self.sent),
+            received: counter(&self.received),
+            closed: counter(&self.closed),
+        };
+        counter(&self.opened).inc_by(1);
+        connection
+    }
+}
+
+/// One counter of a connection, for the one or two reporters that count it.
+#[derive(Clone, Debug)]
+pub struct ReportedCounter {
+    first: Counter,
+    second: Option<Counter>,
+}
+
+impl ReportedCounter {
+    /// Adds `n` for every reporter.
+    pub fn inc_by(&self, n: u64) {
+        self.first.inc_by(n);
+        if let Some(second) = &self.second {
+            second.inc_by(n);
         }
     }
 }
@@ -129,14 +161,14 @@ impl TcpMetrics {
 #[derive(Debug)]
 pub struct ConnectionMetrics {
     /// Bytes the proxy wrote to the client (the response direction).
-    pub sent: Counter,
+    pub sent: ReportedCounter,
     /// Bytes the proxy read from the client (the request direction).
-    pub received: Counter,
-    closed: Counter,
+    pub received: ReportedCounter,
+    closed: ReportedCounter,
 }
 
 impl Drop for ConnectionMetrics {
     fn drop(&mut self) {
-        self.closed.inc();
+        self.closed.inc_by(1);
     }
 }

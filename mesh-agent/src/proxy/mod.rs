@@ -2,8 +2,10 @@
 //! listener (15006) inside its netns; every connection reads top to bottom as
 //! `listener → original destination → endpoint → upstream → copy`.
 
+pub mod connection_log;
 pub mod forward;
 pub mod inbound;
+pub mod local;
 pub mod metrics;
 pub mod outbound;
 pub mod socket;
@@ -13,6 +15,7 @@ use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
 pub use inbound::Inbound;
+pub use local::{LocalPods, SameNodeHop};
 pub use metrics::{Reporter, TcpLabels, TcpMetrics};
 pub use outbound::Outbound;
 pub use socket::UpstreamSockets;
@@ -36,6 +39,8 @@ pub struct ProxyInputs {
     pub http: Arc<crate::http::HttpInputs>,
     /// Called with each accepted outbound socket before it is read (same-node acceleration).
     pub on_outbound_accept: Option<AcceptHook>,
+    /// The pods enrolled on this node, by IP: the same-node fast path.
+    pub local_pods: LocalPods,
 }
 
 /// Sees an accepted outbound socket: `(socket, netns cookie, peer port)`.

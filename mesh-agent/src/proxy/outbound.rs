@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpStream};
 
+use super::connection_log::{ConnectionLog, TcpHop};
 use super::forward::forward;
 use super::socket::{connect, listen, reset};
 use super::{ProxiedPod, ProxyInputs, Reporter, TcpLabels};
@@ -91,7 +92,12 @@ async fn proxy_outbound(
         tracing::warn!(pod = %pod.name, %original, "service has no endpoints; resetting");
         return reset(client);
     };
-    let upstream = match connect(&pod.netns, endpoint, &inputs.sockets).await {
+    let same_node = inputs.local_pods.fast_path(endpoint);
+    let upstream = match &same_node {
+        Some(hop) => hop.connect(&inputs.sockets).await,
+        None => connect(&pod.netns, endpoint, &inputs.sockets).await,
+    };
+    let upstream = match upstream {
         Ok(upstream) => upstream,
         Err(error) => {
             tracing::warn!(pod = %pod.name, %original, %endpoint, %error, "upstream connect failed; resetting");
@@ -107,7 +113,23 @@ async fn proxy_outbound(
         service.as_deref(),
     );
     tracing::debug!(pod = %pod.name, %original, %endpoint, "outbound connection");
-    forward(client, upstream, inputs.metrics.open(&labels)).await;
+    let hop = TcpHop {
+        reporter: Reporter::source,
+        source: Some(source.clone()),
+        destination: destination.clone(),
+        pod_ip: pod.ip,
+        downstream: peer,
+        upstream: endpoint,
+    };
+    let log = ConnectionLog::start(&inputs.http.observers, hop);
+    let metrics = match &same_node {
+        Some(hop) => {
+            let inbound = hop.destination_labels(pod.ip, &snapshot);
+            inputs.metrics.open_both(&labels, &inbound)
+        }
+        None => inputs.metrics.open(&labels),
+    };
+    forward(client, upstream, metrics, log).await;
 }
 
 /// The endpoint for `original`: round robin over the endpoints of the Service port's cluster

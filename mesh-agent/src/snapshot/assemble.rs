@@ -6,9 +6,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::build::{last_good, rejected, Accepted};
+use super::build::{last_good, rejected, Accepted, AcceptedMap};
+use super::compiled;
 use super::endpoints::EndpointIndex;
-use super::policy::{clusters_of, rule_for, RulesByHost};
+use super::policy::RulesByHost;
 use super::registry::Registry;
 use super::routes::MESH_GATEWAY;
 use super::tables::{add_policies, add_routes};
@@ -19,11 +20,11 @@ use crate::validate::Problem;
 
 /// Compiles accepted resources; semantic problems are added to `problems`.
 pub fn compile(
-    mut accepted: HashMap<ResourceKey, Accepted>,
+    mut accepted: AcceptedMap,
     previous: Option<&Snapshot>,
     problems: &mut Vec<Problem>,
 ) -> Snapshot {
-    let registry = registry(&accepted);
+    let (registry, mut compiled) = compiled::registry(&accepted, previous);
     let (rules_kept, dropped_rules) = checked_rules(&accepted, &registry, previous, problems);
     let mut snapshot = {
         let gateways: HashSet<String> = by_kind(&accepted, "Gateway")
@@ -36,12 +37,11 @@ pub fn compile(
             gateways: &gateways,
         };
         let (services, dropped_vs) = checked_virtual_services(&accepted, &ctx, previous, problems);
-        let clusters = registry.services().iter().map(|s| {
-            let rule = rule_for(&rules, &s.hostname, &s.namespace);
-            (s.hostname.clone(), clusters_of(s, rule))
-        });
+        let rule_resources = compiled::rule_resources(rules_kept.iter().map(|(_, a)| a));
+        let clusters =
+            compiled::clusters(&registry, &rules, &rule_resources, &mut compiled, previous);
         let mut snapshot = Snapshot {
-            clusters: clusters.collect(),
+            clusters,
             ..Snapshot::default()
         };
         add_routes(&mut snapshot, &services, &accepted, &registry);
@@ -56,50 +56,17 @@ pub fn compile(
     add_policies(&mut snapshot, &accepted);
     snapshot.workloads = workloads(&accepted);
     snapshot.registry = registry;
+    snapshot.compiled = compiled;
     snapshot.accepted = accepted;
     snapshot.rejected = rejected(problems, &snapshot);
     snapshot
 }
 
-fn by_kind<'a>(
-    accepted: &'a HashMap<ResourceKey, Accepted>,
-    kind: &'a str,
-) -> impl Iterator<Item = &'a Accepted> {
+fn by_kind<'a>(accepted: &'a AcceptedMap, kind: &'a str) -> impl Iterator<Item = &'a Accepted> {
     accepted.values().filter(move |a| a.key.kind == kind)
 }
 
-fn registry(accepted: &HashMap<ResourceKey, Accepted>) -> Registry {
-    let mut index = EndpointIndex::default();
-    for entry in accepted.values() {
-        match entry.resource.as_ref() {
-            Resource::Pod(pod) => index.add_pod(pod),
-            Resource::EndpointSlice(slice) => index.add_slice(slice),
-            Resource::Endpoints(endpoints) => index.add_endpoints(endpoints),
-            _ => {}
-        }
-    }
-    let mut registry = Registry::default();
-    let mut sorted: Vec<&Accepted> = accepted.values().collect();
-    sorted.sort_by(|a, b| a.key.cmp(&b.key));
-    for entry in &sorted {
-        if let Resource::Service(service) = entry.resource.as_ref() {
-            registry.add_service(service, index.endpoints_of(service));
-        }
-    }
-    for entry in &sorted {
-        if let Resource::ServiceEntry(se) = entry.resource.as_ref() {
-            se.spec
-                .hosts
-                .iter()
-                .for_each(|host| registry.add_entry_host(se, host));
-        }
-    }
-    registry
-}
-
-fn workloads(
-    accepted: &HashMap<ResourceKey, Accepted>,
-) -> HashMap<std::net::IpAddr, Arc<super::Workload>> {
+fn workloads(accepted: &AcceptedMap) -> HashMap<std::net::IpAddr, Arc<super::Workload>> {
     let mut index = EndpointIndex::default();
     for entry in by_kind(accepted, "Pod") {
         if let Resource::Pod(pod) = entry.resource.as_ref() {
@@ -110,7 +77,7 @@ fn workloads(
 }
 
 /// Oldest first (`creationTimestamp`, then namespace/name): the order conflicts resolve in.
-fn by_age<'a>(accepted: &'a HashMap<ResourceKey, Accepted>, kind: &'a str) -> Vec<&'a Accepted> {
+fn by_age<'a>(accepted: &'a AcceptedMap, kind: &'a str) -> Vec<&'a Accepted> {
     let mut list: Vec<&Accepted> = by_kind(accepted, kind).collect();
     let created = |a: &Accepted| match a.resource.as_ref() {
         Resource::VirtualService(r) => r.metadata.creation_timestamp.as_ref().map(|t| t.0),
@@ -125,7 +92,7 @@ type Checked = (Vec<(ResourceKey, Accepted)>, Vec<ResourceKey>);
 
 /// DestinationRules that pass their checks (or whose last good version does).
 fn checked_rules(
-    accepted: &HashMap<ResourceKey, Accepted>,
+    accepted: &AcceptedMap,
     registry: &Registry,
     previous: Option<&Snapshot>,
     problems: &mut Vec<Problem>,
@@ -149,7 +116,7 @@ fn checked_rules(
 
 /// VirtualServices that pass their checks and conflict with no older one.
 fn checked_virtual_services(
-    accepted: &HashMap<ResourceKey, Accepted>,
+    accepted: &AcceptedMap,
     ctx: &Context,
     previous: Option<&Snapshot>,
     problems: &mut Vec<Problem>,

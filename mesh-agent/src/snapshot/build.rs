@@ -11,27 +11,43 @@
 //! that same order. Two DestinationRules for one host in one namespace: likewise the first wins.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::fingerprint::Fingerprints;
 use super::Snapshot;
 use crate::resources::{parse, Resource, ResourceKey};
 use crate::sources::{Origin, RawResource, ResourceSet};
-use crate::validate::{Problem, Severity};
+use crate::validate::{namespace_of, Problem, Severity};
 
 pub use super::assemble::compile;
 
+/// The resources in force by key (foldhash: every document is looked up on every build).
+pub(crate) type AcceptedMap = HashMap<ResourceKey, Accepted, foldhash::fast::RandomState>;
+
+/// A resource in force, shared: cloning it (every unchanged document, on every build) costs
+/// a reference count, not the allocations of its origin and key.
+#[derive(Clone, Debug)]
+pub struct Accepted(Arc<AcceptedResource>);
+
+impl std::ops::Deref for Accepted {
+    type Target = AcceptedResource;
+
+    fn deref(&self) -> &AcceptedResource {
+        &self.0
+    }
+}
+
 /// A resource in force: where it was read and its typed form.
 #[derive(Clone, Debug)]
-pub struct Accepted {
+pub struct AcceptedResource {
     pub origin: Origin,
     pub key: ResourceKey,
     pub resource: Arc<Resource>,
     /// Taken from the previous snapshot because the current version was rejected.
     pub from_previous: bool,
-    /// What the document read as: origin and body (see [`fingerprint`]).
+    /// What the document read as: origin and body (see [`Fingerprints`]).
     pub fingerprint: u64,
     /// The warnings reading it raised, repeated when an unchanged document is reused.
     pub warnings: Arc<Vec<Problem>>,
@@ -53,17 +69,20 @@ pub struct Rejected {
 /// module doc for what happens to rejected resources.
 pub fn build(set: &ResourceSet, previous: Option<&Snapshot>) -> (Snapshot, Vec<Problem>) {
     let mut problems = Vec::new();
-    let mut accepted: HashMap<ResourceKey, Accepted> = HashMap::with_capacity(set.len());
-    let mut first_seen: HashMap<ResourceKey, &Origin> = HashMap::with_capacity(set.len());
+    let mut accepted = AcceptedMap::with_capacity_and_hasher(set.len(), Default::default());
+    let mut first_seen: HashMap<(&str, &str, &str), &Origin, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(set.len(), Default::default());
+    let mut fingerprints = Fingerprints::default();
     for raw in set.iter() {
-        let key = ResourceKey::of(raw);
-        if let Some(first) = first_seen.get(&key) {
+        let identity = (raw.kind.as_str(), namespace_of(raw), raw.name.as_str());
+        if let Some(first) = first_seen.get(&identity) {
             let message = format!("defined twice; the first definition at {first} is used");
             problems.push(Problem::error(raw, "metadata.name", message));
             continue;
         }
-        first_seen.insert(key.clone(), &raw.origin);
-        let fingerprint = fingerprint(raw);
+        first_seen.insert(identity, &raw.origin);
+        let key = ResourceKey::of(raw);
+        let fingerprint = fingerprints.of(raw);
         if let Some(entry) = unchanged(previous, &key, fingerprint) {
             problems.extend(entry.warnings.iter().cloned());
             accepted.insert(key, entry);
@@ -91,14 +110,14 @@ fn read(
     match parse(raw) {
         Ok(parsed) => {
             problems.extend(parsed.warnings.iter().cloned());
-            Some(Accepted {
+            Some(Accepted(Arc::new(AcceptedResource {
                 origin: raw.origin.clone(),
                 key: key.clone(),
                 resource: Arc::new(parsed.resource?),
                 from_previous: false,
                 fingerprint,
                 warnings: Arc::new(parsed.warnings),
-            })
+            })))
         }
         Err(problem) => {
             problems.push(problem);
@@ -113,43 +132,13 @@ fn unchanged(previous: Option<&Snapshot>, key: &ResourceKey, fingerprint: u64) -
     (!entry.from_previous && entry.fingerprint == fingerprint).then(|| entry.clone())
 }
 
-/// A hash of a document's origin, API version and body: equal documents read alike.
-fn fingerprint(raw: &RawResource) -> u64 {
-    let mut hasher = std::hash::DefaultHasher::new();
-    (&raw.origin, &raw.api_version).hash(&mut hasher);
-    hash_value(&raw.body, &mut hasher);
-    hasher.finish()
-}
-
-fn hash_value(value: &serde_json::Value, hasher: &mut impl Hasher) {
-    use serde_json::Value;
-    std::mem::discriminant(value).hash(hasher);
-    match value {
-        Value::Null => {}
-        Value::Bool(b) => b.hash(hasher),
-        Value::Number(n) => (n.as_i64(), n.as_u64(), n.as_f64().map(f64::to_bits)).hash(hasher),
-        Value::String(s) => s.hash(hasher),
-        Value::Array(items) => {
-            items.len().hash(hasher);
-            items.iter().for_each(|v| hash_value(v, hasher));
-        }
-        Value::Object(map) => {
-            map.len().hash(hasher);
-            map.iter().for_each(|(k, v)| {
-                k.hash(hasher);
-                hash_value(v, hasher);
-            });
-        }
-    }
-}
-
 /// The version of `key` that `previous` had in force, marked as such.
 pub(crate) fn last_good(previous: Option<&Snapshot>, key: &ResourceKey) -> Option<Accepted> {
     let entry = previous?.accepted.get(key)?;
-    Some(Accepted {
+    Some(Accepted(Arc::new(AcceptedResource {
         from_previous: true,
-        ..entry.clone()
-    })
+        ..(**entry).clone()
+    })))
 }
 
 /// The `/config_dump` entries for the resources with errors among `problems`.

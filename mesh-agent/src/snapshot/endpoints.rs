@@ -22,6 +22,8 @@ pub(crate) struct EndpointIndex<'a> {
     by_label: HashMap<(&'a str, &'a str, &'a str), Vec<PodKey<'a>>>,
     slices: HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>>,
     endpoints: HashMap<(&'a str, &'a str), &'a Endpoints>,
+    /// The labels of endpoints without a known pod, shared.
+    no_labels: Arc<Labels>,
 }
 
 const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
@@ -46,19 +48,21 @@ impl<'a> EndpointIndex<'a> {
         self.pods.insert((namespace, name), (pod, Arc::new(labels)));
     }
 
-    pub fn add_slice(&mut self, slice: &'a EndpointSlice) {
+    /// Adds an EndpointSlice; returns the namespace and name of the Service it belongs to.
+    pub fn add_slice(&mut self, slice: &'a EndpointSlice) -> Option<(&'a str, &'a str)> {
         let labels = slice.metadata.labels.as_ref();
-        if let Some(service) = labels.and_then(|l| l.get(SERVICE_NAME_LABEL)) {
-            let key = (ns(&slice.metadata.namespace), service.as_str());
-            self.slices.entry(key).or_default().push(slice);
-        }
+        let service = labels.and_then(|l| l.get(SERVICE_NAME_LABEL))?;
+        let key = (ns(&slice.metadata.namespace), service.as_str());
+        self.slices.entry(key).or_default().push(slice);
+        Some(key)
     }
 
-    pub fn add_endpoints(&mut self, endpoints: &'a Endpoints) {
-        if let Some(name) = endpoints.metadata.name.as_deref() {
-            self.endpoints
-                .insert((ns(&endpoints.metadata.namespace), name), endpoints);
-        }
+    /// Adds an Endpoints object; returns the namespace and name of its Service.
+    pub fn add_endpoints(&mut self, endpoints: &'a Endpoints) -> Option<(&'a str, &'a str)> {
+        let name = endpoints.metadata.name.as_deref()?;
+        let key = (ns(&endpoints.metadata.namespace), name);
+        self.endpoints.insert(key, endpoints);
+        Some(key)
     }
 
     /// Every pod with an IP, as a workload.
@@ -100,7 +104,7 @@ impl<'a> EndpointIndex<'a> {
                     .filter_map(|p| Some((p.port as u16, target_port(pod, p)?)));
                 Some(endpoint(
                     ip,
-                    by_port.collect(),
+                    Arc::new(by_port.collect()),
                     labels.clone(),
                     pod.metadata.name.clone(),
                 ))
@@ -133,7 +137,8 @@ impl<'a> EndpointIndex<'a> {
 
     fn labels_of(&self, namespace: &str, pod: Option<&str>) -> Arc<Labels> {
         let found = pod.and_then(|p| self.pods.get(&(namespace, p)));
-        found.map(|(_, labels)| labels.clone()).unwrap_or_default()
+        let labels = found.map(|(_, labels)| labels);
+        labels.unwrap_or(&self.no_labels).clone()
     }
 
     fn slice_endpoints(
@@ -148,7 +153,7 @@ impl<'a> EndpointIndex<'a> {
             .flatten()
             .filter_map(|p| Some((p.name.as_deref(), p.port? as u16)))
             .collect();
-        let by_port = map_ports(ports, &named);
+        let by_port = Arc::new(map_ports(ports, &named));
         let ready = |e: &&k8s_openapi::api::discovery::v1::Endpoint| {
             e.conditions.as_ref().and_then(|c| c.ready) != Some(false)
         };
@@ -177,7 +182,7 @@ impl<'a> EndpointIndex<'a> {
                 .flatten()
                 .map(|p| (p.name.as_deref(), p.port as u16))
                 .collect();
-            let by_port = map_ports(ports, &named);
+            let by_port = Arc::new(map_ports(ports, &named));
             for address in subset.addresses.iter().flatten() {
                 let Ok(ip) = address.ip.parse() else { continue };
                 let pod = address.target_ref.as_ref().and_then(|r| r.name.clone());
@@ -203,7 +208,7 @@ fn map_ports(ports: &[KubePort], named: &[(Option<&str>, u16)]) -> BTreeMap<u16,
 
 fn endpoint(
     ip: IpAddr,
-    ports: BTreeMap<u16, u16>,
+    ports: Arc<BTreeMap<u16, u16>>,
     labels: Arc<Labels>,
     pod: Option<String>,
 ) -> Endpoint {

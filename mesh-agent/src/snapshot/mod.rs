@@ -5,7 +5,9 @@
 
 mod assemble;
 mod build;
+mod compiled;
 mod endpoints;
+mod fingerprint;
 mod model;
 pub(crate) mod policy;
 pub(crate) mod registry;
@@ -48,7 +50,10 @@ pub struct Snapshot {
     outbound: HashMap<String, OutboundMode>,
     rejected: Vec<Rejected>,
     #[serde(skip)]
-    accepted: HashMap<crate::resources::ResourceKey, build::Accepted>,
+    accepted: build::AcceptedMap,
+    /// Compiled services and clusters with their inputs, for the next build to reuse.
+    #[serde(skip)]
+    compiled: compiled::CompiledServices,
 }
 
 /// A Gateway with the routes VirtualServices bind to it, merged per host.

@@ -66,8 +66,8 @@ pub enum Address {
 #[derive(Clone, Debug, Serialize)]
 pub struct Endpoint {
     pub address: Address,
-    /// Service port → target port.
-    pub ports: BTreeMap<u16, u16>,
+    /// Service port → target port; shared by the endpoints of one EndpointSlice or subset.
+    pub ports: Arc<BTreeMap<u16, u16>>,
     pub labels: Arc<Labels>,
     /// The pod behind it, when known.
     pub pod: Option<String>,

@@ -13,20 +13,33 @@ use crate::resources::{Istio, Location, Resolution, ServiceEntrySpec};
 /// The cluster's domain suffix.
 pub const CLUSTER_DOMAIN: &str = "svc.cluster.local";
 
+/// The registry's indexes: hashed with foldhash (rebuilt on every configuration change and
+/// looked up on every connection; their keys come from the configuration, not from clients).
+type Index<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Every service, indexed by hostname spelling and by address.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Registry {
     pub(crate) services: Vec<Arc<Service>>,
     #[serde(skip)]
-    by_host: HashMap<String, usize>,
+    by_host: Index<String, usize>,
     #[serde(skip)]
-    by_address: HashMap<SocketAddr, (usize, usize)>,
+    by_address: Index<SocketAddr, (usize, usize)>,
     /// Endpoint IP:target port → the service port it serves (the first service inserted wins).
     #[serde(skip)]
-    by_endpoint: HashMap<SocketAddr, (usize, usize)>,
+    by_endpoint: Index<SocketAddr, (usize, usize)>,
 }
 
 impl Registry {
+    /// An empty registry with room for `services` Kubernetes Services.
+    pub(crate) fn with_capacity(services: usize) -> Self {
+        let mut registry = Self::default();
+        registry.services.reserve(services);
+        registry.by_host.reserve(services * 3);
+        registry.by_address.reserve(services);
+        registry
+    }
+
     /// The service `host` names, resolved as a client in `namespace` would (short names in
     /// `namespace`).
     pub fn lookup(&self, host: &str, namespace: &str) -> Option<&Service> {
@@ -78,52 +91,14 @@ impl Registry {
         &self.services
     }
 
-    /// Adds a Kubernetes Service with its endpoints (sorted by address, so that the order does
-    /// not depend on how the resources were read and round robin keeps its place on reload).
-    pub(crate) fn add_service(&mut self, service: &KubeService, mut endpoints: Vec<Endpoint>) {
-        endpoints.sort_by_key(|e| match e.address {
-            Address::Ip(ip) => Some(ip),
-            Address::Dns(_) => None,
-        });
-        let namespace = service
-            .metadata
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "default".into());
-        let name = service.metadata.name.clone().unwrap_or_default();
-        let spec = service.spec.clone().unwrap_or_default();
-        let mut addresses: Vec<IpAddr> = spec
-            .cluster_ips
-            .iter()
-            .flatten()
-            .chain(spec.cluster_ip.iter())
-            .filter_map(|ip| ip.parse().ok())
-            .collect();
-        addresses.sort();
-        addresses.dedup();
-        let hostname = format!("{name}.{namespace}.{CLUSTER_DOMAIN}");
+    /// Adds a compiled Kubernetes Service (see [`kube_service`]), known also as `name.ns` and
+    /// `name.ns.svc`.
+    pub(crate) fn add_service(&mut self, service: Arc<Service>) {
         let aliases = [
-            format!("{name}.{namespace}"),
-            format!("{name}.{namespace}.svc"),
+            format!("{}.{}", service.name, service.namespace),
+            format!("{}.{}.svc", service.name, service.namespace),
         ];
-        let ports = spec
-            .ports
-            .iter()
-            .flatten()
-            .filter(|p| p.protocol.as_deref().is_none_or(|p| p == "TCP"));
-        self.insert(
-            Service {
-                hostname,
-                namespace,
-                name,
-                addresses,
-                ports: ports.map(kube_port).collect(),
-                endpoints,
-                external: false,
-                visibility: Visibility::All,
-            },
-            &aliases,
-        );
+        self.insert(service, &aliases);
     }
 
     /// Adds one host of a ServiceEntry. A host already in the registry is left as it was.
@@ -145,7 +120,7 @@ impl Registry {
             .collect();
         let endpoints = entry_endpoints(spec, host, &ports);
         self.insert(
-            Service {
+            Arc::new(Service {
                 hostname: host.to_string(),
                 visibility: Visibility::from_export_to(&spec.export_to, &namespace),
                 namespace,
@@ -158,12 +133,12 @@ impl Registry {
                 ports,
                 endpoints,
                 external: spec.location != Some(Location::MeshInternal),
-            },
+            }),
             &[],
         );
     }
 
-    fn insert(&mut self, service: Service, aliases: &[String]) {
+    fn insert(&mut self, service: Arc<Service>, aliases: &[String]) {
         if self.by_host.contains_key(&service.hostname) {
             return;
         }
@@ -179,7 +154,7 @@ impl Registry {
         for alias in aliases {
             self.by_host.entry(alias.clone()).or_insert(index);
         }
-        self.services.push(Arc::new(service));
+        self.services.push(service);
     }
 
     fn index_endpoints(&mut self, service: &Service, index: usize) {
@@ -195,6 +170,50 @@ impl Registry {
             }
         }
     }
+}
+
+/// A Kubernetes Service with its endpoints (sorted by address, so that the order does not
+/// depend on how the resources were read and round robin keeps its place on reload).
+pub(crate) fn kube_service(service: &KubeService, mut endpoints: Vec<Endpoint>) -> Service {
+    endpoints.sort_by_key(|e| match e.address {
+        Address::Ip(ip) => Some(ip),
+        Address::Dns(_) => None,
+    });
+    let namespace = service.metadata.namespace.as_deref().unwrap_or("default");
+    let name = service.metadata.name.clone().unwrap_or_default();
+    let hostname = hostname_of(service);
+    let spec = service.spec.as_ref();
+    let mut addresses: Vec<IpAddr> = spec
+        .and_then(|s| s.cluster_ips.as_ref())
+        .into_iter()
+        .flatten()
+        .chain(spec.and_then(|s| s.cluster_ip.as_ref()))
+        .filter_map(|ip| ip.parse().ok())
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    let ports = spec
+        .and_then(|s| s.ports.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|p| p.protocol.as_deref().is_none_or(|p| p == "TCP"));
+    Service {
+        hostname,
+        namespace: namespace.to_string(),
+        name,
+        addresses,
+        ports: ports.map(kube_port).collect(),
+        endpoints,
+        external: false,
+        visibility: Visibility::All,
+    }
+}
+
+/// `name.namespace.svc.cluster.local` of a Kubernetes Service.
+pub(crate) fn hostname_of(service: &KubeService) -> String {
+    let namespace = service.metadata.namespace.as_deref().unwrap_or("default");
+    let name = service.metadata.name.as_deref().unwrap_or_default();
+    format!("{name}.{namespace}.{CLUSTER_DOMAIN}")
 }
 
 fn kube_port(port: &KubePort) -> ServicePort {
@@ -223,7 +242,7 @@ pub fn protocol_named(name: &str) -> Option<Protocol> {
 
 /// A ServiceEntry's endpoints: those listed, else (DNS resolution) the host itself.
 fn entry_endpoints(spec: &ServiceEntrySpec, host: &str, ports: &[ServicePort]) -> Vec<Endpoint> {
-    let same_ports = || ports.iter().map(|p| (p.port, p.port)).collect();
+    let same_ports = || Arc::new(ports.iter().map(|p| (p.port, p.port)).collect());
     if spec.endpoints.is_empty() {
         let dns = matches!(
             spec.resolution,
@@ -249,8 +268,8 @@ fn entry_endpoints(spec: &ServiceEntrySpec, host: &str, ports: &[ServicePort]) -
                 .unwrap_or_else(|_| Address::Dns(e.address.clone()));
             let ports = ports
                 .iter()
-                .map(|p| (p.port, e.ports.get(&p.name).copied().unwrap_or(p.port)))
-                .collect();
+                .map(|p| (p.port, e.ports.get(&p.name).copied().unwrap_or(p.port)));
+            let ports = Arc::new(ports.collect());
             Endpoint {
                 address,
                 ports,

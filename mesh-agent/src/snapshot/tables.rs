@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::build::Accepted;
+use super::build::{Accepted, AcceptedMap};
 use super::registry::Registry;
 use super::routes::{compile as compile_routes, merged, HostRoutes, MESH_GATEWAY};
 use super::{GatewayEntry, Snapshot};
@@ -16,7 +16,7 @@ use crate::validate::references::gateway_key;
 pub(crate) fn add_routes(
     snapshot: &mut Snapshot,
     services: &[(ResourceKey, Accepted)],
-    accepted: &HashMap<ResourceKey, Accepted>,
+    accepted: &AcceptedMap,
     registry: &Registry,
 ) {
     for entry in accepted.values().filter(|a| a.key.kind == "Gateway") {
@@ -88,8 +88,18 @@ fn merge_at_gateway(
 }
 
 /// Security policies, Sidecar outbound modes and the MeshConfig.
-pub(crate) fn add_policies(snapshot: &mut Snapshot, accepted: &HashMap<ResourceKey, Accepted>) {
-    let mut sorted: Vec<&Accepted> = accepted.values().collect();
+pub(crate) fn add_policies(snapshot: &mut Snapshot, accepted: &AcceptedMap) {
+    let policy = |a: &&Accepted| {
+        matches!(
+            a.resource.as_ref(),
+            Resource::AuthorizationPolicy(_)
+                | Resource::PeerAuthentication(_)
+                | Resource::RequestAuthentication(_)
+                | Resource::Sidecar(_)
+                | Resource::MeshConfig(_)
+        )
+    };
+    let mut sorted: Vec<&Accepted> = accepted.values().filter(policy).collect();
     sorted.sort_by(|a, b| a.key.cmp(&b.key));
     for entry in sorted {
         let ns = entry.key.namespace.clone();

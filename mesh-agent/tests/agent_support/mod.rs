@@ -101,6 +101,7 @@ pub fn inputs(config: ConfigState) -> (Arc<ProxyInputs>, Arc<FakeOriginalDsts>, 
             connect_timeout: Duration::from_secs(5),
         },
         on_outbound_accept: None,
+        local_pods: Default::default(),
         http: mesh_agent::http::HttpInputs::register(
             &mut registry,
             mesh_agent::http::DEFAULT_DETECT_WINDOW,

@@ -1,34 +1,35 @@
 //! `cargo xtask demo`: builds everything, brings up a two-node lab running the demo workloads
-//! (`xtask/demo/*.yaml`: frontend → backend v1 ×2 / v2 ×1), runs a load from the client pod and
-//! shows the traffic live until Ctrl-C or `--duration`, then takes the lab down.
+//! (`xtask/demo/*.yaml`: an ingress gateway → frontend → backend v1 ×2 / v2 ×1), tells the
+//! story of `story.rs` with a visitor's load through the gateway shown live until the end,
+//! Ctrl-C or `--duration`, then takes the lab down.
 
 mod mesh_counters;
 mod screen;
 mod steps;
 mod stop;
+mod story;
 mod traffic;
 
-use crate::lab::{self, ExecTarget, Lab, UpOptions};
+use crate::lab::{self, Lab, UpOptions};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use steps::step;
 use stop::StopWatch;
-use traffic::{load_argv, Display, Ending, LoadRun};
+use traffic::Ending;
 
 /// The demo's lab (its namespaces are `demo-*`).
 pub const LAB_NAME: &str = "demo";
 /// Nodes in the demo's lab.
 const NODES: u8 = 2;
-/// Where the load goes: the frontend Service.
-const FRONTEND_URL: &str = "http://frontend/";
-/// The time the load gets after `--duration` to print its summary before it is stopped.
-const SUMMARY_GRACE: Duration = Duration::from_secs(10);
+/// The time the steps get beyond `--duration` (applying, settling, summaries) before a stop.
+const STEPS_GRACE: Duration = Duration::from_secs(30);
 
 /// `cargo xtask demo` options.
 #[derive(clap::Args)]
 pub struct DemoArgs {
-    /// Stop after this many seconds of traffic (default: run until Ctrl-C).
+    /// Stop after about this many seconds of traffic, shared over the steps (default: 15 s a
+    /// step; Ctrl-C stops earlier).
     #[arg(long)]
     duration: Option<u64>,
     /// Use the binaries and the eBPF object already built.
@@ -58,31 +59,26 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         build: false,
     };
     let manifests = demo_manifests()?;
-    let lab = step(
+    let mut lab = step(
         &format!("starting lab {LAB_NAME} ({NODES} nodes, xtask/demo/*.yaml)"),
         || Lab::up(&opts, &manifests),
     )?;
-    let client = ExecTarget::Pod {
-        namespace: "demo".into(),
-        name: "client".into(),
-    };
-    step("waiting for the frontend to answer", || {
-        steps::wait_until_answering(&lab, &client, FRONTEND_URL, &watch)
-    })?;
+    let visitor = story::visitor();
+    step(
+        "waiting for the frontend to answer through the gateway",
+        || {
+            let url = story::GATEWAY_URL;
+            steps::wait_until_answering(&lab, &visitor, url, &story::VISITOR_HEADERS, &watch)
+        },
+    )?;
     if watch.reason().is_some() {
         return Ok(());
     }
-    let argv = load_argv(FRONTEND_URL, args.concurrency, args.duration);
-    eprintln!("==> load: {} (in pod demo/client)", argv.join(" "));
-    let load = LoadRun::start(lab.exec_command(&client, &argv)?)?;
     if let Some(secs) = args.duration {
-        watch.stop_after(Duration::from_secs(secs) + SUMMARY_GRACE);
+        watch.stop_after(Duration::from_secs(secs) + STEPS_GRACE);
     }
-    let title = format!("mesh demo · lab {LAB_NAME} · {NODES} nodes · load → {FRONTEND_URL}");
-    let mut display = Display::for_stdout(title, mesh_figures);
-    display.clear();
-    let ending = load.show(&watch, &mut display);
-    drop(load);
+    let seconds = story::step_seconds(args.duration);
+    let ending = story::tell(&mut lab, args.concurrency, seconds, &watch)?;
     eprintln!("==> stopping: {}", describe(&ending));
     match ending {
         Ending::LoadFailed => bail!("the load generator ended without its summary"),

@@ -47,15 +47,16 @@ pub fn build_everything() -> Result<()> {
     Ok(())
 }
 
-/// Asks the frontend once a second (at most [`READY_ATTEMPTS`] times) until it answers 2xx;
-/// if it never does, says so and lets the demo show what happens.
+/// Asks `url` (with `headers`, `NAME:VALUE`) once a second (at most [`READY_ATTEMPTS`] times)
+/// until it answers 2xx; if it never does, says so and lets the demo show what happens.
 pub fn wait_until_answering(
     lab: &Lab,
     client: &ExecTarget,
     url: &str,
+    headers: &[&str],
     watch: &StopWatch,
 ) -> Result<()> {
-    let argv: Vec<String> = [
+    let mut argv: Vec<String> = [
         "sample-app",
         "load",
         "--url",
@@ -67,6 +68,9 @@ pub fn wait_until_answering(
     ]
     .map(String::from)
     .to_vec();
+    for header in headers {
+        argv.extend(["--header".to_string(), header.to_string()]);
+    }
     for _ in 0..READY_ATTEMPTS {
         if watch.reason().is_some() {
             return Ok(());

@@ -17,8 +17,14 @@ const UNTIL_INTERRUPTED: &str = "1h";
 /// How often the stop conditions are checked between two lines.
 const POLL: Duration = Duration::from_millis(200);
 
-/// The `sample-app load` command line the client pod runs.
-pub fn load_argv(url: &str, concurrency: u32, duration: Option<u64>) -> Vec<String> {
+/// The `sample-app load` command line the load runs, with `headers` (`NAME:VALUE`) on every
+/// request.
+pub fn load_argv(
+    url: &str,
+    headers: &[&str],
+    concurrency: u32,
+    duration: Option<u64>,
+) -> Vec<String> {
     let duration = duration.map_or(UNTIL_INTERRUPTED.to_string(), |secs| format!("{secs}s"));
     let concurrency = concurrency.to_string();
     [
@@ -33,6 +39,7 @@ pub fn load_argv(url: &str, concurrency: u32, duration: Option<u64>) -> Vec<Stri
     ]
     .into_iter()
     .chain(["--duration", &duration])
+    .chain(headers.iter().flat_map(|h| ["--header", *h]))
     .map(str::to_string)
     .collect()
 }
@@ -127,6 +134,11 @@ impl Display {
         }
     }
 
+    /// Whether the figures go to a terminal (a redrawn screen).
+    pub fn is_terminal(&self) -> bool {
+        self.terminal
+    }
+
     fn interval(&mut self, figures: &TrafficFigures) {
         if !self.terminal {
             println!("{}", plain_line(figures));
@@ -160,12 +172,13 @@ mod tests {
 
     #[test]
     fn the_load_command_line() {
-        let argv = load_argv("http://frontend/", 4, Some(8));
+        let argv = load_argv("http://frontend/", &["host:a.example"], 4, Some(8));
         assert_eq!(
             argv.join(" "),
-            "sample-app load --url http://frontend/ --concurrency 4 --interval 1s --duration 8s"
+            "sample-app load --url http://frontend/ --concurrency 4 --interval 1s --duration 8s \
+             --header host:a.example"
         );
-        let forever = load_argv("http://frontend/", 1, None);
+        let forever = load_argv("http://frontend/", &[], 1, None);
         assert_eq!(
             forever[forever.len() - 2..],
             ["--duration", UNTIL_INTERRUPTED]

@@ -24,13 +24,18 @@ pub const TRACE_HEADERS: [&str; 10] = [
     "x-ot-span-context",
 ];
 
+/// The signed-in user's header, forwarded like bookinfo's productpage does, so that routing on
+/// it (the demo's header-based step) works one hop further down the chain.
+pub const USER_HEADER: &str = "end-user";
+
 /// How long one upstream call may take before it counts as failed.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The trace headers of `incoming` that go on to the upstream calls; nothing else does.
+/// The trace headers and the user header of `incoming` that go on to the upstream calls;
+/// nothing else does.
 pub fn propagated(incoming: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
-    for name in TRACE_HEADERS {
+    for name in TRACE_HEADERS.into_iter().chain([USER_HEADER]) {
         for value in incoming.get_all(name) {
             out.append(name, value.clone());
         }
@@ -155,6 +160,13 @@ mod tests {
             assert!(!out.contains_key(name), "{name} must not propagate");
         }
         assert_eq!(out.len(), TRACE_HEADERS.len());
+    }
+
+    #[test]
+    fn the_user_header_propagates() {
+        let mut incoming = HeaderMap::new();
+        incoming.append(USER_HEADER, "jason".parse().unwrap());
+        assert_eq!(propagated(&incoming).get(USER_HEADER).unwrap(), "jason");
     }
 
     #[test]

@@ -1,0 +1,69 @@
+//! The access-log line of one forwarded TCP connection: who talked to whom is taken when the
+//! connection is forwarded, the bytes and duration when it ends.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use super::Reporter;
+use crate::access_log::{AccessLog, TcpConnection};
+use crate::observe::{HopPeers, RequestObservers, WorkloadRef};
+use crate::snapshot::Workload;
+
+/// Who a forwarded connection connects, as its log line names them.
+pub struct TcpHop {
+    /// `source` on the outbound side, `destination` on the inbound side.
+    pub reporter: Reporter,
+    /// The client workload, when known.
+    pub source: Option<Arc<Workload>>,
+    /// The server workload, when known.
+    pub destination: Option<Arc<Workload>>,
+    /// The IP of the pod this side serves.
+    pub pod_ip: IpAddr,
+    /// The client's address as the proxy saw it.
+    pub downstream: SocketAddr,
+    /// Where the connection is forwarded.
+    pub upstream: SocketAddr,
+}
+
+/// A connection waiting to be logged when it ends.
+pub struct ConnectionLog {
+    log: Arc<AccessLog>,
+    hop: TcpHop,
+    start: SystemTime,
+    started: Instant,
+}
+
+impl ConnectionLog {
+    /// Starts the line of a connection over `hop`; `None` when access logging is off.
+    pub fn start(observers: &RequestObservers, hop: TcpHop) -> Option<Self> {
+        Some(Self {
+            log: observers.access_log()?,
+            hop,
+            start: SystemTime::now(),
+            started: Instant::now(),
+        })
+    }
+
+    /// The connection ended after `bytes_received` from the client and `bytes_sent` to it;
+    /// `failed` when it ended on an error (Envoy's `UC`, upstream connection termination).
+    pub fn finish(self, bytes_received: u64, bytes_sent: u64, failed: bool) {
+        let hop = &self.hop;
+        let peers = HopPeers {
+            reporter: hop.reporter,
+            source: hop.source.as_deref().map(WorkloadRef::from),
+            destination: hop.destination.as_deref().map(WorkloadRef::from),
+            pod_ip: Some(hop.pod_ip),
+            downstream: Some(hop.downstream),
+        };
+        let connection = TcpConnection {
+            start: self.start,
+            duration: self.started.elapsed(),
+            bytes_received,
+            bytes_sent,
+            upstream: Some(hop.upstream),
+            response_flags: if failed { "UC" } else { "-" }.into(),
+        };
+        self.log.connection(&peers, &connection);
+    }
+}

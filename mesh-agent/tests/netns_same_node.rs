@@ -1,0 +1,159 @@
+//! Privileged: the same-node fast path. Two enrolled pods, each in its own `ip netns add`
+//! namespace with only `lo` (no link between them, so the pod IPs are unreachable the normal
+//! way): an outbound connection from one to the other's IP reaches the app on the other's
+//! loopback only through the fast path, and both reporters count it. Needs root; no eBPF (fake
+//! capture layer).
+
+mod agent_support;
+
+use std::process::Command;
+use std::sync::Arc;
+
+use agent_support::*;
+use mesh_agent::enroll::handle;
+use mesh_agent::netns::Netns;
+use mesh_agent::pods::{EnrolledPods, ListenAddrs};
+use mesh_agent::proxy::socket::{connect, listen, UpstreamSockets};
+use mesh_agent::proxy::{LocalPods, ProxyInputs};
+use prometheus_client::registry::Registry;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The destination pod's IP, on no interface at all.
+const SERVER_IP: &str = "10.244.1.6";
+/// The destination app's port (it listens on its pod's loopback).
+const APP_PORT: u16 = 7000;
+
+/// A named netns with `lo` up, deleted on drop (also when the test fails).
+struct TestNetns(String);
+
+impl TestNetns {
+    fn new(tag: &str) -> Self {
+        let name = format!("mesh-same-{tag}-{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).status();
+        run(&["netns", "add", &name]);
+        let netns = Self(name);
+        run(&["-n", &netns.0, "link", "set", "lo", "up"]);
+        netns
+    }
+
+    fn path(&self) -> String {
+        format!("/var/run/netns/{}", self.0)
+    }
+}
+
+impl Drop for TestNetns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn run(args: &[&str]) {
+    let status = Command::new("ip").args(args).status().unwrap();
+    assert!(status.success(), "ip {args:?}: {status}");
+}
+
+/// Two pods enrolled with the fast path on or off; the client pod's connection, sent `ping`,
+/// and what came back (`None` when the connection failed or was reset).
+async fn client_to_server(fast_path: bool) -> (Option<Vec<u8>>, Registry) {
+    let (client_ns, server_ns) = (TestNetns::new("c"), TestNetns::new("s"));
+    let (inputs, dsts, mut registry) = inputs(config(""));
+    let inputs = Arc::new(ProxyInputs {
+        local_pods: LocalPods::new(fast_path),
+        ..Arc::into_inner(inputs).expect("the only reference")
+    });
+    let pods = EnrolledPods::new(
+        Arc::new(FakePodCapture::default()),
+        inputs,
+        ListenAddrs::default(),
+        &mut registry,
+    );
+    let add = |name: &str, ns: &TestNetns, ip: &str| {
+        format!(
+            r#"{{"op":"add","namespace":"shop","name":"{name}","netns":"{}","ip":"{ip}"}}"#,
+            ns.path()
+        )
+    };
+    let client = handle(&pods, &add("client-0", &client_ns, "10.244.1.5")).await;
+    assert!(client.ok, "{client:?}");
+    let server = handle(&pods, &add("web-0", &server_ns, SERVER_IP)).await;
+    assert!(server.ok, "{server:?}");
+
+    let server_netns = Netns::open(server_ns.path().as_ref()).unwrap();
+    serve_app(&server_netns).await;
+    let original = format!("{SERVER_IP}:{APP_PORT}").parse().unwrap();
+    dsts.insert_any_port(client.pod.unwrap().netns_cookie, original);
+    let client_netns = Netns::open(client_ns.path().as_ref()).unwrap();
+    let sockets = UpstreamSockets {
+        mark: None,
+        connect_timeout: GUARD,
+    };
+    let stream = connect(&client_netns, "127.0.0.1:15001".parse().unwrap(), &sockets)
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(GUARD, exchange(stream, b"ping"))
+        .await
+        .expect("no hang");
+    pods.remove_all().await;
+    (answer.ok().filter(|a| !a.is_empty()), registry)
+}
+
+/// The app: answers `web:<input>` once, on 127.0.0.1:7000 inside `netns`.
+async fn serve_app(netns: &Netns) {
+    let addr = format!("127.0.0.1:{APP_PORT}").parse().unwrap();
+    let app = listen(netns, addr).await.unwrap();
+    tokio::spawn(async move {
+        let (mut stream, _) = app.accept().await.unwrap();
+        let mut input = Vec::new();
+        stream.read_to_end(&mut input).await.unwrap();
+        let answer = [b"web:".as_slice(), &input].concat();
+        stream.write_all(&answer).await.unwrap();
+    });
+}
+
+/// `istio_tcp_connections_opened_total` lines of `registry`.
+fn opened_lines(registry: &Registry) -> Vec<String> {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("istio_tcp_connections_opened_total{"))
+        .map(str::to_string)
+        .collect()
+}
+
+fn skip_without_root() -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    if !root {
+        eprintln!("skipped: needs root (ip netns add, setns)");
+    }
+    !root
+}
+
+#[tokio::test]
+async fn a_local_destination_is_dialled_on_its_loopback_and_both_reporters_count_it() {
+    if skip_without_root() {
+        return;
+    }
+    let (answer, registry) = client_to_server(true).await;
+    assert_eq!(answer.as_deref(), Some(b"web:ping".as_slice()));
+    let opened = opened_lines(&registry);
+    for reporter in ["source", "destination"] {
+        let wanted = format!(r#"reporter="{reporter}""#);
+        let line = opened.iter().find(|l| l.contains(&wanted));
+        let line = line.unwrap_or_else(|| panic!("no {reporter} line in {opened:#?}"));
+        assert!(line.contains(r#"destination_workload="web""#), "{line}");
+        assert!(line.ends_with(" 1"), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn without_the_fast_path_the_connection_takes_the_pod_network() {
+    if skip_without_root() {
+        return;
+    }
+    // The pods' netns have no link: dialled from the client's netns, the server's IP is
+    // unreachable, so the connection fails.
+    let (answer, registry) = client_to_server(false).await;
+    assert_eq!(answer, None);
+    let opened = opened_lines(&registry);
+    assert!(opened.is_empty(), "{opened:#?}");
+}
