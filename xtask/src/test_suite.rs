@@ -77,6 +77,7 @@ fn integration_tests() -> Vec<&'static str> {
         "mesh-ebpf",
         "--test",
         "*",
+        "--no-fail-fast",
     ];
     args.extend(["--", "--test-threads=2"]);
     args

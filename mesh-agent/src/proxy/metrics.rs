@@ -126,9 +126,11 @@ impl TcpMetrics {
     }
 
     fn open_for(&self, labels: &TcpLabels, also: Option<&TcpLabels>) -> ConnectionMetrics {
-        let counter = |family: &Family<TcpLabels, Counter>| ReportedCounter {
-            first: family.get_or_create(labels).clone(),
-            second: also.map(|also| family.get_or_create(also).clone()),
+        let counter = |family: &Family<TcpLabels, Counter>| {
+            // One label set at a time: a family's read guard blocks its own writer.
+            let first = family.get_or_create(labels).clone();
+            let second = also.map(|also| family.get_or_create(also).clone());
+            ReportedCounter { first, second }
         };
         let connection = ConnectionMetrics {
             sent: counter(&self.sent),
