@@ -9,6 +9,7 @@ mod gateway;
 mod mesh_config;
 mod parse;
 mod pattern;
+mod regex_rewrite;
 mod security;
 mod virtual_service;
 
@@ -24,6 +25,7 @@ pub use gateway::*;
 pub use mesh_config::*;
 pub use parse::{parse, Parsed};
 pub use pattern::Pattern;
+pub use regex_rewrite::RegexRewrite;
 pub use security::*;
 pub use virtual_service::*;
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Duration, Pattern};
+use super::{Duration, Pattern, RegexRewrite};
 
 /// How traffic to a set of hosts is routed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -105,7 +105,7 @@ pub struct PortSelector {
 pub struct Rewrite {
     pub uri: Option<String>,
     pub authority: Option<String>,
-    pub uri_regex_rewrite: Option<Value>,
+    pub uri_regex_rewrite: Option<RegexRewrite>,
 }
 
 /// Retry policy of a rule.

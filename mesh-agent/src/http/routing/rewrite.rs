@@ -5,27 +5,15 @@
 use hyper::header::{HeaderValue, HOST};
 use hyper::http::uri::{Authority, PathAndQuery};
 use hyper::{Request, Uri};
-use regex::Regex;
-use serde::Deserialize;
-use serde_json::Value;
 
 use crate::resources::{HttpMatch, Rewrite};
-
-/// `uriRegexRewrite`: RE2-style `\1` references in `rewrite`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct RegexRewrite {
-    #[serde(rename = "match")]
-    pattern: String,
-    rewrite: String,
-}
 
 /// Applies `rewrite` to `request`, which matched `matched` (None: the rule had no match).
 pub fn apply<B>(rewrite: &Rewrite, matched: Option<&HttpMatch>, request: &mut Request<B>) {
     let path = request.uri().path().to_string();
     let new_path = match (&rewrite.uri, &rewrite.uri_regex_rewrite) {
         (Some(uri), _) => Some(replace_matched(&path, uri, matched)),
-        (None, Some(regex)) => regex_rewrite(&path, regex),
+        (None, Some(regex)) => Some(regex.apply(&path)),
         (None, None) => None,
     };
     if let Some(new_path) = new_path {
@@ -48,14 +36,6 @@ pub fn replace_matched(path: &str, with: &str, matched: Option<&HttpMatch>) -> S
     };
     let rest = path.get(prefix_len.min(path.len())..).unwrap_or_default();
     format!("{with}{rest}")
-}
-
-fn regex_rewrite(path: &str, value: &Value) -> Option<String> {
-    let rule = RegexRewrite::deserialize(value).ok()?;
-    let regex = Regex::new(&rule.pattern).ok()?;
-    let references = Regex::new(r"\\(\d)").expect("valid");
-    let replacement = references.replace_all(&rule.rewrite, "$${${1}}");
-    Some(regex.replace_all(path, replacement.as_ref()).into_owned())
 }
 
 fn set_path<B>(request: &mut Request<B>, path: &str) {
