@@ -9,16 +9,12 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::connection_log::{ConnectionLog, TcpHop};
 use super::forward::forward;
-use super::socket::{connect, listen, reset};
+use super::listener::{Accepted, PodListener};
+use super::socket::{connect, reset};
 use super::{ProxiedPod, ProxyInputs, Reporter, TcpLabels};
 
 /// A pod's inbound capture listener.
-pub struct Inbound {
-    listener: TcpListener,
-    pod: Arc<ProxiedPod>,
-    inputs: Arc<ProxyInputs>,
-    http_pool: crate::http::Pool,
-}
+pub struct Inbound(PodListener);
 
 impl Inbound {
     /// Binds `addr` (normally `0.0.0.0:15006`) inside the pod's netns.
@@ -27,43 +23,26 @@ impl Inbound {
         inputs: Arc<ProxyInputs>,
         addr: SocketAddr,
     ) -> io::Result<Self> {
-        let listener = listen(&pod.netns, addr).await?;
-        let http_pool = crate::http::Pool::new(pod.netns.clone(), inputs.sockets.clone());
-        Ok(Self {
-            http_pool,
-            listener,
-            pod,
-            inputs,
-        })
+        PodListener::bind(pod, inputs, addr).await.map(Self)
     }
 
     /// The bound address.
     pub fn address(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.0.address()
     }
 
     /// The listener itself, for the capture layer's `sk_lookup` map.
     pub fn listener(&self) -> &TcpListener {
-        &self.listener
+        &self.0.listener
     }
 
     /// Accepts connections until the task is dropped; each runs in its own task.
     pub async fn run(self) {
         let own_port = self.address().port();
-        loop {
-            match self.listener.accept().await {
-                Ok((client, peer)) => {
-                    let (pod, inputs) = (self.pod.clone(), self.inputs.clone());
-                    let http_pool = self.http_pool.clone();
-                    tokio::spawn(proxy_inbound(
-                        client, peer, own_port, pod, inputs, http_pool,
-                    ));
-                }
-                Err(error) => tracing::warn!(%error, pod = %self.pod.name, "inbound accept failed"),
-            }
-        }
+        let proxy = move |a: Accepted| {
+            proxy_inbound(a.client, a.peer, own_port, a.pod, a.inputs, a.http_pool)
+        };
+        self.0.run("inbound", proxy).await
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod connection_log;
 pub mod forward;
 pub mod inbound;
+mod listener;
 pub mod local;
 pub mod metrics;
 pub mod outbound;

@@ -7,22 +7,18 @@ use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use super::connection_log::{ConnectionLog, TcpHop};
 use super::forward::forward;
-use super::socket::{connect, listen, reset};
+use super::listener::{Accepted, PodListener};
+use super::socket::{connect, reset};
 use super::{ProxiedPod, ProxyInputs, Reporter, TcpLabels};
 use crate::pipeline::RoundRobin;
 use crate::snapshot::Snapshot;
 
 /// A pod's outbound capture listener.
-pub struct Outbound {
-    listener: TcpListener,
-    pod: Arc<ProxiedPod>,
-    inputs: Arc<ProxyInputs>,
-    http_pool: crate::http::Pool,
-}
+pub struct Outbound(PodListener);
 
 impl Outbound {
     /// Binds `addr` inside the pod's netns.
@@ -31,37 +27,18 @@ impl Outbound {
         inputs: Arc<ProxyInputs>,
         addr: SocketAddr,
     ) -> io::Result<Self> {
-        let listener = listen(&pod.netns, addr).await?;
-        let http_pool = crate::http::Pool::new(pod.netns.clone(), inputs.sockets.clone());
-        Ok(Self {
-            http_pool,
-            listener,
-            pod,
-            inputs,
-        })
+        PodListener::bind(pod, inputs, addr).await.map(Self)
     }
 
     /// The bound address.
     pub fn address(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.0.address()
     }
 
     /// Accepts connections until the task is dropped; each runs in its own task.
     pub async fn run(self) {
-        loop {
-            match self.listener.accept().await {
-                Ok((client, peer)) => {
-                    let (pod, inputs) = (self.pod.clone(), self.inputs.clone());
-                    let http_pool = self.http_pool.clone();
-                    tokio::spawn(proxy_outbound(client, peer, pod, inputs, http_pool));
-                }
-                Err(error) => {
-                    tracing::warn!(%error, pod = %self.pod.name, "outbound accept failed")
-                }
-            }
-        }
+        let proxy = |a: Accepted| proxy_outbound(a.client, a.peer, a.pod, a.inputs, a.http_pool);
+        self.0.run("outbound", proxy).await
     }
 }
 

@@ -1,0 +1,78 @@
+//! What a pod's outbound and inbound capture listeners share: a socket bound inside the pod's
+//! netns, the pod, the proxy inputs and the pod's HTTP upstream pool, and the accept loop.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, TcpStream};
+
+use super::socket::listen;
+use super::{ProxiedPod, ProxyInputs};
+use crate::http::Pool;
+
+/// A listener inside a pod's netns with what every accepted connection needs.
+pub(super) struct PodListener {
+    pub(super) listener: TcpListener,
+    pub(super) pod: Arc<ProxiedPod>,
+    pub(super) inputs: Arc<ProxyInputs>,
+    pub(super) http_pool: Pool,
+}
+
+/// What one accepted connection is handed: the client, its address and the shared parts.
+pub(super) struct Accepted {
+    pub(super) client: TcpStream,
+    pub(super) peer: SocketAddr,
+    pub(super) pod: Arc<ProxiedPod>,
+    pub(super) inputs: Arc<ProxyInputs>,
+    pub(super) http_pool: Pool,
+}
+
+impl PodListener {
+    /// Binds `addr` inside the pod's netns.
+    pub(super) async fn bind(
+        pod: Arc<ProxiedPod>,
+        inputs: Arc<ProxyInputs>,
+        addr: SocketAddr,
+    ) -> io::Result<Self> {
+        let listener = listen(&pod.netns, addr).await?;
+        let http_pool = Pool::new(pod.netns.clone(), inputs.sockets.clone());
+        Ok(Self {
+            listener,
+            pod,
+            inputs,
+            http_pool,
+        })
+    }
+
+    /// The bound address.
+    pub(super) fn address(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Accepts connections until the task is dropped; each runs `proxy` in its own task.
+    pub(super) async fn run<F, Fut>(self, side: &'static str, proxy: F)
+    where
+        F: Fn(Accepted) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        loop {
+            match self.listener.accept().await {
+                Ok((client, peer)) => tokio::spawn(proxy(Accepted {
+                    client,
+                    peer,
+                    pod: self.pod.clone(),
+                    inputs: self.inputs.clone(),
+                    http_pool: self.http_pool.clone(),
+                })),
+                Err(error) => {
+                    tracing::warn!(%error, pod = %self.pod.name, side, "accept failed");
+                    continue;
+                }
+            };
+        }
+    }
+}
