@@ -1,6 +1,8 @@
 //! VirtualServices compiled into route tables per host and port. Rule order is kept; a rule
 //! whose matches name ports applies only to those ports; destination hosts are made canonical;
-//! older spellings are normalised (`mirror_percent`, `fault.*.percent` → `percentage`).
+//! older spellings are normalised (`mirror_percent`, `fault.*.percent` → `percentage`); match-level
+//! `gateways` are resolved in the VirtualService's namespace like the top-level ones (`ns/name`,
+//! `mesh` kept), so they bind and match against the gateway keys.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use serde::Serialize;
 use super::model::{RouteTable, Visibility};
 use super::registry::Registry;
 use crate::resources::{Destination, HttpRoute, Istio, Percent, VirtualServiceSpec};
+use crate::validate::references::gateway_key;
 
 /// The gateway name that means "every sidecar-less client in the mesh".
 pub const MESH_GATEWAY: &str = "mesh";
@@ -159,18 +162,32 @@ fn normalised(
             .iter_mut()
             .for_each(|m| canonical(&mut m.destination));
         normalise_fault(rule);
+        let gateways = rule.matches.iter_mut().map(|m| &mut m.gateways);
+        gateways.for_each(|g| resolve_gateways(g, namespace));
     }
     for rule in &mut spec.tcp {
         rule.route
             .iter_mut()
             .for_each(|r| canonical(&mut r.destination));
+        let gateways = rule.matches.iter_mut().map(|m| &mut m.gateways);
+        gateways.for_each(|g| resolve_gateways(g, namespace));
     }
     for rule in &mut spec.tls {
         rule.route
             .iter_mut()
             .for_each(|r| canonical(&mut r.destination));
+        let gateways = rule.matches.iter_mut().map(|m| &mut m.gateways);
+        gateways.for_each(|g| resolve_gateways(g, namespace));
     }
     spec
+}
+
+/// Gateway names written in `namespace` as the snapshot keys them: `name` → `namespace/name`,
+/// `ns/name` and `mesh` unchanged (as the top-level `gateways` are resolved).
+fn resolve_gateways(gateways: &mut [String], namespace: &str) {
+    for gateway in gateways.iter_mut().filter(|g| *g != MESH_GATEWAY) {
+        *gateway = gateway_key(gateway, namespace);
+    }
 }
 
 /// `percent: 50` becomes `percentage: {value: 50}`; neither means every request.
@@ -187,3 +204,7 @@ fn normalise_fault(rule: &mut HttpRoute) {
         abort.percentage.get_or_insert(Percent { value: old });
     }
 }
+
+#[cfg(test)]
+#[path = "routes_tests.rs"]
+mod tests;

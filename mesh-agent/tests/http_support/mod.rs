@@ -22,8 +22,9 @@ pub type TestBody = BoxBody<Bytes, Infallible>;
 /// An HTTP/1.1 + HTTP/2 upstream named `name` on `addr`; the counter holds its accepted
 /// connections. Paths:
 /// `/status/N` answers N; `/echo` echoes the body; `/grpc` answers a gRPC-like stream with
-/// trailers `grpc-status: 7`; `/ws` upgrades and echoes bytes; anything else answers
-/// `<name> <host>`.
+/// trailers `grpc-status: 7`; `/ws` upgrades and echoes bytes; `/authority` answers the request
+/// target's authority (HTTP/2 `:authority`; empty for HTTP/1.1 origin-form); anything else
+/// answers `<name> <host>`.
 pub async fn upstream(addr: SocketAddr, name: &'static str) -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = TcpListener::bind(addr).await.unwrap();
     let bound = listener.local_addr().unwrap();
@@ -59,6 +60,10 @@ async fn answer(
         }
         "/grpc" => Ok(grpc_answer()),
         "/ws" => Ok(websocket_echo(&mut request)),
+        "/authority" => {
+            let authority = request.uri().authority().map(|a| a.to_string());
+            Ok(Response::new(full(authority.unwrap_or_default())))
+        }
         _ => {
             let host = request
                 .headers()
