@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::resources::read_documents;
 use crate::snapshot::build;
+use crate::validate::outlier_warnings;
 
 /// What a check found.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -33,7 +34,9 @@ pub fn check(paths: &[PathBuf], out: &mut impl Write) -> std::io::Result<Outcome
             }
         }
     }
+    let hints: Vec<_> = documents.iter().flat_map(outlier_warnings).collect();
     let (_, mut problems) = build(&Arc::new(documents), None);
+    problems.extend(hints);
     problems.sort_by(|a, b| a.origin.cmp(&b.origin));
     for problem in problems {
         writeln!(out, "{problem}")?;

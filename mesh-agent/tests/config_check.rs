@@ -67,3 +67,33 @@ fn a_syntax_error_exits_1_naming_file_and_line() {
     assert_eq!(code, 1);
     assert!(out.starts_with(&format!("{}:5: ", file.display())), "{out}");
 }
+
+#[test]
+fn consecutive_errors_alone_is_a_warning_naming_file_line_and_rule() {
+    let dir = std::env::temp_dir().join(format!("mesh-check-outlier-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("outlier.yaml");
+    let rule = |name: &str, outlier: &str| {
+        format!(
+            "apiVersion: networking.istio.io/v1alpha3\nkind: DestinationRule\n\
+             metadata: {{name: {name}, namespace: shop}}\nspec:\n  host: \"*.example\"\n\
+             \x20 trafficPolicy:\n    outlierDetection: {outlier}\n"
+        )
+    };
+    let text = rule("fine", "{consecutive5xxErrors: 1}")
+        + "---\n"
+        + &rule("old", "{consecutiveErrors: 1, interval: 1s}");
+    std::fs::write(&file, text).unwrap();
+    let (code, out) = check(std::slice::from_ref(&file));
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(code, 0, "a warning does not fail the check");
+    assert_eq!(
+        out.trim(),
+        format!(
+            "{}:9: DestinationRule/shop/old: spec.trafficPolicy.outlierDetection.consecutiveErrors: \
+             warning: consecutiveErrors counts only 502/503/504: a backend answering 500 is never \
+             ejected; use consecutive5xxErrors",
+            file.display()
+        )
+    );
+}

@@ -49,7 +49,6 @@ async fn body_of(response: hyper::Response<hyper::body::Incoming>) -> (StatusCod
 }
 
 #[tokio::test]
-#[ignore = "needs the pool to send HTTP/2 with the client's authority (issue #5)"]
 async fn an_http2_upstream_sees_the_clients_authority() {
     let (proxy, dsts, cookie) = proxy().await;
     let connect = || captured_connect(proxy, &dsts, cookie, API.parse().unwrap());

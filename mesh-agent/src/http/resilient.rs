@@ -73,6 +73,20 @@ impl Resilience {
         Some(shared)
     }
 
+    /// The node-wide accounting of `cluster`'s `connectionPool` for opaque TCP connections,
+    /// when it sets one.
+    pub fn tcp_pool(&self, cluster: &Cluster) -> Option<crate::resilience::DestinationPool> {
+        let spec = cluster.policy.connection_pool.as_ref()?;
+        let destination = Destination {
+            host: cluster.hostname.clone(),
+            subset: cluster.subset.clone(),
+        };
+        Some(
+            self.pools
+                .connections(&destination, &compile::pool_policy(spec)),
+        )
+    }
+
     /// The outlier state of every destination with outlier detection, by cluster name.
     pub fn detectors(&self) -> Vec<(String, SharedDetector)> {
         let detectors = self.detectors.lock().unwrap_or_else(|p| p.into_inner());

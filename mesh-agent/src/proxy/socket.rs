@@ -9,6 +9,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 use crate::netns::Netns;
+use crate::resilience::ConnectionPoolPolicy;
 
 /// Backlog of the capture listeners.
 const LISTEN_BACKLOG: i32 = 1024;
@@ -21,6 +22,18 @@ pub struct UpstreamSockets {
     pub mark: Option<u32>,
     /// How long a connect may take before the client is reset.
     pub connect_timeout: Duration,
+}
+
+impl UpstreamSockets {
+    /// These settings with a destination's `tcp.connectTimeout`, when its `connectionPool`
+    /// sets one.
+    pub fn for_destination(&self, policy: Option<&ConnectionPoolPolicy>) -> Self {
+        let mut sockets = self.clone();
+        if let Some(timeout) = policy.and_then(|p| p.connect_timeout) {
+            sockets.connect_timeout = timeout;
+        }
+        sockets
+    }
 }
 
 /// Creates a listener (`SO_REUSEADDR`) on `addr` inside `netns`.

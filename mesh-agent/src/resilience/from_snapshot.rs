@@ -85,8 +85,10 @@ pub fn pool_policy(pool: &ConnectionPool) -> ConnectionPoolPolicy {
     let value = |d: &Option<crate::resources::Duration>| d.as_ref().map(|d| d.value);
     if let Some(tcp) = &pool.tcp {
         policy.max_connections = tcp.max_connections.unwrap_or(policy.max_connections);
-        policy.connect_timeout = value(&tcp.connect_timeout).unwrap_or(policy.connect_timeout);
-        policy.max_connection_duration = value(&tcp.max_connection_duration);
+        policy.connect_timeout = value(&tcp.connect_timeout).filter(|t| !t.is_zero());
+        policy.max_connection_duration =
+            value(&tcp.max_connection_duration).filter(|t| !t.is_zero());
+        policy.tcp_idle_timeout = value(&tcp.idle_timeout).unwrap_or(policy.tcp_idle_timeout);
     }
     if let Some(http) = &pool.http {
         let or = |v: Option<u32>, default: u32| v.filter(|n| *n > 0).unwrap_or(default);

@@ -93,13 +93,19 @@ fn the_route_timeout_is_its_deadline_and_zero_is_none() {
 #[test]
 fn connection_pool_limits_are_read() {
     let pool: ConnectionPool = serde_json::from_value(json!({
-        "tcp": {"maxConnections": 1, "connectTimeout": "250ms"},
+        "tcp": {"maxConnections": 1, "connectTimeout": "250ms", "idleTimeout": "5m",
+                "maxConnectionDuration": "30s"},
         "http": {"http1MaxPendingRequests": 1, "maxRequestsPerConnection": 1, "maxRetries": 3}
     }))
     .unwrap();
     let policy = pool_policy(&pool);
     assert_eq!(policy.max_connections, 1);
-    assert_eq!(policy.connect_timeout, Duration::from_millis(250));
+    assert_eq!(policy.connect_timeout, Some(Duration::from_millis(250)));
+    assert_eq!(policy.tcp_idle_timeout, Duration::from_secs(300));
+    assert_eq!(
+        policy.max_connection_duration,
+        Some(Duration::from_secs(30))
+    );
     assert_eq!(policy.max_pending_requests, 1);
     assert_eq!(policy.max_requests_per_connection, Some(1));
     assert_eq!(policy.max_retries, 3);

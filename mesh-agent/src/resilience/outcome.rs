@@ -6,6 +6,7 @@ use std::io;
 
 use http::{Response, StatusCode};
 
+use super::pool::Overflow;
 use super::timeout::Timeout;
 use super::BoxError;
 
@@ -31,6 +32,9 @@ pub enum LocalFailure {
     Reset,
     /// The per-try deadline passed before a response arrived.
     Timeout,
+    /// The request never left: a connection limit of its destination was full (`UO`). Not
+    /// the endpoint's doing, so neither retried nor held against it.
+    Overflow,
 }
 
 /// The result of one try, reduced to what the policies decide on.
@@ -116,6 +120,12 @@ impl LocalFailure {
         if e.is::<Timeout>() {
             return Some(LocalFailure::Timeout);
         }
+        if e.is::<Overflow>() {
+            return Some(LocalFailure::Overflow);
+        }
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return Self::of_h2(h2);
+        }
         let io = e.downcast_ref::<io::Error>()?;
         // `io::Error::source` skips the error it wraps; look at it directly.
         if let Some(known) = io.get_ref().and_then(|inner| Self::of_cause(inner)) {
@@ -126,6 +136,15 @@ impl LocalFailure {
             | io::ErrorKind::HostUnreachable
             | io::ErrorKind::NetworkUnreachable => Some(LocalFailure::ConnectFailure),
             io::ErrorKind::TimedOut => Some(LocalFailure::Timeout),
+            _ => None,
+        }
+    }
+
+    /// An HTTP/2 stream the upstream reset with `REFUSED_STREAM` was never processed (RFC 9113
+    /// §8.7), so `refused-stream` may retry it; any other h2 error is a reset.
+    fn of_h2(error: &h2::Error) -> Option<Self> {
+        match error.reason() {
+            Some(h2::Reason::REFUSED_STREAM) => Some(LocalFailure::RefusedStream),
             _ => None,
         }
     }
@@ -145,6 +164,19 @@ mod tests {
     fn errors_are_classified_through_their_chain() {
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
         let wrapped = io::Error::other(ConnectFailed(Box::new(io::Error::other("x"))));
+        // As hyper hands an h2 reset on: inside its own error, inside ours.
+        let refused_stream = crate::http::UpstreamReset(Box::new(io::Error::other(
+            h2::Error::from(h2::Reason::REFUSED_STREAM),
+        )));
+        // A connect that timed out is a connect failure, not a request timeout.
+        let connect_timeout = crate::http::ConnectFailed(Box::new(ConnectFailed(Box::new(
+            io::Error::from(io::ErrorKind::TimedOut),
+        ))));
+        let overflow = io::Error::other(Overflow {
+            limit: crate::resilience::pool::PoolLimit::Connections,
+            max: 1,
+        });
+        let cancelled_stream = io::Error::other(h2::Error::from(h2::Reason::CANCEL));
         let timeout = Timeout {
             scope: TimeoutScope::PerTry,
             after: Duration::from_secs(1),
@@ -152,12 +184,16 @@ mod tests {
         let table: Vec<(BoxError, LocalFailure)> = vec![
             (Box::new(refused), LocalFailure::ConnectFailure),
             (Box::new(wrapped), LocalFailure::ConnectFailure),
+            (Box::new(connect_timeout), LocalFailure::ConnectFailure),
             (Box::new(StreamRefused), LocalFailure::RefusedStream),
+            (Box::new(refused_stream), LocalFailure::RefusedStream),
+            (Box::new(cancelled_stream), LocalFailure::Reset),
             (Box::new(timeout), LocalFailure::Timeout),
             (
                 Box::new(io::Error::from(io::ErrorKind::ConnectionReset)),
                 LocalFailure::Reset,
             ),
+            (Box::new(overflow), LocalFailure::Overflow),
             ("something else".into(), LocalFailure::Reset),
         ];
         for (error, want) in table {

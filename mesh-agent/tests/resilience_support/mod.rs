@@ -43,6 +43,10 @@ pub struct Pod {
     pub behaviour: Mutex<Behaviour>,
     pub seen: AtomicUsize,
     pub release: Notify,
+    /// Connections accepted.
+    pub accepted: AtomicUsize,
+    /// Connections open now.
+    pub open: AtomicUsize,
 }
 
 impl Pod {
@@ -51,7 +55,29 @@ impl Pod {
             behaviour: Mutex::new(behaviour),
             seen: AtomicUsize::new(0),
             release: Notify::new(),
+            accepted: AtomicUsize::new(0),
+            open: AtomicUsize::new(0),
         })
+    }
+
+    /// Connections it accepted.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// Waits (within the guard) until no connection to it is open; whether that happened.
+    pub async fn all_closed(&self) -> bool {
+        let closed = async {
+            while self.open() > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(GUARD, closed).await.is_ok()
     }
 
     /// Requests it answered (or holds).
@@ -69,11 +95,15 @@ impl Pod {
 async fn serve(listener: TcpListener, pod: Arc<Pod>) {
     while let Ok((stream, _)) = listener.accept().await {
         let pod = pod.clone();
+        pod.accepted.fetch_add(1, Ordering::SeqCst);
+        pod.open.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |r| answer(r, pod.clone()));
+            let answering = pod.clone();
+            let service = hyper::service::service_fn(move |r| answer(r, answering.clone()));
             let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
+            pod.open.fetch_sub(1, Ordering::SeqCst);
         });
     }
 }

@@ -188,6 +188,8 @@ impl Health {
     /// as a 504); split, it counts apart and an answer clears the local-origin run.
     fn count(&mut self, outcome: &Outcome, split: bool) {
         let status = match outcome {
+            // The destination's own limit, not the endpoint's failure.
+            Outcome::Failure(LocalFailure::Overflow) => return,
             Outcome::Response { status, .. } => {
                 if split {
                     self.consecutive_local_origin = 0;

@@ -24,6 +24,7 @@ fn detector(policy: OutlierPolicy, n: usize) -> OutlierDetector {
 
 const CONNECT: Outcome = Outcome::Failure(LocalFailure::ConnectFailure);
 const TIMEOUT: Outcome = Outcome::Failure(LocalFailure::Timeout);
+const OVERFLOW: Outcome = Outcome::Failure(LocalFailure::Overflow);
 
 fn s(code: u16) -> Outcome {
     Outcome::status(code)
@@ -131,6 +132,13 @@ fn ejection_follows_each_consecutive_counter() {
             vec![CONNECT, s(500), CONNECT],
             None,
         ),
+        (
+            "a full connection pool is not the endpoint's failure",
+            default,
+            vec![OVERFLOW; 20],
+            None,
+        ),
+        ("nor when split", split, vec![OVERFLOW; 20], None),
         (
             "split without a local threshold",
             split_no_local,

@@ -79,9 +79,33 @@ impl OutlierPolicy {
 #[serde(rename_all = "snake_case")]
 pub enum EjectionReason {
     /// `consecutive5xxErrors` reached.
+    // Spelled as the `mesh_outlier_ejections_total` reason label (snake_case would drop the `_`).
+    #[serde(rename = "consecutive_5xx")]
     Consecutive5xx,
     /// `consecutiveGatewayErrors` (or the old `consecutiveErrors`) reached.
     ConsecutiveGateway,
     /// `consecutiveLocalOriginFailures` reached.
     ConsecutiveLocalOrigin,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EjectionReason;
+
+    #[test]
+    fn clusters_spell_reasons_as_the_metric_labels() {
+        let spelled = |r| serde_json::to_string(&r).unwrap();
+        assert_eq!(
+            spelled(EjectionReason::Consecutive5xx),
+            "\"consecutive_5xx\""
+        );
+        assert_eq!(
+            spelled(EjectionReason::ConsecutiveGateway),
+            "\"consecutive_gateway\""
+        );
+        assert_eq!(
+            spelled(EjectionReason::ConsecutiveLocalOrigin),
+            "\"consecutive_local_origin\""
+        );
+    }
 }

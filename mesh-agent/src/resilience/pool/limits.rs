@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -28,11 +29,12 @@ pub struct DestinationPool {
 
 #[derive(Debug)]
 struct Inner {
+    destination: Destination,
     policy: ConnectionPoolPolicy,
     protocol: UpstreamProtocol,
     requests: Arc<Count>,
     pending: Arc<Count>,
-    connections: Arc<Count>,
+    connections: Arc<Semaphore>,
     slots: Arc<Semaphore>,
     retries: RetryBudget,
 }
@@ -58,7 +60,7 @@ pub struct PoolPermit {
 
 /// One open connection counted against `tcp.maxConnections`; dropping it closes the count.
 #[derive(Debug)]
-pub struct ConnectionPermit(#[allow(dead_code)] Held);
+pub struct ConnectionPermit(#[allow(dead_code)] OwnedSemaphorePermit);
 
 /// Counts in use now, for `/clusters` and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -108,15 +110,29 @@ impl Drop for Held {
 impl DestinationPool {
     /// Fresh accounting for a destination with `policy`, spoken to in `protocol`.
     pub fn new(policy: ConnectionPoolPolicy, protocol: UpstreamProtocol) -> Self {
-        let slots = policy
-            .request_slots(protocol)
-            .min(Semaphore::MAX_PERMITS as u64) as usize;
+        let nowhere = Destination {
+            host: String::new(),
+            subset: None,
+        };
+        Self::of(nowhere, policy, protocol)
+    }
+
+    /// Fresh accounting for `destination`.
+    pub fn of(
+        destination: Destination,
+        policy: ConnectionPoolPolicy,
+        protocol: UpstreamProtocol,
+    ) -> Self {
+        let permits = |n: u64| n.min(Semaphore::MAX_PERMITS as u64) as usize;
+        let slots = permits(policy.request_slots(protocol));
+        let connections = permits(u64::from(policy.max_connections));
         let inner = Inner {
+            destination,
             policy,
             protocol,
             requests: Count::new(PoolLimit::Requests, policy.max_requests),
             pending: Count::new(PoolLimit::PendingRequests, policy.max_pending_requests),
-            connections: Count::new(PoolLimit::Connections, policy.max_connections),
+            connections: Arc::new(Semaphore::new(connections)),
             slots: Arc::new(Semaphore::new(slots)),
             retries: RetryBudget::new(policy.max_retries),
         };
@@ -147,10 +163,51 @@ impl DestinationPool {
         })
     }
 
-    /// Counts a new connection against `tcp.maxConnections` (the TCP path, and the HTTP
-    /// connection pool's sockets), or [`Overflow`].
+    /// Counts a new connection against `tcp.maxConnections` (an opaque TCP connection), or
+    /// [`Overflow`] at once.
     pub fn open_connection(&self) -> Result<ConnectionPermit, Overflow> {
-        self.inner.connections.take().map(ConnectionPermit)
+        let connections = self.inner.connections.clone();
+        connections
+            .try_acquire_owned()
+            .map(ConnectionPermit)
+            .map_err(|_| self.connections_full())
+    }
+
+    /// Counts a new HTTP pool socket against `tcp.maxConnections`, waiting at most `within`
+    /// for one to close, else [`Overflow`]. The wait is bounded twice: in time, and in
+    /// number, since only requests the circuit breaker admitted get this far; it covers a
+    /// socket that is closing (`maxRequestsPerConnection`) while the next request needs one.
+    pub async fn wait_for_connection(
+        &self,
+        within: Duration,
+    ) -> Result<ConnectionPermit, Overflow> {
+        let connections = self.inner.connections.clone();
+        match tokio::time::timeout(within, connections.acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(ConnectionPermit(permit)),
+            _ => Err(self.connections_full()),
+        }
+    }
+
+    fn connections_full(&self) -> Overflow {
+        Overflow {
+            limit: PoolLimit::Connections,
+            max: self.inner.policy.max_connections,
+        }
+    }
+
+    /// The destination (host + subset) this accounting is for.
+    pub fn destination(&self) -> &Destination {
+        &self.inner.destination
+    }
+
+    /// Whether `other` is this very accounting (not a later one for the same destination).
+    pub fn same(&self, other: &DestinationPool) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    fn connections_open(&self) -> u32 {
+        let cap = u64::from(self.inner.policy.max_connections).min(Semaphore::MAX_PERMITS as u64);
+        (cap - self.inner.connections.available_permits() as u64) as u32
     }
 
     /// The destination's `maxRetries` budget.
@@ -169,7 +226,7 @@ impl DestinationPool {
         PoolStats {
             requests: inner.requests.get(),
             pending: inner.pending.get(),
-            connections: inner.connections.get(),
+            connections: self.connections_open(),
         }
     }
 }
@@ -196,9 +253,25 @@ impl DestinationPools {
         if let Some(pool) = current {
             return pool.clone();
         }
-        let pool = DestinationPool::new(*policy, protocol);
+        let pool = DestinationPool::of(destination.clone(), *policy, protocol);
         pools.insert(destination.clone(), pool.clone());
         pool
+    }
+
+    /// The accounting of `destination` for opaque TCP connections: the existing one, whatever
+    /// protocol its requests use, while `policy` is unchanged.
+    pub fn connections(
+        &self,
+        destination: &Destination,
+        policy: &ConnectionPoolPolicy,
+    ) -> DestinationPool {
+        let protocol = {
+            let pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+            pools
+                .get(destination)
+                .map_or(UpstreamProtocol::Http1, |p| p.inner.protocol)
+        };
+        self.pool(destination, policy, protocol)
     }
 
     /// Forgets the destinations for which `keep` is false (gone from the snapshot).

@@ -98,6 +98,27 @@ fn connections_are_capped() {
     assert!(pool.open_connection().is_ok());
 }
 
+#[tokio::test(start_paused = true)]
+async fn an_http_socket_waits_for_a_closing_one_but_not_forever() {
+    let pool = pool(1, 0, UNLIMITED);
+    let held = pool.open_connection().unwrap();
+    let second = Duration::from_secs(1);
+    let waiting = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.wait_for_connection(second).await.is_ok() }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(pool.stats().connections, 1);
+    drop(held);
+    assert!(waiting.await.unwrap(), "the closed socket's place is taken");
+
+    let _held = pool.open_connection().unwrap();
+    let started = tokio::time::Instant::now();
+    let overflow = pool.wait_for_connection(second).await.unwrap_err();
+    assert_eq!(overflow.limit, PoolLimit::Connections);
+    assert_eq!(started.elapsed(), second, "no longer than the bound");
+}
+
 #[test]
 fn a_destination_shares_its_accounting_until_its_policy_changes() {
     let pools = DestinationPools::default();
@@ -112,6 +133,7 @@ fn a_destination_shares_its_accounting_until_its_policy_changes() {
     let a = pools.pool(&reviews, &policy, UpstreamProtocol::Http1);
     let held = a.open_connection().unwrap();
     let b = pools.pool(&reviews, &policy, UpstreamProtocol::Http1);
+    assert!(a.same(&b) && b.destination() == &reviews);
     assert!(
         b.open_connection().is_err(),
         "the same accounting, node-wide"

@@ -18,10 +18,13 @@ pub const UNLIMITED: u32 = u32::MAX;
 pub struct ConnectionPoolPolicy {
     /// `tcp.maxConnections`: connections to the destination, all endpoints together.
     pub max_connections: u32,
-    /// `tcp.connectTimeout` (Istio's default: 10 s).
-    pub connect_timeout: Duration,
+    /// `tcp.connectTimeout`; `None`: the agent's own (`--connect-timeout-ms`).
+    pub connect_timeout: Option<Duration>,
     /// `tcp.maxConnectionDuration`: a connection is closed after this long; `None`: never.
     pub max_connection_duration: Option<Duration>,
+    /// `tcp.idleTimeout`: a proxied TCP connection with no bytes either way for this long is
+    /// closed (Istio: 1 h; `0s`: never).
+    pub tcp_idle_timeout: Duration,
     /// `http.http1MaxPendingRequests`: requests waiting for a connection.
     pub max_pending_requests: u32,
     /// `http.http2MaxRequests`: requests in flight (any HTTP version, as in Envoy).
@@ -37,12 +40,13 @@ pub struct ConnectionPoolPolicy {
 }
 
 impl Default for ConnectionPoolPolicy {
-    /// Istio's defaults: no limits, 10 s connect timeout, 1 h idle timeout.
+    /// Istio's defaults: no limits, the agent's connect timeout, 1 h idle timeouts.
     fn default() -> Self {
         Self {
             max_connections: UNLIMITED,
-            connect_timeout: Duration::from_secs(10),
+            connect_timeout: None,
             max_connection_duration: None,
+            tcp_idle_timeout: Duration::from_secs(3600),
             max_pending_requests: UNLIMITED,
             max_requests: UNLIMITED,
             max_requests_per_connection: None,

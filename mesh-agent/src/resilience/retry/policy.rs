@@ -238,6 +238,8 @@ impl RetryPolicy {
                 on.any(&any_failure) || on.has(Condition::RefusedStream)
             }
             Outcome::Failure(LocalFailure::Reset | LocalFailure::Timeout) => on.any(&any_failure),
+            // As Envoy: a circuit breaker's overflow is answered at once.
+            Outcome::Failure(LocalFailure::Overflow) => false,
             Outcome::Response {
                 status,
                 grpc_status,

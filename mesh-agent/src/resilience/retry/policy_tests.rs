@@ -14,6 +14,7 @@ const CONNECT: Outcome = Outcome::Failure(LocalFailure::ConnectFailure);
 const REFUSED: Outcome = Outcome::Failure(LocalFailure::RefusedStream);
 const RESET: Outcome = Outcome::Failure(LocalFailure::Reset);
 const TIMEOUT: Outcome = Outcome::Failure(LocalFailure::Timeout);
+const OVERFLOW: Outcome = Outcome::Failure(LocalFailure::Overflow);
 
 fn policy(retry_on: &str) -> RetryPolicy {
     RetryPolicy::new(3, None, RetryPolicy::parse_retry_on(retry_on).unwrap())
@@ -58,6 +59,7 @@ fn should_retry_follows_envoys_conditions() {
         ("5xx", grpc(14), false),
         ("", Outcome::status(503), false),
         ("", CONNECT, false),
+        ("5xx,reset,connect-failure,refused-stream", OVERFLOW, false),
     ];
     for (retry_on, outcome, want) in table {
         let got = policy(retry_on).should_retry(outcome);

@@ -1,0 +1,108 @@
+//! Opens upstream connections for the pool: inside the pod's netns, marked, within the
+//! destination's `tcp.connectTimeout` (else the agent's), each holding a place under the
+//! destination's node-wide `tcp.maxConnections`.
+
+use std::net::SocketAddr;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use hyper::Uri;
+use hyper_util::rt::TokioIo;
+use tower::Service;
+
+use super::connection::UpstreamConnection;
+use crate::http::body::BoxError;
+use crate::netns::Netns;
+use crate::proxy::socket::connect;
+use crate::proxy::UpstreamSockets;
+use crate::resilience::DestinationPool;
+
+/// A hyper connector opening sockets inside one pod's netns for one destination (or for
+/// requests to no configured destination).
+#[derive(Clone)]
+pub(super) struct PodConnector {
+    netns: Netns,
+    sockets: UpstreamSockets,
+    limits: Option<DestinationPool>,
+    /// Set for HTTP/2 clients: the endpoint dialled whatever the request's authority says.
+    endpoint: Option<SocketAddr>,
+}
+
+impl PodConnector {
+    /// Sockets opened in `netns` with `sockets`' settings, under `limits`' connection pool.
+    pub(super) fn new(
+        netns: Netns,
+        sockets: UpstreamSockets,
+        limits: Option<DestinationPool>,
+    ) -> Self {
+        let sockets = sockets.for_destination(limits.as_ref().map(|l| l.policy()));
+        Self {
+            netns,
+            sockets,
+            limits,
+            endpoint: None,
+        }
+    }
+
+    /// The same connector dialling `endpoint` whatever the request's authority: HTTP/2
+    /// requests carry the client's authority (`:authority`), so their URI cannot name it.
+    pub(super) fn pinned_to(&self, endpoint: SocketAddr) -> Self {
+        Self {
+            endpoint: Some(endpoint),
+            ..self.clone()
+        }
+    }
+
+    /// How long an upstream connection of this destination may stay idle in the pool
+    /// (`http.idleTimeout`; `0s`: no limit).
+    pub(super) fn idle_timeout(&self, default: Duration) -> Option<Duration> {
+        let idle = self
+            .limits
+            .as_ref()
+            .map_or(default, |limits| limits.policy().idle_timeout);
+        (!idle.is_zero()).then_some(idle)
+    }
+
+    async fn open(self, uri: Uri) -> Result<TokioIo<UpstreamConnection>, BoxError> {
+        let addr = match self.endpoint {
+            Some(endpoint) => endpoint,
+            None => endpoint_of(&uri)?,
+        };
+        let place = match &self.limits {
+            Some(limits) => Some(
+                limits
+                    .wait_for_connection(self.sockets.connect_timeout)
+                    .await?,
+            ),
+            None => None,
+        };
+        let stream = connect(&self.netns, addr, &self.sockets).await?;
+        let max_duration = self
+            .limits
+            .as_ref()
+            .and_then(|l| l.policy().max_connection_duration);
+        let connection = UpstreamConnection::new(stream, place, max_duration);
+        Ok(TokioIo::new(connection))
+    }
+}
+
+impl Service<Uri> for PodConnector {
+    type Response = TokioIo<UpstreamConnection>;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<Self::Response, BoxError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        Box::pin(self.clone().open(uri))
+    }
+}
+
+fn endpoint_of(uri: &Uri) -> std::io::Result<SocketAddr> {
+    let invalid = || std::io::Error::new(std::io::ErrorKind::InvalidInput, "not an endpoint uri");
+    let authority = uri.authority().ok_or_else(invalid)?;
+    authority.as_str().parse().map_err(|_| invalid())
+}

@@ -1,0 +1,142 @@
+//! The connection pool, innermost: upstream connections per endpoint, opened the way the L4
+//! path opens them (inside the pod's netns, marked), kept alive and reused across requests and
+//! client connections. HTTP/1.1 keeps a set of idle connections per endpoint; HTTP/2
+//! multiplexes over one. A destination with a DestinationRule `connectionPool` gets pools of
+//! its own, which apply its connection settings: `connectTimeout`, `maxConnections` (sockets,
+//! node-wide), `idleTimeout`, `maxRequestsPerConnection`, `maxConnectionDuration`.
+
+mod connection;
+mod connector;
+mod send;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tower::Service;
+
+use super::body::{Body, BoxError};
+use crate::netns::Netns;
+use crate::proxy::UpstreamSockets;
+use crate::resilience::pool::Destination;
+use crate::resilience::DestinationPool;
+use connector::PodConnector;
+
+/// How long an idle upstream connection is kept, for destinations without `connectionPool`.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The upstream pools of one pod (one listener): HTTP/1.1 and HTTP/2, for requests to no
+/// configured destination and per destination with a `connectionPool`. Cheap to clone.
+#[derive(Clone)]
+pub struct Pool {
+    netns: Netns,
+    sockets: UpstreamSockets,
+    unconfigured: Clients,
+    destinations: Arc<Mutex<HashMap<Destination, (DestinationPool, Clients)>>>,
+}
+
+/// How many endpoints' HTTP/2 clients one set of settings keeps before forgetting them all
+/// (clients of endpoints long gone; requests in flight keep theirs).
+const MAX_HTTP2_ENDPOINTS: usize = 1024;
+
+/// The HTTP/1.1 and HTTP/2 clients of one set of connection settings. HTTP/1.1 requests name
+/// their endpoint in the URI (the client's authority stays in `Host`); HTTP/2 requests keep
+/// the client's authority as `:authority`, so each endpoint gets a client of its own.
+#[derive(Clone)]
+struct Clients {
+    connector: PodConnector,
+    http1: Client<PodConnector, Body>,
+    http2: Arc<Mutex<HashMap<SocketAddr, Client<PodConnector, Body>>>>,
+}
+
+impl Clients {
+    fn new(connector: PodConnector) -> Self {
+        let http1 = Self::builder(&connector).build(connector.clone());
+        Self {
+            connector,
+            http1,
+            http2: Arc::default(),
+        }
+    }
+
+    fn builder(connector: &PodConnector) -> hyper_util::client::legacy::Builder {
+        let mut builder = Client::builder(TokioExecutor::new());
+        // Without a timer the pool closes idle connections only when it next looks at them.
+        builder.pool_timer(TokioTimer::new());
+        builder.pool_idle_timeout(connector.idle_timeout(IDLE_TIMEOUT));
+        builder
+    }
+
+    /// The HTTP/2 client whose connections go to `endpoint`.
+    fn http2(&self, endpoint: SocketAddr) -> Client<PodConnector, Body> {
+        let mut clients = self.http2.lock().unwrap_or_else(|p| p.into_inner());
+        if clients.len() >= MAX_HTTP2_ENDPOINTS && !clients.contains_key(&endpoint) {
+            clients.clear();
+        }
+        let client = clients.entry(endpoint).or_insert_with(|| {
+            Self::builder(&self.connector)
+                .http2_only(true)
+                .build(self.connector.pinned_to(endpoint))
+        });
+        client.clone()
+    }
+}
+
+impl Pool {
+    /// Pools whose connections are opened inside `netns` with `sockets`' settings.
+    pub fn new(netns: Netns, sockets: UpstreamSockets) -> Self {
+        let connector = PodConnector::new(netns.clone(), sockets.clone(), None);
+        Self {
+            netns,
+            sockets,
+            unconfigured: Clients::new(connector),
+            destinations: Arc::default(),
+        }
+    }
+
+    /// The clients for requests accounted in `limits` (none: no `connectionPool`); fresh ones
+    /// when the destination's accounting was replaced (its policy changed).
+    fn clients(&self, limits: Option<&DestinationPool>) -> Clients {
+        let Some(limits) = limits else {
+            return self.unconfigured.clone();
+        };
+        let mut destinations = self.destinations.lock().unwrap_or_else(|p| p.into_inner());
+        let current = destinations
+            .get(limits.destination())
+            .filter(|(pool, _)| pool.same(limits));
+        if let Some((_, clients)) = current {
+            return clients.clone();
+        }
+        let connector = PodConnector::new(
+            self.netns.clone(),
+            self.sockets.clone(),
+            Some(limits.clone()),
+        );
+        let clients = Clients::new(connector);
+        let entry = (limits.clone(), clients.clone());
+        destinations.insert(limits.destination().clone(), entry);
+        clients
+    }
+}
+
+impl Service<Request<Body>> for Pool {
+    type Response = Response<Body>;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<Response<Body>, BoxError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let limits = request.extensions().get::<DestinationPool>().cloned();
+        let clients = self.clients(limits.as_ref());
+        Box::pin(send::send(clients, limits, request))
+    }
+}
