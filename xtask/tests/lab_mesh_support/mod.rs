@@ -1,7 +1,9 @@
 //! Shared by the mesh lab tests: a two-node lab of `lab-mesh.yaml` with its agents, and reading
-//! what they report — `:15020/metrics`, the enrolled pods, the pods' answers.
+//! what they report — `:15020/metrics`, the admin pages, the enrolled pods, the pods' answers.
 
 #![allow(dead_code)] // each test file uses a different part
+
+pub mod traffic;
 
 use crate::lab_support::{ok, status_line, stdout, TestLab};
 use std::collections::BTreeSet;
@@ -72,6 +74,14 @@ pub fn metrics(lab: &TestLab, node: &str) -> String {
     let url = "http://127.0.0.1:15020/metrics";
     stdout(&ok(lab.xtask(&[
         "exec", "--node", node, "--", "curl", "-sS", "-m", "5", url,
+    ])))
+}
+
+/// Node `node`'s agent's admin page `path` (`127.0.0.1:15000`, read in the node's netns).
+pub fn admin(lab: &TestLab, node: &str, path: &str) -> String {
+    let url = format!("http://127.0.0.1:15000{path}");
+    stdout(&ok(lab.xtask(&[
+        "exec", "--node", node, "--", "curl", "-sS", "-m", "5", &url,
     ])))
 }
 
