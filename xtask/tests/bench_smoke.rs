@@ -1,5 +1,5 @@
-//! `mesh-load` against its own echo server on loopback: the summary is one JSON line that counts
-//! requests and errors. No timing is asserted.
+//! `mesh-load` against its own servers on loopback (TCP echo, HTTP/1.1 + h2c): the summary is
+//! one JSON line that counts requests and errors. No timing is asserted.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -18,16 +18,14 @@ impl Drop for Server {
 
 /// Starts `mesh-load serve` on a free loopback port and returns it with its address.
 fn start_server() -> (Server, String) {
+    start("serve")
+}
+
+/// Starts `mesh-load <subcommand>` on a free loopback port and returns it with its address.
+fn start(subcommand: &str) -> (Server, String) {
     let mut child = Command::new(MESH_LOAD)
-        .args([
-            "serve",
-            "--port",
-            "0",
-            "--bind",
-            "127.0.0.1",
-            "--size",
-            "1024",
-        ])
+        .args([subcommand, "--port", "0", "--bind", "127.0.0.1"])
+        .args(["--size", "1024"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("mesh-load serve starts");
@@ -86,4 +84,37 @@ fn a_refused_server_counts_errors_and_stops_by_itself() {
     let summary = run_load(&format!("127.0.0.1:{port}"), &[]);
     assert_eq!(summary["requests"].as_u64(), Some(0), "{summary}");
     assert!(summary["errors"].as_u64().unwrap() > 0, "{summary}");
+}
+
+#[test]
+fn http1_and_h2_loads_count_requests_without_errors() {
+    let (_server, addr) = start("serve-http");
+    for protocol in ["http1", "h2"] {
+        let summary = run_load(&addr, &["--protocol", protocol]);
+        assert_eq!(summary["protocol"], protocol, "{summary}");
+        assert!(summary["requests"].as_u64().unwrap() > 0, "{summary}");
+        assert_eq!(summary["errors"].as_u64(), Some(0), "{summary}");
+        assert!(
+            summary["p999_us"].is_number(),
+            "p999_us missing in {summary}"
+        );
+    }
+}
+
+#[test]
+fn http_answers_other_than_2xx_count_as_errors() {
+    let (_server, addr) = start("serve-http");
+    let summary = run_load(&addr, &["--protocol", "h2", "--path", "/status/503"]);
+    assert_eq!(summary["requests"].as_u64(), Some(0), "{summary}");
+    assert!(summary["errors"].as_u64().unwrap() > 0, "{summary}");
+}
+
+#[test]
+fn a_fixed_rate_never_sends_more_than_asked() {
+    let (_server, addr) = start("serve-http");
+    let summary = run_load(&addr, &["--protocol", "http1", "--rate", "100"]);
+    let requests = summary["requests"].as_u64().unwrap();
+    // 100 requests/s for the 1 s measured (plus one turn per connection at the edge).
+    assert!(requests > 0 && requests <= 102, "{summary}");
+    assert_eq!(summary["rate"].as_f64(), Some(100.0), "{summary}");
 }

@@ -41,23 +41,36 @@ pub struct LoadResult {
     pub p50_us: u64,
     pub p90_us: u64,
     pub p99_us: u64,
+    /// Absent from older summaries.
+    #[serde(default)]
+    pub p999_us: u64,
     pub errors: u64,
 }
 
 /// Runs `spec` from `place` and returns its summary.
 pub fn run_load(lab: &Lab, place: &ClientPlace, spec: &LoadSpec) -> Result<LoadResult> {
     let argv = load_argv(spec)?;
+    run_argv(lab, place, &argv, spec.warmup + spec.duration)
+        .with_context(|| format!("mesh-load --addr {} from {place:?}", spec.addr))
+}
+
+/// Runs `argv` (`mesh-load` and its options) from `place`, killed when it takes `expected`
+/// plus a grace period, and returns its summary.
+pub fn run_argv(
+    lab: &Lab,
+    place: &ClientPlace,
+    argv: &[String],
+    expected: Duration,
+) -> Result<LoadResult> {
     let mut cmd = match place {
-        ClientPlace::Pod(target) => lab.exec_command(target, &argv)?,
+        ClientPlace::Pod(target) => lab.exec_command(target, argv)?,
         ClientPlace::NetnsOnly(netns) => {
             let mut cmd = Command::new("ip");
-            cmd.args(["netns", "exec", netns]).args(&argv);
+            cmd.args(["netns", "exec", netns]).args(argv);
             cmd
         }
     };
-    let limit = spec.warmup + spec.duration + GRACE;
-    let stdout = output_within(&mut cmd, limit)
-        .with_context(|| format!("mesh-load --addr {} from {place:?}", spec.addr))?;
+    let stdout = output_within(&mut cmd, expected + GRACE)?;
     let line = stdout.lines().last().unwrap_or_default();
     serde_json::from_str(line).with_context(|| format!("mesh-load printed {stdout:?}"))
 }

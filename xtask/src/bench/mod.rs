@@ -5,9 +5,17 @@ mod cases;
 mod config;
 mod haproxy;
 mod hook_cost;
+mod http;
+mod http_cases;
+mod http_load;
+mod http_print;
+mod http_report;
+mod http_telemetry;
+mod http_variants;
 mod idle;
 mod l4;
 mod load;
+mod nginx;
 mod proc_stats;
 mod release;
 mod report;
@@ -26,6 +34,9 @@ pub struct BenchArgs {
 enum Suite {
     /// L4 (issue #3): direct pod→pod, through the agent, with sk_msg, and HAProxy in TCP mode.
     L4(l4::L4Args),
+    /// HTTP (issues #5, #6, #7): HTTP/1.1 and h2 direct, through the agents (routing,
+    /// resilience, telemetry on/off), HAProxy and nginx in HTTP mode, and a metrics scrape.
+    Http(http::HttpArgs),
     /// Configuration (issue #4): compile 10,000 services and re-apply one endpoint change.
     Config,
 }
@@ -36,6 +47,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         Suite::L4(args) => {
             release::ensure_release_build(args.debug_build)?;
             l4::run(&args)
+        }
+        Suite::Http(args) => {
+            release::ensure_release_build(args.debug_build)?;
+            http::run(&args)
         }
         Suite::Config => config::run(),
     }

@@ -9,9 +9,10 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 /// API groups whose resources are configuration for the mesh (copied to `config/`).
-pub const MESH_GROUPS: [&str; 3] = [
+pub const MESH_GROUPS: [&str; 4] = [
     "networking.istio.io",
     "security.istio.io",
+    "telemetry.istio.io",
     "gateway.networking.k8s.io",
 ];
 

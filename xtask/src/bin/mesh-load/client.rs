@@ -1,8 +1,11 @@
-//! The closed loop: every connection sends a request, waits for the whole response, repeats.
+//! The TCP load: every connection sends `--size` bytes, waits for the whole answer, repeats;
+//! and what every client shares (resolving the server, running the connection tasks).
 
-use crate::summary::{Summary, Tally};
+use crate::pace::{Pace, Window};
+use crate::summary::{RunShape, Summary, Tally};
 use crate::LoadArgs;
 use anyhow::{bail, Context, Result};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -10,18 +13,11 @@ use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout, Instant};
 
 /// How long one request (connect included) may take before it counts as an error.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pause after a failure, so a refusing server is not hammered in a hot loop.
-const BACKOFF: Duration = Duration::from_millis(10);
+pub const BACKOFF: Duration = Duration::from_millis(10);
 
-/// When a connection task measures: from the end of the warmup to the end of the run.
-#[derive(Clone, Copy)]
-struct Window {
-    from: Instant,
-    until: Instant,
-}
-
-/// What every connection task needs.
+/// What every TCP connection task needs.
 #[derive(Clone, Copy)]
 struct Shape {
     addr: SocketAddr,
@@ -29,51 +25,70 @@ struct Shape {
     new_connection_per_request: bool,
 }
 
-/// Runs the load and sums it up. Returns after `warmup + duration` (plus one request timeout).
+/// Runs the TCP load and sums it up. Returns after `warmup + duration` (plus one timeout).
 pub async fn run(args: LoadArgs) -> Result<Summary> {
-    let target = args.addr.context("--addr is required")?;
-    let addr = tokio::net::lookup_host(&target)
-        .await
-        .with_context(|| format!("resolving {target}"))?
-        .next()
-        .with_context(|| format!("{target} resolves to no address"))?;
-    if args.connections == 0 || args.size == 0 {
-        bail!("--connections and --size must be at least 1");
-    }
     let shape = Shape {
-        addr,
+        addr: resolve(&args).await?,
         size: args.size,
         new_connection_per_request: args.new_connection_per_request,
     };
-    let from = Instant::now() + args.warmup;
-    let window = Window {
-        from,
-        until: from + args.duration,
-    };
+    run_connections(&args, |window, pace| drive(shape, window, pace)).await
+}
+
+/// The server's address, once the options are checked.
+pub async fn resolve(args: &LoadArgs) -> Result<SocketAddr> {
+    let target = args.addr.as_deref().context("--addr is required")?;
+    if args.connections == 0 || args.size == 0 {
+        bail!("--connections and --size must be at least 1");
+    }
+    if args.rate.is_some_and(|r| r <= 0.0 || !r.is_finite()) {
+        bail!("--rate must be a positive number of requests per second");
+    }
+    tokio::net::lookup_host(target)
+        .await
+        .with_context(|| format!("resolving {target}"))?
+        .next()
+        .with_context(|| format!("{target} resolves to no address"))
+}
+
+/// Starts `--connections` tasks made by `task` over one window and sums their tallies.
+pub async fn run_connections<F, T>(args: &LoadArgs, task: F) -> Result<Summary>
+where
+    F: Fn(Window, Pace) -> T,
+    T: Future<Output = Tally> + Send + 'static,
+{
+    let window = Window::after(args.warmup, args.duration);
     let tasks: Vec<_> = (0..args.connections)
-        .map(|_| tokio::spawn(drive(shape, window)))
+        .map(|i| tokio::spawn(task(window, Pace::new(args.rate, args.connections, i))))
         .collect();
     let mut total = Tally::new();
     for task in tasks {
         total.merge(&task.await?);
     }
-    let run_shape = (args.connections, args.size, args.new_connection_per_request);
-    Ok(Summary::new(&total, args.duration, run_shape))
+    let shape = RunShape {
+        connections: args.connections,
+        size: args.size,
+        new_connection_per_request: args.new_connection_per_request,
+        protocol: args.protocol.name(),
+        rate: args.rate,
+    };
+    Ok(Summary::new(&total, args.duration, shape))
 }
 
 /// One connection's loop until the window closes.
-async fn drive(shape: Shape, window: Window) -> Tally {
+async fn drive(shape: Shape, window: Window, mut pace: Pace) -> Tally {
     let mut tally = Tally::new();
     let request = vec![b'm'; shape.size];
     let mut response = vec![0u8; shape.size];
     let mut stream = None;
-    while Instant::now() < window.until {
+    while window.open() {
+        pace.wait().await;
         let began = Instant::now();
         let exchange = exchange(&mut stream, shape, &request, &mut response);
         match timeout(REQUEST_TIMEOUT, exchange).await {
             Ok(Ok(())) => {
                 let done = Instant::now();
-                if began >= window.from && done <= window.until {
+                if window.counts(began, done) {
                     tally.record(done - began);
                 }
             }

@@ -1,11 +1,16 @@
-//! `mesh-load`: a closed-loop TCP request/response load generator for the benchmarks, and the
-//! echo server it talks to (`mesh-load serve`).
+//! `mesh-load`: a request/response load generator for the benchmarks — raw TCP, HTTP/1.1 or
+//! h2c — and the servers it talks to (`mesh-load serve`, `mesh-load serve-http`).
 //!
-//! Each connection sends `--size` bytes, waits for `--size` bytes back and repeats until the
-//! duration is over; one JSON line sums the run up. The run is bounded and stops by itself.
+//! Each connection has one request in flight: TCP sends `--size` bytes and waits for `--size`
+//! bytes back; HTTP sends a GET and reads the whole answer. Requests follow each other at once
+//! (closed loop) or at a fixed total `--rate`; one JSON line sums the run up. The run is bounded
+//! and stops by itself.
 
 mod client;
+mod http_client;
+mod pace;
 mod serve;
+mod serve_http;
 mod summary;
 
 use anyhow::{bail, Result};
@@ -15,7 +20,7 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(
     name = "mesh-load",
-    about = "Closed-loop TCP request/response load generator",
+    about = "TCP / HTTP request-response load generator",
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
@@ -30,6 +35,30 @@ struct Cli {
 enum Command {
     /// Echo server: answers each `size`-byte request with `size` bytes.
     Serve(serve::ServeArgs),
+    /// HTTP server (HTTP/1.1 and h2c on one port): answers every request with `size` bytes.
+    ServeHttp(serve_http::ServeHttpArgs),
+}
+
+/// What the client speaks.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// `--size` bytes out, `--size` bytes back.
+    Tcp,
+    /// GET over HTTP/1.1 keep-alive.
+    Http1,
+    /// GET over HTTP/2 with prior knowledge (h2c), one stream in flight per connection.
+    H2,
+}
+
+impl Protocol {
+    /// The name the summary carries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Http1 => "http1",
+            Protocol::H2 => "h2",
+        }
+    }
 }
 
 /// The load run's options.
@@ -38,10 +67,22 @@ pub struct LoadArgs {
     /// The server, `HOST:PORT`.
     #[arg(long, required = true)]
     addr: Option<String>,
+    /// What to speak.
+    #[arg(long, value_enum, default_value_t = Protocol::Tcp)]
+    protocol: Protocol,
+    /// HTTP: the authority (Host / `:authority`), e.g. a Service name; default: `--addr`.
+    #[arg(long)]
+    host: Option<String>,
+    /// HTTP: the path requested (`mesh-load serve-http` answers `/status/NNN` with NNN).
+    #[arg(long, default_value = "/")]
+    path: String,
+    /// A fixed total rate in requests/s, shared by the connections (default: closed loop).
+    #[arg(long)]
+    rate: Option<f64>,
     /// Concurrent connections, each one request in flight.
     #[arg(long, default_value_t = 32)]
     connections: u32,
-    /// Request and response size in bytes.
+    /// TCP: request and response size in bytes.
     #[arg(long, default_value_t = 1024)]
     size: usize,
     /// How long to measure (`10s`, `500ms`, `1m`; a bare number is seconds).
@@ -60,8 +101,12 @@ fn main() -> Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     match cli.command {
         Some(Command::Serve(args)) => runtime.block_on(serve::serve(args)),
+        Some(Command::ServeHttp(args)) => runtime.block_on(serve_http::serve(args)),
         None => {
-            let summary = runtime.block_on(client::run(cli.load))?;
+            let summary = match cli.load.protocol {
+                Protocol::Tcp => runtime.block_on(client::run(cli.load))?,
+                Protocol::Http1 | Protocol::H2 => runtime.block_on(http_client::run(cli.load))?,
+            };
             println!("{}", serde_json::to_string(&summary)?);
             Ok(())
         }

@@ -12,7 +12,7 @@ const HIGHEST_US: u64 = 60_000_000;
 pub struct Tally {
     /// Latency of every measured request, in microseconds.
     pub latency: Histogram<u64>,
-    /// Requests that failed (connect, write, read or timeout).
+    /// Requests that failed (connect, write, read, timeout, or an HTTP answer other than 2xx).
     pub errors: u64,
 }
 
@@ -50,18 +50,33 @@ pub struct Summary {
     pub p50_us: u64,
     pub p90_us: u64,
     pub p99_us: u64,
-    /// Failed requests (any phase).
+    pub p999_us: u64,
+    /// Failed requests (any phase; HTTP: any answer other than 2xx too).
     pub errors: u64,
     /// The run's shape, echoed back.
     pub connections: u32,
     pub size: usize,
     pub duration_s: f64,
     pub new_connection_per_request: bool,
+    /// `tcp`, `http1` or `h2`.
+    pub protocol: &'static str,
+    /// The fixed total rate asked for (requests/s), if any.
+    pub rate: Option<f64>,
+}
+
+/// The run's shape, as the options gave it.
+#[derive(Clone, Copy, Debug)]
+pub struct RunShape {
+    pub connections: u32,
+    pub size: usize,
+    pub new_connection_per_request: bool,
+    pub protocol: &'static str,
+    pub rate: Option<f64>,
 }
 
 impl Summary {
     /// Sums up `tally`, measured over `window`.
-    pub fn new(tally: &Tally, window: Duration, shape: (u32, usize, bool)) -> Self {
+    pub fn new(tally: &Tally, window: Duration, shape: RunShape) -> Self {
         let requests = tally.latency.len();
         let quantile = |q| tally.latency.value_at_quantile(q);
         Summary {
@@ -70,11 +85,14 @@ impl Summary {
             p50_us: quantile(0.50),
             p90_us: quantile(0.90),
             p99_us: quantile(0.99),
+            p999_us: quantile(0.999),
             errors: tally.errors,
-            connections: shape.0,
-            size: shape.1,
+            connections: shape.connections,
+            size: shape.size,
             duration_s: window.as_secs_f64(),
-            new_connection_per_request: shape.2,
+            new_connection_per_request: shape.new_connection_per_request,
+            protocol: shape.protocol,
+            rate: shape.rate,
         }
     }
 }

@@ -1,0 +1,131 @@
+//! The HTTP load: `GET http://<host><path>` over HTTP/1.1 keep-alive or h2c (prior knowledge),
+//! one request in flight per connection; the whole answer is read, and an answer other than
+//! 2xx counts as an error (the connection is kept).
+
+use crate::client::{resolve, run_connections, BACKOFF, REQUEST_TIMEOUT};
+use crate::pace::{Pace, Window};
+use crate::summary::{Summary, Tally};
+use crate::{LoadArgs, Protocol};
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper::header::{HeaderValue, HOST};
+use hyper::{Request, Response, Uri};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpStream;
+use tokio::time::{sleep, timeout, Instant};
+
+/// What every HTTP connection task needs.
+struct Target {
+    addr: SocketAddr,
+    uri: Uri,
+    host: HeaderValue,
+    h2: bool,
+    new_connection_per_request: bool,
+}
+
+/// An open connection's request sender.
+enum Sender {
+    H1(http1::SendRequest<Empty<Bytes>>),
+    H2(http2::SendRequest<Empty<Bytes>>),
+}
+
+/// Runs the HTTP load and sums it up. Returns after `warmup + duration` (plus one timeout).
+pub async fn run(args: LoadArgs) -> Result<Summary> {
+    let addr = resolve(&args).await?;
+    let authority = match (&args.host, &args.addr) {
+        (Some(host), _) | (None, Some(host)) => host.clone(),
+        (None, None) => unreachable!("resolve checked --addr"),
+    };
+    let uri: Uri = format!("http://{authority}{}", args.path)
+        .parse()
+        .with_context(|| format!("http://{authority}{} is not a URI", args.path))?;
+    let target = Arc::new(Target {
+        addr,
+        uri,
+        host: HeaderValue::from_str(&authority).context("--host is not a header value")?,
+        h2: args.protocol == Protocol::H2,
+        new_connection_per_request: args.new_connection_per_request,
+    });
+    run_connections(&args, |window, pace| drive(target.clone(), window, pace)).await
+}
+
+/// One connection's loop until the window closes.
+async fn drive(target: Arc<Target>, window: Window, mut pace: Pace) -> Tally {
+    let mut tally = Tally::new();
+    let mut sender = None;
+    while window.open() {
+        pace.wait().await;
+        let began = Instant::now();
+        match timeout(REQUEST_TIMEOUT, exchange(&mut sender, &target)).await {
+            Ok(Ok(status)) if status.is_success() => {
+                let done = Instant::now();
+                if window.counts(began, done) {
+                    tally.record(done - began);
+                }
+            }
+            Ok(Ok(_)) => tally.errors += 1,
+            Ok(Err(_)) | Err(_) => {
+                tally.errors += 1;
+                sender = None;
+                sleep(BACKOFF).await;
+            }
+        }
+    }
+    tally
+}
+
+/// One GET and its whole answer, connecting first when there is no open connection.
+async fn exchange(sender: &mut Option<Sender>, target: &Target) -> Result<hyper::StatusCode> {
+    let conn = match sender {
+        Some(conn) => conn,
+        None => sender.insert(Sender::open(target).await?),
+    };
+    let mut request = Request::get(target.uri.clone());
+    if !target.h2 {
+        request = request.header(HOST, target.host.clone());
+    }
+    let response = conn.send(request.body(Empty::new())?).await?;
+    let status = response.status();
+    response.into_body().collect().await?;
+    if target.new_connection_per_request {
+        *sender = None;
+    }
+    Ok(status)
+}
+
+impl Sender {
+    /// Connects and shakes hands; the connection is driven by its own task until dropped.
+    async fn open(target: &Target) -> Result<Sender> {
+        let stream = TcpStream::connect(target.addr).await?;
+        stream.set_nodelay(true)?;
+        let io = TokioIo::new(stream);
+        if target.h2 {
+            let (send, conn) = http2::handshake(TokioExecutor::new(), io).await?;
+            tokio::spawn(conn);
+            Ok(Sender::H2(send))
+        } else {
+            let (send, conn) = http1::handshake(io).await?;
+            tokio::spawn(conn);
+            Ok(Sender::H1(send))
+        }
+    }
+
+    /// Sends one request once the connection is ready for it.
+    async fn send(&mut self, request: Request<Empty<Bytes>>) -> hyper::Result<Response<Incoming>> {
+        match self {
+            Sender::H1(send) => {
+                send.ready().await?;
+                send.send_request(request).await
+            }
+            Sender::H2(send) => {
+                send.ready().await?;
+                send.send_request(request).await
+            }
+        }
+    }
+}
