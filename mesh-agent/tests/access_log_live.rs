@@ -1,6 +1,8 @@
 //! Access logs in a running proxy, in-process: the pipeline swaps in a MeshConfig (ConfigMap
 //! `istio-system/istio`) naming an `accessLogFile`, the observers follow it, and from then on
-//! each HTTP request and each TCP connection through the outbound proxy is one JSON line.
+//! each HTTP request and each TCP connection through the outbound proxy is one JSON line (or the
+//! share `accessLogSampling` keeps). A Telemetry resource applied later switches metrics and
+//! logs off for the next request, and removing it switches them back on.
 
 mod agent_support;
 mod http_support;
@@ -49,13 +51,24 @@ fn cluster_yaml(web_port: u16, echo_port: u16) -> String {
     .concat()
 }
 
-fn mesh_config_yaml(access_log_file: &Path) -> String {
+fn mesh_config_yaml(access_log_file: &Path, sampling: u32) -> String {
     format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: istio, namespace: istio-system}}\n\
-         data:\n  mesh: |\n    accessLogFile: {}\n    accessLogEncoding: JSON\n",
+         data:\n  mesh: |\n    accessLogFile: {}\n    accessLogEncoding: JSON\n\
+         \x20   accessLogSampling: {sampling}\n",
         access_log_file.display()
     )
 }
+
+/// The Telemetry another engineer's benchmark applies to turn telemetry off, verbatim.
+const TELEMETRY_OFF: &str = "apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  metrics: [{providers: [{name: prometheus}], overrides: [{disabled: true}]}]
+  tracing: [{randomSamplingPercentage: 0}]
+  accessLogging: [{disabled: true}]
+";
 
 struct Harness {
     dir: TempDir,
@@ -63,6 +76,7 @@ struct Harness {
     proxy: SocketAddr,
     dsts: Arc<FakeOriginalDsts>,
     cookie: u64,
+    registry: Registry,
 }
 
 /// The directory source, the pipeline, the observers following it (as `agent::run` wires
@@ -79,7 +93,7 @@ async fn harness() -> Harness {
     tokio::spawn(pipeline::run(source.subscribe(), state.clone(), metrics));
     tokio::spawn(source.run());
     wait_until("first snapshot", || state.is_loaded()).await;
-    let (inputs, dsts, _) = inputs(state.clone());
+    let (inputs, dsts, registry) = inputs(state.clone());
     tokio::spawn(inputs.http.observers.clone().follow(state.clone()));
     let pod = current_pod("shop", "sleep-0", "127.0.0.1").await;
     let cookie = pod.netns_cookie;
@@ -94,6 +108,7 @@ async fn harness() -> Harness {
         proxy,
         dsts,
         cookie,
+        registry,
     }
 }
 
@@ -104,11 +119,39 @@ impl Harness {
 
     /// Swaps in the MeshConfig that logs to [`Self::log_file`] and waits for the reload.
     async fn turn_access_logs_on(&self) {
+        self.log_sampled(100).await;
+    }
+
+    /// Like [`Self::turn_access_logs_on`], keeping `percent` of the entries.
+    async fn log_sampled(&self, percent: u32) {
         std::fs::create_dir_all(self.log_file().parent().unwrap()).unwrap();
+        let yaml = mesh_config_yaml(&self.log_file(), percent);
+        self.write("mesh.yaml", Some(&yaml)).await;
+    }
+
+    /// Writes (or with `None` removes) `file` in the config directory; waits for the reload.
+    async fn write(&self, file: &str, yaml: Option<&str>) {
         let before = self.state.generation();
-        let yaml = mesh_config_yaml(&self.log_file());
-        std::fs::write(self.dir.path().join("mesh.yaml"), yaml).unwrap();
+        let path = self.dir.path().join(file);
+        match yaml {
+            Some(yaml) => std::fs::write(path, yaml).unwrap(),
+            None => std::fs::remove_file(path).unwrap(),
+        }
         wait_until("reload", || self.state.generation() > before).await;
+        let rejected = self.state.snapshot().rejected().len();
+        assert_eq!(rejected, 0, "{:?}", self.state.snapshot().rejected());
+    }
+
+    /// The sum of `series` over its label sets.
+    fn total(&self, series: &str) -> u64 {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry).unwrap();
+        let samples = text
+            .lines()
+            .filter(|l| l.starts_with(&format!("{series}{{")));
+        samples
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
     }
 
     async fn get(&self, path: &str) {
@@ -208,4 +251,47 @@ async fn each_tcp_connection_is_one_line_with_its_bytes() {
             .unwrap()
             .starts_with("127.0.0.3:"));
     }
+}
+
+#[tokio::test]
+async fn access_log_sampling_keeps_the_share_of_entries_the_mesh_config_names() {
+    let h = harness().await;
+    h.log_sampled(0).await;
+    for _ in 0..5 {
+        h.get("/unsampled").await;
+    }
+    h.log_sampled(100).await;
+    h.get("/sampled").await;
+    let lines = h.lines(1).await;
+    let paths: Vec<&str> = lines.iter().map(|l| l["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["/sampled"], "accessLogSampling: 0 keeps nothing");
+}
+
+#[tokio::test]
+async fn a_telemetry_resource_switches_metrics_and_logs_off_until_it_is_removed() {
+    let h = harness().await;
+    h.turn_access_logs_on().await;
+    h.get("/before").await;
+    assert_eq!(h.tcp(b"a").await, b"echo:a");
+    assert_eq!(h.lines(2).await.len(), 2);
+    assert_eq!(h.total("istio_requests_total"), 1);
+    assert_eq!(h.total("istio_tcp_connections_opened_total"), 1);
+
+    h.write("telemetry.yaml", Some(TELEMETRY_OFF)).await;
+    h.get("/off").await;
+    assert_eq!(h.tcp(b"b").await, b"echo:b");
+    assert_eq!(
+        h.total("istio_requests_total"),
+        1,
+        "no request metric while off"
+    );
+    assert_eq!(h.total("istio_tcp_connections_opened_total"), 1);
+
+    h.write("telemetry.yaml", None).await;
+    h.get("/again").await;
+    let lines = h.lines(3).await;
+    let paths: Vec<&str> = lines.iter().filter_map(|l| l["path"].as_str()).collect();
+    assert_eq!(paths, ["/before", "/again"], "nothing logged while off");
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(h.total("istio_requests_total"), 2);
 }

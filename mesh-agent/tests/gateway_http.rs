@@ -34,6 +34,18 @@ async fn a_request_for_a_gateway_host_reaches_the_frontend() {
         has_sample(&metrics, "istio_requests_total", &labels, 1),
         "{metrics}"
     );
+    // The gateway reports itself as the source, as Istio's ingress gateway does.
+    let gateway = [
+        "reporter=\"source\"",
+        "source_workload=\"istio-ingressgateway\"",
+        "source_workload_namespace=\"istio-system\"",
+        "source_app=\"istio-ingressgateway\"",
+        "source_principal=\"spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account\"",
+    ];
+    assert!(
+        has_sample(&metrics, "istio_requests_total", &gateway, 1),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

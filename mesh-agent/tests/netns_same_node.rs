@@ -1,8 +1,8 @@
 //! Privileged: the same-node fast path. Two enrolled pods, each in its own `ip netns add`
 //! namespace with only `lo` (no link between them, so the pod IPs are unreachable the normal
 //! way): an outbound connection from one to the other's IP reaches the app on the other's
-//! loopback only through the fast path, and both reporters count it. Needs root; no eBPF (fake
-//! capture layer).
+//! loopback only through the fast path, and both reporters count and log it. Needs root; no
+//! eBPF (fake capture layer).
 
 mod agent_support;
 
@@ -10,6 +10,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use agent_support::*;
+use mesh_agent::access_log::{AccessLog, AccessLogEntry, AccessLogMetrics};
 use mesh_agent::enroll::handle;
 use mesh_agent::netns::Netns;
 use mesh_agent::pods::{EnrolledPods, ListenAddrs};
@@ -52,9 +53,17 @@ fn run(args: &[&str]) {
     assert!(status.success(), "ip {args:?}: {status}");
 }
 
-/// Two pods enrolled with the fast path on or off; the client pod's connection, sent `ping`,
-/// and what came back (`None` when the connection failed or was reset).
-async fn client_to_server(fast_path: bool) -> (Option<Vec<u8>>, Registry) {
+/// What one connection from the client pod left behind.
+struct Run {
+    /// What came back (`None` when the connection failed or was reset).
+    answer: Option<Vec<u8>>,
+    registry: Registry,
+    /// Access-log lines (logging on, every connection kept).
+    logged: Vec<AccessLogEntry>,
+}
+
+/// Two pods enrolled with the fast path on or off; the client pod's connection, sent `ping`.
+async fn client_to_server(fast_path: bool) -> Run {
     let tag = if fast_path { "on" } else { "off" };
     let client_ns = TestNetns::new(&format!("c{tag}"));
     let server_ns = TestNetns::new(&format!("s{tag}"));
@@ -63,6 +72,8 @@ async fn client_to_server(fast_path: bool) -> (Option<Vec<u8>>, Registry) {
         local_pods: LocalPods::new(fast_path),
         ..Arc::into_inner(inputs).expect("the only reference")
     });
+    let (log, mut lines) = AccessLog::bounded(16, &AccessLogMetrics::default());
+    inputs.http.observers.set_access_log(Some(log));
     let pods = EnrolledPods::new(
         Arc::new(FakePodCapture::default()),
         inputs,
@@ -95,8 +106,21 @@ async fn client_to_server(fast_path: bool) -> (Option<Vec<u8>>, Registry) {
     let answer = tokio::time::timeout(GUARD, exchange(stream, b"ping"))
         .await
         .expect("no hang");
+    let answer = answer.ok().filter(|a| !a.is_empty());
+    let mut logged = Vec::new();
+    // A connection that went through is logged by both reporters once it has ended.
+    while answer.is_some() && logged.len() < 2 {
+        match tokio::time::timeout(GUARD, lines.recv()).await {
+            Ok(Some(entry)) => logged.push(entry),
+            _ => break,
+        }
+    }
     pods.remove_all().await;
-    (answer.ok().filter(|a| !a.is_empty()), registry)
+    Run {
+        answer,
+        registry,
+        logged,
+    }
 }
 
 /// The app: answers `web:<input>` once, on 127.0.0.1:7000 inside `netns`.
@@ -135,7 +159,11 @@ async fn a_local_destination_is_dialled_on_its_loopback_and_both_reporters_count
     if skip_without_root() {
         return;
     }
-    let (answer, registry) = client_to_server(true).await;
+    let Run {
+        answer,
+        registry,
+        logged,
+    } = client_to_server(true).await;
     assert_eq!(answer.as_deref(), Some(b"web:ping".as_slice()));
     let opened = opened_lines(&registry);
     for reporter in ["source", "destination"] {
@@ -149,6 +177,19 @@ async fn a_local_destination_is_dialled_on_its_loopback_and_both_reporters_count
         .iter()
         .find(|l| l.contains(r#"reporter="destination""#));
     assert!(inbound.unwrap().contains(r#"destination_workload="web""#));
+    let mut reporters: Vec<&str> = logged.iter().map(|e| e.reporter.as_str()).collect();
+    reporters.sort();
+    assert_eq!(reporters, ["destination", "source"], "{logged:#?}");
+    for entry in &logged {
+        assert_eq!(entry.protocol, "TCP");
+        assert_eq!(
+            (entry.bytes_received, entry.bytes_sent),
+            (4, 8),
+            "{entry:?}"
+        );
+    }
+    let inbound = logged.iter().find(|e| e.reporter == "destination").unwrap();
+    assert_eq!(inbound.destination_workload.as_deref(), Some("web"));
 }
 
 #[tokio::test]
@@ -158,7 +199,9 @@ async fn without_the_fast_path_the_connection_takes_the_pod_network() {
     }
     // The pods' netns have no link: dialled from the client's netns, the server's IP is
     // unreachable, so the connection fails.
-    let (answer, registry) = client_to_server(false).await;
+    let Run {
+        answer, registry, ..
+    } = client_to_server(false).await;
     assert_eq!(answer, None);
     let opened = opened_lines(&registry);
     assert!(opened.is_empty(), "{opened:#?}");

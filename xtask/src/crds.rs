@@ -50,6 +50,18 @@ const fn networking(
     }
 }
 
+const TELEMETRY: [&str; 2] = ["v1alpha1", "v1"];
+
+const fn telemetry(kind: &'static str, plural: &'static str) -> IstioKind {
+    IstioKind {
+        group: "telemetry.istio.io",
+        kind,
+        plural,
+        short_names: &["telemetry"],
+        versions: &TELEMETRY,
+    }
+}
+
 const fn security(kind: &'static str, plural: &'static str) -> IstioKind {
     IstioKind {
         group: "security.istio.io",
@@ -61,7 +73,7 @@ const fn security(kind: &'static str, plural: &'static str) -> IstioKind {
 }
 
 /// The Istio kinds the agent's Kubernetes source watches (the deploy test checks they match).
-const ISTIO_KINDS: [IstioKind; 8] = [
+const ISTIO_KINDS: [IstioKind; 9] = [
     networking("VirtualService", "virtualservices", &["vs"]),
     networking("DestinationRule", "destinationrules", &["dr"]),
     networking("Gateway", "gateways", &["gw"]),
@@ -70,6 +82,7 @@ const ISTIO_KINDS: [IstioKind; 8] = [
     security("AuthorizationPolicy", "authorizationpolicies"),
     security("PeerAuthentication", "peerauthentications"),
     security("RequestAuthentication", "requestauthentications"),
+    telemetry("Telemetry", "telemetries"),
 ];
 
 /// Writes (or with `--check`, compares) the CRD file.

@@ -129,6 +129,20 @@ fn the_demo_tells_the_story_step_by_step_and_takes_its_lab_down() {
         stdout.lines().any(|l| l.starts_with("traffic ")),
         "per-second traffic lines"
     );
+    // The live top view (`lab top`'s table): the gateway → frontend pair, from the agents.
+    let top: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("mesh   "))
+        .collect();
+    assert!(
+        top.iter().any(|l| l.contains("SOURCE")),
+        "the top table is shown"
+    );
+    assert!(
+        top.iter()
+            .any(|l| l.contains("istio-ingressgateway") && l.contains("/frontend")),
+        "the gateway → frontend pair is in the top table: {top:#?}"
+    );
     assert!(stdout
         .lines()
         .any(|l| l.starts_with("total ") && !l.contains(" requests=0 ")));

@@ -1,9 +1,12 @@
 //! Access logs: one line per request or TCP connection with Envoy's default fields, switched by
-//! the mesh config (`accessLogFile`, `accessLogEncoding`). Entries go through a bounded channel
-//! to a writer task; when it is full they are dropped and counted
+//! the mesh config (`accessLogFile`, `accessLogEncoding`, the `accessLogSampling` extension) and
+//! per workload by Telemetry resources (`accessLogging[].disabled`; a Telemetry turning logs on
+//! with no `accessLogFile` logs to stdout, as Istio's `envoy` provider). Entries go through a
+//! bounded channel to a writer task; when it is full they are dropped and counted
 //! (`mesh_access_log_dropped_total`), never waited for.
 
 mod entry;
+mod sampling;
 mod writer;
 
 use std::net::SocketAddr;
@@ -15,6 +18,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::mpsc;
 
 pub use entry::{rfc3339_millis, AccessLogEntry};
+pub use sampling::LogSampler;
 pub use writer::{run_writer, AccessLogSink};
 
 use crate::observe::{HopPeers, Outcome, RequestFacts};
@@ -24,10 +28,14 @@ use crate::resources::{AccessLogEncoding, MeshConfig};
 pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
 
 /// Where and how to log, resolved from the mesh config.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AccessLogSettings {
-    /// `None` when `accessLogFile` is empty: logging is off.
+    /// `None` when `accessLogFile` is empty and no Telemetry turns logs on: logging is off.
     pub sink: Option<AccessLogSink>,
+    /// Whether workloads no Telemetry decides for log (`accessLogFile` is set).
+    pub by_default: bool,
+    /// Which entries are kept (`accessLogSampling`).
+    pub sampler: LogSampler,
     /// JSON or TEXT.
     pub encoding: AccessLogEncoding,
     /// Bound of the channel to the writer.
@@ -38,7 +46,14 @@ impl AccessLogSettings {
     /// `accessLogFile`: `/dev/stdout` → stdout, `/dev/stderr` → stderr, a path → that file,
     /// empty → off.
     pub fn from_mesh(mesh: &MeshConfig) -> Self {
+        Self::for_mesh(mesh, false)
+    }
+
+    /// [`AccessLogSettings::from_mesh`]; `telemetry_enables` when a Telemetry resource turns
+    /// logs on for some workload, which opens stdout if `accessLogFile` names nothing.
+    pub fn for_mesh(mesh: &MeshConfig, telemetry_enables: bool) -> Self {
         let sink = match mesh.access_log_file.trim() {
+            "" if telemetry_enables => Some(AccessLogSink::Stdout),
             "" => None,
             "/dev/stdout" => Some(AccessLogSink::Stdout),
             "/dev/stderr" => Some(AccessLogSink::Stderr),
@@ -46,6 +61,8 @@ impl AccessLogSettings {
         };
         Self {
             sink,
+            by_default: mesh.access_log_enabled(),
+            sampler: LogSampler::new(mesh.access_log_sampling),
             encoding: mesh.access_log_encoding,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
         }
@@ -77,6 +94,8 @@ impl AccessLogMetrics {
 pub struct AccessLog {
     sender: mpsc::Sender<AccessLogEntry>,
     dropped: Counter,
+    by_default: bool,
+    sampler: LogSampler,
 }
 
 impl AccessLog {
@@ -86,7 +105,7 @@ impl AccessLog {
         let sink = settings.sink.clone()?;
         let (log, receiver) = Self::bounded(settings.queue_capacity, metrics);
         tokio::spawn(run_writer(sink, settings.encoding, receiver));
-        Some(log)
+        Some(log.deciding(settings.by_default, settings.sampler))
     }
 
     /// A log holding at most `capacity` unwritten entries, and the writer's end.
@@ -98,8 +117,27 @@ impl AccessLog {
         let log = Self {
             sender,
             dropped: metrics.dropped.clone(),
+            by_default: true,
+            sampler: LogSampler::default(),
         };
         (log, receiver)
+    }
+
+    /// This log, logging workloads no Telemetry decides for only when `by_default`, and
+    /// keeping what `sampler` keeps.
+    pub fn deciding(self, by_default: bool, sampler: LogSampler) -> Self {
+        Self {
+            by_default,
+            sampler,
+            ..self
+        }
+    }
+
+    /// Whether a request or connection starting now gets a line: `telemetry` is what a
+    /// Telemetry resource says for the side that logs (`None`: the mesh config decides), then
+    /// the sampling draw.
+    pub fn admits(&self, telemetry: Option<bool>) -> bool {
+        telemetry.unwrap_or(self.by_default) && self.sampler.keep()
     }
 
     /// Queues `entry`, or drops and counts it when the writer is behind.

@@ -66,6 +66,7 @@ impl IngressGateway {
             config: inputs.config,
             http: inputs.http,
             pool,
+            labels: inputs.labels.clone(),
         };
         Ok(Self {
             labels: inputs.labels,

@@ -18,7 +18,8 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::hosts::{best_match, normalized};
-use super::selection::PortPlan;
+use super::identity::gateway_workload;
+use super::selection::{GatewayLabels, PortPlan};
 use crate::http::{boxed, request_stack, Direction, GatewayBinding, HttpInputs, Peers, Pool};
 use crate::netns::Netns;
 use crate::pipeline::ConfigState;
@@ -41,6 +42,8 @@ pub struct GatewayShared {
     /// Upstream connections, opened from the node's own netns (never enrolled, so never
     /// captured).
     pub pool: Pool,
+    /// The agent's gateway labels: the gateway's identity in telemetry ([`gateway_workload`]).
+    pub labels: GatewayLabels,
 }
 
 /// The listener of one gateway port.
@@ -117,9 +120,10 @@ async fn serve_http<IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let gateway = gateway_workload(&shared.config.snapshot(), &shared.labels);
     let peers = Peers {
         reporter: Reporter::source,
-        source: None,
+        source: Some(gateway),
         destination: None,
         pod_ip: None,
         downstream: Some(peer),

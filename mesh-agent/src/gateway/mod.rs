@@ -4,6 +4,7 @@
 //! the same request stack as mesh traffic; HTTPS servers terminate TLS with rustls.
 
 mod hosts;
+mod identity;
 mod ingress;
 mod listener;
 mod selection;
@@ -13,6 +14,7 @@ mod tls;
 mod selection_tests;
 
 pub use hosts::{normalized, HostPattern};
+pub use identity::{gateway_workload, GATEWAY_SERVICE_ACCOUNT, GATEWAY_WORKLOAD};
 pub use ingress::{GatewayInputs, IngressGateway, GATEWAY_REFRESH};
 pub use selection::{
     BadGatewayLabel, BoundServer, GatewayLabels, GatewayPlan, PortPlan, PortProtocol,

@@ -60,7 +60,9 @@ pub struct RequestOutcome {
 
 impl HttpLabels {
     /// Labels for a request from `source` to `destination` (pods, when known), addressed to
-    /// `service` (when it was a Service).
+    /// `service` (when it was a Service). Principals are the workloads' SPIFFE identities as
+    /// the registry knows them (no mTLS yet: see [`crate::snapshot::spiffe_id`]), `unknown`
+    /// for a peer it does not hold; `connection_security_policy` is `none` until mTLS exists.
     pub fn new(
         reporter: Reporter,
         source: Option<&Workload>,
@@ -75,12 +77,12 @@ impl HttpLabels {
             reporter,
             source_workload: field(source, |w| Some(&w.name)),
             source_workload_namespace: field(source, |w| Some(&w.namespace)),
-            source_principal: UNKNOWN.into(),
+            source_principal: field(source, |w| w.principal.as_deref()),
             source_app: field(source, |w| w.app.as_deref()),
             source_version: field(source, |w| w.version.as_deref()),
             destination_workload: field(destination, |w| Some(&w.name)),
             destination_workload_namespace: field(destination, |w| Some(&w.namespace)),
-            destination_principal: UNKNOWN.into(),
+            destination_principal: field(destination, |w| w.principal.as_deref()),
             destination_app: field(destination, |w| w.app.as_deref()),
             destination_version: field(destination, |w| w.version.as_deref()),
             destination_service: service.map_or(UNKNOWN.into(), |s| s.hostname.clone()),

@@ -21,7 +21,7 @@ use super::metrics::{HttpLabels, HttpMetrics, RequestOutcome};
 use crate::observe::{HopPeers, Outcome, RequestObservers, RequestWatch};
 use crate::pipeline::ConfigState;
 use crate::proxy::Reporter;
-use crate::snapshot::{Service as MeshService, Workload};
+use crate::snapshot::{Service as MeshService, TelemetryPolicy, Workload};
 
 /// Who a connection's requests come from and, on the inbound side, go to.
 #[derive(Clone)]
@@ -132,11 +132,12 @@ where
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         let observed = Observed::default();
         request.extensions_mut().insert(observed.clone());
+        let policy = self.context.local_policy();
         // Before anything reads the headers: sets x-request-id and the trace context.
-        let watch = self
-            .context
-            .observers
-            .start(&mut request, self.context.peers.reporter);
+        let watch =
+            self.context
+                .observers
+                .start(&mut request, self.context.peers.reporter, &policy);
         let request_bytes = Arc::new(AtomicU64::new(headers_size(request.headers())));
         let request = request.map(|body| boxed(MeteredRequest::new(body, request_bytes.clone())));
         let pending = PendingRecord {
@@ -149,6 +150,7 @@ where
             grpc_status: None,
             flags: ResponseFlags::default(),
             watch,
+            metrics_on: policy.metrics(self.context.peers.reporter),
         };
         let response = self.inner.clone().oneshot(request);
         Box::pin(response.map(|Ok(response)| Ok(pending.on_response(response))))
@@ -178,6 +180,8 @@ pub struct PendingRecord {
     grpc_status: Option<String>,
     flags: ResponseFlags,
     watch: RequestWatch,
+    /// Whether this side's Telemetry settings record Istio's metrics.
+    metrics_on: bool,
 }
 
 impl PendingRecord {
@@ -221,9 +225,11 @@ impl PendingRecord {
         );
         let duration_ms = self.start.elapsed().as_secs_f64() * 1000.0;
         let request_bytes = self.request_bytes.load(Ordering::Relaxed);
-        context
-            .metrics
-            .record(&labels, duration_ms, request_bytes, response_bytes);
+        if self.metrics_on {
+            context
+                .metrics
+                .record(&labels, duration_ms, request_bytes, response_bytes);
+        }
         if self.watch.is_watching() {
             let outcome = Outcome {
                 response_code: self.response_code,
@@ -236,6 +242,26 @@ impl PendingRecord {
             };
             let peers = hop_peers(&context.peers, workload.as_deref());
             self.watch.finish(&peers, &outcome);
+        }
+    }
+}
+
+impl TelemetryContext {
+    /// The Telemetry settings of this proxy side's workload, from the snapshot in force (so a
+    /// changed Telemetry applies to the next request of a kept-alive connection): the pod's by
+    /// IP, else those of the workload the peers name, else the mesh-wide ones.
+    fn local_policy(&self) -> TelemetryPolicy {
+        let snapshot = self.config.snapshot();
+        if let Some(workload) = self.peers.pod_ip.and_then(|ip| snapshot.workload(ip)) {
+            return workload.telemetry;
+        }
+        let local = match self.peers.reporter {
+            Reporter::source => self.peers.source.as_deref(),
+            Reporter::destination => self.peers.destination.as_deref(),
+        };
+        match local {
+            Some(w) => snapshot.telemetry_for(&w.namespace, &w.labels),
+            None => snapshot.mesh_telemetry(),
         }
     }
 }

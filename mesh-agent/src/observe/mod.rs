@@ -17,6 +17,7 @@ use crate::access_log::{AccessLog, AccessLogMetrics, AccessLogSettings};
 use crate::pipeline::ConfigState;
 use crate::proxy::Reporter;
 use crate::resources::MeshConfig;
+use crate::snapshot::{Snapshot, TelemetryPolicy};
 use crate::spans::{ensure_request_id, OpenSpan, SpanKind, TraceMetrics, Tracer, TracingSettings};
 
 /// The tracer and access log in force, shared by every connection. Cheap to clone.
@@ -50,9 +51,18 @@ impl RequestObservers {
     /// Follows `mesh`: a new tracer and access log when their settings changed (the old ones
     /// finish what they hold). Call inside a tokio runtime.
     pub fn apply(&self, mesh: &MeshConfig) {
+        self.apply_settings(mesh, false)
+    }
+
+    /// Follows the mesh config and Telemetry resources of `snapshot`.
+    pub fn apply_snapshot(&self, snapshot: &Snapshot) {
+        self.apply_settings(&snapshot.mesh, snapshot.telemetry_enables_access_log())
+    }
+
+    fn apply_settings(&self, mesh: &MeshConfig, telemetry_enables_log: bool) {
         let wanted = (
             TracingSettings::from_mesh(mesh),
-            AccessLogSettings::from_mesh(mesh),
+            AccessLogSettings::for_mesh(mesh, telemetry_enables_log),
         );
         let mut applied = self.applied.lock().expect("not poisoned");
         if applied.as_ref() == Some(&wanted) {
@@ -64,12 +74,13 @@ impl RequestObservers {
         *applied = Some(wanted);
     }
 
-    /// Applies the mesh config in force now and after every snapshot swap of `config`, for as
-    /// long as the task runs: turning `accessLogFile` or tracing on or off needs no restart.
+    /// Applies the mesh config and Telemetry resources in force now and after every snapshot
+    /// swap of `config`, for as long as the task runs: turning `accessLogFile`, a Telemetry or
+    /// tracing on or off needs no restart.
     pub async fn follow(self, config: ConfigState) {
         let mut swaps = config.swaps();
         loop {
-            self.apply(&config.snapshot().mesh);
+            self.apply_snapshot(&config.snapshot());
             if swaps.changed().await.is_err() {
                 return;
             }
@@ -91,19 +102,38 @@ impl RequestObservers {
         self.access_log.load_full()
     }
 
-    /// A request arrives on the `reporter` side: its `x-request-id` is set when absent, its
-    /// trace continued (headers rewritten for the next hop) and what the logs need is kept.
-    pub fn start<B>(&self, request: &mut Request<B>, reporter: Reporter) -> RequestWatch {
+    /// The access log, when it admits a request or connection starting now on the `reporter`
+    /// side of a workload with `policy` (Telemetry switch, then the sampling draw).
+    pub fn access_log_for(
+        &self,
+        reporter: Reporter,
+        policy: &TelemetryPolicy,
+    ) -> Option<Arc<AccessLog>> {
+        let log = self.access_log.load_full()?;
+        log.admits(policy.access_log(reporter)).then_some(log)
+    }
+
+    /// A request arrives on the `reporter` side, whose workload's Telemetry settings are
+    /// `policy`: its `x-request-id` is set when absent, its trace continued (headers rewritten
+    /// for the next hop, sampled at the policy's rate when it sets one) and, when the access log
+    /// admits it, what the log needs is kept.
+    pub fn start<B>(
+        &self,
+        request: &mut Request<B>,
+        reporter: Reporter,
+        policy: &TelemetryPolicy,
+    ) -> RequestWatch {
         let request_id = ensure_request_id(request.headers_mut());
         let tracer = self.tracer.load_full();
         let kind = match reporter {
             Reporter::source => SpanKind::Client,
             Reporter::destination => SpanKind::Server,
         };
+        let sampling = policy.sampling_percent;
         let span = tracer
             .as_ref()
-            .and_then(|t| t.open(request.headers_mut(), kind));
-        let access_log = self.access_log.load_full();
+            .and_then(|t| t.open_at(request.headers_mut(), kind, sampling));
+        let access_log = self.access_log_for(reporter, policy);
         if span.is_none() && access_log.is_none() {
             return RequestWatch(None);
         }

@@ -1,5 +1,7 @@
 //! The access-log line of one forwarded TCP connection: who talked to whom is taken when the
-//! connection is forwarded, the bytes and duration when it ends.
+//! connection is forwarded, the bytes and duration when it ends. Whether there is a line is the
+//! reporting side's workload's Telemetry switch, then the mesh config's and its sampling draw.
+//! A same-node fast-path connection writes two lines, one per reporter ([`ConnectionLog::both`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -32,17 +34,37 @@ pub struct ConnectionLog {
     hop: TcpHop,
     start: SystemTime,
     started: Instant,
+    /// The other reporter's line of the same connection.
+    also: Option<Box<ConnectionLog>>,
 }
 
 impl ConnectionLog {
-    /// Starts the line of a connection over `hop`; `None` when access logging is off.
+    /// Starts the line of a connection over `hop`; `None` when access logging is off for the
+    /// reporting side or the connection is not sampled.
     pub fn start(observers: &RequestObservers, hop: TcpHop) -> Option<Self> {
+        let local = match hop.reporter {
+            Reporter::source => hop.source.as_deref(),
+            Reporter::destination => hop.destination.as_deref(),
+        };
+        let policy = local.map(|w| w.telemetry).unwrap_or_default();
         Some(Self {
-            log: observers.access_log()?,
+            log: observers.access_log_for(hop.reporter, &policy)?,
             hop,
             start: SystemTime::now(),
             started: Instant::now(),
+            also: None,
         })
+    }
+
+    /// The lines of a connection both reporters log, whichever of them are kept.
+    pub fn both(first: Option<Self>, second: Option<Self>) -> Option<Self> {
+        match (first, second) {
+            (Some(first), second) => Some(Self {
+                also: second.map(Box::new),
+                ..first
+            }),
+            (None, second) => second,
+        }
     }
 
     /// The connection ended after `bytes_received` from the client and `bytes_sent` to it;
@@ -65,5 +87,8 @@ impl ConnectionLog {
             response_flags: if failed { "UC" } else { "-" }.into(),
         };
         self.log.connection(&peers, &connection);
+        if let Some(also) = self.also {
+            also.finish(bytes_received, bytes_sent, failed);
+        }
     }
 }

@@ -10,9 +10,11 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use tokio::net::TcpStream;
 
+use super::connection_log::{ConnectionLog, TcpHop};
 use super::inbound::app_address;
 use super::socket::{connect, UpstreamSockets};
 use super::{ProxiedPod, Reporter, TcpLabels};
+use crate::observe::RequestObservers;
 use crate::snapshot::Snapshot;
 
 /// Enrolled pods by pod IP, kept current by enrollment. Cheap to clone (shared index).
@@ -95,6 +97,26 @@ impl SameNodeHop {
     /// Connects to the app from a marked socket inside the destination pod's netns.
     pub async fn connect(&self, sockets: &UpstreamSockets) -> io::Result<TcpStream> {
         connect(&self.pod.netns, self.app, sockets).await
+    }
+
+    /// The access-log line the skipped inbound hop would have written (reporter
+    /// `destination`), for a connection from `source` (the client pod's IP, its port as the
+    /// outbound listener saw it); `None` when that side does not log it.
+    pub fn destination_log(
+        &self,
+        observers: &RequestObservers,
+        source: SocketAddr,
+        snapshot: &Snapshot,
+    ) -> Option<ConnectionLog> {
+        let hop = TcpHop {
+            reporter: Reporter::destination,
+            source: snapshot.workload(source.ip()).cloned(),
+            destination: Some(self.pod.workload(snapshot)),
+            pod_ip: self.pod.ip,
+            downstream: source,
+            upstream: self.app,
+        };
+        ConnectionLog::start(observers, hop)
     }
 
     /// The labels the skipped inbound hop would have reported (reporter `destination`), for a

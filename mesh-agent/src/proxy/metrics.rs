@@ -23,16 +23,26 @@ pub enum Reporter {
     destination,
 }
 
+/// Istio's TCP label set for one connection, and whether the reporting side records it (its
+/// workload's Telemetry settings: `metrics[].overrides[].disabled`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct TcpLabels {
+    set: TcpLabelSet,
+    recorded: bool,
+}
+
 /// Istio's TCP label set, verbatim.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TcpLabels {
+struct TcpLabelSet {
     reporter: Reporter,
     source_workload: String,
     source_workload_namespace: String,
+    source_principal: String,
     source_app: String,
     source_version: String,
     destination_workload: String,
     destination_workload_namespace: String,
+    destination_principal: String,
     destination_service: String,
     destination_service_name: String,
     destination_service_namespace: String,
@@ -44,7 +54,8 @@ pub struct TcpLabels {
 
 impl TcpLabels {
     /// Labels for a connection from `source` to `destination` (a pod, when known), addressed to
-    /// `service` (when it was a Service).
+    /// `service` (when it was a Service). Principals come from the registry, as for HTTP
+    /// ([`crate::http::HttpLabels::new`]); `connection_security_policy` is `none`.
     pub fn new(
         reporter: Reporter,
         source: Option<&Workload>,
@@ -54,14 +65,20 @@ impl TcpLabels {
         let field = |w: Option<&Workload>, f: fn(&Workload) -> Option<&str>| {
             w.and_then(f).unwrap_or(UNKNOWN).to_string()
         };
-        Self {
+        let local = match reporter {
+            Reporter::source => source,
+            Reporter::destination => destination,
+        };
+        let set = TcpLabelSet {
             reporter,
             source_workload: field(source, |w| Some(&w.name)),
             source_workload_namespace: field(source, |w| Some(&w.namespace)),
+            source_principal: field(source, |w| w.principal.as_deref()),
             source_app: field(source, |w| w.app.as_deref()),
             source_version: field(source, |w| w.version.as_deref()),
             destination_workload: field(destination, |w| Some(&w.name)),
             destination_workload_namespace: field(destination, |w| Some(&w.namespace)),
+            destination_principal: field(destination, |w| w.principal.as_deref()),
             destination_service: service.map_or(UNKNOWN.into(), |s| s.hostname.clone()),
             destination_service_name: service.map_or(UNKNOWN.into(), |s| s.name.clone()),
             destination_service_namespace: service.map_or(UNKNOWN.into(), |s| s.namespace.clone()),
@@ -69,17 +86,26 @@ impl TcpLabels {
             destination_version: field(destination, |w| w.version.as_deref()),
             request_protocol: "tcp".into(),
             connection_security_policy: "none".into(),
+        };
+        Self {
+            set,
+            recorded: local.is_none_or(|w| w.telemetry.metrics(reporter)),
         }
+    }
+
+    /// Whether the reporting side records Istio's metrics for this connection.
+    pub fn recorded(&self) -> bool {
+        self.recorded
     }
 }
 
 /// The TCP connection and byte counters.
 #[derive(Clone, Debug, Default)]
 pub struct TcpMetrics {
-    opened: Family<TcpLabels, Counter>,
-    closed: Family<TcpLabels, Counter>,
-    sent: Family<TcpLabels, Counter>,
-    received: Family<TcpLabels, Counter>,
+    opened: Family<TcpLabelSet, Counter>,
+    closed: Family<TcpLabelSet, Counter>,
+    sent: Family<TcpLabelSet, Counter>,
+    received: Family<TcpLabelSet, Counter>,
 }
 
 impl TcpMetrics {
@@ -114,22 +140,24 @@ impl TcpMetrics {
         Arc::new(metrics)
     }
 
-    /// Counts a connection as opened; the returned handle counts its bytes and its close.
+    /// Counts a connection as opened; the returned handle counts its bytes and its close. A
+    /// connection whose reporting side records no metrics is counted nowhere.
     pub fn open(&self, labels: &TcpLabels) -> ConnectionMetrics {
-        self.open_for(labels, None)
+        self.open_for(Some(labels), None)
     }
 
     /// [`TcpMetrics::open`] for a connection both reporters count: the same-node fast path
     /// carries in one hop what the source and the destination side would each report.
     pub fn open_both(&self, source: &TcpLabels, destination: &TcpLabels) -> ConnectionMetrics {
-        self.open_for(source, Some(destination))
+        self.open_for(Some(source), Some(destination))
     }
 
-    fn open_for(&self, labels: &TcpLabels, also: Option<&TcpLabels>) -> ConnectionMetrics {
-        let counter = |family: &Family<TcpLabels, Counter>| {
+    fn open_for(&self, first: Option<&TcpLabels>, second: Option<&TcpLabels>) -> ConnectionMetrics {
+        let [first, second] = [first, second].map(|l| l.filter(|l| l.recorded).map(|l| &l.set));
+        let counter = |family: &Family<TcpLabelSet, Counter>| {
             // One label set at a time: a family's read guard blocks its own writer.
-            let first = family.get_or_create(labels).clone();
-            let second = also.map(|also| family.get_or_create(also).clone());
+            let first = first.map(|set| family.get_or_create(set).clone());
+            let second = second.map(|set| family.get_or_create(set).clone());
             ReportedCounter { first, second }
         };
         let connection = ConnectionMetrics {
@@ -145,16 +173,15 @@ impl TcpMetrics {
 /// One counter of a connection, for the one or two reporters that count it.
 #[derive(Clone, Debug)]
 pub struct ReportedCounter {
-    first: Counter,
+    first: Option<Counter>,
     second: Option<Counter>,
 }
 
 impl ReportedCounter {
-    /// Adds `n` for every reporter.
+    /// Adds `n` for every reporter that records.
     pub fn inc_by(&self, n: u64) {
-        self.first.inc_by(n);
-        if let Some(second) = &self.second {
-            second.inc_by(n);
+        for counter in [&self.first, &self.second].into_iter().flatten() {
+            counter.inc_by(n);
         }
     }
 }
@@ -174,3 +201,7 @@ impl Drop for ConnectionMetrics {
         self.closed.inc_by(1);
     }
 }
+
+#[cfg(test)]
+#[path = "metrics_tests.rs"]
+mod tests;

@@ -74,6 +74,8 @@ impl ProxiedPod {
                 version: None,
                 service_account: None,
                 labels: Default::default(),
+                principal: None,
+                telemetry: snapshot.telemetry_for(&self.namespace, &Default::default()),
             })
         })
     }

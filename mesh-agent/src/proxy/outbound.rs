@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 
 use super::connection_log::{ConnectionLog, TcpHop};
-use super::forward::forward;
+use super::forward::{forward_within, ConnectionLifetime};
 use super::listener::{Accepted, PodListener};
 use super::socket::{connect, reset};
 use super::{ProxiedPod, ProxyInputs, Reporter, TcpLabels};
@@ -69,10 +69,21 @@ async fn proxy_outbound(
         tracing::warn!(pod = %pod.name, %original, "service has no endpoints; resetting");
         return reset(client);
     };
+    let limits = tcp_limits(&inputs, &snapshot, original);
+    let policy = limits.as_ref().map(|l| *l.policy());
+    // `tcp.maxConnections`, node-wide: a connection over it is closed at once.
+    let _place = match limits.as_ref().map(|l| l.open_connection()) {
+        Some(Err(overflow)) => {
+            tracing::warn!(pod = %pod.name, %original, %overflow, "connection pool full; resetting");
+            return reset(client);
+        }
+        place => place.and_then(Result::ok),
+    };
+    let sockets = inputs.sockets.for_destination(policy.as_ref());
     let same_node = inputs.local_pods.fast_path(endpoint);
     let upstream = match &same_node {
-        Some(hop) => hop.connect(&inputs.sockets).await,
-        None => connect(&pod.netns, endpoint, &inputs.sockets).await,
+        Some(hop) => hop.connect(&sockets).await,
+        None => connect(&pod.netns, endpoint, &sockets).await,
     };
     let upstream = match upstream {
         Ok(upstream) => upstream,
@@ -99,6 +110,15 @@ async fn proxy_outbound(
         upstream: endpoint,
     };
     let log = ConnectionLog::start(&inputs.http.observers, hop);
+    // The same-node fast path also writes the line its skipped inbound hop would have.
+    let log = match &same_node {
+        Some(same) => {
+            let source = SocketAddr::new(pod.ip, peer.port());
+            let inbound = same.destination_log(&inputs.http.observers, source, &snapshot);
+            ConnectionLog::both(log, inbound)
+        }
+        None => log,
+    };
     let metrics = match &same_node {
         Some(hop) => {
             let inbound = hop.destination_labels(pod.ip, &snapshot);
@@ -106,7 +126,20 @@ async fn proxy_outbound(
         }
         None => inputs.metrics.open(&labels),
     };
-    forward(client, upstream, metrics, log).await;
+    let lifetime = ConnectionLifetime::of(policy.as_ref());
+    forward_within(client, upstream, metrics, log, lifetime).await;
+}
+
+/// The node-wide connection accounting of the destination `original` is a Service port of,
+/// when its DestinationRule sets a `connectionPool`.
+fn tcp_limits(
+    inputs: &ProxyInputs,
+    snapshot: &Snapshot,
+    original: SocketAddr,
+) -> Option<crate::resilience::DestinationPool> {
+    let (service, port) = snapshot.service_at(original)?;
+    let cluster = snapshot.cluster(&service.hostname, port.port, None)?;
+    inputs.http.traffic.resilience.tcp_pool(cluster)
 }
 
 /// The endpoint for `original`: round robin over the endpoints of the Service port's cluster

@@ -11,6 +11,8 @@ use super::virtual_service::Retry;
 pub const MESH_CONFIG_MAP: (&str, &str) = ("istio-system", "istio");
 /// The ConfigMap data key that holds the MeshConfig YAML.
 pub const MESH_CONFIG_KEY: &str = "mesh";
+/// Istio's default trust domain.
+pub const DEFAULT_TRUST_DOMAIN: &str = "cluster.local";
 
 /// The mesh-wide settings the agent uses.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -25,6 +27,14 @@ pub struct MeshConfig {
     /// Where access logs go (`/dev/stdout`); empty turns them off.
     pub access_log_file: String,
     pub access_log_encoding: AccessLogEncoding,
+    /// Mesh extension (not an Istio field): percent of requests and TCP connections logged when
+    /// access logs are on, 0–100 (default 100). Istio itself samples only through a CEL
+    /// `accessLogging[].filter` on a Telemetry resource, which the mesh does not evaluate.
+    pub access_log_sampling: f64,
+    /// The trust domain of the SPIFFE identities telemetry reports (`cluster.local`).
+    pub trust_domain: String,
+    /// Where mesh-wide resources live (Telemetry, AuthorizationPolicy): `istio-system`.
+    pub root_namespace: String,
 }
 
 /// The part of `defaultConfig` the mesh uses.
@@ -85,6 +95,9 @@ impl Default for MeshConfig {
             extension_providers: Vec::new(),
             access_log_file: String::new(),
             access_log_encoding: AccessLogEncoding::Text,
+            access_log_sampling: 100.0,
+            trust_domain: DEFAULT_TRUST_DOMAIN.into(),
+            root_namespace: MESH_CONFIG_MAP.0.into(),
         }
     }
 }
@@ -115,6 +128,18 @@ mod tests {
         assert_eq!(mesh.default_config.tracing.sampling, 1.0);
         assert_eq!(mesh.default_http_retry_policy.attempts, 2);
         assert!(mesh.access_log_enabled());
+        assert_eq!(mesh.access_log_sampling, 100.0);
+        assert_eq!(mesh.trust_domain, "cluster.local");
+        assert_eq!(mesh.root_namespace, "istio-system");
+    }
+
+    #[test]
+    fn the_access_log_sampling_extension_and_identity_settings_are_read() {
+        let text = "accessLogSampling: 12.5\ntrustDomain: example.org\nrootNamespace: mesh-root\n";
+        let mesh: MeshConfig = serde_yaml::from_str(text).unwrap();
+        assert_eq!(mesh.access_log_sampling, 12.5);
+        assert_eq!(mesh.trust_domain, "example.org");
+        assert_eq!(mesh.root_namespace, "mesh-root");
     }
 
     #[test]

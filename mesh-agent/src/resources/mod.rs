@@ -1,6 +1,7 @@
-//! Typed mesh resources: Istio's `networking.istio.io` and `security.istio.io` kinds in every
-//! API version tutorials use (older spellings accepted), core Kubernetes kinds through
-//! `k8s-openapi`, and the mesh-wide MeshConfig. [`parse`] turns a raw document into one of them.
+//! Typed mesh resources: Istio's `networking.istio.io`, `security.istio.io` and
+//! `telemetry.istio.io` kinds in every API version tutorials use (older spellings accepted),
+//! core Kubernetes kinds through `k8s-openapi`, and the mesh-wide MeshConfig. [`parse`] turns a
+//! raw document into one of them.
 
 mod destination_rule;
 mod documents;
@@ -11,6 +12,7 @@ mod parse;
 mod pattern;
 mod regex_rewrite;
 mod security;
+mod telemetry;
 mod virtual_service;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Namespace, Pod, Secret, Service};
@@ -27,6 +29,7 @@ pub use parse::{parse, Parsed};
 pub use pattern::Pattern;
 pub use regex_rewrite::RegexRewrite;
 pub use security::*;
+pub use telemetry::*;
 pub use virtual_service::*;
 
 /// An Istio resource: Kubernetes metadata and a typed `spec`.
@@ -56,6 +59,7 @@ pub enum Resource {
     AuthorizationPolicy(Istio<AuthorizationPolicySpec>),
     PeerAuthentication(Istio<PeerAuthenticationSpec>),
     RequestAuthentication(Istio<RequestAuthenticationSpec>),
+    Telemetry(Istio<TelemetrySpec>),
     Namespace(Namespace),
     Service(Service),
     Endpoints(Endpoints),

@@ -22,6 +22,7 @@ pub struct Parsed {
 
 const NETWORKING: &str = "networking.istio.io";
 const SECURITY: &str = "security.istio.io";
+const TELEMETRY: &str = "telemetry.istio.io";
 
 /// Reads `raw` as its kind; an error rejects the document.
 pub fn parse(raw: &RawResource) -> Result<Parsed, Problem> {
@@ -41,7 +42,8 @@ pub fn parse(raw: &RawResource) -> Result<Parsed, Problem> {
         (SECURITY, "AuthorizationPolicy") => Resource::AuthorizationPolicy(istio(raw, w)?),
         (SECURITY, "PeerAuthentication") => Resource::PeerAuthentication(istio(raw, w)?),
         (SECURITY, "RequestAuthentication") => Resource::RequestAuthentication(istio(raw, w)?),
-        (NETWORKING | SECURITY, kind) => {
+        (TELEMETRY, "Telemetry") => Resource::Telemetry(telemetry(raw, w)?),
+        (NETWORKING | SECURITY | TELEMETRY, kind) => {
             let message = format!("kind {kind} is not supported by the mesh; ignored");
             w.push(Problem::warning(raw, "kind", message));
             return Ok(Parsed {
@@ -74,6 +76,7 @@ fn check_version(raw: &RawResource, group: &str, version: &str) -> Result<(), Pr
     let supported: &[&str] = match group {
         NETWORKING => &["v1alpha3", "v1beta1", "v1"],
         SECURITY => &["v1beta1", "v1"],
+        TELEMETRY => &["v1alpha1", "v1"],
         _ => return Ok(()),
     };
     if supported.contains(&version) {
@@ -91,6 +94,25 @@ fn istio<S: DeserializeOwned + Default>(
     warnings: &mut Vec<Problem>,
 ) -> Result<Istio<S>, Problem> {
     typed(raw, warnings)
+}
+
+/// A Telemetry, with the checks of [`crate::validate::telemetry`]: the first error rejects it.
+fn telemetry(
+    raw: &RawResource,
+    warnings: &mut Vec<Problem>,
+) -> Result<Istio<super::TelemetrySpec>, Problem> {
+    let telemetry: Istio<super::TelemetrySpec> = typed(raw, warnings)?;
+    let (errors, found): (Vec<Problem>, Vec<Problem>) =
+        crate::validate::telemetry::check(raw, &telemetry.spec)
+            .into_iter()
+            .partition(Problem::is_error);
+    match errors.into_iter().next() {
+        Some(error) => Err(error),
+        None => {
+            warnings.extend(found);
+            Ok(telemetry)
+        }
+    }
 }
 
 /// Deserializes the whole body, collecting unknown fields as warnings.
@@ -161,5 +183,14 @@ fn mesh_config(raw: &RawResource) -> Result<Resource, Problem> {
         .map_err(|e| Problem::error(raw, &field, format!("not valid YAML: {e}")))?;
     let (mesh, _unknown) = deserialize::<MeshConfig>(&value)
         .map_err(|(path, message)| Problem::error(raw, format!("{field}.{path}"), message))?;
+    let sampling = mesh.access_log_sampling;
+    if !(0.0..=100.0).contains(&sampling) {
+        let message = format!("{sampling} is not a percentage (0 to 100)");
+        return Err(Problem::error(
+            raw,
+            format!("{field}.accessLogSampling"),
+            message,
+        ));
+    }
     Ok(Resource::MeshConfig(Box::new(mesh)))
 }

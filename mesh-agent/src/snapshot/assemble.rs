@@ -54,7 +54,7 @@ pub fn compile(
         snapshot
     };
     add_policies(&mut snapshot, &accepted);
-    snapshot.workloads = workloads(&accepted);
+    snapshot.workloads = workloads(&accepted, &snapshot);
     snapshot.registry = registry;
     snapshot.compiled = compiled;
     snapshot.accepted = accepted;
@@ -66,14 +66,17 @@ fn by_kind<'a>(accepted: &'a AcceptedMap, kind: &'a str) -> impl Iterator<Item =
     accepted.values().filter(move |a| a.key.kind == kind)
 }
 
-fn workloads(accepted: &AcceptedMap) -> HashMap<std::net::IpAddr, Arc<super::Workload>> {
+fn workloads(
+    accepted: &AcceptedMap,
+    snapshot: &Snapshot,
+) -> HashMap<std::net::IpAddr, Arc<super::Workload>> {
     let mut index = EndpointIndex::default();
     for entry in by_kind(accepted, "Pod") {
         if let Resource::Pod(pod) = entry.resource.as_ref() {
             index.add_pod(pod);
         }
     }
-    index.workloads()
+    index.workloads(&snapshot.mesh, &snapshot.telemetry)
 }
 
 /// Oldest first (`creationTimestamp`, then namespace/name): the order conflicts resolve in.

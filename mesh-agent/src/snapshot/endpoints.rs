@@ -10,7 +10,9 @@ use k8s_openapi::api::core::v1::{Endpoints, Pod, Service as KubeService, Service
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::model::{Address, Endpoint, Labels, Workload};
+use super::model::{spiffe_id, Address, Endpoint, Labels, Workload};
+use super::telemetry::{resolve, TelemetryByNamespace};
+use crate::resources::MeshConfig;
 
 /// Namespace and name of a pod.
 type PodKey<'a> = (&'a str, &'a str);
@@ -65,12 +67,22 @@ impl<'a> EndpointIndex<'a> {
         Some(key)
     }
 
-    /// Every pod with an IP, as a workload.
-    pub fn workloads(&self) -> HashMap<IpAddr, Arc<Workload>> {
+    /// Every pod with an IP, as a workload: its principal in `mesh`'s trust domain, its
+    /// telemetry resolved from `telemetry`.
+    pub fn workloads(
+        &self,
+        mesh: &MeshConfig,
+        telemetry: &TelemetryByNamespace,
+    ) -> HashMap<IpAddr, Arc<Workload>> {
         let mut workloads = HashMap::with_capacity(self.pods.len());
         for ((namespace, name), (pod, labels)) in &self.pods {
             if let Some(ip) = pod_ip(pod) {
-                workloads.insert(ip, Arc::new(workload(namespace, name, pod, labels)));
+                let mut workload = workload(namespace, name, pod, labels);
+                let account = workload.service_account.as_deref();
+                workload.principal = Some(spiffe_id(&mesh.trust_domain, namespace, account));
+                let root = &mesh.root_namespace;
+                workload.telemetry = resolve(telemetry, root, namespace, labels);
+                workloads.insert(ip, Arc::new(workload));
             }
         }
         workloads
@@ -237,6 +249,8 @@ fn workload(namespace: &str, name: &str, pod: &Pod, labels: &Arc<Labels>) -> Wor
             .as_ref()
             .and_then(|s| s.service_account_name.clone()),
         labels: labels.clone(),
+        principal: None,
+        telemetry: Default::default(),
     }
 }
 

@@ -13,6 +13,7 @@ pub(crate) mod policy;
 pub(crate) mod registry;
 mod routes;
 mod tables;
+mod telemetry;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -30,6 +31,7 @@ pub use model::*;
 pub use policy::merge as merge_traffic_policy;
 pub use registry::{protocol_named, Registry, CLUSTER_DOMAIN};
 pub use routes::{HostRoutes, MESH_GATEWAY};
+pub use telemetry::{TelemetryByNamespace, TelemetryPolicy};
 
 /// Policies of one kind, by namespace (`istio-system` holds the mesh-wide ones).
 pub type PoliciesByNamespace<S> = HashMap<String, Vec<Arc<Istio<S>>>>;
@@ -48,6 +50,7 @@ pub struct Snapshot {
     peer_authentication: PoliciesByNamespace<PeerAuthenticationSpec>,
     request_authentication: PoliciesByNamespace<RequestAuthenticationSpec>,
     outbound: HashMap<String, OutboundMode>,
+    telemetry: TelemetryByNamespace,
     rejected: Vec<Rejected>,
     #[serde(skip)]
     accepted: build::AcceptedMap,
@@ -139,6 +142,30 @@ impl Snapshot {
     /// The workload of the pod with IP `ip`.
     pub fn workload(&self, ip: IpAddr) -> Option<&Arc<Workload>> {
         self.workloads.get(&ip)
+    }
+
+    /// The Telemetry settings for a workload in `namespace` with `labels` that the registry
+    /// does not hold (workloads it holds carry theirs: [`Workload::telemetry`]).
+    pub fn telemetry_for(&self, namespace: &str, labels: &Labels) -> TelemetryPolicy {
+        let root = &self.mesh.root_namespace;
+        telemetry::resolve(&self.telemetry, root, namespace, labels)
+    }
+
+    /// The mesh-wide Telemetry settings (the root namespace's): for a side of a hop whose
+    /// workload is not known.
+    pub fn mesh_telemetry(&self) -> TelemetryPolicy {
+        self.telemetry_for(&self.mesh.root_namespace, &Labels::default())
+    }
+
+    /// Whether some Telemetry resource turns access logs on.
+    pub fn telemetry_enables_access_log(&self) -> bool {
+        let mut logging = self.telemetry.values().flatten();
+        logging.any(|t| {
+            t.spec
+                .access_logging
+                .iter()
+                .any(|l| l.disabled != Some(true))
+        })
     }
 
     /// ALLOW_ANY or REGISTRY_ONLY for clients in `namespace` (a Sidecar there, else MeshConfig).

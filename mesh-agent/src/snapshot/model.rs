@@ -142,4 +142,22 @@ pub struct Workload {
     pub version: Option<String>,
     pub service_account: Option<String>,
     pub labels: Arc<Labels>,
+    /// Its SPIFFE identity, `spiffe://<trust domain>/ns/NS/sa/SA` (see [`spiffe_id`]), when the
+    /// pod is in the registry; `None` for a pod known only by name (telemetry says `unknown`).
+    pub principal: Option<String>,
+    /// What the Telemetry resources say this workload's side of a hop records.
+    pub telemetry: super::TelemetryPolicy,
+}
+
+/// The SPIFFE identity Istio gives a pod running as service account `service_account`
+/// (`default` when the pod names none) in `namespace`.
+///
+/// There is no mTLS between agents yet, so no peer proves this identity: the agent knows both
+/// ends of every connection from its own registry (pod IP → pod → serviceAccountName) and reports
+/// the principals Istio would have read from the peer certificates.
+pub fn spiffe_id(trust_domain: &str, namespace: &str, service_account: Option<&str>) -> String {
+    let account = service_account
+        .filter(|a| !a.is_empty())
+        .unwrap_or("default");
+    format!("spiffe://{trust_domain}/ns/{namespace}/sa/{account}")
 }

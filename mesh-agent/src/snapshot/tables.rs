@@ -87,7 +87,7 @@ fn merge_at_gateway(
     routes.insert(host.to_string(), combined);
 }
 
-/// Security policies, Sidecar outbound modes and the MeshConfig.
+/// Security policies, Telemetry resources, Sidecar outbound modes and the MeshConfig.
 pub(crate) fn add_policies(snapshot: &mut Snapshot, accepted: &AcceptedMap) {
     let policy = |a: &&Accepted| {
         matches!(
@@ -96,6 +96,7 @@ pub(crate) fn add_policies(snapshot: &mut Snapshot, accepted: &AcceptedMap) {
                 | Resource::PeerAuthentication(_)
                 | Resource::RequestAuthentication(_)
                 | Resource::Sidecar(_)
+                | Resource::Telemetry(_)
                 | Resource::MeshConfig(_)
         )
     };
@@ -124,6 +125,11 @@ pub(crate) fn add_policies(snapshot: &mut Snapshot, accepted: &AcceptedMap) {
                     snapshot.outbound.insert(ns, policy.mode);
                 }
             }
+            Resource::Telemetry(t) => snapshot
+                .telemetry
+                .entry(ns)
+                .or_default()
+                .push(Arc::new(t.clone())),
             Resource::MeshConfig(mesh) => snapshot.mesh = mesh.as_ref().clone(),
             _ => {}
         }

@@ -89,8 +89,20 @@ impl Tracer {
     /// Continues (or starts) the trace of a request arriving with `headers` and rewrites them
     /// to name the new span to the next hop. The span is returned only when sampled and kept.
     pub fn open(&self, headers: &mut HeaderMap, kind: SpanKind) -> Option<OpenSpan> {
+        self.open_at(headers, kind, None)
+    }
+
+    /// [`Tracer::open`], sampling undecided requests at `sampling_percent` when given (a
+    /// Telemetry's `randomSamplingPercentage`) instead of the mesh config's rate.
+    pub fn open_at(
+        &self,
+        headers: &mut HeaderMap,
+        kind: SpanKind,
+        sampling_percent: Option<f64>,
+    ) -> Option<OpenSpan> {
         let extracted = extract(headers);
-        let sampled = self.sampler.decide(extracted.sampled);
+        let sampler = sampling_percent.map_or(self.sampler, Sampler::new);
+        let sampled = sampler.decide(extracted.sampled);
         let context = SpanContext::child_of(extracted.parent.as_ref(), sampled);
         inject(headers, &context, extracted.formats);
         (sampled && self.queue.is_some()).then(|| OpenSpan {
@@ -119,5 +131,25 @@ impl Tracer {
             error: outcome.failed(),
             context: span.context,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_telemetry_sampling_rate_overrides_the_mesh_s() {
+        let (queue, _receiver) = SpanQueue::bounded(8, &TraceMetrics::default());
+        let tracer = Tracer::new(Sampler::new(100.0), Some(queue), DEFAULT_MESH_ID);
+        let mut headers = HeaderMap::new();
+        assert!(tracer.open(&mut headers, SpanKind::Client).is_some());
+        let mut headers = HeaderMap::new();
+        let off = tracer.open_at(&mut headers, SpanKind::Client, Some(0.0));
+        assert!(off.is_none(), "randomSamplingPercentage: 0 samples nothing");
+        assert!(
+            headers.contains_key("traceparent"),
+            "the context still goes on"
+        );
     }
 }

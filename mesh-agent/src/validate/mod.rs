@@ -1,8 +1,12 @@
 //! Validation: problems found while reading a resource (syntax, types, durations, regexes, enum
 //! values, unknown fields) come from [`crate::resources::parse`]; problems that need the other
-//! resources (subsets, ports, weights, conflicts) come from [`references`].
+//! resources (subsets, ports, weights, conflicts) come from [`references`]; `mesh-agent check`
+//! adds [`outlier_warnings`].
 
+mod outlier;
 mod problem;
 pub(crate) mod references;
+pub(crate) mod telemetry;
 
+pub use outlier::outlier_warnings;
 pub use problem::{namespace_of, Problem, Severity};

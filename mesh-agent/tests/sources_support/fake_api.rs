@@ -2,6 +2,8 @@
 //! collections with a resourceVersion, field selectors, metadata-only lists, and scripted watch
 //! streams that can end in `410 Gone`.
 
+#![allow(dead_code)]
+
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -241,6 +243,7 @@ fn field_selector(query: &str) -> Option<(String, String)> {
         .split('&')
         .find_map(|p| p.strip_prefix("fieldSelector="))?;
     let decoded = raw.replace("%3D", "=").replace("%3d", "=");
+    let decoded = decoded.replace("%2F", "/").replace("%2f", "/");
     let (field, value) = decoded.split_once('=')?;
     Some((format!("/{}", field.replace('.', "/")), value.to_owned()))
 }

@@ -1,7 +1,43 @@
 //! The mesh's own figures on the demo screen: every node agent's `:15020/metrics`, read inside
-//! the node's netns, summed over the nodes.
+//! the node's netns, summed over the nodes; and the live top source → destination pairs, the
+//! table of `cargo xtask lab top` ([`TopView`]).
 
-use crate::lab::{Lab, METRICS_PORT};
+use crate::lab::{Lab, TopView, METRICS_PORT};
+
+/// Pairs shown in the demo's top table.
+const TOP_SHOWN: usize = 6;
+
+/// The mesh's lines of the demo screen, refreshed at each look: the counters, then the top
+/// pairs since the previous look.
+pub struct MeshFigures {
+    name: &'static str,
+    top: Option<TopView>,
+}
+
+impl MeshFigures {
+    /// Figures of lab `name`; the top table starts with the first look.
+    pub fn new(name: &'static str) -> Self {
+        Self { name, top: None }
+    }
+
+    /// The counter lines and the top table's lines (none at the first look, which only
+    /// starts the window).
+    pub fn lines(&mut self) -> Vec<String> {
+        let mut lines = lines(self.name);
+        let Ok(lab) = Lab::open(self.name) else {
+            return lines;
+        };
+        match &mut self.top {
+            Some(top) => {
+                let (table, seconds) = top.next(&lab, TOP_SHOWN);
+                lines.push(format!("top pairs, last {seconds:.1}s:"));
+                lines.extend(table.lines().map(|l| format!("  {l}")));
+            }
+            None => self.top = Some(TopView::start(&lab)),
+        }
+        lines
+    }
+}
 
 /// The series shown, with their labels on screen.
 const SHOWN: [(&str, &str); 4] = [

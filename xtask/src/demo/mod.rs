@@ -40,10 +40,11 @@ pub struct DemoArgs {
     concurrency: u32,
 }
 
-/// The mesh's own figures on the demo screen, one line each: the agents' captured and bypassed
-/// connections and `istio_tcp_connections_opened_total`, summed over the nodes.
-pub fn mesh_figures() -> Vec<String> {
-    mesh_counters::lines(LAB_NAME)
+/// The mesh's own lines on the demo screen, refreshed at each look: the agents' captured and
+/// bypassed connections and `istio_tcp_connections_opened_total` summed over the nodes, then
+/// the live top source → destination pairs.
+pub fn live_figures() -> mesh_counters::MeshFigures {
+    mesh_counters::MeshFigures::new(LAB_NAME)
 }
 
 /// Runs the demo; the lab is taken down on every way out (end, Ctrl-C, error, panic).
@@ -137,6 +138,7 @@ mod tests {
 
     #[test]
     fn the_mesh_figures_are_on_screen() {
-        assert!(mesh_figures().iter().any(|l| l.contains("eBPF capture")));
+        let lines = live_figures().lines();
+        assert!(lines.iter().any(|l| l.contains("eBPF capture")));
     }
 }

@@ -68,6 +68,8 @@ pub fn step_seconds(duration: Option<u64>) -> u64 {
 /// Tells the story in `lab`: every chapter applied, shown and loaded, until the end or a stop.
 pub fn tell(lab: &mut Lab, concurrency: u32, seconds: u64, watch: &StopWatch) -> Result<Ending> {
     let mut ending = Ending::LoadFinished;
+    // One view for the whole story: each chapter's first top table covers the settling time.
+    let mut figures = super::live_figures();
     for (n, chapter) in CHAPTERS.iter().enumerate() {
         if let Some(reason) = watch.reason() {
             return Ok(Ending::Stopped(reason));
@@ -86,7 +88,8 @@ pub fn tell(lab: &mut Lab, concurrency: u32, seconds: u64, watch: &StopWatch) ->
         lab.apply(std::slice::from_ref(&path))?;
         pause(watch, SETTLE);
         let title = format!("step {}/{}: {}", n + 1, CHAPTERS.len(), chapter.title);
-        let mut display = Display::for_stdout(title, super::mesh_figures);
+        let mut mesh = || figures.lines();
+        let mut display = Display::for_stdout(title, &mut mesh);
         if display.is_terminal() {
             pause(watch, READING_TIME);
         }

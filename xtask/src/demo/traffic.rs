@@ -81,7 +81,7 @@ impl LoadRun {
     }
 
     /// Shows each interval's figures until the load ends or `watch` says stop.
-    pub fn show(&self, watch: &StopWatch, display: &mut Display) -> Ending {
+    pub fn show(&self, watch: &StopWatch, display: &mut Display<'_>) -> Ending {
         loop {
             if let Some(reason) = watch.reason() {
                 return Ending::Stopped(reason);
@@ -111,16 +111,17 @@ impl Drop for LoadRun {
     }
 }
 
-/// Where the figures go: a redrawn screen on a terminal, plain lines anywhere else.
-pub struct Display {
+/// Where the figures go: a redrawn screen on a terminal, plain lines anywhere else. The mesh's
+/// lines (counters, live top pairs) are looked at once a second, with each interval's figures.
+pub struct Display<'m> {
     title: String,
-    mesh: fn() -> Vec<String>,
+    mesh: &'m mut dyn FnMut() -> Vec<String>,
     terminal: bool,
 }
 
-impl Display {
+impl<'m> Display<'m> {
     /// A display for stdout, titled `title`, with the mesh's lines from `mesh`.
-    pub fn for_stdout(title: String, mesh: fn() -> Vec<String>) -> Self {
+    pub fn for_stdout(title: String, mesh: &'m mut dyn FnMut() -> Vec<String>) -> Self {
         let terminal = std::io::stdout().is_terminal();
         if !terminal {
             for line in mesh() {
@@ -142,6 +143,9 @@ impl Display {
     fn interval(&mut self, figures: &TrafficFigures) {
         if !self.terminal {
             println!("{}", plain_line(figures));
+            for line in (self.mesh)() {
+                println!("mesh {line}");
+            }
             return;
         }
         let lines = screen(&self.title, figures, &(self.mesh)());
@@ -195,7 +199,7 @@ mod tests {
         let watch = StopWatch::unsignalled();
         let mut display = Display {
             title: "t".into(),
-            mesh: Vec::new,
+            mesh: &mut Vec::new,
             terminal: false,
         };
         assert!(matches!(
@@ -212,7 +216,7 @@ mod tests {
         let watch = StopWatch::unsignalled();
         let mut display = Display {
             title: "t".into(),
-            mesh: Vec::new,
+            mesh: &mut Vec::new,
             terminal: false,
         };
         assert!(matches!(run.show(&watch, &mut display), Ending::LoadFailed));

@@ -33,6 +33,7 @@ pub use agent::METRICS_PORT;
 pub use cli::{run, LabArgs};
 pub use state::{Node, Pod, Service};
 pub use teardown::down;
+pub use top::TopView;
 pub use up::UpOptions;
 #[allow(
     unused_imports,

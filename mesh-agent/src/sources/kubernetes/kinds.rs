@@ -17,6 +17,8 @@ pub enum Selection {
         namespace: &'static str,
         name: &'static str,
     },
+    /// Every object of one `type` (field selector `type=<type>`), e.g. TLS Secrets only.
+    OfType(&'static str),
 }
 
 /// One watch the source runs: a kind, which of its objects, and why the mesh needs them.
@@ -53,6 +55,7 @@ impl WatchedKind {
         match self.selection {
             Selection::OwnNode => Some(format!("spec.nodeName={node}")),
             Selection::Named { name, .. } => Some(format!("metadata.name={name}")),
+            Selection::OfType(kind) => Some(format!("type={kind}")),
             Selection::All | Selection::MetadataOnly => None,
         }
     }
@@ -97,8 +100,9 @@ const fn with_purpose(kind: WatchedKind, purpose: &'static str) -> WatchedKind {
 
 const NETWORKING: &str = "networking.istio.io";
 const SECURITY: &str = "security.istio.io";
+const TELEMETRY: &str = "telemetry.istio.io";
 
-/// Every watch of the Kubernetes source. Secrets are not read yet (TLS material comes later).
+/// Every watch of the Kubernetes source. Secrets: TLS ones only, as Istio's ingress gateway reads.
 pub const WATCHED_KINDS: &[WatchedKind] = &[
     with_purpose(
         core("Namespace", "namespaces", Selection::All),
@@ -142,6 +146,10 @@ pub const WATCHED_KINDS: &[WatchedKind] = &[
         ),
         "mesh-wide settings (data key `mesh`)",
     ),
+    with_purpose(
+        core("Secret", "secrets", Selection::OfType("kubernetes.io/tls")),
+        "certificates of HTTPS gateway servers (`credentialName`: tls.crt, tls.key)",
+    ),
     istio(NETWORKING, "VirtualService", "virtualservices"),
     istio(NETWORKING, "DestinationRule", "destinationrules"),
     istio(NETWORKING, "Gateway", "gateways"),
@@ -150,4 +158,5 @@ pub const WATCHED_KINDS: &[WatchedKind] = &[
     istio(SECURITY, "AuthorizationPolicy", "authorizationpolicies"),
     istio(SECURITY, "PeerAuthentication", "peerauthentications"),
     istio(SECURITY, "RequestAuthentication", "requestauthentications"),
+    istio(TELEMETRY, "Telemetry", "telemetries"),
 ];

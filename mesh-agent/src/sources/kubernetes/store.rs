@@ -50,7 +50,7 @@ impl KindStore {
                 let api = Api::<DynamicObject>::namespaced_with(client, namespace, &resource);
                 Self::watch(api, resource, config, kind, changed)
             }
-            Selection::All | Selection::OwnNode => {
+            Selection::All | Selection::OwnNode | Selection::OfType(_) => {
                 let api = Api::<DynamicObject>::all_with(client, &resource);
                 Self::watch(api, resource, config, kind, changed)
             }

@@ -1,6 +1,7 @@
 //! `cargo xtask lab top [--once]`: the busiest source → destination pairs with requests per
 //! second, success rate and p50/p99, refreshed each second from every agent's `:15020/metrics`
-//! (read inside the node netns) — like `linkerd viz top`.
+//! (read inside the node netns) — like `linkerd viz top`. The demo shows the same table through
+//! [`TopView`].
 
 mod prom_text;
 mod rows;
@@ -24,12 +25,10 @@ const CLEAR: &str = "\x1b[2J\x1b[H";
 
 /// Shows the table every second until interrupted; with `once`, one table and return.
 pub fn run(lab: &Lab, once: bool) -> Result<()> {
-    let (mut before, mut at) = (scrape(lab), Instant::now());
+    let mut view = TopView::start(lab);
     loop {
         std::thread::sleep(WINDOW);
-        let (after, now) = (scrape(lab), Instant::now());
-        let seconds = now.duration_since(at).as_secs_f64();
-        let table = render(&rows(&before.0, &after.0, seconds, SHOWN), &after.1);
+        let (table, seconds) = view.next(lab, SHOWN);
         let mut out = std::io::stdout().lock();
         if once {
             write!(out, "{table}")?;
@@ -41,7 +40,32 @@ pub fn run(lab: &Lab, once: bool) -> Result<()> {
             lab.name()
         )?;
         out.flush()?;
-        (before, at) = (after, now);
+    }
+}
+
+/// The top table between successive looks at a lab's agents.
+pub struct TopView {
+    before: Vec<Sample>,
+    at: Instant,
+}
+
+impl TopView {
+    /// Takes the first scrape: the next table covers the time from now.
+    pub fn start(lab: &Lab) -> Self {
+        Self {
+            before: scrape(lab).0,
+            at: Instant::now(),
+        }
+    }
+
+    /// The table of the `shown` busiest pairs since the previous look, and the seconds it
+    /// covers.
+    pub fn next(&mut self, lab: &Lab, shown: usize) -> (String, f64) {
+        let ((after, silent), now) = (scrape(lab), Instant::now());
+        let seconds = now.duration_since(self.at).as_secs_f64();
+        let table = render(&rows(&self.before, &after, seconds, shown), &silent);
+        (self.before, self.at) = (after, now);
+        (table, seconds)
     }
 }
 
