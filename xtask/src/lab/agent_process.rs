@@ -71,6 +71,7 @@ pub fn spawn(launch: &AgentLaunch) -> Result<u32> {
             "0.0.0.0:15021",
         ])
         .args(extra_args())
+        .env(WORKER_THREADS_ENV, worker_threads())
         .env("NO_COLOR", "1") // a log file, not a terminal
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -188,6 +189,17 @@ fn bpf_object() -> Result<PathBuf> {
         );
     }
     Ok(object)
+}
+
+/// The agent's worker-thread count (`--worker-threads` in MESH_LAB_AGENT_ARGS wins over it).
+const WORKER_THREADS_ENV: &str = "MESH_WORKER_THREADS";
+
+/// One worker thread per lab agent unless the environment says otherwise: the lab's nodes
+/// share this machine's CPUs, so each node stands for a node of about one CPU, and a second
+/// worker thread per agent only adds cross-thread wake-ups (measured: ~15% more agent CPU per
+/// HTTP request with two).
+fn worker_threads() -> String {
+    std::env::var(WORKER_THREADS_ENV).unwrap_or_else(|_| "1".into())
 }
 
 fn extra_args() -> Vec<String> {
