@@ -23,11 +23,11 @@ const MESSAGE: &str = "exactly-thirty-two-bytes-of-tcp!";
 const TCP_CONNECTIONS: u64 = 4;
 /// Where each reporter's agent runs.
 const REPORTERS: [(&str, &str); 2] = [("source", "node-1"), ("destination", "node-2")];
-/// Both ends' SPIFFE identities, from the registry (the lab's pods run as `default`).
-const PRINCIPALS: [&str; 2] = [
-    r#"source_principal="spiffe://cluster.local/ns/shop/sa/default""#,
-    r#"destination_principal="spiffe://cluster.local/ns/shop/sa/default""#,
-];
+/// Both ends' SPIFFE identities, from the registry (the Pod's `serviceAccountName`, which the
+/// lab passes to the agents): the client and `echo` run as `default`, `web` as `web`.
+const SOURCE_PRINCIPAL: &str = r#"source_principal="spiffe://cluster.local/ns/shop/sa/default""#;
+const WEB_PRINCIPAL: &str = r#"destination_principal="spiffe://cluster.local/ns/shop/sa/web""#;
+const ECHO_PRINCIPAL: &str = r#"destination_principal="spiffe://cluster.local/ns/shop/sa/default""#;
 
 /// The sum of `series` over the samples carrying every one of `labels`.
 fn sum_with(text: &str, series: &str, labels: &[&str]) -> u64 {
@@ -114,7 +114,7 @@ fn request_counts_durations_captures_and_tcp_bytes_are_exact() {
         let side = format!("reporter=\"{reporter}\"");
         for (code, count) in MIX {
             let code = format!("response_code=\"{code}\"");
-            let labels = [web, side.as_str(), &code, PRINCIPALS[0], PRINCIPALS[1]];
+            let labels = [web, side.as_str(), &code, SOURCE_PRINCIPAL, WEB_PRINCIPAL];
             let was = sum_with(before, "istio_requests_total", &labels);
             let now = settled(&lab, node, "istio_requests_total", &labels, was + count);
             assert_eq!(now - was, count, "{reporter} count of {code}");
@@ -142,7 +142,7 @@ fn request_counts_durations_captures_and_tcp_bytes_are_exact() {
             "istio_tcp_received_bytes_total",
             "istio_tcp_sent_bytes_total",
         ] {
-            let labels = [echo, side.as_str(), PRINCIPALS[0], PRINCIPALS[1]];
+            let labels = [echo, side.as_str(), SOURCE_PRINCIPAL, ECHO_PRINCIPAL];
             let was = sum_with(before, series, &labels);
             let now = settled(&lab, node, series, &labels, was + bytes);
             assert_eq!(now - was, bytes, "{reporter} {series}");

@@ -14,7 +14,8 @@ use super::build::{Accepted, AcceptedMap};
 use super::endpoints::EndpointIndex;
 use super::model::{Cluster, Service};
 use super::policy::{clusters_of, rule_for, RulesByHost};
-use super::registry::{hostname_of, kube_service, Registry};
+use super::registry::Registry;
+use super::services::{hostname_of, kube_service};
 use super::Snapshot;
 use crate::resources::{DestinationRuleSpec, Istio, Resource};
 

@@ -10,12 +10,10 @@ use k8s_openapi::api::core::v1::{Endpoints, Pod, Service as KubeService, Service
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::model::{spiffe_id, Address, Endpoint, Labels, Workload};
-use super::telemetry::{resolve, TelemetryByNamespace};
-use crate::resources::MeshConfig;
+use super::model::{Address, Endpoint, Labels};
 
 /// Namespace and name of a pod.
-type PodKey<'a> = (&'a str, &'a str);
+pub(super) type PodKey<'a> = (&'a str, &'a str);
 
 /// Pods and endpoint objects, indexed for [`EndpointIndex::endpoints_of`].
 #[derive(Default)]
@@ -67,25 +65,13 @@ impl<'a> EndpointIndex<'a> {
         Some(key)
     }
 
-    /// Every pod with an IP, as a workload: its principal in `mesh`'s trust domain, its
-    /// telemetry resolved from `telemetry`.
-    pub fn workloads(
+    /// Every indexed pod: namespace, name, the object and its labels.
+    pub(super) fn pods(
         &self,
-        mesh: &MeshConfig,
-        telemetry: &TelemetryByNamespace,
-    ) -> HashMap<IpAddr, Arc<Workload>> {
-        let mut workloads = HashMap::with_capacity(self.pods.len());
-        for ((namespace, name), (pod, labels)) in &self.pods {
-            if let Some(ip) = pod_ip(pod) {
-                let mut workload = workload(namespace, name, pod, labels);
-                let account = workload.service_account.as_deref();
-                workload.principal = Some(spiffe_id(&mesh.trust_domain, namespace, account));
-                let root = &mesh.root_namespace;
-                workload.telemetry = resolve(telemetry, root, namespace, labels);
-                workloads.insert(ip, Arc::new(workload));
-            }
-        }
-        workloads
+    ) -> impl ExactSizeIterator<Item = (PodKey<'a>, &'a Pod, &Arc<Labels>)> + '_ {
+        self.pods
+            .iter()
+            .map(|(key, (pod, labels))| (*key, *pod, labels))
     }
 
     /// The endpoints of `service`, each with its target port per service port.
@@ -232,26 +218,8 @@ fn endpoint(
     }
 }
 
-fn pod_ip(pod: &Pod) -> Option<IpAddr> {
+pub(super) fn pod_ip(pod: &Pod) -> Option<IpAddr> {
     pod.status.as_ref()?.pod_ip.as_ref()?.parse().ok()
-}
-
-fn workload(namespace: &str, name: &str, pod: &Pod, labels: &Arc<Labels>) -> Workload {
-    let app = labels.get("app").cloned();
-    Workload {
-        name: workload_name(name, app.as_deref()),
-        namespace: namespace.to_string(),
-        pod_name: name.to_string(),
-        app,
-        version: labels.get("version").cloned(),
-        service_account: pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.service_account_name.clone()),
-        labels: labels.clone(),
-        principal: None,
-        telemetry: Default::default(),
-    }
 }
 
 /// The pod port a Service port forwards to: `targetPort` (a number or a container port name),
@@ -268,18 +236,5 @@ fn target_port(pod: &Pod, port: &KubePort) -> Option<u16> {
             .flat_map(|c| c.ports.iter().flatten())
             .find(|p| p.name.as_deref() == Some(name))
             .map(|p| p.container_port as u16),
-    }
-}
-
-/// The Deployment a pod belongs to: the pod name without a `-<n>` replica suffix (the lab's
-/// naming); when there is none, the `app` label; else the pod name itself.
-pub fn workload_name(pod_name: &str, app: Option<&str>) -> String {
-    match pod_name.rsplit_once('-') {
-        Some((base, n))
-            if !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            base.to_string()
-        }
-        _ => app.unwrap_or(pod_name).to_string(),
     }
 }

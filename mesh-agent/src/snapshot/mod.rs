@@ -12,8 +12,10 @@ mod model;
 pub(crate) mod policy;
 pub(crate) mod registry;
 mod routes;
+mod services;
 mod tables;
 mod telemetry;
+mod workloads;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -26,12 +28,13 @@ use crate::resources::{
     RequestAuthenticationSpec,
 };
 pub use build::{build, compile, Rejected};
-pub use endpoints::workload_name;
 pub use model::*;
 pub use policy::merge as merge_traffic_policy;
-pub use registry::{protocol_named, Registry, CLUSTER_DOMAIN};
+pub use registry::{Registry, CLUSTER_DOMAIN};
 pub use routes::{HostRoutes, MESH_GATEWAY};
+pub use services::protocol_named;
 pub use telemetry::{TelemetryByNamespace, TelemetryPolicy};
+pub use workloads::workload_name;
 
 /// Policies of one kind, by namespace (`istio-system` holds the mesh-wide ones).
 pub type PoliciesByNamespace<S> = HashMap<String, Vec<Arc<Istio<S>>>>;

@@ -62,6 +62,7 @@ pub fn pod(state: &mut State, plan: &PodPlan, ns_labels: &Labels) -> Result<Pod>
         labels: plan.labels.clone(),
         external_host: plan.external_host.clone(),
         deployment: plan.deployment.clone(),
+        service_account: plan.service_account.clone(),
         containers: plan.containers.clone(),
     };
     state.pods.push(pod.clone());

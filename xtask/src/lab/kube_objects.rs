@@ -1,6 +1,7 @@
 //! The cluster as the agents' discovery reads it: every Service (with its ClusterIP), Pod
-//! (labels, `spec.nodeName`, `status.podIP`, container ports) and Namespace (labels) of the lab,
-//! written as Kubernetes YAML into the config directory and kept in sync on apply and delete.
+//! (labels, `spec.nodeName`, `spec.serviceAccountName`, `status.podIP`, container ports) and
+//! Namespace (labels) of the lab, written as Kubernetes YAML into the config directory and kept in
+//! sync on apply and delete.
 //! Files are `Service.<ns>.<name>.yaml`, `Pod.<ns>.<name>.yaml`, `Namespace.<name>.yaml`.
 
 use super::state::{Pod, Service, State};
@@ -41,7 +42,7 @@ pub fn sync(state: &State, config_dir: &Path) -> Result<bool> {
 }
 
 /// File name → YAML, for every object of the cluster (external hosts are not pods of it).
-fn documents(state: &State) -> Result<BTreeMap<String, String>> {
+pub(super) fn documents(state: &State) -> Result<BTreeMap<String, String>> {
     let mut docs = BTreeMap::new();
     for (name, labels) in &state.namespaces {
         let ns = core::Namespace {
@@ -116,6 +117,7 @@ fn pod_object(pod: &Pod) -> core::Pod {
         metadata,
         spec: Some(core::PodSpec {
             node_name: pod.node.clone(),
+            service_account_name: pod.service_account.clone(),
             containers: containers.collect(),
             ..Default::default()
         }),

@@ -113,6 +113,7 @@ fn pod_plan(
         placement,
         external_host,
         deployment: deployment.map(str::to_string),
+        service_account: spec.service_account_name.clone(),
         containers: spec
             .containers
             .iter()

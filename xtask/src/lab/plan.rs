@@ -36,6 +36,8 @@ pub struct PodPlan {
     pub placement: Placement,
     pub external_host: Option<String>,
     pub deployment: Option<String>,
+    /// `spec.serviceAccountName` (the pod's SPIFFE identity); `None` means `default`.
+    pub service_account: Option<String>,
     pub containers: Vec<Container>,
 }
 

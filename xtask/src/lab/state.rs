@@ -49,6 +49,9 @@ pub struct Pod {
     pub(super) external_host: Option<String>,
     /// The Deployment that made this pod, if any.
     pub(super) deployment: Option<String>,
+    /// `spec.serviceAccountName`, passed to the agents' config; `None` means `default`.
+    #[serde(default)]
+    pub(super) service_account: Option<String>,
     pub(super) containers: Vec<Container>,
 }
 

@@ -1,11 +1,11 @@
 //! Unprivileged tests of the lab's pure decisions: document splitting and locations, input
-//! validation, mesh membership, addresses and hosts files.
+//! validation, mesh membership, addresses, hosts files and the Pods written for the agents.
 
-use super::alloc;
 use super::hosts::{render, HostsOwner};
 use super::manifest::{parse_file, Document, Problems};
 use super::plan::{Placement, Plan};
 use super::state::{Labels, State};
+use super::{alloc, kube_objects};
 use std::path::PathBuf;
 
 fn parse(text: &str) -> (Vec<Document>, Result<(), String>) {
@@ -183,4 +183,19 @@ fn hosts_files_name_services_external_hosts_and_nodes() {
         !external.contains("web.default") && external.contains("node-1"),
         "{external}"
     );
+}
+
+#[test]
+fn a_pod_s_service_account_reaches_the_agents_config() {
+    let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      serviceAccountName: web-sa\n      containers: [{name: w, command: [sleep]}]\n";
+    let mut state = lab_state(1);
+    for text in [text, POD] {
+        let planned = plan(text, &state).unwrap();
+        alloc::pod(&mut state, &planned.pods[0], &Labels::new()).unwrap();
+    }
+    let docs = kube_objects::documents(&state).unwrap();
+    let web = &docs["Pod.default.web-0.yaml"];
+    assert!(web.contains("serviceAccountName: web-sa"), "{web}");
+    let bare = &docs["Pod.default.a.yaml"];
+    assert!(!bare.contains("serviceAccountName"), "{bare}");
 }

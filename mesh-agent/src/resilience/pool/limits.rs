@@ -2,13 +2,14 @@
 //! Everything is held through RAII permits, so a finished, failed or cancelled request gives
 //! back what it held; waiting is bounded by the pending limit, so no queue grows unbounded.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::connections::ConnectionCap;
+pub use super::connections::ConnectionPermit;
 use super::{ConnectionPoolPolicy, Overflow, PoolLimit, UpstreamProtocol};
 use crate::resilience::retry::RetryBudget;
 
@@ -34,7 +35,7 @@ struct Inner {
     protocol: UpstreamProtocol,
     requests: Arc<Count>,
     pending: Arc<Count>,
-    connections: Arc<Semaphore>,
+    connections: ConnectionCap,
     slots: Arc<Semaphore>,
     retries: RetryBudget,
 }
@@ -57,10 +58,6 @@ pub struct PoolPermit {
     _request: Held,
     _slot: OwnedSemaphorePermit,
 }
-
-/// One open connection counted against `tcp.maxConnections`; dropping it closes the count.
-#[derive(Debug)]
-pub struct ConnectionPermit(#[allow(dead_code)] OwnedSemaphorePermit);
 
 /// Counts in use now, for `/clusters` and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -125,14 +122,13 @@ impl DestinationPool {
     ) -> Self {
         let permits = |n: u64| n.min(Semaphore::MAX_PERMITS as u64) as usize;
         let slots = permits(policy.request_slots(protocol));
-        let connections = permits(u64::from(policy.max_connections));
         let inner = Inner {
             destination,
             policy,
             protocol,
             requests: Count::new(PoolLimit::Requests, policy.max_requests),
             pending: Count::new(PoolLimit::PendingRequests, policy.max_pending_requests),
-            connections: Arc::new(Semaphore::new(connections)),
+            connections: ConnectionCap::new(policy.max_connections),
             slots: Arc::new(Semaphore::new(slots)),
             retries: RetryBudget::new(policy.max_retries),
         };
@@ -166,11 +162,7 @@ impl DestinationPool {
     /// Counts a new connection against `tcp.maxConnections` (an opaque TCP connection), or
     /// [`Overflow`] at once.
     pub fn open_connection(&self) -> Result<ConnectionPermit, Overflow> {
-        let connections = self.inner.connections.clone();
-        connections
-            .try_acquire_owned()
-            .map(ConnectionPermit)
-            .map_err(|_| self.connections_full())
+        self.inner.connections.open()
     }
 
     /// Counts a new HTTP pool socket against `tcp.maxConnections`, waiting at most `within`
@@ -181,18 +173,7 @@ impl DestinationPool {
         &self,
         within: Duration,
     ) -> Result<ConnectionPermit, Overflow> {
-        let connections = self.inner.connections.clone();
-        match tokio::time::timeout(within, connections.acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(ConnectionPermit(permit)),
-            _ => Err(self.connections_full()),
-        }
-    }
-
-    fn connections_full(&self) -> Overflow {
-        Overflow {
-            limit: PoolLimit::Connections,
-            max: self.inner.policy.max_connections,
-        }
+        self.inner.connections.wait(within).await
     }
 
     /// The destination (host + subset) this accounting is for.
@@ -205,11 +186,6 @@ impl DestinationPool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
-    fn connections_open(&self) -> u32 {
-        let cap = u64::from(self.inner.policy.max_connections).min(Semaphore::MAX_PERMITS as u64);
-        (cap - self.inner.connections.available_permits() as u64) as u32
-    }
-
     /// The destination's `maxRetries` budget.
     pub fn retry_budget(&self) -> RetryBudget {
         self.inner.retries.clone()
@@ -220,66 +196,19 @@ impl DestinationPool {
         &self.inner.policy
     }
 
+    /// The protocol whose request slots this accounting counts.
+    pub fn protocol(&self) -> UpstreamProtocol {
+        self.inner.protocol
+    }
+
     /// Counts in use now.
     pub fn stats(&self) -> PoolStats {
         let inner = &self.inner;
         PoolStats {
             requests: inner.requests.get(),
             pending: inner.pending.get(),
-            connections: self.connections_open(),
+            connections: inner.connections.open_now(),
         }
-    }
-}
-
-/// Every destination's accounting on this node, shared by all the pods it serves.
-#[derive(Clone, Debug, Default)]
-pub struct DestinationPools {
-    pools: Arc<Mutex<HashMap<Destination, DestinationPool>>>,
-}
-
-impl DestinationPools {
-    /// The accounting of `destination`: the existing one while `policy` and `protocol` are
-    /// unchanged, else a fresh one (requests in flight finish on the old one).
-    pub fn pool(
-        &self,
-        destination: &Destination,
-        policy: &ConnectionPoolPolicy,
-        protocol: UpstreamProtocol,
-    ) -> DestinationPool {
-        let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        let current = pools
-            .get(destination)
-            .filter(|p| p.inner.policy == *policy && p.inner.protocol == protocol);
-        if let Some(pool) = current {
-            return pool.clone();
-        }
-        let pool = DestinationPool::of(destination.clone(), *policy, protocol);
-        pools.insert(destination.clone(), pool.clone());
-        pool
-    }
-
-    /// The accounting of `destination` for opaque TCP connections: the existing one, whatever
-    /// protocol its requests use, while `policy` is unchanged.
-    pub fn connections(
-        &self,
-        destination: &Destination,
-        policy: &ConnectionPoolPolicy,
-    ) -> DestinationPool {
-        let protocol = {
-            let pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-            pools
-                .get(destination)
-                .map_or(UpstreamProtocol::Http1, |p| p.inner.protocol)
-        };
-        self.pool(destination, policy, protocol)
-    }
-
-    /// Forgets the destinations for which `keep` is false (gone from the snapshot).
-    pub fn retain(&self, keep: impl Fn(&Destination) -> bool) {
-        self.pools
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|d, _| keep(d));
     }
 }
 

@@ -2,13 +2,16 @@
 //! requests and waiting requests, held for the whole node; a request over a limit is answered at
 //! once with [`Overflow`] (503, flag `UO`) and nothing waits beyond `http1MaxPendingRequests`.
 
+mod connections;
+mod destinations;
 pub mod layer;
 pub mod limits;
 
 use std::time::Duration;
 
+pub use destinations::DestinationPools;
 pub use layer::{CircuitBreaker, CircuitBreakerLayer, PermitBody};
-pub use limits::{Destination, DestinationPool, DestinationPools, PoolPermit};
+pub use limits::{Destination, DestinationPool, PoolPermit};
 
 /// "No limit": Istio's default for every count below (2³² − 1).
 pub const UNLIMITED: u32 = u32::MAX;

@@ -1,0 +1,129 @@
+//! One request's record: taken when the response starts, written to Istio's metrics, traces and
+//! access logs when the response body ends (or is dropped), with the destination the inner layers
+//! chose.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use hyper::{HeaderMap, Response};
+use tokio::time::Instant;
+
+use super::{Observed, Peers, TelemetryContext};
+use crate::http::body::{boxed, Body};
+use crate::http::errors::ResponseFlags;
+use crate::http::metered::{headers_size, Metered};
+use crate::http::metrics::{HttpLabels, RequestOutcome};
+use crate::observe::{HopPeers, Outcome, RequestWatch};
+use crate::snapshot::Workload;
+
+/// A request whose response is on its way; recorded once the response body is done.
+pub struct PendingRecord {
+    context: Arc<TelemetryContext>,
+    observed: Observed,
+    start: Instant,
+    protocol: &'static str,
+    request_bytes: Arc<AtomicU64>,
+    response_code: u16,
+    grpc_status: Option<String>,
+    flags: ResponseFlags,
+    watch: RequestWatch,
+    /// Whether this side's Telemetry settings record Istio's metrics.
+    metrics_on: bool,
+}
+
+impl PendingRecord {
+    /// A request about to go inward, its clock started now.
+    pub(super) fn new(
+        context: Arc<TelemetryContext>,
+        observed: Observed,
+        protocol: &'static str,
+        request_bytes: Arc<AtomicU64>,
+        watch: RequestWatch,
+        metrics_on: bool,
+    ) -> Self {
+        Self {
+            context,
+            observed,
+            start: Instant::now(),
+            protocol,
+            request_bytes,
+            response_code: 0,
+            grpc_status: None,
+            flags: ResponseFlags::default(),
+            watch,
+            metrics_on,
+        }
+    }
+
+    /// Takes the status, flags and headers' size of `response`; records when its body ends.
+    pub(super) fn on_response(mut self, response: Response<Body>) -> Response<Body> {
+        self.response_code = response.status().as_u16();
+        self.flags = response.extensions().get().copied().unwrap_or_default();
+        self.see_grpc_status(response.headers());
+        let response_bytes = headers_size(response.headers());
+        response.map(|body| boxed(Metered::new(body, self, response_bytes)))
+    }
+
+    /// Takes `grpc-status` from response headers (trailers-only) or trailers.
+    pub fn see_grpc_status(&mut self, headers: &HeaderMap) {
+        if let Some(status) = headers.get("grpc-status").and_then(|v| v.to_str().ok()) {
+            self.grpc_status = Some(status.to_string());
+        }
+    }
+
+    /// Records the request with `response_bytes` sent to the client.
+    pub fn record(self, response_bytes: u64) {
+        let context = &self.context;
+        let destination = self.observed.0.lock().expect("not poisoned");
+        let snapshot = context.config.snapshot();
+        let workload = match (&context.peers.destination, destination.endpoint) {
+            (Some(fixed), _) => Some(fixed.clone()),
+            (None, Some(endpoint)) => snapshot.workload(endpoint.ip()).cloned(),
+            (None, None) => None,
+        };
+        let outcome = RequestOutcome {
+            protocol: self.protocol,
+            response_code: self.response_code,
+            grpc_status: self.grpc_status.clone(),
+            response_flags: self.flags.to_string(),
+        };
+        let labels = HttpLabels::new(
+            context.peers.reporter,
+            context.peers.source.as_deref(),
+            workload.as_deref(),
+            destination.service.as_deref(),
+            &outcome,
+        );
+        let duration_ms = self.start.elapsed().as_secs_f64() * 1000.0;
+        let request_bytes = self.request_bytes.load(Ordering::Relaxed);
+        if self.metrics_on {
+            context
+                .metrics
+                .record(&labels, duration_ms, request_bytes, response_bytes);
+        }
+        if self.watch.is_watching() {
+            let outcome = Outcome {
+                response_code: self.response_code,
+                response_flags: &outcome.response_flags,
+                request_bytes,
+                response_bytes,
+                duration: self.start.elapsed(),
+                service_host: destination.service.as_ref().map(|s| s.hostname.clone()),
+                upstream_host: destination.endpoint,
+            };
+            let peers = hop_peers(&context.peers, workload.as_deref());
+            self.watch.finish(&peers, &outcome);
+        }
+    }
+}
+
+/// The peers as tracing and access logs name them; `destination` as resolved for this request.
+fn hop_peers<'a>(peers: &'a Peers, destination: Option<&'a Workload>) -> HopPeers<'a> {
+    HopPeers {
+        reporter: peers.reporter,
+        source: peers.source.as_deref().map(Into::into),
+        destination: destination.map(Into::into),
+        pod_ip: peers.pod_ip,
+        downstream: peers.downstream,
+    }
+}

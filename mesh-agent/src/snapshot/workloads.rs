@@ -1,0 +1,67 @@
+//! The pods the snapshot knows, as workloads: the Deployment they belong to, their SPIFFE
+//! principal (service account in the mesh's trust domain) and their Telemetry settings.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
+
+use super::endpoints::{pod_ip, EndpointIndex};
+use super::model::{spiffe_id, Labels, Workload};
+use super::telemetry::{resolve, TelemetryByNamespace};
+use crate::resources::MeshConfig;
+
+impl EndpointIndex<'_> {
+    /// Every pod with an IP, as a workload: its principal in `mesh`'s trust domain, its
+    /// telemetry resolved from `telemetry`.
+    pub fn workloads(
+        &self,
+        mesh: &MeshConfig,
+        telemetry: &TelemetryByNamespace,
+    ) -> HashMap<IpAddr, Arc<Workload>> {
+        let mut workloads = HashMap::with_capacity(self.pods().len());
+        for ((namespace, name), pod, labels) in self.pods() {
+            if let Some(ip) = pod_ip(pod) {
+                let mut workload = workload(namespace, name, pod, labels);
+                let account = workload.service_account.as_deref();
+                workload.principal = Some(spiffe_id(&mesh.trust_domain, namespace, account));
+                let root = &mesh.root_namespace;
+                workload.telemetry = resolve(telemetry, root, namespace, labels);
+                workloads.insert(ip, Arc::new(workload));
+            }
+        }
+        workloads
+    }
+}
+
+fn workload(namespace: &str, name: &str, pod: &Pod, labels: &Arc<Labels>) -> Workload {
+    let app = labels.get("app").cloned();
+    Workload {
+        name: workload_name(name, app.as_deref()),
+        namespace: namespace.to_string(),
+        pod_name: name.to_string(),
+        app,
+        version: labels.get("version").cloned(),
+        service_account: pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.service_account_name.clone()),
+        labels: labels.clone(),
+        principal: None,
+        telemetry: Default::default(),
+    }
+}
+
+/// The Deployment a pod belongs to: the pod name without a `-<n>` replica suffix (the lab's
+/// naming); when there is none, the `app` label; else the pod name itself.
+pub fn workload_name(pod_name: &str, app: Option<&str>) -> String {
+    match pod_name.rsplit_once('-') {
+        Some((base, n))
+            if !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            base.to_string()
+        }
+        _ => app.unwrap_or(pod_name).to_string(),
+    }
+}
