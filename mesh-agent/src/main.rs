@@ -72,11 +72,6 @@ enum EnrollOp {
     List,
 }
 
-/// mimalloc: the request path allocates small, short-lived buffers and headers on every
-/// request; glibc malloc spent ~10% of the agent's CPU on them under load.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> Result<ExitCode> {
     match Cli::parse().command {
         Command::Version => {
