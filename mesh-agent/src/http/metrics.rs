@@ -149,14 +149,38 @@ impl HttpMetrics {
         request_bytes: u64,
         response_bytes: u64,
     ) {
-        self.requests.get_or_create(labels).inc();
-        self.duration_ms.get_or_create(labels).observe(duration_ms);
-        self.request_bytes
-            .get_or_create(labels)
-            .observe(request_bytes as f64);
-        self.response_bytes
-            .get_or_create(labels)
-            .observe(response_bytes as f64);
+        self.series(labels)
+            .record(duration_ms, request_bytes, response_bytes);
+    }
+
+    /// The four series of `labels` (created when new), to record into without looking them
+    /// up again.
+    pub fn series(&self, labels: &HttpLabels) -> HttpSeries {
+        HttpSeries {
+            requests: self.requests.get_or_create(labels).clone(),
+            duration_ms: self.duration_ms.get_or_create(labels).clone(),
+            request_bytes: self.request_bytes.get_or_create(labels).clone(),
+            response_bytes: self.response_bytes.get_or_create(labels).clone(),
+        }
+    }
+}
+
+/// One label set's counter and histograms (clones share the values the registry exports).
+#[derive(Clone)]
+pub struct HttpSeries {
+    requests: Counter,
+    duration_ms: Histogram,
+    request_bytes: Histogram,
+    response_bytes: Histogram,
+}
+
+impl HttpSeries {
+    /// Records one finished request.
+    pub fn record(&self, duration_ms: f64, request_bytes: u64, response_bytes: u64) {
+        self.requests.inc();
+        self.duration_ms.observe(duration_ms);
+        self.request_bytes.observe(request_bytes as f64);
+        self.response_bytes.observe(response_bytes as f64);
     }
 }
 

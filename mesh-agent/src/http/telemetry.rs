@@ -22,6 +22,7 @@ use crate::proxy::Reporter;
 use crate::snapshot::{Service as MeshService, TelemetryPolicy, Workload};
 
 mod record;
+mod series;
 
 pub use record::PendingRecord;
 
@@ -75,6 +76,8 @@ pub struct TelemetryContext {
     config: ConfigState,
     peers: Peers,
     observers: RequestObservers,
+    /// The connection's last label set and its series.
+    series: series::SeriesCache,
 }
 
 impl TelemetryLayer {
@@ -91,6 +94,7 @@ impl TelemetryLayer {
             config,
             peers,
             observers,
+            series: series::SeriesCache::default(),
         };
         Self {
             context: Arc::new(context),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use hyper::{HeaderMap, Response};
 use tokio::time::Instant;
 
+use super::series::SeriesKey;
 use super::{Observed, Peers, TelemetryContext};
 use crate::http::body::{boxed, Body};
 use crate::http::errors::ResponseFlags;
@@ -75,44 +76,58 @@ impl PendingRecord {
     pub fn record(self, response_bytes: u64) {
         let context = &self.context;
         let destination = self.observed.0.lock().expect("not poisoned");
-        let snapshot = context.config.snapshot();
         let workload = match (&context.peers.destination, destination.endpoint) {
             (Some(fixed), _) => Some(fixed.clone()),
-            (None, Some(endpoint)) => snapshot.workload(endpoint.ip()).cloned(),
+            (None, Some(endpoint)) => context.config.snapshot().workload(endpoint.ip()).cloned(),
             (None, None) => None,
         };
-        let outcome = RequestOutcome {
-            protocol: self.protocol,
-            response_code: self.response_code,
-            grpc_status: self.grpc_status.clone(),
-            response_flags: self.flags.to_string(),
-        };
-        let labels = HttpLabels::new(
-            context.peers.reporter,
-            context.peers.source.as_deref(),
-            workload.as_deref(),
-            destination.service.as_deref(),
-            &outcome,
-        );
-        let duration_ms = self.start.elapsed().as_secs_f64() * 1000.0;
+        let duration = self.start.elapsed();
         let request_bytes = self.request_bytes.load(Ordering::Relaxed);
         if self.metrics_on {
-            context
-                .metrics
-                .record(&labels, duration_ms, request_bytes, response_bytes);
+            let key = SeriesKey {
+                destination: workload.clone(),
+                service: destination.service.clone(),
+                protocol: self.protocol,
+                response_code: self.response_code,
+                grpc_status: self.grpc_status.clone(),
+                flags: self.flags,
+            };
+            let labels = || {
+                HttpLabels::new(
+                    context.peers.reporter,
+                    context.peers.source.as_deref(),
+                    workload.as_deref(),
+                    destination.service.as_deref(),
+                    &self.outcome(),
+                )
+            };
+            let duration_ms = duration.as_secs_f64() * 1000.0;
+            let series = context.series.series(&context.metrics, key, labels);
+            series.record(duration_ms, request_bytes, response_bytes);
         }
         if self.watch.is_watching() {
+            let response_flags = self.flags.to_string();
             let outcome = Outcome {
                 response_code: self.response_code,
-                response_flags: &outcome.response_flags,
+                response_flags: &response_flags,
                 request_bytes,
                 response_bytes,
-                duration: self.start.elapsed(),
+                duration,
                 service_host: destination.service.as_ref().map(|s| s.hostname.clone()),
                 upstream_host: destination.endpoint,
             };
             let peers = hop_peers(&context.peers, workload.as_deref());
             self.watch.finish(&peers, &outcome);
+        }
+    }
+
+    /// How the request ended, as its labels say it.
+    fn outcome(&self) -> RequestOutcome {
+        RequestOutcome {
+            protocol: self.protocol,
+            response_code: self.response_code,
+            grpc_status: self.grpc_status.clone(),
+            response_flags: self.flags.to_string(),
         }
     }
 }
