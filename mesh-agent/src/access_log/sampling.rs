@@ -2,34 +2,32 @@
 //! `accessLogSampling` (percent, 0–100, default 100) keeps that share of them, drawn at random
 //! when each one starts.
 
-/// Keeps a fixed percentage of entries.
+use crate::spans::Sampler;
+
+/// Keeps a fixed percentage of entries: the trace sampler's percentage, with no caller's
+/// decision to honour.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LogSampler {
-    percent: f64,
-}
+pub struct LogSampler(Sampler);
 
 impl LogSampler {
     /// Keeps `percent` of entries; out-of-range values are clamped to 0–100, NaN keeps none.
     pub fn new(percent: f64) -> Self {
-        let percent = if percent.is_nan() { 0.0 } else { percent };
-        Self {
-            percent: percent.clamp(0.0, 100.0),
-        }
+        Self(Sampler::new(percent))
     }
 
     /// The percentage in force.
     pub fn percent(&self) -> f64 {
-        self.percent
+        self.0.percent()
     }
 
     /// Whether to log the next entry (a random draw, unless every entry is kept).
     pub fn keep(&self) -> bool {
-        self.percent >= 100.0 || self.keep_with(fastrand::f64())
+        self.percent() >= 100.0 || self.0.decide(None)
     }
 
     /// [`LogSampler::keep`] with the draw `roll` (in `0.0..1.0`) given.
     pub fn keep_with(&self, roll: f64) -> bool {
-        roll * 100.0 < self.percent
+        self.0.decide_with(None, roll)
     }
 }
 
