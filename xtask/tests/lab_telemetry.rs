@@ -166,7 +166,9 @@ fn access_line(lab: &TestLab, node: &str, request_id: &str) -> Option<serde_json
 
 #[test]
 fn a_mesh_config_map_turns_access_logs_on_in_the_running_agents() {
-    let Some(lab) = lab_mesh_support::mesh_lab_of("t-telem-log", 2, CLUSTER) else {
+    // Not `t-telem-…`: a lab whose name extends another's can lose its namespaces to the other's
+    // teardown while it is still being set up (tests of one file run side by side).
+    let Some(lab) = lab_mesh_support::mesh_lab_of("t-tlog", 2, CLUSTER) else {
         return;
     };
     let call = |id: &str| {
