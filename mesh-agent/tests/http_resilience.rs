@@ -155,4 +155,8 @@ async fn a_refused_endpoint_is_retried_away_from() {
     }
     assert_eq!(ok, 20, "connect failures are retried to the other endpoint");
     assert_eq!(h.pods[1].seen(), 20);
+    // Round robin alternates first tries: a retry does not move its turn back onto the
+    // refusing endpoint, so only every other request needs one.
+    let retries = h.metric("mesh_retries_total");
+    assert!((8..=12).contains(&retries), "{retries} retries for 20 requests");
 }

@@ -77,16 +77,24 @@ pub struct Balance<S> {
 }
 
 impl<S> Balance<S> {
-    /// The balancer's pick, kept off ejected endpoints and, for a retry, off those tried.
+    /// The balancer's pick, kept off ejected endpoints; a retry takes one of the endpoints
+    /// not yet tried at random, without asking the balancer: a retry that moved round robin's
+    /// turn on would send the next request's first try back to the endpoint that just failed.
     fn endpoint(request: &Request<Body>) -> Result<Pick, BoxError> {
         let target = request.extensions().get::<RouteTarget>().ok_or(NoRoute)?;
+        let restricted = allowed(request, target);
+        if let Some((_, allowed)) = &restricted {
+            if allowed.is_empty() {
+                return Err(NoHealthyUpstream.into());
+            }
+            if is_retry(request) {
+                return Ok(Pick::at(allowed[fastrand::usize(..allowed.len())]));
+            }
+        }
         let first = target.balancer.pick_for(request).ok_or(NoHealthyUpstream)?;
-        let Some((all, allowed)) = allowed(request, target) else {
+        let Some((all, allowed)) = restricted else {
             return Ok(first);
         };
-        if allowed.is_empty() {
-            return Err(NoHealthyUpstream.into());
-        }
         if allowed.contains(&first.endpoint) || !all.contains(&first.endpoint) {
             return Ok(first);
         }
@@ -100,6 +108,12 @@ impl<S> Balance<S> {
     }
 }
 
+/// Whether an earlier try of this request went to an endpoint already.
+fn is_retry(request: &Request<Body>) -> bool {
+    let tried = request.extensions().get::<TriedEndpoints>();
+    tried.is_some_and(|t| !t.list().is_empty())
+}
+
 /// The cluster's endpoints and those a pick may land on (not ejected, not tried where others
 /// remain); `None` when nothing restricts the balancer.
 fn allowed(
@@ -109,8 +123,7 @@ fn allowed(
     let cluster = target.balancer.cluster()?;
     let detector = request.extensions().get::<SharedDetector>();
     let tried = request.extensions().get::<TriedEndpoints>();
-    let retrying = tried.is_some_and(|t| !t.list().is_empty());
-    if detector.is_none() && !retrying {
+    if detector.is_none() && !is_retry(request) {
         return None;
     }
     let all = super::resilient::endpoints_of(cluster);
