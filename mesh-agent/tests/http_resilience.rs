@@ -158,5 +158,8 @@ async fn a_refused_endpoint_is_retried_away_from() {
     // Round robin alternates first tries: a retry does not move its turn back onto the
     // refusing endpoint, so only every other request needs one.
     let retries = h.metric("mesh_retries_total");
-    assert!((8..=12).contains(&retries), "{retries} retries for 20 requests");
+    assert!(
+        (8..=12).contains(&retries),
+        "{retries} retries for 20 requests"
+    );
 }
