@@ -1,7 +1,9 @@
 //! L7 rules in the lab with real eBPF, on one lab (`lab-l7.yaml`): rewrite, redirect,
 //! directResponse and header manipulation as the backend and curl see them; a mirror target
-//! that hangs does not slow the primary; a gRPC abort gives the client `grpc-status: 14`.
+//! that hangs does not slow the primary; a gRPC abort gives the client `grpc-status: 14`; load
+//! balancing by DestinationRule (round robin, consistent hash on a header, least request).
 
+mod lab_l7_balancing;
 mod lab_mesh_support;
 mod lab_support;
 
@@ -49,7 +51,7 @@ fn json(body: &str) -> Value {
 }
 
 #[test]
-fn rules_answer_rewrite_and_mirror_and_faults_reach_grpc_clients() {
+fn rules_answer_rewrite_and_mirror_and_faults_reach_grpc_clients_and_balancers_spread() {
     let Some(lab) = mesh_lab_of("t-l7", 1, "lab-l7.yaml") else {
         return;
     };
@@ -66,6 +68,7 @@ fn rules_answer_rewrite_and_mirror_and_faults_reach_grpc_clients() {
     header_manipulation(&lab);
     hanging_mirror_does_not_slow_the_primary(&lab);
     grpc_abort(&lab);
+    lab_l7_balancing::balancing(&lab);
 }
 
 fn rewrite_redirect_and_direct_response(lab: &TestLab) {

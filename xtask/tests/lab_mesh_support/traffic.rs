@@ -34,9 +34,24 @@ pub fn load(
     requests: u64,
     concurrency: u64,
 ) -> Load {
+    load_with_headers(lab, client, url, requests, concurrency, &[])
+}
+
+/// Like [`load`], every request carrying `headers` (`NAME:VALUE` each).
+pub fn load_with_headers(
+    lab: &TestLab,
+    client: (&str, &str),
+    url: &str,
+    requests: u64,
+    concurrency: u64,
+    headers: &[&str],
+) -> Load {
     let (requests, concurrency) = (requests.to_string(), concurrency.to_string());
     let argv = ["sample-app", "load", "--url", url, "--requests", &requests];
-    let argv = [&argv[..], &["--concurrency", &concurrency]].concat();
+    let mut argv = [&argv[..], &["--concurrency", &concurrency]].concat();
+    for header in headers {
+        argv.extend(["--header", header]);
+    }
     let out = stdout(&lab.exec(client.0, client.1, &argv));
     let last = out.lines().next_back().unwrap_or_default();
     let summary: Value = serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {out}"));
