@@ -121,7 +121,7 @@ mod tests {
         let cache = SeriesCache::default();
         let built = Cell::new(0);
         let db = workload("db");
-        let mut record = |destination: &Arc<Workload>, code: u16| {
+        let record = |destination: &Arc<Workload>, code: u16| {
             let series = cache.series(&metrics, key(destination, code), || {
                 built.set(built.get() + 1);
                 labels(destination, code)
