@@ -59,6 +59,15 @@ pub fn apply_telemetry_off(lab: &mut Lab) -> Result<String> {
     Ok("lab apply".into())
 }
 
+/// Deletes the Telemetry of (f) with `lab delete`: telemetry is on again.
+pub fn remove_telemetry_off(lab: &mut Lab) -> Result<()> {
+    let path = workspace_root()
+        .join("xtask/bench")
+        .join(TELEMETRY_OFF_YAML);
+    lab.delete(std::slice::from_ref(&path))
+        .with_context(|| format!("lab delete {TELEMETRY_OFF_YAML}"))
+}
+
 /// The agent's `/metrics` text on `node` (from 127.0.0.1 in the node's netns).
 pub fn metrics_text(lab: &Lab, node: &str) -> Result<String> {
     let (status, body) = lab.node_get(node, METRICS_PORT, "/metrics")?;

@@ -1,7 +1,8 @@
 //! The mesh's part of `bench http`, in order: (b) routing with metrics on, the fixed-rate runs,
 //! the metrics scrape (while metrics are on), (e) with resilience configured, and (f) with a
 //! mesh-wide Telemetry turning telemetry off — each variant's resources applied to the running
-//! lab, and the routing-only ones restored after (e).
+//! lab, and the routing-only ones restored after (e); then (b') — (b) again, telemetry back on —
+//! so that the variants are compared with the mean of two (b) runs around them.
 
 use super::http::{bench_yaml, client, fixed_rate, mesh_case, not_run};
 use super::http_cases::{measure, HttpCarrier, HttpCaseReport, HttpPlan};
@@ -36,7 +37,15 @@ pub fn mesh_round(
         Err(err) => not_run(report, HttpCarrier::MeshResilience, &format!("{err:#}")),
     }
     lab.apply(&[bench_yaml("http-routing.yaml")])?;
-    telemetry_off(report, lab, plan, agents)
+    telemetry_off(report, lab, plan, agents)?;
+    // (b') last, with telemetry back on: the variants are compared with both (b) runs.
+    match telemetry::remove_telemetry_off(lab) {
+        Ok(()) => run_carrier(report, lab, plan, HttpCarrier::MeshAgain, agents),
+        Err(err) => {
+            not_run(report, HttpCarrier::MeshAgain, &format!("{err:#}"));
+            Ok(())
+        }
+    }
 }
 
 /// Both protocols of a mesh carrier.
