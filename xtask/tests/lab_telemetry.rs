@@ -16,6 +16,16 @@ use std::time::Duration;
 
 const CLUSTER: &str = "lab-telemetry.yaml";
 const CLIENT: (&str, &str) = ("shop", "client");
+/// A request that succeeds once the web server listens and the agents route to it.
+const WARM_HTTP: [&str; 7] = [
+    "curl",
+    "-sS",
+    "-m",
+    "5",
+    "-o",
+    "/dev/null",
+    "http://web/status/200",
+];
 /// The requests sent: `(response code, how many)`.
 const MIX: [(u16, u64); 3] = [(200, 7), (500, 3), (404, 2)];
 /// What each TCP connection sends (and gets echoed back).
@@ -89,16 +99,7 @@ fn request_counts_durations_captures_and_tcp_bytes_are_exact() {
         return;
     };
     // Both servers listen before anything is measured.
-    let warm_http = [
-        "curl",
-        "-sS",
-        "-m",
-        "5",
-        "-o",
-        "/dev/null",
-        "http://web/status/200",
-    ];
-    lab.exec_until_ok(CLIENT.0, CLIENT.1, &warm_http);
+    lab.exec_until_ok(CLIENT.0, CLIENT.1, &WARM_HTTP);
     let warm_tcp = ["sample-app", "tcp-client", "--addr", "echo:9000"];
     lab.exec_until_ok(CLIENT.0, CLIENT.1, &warm_tcp);
     let web = "destination_service_name=\"web\"";
@@ -176,16 +177,7 @@ fn a_mesh_config_map_turns_access_logs_on_in_the_running_agents() {
         let argv = ["-o", "/dev/null", "-H", &header, "http://web/status/200"];
         curl(&lab, CLIENT.0, CLIENT.1, &argv)
     };
-    let warm_http = [
-        "curl",
-        "-sS",
-        "-m",
-        "5",
-        "-o",
-        "/dev/null",
-        "http://web/status/200",
-    ];
-    lab.exec_until_ok(CLIENT.0, CLIENT.1, &warm_http);
+    lab.exec_until_ok(CLIENT.0, CLIENT.1, &WARM_HTTP);
     ok(call("before-mesh-config"));
     lab.kubectl("apply", "lab-telemetry-access-log.yaml");
     // The agents reload on their own; call until both sides have logged (bounded).

@@ -122,7 +122,10 @@ pub async fn within<F: Future>(
             None => std::future::pending().await,
         }
     };
+    // Biased: the copy is polled first on every wake (bytes woke it, nearly always), without
+    // drawing a random branch order and polling both timers first.
     tokio::select! {
+        biased;
         output = copy => Ok(output),
         () = idle => Err(Cut::Idle),
         () = old => Err(Cut::MaxDuration),
