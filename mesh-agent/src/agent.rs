@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use mesh_common::AGENT_SOCKET_MARK;
 use prometheus_client::registry::Registry;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::JoinSet;
@@ -43,7 +42,6 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         config: config_state.clone(),
         metrics: TcpMetrics::register(&mut registry),
         sockets: UpstreamSockets {
-            mark: Some(AGENT_SOCKET_MARK),
             connect_timeout: config.connect_timeout,
         },
         on_outbound_accept: capture.accelerate.clone(),

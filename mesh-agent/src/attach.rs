@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use mesh_common::Counter;
 
-use crate::bpf::{resolve_object, LoadOptions, MeshBpf};
+use crate::bpf::{own_cgroup_id, resolve_object, LoadOptions, MeshBpf};
 use crate::capture::{OriginalDsts, PodCapture};
 use crate::config::AgentConfig;
 use crate::flows::FlowSource;
@@ -31,17 +31,20 @@ pub struct Capture {
 }
 
 /// Loads `mesh-ebpf`, pins its maps under `config.bpf_pin_dir` and attaches the programs to
-/// `config.cgroup`.
+/// `config.cgroup`. The agent's own cgroup is written into the programs: its sockets are never
+/// captured, even when the agent runs inside the attached subtree (a DaemonSet pod does).
 pub fn start_capture(config: &AgentConfig) -> anyhow::Result<Capture> {
     let object = resolve_object(config.bpf_object.as_deref());
+    let agent_cgroup = own_cgroup_id().context("finding the agent's own cgroup")?;
     let options = LoadOptions {
         pin_dir: Some(config.bpf_pin_dir.clone()),
         accelerate: config.sk_msg_accel,
+        agent_cgroup,
     };
     let mesh = Arc::new(MeshBpf::load_with(&object, &options)?);
     mesh.attach_cgroup(&config.cgroup)
         .with_context(|| format!("attaching to cgroup {}", config.cgroup.display()))?;
-    tracing::info!(object = %object.display(), cgroup = %config.cgroup.display(), "capture attached");
+    tracing::info!(object = %object.display(), cgroup = %config.cgroup.display(), agent_cgroup, "capture attached");
     Ok(Capture {
         original_dsts: mesh.clone(),
         pods: mesh.clone(),

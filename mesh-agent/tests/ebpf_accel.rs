@@ -17,8 +17,8 @@ use support::sock::{connect_in, Connect};
 /// returns the `Accelerated` counter afterwards.
 fn exchange(accelerate: bool, test: &str, pod_ip: &str) -> u64 {
     let options = LoadOptions {
-        pin_dir: None,
         accelerate,
+        ..LoadOptions::default()
     };
     let bpf = MeshBpf::load_with(&support::object_path(), &options).expect("load");
     let cgroup = TestCgroup::new(&support::unique_name(test));

@@ -4,9 +4,8 @@
 
 mod support;
 
-use mesh_agent::bpf::MeshBpf;
+use mesh_agent::bpf::{LoadOptions, MeshBpf};
 use mesh_agent::capture::{OriginalDsts, PodCapture};
-use mesh_common::AGENT_SOCKET_MARK;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use support::cgroup::TestCgroup;
 use support::netns::{veth_pair, TestNetns};
@@ -96,19 +95,61 @@ fn loopback_destinations_are_left_alone() {
     assert_eq!(f.bpf.counters().unwrap().bypassed, 1);
 }
 
+/// The mark the agent once put on its own sockets: any pod process with `CAP_NET_ADMIN` can set
+/// it, so it must not let the socket escape capture.
 #[test]
-fn the_agents_marked_sockets_are_left_alone() {
+fn a_pod_socket_carrying_a_mark_is_still_captured() {
     if !support::running_as_root() {
         return;
     }
     let f = Fixture::new("mesh-cap-mark", "10.213.0.2");
     let how = Connect {
-        mark: Some(AGENT_SOCKET_MARK),
+        mark: Some(0x539),
         ..Connect::to(service())
     };
     f.connect(how);
-    accept(&f.pod.service);
-    assert_nothing_queued(&f.pod.outbound);
+    let (_conn, peer) = accept(&f.pod.outbound);
+    assert_nothing_queued(&f.pod.service);
+    assert_eq!(f.bpf.take(f.pod.cookie, peer.port()), Some(service()));
+    assert_eq!(f.bpf.counters().unwrap().captured_outbound, 1);
+}
+
+/// The agent is known by its cgroup: connects from it are neither captured nor counted, even
+/// inside the attached subtree (a DaemonSet's pod is), while a sibling cgroup's are captured.
+#[test]
+fn the_agents_own_cgroup_is_left_alone() {
+    if !support::running_as_root() {
+        return;
+    }
+    let ip: IpAddr = "10.217.0.2".parse().unwrap();
+    let name = support::unique_name("mesh-cap-agent");
+    let pod = TestPod::new(&name, ip, Some("10.217.0.2/32"));
+    let pods = TestCgroup::new(&name);
+    let agent = pods.child("agent");
+    let options = LoadOptions {
+        agent_cgroup: agent.id(),
+        ..LoadOptions::default()
+    };
+    let bpf = MeshBpf::load_with(&support::object_path(), &options).expect("load");
+    bpf.attach_cgroup(pods.path()).expect("attach");
+    bpf.enroll(&pod.captured(None)).expect("enroll");
+
+    let errno = connect_in(Some(agent.path()), &pod.netns_file, Connect::to(service()));
+    assert_eq!(errno, 0, "connect from the agent's cgroup: errno {errno}");
+    accept(&pod.service);
+    assert_nothing_queued(&pod.outbound);
+    let counters = bpf.counters().unwrap();
+    assert_eq!((counters.captured_outbound, counters.bypassed), (0, 0));
+
+    let sibling = pods.child("app");
+    let errno = connect_in(
+        Some(sibling.path()),
+        &pod.netns_file,
+        Connect::to(service()),
+    );
+    assert_eq!(errno, 0, "connect from a pod's cgroup: errno {errno}");
+    accept(&pod.outbound);
+    assert_eq!(bpf.counters().unwrap().captured_outbound, 1);
 }
 
 #[test]
@@ -238,6 +279,23 @@ fn inbound_connection_from_the_node_is_not_steered() {
     let t = InboundFixture::new();
     t.connect_from(NODE_IP);
     accept(&t.app);
+    assert_nothing_queued(&t.f.pod.inbound);
+    assert_eq!(t.f.bpf.counters().unwrap().captured_inbound, 0);
+}
+
+/// The inbound hop dials the app on the pod's own IP from inside its netns: `sk_lookup` must
+/// leave that connection to the app (it comes from the pod's own address).
+#[test]
+fn the_pods_own_address_dialled_from_inside_is_not_steered() {
+    if !support::running_as_root() {
+        return;
+    }
+    let t = InboundFixture::new();
+    let app = SocketAddr::new(POD_IP.parse().unwrap(), 8080);
+    let errno = connect_in(None, &t.f.pod.netns_file, Connect::to(app));
+    assert_eq!(errno, 0, "connect to the pod's own address: errno {errno}");
+    let (_conn, peer) = accept(&t.app);
+    assert_eq!(peer.ip().to_string(), POD_IP);
     assert_nothing_queued(&t.f.pod.inbound);
     assert_eq!(t.f.bpf.counters().unwrap().captured_inbound, 0);
 }

@@ -54,7 +54,7 @@ fn pins_maps_under_the_node_dir_and_removes_them() {
     let dir = std::path::Path::new("/sys/fs/bpf/mesh").join(support::unique_name("test-node"));
     let options = LoadOptions {
         pin_dir: Some(dir.clone()),
-        accelerate: false,
+        ..LoadOptions::default()
     };
     let bpf = MeshBpf::load_with(&support::object_path(), &options).expect("load");
     for map in ["COUNTERS", "ENROLLED", "ORIG_DSTS", "LISTENERS", "FLOWS"] {

@@ -99,7 +99,6 @@ async fn add_creates_listeners_inside_the_pod_netns_and_remove_closes_them() {
     });
     dsts.insert_any_port(cookie, "127.0.0.1:7000".parse().unwrap());
     let sockets = UpstreamSockets {
-        mark: None,
         connect_timeout: GUARD,
     };
     let client = connect(&netns, "127.0.0.1:15001".parse().unwrap(), &sockets)

@@ -97,7 +97,6 @@ async fn client_to_server(fast_path: bool) -> Run {
     dsts.insert_any_port(client.pod.unwrap().netns_cookie, original);
     let client_netns = Netns::open(client_ns.path().as_ref()).unwrap();
     let sockets = UpstreamSockets {
-        mark: None,
         connect_timeout: GUARD,
     };
     let stream = connect(&client_netns, "127.0.0.1:15001".parse().unwrap(), &sockets)

@@ -18,7 +18,7 @@ pub enum Counter {
     /// Inbound connections steered to the agent's in-pod listener by `sk_lookup`.
     CapturedInbound = 1,
     /// TCP connects seen in the attached subtree and left alone (pod not enrolled, loopback
-    /// destination, or the agent's own marked socket).
+    /// destination or the pod's own address). The agent's own connects are not counted.
     Bypassed = 2,
     /// Capture attempts that failed (map full, helper error); the connection went direct.
     Errors = 3,
@@ -50,10 +50,6 @@ impl Counter {
 
 /// Number of slots in the `COUNTERS` map.
 pub const COUNTER_SLOTS: u32 = Counter::ALL.len() as u32;
-
-/// `SO_MARK` the agent puts on the sockets it opens inside pod network namespaces; the hooks
-/// never capture a socket carrying it.
-pub const AGENT_SOCKET_MARK: u32 = 0x539;
 
 /// Port of the agent's outbound capture listener on 127.0.0.1 inside each enrolled pod netns.
 pub const OUTBOUND_CAPTURE_PORT: u16 = 15001;

@@ -8,13 +8,13 @@
 use crate::maps::{self, ENROLLED, SOCK_DSTS};
 use aya_ebpf::{
     bindings::bpf_sock_addr,
-    helpers::{bpf_get_netns_cookie, bpf_get_socket_cookie},
+    helpers::{bpf_get_current_cgroup_id, bpf_get_netns_cookie, bpf_get_socket_cookie},
     programs::SockAddrContext,
     EbpfContext,
 };
 use core::ptr::{addr_of, addr_of_mut, read_volatile, write_volatile};
 use mesh_common::{
-    Counter, KernelIp, OriginalDst, AGENT_SOCKET_MARK, FAMILY_IPV4, FAMILY_IPV6, LOCALHOST_V4_WORD,
+    Counter, KernelIp, OriginalDst, FAMILY_IPV4, FAMILY_IPV6, LOCALHOST_V4_WORD,
     OUTBOUND_CAPTURE_PORT,
 };
 
@@ -22,7 +22,7 @@ const IPPROTO_TCP: u32 = 6;
 
 /// What a connect hook decided.
 enum Verdict {
-    /// Not TCP: not ours to count.
+    /// Not TCP, or the agent's own socket: not ours to count.
     Ignore,
     /// Left alone.
     Bypass,
@@ -95,15 +95,15 @@ fn decide(ctx: &SockAddrContext, dst: OriginalDst) -> Verdict {
     if unsafe { (*sa).protocol } != IPPROTO_TCP {
         return Verdict::Ignore;
     }
+    // The agent is known by its cgroup, which no pod can enter; a socket option (a mark) any
+    // process with CAP_NET_ADMIN could set, so nothing a socket carries is trusted.
+    if unsafe { bpf_get_current_cgroup_id() } == maps::agent_cgroup() {
+        return Verdict::Ignore;
+    }
     let netns = unsafe { bpf_get_netns_cookie(ctx.as_ptr()) };
     let Some(pod) = (unsafe { ENROLLED.get(netns) }) else {
         return Verdict::Bypass;
     };
-    // The agent's own sockets carry its mark; read it through the socket.
-    let mark = unsafe { (*(*sa).__bindgen_anon_1.sk).mark };
-    if mark == AGENT_SOCKET_MARK {
-        return Verdict::Bypass;
-    }
     maps::count_flow(netns, &dst);
     if dst.ip.is_loopback() || dst.ip == pod.pod_ip {
         return Verdict::Bypass;

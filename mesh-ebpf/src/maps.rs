@@ -62,6 +62,19 @@ pub static ACCEL_SOCKS: SockHash<AccelKey> = SockHash::with_max_entries(ACCEL_CA
 #[no_mangle]
 static ACCELERATE: u32 = 0;
 
+/// Load-time value: the cgroup id (kernfs inode) of the agent's own cgroup, whose sockets the
+/// connect hooks never capture; 0 (no cgroup has it) when the agent runs outside the attached
+/// subtree. Patched by the agent at load.
+#[no_mangle]
+static AGENT_CGROUP: u64 = 0;
+
+/// The agent's cgroup id (see `AGENT_CGROUP`).
+#[inline(always)]
+pub fn agent_cgroup() -> u64 {
+    // Volatile: the value is patched at load time and must not be folded.
+    unsafe { core::ptr::read_volatile(&AGENT_CGROUP) }
+}
+
 /// Whether same-node acceleration is on.
 #[inline(always)]
 pub fn accelerate() -> bool {

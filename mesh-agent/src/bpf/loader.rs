@@ -70,6 +70,9 @@ pub struct LoadOptions {
     pub pin_dir: Option<PathBuf>,
     /// Same-node acceleration (`sk_msg` redirect between the app's and the agent's sockets).
     pub accelerate: bool,
+    /// The agent's cgroup id (`own_cgroup_id`): connects from it are never captured. 0 (the
+    /// default) names no cgroup, for an agent that runs outside the attached subtree.
+    pub agent_cgroup: u64,
 }
 
 /// The loaded kernel programs of one agent. Dropping it detaches every link and removes the
@@ -103,6 +106,7 @@ impl MeshBpf {
         let accelerate = u32::from(options.accelerate);
         let mut ebpf = EbpfLoader::new()
             .override_global("ACCELERATE", &accelerate, true)
+            .override_global("AGENT_CGROUP", &options.agent_cgroup, true)
             .load_file(object)
             .map_err(|source| BpfError::Load {
                 path: object.to_path_buf(),

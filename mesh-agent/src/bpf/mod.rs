@@ -9,6 +9,7 @@ mod loader;
 mod mounts;
 mod object;
 mod original_dst;
+mod own_cgroup;
 mod pins;
 mod socket;
 
@@ -17,4 +18,5 @@ pub use loader::{BpfError, LoadOptions, MeshBpf};
 pub use mounts::{cgroup2_mount, ensure_bpffs, BPFFS_ROOT};
 pub use object::{resolve_object, BPF_OBJECT_ENV};
 pub use pins::MapPins;
-pub use socket::{mark_agent_socket, socket_netns_cookie};
+pub use own_cgroup::own_cgroup_id;
+pub use socket::socket_netns_cookie;

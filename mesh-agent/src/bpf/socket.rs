@@ -1,32 +1,10 @@
-//! Socket options the capture layer relies on.
+//! The socket option the capture layer relies on: a socket's netns cookie.
 
-use mesh_common::AGENT_SOCKET_MARK;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// `SO_NETNS_COOKIE` (include/uapi/asm-generic/socket.h); not in every libc release yet.
 const SO_NETNS_COOKIE: libc::c_int = 71;
-
-/// Marks a socket the agent opens inside a pod netns with `SO_MARK` `AGENT_SOCKET_MARK`, so
-/// `connect4`/`connect6` leave it alone. Call it before `connect()`.
-pub fn mark_agent_socket(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let mark: libc::c_int = AGENT_SOCKET_MARK as libc::c_int;
-    // SAFETY: a valid fd and a pointer to an int of the advertised length.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_MARK,
-            (&mark as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
 
 /// The cookie of the network namespace a socket lives in (what `bpf_get_netns_cookie` sees).
 pub fn socket_netns_cookie(fd: BorrowedFd<'_>) -> io::Result<u64> {

@@ -25,7 +25,6 @@ use super::routing::headers;
 use super::telemetry::Observed;
 use crate::pipeline::ConfigState;
 use crate::protocol::Declared;
-use crate::proxy::inbound::app_address;
 use crate::snapshot::{Service as MeshService, ServicePort, Snapshot, Workload};
 
 mod gateway;
@@ -152,11 +151,13 @@ impl<S> Route<S> {
                 original_dst,
                 pod_ip,
             } => {
+                // The app, on the pod's own IP (dialled from inside its netns: a loopback-only
+                // listener stays private).
                 let endpoint = SocketAddr::new(pod_ip, original_dst.port());
                 let found = snapshot.service_of_endpoint(endpoint);
                 RouteTarget {
                     service: found.map(|(service, _)| service.clone()),
-                    balancer: Arc::new(Passthrough(app_address(original_dst))),
+                    balancer: Arc::new(Passthrough(endpoint)),
                     upstream: upstream_protocol(found.map(|(_, port)| port), version),
                 }
             }

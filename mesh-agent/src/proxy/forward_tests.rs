@@ -98,7 +98,6 @@ fn a_destination_policy_sets_the_lifetime_and_the_connect_timeout() {
     assert_eq!(ConnectionLifetime::of(None), lifetime(Some(HOUR), None));
 
     let agent = crate::proxy::UpstreamSockets {
-        mark: None,
         connect_timeout: Duration::from_secs(10),
     };
     let wins = agent.for_destination(Some(&policy)).connect_timeout;

@@ -1,8 +1,15 @@
 //! Inbound: connections to a pod's IP, steered by `sk_lookup` to the agent's listener on port
-//! 15006 in the pod's netns, forwarded to the app in that same netns.
+//! 15006 in the pod's netns, forwarded to the app on the pod's IP from inside that same netns.
+//!
+//! What the app sees: the connection comes from its own pod IP (an ephemeral port), not from
+//! the client pod. Giving it the client's address would need transparent sockets plus reply
+//! routing inside every pod (iptables marks and policy routes, as Istio's in-pod mode does),
+//! which this mesh does without; the client's identity is kept in the telemetry
+//! (`source_workload`, `source_principal`, access logs). An app listening only on loopback is
+//! not reachable through the mesh, just as it is not reachable from other pods without it.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -69,7 +76,10 @@ async fn proxy_inbound(
     };
     let http = crate::http::serve_if_http(client, peer, direction, &pod, &inputs, &http_pool);
     let Some(client) = http.await else { return };
-    let app = app_address(original);
+    // The app is dialled on the address the client dialled, from inside its own netns: the
+    // connection comes from the pod's own IP, which `sk_lookup` leaves alone, and a listener
+    // bound to loopback only stays unreachable from outside the pod.
+    let app = SocketAddr::new(pod.ip, original.port());
     let upstream = match connect(&pod.netns, app, &inputs.sockets).await {
         Ok(upstream) => upstream,
         Err(error) => {
@@ -80,10 +90,7 @@ async fn proxy_inbound(
     let snapshot = inputs.config.snapshot();
     let source = snapshot.workload(peer.ip()).cloned();
     let destination = pod.workload(&snapshot);
-    let endpoint = SocketAddr::new(pod.ip, original.port());
-    let service = snapshot
-        .service_of_endpoint(endpoint)
-        .map(|(s, _)| s.clone());
+    let service = snapshot.service_of_endpoint(app).map(|(s, _)| s.clone());
     let labels = TcpLabels::new(
         Reporter::destination,
         source.as_deref(),
@@ -100,20 +107,4 @@ async fn proxy_inbound(
     };
     let log = ConnectionLog::start(&inputs.http.observers, hop);
     forward(client, upstream, inputs.metrics.open(&labels), log).await;
-}
-
-/// Where the app is reached for a connection addressed to `original`: the same port on the
-/// pod's loopback address, from a marked socket inside the pod's netns.
-///
-/// The app therefore sees the connection come from `127.0.0.1` (an ephemeral port), not from the
-/// client pod: the agent cannot use the client's address as source without transparent-proxy
-/// routing in every pod, and dialling the pod IP instead would be steered back to this listener
-/// by `sk_lookup` (it matches `POD_IP:*`). The client's identity is kept in the telemetry. An app
-/// that listens on the pod IP only (not on 0.0.0.0 or loopback) is not reachable this way.
-pub fn app_address(original: SocketAddr) -> SocketAddr {
-    let loopback = match original.ip() {
-        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-    };
-    SocketAddr::new(loopback, original.port())
 }

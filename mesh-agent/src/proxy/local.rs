@@ -1,6 +1,6 @@
 //! The pods enrolled on this node, by IP, and the same-node fast path they allow: an outbound
-//! connection whose endpoint is a local pod is dialled straight to the app on that pod's
-//! loopback, from inside its netns, skipping the hop through the pod's inbound listener (one TCP
+//! connection whose endpoint is a local pod is dialled straight to the app on that pod's own IP,
+//! from inside its netns (so a loopback-only listener stays private), skipping the hop through the pod's inbound listener (one TCP
 //! crossing and one accept/connect per connection fewer, as ztunnel does).
 
 use std::collections::HashMap;
@@ -11,7 +11,6 @@ use std::sync::{Arc, PoisonError, RwLock};
 use tokio::net::TcpStream;
 
 use super::connection_log::{ConnectionLog, TcpHop};
-use super::inbound::app_address;
 use super::socket::{connect, UpstreamSockets};
 use super::{ProxiedPod, Reporter, TcpLabels};
 use crate::observe::RequestObservers;
@@ -75,11 +74,7 @@ impl LocalPods {
             return None;
         }
         let pod = self.get(endpoint.ip())?;
-        Some(SameNodeHop {
-            app: app_address(endpoint),
-            pod,
-            endpoint,
-        })
+        Some(SameNodeHop { pod, endpoint })
     }
 }
 
@@ -87,16 +82,15 @@ impl LocalPods {
 pub struct SameNodeHop {
     /// The destination pod; the upstream socket is created in its netns.
     pub pod: Arc<ProxiedPod>,
-    /// The app's address there (its loopback, the endpoint's port).
-    pub app: SocketAddr,
-    /// The endpoint the connection was balanced to (`POD_IP:port`).
+    /// The endpoint the connection was balanced to (`POD_IP:port`): the app's address, dialled
+    /// from inside the pod's netns.
     pub endpoint: SocketAddr,
 }
 
 impl SameNodeHop {
-    /// Connects to the app from a marked socket inside the destination pod's netns.
+    /// Connects to the app from a socket inside the destination pod's netns.
     pub async fn connect(&self, sockets: &UpstreamSockets) -> io::Result<TcpStream> {
-        connect(&self.pod.netns, self.app, sockets).await
+        connect(&self.pod.netns, self.endpoint, sockets).await
     }
 
     /// The access-log line the skipped inbound hop would have written (reporter
@@ -114,7 +108,7 @@ impl SameNodeHop {
             destination: Some(self.pod.workload(snapshot)),
             pod_ip: self.pod.ip,
             downstream: source,
-            upstream: self.app,
+            upstream: self.endpoint,
         };
         ConnectionLog::start(observers, hop)
     }
@@ -152,12 +146,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_local_endpoint_is_dialled_on_its_pods_loopback() {
+    async fn a_local_endpoint_is_dialled_on_its_pods_own_address() {
         let pods = LocalPods::default();
         pods.insert(pod("web-0", "10.244.1.5", 7).await);
         let hop = pods.fast_path("10.244.1.5:8080".parse().unwrap()).unwrap();
         assert_eq!(hop.pod.name, "web-0");
-        assert_eq!(hop.app, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(hop.endpoint, "10.244.1.5:8080".parse().unwrap());
         assert!(pods.fast_path("10.244.2.9:8080".parse().unwrap()).is_none());
     }
 

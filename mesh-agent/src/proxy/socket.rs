@@ -1,5 +1,5 @@
-//! The sockets the agent opens inside a pod's netns: capture listeners, marked upstream
-//! connections, and resets.
+//! The sockets the agent opens inside a pod's netns: capture listeners, upstream connections
+//! (never captured: the hooks know the agent by its cgroup), and resets.
 
 use std::io;
 use std::net::SocketAddr;
@@ -17,9 +17,6 @@ const LISTEN_BACKLOG: i32 = 1024;
 /// How the agent opens upstream connections.
 #[derive(Clone, Debug)]
 pub struct UpstreamSockets {
-    /// `SO_MARK` on every upstream socket, so the capture programs leave it alone
-    /// (`AGENT_SOCKET_MARK`); `None` in tests without `CAP_NET_ADMIN`.
-    pub mark: Option<u32>,
     /// How long a connect may take before the client is reset.
     pub connect_timeout: Duration,
 }
@@ -51,20 +48,16 @@ pub async fn listen(netns: &Netns, addr: SocketAddr) -> io::Result<TcpListener> 
     TcpListener::from_std(listener)
 }
 
-/// Connects to `addr` from inside `netns` (the peer sees the pod's address), with the agent's
-/// mark, within the connect timeout.
+/// Connects to `addr` from inside `netns` (the peer sees the pod's address), within the connect
+/// timeout.
 pub async fn connect(
     netns: &Netns,
     addr: SocketAddr,
     sockets: &UpstreamSockets,
 ) -> io::Result<TcpStream> {
-    let mark = sockets.mark;
     let socket = netns
         .run(move || -> io::Result<std::net::TcpStream> {
             let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-            if let Some(mark) = mark {
-                socket.set_mark(mark)?;
-            }
             socket.set_nonblocking(true)?;
             Ok(socket.into())
         })

@@ -97,7 +97,6 @@ pub fn inputs(config: ConfigState) -> (Arc<ProxyInputs>, Arc<FakeOriginalDsts>, 
         config,
         metrics: TcpMetrics::register(&mut registry),
         sockets: UpstreamSockets {
-            mark: None,
             connect_timeout: Duration::from_secs(5),
         },
         on_outbound_accept: None,

@@ -149,7 +149,6 @@ impl Harness {
             config: config.clone(),
             http: HttpInputs::register(&mut registry, DEFAULT_DETECT_WINDOW),
             sockets: UpstreamSockets {
-                mark: None,
                 connect_timeout: Duration::from_secs(5),
             },
             labels: GatewayLabels::default(),

@@ -25,6 +25,21 @@ impl TestCgroup {
         &self.path
     }
 
+    /// Creates the child cgroup `name` (drop it before its parent).
+    pub fn child(&self, name: &str) -> TestCgroup {
+        let path = self.path.join(name);
+        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        TestCgroup { path }
+    }
+
+    /// The cgroup's id, as `bpf_get_current_cgroup_id` returns it (its directory's inode).
+    pub fn id(&self) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(&self.path)
+            .expect("cgroup directory")
+            .ino()
+    }
+
     /// Runs `command` to completion with the child moved into this cgroup before exec (the
     /// test runner itself stays where it is).
     pub fn run(&self, mut command: Command) -> ExitStatus {

@@ -13,7 +13,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use serde_json::{json, Value};
 use std::convert::Infallible;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -74,12 +74,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         upstreams: Upstreams::new(args.calls),
     });
     loop {
-        let (stream, _) = listener.accept().await?;
+        let (stream, peer) = listener.accept().await?;
         let workload = workload.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let workload = workload.clone();
-                async move { Ok::<_, Infallible>(workload.answer(req).await) }
+                async move { Ok::<_, Infallible>(workload.answer(req, peer).await) }
             });
             let builder = auto::Builder::new(TokioExecutor::new());
             let _ = builder
@@ -90,8 +90,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 impl Workload {
-    /// Answers one request: health, injected delay and failure, then the echo (with upstreams).
-    async fn answer(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    /// Answers one request: health, injected delay and failure, then the echo (with upstreams)
+    /// and `peer`, the connection's source as this app sees it.
+    async fn answer(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
         let (parts, body) = req.into_parts();
         let body_bytes = body
             .collect()
@@ -130,6 +131,7 @@ impl Workload {
         if status == 502 {
             body["error"] = Value::String("upstream failed".into());
         }
+        body["peer"] = Value::String(peer.to_string());
         self.reply(status, &body)
     }
 
