@@ -58,9 +58,40 @@ pub struct PortTrafficPolicy {
 #[serde(rename_all = "camelCase", default)]
 pub struct LoadBalancer {
     pub simple: Option<SimpleLb>,
-    pub consistent_hash: Option<Value>,
+    pub consistent_hash: Option<ConsistentHash>,
     pub locality_lb_setting: Option<Value>,
     pub warmup_duration_secs: Option<Duration>,
+}
+
+/// Sticky balancing: what a request is hashed on (the first key set) and the ring's size.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConsistentHash {
+    pub http_header_name: Option<String>,
+    pub http_cookie: Option<HttpCookie>,
+    pub use_source_ip: bool,
+    pub http_query_parameter_name: Option<String>,
+    pub ring_hash: Option<RingHash>,
+    pub maglev: Option<Value>,
+    /// Older spelling of `ringHash.minimumRingSize`.
+    pub minimum_ring_size: Option<u64>,
+}
+
+/// A cookie to hash on; with a `ttl`, a client without it gets one made up.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpCookie {
+    pub name: String,
+    pub path: Option<String>,
+    pub ttl: Option<Duration>,
+    pub attributes: Vec<Value>,
+}
+
+/// Ring-hash settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RingHash {
+    pub minimum_ring_size: Option<u64>,
 }
 
 /// The simple load-balancing algorithms.

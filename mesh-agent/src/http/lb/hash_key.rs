@@ -5,38 +5,10 @@
 use std::time::Duration;
 
 use hyper::header::{HeaderValue, COOKIE};
-use serde::Deserialize;
-use serde_json::Value;
 
 use super::ring::{hash, DEFAULT_RING_SIZE};
 use super::PickInput;
-use crate::resources::parse_duration;
-
-/// `consistentHash`, typed.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-struct ConsistentHash {
-    http_header_name: Option<String>,
-    http_cookie: Option<HttpCookie>,
-    use_source_ip: bool,
-    http_query_parameter_name: Option<String>,
-    ring_hash: Option<RingHash>,
-    minimum_ring_size: Option<usize>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-struct HttpCookie {
-    name: String,
-    path: Option<String>,
-    ttl: Option<String>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-struct RingHash {
-    minimum_ring_size: Option<usize>,
-}
+use crate::resources::ConsistentHash;
 
 /// The hash key of a consistent-hash policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,31 +24,33 @@ pub enum HashKey {
     QueryParameter(String),
 }
 
-/// The key and ring size of a raw `consistentHash`; `None` when it names no key.
-pub fn parse(raw: &Value) -> Option<(HashKey, usize)> {
-    let config = ConsistentHash::deserialize(raw).ok()?;
+/// The key and ring size of a `consistentHash` (its `ttl` was read when the resource was);
+/// `None` when it names no key.
+pub fn parse(config: &ConsistentHash) -> Option<(HashKey, usize)> {
     let size = config
         .ring_hash
+        .as_ref()
         .and_then(|r| r.minimum_ring_size)
         .or(config.minimum_ring_size)
-        .unwrap_or(DEFAULT_RING_SIZE)
-        .clamp(1, 1 << 20);
-    let key = if let Some(name) = config.http_header_name {
+        .map_or(DEFAULT_RING_SIZE, |n| n.clamp(1, MAX_RING_SIZE) as usize);
+    let key = if let Some(name) = &config.http_header_name {
         HashKey::Header(name.to_ascii_lowercase())
-    } else if let Some(cookie) = config.http_cookie {
-        let ttl = cookie.ttl.as_deref().and_then(|t| parse_duration(t).ok());
+    } else if let Some(cookie) = &config.http_cookie {
         HashKey::Cookie {
-            name: cookie.name,
-            path: cookie.path,
-            ttl,
+            name: cookie.name.clone(),
+            path: cookie.path.clone(),
+            ttl: cookie.ttl.as_ref().map(|t| t.value),
         }
     } else if config.use_source_ip {
         HashKey::SourceIp
     } else {
-        HashKey::QueryParameter(config.http_query_parameter_name?)
+        HashKey::QueryParameter(config.http_query_parameter_name.clone()?)
     };
     Some((key, size))
 }
+
+/// The largest ring built, whatever `minimumRingSize` asks for.
+const MAX_RING_SIZE: u64 = 1 << 20;
 
 /// What a request hashes to under `key`, and a cookie to set when one was made up. No hash:
 /// the key is missing (the balancer then picks at random).
@@ -167,6 +141,10 @@ mod tests {
             (
                 "{httpQueryParameterName: q, ringHash: {minimumRingSize: 8}}",
                 Some((HashKey::QueryParameter("q".into()), 8)),
+            ),
+            (
+                "{useSourceIp: true, minimumRingSize: 18446744073709551615}",
+                Some((HashKey::SourceIp, 1 << 20)),
             ),
             ("{}", None),
         ];
