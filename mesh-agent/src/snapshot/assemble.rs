@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::build::{last_good, rejected, Accepted, AcceptedMap};
 use super::compiled;
+use super::contain::contain;
 use super::endpoints::EndpointIndex;
 use super::policy::RulesByHost;
 use super::registry::Registry;
@@ -174,13 +175,20 @@ fn checked_virtual_services(
 }
 
 /// Each entry that `check` passes; else its previous version if that passes (its problems then
-/// not repeated); else it is dropped.
+/// not repeated); else it is dropped. A check that panics fails its entry alone.
 fn keep_good(
     list: Vec<&Accepted>,
     previous: Option<&Snapshot>,
     problems: &mut Vec<Problem>,
     mut check: impl FnMut(&Accepted, &mut Vec<Problem>) -> bool,
 ) -> Checked {
+    let mut check = |entry: &Accepted, problems: &mut Vec<Problem>| {
+        let checked = contain(&entry.origin, &entry.key, || check(entry, problems));
+        checked.unwrap_or_else(|panicked| {
+            problems.push(panicked);
+            false
+        })
+    };
     let (mut kept, mut dropped) = (Vec::new(), Vec::new());
     for entry in list {
         if check(entry, problems) {

@@ -3,6 +3,7 @@
 //! Nothing is lost on bad input: a rejected resource never removes the good ones; a resource
 //! that is rejected now but was accepted in `previous` keeps serving its last good version
 //! (re-checked against the new configuration: if that fails too, the resource is dropped).
+//! A resource whose reading or checking panics is rejected the same way, alone ([`contain`]).
 //! A resource deleted from the set is gone, whatever `previous` held.
 //!
 //! Conflicts: two VirtualServices bound to the mesh for one host in one namespace are not
@@ -15,11 +16,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::contain::contain;
 use super::fingerprint::Fingerprints;
 use super::Snapshot;
-use crate::resources::{parse, Resource, ResourceKey};
+use crate::resources::{parse, Parsed, Resource, ResourceKey};
 use crate::sources::{Origin, RawResource, ResourceSet};
-use crate::validate::{namespace_of, Problem, Severity};
+use crate::validate::{namespace_of, ranges, Problem, Severity};
 
 pub use super::assemble::compile;
 
@@ -107,22 +109,39 @@ fn read(
     fingerprint: u64,
     problems: &mut Vec<Problem>,
 ) -> Option<Accepted> {
-    match parse(raw) {
-        Ok(parsed) => {
-            problems.extend(parsed.warnings.iter().cloned());
-            Some(Accepted(Arc::new(AcceptedResource {
-                origin: raw.origin.clone(),
-                key: key.clone(),
-                resource: Arc::new(parsed.resource?),
-                from_previous: false,
-                fingerprint,
-                warnings: Arc::new(parsed.warnings),
-            })))
+    let parsed = match contain(&raw.origin, key, || checked(raw)) {
+        Ok(Ok(parsed)) => parsed,
+        Ok(Err(found)) => {
+            problems.extend(found);
+            return None;
         }
-        Err(problem) => {
-            problems.push(problem);
-            None
+        Err(panicked) => {
+            problems.push(panicked);
+            return None;
         }
+    };
+    problems.extend(parsed.warnings.iter().cloned());
+    Some(Accepted(Arc::new(AcceptedResource {
+        origin: raw.origin.clone(),
+        key: key.clone(),
+        resource: Arc::new(parsed.resource?),
+        from_previous: false,
+        fingerprint,
+        warnings: Arc::new(parsed.warnings),
+    })))
+}
+
+/// `raw` typed with its numbers in range; else every problem that rejects it (with the
+/// warnings reading it raised).
+fn checked(raw: &RawResource) -> Result<Parsed, Vec<Problem>> {
+    let parsed = parse(raw).map_err(|problem| vec![problem])?;
+    let errors = match &parsed.resource {
+        Some(resource) => ranges::check(raw, resource),
+        None => Vec::new(),
+    };
+    match errors.is_empty() {
+        true => Ok(parsed),
+        false => Err(parsed.warnings.into_iter().chain(errors).collect()),
     }
 }
 

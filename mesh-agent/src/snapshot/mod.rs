@@ -6,6 +6,7 @@
 mod assemble;
 mod build;
 mod compiled;
+mod contain;
 mod endpoints;
 mod fingerprint;
 mod model;

@@ -119,7 +119,8 @@ fn check_weights(report: &mut Report, field: &str, weights: impl Iterator<Item =
     if weights.len() < 2 {
         return;
     }
-    let total: u32 = weights.iter().map(|w| w.unwrap_or(0)).sum();
+    // Each weight is at most 100 once read (see `ranges`); summed wide all the same.
+    let total: u64 = weights.iter().map(|w| u64::from(w.unwrap_or(0))).sum();
     if total != 100 {
         let message = format!("weights add up to {total}, not 100");
         report.push(Severity::Error, field.to_string(), message);
