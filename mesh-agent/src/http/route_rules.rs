@@ -64,15 +64,15 @@ impl<S> Route<S> {
             (Err(no_route), _) => return Routed::Answer(Err(no_route.into())),
             (Ok(Decision::Direct), _) | (_, None) => return Routed::Forward(request, None),
             (Ok(Decision::Redirect { rule }), Some(table)) => {
-                let raw = table.http[rule].redirect.as_ref().expect("decided on it");
-                return Routed::Answer(Ok(answer::redirect(raw, &facts)));
+                let redirect = table.http[rule].redirect.as_ref().expect("decided on it");
+                return Routed::Answer(Ok(answer::redirect(redirect, &facts)));
             }
             (Ok(Decision::DirectResponse { rule }), Some(table)) => {
-                let raw = table.http[rule]
+                let direct = table.http[rule]
                     .direct_response
                     .as_ref()
                     .expect("decided on it");
-                return Routed::Answer(Ok(answer::direct_response(raw)));
+                return Routed::Answer(Ok(answer::direct_response(direct)));
             }
             (Ok(Decision::Forward { rule, destination }), Some(table)) => {
                 (table, rule, destination)

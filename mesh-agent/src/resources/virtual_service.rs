@@ -29,8 +29,8 @@ pub struct HttpRoute {
     #[serde(rename = "match")]
     pub matches: Vec<HttpMatch>,
     pub route: Vec<HttpRouteDestination>,
-    pub redirect: Option<Value>,
-    pub direct_response: Option<Value>,
+    pub redirect: Option<Redirect>,
+    pub direct_response: Option<DirectResponse>,
     pub delegate: Option<Value>,
     pub rewrite: Option<Rewrite>,
     pub timeout: Option<Duration>,
@@ -44,6 +44,35 @@ pub struct HttpRoute {
     pub mirrors: Vec<Mirror>,
     pub cors_policy: Option<Value>,
     pub headers: Option<Headers>,
+}
+
+/// `HTTPRedirect`: answer with a redirect instead of forwarding.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Redirect {
+    pub uri: Option<String>,
+    pub authority: Option<String>,
+    pub port: Option<u16>,
+    /// `FROM_PROTOCOL_DEFAULT` or `FROM_REQUEST_PORT`.
+    pub derive_port: Option<String>,
+    pub scheme: Option<String>,
+    pub redirect_code: Option<u16>,
+}
+
+/// `HTTPDirectResponse`: answer with a fixed status and body instead of forwarding.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DirectResponse {
+    pub status: u16,
+    pub body: Option<DirectBody>,
+}
+
+/// The body of a direct response: text, or base64 bytes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DirectBody {
+    pub string: Option<String>,
+    pub bytes: Option<String>,
 }
 
 /// Conditions on a request; every condition given must hold.

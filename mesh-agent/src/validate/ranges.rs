@@ -23,6 +23,9 @@ const WHOLE_PERCENT: RangeInclusive<u32> = 0..=100;
 /// Istio's `int32` fields, read here as `u32` (negative numbers are refused when read).
 const INT32: RangeInclusive<u32> = 0..=i32::MAX as u32;
 const PORT: RangeInclusive<i64> = 1..=65535;
+/// What Istio's validation lets an abort or a direct response answer with.
+const STATUS: RangeInclusive<u16> = 200..=600;
+const REDIRECT: RangeInclusive<u16> = 300..=399;
 
 /// The out-of-range numbers of `resource`, read from `raw`; every one is an error.
 pub(crate) fn check(raw: &RawResource, resource: &Resource) -> Vec<Problem> {
@@ -116,6 +119,7 @@ fn http_rule(found: &mut Found, at: &str, rule: &HttpRoute) {
     for (j, route) in rule.route.iter().enumerate() {
         found.weight(&format!("{at}.route[{j}]"), route.weight);
     }
+    answers(found, at, rule);
     if let Some(retries) = &rule.retries {
         found.int32(&format!("{at}.retries"), "attempts", Some(retries.attempts));
     }
@@ -135,6 +139,29 @@ fn http_rule(found: &mut Found, at: &str, rule: &HttpRoute) {
     }
 }
 
+/// The statuses a rule answers with instead of forwarding.
+fn answers(found: &mut Found, at: &str, rule: &HttpRoute) {
+    let redirect_code = rule.redirect.as_ref().and_then(|r| r.redirect_code);
+    if let Some(code) = redirect_code.filter(|code| *code != 0) {
+        let at = format!("{at}.redirect");
+        found.within(
+            (&at, "redirectCode"),
+            code,
+            &REDIRECT,
+            "not a redirect status",
+        );
+    }
+    if let Some(direct) = &rule.direct_response {
+        let at = format!("{at}.directResponse");
+        found.within(
+            (&at, "status"),
+            direct.status,
+            &STATUS,
+            "not an HTTP status",
+        );
+    }
+}
+
 fn fault_shares(found: &mut Found, at: &str, fault: &Fault) {
     if let Some(delay) = &fault.delay {
         let at = format!("{at}.delay");
@@ -143,6 +170,9 @@ fn fault_shares(found: &mut Found, at: &str, fault: &Fault) {
     }
     if let Some(abort) = &fault.abort {
         let at = format!("{at}.abort");
+        if let Some(status) = abort.http_status {
+            found.within((&at, "httpStatus"), status, &STATUS, "not an HTTP status");
+        }
         share(found, &at, "percentage", abort.percentage.as_ref());
         found.whole_percent(&at, "percent", abort.percent);
     }
@@ -340,6 +370,24 @@ mod tests {
                 "spec.http[0].mirrorPercent: 200 is not a percentage (0 to 100)",
                 "spec.http[0].mirrors[0].percentage.value: -0.5 is not a percentage (0 to 100)",
                 "spec.tcp[0].route[0].weight: 101 is out of range (0 to 100)",
+            ]
+        );
+    }
+
+    #[test]
+    fn statuses_a_rule_answers_with_are_istio_s() {
+        let vs = istio(
+            "VirtualService",
+            "  hosts: [a]\n  http:\n  - redirect: {uri: /b, redirectCode: 200}\n  - directResponse: {body: {string: x}}\n\
+             \x20 - redirect: {uri: /c, redirectCode: 0}\n  - directResponse: {status: 600}\n\
+             \x20 - route: [{destination: {host: a}}]\n    fault: {abort: {httpStatus: 1000}}\n",
+        );
+        assert_eq!(
+            found(&vs),
+            [
+                "spec.http[0].redirect.redirectCode: 200 is not a redirect status (300 to 399)",
+                "spec.http[1].directResponse.status: 0 is not an HTTP status (200 to 600)",
+                "spec.http[4].fault.abort.httpStatus: 1000 is not an HTTP status (200 to 600)",
             ]
         );
     }

@@ -4,51 +4,20 @@
 use base64::Engine;
 use hyper::header::{HeaderValue, CONTENT_TYPE, LOCATION};
 use hyper::{Response, StatusCode};
-use serde::Deserialize;
-use serde_json::Value;
 
 use super::matching::RequestFacts;
 use crate::http::body::{empty, full, Body};
+use crate::resources::{DirectResponse, Redirect};
 
-/// `HTTPRedirect`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Redirect {
-    pub uri: Option<String>,
-    pub authority: Option<String>,
-    pub port: Option<u16>,
-    /// `FROM_PROTOCOL_DEFAULT` or `FROM_REQUEST_PORT`.
-    pub derive_port: Option<String>,
-    pub scheme: Option<String>,
-    pub redirect_code: Option<u16>,
-}
-
-/// `HTTPDirectResponse`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct DirectResponse {
-    pub status: u16,
-    pub body: Option<DirectBody>,
-}
-
-/// The body of a direct response: text, or base64 bytes.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DirectBody {
-    pub string: Option<String>,
-    pub bytes: Option<String>,
-}
-
-/// The answer of a rule's `redirect` (raw, as the snapshot keeps it) to the request `facts`.
-pub fn redirect(raw: &Value, facts: &RequestFacts<'_>) -> Response<Body> {
-    let rule = Redirect::deserialize(raw).unwrap_or_default();
+/// The answer of a rule's `redirect` to the request `facts` (its code was checked at load).
+pub fn redirect(rule: &Redirect, facts: &RequestFacts<'_>) -> Response<Body> {
     let status = rule
         .redirect_code
         .and_then(|c| StatusCode::from_u16(c).ok())
         .unwrap_or(StatusCode::MOVED_PERMANENTLY);
     let mut response = Response::new(empty());
     *response.status_mut() = status;
-    if let Ok(location) = HeaderValue::from_str(&location(&rule, facts)) {
+    if let Ok(location) = HeaderValue::from_str(&location(rule, facts)) {
         response.headers_mut().insert(LOCATION, location);
     }
     response
@@ -98,11 +67,10 @@ fn with_query(path: &str, query: Option<&str>) -> String {
     }
 }
 
-/// The answer of a rule's `directResponse` (raw, as the snapshot keeps it).
-pub fn direct_response(raw: &Value) -> Response<Body> {
-    let rule = DirectResponse::deserialize(raw).unwrap_or_default();
+/// The answer of a rule's `directResponse` (its status was checked at load).
+pub fn direct_response(rule: &DirectResponse) -> Response<Body> {
     let status = StatusCode::from_u16(rule.status).unwrap_or(StatusCode::OK);
-    let body = rule.body.unwrap_or_default();
+    let body = rule.body.clone().unwrap_or_default();
     let (bytes, content_type) = match (body.string, body.bytes) {
         (Some(text), _) => (Some(text.into_bytes()), "text/plain"),
         (None, Some(encoded)) => (
@@ -130,7 +98,7 @@ mod tests {
     use super::*;
 
     fn located(rule: &str, uri: &str, host: &str) -> (u16, String) {
-        let raw: Value = serde_yaml::from_str(rule).unwrap();
+        let rule: Redirect = serde_yaml::from_str(rule).unwrap();
         let (method, uri) = (Method::GET, uri.parse::<Uri>().unwrap());
         let mut headers = HeaderMap::new();
         headers.insert("host", host.parse().unwrap());
@@ -143,7 +111,7 @@ mod tests {
             source_namespace: None,
             gateway: "mesh",
         };
-        let response = redirect(&raw, &facts);
+        let response = redirect(&rule, &facts);
         let location = response.headers()[LOCATION].to_str().unwrap().to_string();
         (response.status().as_u16(), location)
     }
@@ -211,8 +179,8 @@ mod tests {
     }
 
     async fn body_of(rule: &str) -> (u16, Option<String>, Vec<u8>) {
-        let raw: Value = serde_yaml::from_str(rule).unwrap();
-        let response = direct_response(&raw);
+        let rule: DirectResponse = serde_yaml::from_str(rule).unwrap();
+        let response = direct_response(&rule);
         let status = response.status().as_u16();
         let content_type = response
             .headers()
