@@ -6,12 +6,15 @@ use std::process::Command;
 
 use config_support::fixture;
 
+/// Exit code and output of `mesh-agent check PATHS`, which never panics whatever it reads.
 fn check(paths: &[std::path::PathBuf]) -> (i32, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_mesh-agent"))
         .arg("check")
         .args(paths)
         .output()
         .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
     (
         output.status.code().unwrap(),
         String::from_utf8(output.stdout).unwrap(),
@@ -95,5 +98,28 @@ fn consecutive_errors_alone_is_a_warning_naming_file_line_and_rule() {
              ejected; use consecutive5xxErrors",
             file.display()
         )
+    );
+}
+
+#[test]
+fn values_past_their_range_exit_1_with_one_line_each() {
+    let file = fixture("invalid/out_of_range.yaml");
+    let (code, out) = check(std::slice::from_ref(&file));
+    assert_eq!(code, 1);
+    let out = out.replace(&file.display().to_string(), "f");
+    let forever = "invalid duration \"100000000000000000000s\": out of range (at most 2562047h47m16.854775807s)";
+    let int32 = "is out of range (0 to 2147483647)";
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            format!("f:2: VirtualService/default/forever: spec.http[0].timeout: {forever}"),
+            "f:12: VirtualService/default/shares: spec.http[0].route[0].weight: 4294967295 is out of range (0 to 100)".into(),
+            format!("f:12: VirtualService/default/shares: spec.http[0].retries.attempts: 3000000000 {int32}"),
+            "f:12: VirtualService/default/shares: spec.http[0].fault.abort.percentage.value: 150 is not a percentage (0 to 100)".into(),
+            format!("f:27: DestinationRule/default/cookie: spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.ttl: {forever}"),
+            format!("f:37: DestinationRule/default/pool: spec.trafficPolicy.connectionPool.tcp.maxConnections: 4294967295 {int32}"),
+            "f:37: DestinationRule/default/pool: spec.trafficPolicy.outlierDetection.maxEjectionPercent: 101 is not a percentage (0 to 100)".into(),
+            "f:46: Service/default/wraps: spec.ports[0].port: 65616 is not a port number (1 to 65535)".into(),
+        ]
     );
 }

@@ -1,7 +1,7 @@
 //! Hot reload end to end, in-process: a directory source on a temp dir feeds the pipeline,
 //! and an outbound proxy on loopback serves from the snapshot it swaps in. A changed endpoint
 //! takes traffic, a broken file keeps the old snapshot serving (and is reported), a deleted
-//! file takes its resources with it.
+//! file takes its resources with it, and a resource with a value past its range fails alone.
 
 mod agent_support;
 
@@ -42,14 +42,41 @@ struct Harness {
     cookie: u64,
 }
 
+/// A VirtualService for `web` (a TCP route to it) and one whose timeout is past any duration.
+fn routes_yaml() -> String {
+    let vs = |name: &str, spec: &str| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+             metadata: {{name: {name}, namespace: shop}}\nspec:\n{spec}"
+        )
+    };
+    let good = vs(
+        "web",
+        "  hosts: [web]\n  tcp:\n  - route: [{destination: {host: web}}]\n",
+    );
+    let poisoned = vs(
+        "poisoned",
+        "  hosts: [other]\n  http:\n  - timeout: 100000000000000000000s\n    route: [{destination: {host: other}}]\n",
+    );
+    format!("{good}---\n{poisoned}")
+}
+
 /// `web` at 127.0.0.2 ("a"), a second server at 127.0.0.3 ("b"), the source, the pipeline
 /// and an outbound listener for `sleep-0`.
 async fn harness() -> Harness {
+    harness_with(&[]).await
+}
+
+/// [`harness`], with `files` (name, text) in the directory before the source starts.
+async fn harness_with(files: &[(&str, &str)]) -> Harness {
     let a = echo_server("127.0.0.2:0".parse().unwrap(), "a").await;
     echo_server(SocketAddr::new("127.0.0.3".parse().unwrap(), a.port()), "b").await;
     let dir = TempDir::new("reload");
     std::fs::write(dir.path().join("svc.yaml"), service_yaml(a.port())).unwrap();
     std::fs::write(dir.path().join("pods.yaml"), pod_yaml("127.0.0.2")).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
     let source = DirectorySource::new(dir.path());
     let state = ConfigState::default();
     let mut registry = Registry::default();
@@ -182,4 +209,91 @@ async fn deleting_a_file_removes_its_resources() {
         Some("a:hi"),
         "no Service to balance over"
     );
+}
+
+/// The rejected resources of the last reload, as `kind/namespace/name: field: message`.
+fn rejected(state: &ConfigState) -> Vec<String> {
+    let reload = state.last_reload();
+    let errors = reload.problems.iter().filter(|p| p.is_error());
+    let line = |p: &mesh_agent::validate::Problem| {
+        format!(
+            "{}/{}/{}: {}: {}",
+            p.kind, p.namespace, p.name, p.field, p.message
+        )
+    };
+    errors.map(line).collect()
+}
+
+const POISON: &str = "VirtualService/shop/poisoned: spec.http[0].timeout: invalid duration \
+     \"100000000000000000000s\": out of range (at most 2562047h47m16.854775807s)";
+
+#[tokio::test]
+async fn a_resource_past_its_range_fails_alone_and_later_changes_still_apply() {
+    let h = harness().await;
+    h.change("routes.yaml", Some(&routes_yaml())).await;
+    let snapshot = h.state.snapshot();
+    let web = snapshot
+        .routes("web", 80, "shop")
+        .expect("the good VirtualService applies");
+    assert_eq!(web.virtual_service, "shop/web");
+    assert!(snapshot.routes("other", 80, "shop").is_none());
+    assert_eq!(rejected(&h.state), [POISON]);
+    assert_eq!(
+        h.metric("mesh_config_reloads_total{result=\"rejected_resources\"}"),
+        r#"mesh_config_reloads_total{result="rejected_resources"} 1"#
+    );
+    assert_eq!(
+        h.metric("mesh_config_rejected_resources"),
+        "mesh_config_rejected_resources 1"
+    );
+    assert_eq!(h.call().await.as_deref(), Some("a:hi"));
+
+    h.change("pods.yaml", Some(&pod_yaml("127.0.0.3"))).await;
+    assert_eq!(
+        h.call().await.as_deref(),
+        Some("b:hi"),
+        "a later change applies while the poisoned document is still there"
+    );
+    assert_eq!(rejected(&h.state), [POISON], "and is still reported");
+    let text = mesh_agent::metrics::encode(&h.registry).unwrap();
+    assert!(!text.contains(r#"result="failed""#), "{text}");
+}
+
+#[tokio::test]
+async fn an_agent_starting_with_a_resource_past_its_range_loads_the_rest() {
+    let routes = routes_yaml();
+    let h = harness_with(&[("routes.yaml", &routes)]).await;
+    assert_eq!(h.call().await.as_deref(), Some("a:hi"));
+    assert!(h.state.snapshot().routes("web", 80, "shop").is_some());
+    assert_eq!(rejected(&h.state), [POISON]);
+}
+
+#[tokio::test]
+async fn a_serving_resource_that_turns_past_its_range_keeps_its_last_good_version() {
+    let routes = routes_yaml();
+    let h = harness_with(&[("routes.yaml", &routes)]).await;
+    let poisoned_web = routes_yaml().replacen(
+        "  tcp:\n",
+        "  http:\n  - timeout: 100000000000000000000s\n    route: [{destination: {host: web}}]\n  tcp:\n",
+        1,
+    );
+    h.change("routes.yaml", Some(&poisoned_web)).await;
+    let snapshot = h.state.snapshot();
+    let web = snapshot
+        .routes("web", 80, "shop")
+        .expect("its last good version");
+    assert!(web.http.is_empty(), "the version before the poison serves");
+    let serving: Vec<(&str, bool)> = snapshot
+        .rejected()
+        .iter()
+        .map(|r| (r.resource.as_str(), r.previous_version_serves))
+        .collect();
+    assert_eq!(
+        serving,
+        [
+            ("VirtualService/shop/poisoned", false),
+            ("VirtualService/shop/web", true)
+        ]
+    );
+    assert_eq!(h.call().await.as_deref(), Some("a:hi"));
 }
