@@ -13,8 +13,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Problem;
 use crate::resources::{
-    ConnectionPool, DestinationRuleSpec, Fault, GatewaySpec, HttpRoute, OutlierDetection, Percent,
-    PortSelector, Resource, ServiceEntrySpec, TrafficPolicy, VirtualServiceSpec,
+    ConnectionPool, DestinationRuleSpec, Fault, GatewaySpec, HttpRoute, MeshConfig,
+    OutlierDetection, Percent, PortSelector, Resource, ServiceEntrySpec, TrafficPolicy,
+    VirtualServiceSpec,
 };
 use crate::sources::RawResource;
 
@@ -42,11 +43,7 @@ pub(crate) fn check(raw: &RawResource, resource: &Resource) -> Vec<Problem> {
         Resource::Pod(pod) => container_ports(&mut found, pod),
         Resource::Endpoints(endpoints) => endpoints_ports(&mut found, endpoints),
         Resource::EndpointSlice(slice) => slice_ports(&mut found, slice),
-        Resource::MeshConfig(mesh) => found.percentage(
-            "data.mesh.defaultConfig.tracing",
-            "sampling",
-            mesh.default_config.tracing.sampling,
-        ),
+        Resource::MeshConfig(mesh) => mesh_config(&mut found, mesh),
         _ => {}
     }
     found.problems
@@ -100,6 +97,13 @@ impl Found<'_> {
             self.within((at, "weight"), value, &WHOLE_PERCENT, "out of range");
         }
     }
+}
+
+fn mesh_config(found: &mut Found, mesh: &MeshConfig) {
+    let tracing = "data.mesh.defaultConfig.tracing";
+    found.percentage(tracing, "sampling", mesh.default_config.tracing.sampling);
+    let attempts = Some(mesh.default_http_retry_policy.attempts);
+    found.int32("data.mesh.defaultHttpRetryPolicy", "attempts", attempts);
 }
 
 fn virtual_service(found: &mut Found, spec: &VirtualServiceSpec) {
@@ -444,7 +448,7 @@ mod tests {
     }
 
     #[test]
-    fn gateway_and_service_entry_ports_and_mesh_sampling() {
+    fn gateway_and_service_entry_ports_and_mesh_settings() {
         let gateway = istio(
             "Gateway",
             "  servers: [{port: {number: 0, protocol: HTTP}, hosts: ['*']}]\n",
@@ -456,7 +460,8 @@ mod tests {
         );
         let mesh =
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\n\
-                    data:\n  mesh: 'defaultConfig: {tracing: {sampling: 101}}'\n";
+                    data:\n  mesh: '{defaultConfig: {tracing: {sampling: 101}}, \
+                    defaultHttpRetryPolicy: {attempts: 4294967295}}'\n";
         let cases = [
             (
                 gateway,
@@ -473,6 +478,7 @@ mod tests {
                 mesh.to_string(),
                 vec![
                     "data.mesh.defaultConfig.tracing.sampling: 101 is not a percentage (0 to 100)",
+                    "data.mesh.defaultHttpRetryPolicy.attempts: 4294967295 is out of range (0 to 2147483647)",
                 ],
             ),
         ];
