@@ -1,16 +1,12 @@
-//! `cargo xtask`: builds the eBPF programs, runs the lab, the demo, every test and the benchmarks.
+//! `cargo xtask`: the task runner. The lab, the demo, the benchmarks and the eBPF build are the
+//! `mesh-lab` library; this binary parses the command line and dispatches.
 
-mod bench;
-mod build_ebpf;
 mod crds;
-mod demo;
-mod lab;
-mod packages;
 mod test_suite;
-mod toolchain;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use mesh_lab::{bench, build_ebpf, demo, lab};
 
 #[derive(Parser)]
 #[command(about = "Developer and demo tooling for the mesh")]

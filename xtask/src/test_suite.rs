@@ -2,10 +2,10 @@
 //! kernel programs), the eBPF build, unit and in-process tests, then the privileged tests in the
 //! lab with real eBPF (they print `skipped: <why>` when root or a kernel feature is missing).
 
-use crate::build_ebpf::{self, workspace_root, BPF_TARGET};
-use crate::packages;
-use crate::toolchain::NIGHTLY;
 use anyhow::{bail, Context, Result};
+use mesh_lab::build_ebpf::{self, workspace_root, BPF_TARGET};
+use mesh_lab::packages;
+use mesh_lab::toolchain::NIGHTLY;
 use std::process::Command;
 use std::time::Instant;
 

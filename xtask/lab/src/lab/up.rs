@@ -1,0 +1,93 @@
+//! `lab up`: validate the input, build the binaries, replace any lab of the same name, then
+//! create the fabric, the nodes and everything the input describes.
+
+use super::manifest::read_documents;
+use super::paths::LabDir;
+use super::plan::Plan;
+use super::state::State;
+use super::{agent, alloc, cgroup, down, net, preflight, run, Lab};
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The most nodes a lab can have (node N owns 10.244.N.0/24 and 10.250.0.N).
+const MAX_NODES: u8 = 250;
+
+/// How to bring a lab up.
+#[derive(Clone, Debug)]
+pub struct UpOptions {
+    /// The lab's name (prefix of everything it creates).
+    pub name: String,
+    /// How many nodes (`node-1 … node-N`).
+    pub nodes: u8,
+    /// Build the workspace's binaries and the eBPF object first.
+    pub build: bool,
+}
+
+impl Lab {
+    /// Creates lab `opts.name` from the YAML in `paths`, replacing a lab of that name.
+    /// Nothing is created when the input is invalid; a failure halfway removes what was made.
+    pub fn up(opts: &UpOptions, paths: &[PathBuf]) -> Result<Lab> {
+        preflight(&opts.name)?;
+        if opts.nodes == 0 || opts.nodes > MAX_NODES {
+            bail!("--nodes must be between 1 and {MAX_NODES}");
+        }
+        let docs = read_documents(paths)?;
+        let mut state = State {
+            name: opts.name.clone(),
+            cgroup_root: cgroup::lab_root(&opts.name)?,
+            ..State::default()
+        };
+        state.nodes = alloc::nodes(&state, opts.nodes);
+        let plan = Plan::build(&docs, &state)?;
+        if opts.build {
+            build_binaries()?;
+        }
+        down(&opts.name).context("removing the previous lab")?;
+        let mut lab = Lab {
+            state,
+            dir: LabDir::new(&opts.name),
+        };
+        if let Err(err) = lab.create(plan) {
+            let _ = down(&opts.name);
+            return Err(err.context(format!("lab {} failed to come up (removed)", opts.name)));
+        }
+        Ok(lab)
+    }
+
+    fn create(&mut self, plan: Plan) -> Result<()> {
+        self.dir.create()?;
+        self.save()?;
+        cgroup::create(&self.state.cgroup_root)?;
+        net::create_fabric(&self.state.name)?;
+        for node in &self.state.nodes {
+            net::create_node(&self.state.name, node, &self.state.nodes)?;
+            cgroup::create(&node.cgroup)?;
+        }
+        agent::start_agents(self)?;
+        self.apply_plan(plan)
+    }
+}
+
+/// `cargo build --bins -p mesh-agent -p mesh-workloads` in the workspace (the agent, and the
+/// `sample-app` and `mesh-load` pods run), and the eBPF object the agents load
+/// (`cargo xtask build-ebpf --release`).
+fn build_binaries() -> Result<()> {
+    crate::build_ebpf::run(&crate::build_ebpf::Options { release: true })?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(crate::build_ebpf::workspace_root()).args([
+        "build",
+        "--bins",
+        "-p",
+        "mesh-agent",
+        "-p",
+        "mesh-workloads",
+    ]);
+    eprintln!("==> {}", run::command_line(&cmd));
+    let status = cmd.status().context("starting cargo")?;
+    if !status.success() {
+        bail!("building the lab's binaries failed ({status})");
+    }
+    Ok(())
+}

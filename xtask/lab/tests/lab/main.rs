@@ -1,0 +1,40 @@
+//! The lab tests, one test binary: privileged tests (root, real eBPF, namespaces, cgroups) that
+//! bring up labs named `t-*` through the `mesh-lab` library and print `skipped: <why>` without
+//! root. They need the eBPF object and the binaries the pods run built first:
+//! `cargo xtask build-ebpf --release` and `cargo build --workspace --exclude mesh-ebpf --bins`.
+//!
+//! Lab names must not extend one another (`t-x`, `t-x-y`): tests run side by side and one lab's
+//! teardown would match the other's namespaces.
+
+mod mesh_support;
+mod prometheus_support;
+mod support;
+
+/// `lab apply` / `lab delete` on a running lab; `lab status` phases.
+mod apply;
+/// The ingress gateway.
+mod gateway;
+/// Bad input is refused and creates nothing.
+mod input;
+/// A resource past its range, applied live, fails alone.
+mod poison;
+/// L7: routing, rewrite, redirect, direct response, headers, gRPC, load balancing.
+mod l7;
+/// Capture and the L4 proxy.
+mod mesh;
+/// The agents' life: stopped, started, enrolment, teardown.
+mod mesh_agent;
+/// The lab itself: pods, Services and external hosts wired; `down` leaves nothing behind.
+mod network;
+/// A real Prometheus scraping the agents; `lab top`.
+mod prometheus;
+/// Retries, outlier ejection, circuit breaker, timeout, a killed endpoint.
+mod resilience;
+/// VirtualService routing by weight and header.
+mod routing;
+/// What a pod cannot do to escape capture.
+mod security;
+/// Istio metrics with exact counts, principals, access logs.
+mod telemetry;
+/// Faults, mirrors, splits, protocols.
+mod traffic;

@@ -1,0 +1,229 @@
+//! Resilience in the lab with real eBPF, the tutorial's scenarios on one two-node lab: retries
+//! (a route's and the mesh default), outlier ejection, a circuit breaker, a route timeout and a
+//! killed endpoint, each applied with `lab apply` and removed with `lab delete` as a user would.
+//! The client runs on node-1, so node-1's agent is the one that retries, breaks and ejects.
+
+use crate::mesh_support::traffic::{
+    self, has_policy, kubectl_until, requests, routed_by, steady, sum_of,
+};
+use crate::mesh_support::{admin, mesh_lab_of, metrics, pod_ip};
+use crate::support::{process_gone, stdout, TestLab};
+use serde_json::Value;
+use std::thread::sleep;
+use std::time::Duration;
+
+const CLIENT: (&str, &str) = ("shop", "client");
+
+/// What `sample-app load` from the client counted: `requests` to `url`, `concurrency` at a time.
+fn load(lab: &TestLab, url: &str, requests: u64, concurrency: u64) -> traffic::Load {
+    traffic::load(lab, CLIENT, url, requests, concurrency)
+}
+
+/// A Service of namespace `shop` by its full name.
+fn host(name: &str) -> String {
+    format!("{name}.shop.svc.cluster.local")
+}
+
+#[test]
+fn retries_ejection_circuit_breaking_and_timeouts_protect_callers() {
+    let Some(lab) = mesh_lab_of("t-resilience", 2, "lab-resilience.yaml") else {
+        return;
+    };
+    lab.exec_until_ok(
+        CLIENT.0,
+        CLIENT.1,
+        &["curl", "-sS", "-m", "5", "http://httpbin/"],
+    );
+    retries_lift_a_flaky_backend(&lab);
+    outlier_detection_ejects_the_broken_pod(&lab);
+    a_circuit_breaker_answers_the_overflow_at_once(&lab);
+    a_route_timeout_cuts_a_slow_backend(&lab);
+    a_killed_endpoint_is_retried_away_from(&lab);
+}
+
+/// The mesh default retries a 503 but not a 500; `attempts: 3, retryOn: 5xx` lifts a backend
+/// failing half its requests with 500 from about 50% to about 94% (1 − 0.5⁴).
+fn retries_lift_a_flaky_backend(lab: &TestLab) {
+    let server = load(lab, "http://flaky-server/", 300, 4);
+    let gateway = load(lab, "http://flaky-gateway/", 300, 4);
+    eprintln!("mesh default, 300 requests: 500 at 50% → {server:?}; 503 at 50% → {gateway:?}");
+    assert!((105..=195).contains(&server.ok), "500s retried? {server:?}");
+    assert!(
+        (240..=290).contains(&gateway.ok),
+        "503s not retried? {gateway:?}"
+    );
+
+    let file = "lab-resilience-retries.yaml";
+    let (flaky, vs) = (host("flaky-server"), "shop/flaky-server");
+    kubectl_until(lab, "apply", file, |s| routed_by(s, &flaky, vs));
+    let retried = load(lab, "http://flaky-server/", 300, 4);
+    eprintln!("attempts: 3, retryOn: 5xx, 300 requests: {retried:?}");
+    assert!(retried.ok >= 260, "{retried:?}");
+
+    kubectl_until(lab, "delete", file, |s| !routed_by(s, &flaky, vs));
+    let back = load(lab, "http://flaky-server/", 100, 4);
+    eprintln!("after lab delete, 100 requests: {back:?}");
+    assert!((25..=75).contains(&back.ok), "{back:?}");
+}
+
+/// One error ejects the pod answering 503 (`consecutiveErrors`) or 500 (`consecutive5xxErrors`)
+/// for 3 minutes: it gets no more requests, while the healthy pods answer every one.
+fn outlier_detection_ejects_the_broken_pod(lab: &TestLab) {
+    let file = "lab-resilience-outlier.yaml";
+    let (gateway, server) = (host("gateway-errors"), host("server-errors"));
+    kubectl_until(lab, "apply", file, |s| {
+        has_policy(s, &gateway, "outlierDetection") && has_policy(s, &server, "outlierDetection")
+    });
+    // The reason, as `/clusters` and the `mesh_outlier_ejections_total` label spell it.
+    for (service, broken, reason) in [
+        ("gateway-errors", "broken-gateway", "consecutive_gateway"),
+        ("server-errors", "broken-server", "consecutive_5xx"),
+    ] {
+        let url = format!("http://{service}/");
+        let endpoint = format!("{}:8080", pod_ip(lab, &format!("shop/{broken}")));
+        let cluster = format!("outbound|80||{}", host(service));
+        let ejected = || ejection(lab, &cluster, &endpoint);
+        for _ in 0..20 {
+            if ejected().is_some() {
+                break;
+            }
+            load(lab, &url, 6, 1);
+        }
+        assert_eq!(ejected().as_deref(), Some(reason), "{broken} not ejected");
+
+        let workload = format!("destination_workload=\"{broken}\"");
+        let arrived = || requests(lab, "node-2", &["reporter=\"destination\"", &workload]);
+        let before = steady(arrived);
+        let after_ejection = load(lab, &url, 60, 1);
+        let later = steady(arrived);
+        eprintln!("{service}: {broken} ejected ({reason}), then 60 requests: {after_ejection:?}");
+        assert_eq!(after_ejection.code("200"), 60, "{after_ejection:?}");
+        assert_eq!(after_ejection.by_pod.get(broken), None);
+        assert_eq!(
+            later, before,
+            "{broken} still got requests after its ejection"
+        );
+        let series = format!("destination=\"{cluster}\",reason=\"{reason}\"");
+        let counted = sum_of(
+            &metrics(lab, "node-1"),
+            "mesh_outlier_ejections_total",
+            &[&series],
+        );
+        assert_eq!(counted, 1, "mesh_outlier_ejections_total for {cluster}");
+    }
+    kubectl_until(lab, "delete", file, |s| {
+        !has_policy(s, &gateway, "outlierDetection")
+    });
+}
+
+/// Why `/clusters` on node-1 says `endpoint` of `cluster` is ejected, if it is.
+fn ejection(lab: &TestLab, cluster: &str, endpoint: &str) -> Option<String> {
+    let clusters: Value = serde_json::from_str(&admin(lab, "node-1", "/clusters")).unwrap();
+    let view = clusters.as_array()?.iter().find(|c| c["name"] == cluster)?;
+    let mut states = view["outlier"].as_array()?.iter();
+    let state = states.find(|e| e["endpoint"] == endpoint)?;
+    state["ejected"].as_str().map(String::from)
+}
+
+/// `maxConnections: 1, http1MaxPendingRequests: 1, maxRequestsPerConnection: 1` under 20
+/// concurrent slow requests: most are answered 503 `UO` by the agent, the others succeed.
+fn a_circuit_breaker_answers_the_overflow_at_once(lab: &TestLab) {
+    let url = "http://httpbin/delay/200";
+    let unlimited = load(lab, url, 20, 20);
+    assert_eq!(unlimited.code("200"), 20, "without limits: {unlimited:?}");
+
+    let (file, httpbin) = ("lab-resilience-pool.yaml", host("httpbin"));
+    kubectl_until(lab, "apply", file, |s| {
+        has_policy(s, &httpbin, "connectionPool")
+    });
+    let flagged = ["reporter=\"source\"", "response_flags=\"UO\""];
+    let overflowed_before = requests(lab, "node-1", &flagged);
+    let burst = load(lab, url, 20, 20);
+    let overflowed = steady(|| requests(lab, "node-1", &flagged)) - overflowed_before;
+    eprintln!("20 concurrent behind a pool of 1: {burst:?}, {overflowed} flagged UO");
+    let (served, refused) = (burst.code("200"), burst.code("503"));
+    assert_eq!(served + refused, 20, "{burst:?}");
+    assert!(served >= 1 && refused >= 10, "{burst:?}");
+    assert_eq!(overflowed, refused, "every 503 is an overflow (UO)");
+    assert_eq!(
+        burst.by_pod.get("httpbin"),
+        Some(&served),
+        "the 503s are the agent's own replies, not httpbin's"
+    );
+    kubectl_until(lab, "delete", file, |s| {
+        !has_policy(s, &httpbin, "connectionPool")
+    });
+}
+
+/// `timeout: 0.5s` on a route to a backend answering after 2 s: 504 `UT` from the agent.
+fn a_route_timeout_cuts_a_slow_backend(lab: &TestLab) {
+    let (file, httpbin) = ("lab-resilience-timeout.yaml", host("httpbin"));
+    kubectl_until(lab, "apply", file, |s| {
+        routed_by(s, &httpbin, "shop/httpbin")
+    });
+    let flagged = ["reporter=\"source\"", "response_flags=\"UT\""];
+    let cut_before = requests(lab, "node-1", &flagged);
+    let curl = |path: &str| {
+        let url = format!("http://httpbin{path}");
+        let argv = [
+            "curl",
+            "-sS",
+            "-m",
+            "5",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{time_total}",
+        ];
+        stdout(&lab.exec(CLIENT.0, CLIENT.1, &[&argv[..], &[url.as_str()]].concat()))
+    };
+    let (slow, fast) = (curl("/delay/2000"), curl("/delay/100"));
+    eprintln!("timeout 0.5s: /delay/2000 → {slow}, /delay/100 → {fast} (code, seconds)");
+    assert!(slow.starts_with("504 "), "{slow}");
+    assert!(fast.starts_with("200 "), "{fast}");
+    let cut = steady(|| requests(lab, "node-1", &flagged)) - cut_before;
+    assert_eq!(cut, 1, "one request flagged UT");
+    kubectl_until(lab, "delete", file, |s| {
+        !routed_by(s, &httpbin, "shop/httpbin")
+    });
+}
+
+/// A Service's pod crashes (its process killed; its endpoint still listed): the mesh default
+/// policy retries the failed tries on the other pod and no client sees an error.
+fn a_killed_endpoint_is_retried_away_from(lab: &TestLab) {
+    let both = load(lab, "http://pair/", 20, 1);
+    assert_eq!(both.by_pod.len(), 2, "{both:?}");
+    let dead = format!("{}:8080", pod_ip(lab, "shop/pair-b"));
+    crash(lab, "node-2", "pair-b");
+    assert!(
+        admin(lab, "node-1", "/clusters").contains(&dead),
+        "{dead} no longer listed"
+    );
+    let failed = ["reporter=\"destination\"", "response_flags=\"UF\""];
+    let failed_before = requests(lab, "node-2", &failed);
+    let after = load(lab, "http://pair/", 50, 1);
+    let failed_tries = steady(|| requests(lab, "node-2", &failed)) - failed_before;
+    eprintln!("pair-b killed, 50 requests: {after:?}; {failed_tries} tries failed to connect");
+    assert_eq!(after.code("200"), 50, "{after:?}");
+    assert!(failed_tries > 0, "the dead endpoint was never tried");
+}
+
+/// Kills pod `pod`'s `sample-app` with SIGKILL, as a crash would; the pod stays listed.
+fn crash(lab: &TestLab, node: &str, pod: &str) {
+    let app = |pid: &i32| {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        comm.trim() == "sample-app"
+    };
+    let pids: Vec<i32> = lab.pod_pids(node, "shop", pod);
+    let pids: Vec<i32> = pids.into_iter().filter(app).collect();
+    assert_eq!(pids.len(), 1, "{pod}'s sample-app: {pids:?}");
+    // SAFETY: kill has no memory preconditions; the pid is the pod's own process.
+    unsafe { libc::kill(pids[0], libc::SIGKILL) };
+    for _ in 0..100 {
+        if process_gone(pids[0]) {
+            return;
+        }
+        sleep(Duration::from_millis(20));
+    }
+    panic!("{pod}'s process {} survived SIGKILL", pids[0]);
+}
