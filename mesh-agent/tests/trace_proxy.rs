@@ -24,6 +24,10 @@ use trace_support::{Collector, Received};
 
 const BACKEND_SERVICE: &str = "10.96.0.20:80";
 const BACKEND_POD: &str = "127.0.0.7";
+/// Where the backend app listens: the pod IP as seen from inside its netns. In-process there
+/// is no `sk_lookup` to steer the caller's connections to `BACKEND_POD` away from the app, so
+/// the inbound side listens on the pod IP and the app on this other loopback address.
+const BACKEND_APP: &str = "127.0.0.8";
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SPAN: &str = "00f067aa0ba902b7";
 
@@ -37,7 +41,7 @@ struct Mesh {
 
 /// The backend app answers with the trace headers it received, one `name: value` per line.
 async fn backend_app() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = TcpListener::bind((BACKEND_APP, 0)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -83,7 +87,7 @@ fn mesh_config(sampling: f64, collector: SocketAddr) -> MeshConfig {
 }
 
 /// The backend pod's inbound side: what `sk_lookup` would steer to it, served here from a
-/// listener on the pod IP at the app's port (the app itself listens on loopback).
+/// listener on the pod IP at the app's port; it dials the app on `BACKEND_APP`.
 async fn inbound_side(inputs: Arc<ProxyInputs>, port: u16) {
     let pod = current_pod("shop", "backend-0", BACKEND_POD).await;
     let addr: SocketAddr = format!("{BACKEND_POD}:{port}").parse().unwrap();
@@ -95,7 +99,7 @@ async fn inbound_side(inputs: Arc<ProxyInputs>, port: u16) {
             tokio::spawn(async move {
                 let direction = Direction::Inbound {
                     original_dst: addr,
-                    pod_ip: pod.ip,
+                    pod_ip: BACKEND_APP.parse().unwrap(),
                 };
                 serve_if_http(client, peer, direction, &pod, &inputs, &pool).await;
             });
