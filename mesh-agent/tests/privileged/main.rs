@@ -1,0 +1,15 @@
+//! The privileged tests, one binary (ztunnel calls them namespaced): real eBPF programs,
+//! network namespaces and cgroups. Each needs root and prints `skipped: <why>` without it;
+//! the eBPF ones need `cargo xtask build-ebpf --release` first. Names are unique per test, so
+//! they run in parallel without a lock.
+
+#[allow(dead_code)]
+#[path = "../harness/mod.rs"]
+mod harness;
+
+mod ebpf_accel;
+mod ebpf_capture;
+mod ebpf_counter;
+mod netns_enroll;
+mod netns_enter;
+mod netns_same_node;

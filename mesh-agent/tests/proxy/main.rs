@@ -1,0 +1,19 @@
+//! The data path in-process on loopback, one test binary: the outbound and inbound listeners,
+//! the HTTP request stack (routing, faults, resilience, pools, authority), the ingress gateway
+//! and the enrollment API, each with a fake capture layer.
+
+#[allow(dead_code)]
+#[path = "../harness/mod.rs"]
+mod harness;
+
+mod authority;
+mod enroll_api;
+mod gateway_http;
+mod gateway_https;
+mod http;
+mod inbound;
+mod outbound;
+mod pool_limits;
+mod resilience;
+mod routing;
+mod routing_faults;
