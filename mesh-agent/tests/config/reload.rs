@@ -214,7 +214,12 @@ async fn an_agent_starting_with_a_resource_past_its_range_loads_the_rest() {
     let routes = routes_yaml();
     let h = harness_with(&[("routes.yaml", &routes)]).await;
     assert_eq!(h.call().await.as_deref(), Some("a:hi"));
-    assert!(h.config.state.snapshot().routes("web", 80, "shop").is_some());
+    assert!(h
+        .config
+        .state
+        .snapshot()
+        .routes("web", 80, "shop")
+        .is_some());
     assert_eq!(rejected(&h.config.state), [POISON]);
 }
 

@@ -16,8 +16,6 @@ mod apply;
 mod gateway;
 /// Bad input is refused and creates nothing.
 mod input;
-/// A resource past its range, applied live, fails alone.
-mod poison;
 /// L7: routing, rewrite, redirect, direct response, headers, gRPC, load balancing.
 mod l7;
 /// Capture and the L4 proxy.
@@ -26,6 +24,8 @@ mod mesh;
 mod mesh_agent;
 /// The lab itself: pods, Services and external hosts wired; `down` leaves nothing behind.
 mod network;
+/// A resource past its range, applied live, fails alone.
+mod poison;
 /// A real Prometheus scraping the agents; `lab top`.
 mod prometheus;
 /// Retries, outlier ejection, circuit breaker, timeout, a killed endpoint.
