@@ -11,4 +11,5 @@ pub mod build_ebpf;
 pub mod demo;
 pub mod lab;
 pub mod packages;
+pub mod primitives;
 pub mod toolchain;

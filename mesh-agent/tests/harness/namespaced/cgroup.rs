@@ -1,8 +1,7 @@
-//! Test cgroups under the cgroup2 mount, and processes spawned into them.
+//! Test cgroups under the cgroup2 mount, and processes spawned into them, with the lab's own
+//! primitives (`mesh_lab::primitives`).
 
-use mesh_agent::bpf::cgroup2_mount;
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
+use mesh_lab::primitives;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
@@ -15,8 +14,12 @@ pub struct TestCgroup {
 impl TestCgroup {
     /// Creates `<cgroup2 mount>/<name>`.
     pub fn new(name: &str) -> Self {
-        let path = cgroup2_mount().expect("cgroup2 mount").join(name);
-        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        let root = primitives::cgroup2_mount().unwrap_or_else(|e| panic!("{e:#}"));
+        Self::create(root.join(name))
+    }
+
+    fn create(path: PathBuf) -> Self {
+        primitives::create_cgroup(&path).unwrap_or_else(|e| panic!("{e:#}"));
         TestCgroup { path }
     }
 
@@ -27,9 +30,7 @@ impl TestCgroup {
 
     /// Creates the child cgroup `name` (drop it before its parent).
     pub fn child(&self, name: &str) -> TestCgroup {
-        let path = self.path.join(name);
-        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
-        TestCgroup { path }
+        Self::create(self.path.join(name))
     }
 
     /// The cgroup's id, as `bpf_get_current_cgroup_id` returns it (its directory's inode).
@@ -43,22 +44,9 @@ impl TestCgroup {
     /// Runs `command` to completion with the child moved into this cgroup before exec (the
     /// test runner itself stays where it is).
     pub fn run(&self, mut command: Command) -> ExitStatus {
-        let procs = CString::new(self.path.join("cgroup.procs").as_os_str().as_bytes()).unwrap();
-        // SAFETY: the closure only calls async-signal-safe functions (open, write, close).
-        unsafe {
-            command.pre_exec(move || {
-                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
-                if fd < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
-                libc::close(fd);
-                if written != 1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        let mut enter = primitives::enter_hook(&self.path).unwrap_or_else(|e| panic!("{e:#}"));
+        // SAFETY: the hook only calls async-signal-safe functions (open, write, close).
+        unsafe { command.pre_exec(move || enter()) };
         command
             .status()
             .expect("spawning a process into the test cgroup")
@@ -66,9 +54,10 @@ impl TestCgroup {
 }
 
 impl Drop for TestCgroup {
+    /// Kills what is left in it and removes it (with any child cgroup).
     fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir(&self.path) {
-            eprintln!("warning: removing cgroup {}: {e}", self.path.display());
+        if let Err(e) = primitives::remove_tree(&self.path) {
+            eprintln!("warning: removing cgroup {}: {e:#}", self.path.display());
         }
     }
 }

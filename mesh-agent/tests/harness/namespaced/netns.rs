@@ -1,5 +1,7 @@
-//! Test network namespaces (`ip netns add`), removed on drop, and running code inside them.
+//! Test network namespaces, made and removed with the lab's own primitives
+//! (`mesh_lab::primitives`), and running code inside them.
 
+use mesh_lab::primitives;
 use std::fs::File;
 use std::process::Command;
 
@@ -11,12 +13,10 @@ pub struct TestNetns {
 impl TestNetns {
     /// `ip netns add <name>` and `ip link set lo up` inside it.
     pub fn new(name: &str) -> Self {
-        ip(&["netns", "add", name]);
-        let netns = TestNetns {
+        primitives::add_netns(name).unwrap_or_else(|e| panic!("{e:#}"));
+        TestNetns {
             name: name.to_string(),
-        };
-        netns.ip(&["link", "set", "lo", "up"]);
-        netns
+        }
     }
 
     /// The namespace's name.
@@ -46,9 +46,7 @@ impl TestNetns {
 
     /// `ip -n <name> ARGS...`, which must succeed.
     pub fn ip(&self, args: &[&str]) {
-        let mut all = vec!["-n", &self.name];
-        all.extend_from_slice(args);
-        ip(&all);
+        primitives::ip_in(&self.name, args).unwrap_or_else(|e| panic!("{e:#}"));
     }
 
     /// `ip netns exec <name> bash -c script`.
@@ -72,19 +70,15 @@ impl TestNetns {
 
 impl Drop for TestNetns {
     fn drop(&mut self) {
-        let status = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-        if !matches!(status, Ok(s) if s.success()) {
-            eprintln!("warning: deleting netns {} failed", self.name);
+        if let Err(e) = primitives::delete_netns(&self.name) {
+            eprintln!("warning: deleting netns {}: {e:#}", self.name);
         }
     }
 }
 
 /// `ip ARGS...`, which must succeed.
 pub fn ip(args: &[&str]) {
-    let status = Command::new("ip").args(args).status().expect("running ip");
-    assert!(status.success(), "ip {args:?} failed");
+    primitives::ip(args).unwrap_or_else(|e| panic!("{e:#}"));
 }
 
 /// Connects a veth pair between two namespaces with addresses (`10.x.y.z/24` style).

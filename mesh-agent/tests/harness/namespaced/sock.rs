@@ -1,11 +1,11 @@
-//! Raw TCP connects for tests: from a forked child placed in a cgroup and a netns (so the
+//! Raw TCP connects for tests: from a forked child placed in a cgroup (the lab's own
+//! `enter_hook`) and a netns (so the
 //! cgroup hooks see it), optionally with `SO_MARK` or a source address.
 
-use std::ffi::CString;
+use mesh_lab::primitives;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// How the child connects.
@@ -40,8 +40,7 @@ impl Connect {
 /// netns `netns`, then connects as `how` says and exits; returns the child's errno (0 =
 /// connected).
 pub fn connect_in(cgroup: Option<&Path>, netns: &impl AsRawFd, how: Connect) -> i32 {
-    let procs =
-        cgroup.map(|c| CString::new(c.join("cgroup.procs").as_os_str().as_bytes()).unwrap());
+    let mut enter = cgroup.map(|c| primitives::enter_hook(c).unwrap_or_else(|e| panic!("{e:#}")));
     let to = sockaddr(how.to, how.ipv6_socket);
     let from = how.from.map(|from| sockaddr(from, how.ipv6_socket));
     let netns = netns.as_raw_fd();
@@ -49,7 +48,7 @@ pub fn connect_in(cgroup: Option<&Path>, netns: &impl AsRawFd, how: Connect) -> 
     unsafe {
         match libc::fork() {
             -1 => panic!("fork: {}", io::Error::last_os_error()),
-            0 => libc::_exit(child(procs.as_ref(), netns, to, from, how)),
+            0 => libc::_exit(child(enter.as_mut(), netns, to, from, how)),
             pid => wait(pid),
         }
     }
@@ -57,7 +56,7 @@ pub fn connect_in(cgroup: Option<&Path>, netns: &impl AsRawFd, how: Connect) -> 
 
 /// The child's work; returns an errno (0 = connected).
 unsafe fn child(
-    procs: Option<&CString>,
+    enter_cgroup: Option<&mut (impl FnMut() -> io::Result<()> + ?Sized)>,
     netns: i32,
     to: RawSockaddr,
     from: Option<RawSockaddr>,
@@ -65,12 +64,10 @@ unsafe fn child(
 ) -> i32 {
     let errno = || io::Error::last_os_error().raw_os_error().unwrap_or(1);
     unsafe {
-        if let Some(procs) = procs {
-            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
-            if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
-                return errno();
+        if let Some(enter) = enter_cgroup {
+            if let Err(e) = enter() {
+                return e.raw_os_error().unwrap_or(1);
             }
-            libc::close(fd);
         }
         if libc::setns(netns, libc::CLONE_NEWNET) != 0 {
             return errno();

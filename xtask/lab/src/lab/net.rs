@@ -135,7 +135,7 @@ pub fn netns_pids(name: &str) -> Result<Vec<i32>> {
 }
 
 /// A new namespace with its loopback up.
-fn add_netns(name: &str) -> Result<()> {
+pub fn add_netns(name: &str) -> Result<()> {
     ip(&["netns", "add", name]).with_context(|| format!("creating network namespace {name}"))?;
     ip_in(name, &["link", "set", "lo", "up"])?;
     Ok(())
