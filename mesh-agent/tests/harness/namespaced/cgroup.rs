@@ -44,9 +44,9 @@ impl TestCgroup {
     /// Runs `command` to completion with the child moved into this cgroup before exec (the
     /// test runner itself stays where it is).
     pub fn run(&self, mut command: Command) -> ExitStatus {
-        let mut enter = primitives::enter_hook(&self.path).unwrap_or_else(|e| panic!("{e:#}"));
+        let enter = primitives::enter_hook(&self.path).unwrap_or_else(|e| panic!("{e:#}"));
         // SAFETY: the hook only calls async-signal-safe functions (open, write, close).
-        unsafe { command.pre_exec(move || enter()) };
+        unsafe { command.pre_exec(enter) };
         command
             .status()
             .expect("spawning a process into the test cgroup")
