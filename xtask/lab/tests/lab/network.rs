@@ -26,7 +26,30 @@ fn two_node_lab_wires_pods_services_and_external_hosts() {
         return;
     };
     lab.up(2, &["lab-two-nodes.yaml"]);
+    pods_are_placed(&lab);
+    pods_services_nodes_and_external_hosts_reach_each_other(&lab);
+    nothing_routes_out(&lab);
+    exec_runs_in_the_pod(&lab);
 
+    // Mesh resources land in the config directory.
+    let config = lab_dir("t-net").join("config/VirtualService.shop.web.yaml");
+    assert!(config.exists(), "{} missing", config.display());
+
+    let mut pids = lab.pod_pids("node-1", "shop", "web-0");
+    pids.extend(lab.pod_pids("node-2", "shop", "web-1"));
+    pids.extend(lab.pod_pids("external", "egress", "api"));
+    assert!(pids.len() >= 3, "pods have processes: {pids:?}");
+
+    lab.down();
+    assert_eq!(lab.leftovers(), Vec::<String>::new());
+    assert!(!lab_dir("t-net").exists(), "state dir left");
+    let alive: Vec<_> = pids.into_iter().filter(|p| !process_gone(*p)).collect();
+    assert!(alive.is_empty(), "processes left: {alive:?}");
+    lab.down(); // idempotent
+}
+
+/// `lab status` puts each pod on its node with its address; the external host outside the mesh.
+fn pods_are_placed(lab: &TestLab) {
     let status = lab.status();
     let columns = |pod: &str| -> Vec<String> {
         status_line(&status, pod)
@@ -46,10 +69,13 @@ fn two_node_lab_wires_pods_services_and_external_hosts() {
         columns("egress/api"),
         ["egress/api", "external", "10.250.1.1", "no", "running"]
     );
+}
 
+/// Pod to pod across nodes, Service, node and external names, and back.
+fn pods_services_nodes_and_external_hosts_reach_each_other(lab: &TestLab) {
     // Pod to pod across nodes, by pod IP: web-1 (node-2) answers web-0 (node-1).
     let url = "http://10.244.2.2:8080/";
-    assert_eq!(http_code(&lab, "shop", "web-0", url), "200");
+    assert_eq!(http_code(lab, "shop", "web-0", url), "200");
     let body = stdout(&ok(lab.exec(
         "shop",
         "web-0",
@@ -58,26 +84,29 @@ fn two_node_lab_wires_pods_services_and_external_hosts() {
     assert!(body.contains(r#""pod":"web-1""#), "{body}");
     // Service names: short (own namespace), svc.ns and the FQDN.
     for name in ["web", "web.shop", "web.shop.svc.cluster.local"] {
-        assert_eq!(resolve(&lab, "shop", "web-0", name), "10.96.0.10", "{name}");
+        assert_eq!(resolve(lab, "shop", "web-0", name), "10.96.0.10", "{name}");
     }
     // Node names, in pods and on the external segment.
-    assert_eq!(resolve(&lab, "shop", "web-0", "node-2"), "10.250.0.2");
-    assert_eq!(resolve(&lab, "egress", "api", "node-1"), "10.250.0.1");
+    assert_eq!(resolve(lab, "shop", "web-0", "node-2"), "10.250.0.2");
+    assert_eq!(resolve(lab, "egress", "api", "node-1"), "10.250.0.1");
     // The external host resolves in pods and answers them.
     assert_eq!(
-        resolve(&lab, "shop", "web-1", "api.example.com"),
+        resolve(lab, "shop", "web-1", "api.example.com"),
         "10.250.1.1"
     );
     assert_eq!(
-        http_code(&lab, "shop", "web-1", "http://api.example.com:9090/"),
+        http_code(lab, "shop", "web-1", "http://api.example.com:9090/"),
         "200"
     );
     // The external host reaches pods back (routes via the nodes).
     assert_eq!(
-        http_code(&lab, "egress", "api", "http://10.244.1.2:8080/"),
+        http_code(lab, "egress", "api", "http://10.244.1.2:8080/"),
         "200"
     );
+}
 
+/// No route out of pods, nodes or external hosts.
+fn nothing_routes_out(lab: &TestLab) {
     // No route out of pods, nodes or external hosts (`ip route get` sends nothing).
     for (ns, pod) in [("shop", "web-0"), ("egress", "api")] {
         let out = lab.exec(ns, pod, &["ip", "route", "get", "1.1.1.1"]);
@@ -89,7 +118,10 @@ fn two_node_lab_wires_pods_services_and_external_hosts() {
     }
     let node = lab.exec_node("node-1", &["ip", "route", "get", "1.1.1.1"]);
     assert!(!node.status.success(), "node-1 has a route out");
+}
 
+/// `lab exec` passes the exit code through and runs in the pod's cgroup.
+fn exec_runs_in_the_pod(lab: &TestLab) {
     // exec passes the exit code through and runs in the pod's cgroup.
     assert_eq!(
         lab.exec("shop", "web-0", &["sh", "-c", "exit 7"])
@@ -103,22 +135,6 @@ fn two_node_lab_wires_pods_services_and_external_hosts() {
         &["cat", "/proc/self/cgroup"],
     )));
     assert!(cgroup.contains("t-net-lab/node-1/shop.web-0"), "{cgroup}");
-
-    // Mesh resources land in the config directory.
-    let config = lab_dir("t-net").join("config/VirtualService.shop.web.yaml");
-    assert!(config.exists(), "{} missing", config.display());
-
-    let mut pids = lab.pod_pids("node-1", "shop", "web-0");
-    pids.extend(lab.pod_pids("node-2", "shop", "web-1"));
-    pids.extend(lab.pod_pids("external", "egress", "api"));
-    assert!(pids.len() >= 3, "pods have processes: {pids:?}");
-
-    lab.down();
-    assert_eq!(lab.leftovers(), Vec::<String>::new());
-    assert!(!lab_dir("t-net").exists(), "state dir left");
-    let alive: Vec<_> = pids.into_iter().filter(|p| !process_gone(*p)).collect();
-    assert!(alive.is_empty(), "processes left: {alive:?}");
-    lab.down(); // idempotent
 }
 
 #[test]
