@@ -4,21 +4,8 @@
 mod agent_support;
 
 use agent_support::*;
-use mesh_agent::proxy::inbound::app_address;
 use mesh_agent::proxy::Inbound;
 use tokio::io::AsyncReadExt;
-
-#[test]
-fn the_app_is_dialled_on_loopback_at_the_original_port() {
-    assert_eq!(
-        app_address("10.244.1.5:9080".parse().unwrap()),
-        "127.0.0.1:9080".parse().unwrap()
-    );
-    assert_eq!(
-        app_address("[fd00::5]:80".parse().unwrap()),
-        "[::1]:80".parse().unwrap()
-    );
-}
 
 #[tokio::test]
 async fn a_connection_addressed_to_the_listener_itself_is_reset_not_looped() {
