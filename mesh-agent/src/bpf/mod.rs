@@ -17,6 +17,6 @@ pub use counters::{CounterTotals, FlowCount};
 pub use loader::{BpfError, LoadOptions, MeshBpf};
 pub use mounts::{cgroup2_mount, ensure_bpffs, BPFFS_ROOT};
 pub use object::{resolve_object, BPF_OBJECT_ENV};
-pub use pins::MapPins;
 pub use own_cgroup::own_cgroup_id;
+pub use pins::MapPins;
 pub use socket::socket_netns_cookie;
