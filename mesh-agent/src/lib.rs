@@ -12,6 +12,8 @@ pub mod capture;
 pub mod check;
 pub mod config;
 pub mod enroll;
+#[cfg(test)]
+mod floors;
 pub mod flows;
 pub mod gateway;
 pub mod http;
