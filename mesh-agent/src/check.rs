@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::resources::read_documents;
+use crate::document::read_documents;
 use crate::snapshot::build;
 use crate::validate::outlier_warnings;
 

@@ -13,7 +13,9 @@ const FLOORS: &[(&str, u8)] = &[
     ("capture", 0),
     ("metrics", 0),
     ("logging", 0),
-    ("netns", 0),
+    ("net", 0),
+    ("facts", 0),
+    ("document", 0),
     // 1-4: configuration, one way.
     ("sources", 1),
     ("resources", 1),

@@ -11,7 +11,9 @@ pub mod bpf;
 pub mod capture;
 pub mod check;
 pub mod config;
+pub mod document;
 pub mod enroll;
+pub mod facts;
 #[cfg(test)]
 mod floors;
 pub mod flows;
@@ -19,7 +21,7 @@ pub mod gateway;
 pub mod http;
 pub mod logging;
 pub mod metrics;
-pub mod netns;
+pub mod net;
 pub mod observe;
 pub mod pipeline;
 pub mod pods;

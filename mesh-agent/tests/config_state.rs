@@ -8,10 +8,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use agent_support::*;
+use mesh_agent::document::parse_documents;
+use mesh_agent::document::SourceUpdate;
 use mesh_agent::pipeline::{ConfigState, ReloadResult};
-use mesh_agent::resources::parse_documents;
 use mesh_agent::snapshot::{workload_name, Address, Protocol};
-use mesh_agent::sources::SourceUpdate;
 
 const SERVICE: &str = r#"
 apiVersion: v1

@@ -3,7 +3,7 @@
 mod config_support;
 
 use config_support::{bookinfo, compile_with, documents, fixture, lines, rebuild};
-use mesh_agent::resources::read_documents;
+use mesh_agent::document::read_documents;
 
 #[test]
 fn each_error_names_file_line_resource_field_and_says_why() {

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use agent_support::*;
 use mesh_agent::enroll::handle;
-use mesh_agent::netns::Netns;
+use mesh_agent::net::Netns;
+use mesh_agent::net::{connect, listen, UpstreamSockets};
 use mesh_agent::pods::{EnrolledPods, ListenAddrs};
-use mesh_agent::proxy::socket::{connect, listen, UpstreamSockets};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A named netns with `lo` up, deleted on drop (also when the test fails).

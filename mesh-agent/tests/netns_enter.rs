@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
-use mesh_agent::netns::{netns_cookie, Netns};
+use mesh_agent::net::{netns_cookie, Netns};
 use support::netns::TestNetns;
 
 /// The (device, inode) of the calling thread's netns.

@@ -8,7 +8,8 @@ mod fake_api;
 use std::time::Duration;
 
 use fake_api::{FakeApi, Step};
-use mesh_agent::sources::{KubernetesSource, Origin, SourceUpdate, WATCHED_KINDS};
+use mesh_agent::document::{Origin, SourceUpdate};
+use mesh_agent::sources::{KubernetesSource, WATCHED_KINDS};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 

@@ -8,8 +8,9 @@ mod fake_api;
 use std::time::Duration;
 
 use fake_api::{FakeApi, Step};
+use mesh_agent::document::SourceUpdate;
 use mesh_agent::pipeline::ConfigState;
-use mesh_agent::sources::{KubernetesSource, SourceUpdate};
+use mesh_agent::sources::KubernetesSource;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 

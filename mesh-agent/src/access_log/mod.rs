@@ -21,7 +21,7 @@ pub use entry::{rfc3339_millis, AccessLogEntry};
 pub use sampling::LogSampler;
 pub use writer::{run_writer, AccessLogSink};
 
-use crate::observe::{HopPeers, Outcome, RequestFacts};
+use crate::facts::{HopPeers, Outcome, RequestFacts};
 use crate::resources::{AccessLogEncoding, MeshConfig};
 
 /// Entries waiting for the writer before new ones are dropped.

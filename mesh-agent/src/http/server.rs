@@ -16,8 +16,10 @@ use super::pool::Pool;
 use super::route::Direction;
 use super::stack::{request_stack, RequestStack};
 use super::telemetry::Peers;
+use crate::facts::Reporter;
+use crate::net::ProxiedPod;
 use crate::protocol::{self, Declared, Protocol};
-use crate::proxy::{ProxiedPod, ProxyInputs, Reporter};
+use crate::proxy::ProxyInputs;
 use crate::snapshot::Snapshot;
 
 /// Serves `client` as HTTP when its port is declared HTTP or its first bytes are; otherwise
@@ -62,7 +64,7 @@ fn peers(snapshot: &Snapshot, direction: Direction, pod: &ProxiedPod, peer: Sock
     match direction {
         Direction::Outbound { .. } | Direction::Gateway { .. } => Peers {
             reporter: Reporter::source,
-            source: Some(pod.workload(snapshot)),
+            source: Some(snapshot.pod_workload(&pod)),
             destination: None,
             pod_ip: Some(pod.ip),
             downstream: Some(peer),
@@ -70,7 +72,7 @@ fn peers(snapshot: &Snapshot, direction: Direction, pod: &ProxiedPod, peer: Sock
         Direction::Inbound { .. } => Peers {
             reporter: Reporter::destination,
             source: snapshot.workload(peer.ip()).cloned(),
-            destination: Some(pod.workload(snapshot)),
+            destination: Some(snapshot.pod_workload(&pod)),
             pod_ip: Some(pod.ip),
             downstream: Some(peer),
         },

@@ -16,9 +16,9 @@ use tower::{Layer, Service, ServiceExt};
 use super::body::{boxed, Body};
 use super::metered::{headers_size, MeteredRequest};
 use super::metrics::HttpMetrics;
+use crate::facts::Reporter;
 use crate::observe::RequestObservers;
 use crate::pipeline::ConfigState;
-use crate::proxy::Reporter;
 use crate::snapshot::{Service as MeshService, TelemetryPolicy, Workload};
 
 mod record;

@@ -18,8 +18,8 @@ pub use metrics::{ConfigMetrics, ReloadResult};
 pub use reload::{run, Reload};
 pub use round_robin::RoundRobin;
 
+use crate::document::SourceUpdate;
 use crate::snapshot::Snapshot;
-use crate::sources::SourceUpdate;
 
 /// The configuration in force, shared by every connection. Cheap to clone.
 #[derive(Clone, Default)]

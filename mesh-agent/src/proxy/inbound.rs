@@ -17,8 +17,10 @@ use tokio::net::{TcpListener, TcpStream};
 use super::connection_log::{ConnectionLog, TcpHop};
 use super::forward::forward;
 use super::listener::{Accepted, PodListener};
-use super::socket::{connect, reset};
-use super::{ProxiedPod, ProxyInputs, Reporter, TcpLabels};
+use super::{ProxyInputs, TcpLabels};
+use crate::facts::Reporter;
+use crate::net::ProxiedPod;
+use crate::net::{connect, reset};
 
 /// A pod's inbound capture listener.
 pub struct Inbound(PodListener);
@@ -89,7 +91,7 @@ async fn proxy_inbound(
     };
     let snapshot = inputs.config.snapshot();
     let source = snapshot.workload(peer.ip()).cloned();
-    let destination = pod.workload(&snapshot);
+    let destination = snapshot.pod_workload(&pod);
     let service = snapshot.service_of_endpoint(app).map(|(s, _)| s.clone());
     let labels = TcpLabels::new(
         Reporter::destination,

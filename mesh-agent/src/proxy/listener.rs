@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpStream};
 
-use super::socket::listen;
-use super::{ProxiedPod, ProxyInputs};
+use super::ProxyInputs;
 use crate::http::Pool;
+use crate::net::listen;
+use crate::net::ProxiedPod;
 
 /// A listener inside a pod's netns with what every accepted connection needs.
 pub(super) struct PodListener {

@@ -12,8 +12,10 @@ use tokio::net::TcpStream;
 use super::connection_log::{ConnectionLog, TcpHop};
 use super::forward::{forward_within, ConnectionLifetime};
 use super::listener::{Accepted, PodListener};
-use super::socket::{connect, reset};
-use super::{ProxiedPod, ProxyInputs, Reporter, TcpLabels};
+use super::{ProxyInputs, TcpLabels};
+use crate::facts::Reporter;
+use crate::net::ProxiedPod;
+use crate::net::{connect, reset};
 use crate::pipeline::RoundRobin;
 use crate::snapshot::Snapshot;
 
@@ -79,7 +81,9 @@ async fn proxy_outbound(
         }
         place => place.and_then(Result::ok),
     };
-    let sockets = inputs.sockets.for_destination(policy.as_ref());
+    let sockets = inputs
+        .sockets
+        .with_connect_timeout(policy.and_then(|p| p.connect_timeout));
     let same_node = inputs.local_pods.fast_path(endpoint);
     let upstream = match &same_node {
         Some(hop) => hop.connect(&sockets).await,
@@ -92,7 +96,7 @@ async fn proxy_outbound(
             return reset(client);
         }
     };
-    let source = pod.workload(&snapshot);
+    let source = snapshot.pod_workload(&pod);
     let destination = snapshot.workload(endpoint.ip()).cloned();
     let labels = TcpLabels::new(
         Reporter::source,

@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{Istio, MeshConfig, Resource, MESH_CONFIG_KEY, MESH_CONFIG_MAP};
-use crate::sources::RawResource;
-use crate::validate::{namespace_of, Problem};
+use crate::document::RawResource;
+use crate::document::{namespace_of, Problem};
 
 /// A document read as a typed resource, with the warnings reading it raised.
 #[derive(Debug)]

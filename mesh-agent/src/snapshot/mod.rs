@@ -225,7 +225,7 @@ impl Snapshot {
         namespace: &str,
         name: &str,
     ) -> Option<&k8s_openapi::api::core::v1::Secret> {
-        let key = crate::resources::ResourceKey {
+        let key = crate::document::ResourceKey {
             kind: "Secret".into(),
             namespace: namespace.into(),
             name: name.into(),

@@ -9,7 +9,8 @@ use super::build::{Accepted, AcceptedMap};
 use super::registry::Registry;
 use super::routes::{compile as compile_routes, merged, HostRoutes, MESH_GATEWAY};
 use super::{GatewayEntry, Snapshot};
-use crate::resources::{Resource, ResourceKey};
+use crate::document::ResourceKey;
+use crate::resources::Resource;
 use crate::validate::references::gateway_key;
 
 /// Mesh and gateway routes of the accepted VirtualServices.

@@ -4,8 +4,6 @@
 
 pub mod directory;
 pub mod kubernetes;
-mod raw;
 
 pub use directory::DirectorySource;
 pub use kubernetes::{KubernetesSource, WATCHED_KINDS};
-pub use raw::{Origin, RawResource, ResourceSet, SourceProblem, SourceUpdate};

@@ -1,6 +1,6 @@
 //! Istio's span tags and names, from the facts of one finished request.
 
-use crate::observe::{HopPeers, Outcome, RequestFacts};
+use crate::facts::{HopPeers, Outcome, RequestFacts};
 
 /// The span name Envoy gives a hop: `<host>:<port>/*`, the Service's hostname when known.
 pub fn span_name(facts: &RequestFacts, outcome: &Outcome<'_>) -> String {

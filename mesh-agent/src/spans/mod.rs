@@ -32,7 +32,7 @@ pub use settings::{CollectorAddress, TracingSettings, DEFAULT_MESH_ID};
 pub use span::{SpanKind, SpanRecord};
 pub use w3c::{parse as parse_traceparent, traceparent, TraceParent};
 
-use crate::observe::{HopPeers, Outcome, RequestFacts};
+use crate::facts::{HopPeers, Outcome, RequestFacts};
 
 /// Opens, closes and queues the spans of proxied requests.
 #[derive(Debug)]

@@ -4,10 +4,8 @@
 //! from [`references`]; `mesh-agent check` adds [`outlier_warnings`].
 
 mod outlier;
-mod problem;
 pub(crate) mod ranges;
 pub(crate) mod references;
 pub(crate) mod telemetry;
 
 pub use outlier::outlier_warnings;
-pub use problem::{namespace_of, Problem, Severity};

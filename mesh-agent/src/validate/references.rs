@@ -3,11 +3,12 @@
 
 use std::collections::HashSet;
 
-use super::{Problem, Severity};
-use crate::resources::{Destination, DestinationRuleSpec, Istio, ResourceKey, VirtualServiceSpec};
+use crate::document::Origin;
+use crate::document::ResourceKey;
+use crate::document::{Problem, Severity};
+use crate::resources::{Destination, DestinationRuleSpec, Istio, VirtualServiceSpec};
 use crate::snapshot::policy::{rule_for, RulesByHost};
 use crate::snapshot::registry::Registry;
-use crate::sources::Origin;
 
 /// What references are checked against.
 pub(crate) struct Context<'a> {

@@ -1,9 +1,9 @@
 //! Checks of a Telemetry resource read on its own: percentages in range (an error), and the
 //! fields the mesh reads but does not act on (warnings, so nobody counts on them silently).
 
-use super::Problem;
+use crate::document::Problem;
+use crate::document::RawResource;
 use crate::resources::{TelemetrySpec, WorkloadMode};
-use crate::sources::RawResource;
 
 /// Problems of the Telemetry `spec` read from `raw`.
 pub fn check(raw: &RawResource, spec: &TelemetrySpec) -> Vec<Problem> {
@@ -76,7 +76,7 @@ pub fn check(raw: &RawResource, spec: &TelemetrySpec) -> Vec<Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::parse_documents;
+    use crate::document::parse_documents;
 
     fn problems(spec: &str) -> Vec<String> {
         let yaml = format!(

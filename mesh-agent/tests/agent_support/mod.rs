@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mesh_agent::capture::{CapturedPod, OriginalDsts, PodCapture};
-use mesh_agent::netns::Netns;
+use mesh_agent::net::Netns;
+use mesh_agent::net::{ProxiedPod, UpstreamSockets};
 use mesh_agent::pipeline::ConfigState;
-use mesh_agent::proxy::{ProxiedPod, ProxyInputs, TcpMetrics, UpstreamSockets};
+use mesh_agent::proxy::{ProxyInputs, TcpMetrics};
 use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -71,8 +72,8 @@ impl PodCapture for FakePodCapture {
 /// The configuration compiled from YAML text, as the pipeline would swap it in.
 pub fn config(yaml: &str) -> ConfigState {
     let path = Path::new("test.yaml");
-    let documents = mesh_agent::resources::parse_documents(path, yaml).unwrap();
-    let update = mesh_agent::sources::SourceUpdate {
+    let documents = mesh_agent::document::parse_documents(path, yaml).unwrap();
+    let update = mesh_agent::document::SourceUpdate {
         resources: Arc::new(documents),
         problems: Default::default(),
     };

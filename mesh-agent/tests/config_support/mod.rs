@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mesh_agent::resources::{parse_documents, read_documents};
+use mesh_agent::document::Problem;
+use mesh_agent::document::{parse_documents, read_documents};
+use mesh_agent::document::{RawResource, ResourceSet};
 use mesh_agent::snapshot::{build, Snapshot};
-use mesh_agent::sources::{RawResource, ResourceSet};
-use mesh_agent::validate::Problem;
 
 /// `tests/data/config/<name>`.
 pub fn fixture(name: &str) -> PathBuf {

@@ -16,11 +16,11 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use mesh_agent::document::SourceUpdate;
 use mesh_agent::gateway::{GatewayInputs, GatewayLabels, IngressGateway};
 use mesh_agent::http::{HttpInputs, DEFAULT_DETECT_WINDOW};
+use mesh_agent::net::UpstreamSockets;
 use mesh_agent::pipeline::ConfigState;
-use mesh_agent::proxy::UpstreamSockets;
-use mesh_agent::sources::SourceUpdate;
 use prometheus_client::registry::Registry;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -117,7 +117,7 @@ pub async fn free_port() -> u16 {
 
 /// A configuration compiled from `yaml`, which must be valid.
 pub fn update(config: &ConfigState, yaml: &str) {
-    let documents = mesh_agent::resources::parse_documents(Path::new("test.yaml"), yaml).unwrap();
+    let documents = mesh_agent::document::parse_documents(Path::new("test.yaml"), yaml).unwrap();
     let update = SourceUpdate {
         resources: Arc::new(documents),
         problems: Default::default(),

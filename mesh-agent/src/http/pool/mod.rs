@@ -22,8 +22,8 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tower::Service;
 
 use super::body::{Body, BoxError};
-use crate::netns::Netns;
-use crate::proxy::UpstreamSockets;
+use crate::net::Netns;
+use crate::net::UpstreamSockets;
 use crate::resilience::pool::Destination;
 use crate::resilience::DestinationPool;
 use connector::PodConnector;

@@ -10,11 +10,12 @@ use tokio::time::Instant;
 
 use super::series::SeriesKey;
 use super::{Observed, Peers, TelemetryContext};
+use crate::facts::{HopPeers, Outcome};
 use crate::http::body::{boxed, Body};
 use crate::http::errors::ResponseFlags;
 use crate::http::metered::{headers_size, Metered};
 use crate::http::metrics::{HttpLabels, RequestOutcome};
-use crate::observe::{HopPeers, Outcome, RequestWatch};
+use crate::observe::RequestWatch;
 use crate::snapshot::Workload;
 
 /// A request whose response is on its way; recorded once the response body is done.

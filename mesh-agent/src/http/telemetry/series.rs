@@ -66,7 +66,7 @@ impl SeriesCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::Reporter;
+    use crate::facts::Reporter;
     use crate::snapshot::TelemetryPolicy;
     use prometheus_client::registry::Registry;
     use std::cell::Cell;

@@ -2,8 +2,7 @@
 
 use std::fmt;
 
-use crate::resources::ResourceKey;
-use crate::sources::{Origin, RawResource};
+use super::{Origin, RawResource, ResourceKey};
 
 /// How bad a [`Problem`] is: an error rejects the resource, a warning only informs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -90,14 +89,5 @@ impl fmt::Display for Problem {
             "{origin}: {kind}/{ns}/{name}: {}: {label}{}",
             self.field, self.message
         )
-    }
-}
-
-/// The namespace of `raw`, `default` when absent (cluster-scoped kinds keep an empty one).
-pub fn namespace_of(raw: &RawResource) -> &str {
-    match (&raw.namespace, raw.kind.as_str()) {
-        (Some(ns), _) => ns,
-        (None, "Namespace") => "",
-        (None, _) => "default",
     }
 }

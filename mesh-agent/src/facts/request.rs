@@ -8,7 +8,7 @@ use hyper::header::{HOST, USER_AGENT};
 use hyper::http::uri::Authority;
 use hyper::{Request, Version};
 
-use crate::proxy::Reporter;
+use super::Reporter;
 
 /// Read from the request as it arrives (before any layer changes it).
 #[derive(Clone, Debug)]

@@ -8,8 +8,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
-use crate::netns::Netns;
-use crate::resilience::ConnectionPoolPolicy;
+use super::Netns;
 
 /// Backlog of the capture listeners.
 const LISTEN_BACKLOG: i32 = 1024;
@@ -24,9 +23,9 @@ pub struct UpstreamSockets {
 impl UpstreamSockets {
     /// These settings with a destination's `tcp.connectTimeout`, when its `connectionPool`
     /// sets one.
-    pub fn for_destination(&self, policy: Option<&ConnectionPoolPolicy>) -> Self {
+    pub fn with_connect_timeout(&self, connect_timeout: Option<Duration>) -> Self {
         let mut sockets = self.clone();
-        if let Some(timeout) = policy.and_then(|p| p.connect_timeout) {
+        if let Some(timeout) = connect_timeout {
             sockets.connect_timeout = timeout;
         }
         sockets

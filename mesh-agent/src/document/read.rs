@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::sources::{Origin, RawResource};
+use super::{Origin, RawResource};
 
 /// Why a file could not be read into documents; displays as `file:line: message`.
 #[derive(Debug, thiserror::Error)]
