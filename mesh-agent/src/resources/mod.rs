@@ -12,6 +12,7 @@ mod pattern;
 mod regex_rewrite;
 mod security;
 mod telemetry;
+pub(crate) mod telemetry_check;
 mod virtual_service;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Namespace, Pod, Secret, Service};

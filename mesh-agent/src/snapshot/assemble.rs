@@ -11,6 +11,7 @@ use super::compiled;
 use super::contain::contain;
 use super::endpoints::EndpointIndex;
 use super::policy::RulesByHost;
+use super::references::{self, Context};
 use super::registry::Registry;
 use super::routes::MESH_GATEWAY;
 use super::tables::{add_policies, add_routes};
@@ -18,7 +19,6 @@ use super::Snapshot;
 use crate::document::Problem;
 use crate::document::ResourceKey;
 use crate::resources::Resource;
-use crate::validate::references::{self, Context};
 
 /// Compiles accepted resources; semantic problems are added to `problems`.
 pub fn compile(

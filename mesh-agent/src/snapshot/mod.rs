@@ -11,6 +11,7 @@ mod endpoints;
 mod fingerprint;
 mod model;
 pub(crate) mod policy;
+mod references;
 pub(crate) mod registry;
 mod routes;
 mod services;

@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::build::{Accepted, AcceptedMap};
+use super::references::gateway_key;
 use super::registry::Registry;
 use super::routes::{compile as compile_routes, merged, HostRoutes, MESH_GATEWAY};
 use super::{GatewayEntry, Snapshot};
 use crate::document::ResourceKey;
 use crate::resources::Resource;
-use crate::validate::references::gateway_key;
 
 /// Mesh and gateway routes of the accepted VirtualServices.
 pub(crate) fn add_routes(

@@ -3,12 +3,12 @@
 
 use std::collections::HashSet;
 
+use super::policy::{rule_for, RulesByHost};
+use super::registry::Registry;
 use crate::document::Origin;
 use crate::document::ResourceKey;
 use crate::document::{Problem, Severity};
 use crate::resources::{Destination, DestinationRuleSpec, Istio, VirtualServiceSpec};
-use crate::snapshot::policy::{rule_for, RulesByHost};
-use crate::snapshot::registry::Registry;
 
 /// What references are checked against.
 pub(crate) struct Context<'a> {
@@ -98,7 +98,7 @@ pub(crate) fn virtual_service(
     }
     for (i, gateway) in vs.spec.gateways.iter().enumerate() {
         let full = gateway_key(gateway, ns);
-        if gateway != crate::snapshot::MESH_GATEWAY && !ctx.gateways.contains(&full) {
+        if gateway != super::MESH_GATEWAY && !ctx.gateways.contains(&full) {
             let message = format!("gateway {full} not found");
             report.push(Severity::Warning, format!("spec.gateways[{i}]"), message);
         }
@@ -165,7 +165,7 @@ fn destination(report: &mut Report, ctx: &Context, ns: &str, field: &str, d: &De
     }
 }
 
-fn port_message(port: u16, service: &crate::snapshot::Service) -> String {
+fn port_message(port: u16, service: &super::Service) -> String {
     let ports: Vec<String> = service.ports.iter().map(|p| p.port.to_string()).collect();
     format!(
         "port {port} is not a port of {} (ports: {})",
