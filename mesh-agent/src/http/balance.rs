@@ -10,11 +10,12 @@ use futures::future::BoxFuture;
 use hyper::{Request, Response};
 use tower::{Layer, Service, ServiceExt};
 
-use super::body::{Body, BoxError};
-use super::errors::{NoHealthyUpstream, NoRoute};
-use super::lb::Pick;
+use super::body::Body;
 use super::route::RouteTarget;
 use super::telemetry::Observed;
+use crate::errors::BoxError;
+use crate::errors::{NoHealthyUpstream, NoRoute};
+use crate::lb::Pick;
 use crate::resilience::outlier::SharedDetector;
 use crate::resilience::TriedEndpoints;
 use crate::snapshot::Cluster;

@@ -10,10 +10,11 @@ use futures::future::BoxFuture;
 use hyper::{Request, Response, StatusCode};
 use tower::{Layer, Service, ServiceExt};
 
-use super::body::{Body, BoxError};
-use super::chance::Chance;
-use super::errors::{DelayInjected, FaultAborted, GrpcFaultAborted, ResponseFlag, ResponseFlags};
+use super::body::Body;
 use super::routing::MatchedRule;
+use crate::chance::Chance;
+use crate::errors::BoxError;
+use crate::errors::{DelayInjected, FaultAborted, GrpcFaultAborted, ResponseFlag, ResponseFlags};
 use crate::resources::Fault;
 
 /// How an abort answers.

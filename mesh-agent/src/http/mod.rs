@@ -4,7 +4,7 @@
 
 mod balance;
 mod body;
-mod errors;
+mod cluster_target;
 mod metered;
 mod metrics;
 mod pool;
@@ -17,9 +17,7 @@ mod stack;
 mod telemetry;
 mod upgrade;
 
-pub mod chance;
 pub mod fault;
-pub mod lb;
 pub mod mirror;
 pub mod routing;
 
@@ -29,8 +27,7 @@ use std::time::Duration;
 use prometheus_client::registry::Registry;
 
 pub use balance::{Balancer, Endpoint, Passthrough};
-pub use body::{boxed, Body, BoxError};
-pub use errors::*;
+pub use body::{boxed, Body};
 pub use metrics::{HttpLabels, HttpMetrics, RequestOutcome};
 pub use pool::Pool;
 pub use rescue::{local_reply, status_and_flags};
@@ -60,9 +57,9 @@ pub struct HttpInputs {
 #[derive(Clone, Default)]
 pub struct TrafficInputs {
     /// Balancers of the clusters in use.
-    pub balancers: Arc<lb::Balancers>,
+    pub balancers: Arc<crate::lb::Balancers>,
     /// Weighted destinations, fault and mirror percentages, random picks.
-    pub chance: chance::Chance,
+    pub chance: crate::chance::Chance,
     /// `mesh_mirror_*` counters.
     pub mirror_metrics: mirror::MirrorMetrics,
     /// Destinations' pools and outlier detectors, retry and outlier metrics.

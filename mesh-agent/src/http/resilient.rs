@@ -14,9 +14,10 @@ use prometheus_client::registry::Registry;
 use tower::{Layer, Service, ServiceExt};
 
 use super::balance::Endpoint;
-use super::body::{Body, BoxError};
+use super::body::Body;
 use super::route::{RouteTarget, UpstreamProtocol};
 use super::routing::MatchedRule;
+use crate::errors::BoxError;
 use crate::resilience::from_snapshot as compile;
 use crate::resilience::outlier::{OutlierMetrics, SharedDetector};
 use crate::resilience::pool::{Destination, DestinationPools, UpstreamProtocol as PoolProtocol};

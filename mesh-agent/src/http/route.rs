@@ -17,12 +17,14 @@ use hyper::{Request, Response, Version};
 use tower::{Layer, Service, ServiceExt};
 
 use super::balance::{Balancer, Passthrough};
-use super::body::{Body, BoxError};
-use super::chance::Chance;
-use super::lb::{Balancers, ClusterTarget};
+use super::body::Body;
+use super::cluster_target::ClusterTarget;
 use super::route_rules::Routed;
 use super::routing::headers;
 use super::telemetry::Observed;
+use crate::chance::Chance;
+use crate::errors::BoxError;
+use crate::lb::Balancers;
 use crate::pipeline::ConfigState;
 use crate::protocol::Declared;
 use crate::snapshot::{Service as MeshService, ServicePort, Snapshot, Workload};

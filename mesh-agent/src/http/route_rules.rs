@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use hyper::{Request, Response, Version};
 
-use super::body::{Body, BoxError};
+use super::body::Body;
 use super::mirror::{Shadow, Shadows};
 use super::route::{upstream_protocol, Route, RouteTarget};
 use super::routing::{self, answer, headers, MatchedRule};
+use crate::errors::BoxError;
 use crate::resources::{Destination, HttpRoute, Percent};
 use crate::snapshot::{Service as MeshService, ServicePort, Snapshot};
 

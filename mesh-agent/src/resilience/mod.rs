@@ -10,14 +10,11 @@ pub mod pool;
 pub mod retry;
 pub mod timeout;
 
-pub use outcome::{ConnectFailed, LocalFailure, Outcome, StreamRefused};
+pub use outcome::{LocalFailure, Outcome};
 pub use outlier::{OutlierDetector, OutlierPolicy};
 pub use pool::{ConnectionPoolPolicy, DestinationPool, Overflow};
 pub use retry::{RetriesExhausted, RetryBudget, RetryLayer, RetryPolicy, TriedEndpoints};
 pub use timeout::{RouteTimeoutLayer, Timeout};
-
-/// The error our layers pass on: whatever failed below them, boxed.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The future our layers return.
 pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;

@@ -12,7 +12,7 @@ use hyper_util::rt::TokioIo;
 use tower::Service;
 
 use super::connection::UpstreamConnection;
-use crate::http::body::BoxError;
+use crate::errors::BoxError;
 use crate::net::connect;
 use crate::net::Netns;
 use crate::net::UpstreamSockets;

@@ -21,7 +21,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tower::Service;
 
-use super::body::{Body, BoxError};
+use super::body::Body;
+use crate::errors::BoxError;
 use crate::net::Netns;
 use crate::net::UpstreamSockets;
 use crate::resilience::pool::Destination;

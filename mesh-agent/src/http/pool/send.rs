@@ -14,9 +14,10 @@ use hyper_util::client::legacy::Error as ClientError;
 
 use super::connection::{ConnectionUse, InFlight};
 use super::Clients;
+use crate::errors::BoxError;
+use crate::errors::{ConnectFailed, NoHealthyUpstream, UpstreamReset};
 use crate::http::balance::Endpoint;
-use crate::http::body::{boxed, Body, BoxError};
-use crate::http::errors::{ConnectFailed, NoHealthyUpstream, UpstreamReset};
+use crate::http::body::{boxed, Body};
 use crate::http::route::{RouteTarget, UpstreamProtocol};
 use crate::http::upgrade;
 use crate::resilience::{DestinationPool, Overflow};
@@ -107,7 +108,7 @@ fn upstream_error(error: ClientError) -> BoxError {
         return Box::new(overflow);
     }
     match error.is_connect() {
-        true => ConnectFailed(Box::new(crate::resilience::ConnectFailed(error.into()))).into(),
+        true => ConnectFailed(error.into()).into(),
         false => UpstreamReset(error.into()).into(),
     }
 }

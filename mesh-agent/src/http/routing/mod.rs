@@ -18,8 +18,8 @@ mod matching_tests;
 
 use std::sync::Arc;
 
-use crate::http::chance::Chance;
-use crate::http::errors::NoRoute;
+use crate::chance::Chance;
+use crate::errors::NoRoute;
 use crate::resources::{Destination, Headers, HttpRoute, HttpRouteDestination};
 use crate::snapshot::RouteTable;
 

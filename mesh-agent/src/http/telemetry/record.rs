@@ -10,9 +10,9 @@ use tokio::time::Instant;
 
 use super::series::SeriesKey;
 use super::{Observed, Peers, TelemetryContext};
+use crate::errors::ResponseFlags;
 use crate::facts::{HopPeers, Outcome};
 use crate::http::body::{boxed, Body};
-use crate::http::errors::ResponseFlags;
 use crate::http::metered::{headers_size, Metered};
 use crate::http::metrics::{HttpLabels, RequestOutcome};
 use crate::observe::RequestWatch;

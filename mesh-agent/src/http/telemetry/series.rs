@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::http::errors::ResponseFlags;
+use crate::errors::ResponseFlags;
 use crate::http::metrics::{HttpLabels, HttpMetrics, HttpSeries};
 use crate::snapshot::{Service as MeshService, Workload};
 

@@ -9,8 +9,9 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 
 use super::SharedDetector;
+use crate::errors::BoxError;
 use crate::resilience::outcome::Outcome;
-use crate::resilience::{BoxError, BoxFuture};
+use crate::resilience::BoxFuture;
 
 /// Builds [`Outlier`] services for one endpoint of a destination.
 #[derive(Clone, Debug)]

@@ -11,7 +11,8 @@ use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use super::limits::{DestinationPool, PoolPermit};
-use crate::resilience::{BoxError, BoxFuture};
+use crate::errors::BoxError;
+use crate::resilience::BoxFuture;
 
 /// Builds [`CircuitBreaker`] services for one destination. A request carrying its own
 /// [`DestinationPool`] extension is accounted there instead.

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use hyper::Request;
 
-use super::{Balancers, Pick, PickInput};
-use crate::http::balance::Balancer;
-use crate::http::body::Body;
+use super::balance::Balancer;
+use super::body::Body;
+use crate::lb::{Balancers, Pick, PickInput};
 use crate::pipeline::ConfigState;
 use crate::snapshot::Cluster;
 

@@ -8,7 +8,6 @@ pub mod cache;
 pub mod hash_key;
 pub mod least_request;
 pub mod ring;
-pub mod target;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use hyper::header::HeaderValue;
 use hyper::{HeaderMap, Uri};
 
-use crate::http::chance::Chance;
+use crate::chance::Chance;
 use crate::resources::{LoadBalancer, SimpleLb};
 use crate::snapshot::{Address, Cluster};
 use hash_key::HashKey;
@@ -24,7 +23,6 @@ use least_request::{InFlight, Loads};
 use ring::Ring;
 
 pub use cache::Balancers;
-pub use target::ClusterTarget;
 
 /// What a pick may look at.
 #[derive(Clone, Copy, Debug)]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use super::ClusterBalancer;
-use crate::http::chance::Chance;
+use crate::chance::Chance;
 use crate::snapshot::Cluster;
 
 /// A balancer and the cluster version it was built from.

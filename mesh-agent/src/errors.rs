@@ -1,11 +1,13 @@
-//! The ways a request fails inside the stack, one small typed error each, and Envoy's response
-//! flags. Only the rescue layer turns them into status codes and flags.
+//! The ways a request fails on its path, one small typed error each, and Envoy's response
+//! flags. Only the rescue layer turns them into status codes and flags; the errors that carry a
+//! policy's numbers (overflow, timeout, retries exhausted) sit with their layer in resilience/.
 
 use std::fmt;
 
 use hyper::StatusCode;
 
-use super::body::BoxError;
+/// Any error, boxed: what the layers of the stack fail with (each a small typed error inside).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// No route matches the request (VirtualService rules exist, none matched): `NR`.
 #[derive(Debug, thiserror::Error)]
@@ -16,21 +18,6 @@ pub struct NoRoute;
 #[derive(Debug, thiserror::Error)]
 #[error("no healthy upstream")]
 pub struct NoHealthyUpstream;
-
-/// A circuit breaker limit is full: `UO`.
-#[derive(Debug, thiserror::Error)]
-#[error("upstream connect error or disconnect/reset before headers. reset reason: overflow")]
-pub struct UpstreamOverflow;
-
-/// The route's timeout passed before the response: `UT`.
-#[derive(Debug, thiserror::Error)]
-#[error("upstream request timeout")]
-pub struct UpstreamTimeout;
-
-/// Every attempt failed; the last failure says what happened: `URX` plus its own flag.
-#[derive(Debug, thiserror::Error)]
-#[error("retries exhausted: {0}")]
-pub struct RetriesExhausted(#[source] pub BoxError);
 
 /// A fault rule aborted the request with this status: `FI`.
 #[derive(Debug, thiserror::Error)]
@@ -64,10 +51,16 @@ pub struct RateLimited;
 #[error("RBAC: access denied")]
 pub struct Denied;
 
-/// The upstream connection could not be opened: `UF`.
+/// The upstream connection could not be opened: `UF`. The pool raises it; the retry policy and
+/// the outlier detector tell it from a reset.
 #[derive(Debug, thiserror::Error)]
-#[error("upstream connect error: {0}")]
+#[error("upstream connect error: connecting to the upstream endpoint failed")]
 pub struct ConnectFailed(#[source] pub BoxError);
+
+/// The upstream refused the stream (HTTP/2 `REFUSED_STREAM`) before processing it.
+#[derive(Debug, Default, thiserror::Error)]
+#[error("the upstream endpoint refused the stream")]
+pub struct StreamRefused;
 
 /// The upstream connection failed after it was opened, before a response: `UC`.
 #[derive(Debug, thiserror::Error)]
