@@ -28,7 +28,6 @@ pub mod net;
 pub mod observe;
 pub mod pipeline;
 pub mod pods;
-pub mod protocol;
 pub mod proxy;
 pub mod resilience;
 pub mod resources;

@@ -56,9 +56,15 @@ struct Harness {
 
 /// Echo servers for both `web` pods and an outbound listener for `sleep-0`.
 async fn harness() -> Harness {
+    harness_with("").await
+}
+
+/// The same, with `extra` resources (a DestinationRule) in the configuration.
+async fn harness_with(extra: &str) -> Harness {
     let a = echo_server("127.0.0.2:0".parse().unwrap(), "a").await;
     echo_server(SocketAddr::new("127.0.0.3".parse().unwrap(), a.port()), "b").await;
-    let (inputs, dsts, registry) = inputs(config(&cluster_yaml(a.port())));
+    let yaml = format!("{}---\n{extra}", cluster_yaml(a.port()));
+    let (inputs, dsts, registry) = inputs(config(&yaml));
     let pod = current_pod("shop", "sleep-0", "127.0.0.1").await;
     let cookie = pod.netns_cookie;
     let outbound = Outbound::new(pod, inputs, "127.0.0.1:0".parse().unwrap())
@@ -98,6 +104,24 @@ async fn cluster_ip_is_balanced_round_robin_over_both_endpoints() {
     answers.sort();
     assert_eq!(answers, ["a:hi", "a:hi", "b:hi", "b:hi"]);
     assert_eq!(h.dsts.len(), 0, "every original destination was taken");
+}
+
+#[tokio::test]
+async fn tcp_is_balanced_by_the_destination_rule_load_balancer() {
+    // Consistent hash on the source IP: every connection of `sleep-0` goes to one endpoint,
+    // where round robin would alternate.
+    let h = harness_with(
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
+         metadata: {name: web, namespace: shop}\nspec:\n  host: web.shop.svc.cluster.local\n\
+         \x20 trafficPolicy: {loadBalancer: {consistentHash: {useSourceIp: true}}}\n",
+    )
+    .await;
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        answers.push(String::from_utf8(h.call(CLUSTER_IP, b"hi").await.unwrap()).unwrap());
+    }
+    answers.dedup();
+    assert_eq!(answers.len(), 1, "one endpoint for one source: {answers:?}");
 }
 
 #[tokio::test]

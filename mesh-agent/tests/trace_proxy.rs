@@ -15,8 +15,8 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper::client::conn::http1;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use mesh_agent::http::{serve_if_http, Direction, Pool};
-use mesh_agent::proxy::{Outbound, ProxyInputs};
+use mesh_agent::http::Pool;
+use mesh_agent::proxy::{serve, Captured, Connection, Outbound, ProxyInputs};
 use mesh_agent::resources::MeshConfig;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
@@ -91,14 +91,15 @@ async fn inbound_side(inputs: Arc<ProxyInputs>, port: u16) {
     let pool = Pool::new(pod.netns.clone(), inputs.sockets.clone());
     tokio::spawn(async move {
         while let Ok((client, peer)) = listener.accept().await {
-            let (pod, inputs, pool) = (pod.clone(), inputs.clone(), pool.clone());
-            tokio::spawn(async move {
-                let direction = Direction::Inbound {
-                    original_dst: addr,
-                    pod_ip: pod.ip,
-                };
-                serve_if_http(client, peer, direction, &pod, &inputs, &pool).await;
-            });
+            let connection = Connection {
+                client,
+                peer,
+                pod: pod.clone(),
+                inputs: inputs.clone(),
+                http_pool: pool.clone(),
+            };
+            let captured = Captured::Inbound { original_dst: addr };
+            tokio::spawn(serve(connection, captured));
         }
     });
 }

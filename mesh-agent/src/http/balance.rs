@@ -15,7 +15,7 @@ use super::route::RouteTarget;
 use super::telemetry::Observed;
 use crate::errors::BoxError;
 use crate::errors::{NoHealthyUpstream, NoRoute};
-use crate::lb::Pick;
+use crate::lb::{ip_endpoints, pick_within, Endpoint, Pick};
 use crate::resilience::outlier::SharedDetector;
 use crate::resilience::TriedEndpoints;
 use crate::snapshot::Cluster;
@@ -56,10 +56,6 @@ impl Balancer for Unreachable {
     }
 }
 
-/// The endpoint chosen for a request, in its extensions, for the pool.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Endpoint(pub SocketAddr);
-
 /// Picks each request's [`Endpoint`].
 #[derive(Clone, Debug, Default)]
 pub struct BalanceLayer;
@@ -92,20 +88,12 @@ impl<S> Balance<S> {
                 return Ok(Pick::at(allowed[fastrand::usize(..allowed.len())]));
             }
         }
-        let first = target.balancer.pick_for(request).ok_or(NoHealthyUpstream)?;
-        let Some((all, allowed)) = restricted else {
-            return Ok(first);
+        let pick = || target.balancer.pick_for(request);
+        let picked = match restricted {
+            Some((all, allowed)) => pick_within(pick, &all, &allowed),
+            None => pick(),
         };
-        if allowed.contains(&first.endpoint) || !all.contains(&first.endpoint) {
-            return Ok(first);
-        }
-        for _ in 0..all.len() {
-            let again = target.balancer.pick_for(request).ok_or(NoHealthyUpstream)?;
-            if allowed.contains(&again.endpoint) {
-                return Ok(again);
-            }
-        }
-        Ok(Pick::at(allowed[fastrand::usize(..allowed.len())]))
+        Ok(picked.ok_or(NoHealthyUpstream)?)
     }
 }
 
@@ -127,7 +115,7 @@ fn allowed(
     if detector.is_none() && !is_retry(request) {
         return None;
     }
-    let all = super::resilient::endpoints_of(cluster);
+    let all = ip_endpoints(cluster);
     let mut allowed = all.clone();
     if let Some(detector) = detector {
         allowed = detector.eligible(&allowed);

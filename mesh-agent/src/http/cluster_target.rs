@@ -1,6 +1,6 @@
-//! A cluster as the balancer layer sees it: round robin from the [`ConfigState`] when the
-//! cluster sets no `loadBalancer` (positions survive reloads), else the cluster's
-//! [`ClusterBalancer`](super::ClusterBalancer) from the shared [`Balancers`].
+//! A cluster as the balancer layer sees it: the cluster's
+//! [`ClusterBalancer`](crate::lb::ClusterBalancer) from the shared [`Balancers`] (round robin
+//! when it sets no `loadBalancer`), asked with the request's headers and the client's address.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -10,7 +10,6 @@ use hyper::Request;
 use super::balance::Balancer;
 use super::body::Body;
 use crate::lb::{Balancers, Pick, PickInput};
-use crate::pipeline::ConfigState;
 use crate::snapshot::Cluster;
 
 /// Picks among one cluster's endpoints for one connection's requests.
@@ -18,7 +17,6 @@ pub struct ClusterTarget {
     /// The cluster (none: no endpoint to pick).
     pub cluster: Option<Arc<Cluster>>,
     pub balancers: Arc<Balancers>,
-    pub config: ConfigState,
     /// The client's address, for `useSourceIp`.
     pub source_ip: Option<IpAddr>,
     /// What the client dialled, for PASSTHROUGH.
@@ -32,9 +30,6 @@ impl Balancer for ClusterTarget {
 
     fn pick_for(&self, request: &Request<Body>) -> Option<Pick> {
         let cluster = self.cluster.as_ref()?;
-        if cluster.policy.load_balancer.is_none() {
-            return self.config.round_robin().pick(cluster).map(Pick::at);
-        }
         let input = PickInput {
             headers: request.headers(),
             uri: request.uri(),

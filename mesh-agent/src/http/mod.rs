@@ -26,14 +26,14 @@ use std::time::Duration;
 
 use prometheus_client::registry::Registry;
 
-pub use balance::{Balancer, Endpoint, Passthrough};
+pub use balance::{Balancer, Passthrough};
 pub use body::{boxed, Body};
 pub use metrics::{HttpLabels, HttpMetrics, RequestOutcome};
 pub use pool::Pool;
 pub use rescue::{local_reply, status_and_flags};
 pub use resilient::Resilience;
 pub use route::{Direction, GatewayBinding, RouteClient, RouteTarget, UpstreamProtocol};
-pub use server::serve_if_http;
+pub use server::serve;
 pub use stack::{request_stack, RequestStack};
 pub use telemetry::{Observed, Peers};
 

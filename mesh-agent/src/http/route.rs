@@ -26,8 +26,9 @@ use crate::chance::Chance;
 use crate::errors::BoxError;
 use crate::lb::Balancers;
 use crate::pipeline::ConfigState;
-use crate::protocol::Declared;
-use crate::snapshot::{Service as MeshService, ServicePort, Snapshot, Workload};
+use crate::snapshot::{
+    Protocol as PortProtocol, Service as MeshService, ServicePort, Snapshot, Workload,
+};
 
 mod gateway;
 
@@ -189,7 +190,6 @@ impl<S> Route<S> {
                 .cluster(&service.hostname, port.port, subset)
                 .cloned(),
             balancers: self.client.balancers.clone(),
-            config: self.config.clone(),
             source_ip: self.client.source_ip,
             original_dst,
         };
@@ -209,9 +209,8 @@ impl<S> Route<S> {
 
 /// HTTP/2 to the upstream when the port is declared HTTP/2 or gRPC, or the client speaks it.
 pub(super) fn upstream_protocol(port: Option<&ServicePort>, version: Version) -> UpstreamProtocol {
-    let declared = port.and_then(|p| Declared::of_port(p.protocol));
-    match (declared, version) {
-        (Some(Declared::Http2 | Declared::Grpc), _) | (_, Version::HTTP_2) => {
+    match (port.map(|p| p.protocol), version) {
+        (Some(PortProtocol::Http2 | PortProtocol::Grpc), _) | (_, Version::HTTP_2) => {
             UpstreamProtocol::Http2
         }
         _ => UpstreamProtocol::Http1,

@@ -12,11 +12,12 @@ use super::fault::FaultLayer;
 use super::mirror::{MirrorLayer, DEFAULT_MIRROR_BODY_LIMIT};
 use super::pool::Pool;
 use super::rescue::RescueLayer;
-use super::resilient::{DestinationLayer, OutlierReportLayer};
+use super::resilient::DestinationLayer;
 use super::route::{Direction, RouteClient, RouteLayer, RouteTarget};
 use super::telemetry::{Peers, TelemetryLayer};
 use super::HttpInputs;
 use crate::pipeline::ConfigState;
+use crate::resilience::outlier::OutlierReportLayer;
 use crate::resilience::pool::{
     CircuitBreakerLayer, ConnectionPoolPolicy, DestinationPool, PermitBody, UpstreamProtocol,
 };

@@ -4,6 +4,7 @@
 //! on a header, cookie, source IP or query parameter. A [`ClusterBalancer`] is built once per
 //! cluster per snapshot (the hash ring with it) and picks synchronously.
 
+mod allowed;
 pub mod cache;
 pub mod hash_key;
 pub mod least_request;
@@ -22,6 +23,7 @@ use hash_key::HashKey;
 use least_request::{InFlight, Loads};
 use ring::Ring;
 
+pub use allowed::{for_connection, pick_within};
 pub use cache::Balancers;
 
 /// What a pick may look at.
@@ -34,6 +36,11 @@ pub struct PickInput<'a> {
     /// What the client dialled (for PASSTHROUGH).
     pub original_dst: Option<SocketAddr>,
 }
+
+/// The endpoint chosen for a request, in its extensions for the layers below the balancer
+/// (outlier report, pool).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Endpoint(pub SocketAddr);
 
 /// The endpoint for one request.
 #[derive(Debug)]
@@ -77,15 +84,19 @@ pub struct ClusterBalancer {
 impl ClusterBalancer {
     /// The balancer of `cluster` (endpoints known by IP; DNS ones are resolved elsewhere).
     pub fn for_cluster(cluster: &Cluster, chance: Chance) -> Self {
-        let endpoints = cluster
-            .endpoints
-            .iter()
-            .filter_map(|(address, port)| match address {
-                Address::Ip(ip) => Some(SocketAddr::new(*ip, *port)),
-                Address::Dns(_) => None,
-            });
         let lb = cluster.policy.load_balancer.as_ref();
-        Self::new(endpoints.collect(), lb, chance)
+        Self::new(ip_endpoints(cluster), lb, chance)
+    }
+
+    /// Round robin goes on from where `previous` (the same cluster's balancer before a reload)
+    /// was, so a reload does not send every client back to the first endpoint.
+    pub fn continue_from(self, previous: &ClusterBalancer) -> Self {
+        if let (Algorithm::RoundRobin(next), Algorithm::RoundRobin(was)) =
+            (&self.algorithm, &previous.algorithm)
+        {
+            next.store(was.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        self
     }
 
     /// A balancer over `endpoints` with the `lb` settings (none: round robin).
@@ -137,6 +148,15 @@ impl ClusterBalancer {
     fn random(&self, bound: usize) -> usize {
         self.chance.below(bound.max(1) as u32) as usize
     }
+}
+
+/// The endpoints of `cluster` known by IP (DNS ones are resolved elsewhere), in its order.
+pub fn ip_endpoints(cluster: &Cluster) -> Vec<SocketAddr> {
+    let ip = |(address, port): &(Address, u16)| match address {
+        Address::Ip(ip) => Some(SocketAddr::new(*ip, *port)),
+        Address::Dns(_) => None,
+    };
+    cluster.endpoints.iter().filter_map(ip).collect()
 }
 
 fn algorithm(endpoints: &[SocketAddr], lb: Option<&LoadBalancer>) -> Algorithm {

@@ -2,6 +2,7 @@
 //! listener (15006) inside its netns; every connection reads top to bottom as
 //! `listener → original destination → endpoint → upstream → copy`.
 
+mod connection;
 pub mod connection_log;
 pub mod forward;
 pub mod inbound;
@@ -9,10 +10,12 @@ mod listener;
 pub mod local;
 pub mod metrics;
 pub mod outbound;
+pub mod protocol;
 
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
+pub use connection::{serve, Captured, Connection};
 pub use inbound::Inbound;
 pub use local::{LocalPods, SameNodeHop};
 pub use metrics::{TcpLabels, TcpMetrics};

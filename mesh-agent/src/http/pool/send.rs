@@ -16,10 +16,10 @@ use super::connection::{ConnectionUse, InFlight};
 use super::Clients;
 use crate::errors::BoxError;
 use crate::errors::{ConnectFailed, NoHealthyUpstream, UpstreamReset};
-use crate::http::balance::Endpoint;
 use crate::http::body::{boxed, Body};
 use crate::http::route::{RouteTarget, UpstreamProtocol};
 use crate::http::upgrade;
+use crate::lb::Endpoint;
 use crate::resilience::{DestinationPool, Overflow};
 
 /// Sends `request` to its [`Endpoint`] on one of `clients`' connections, counting its use
