@@ -24,6 +24,9 @@ use trace_support::{Collector, Received};
 
 const BACKEND_SERVICE: &str = "10.96.0.20:80";
 const BACKEND_POD: &str = "127.0.0.7";
+/// Where the backend app listens: the pod's own IP as seen inside its netns, apart from
+/// [`BACKEND_POD`] here because loopback has one namespace for both.
+const BACKEND_APP: &str = "127.0.0.8";
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SPAN: &str = "00f067aa0ba902b7";
 
@@ -37,7 +40,7 @@ struct Mesh {
 
 /// The backend app answers with the trace headers it received, one `name: value` per line.
 async fn backend_app() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = TcpListener::bind(format!("{BACKEND_APP}:0")).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -83,9 +86,10 @@ fn mesh_config(sampling: f64, collector: SocketAddr) -> MeshConfig {
 }
 
 /// The backend pod's inbound side: what `sk_lookup` would steer to it, served here from a
-/// listener on the pod IP at the app's port (the app itself listens on loopback).
+/// listener on the pod IP at the app's port; the inbound hop dials the app on the pod's own IP,
+/// [`BACKEND_APP`] here.
 async fn inbound_side(inputs: Arc<ProxyInputs>, port: u16) {
-    let pod = current_pod("shop", "backend-0", BACKEND_POD).await;
+    let pod = current_pod("shop", "backend-0", BACKEND_APP).await;
     let addr: SocketAddr = format!("{BACKEND_POD}:{port}").parse().unwrap();
     let listener = TcpListener::bind(addr).await.unwrap();
     let pool = Pool::new(pod.netns.clone(), inputs.sockets.clone());
