@@ -16,6 +16,8 @@ const FLOORS: &[(&str, u8)] = &[
     ("net", 0),
     ("facts", 0),
     ("document", 0),
+    ("errors", 0),
+    ("chance", 0),
     // 1-4: configuration, one way.
     ("sources", 1),
     ("resources", 1),
@@ -24,6 +26,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("pipeline", 4),
     // 5: decisions.
     ("resilience", 5),
+    ("lb", 5),
     // 6-7: sinks.
     ("spans", 6),
     ("access_log", 6),
@@ -31,7 +34,6 @@ const FLOORS: &[(&str, u8)] = &[
     // 8: requests.
     ("http", 8),
     // 9: connections.
-    ("protocol", 9),
     ("proxy", 9),
     // 10: node services.
     ("bpf", 10),

@@ -1,9 +1,8 @@
-//! The balancer layer: picks the endpoint of each request among its route target's endpoints.
-//! Policies implement [`Balancer`] (see [`super::lb`] for the cluster policies), and
-//! passthrough to a fixed address.
+//! The balancer layer: picks the endpoint of each request with its route target's
+//! [`Balancer`](super::target::Balancer), kept off ejected endpoints and, for a retry, off those
+//! already tried.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
@@ -11,50 +10,13 @@ use hyper::{Request, Response};
 use tower::{Layer, Service, ServiceExt};
 
 use super::body::Body;
-use super::route::RouteTarget;
+use super::target::RouteTarget;
 use super::telemetry::Observed;
 use crate::errors::BoxError;
 use crate::errors::{NoHealthyUpstream, NoRoute};
 use crate::lb::{ip_endpoints, pick_within, Endpoint, Pick};
 use crate::resilience::outlier::SharedDetector;
 use crate::resilience::TriedEndpoints;
-use crate::snapshot::Cluster;
-
-/// A load-balancing policy: the endpoint for one request, `None` when there is none.
-pub trait Balancer: Send + Sync {
-    /// Picks the endpoint for `request` (a policy may hash its headers).
-    fn pick(&self, request: &Request<Body>) -> Option<SocketAddr>;
-
-    /// The pick with what it holds for the exchange (an in-flight count, a cookie to set).
-    fn pick_for(&self, request: &Request<Body>) -> Option<Pick> {
-        self.pick(request).map(Pick::at)
-    }
-
-    /// The cluster it picks in, when it is one (its endpoints, its traffic policy).
-    fn cluster(&self) -> Option<&Arc<Cluster>> {
-        None
-    }
-}
-
-/// Always the same address: a destination that is not a Service, or the app behind inbound.
-#[derive(Clone, Copy, Debug)]
-pub struct Passthrough(pub SocketAddr);
-
-impl Balancer for Passthrough {
-    fn pick(&self, _: &Request<Body>) -> Option<SocketAddr> {
-        Some(self.0)
-    }
-}
-
-/// No endpoint at all: a route's destination host that the registry does not know (`UH`).
-#[derive(Clone, Copy, Debug)]
-pub struct Unreachable;
-
-impl Balancer for Unreachable {
-    fn pick(&self, _: &Request<Body>) -> Option<SocketAddr> {
-        None
-    }
-}
 
 /// Picks each request's [`Endpoint`].
 #[derive(Clone, Debug, Default)]

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use hyper::Request;
 
-use super::balance::Balancer;
 use super::body::Body;
+use super::target::Balancer;
 use crate::lb::{Balancers, Pick, PickInput};
 use crate::snapshot::Cluster;
 

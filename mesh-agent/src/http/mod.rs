@@ -14,6 +14,7 @@ mod route;
 mod route_rules;
 mod server;
 mod stack;
+mod target;
 mod telemetry;
 mod upgrade;
 
@@ -26,15 +27,15 @@ use std::time::Duration;
 
 use prometheus_client::registry::Registry;
 
-pub use balance::{Balancer, Passthrough};
 pub use body::{boxed, Body};
 pub use metrics::{HttpLabels, HttpMetrics, RequestOutcome};
 pub use pool::Pool;
 pub use rescue::{local_reply, status_and_flags};
 pub use resilient::Resilience;
-pub use route::{Direction, GatewayBinding, RouteClient, RouteTarget, UpstreamProtocol};
+pub use route::{Direction, GatewayBinding, RouteClient};
 pub use server::serve;
 pub use stack::{request_stack, RequestStack};
+pub use target::{Balancer, Passthrough, RouteTarget};
 pub use telemetry::{Observed, Peers};
 
 /// How long detection waits for a client's first bytes on an undeclared port.

@@ -13,13 +13,13 @@ use prometheus_client::registry::Registry;
 use tower::{Layer, Service, ServiceExt};
 
 use super::body::Body;
-use super::route::{RouteTarget, UpstreamProtocol};
 use super::routing::MatchedRule;
+use super::target::RouteTarget;
 use crate::errors::BoxError;
 use crate::lb::ip_endpoints;
 use crate::resilience::from_snapshot as compile;
 use crate::resilience::outlier::{OutlierMetrics, SharedDetector};
-use crate::resilience::pool::{Destination, DestinationPools, UpstreamProtocol as PoolProtocol};
+use crate::resilience::pool::{Destination, DestinationPools, UpstreamProtocol};
 use crate::resilience::retry::RetryMetrics;
 use crate::resilience::timeout::RouteDeadline;
 use crate::resilience::{OutlierDetector, RetryPolicy};
@@ -120,13 +120,9 @@ impl Resilience {
                 host: cluster.hostname.clone(),
                 subset: cluster.subset.clone(),
             };
-            let protocol = match upstream {
-                UpstreamProtocol::Http1 => PoolProtocol::Http1,
-                UpstreamProtocol::Http2 => PoolProtocol::Http2,
-            };
             let pool = self
                 .pools
-                .pool(&destination, &compile::pool_policy(spec), protocol);
+                .pool(&destination, &compile::pool_policy(spec), upstream);
             extensions.insert(pool.retry_budget());
             extensions.insert(pool);
         }

@@ -16,16 +16,17 @@ use futures::future::BoxFuture;
 use hyper::{Request, Response, Version};
 use tower::{Layer, Service, ServiceExt};
 
-use super::balance::{Balancer, Passthrough};
 use super::body::Body;
 use super::cluster_target::ClusterTarget;
 use super::route_rules::Routed;
 use super::routing::headers;
+use super::target::{Passthrough, RouteTarget, Unreachable};
 use super::telemetry::Observed;
 use crate::chance::Chance;
 use crate::errors::BoxError;
 use crate::lb::Balancers;
 use crate::pipeline::ConfigState;
+use crate::resilience::pool::UpstreamProtocol;
 use crate::snapshot::{
     Protocol as PortProtocol, Service as MeshService, ServicePort, Snapshot, Workload,
 };
@@ -33,26 +34,6 @@ use crate::snapshot::{
 mod gateway;
 
 pub use gateway::GatewayBinding;
-
-/// The protocol spoken to the upstream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UpstreamProtocol {
-    /// HTTP/1.1 over a pooled connection.
-    Http1,
-    /// HTTP/2 (prior knowledge), multiplexed over one connection per endpoint.
-    Http2,
-}
-
-/// Where the route layer sent a request.
-#[derive(Clone)]
-pub struct RouteTarget {
-    /// The destination Service, when the request was addressed to one.
-    pub service: Option<Arc<MeshService>>,
-    /// Picks the endpoint among the destination's.
-    pub balancer: Arc<dyn Balancer>,
-    /// How to speak to the endpoint.
-    pub upstream: UpstreamProtocol,
-}
 
 /// Which side of the node a connection is on, and what it was addressed to.
 #[derive(Clone, Copy, Debug)]
@@ -166,7 +147,7 @@ impl<S> Route<S> {
             }
             Direction::Gateway { .. } => RouteTarget {
                 service: None,
-                balancer: Arc::new(super::balance::Unreachable),
+                balancer: Arc::new(Unreachable),
                 upstream: upstream_protocol(None, version),
             },
         }

@@ -8,8 +8,9 @@ use hyper::{Request, Response, Version};
 
 use super::body::Body;
 use super::mirror::{Shadow, Shadows};
-use super::route::{upstream_protocol, Route, RouteTarget};
+use super::route::{upstream_protocol, Route};
 use super::routing::{self, answer, headers, MatchedRule};
+use super::target::{RouteTarget, Unreachable};
 use crate::errors::BoxError;
 use crate::resources::{Destination, HttpRoute, Percent};
 use crate::snapshot::{Service as MeshService, ServicePort, Snapshot};
@@ -113,7 +114,7 @@ impl<S> Route<S> {
         let Some(service) = found else {
             return RouteTarget {
                 service: None,
-                balancer: Arc::new(super::balance::Unreachable),
+                balancer: Arc::new(Unreachable),
                 upstream: upstream_protocol(None, version),
             };
         };

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 
 use super::protocol::{self, Declared, Protocol};
-use super::{inbound, outbound, ProxyInputs};
+use super::{inbound_l4, outbound_l4, ProxyInputs};
 use crate::facts::Reporter;
 use crate::http::{request_stack, Direction, Peers, Pool};
 use crate::net::ProxiedPod;
@@ -50,10 +50,10 @@ pub async fn serve(connection: Connection, captured: Captured) {
             serve_http(connection, direction, &snapshot).await
         }
         (Ok(Protocol::Tcp) | Err(_), Captured::Outbound { original_dst }) => {
-            outbound::forward(connection, original_dst, snapshot).await
+            outbound_l4::forward(connection, original_dst, snapshot).await
         }
         (Ok(Protocol::Tcp) | Err(_), Captured::Inbound { original_dst }) => {
-            inbound::forward_to_app(connection, original_dst, snapshot).await
+            inbound_l4::forward_to_app(connection, original_dst, snapshot).await
         }
     }
 }

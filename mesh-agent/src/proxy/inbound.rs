@@ -1,6 +1,5 @@
 //! Inbound: connections to a pod's IP, steered by `sk_lookup` to the agent's listener on port
-//! 15006 in the pod's netns; on the L4 path, forwarded to the app on the pod's IP from inside
-//! that same netns.
+//! 15006 in the pod's netns, handed to the connection entry with what the client dialled.
 //!
 //! What the app sees: the connection comes from its own pod IP (an ephemeral port), not from
 //! the client pod. Giving it the client's address would need transparent sockets plus reply
@@ -16,13 +15,9 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use super::connection::{serve, Captured, Connection};
-use super::connection_log::{ConnectionLog, TcpHop};
-use super::forward::forward;
 use super::listener::PodListener;
-use super::{ProxyInputs, TcpLabels};
-use crate::facts::Reporter;
-use crate::net::{connect, reset, ProxiedPod};
-use crate::snapshot::Snapshot;
+use super::ProxyInputs;
+use crate::net::{reset, ProxiedPod};
 
 /// A pod's inbound capture listener.
 pub struct Inbound(PodListener);
@@ -66,43 +61,4 @@ async fn accept(connection: Connection, own_port: u16) {
         }
     };
     serve(connection, Captured::Inbound { original_dst }).await
-}
-
-/// The L4 path: the app is dialled on the address the client dialled, from inside its own
-/// netns: the connection comes from the pod's own IP, which `sk_lookup` leaves alone, and a
-/// listener bound to loopback only stays unreachable from outside the pod.
-pub(super) async fn forward_to_app(
-    connection: Connection,
-    original: SocketAddr,
-    snapshot: Arc<Snapshot>,
-) {
-    let (pod, inputs, peer) = (&connection.pod, &connection.inputs, connection.peer);
-    let app = SocketAddr::new(pod.ip, original.port());
-    let upstream = match connect(&pod.netns, app, &inputs.sockets).await {
-        Ok(upstream) => upstream,
-        Err(error) => {
-            tracing::debug!(pod = %pod.name, %original, %error, "app connect failed; resetting");
-            return reset(connection.client);
-        }
-    };
-    let source = snapshot.workload(peer.ip()).cloned();
-    let destination = snapshot.pod_workload(pod);
-    let service = snapshot.service_of_endpoint(app).map(|(s, _)| s.clone());
-    let labels = TcpLabels::new(
-        Reporter::destination,
-        source.as_deref(),
-        Some(&destination),
-        service.as_deref(),
-    );
-    let hop = TcpHop {
-        reporter: Reporter::destination,
-        source: source.clone(),
-        destination: Some(destination.clone()),
-        pod_ip: pod.ip,
-        downstream: peer,
-        upstream: app,
-    };
-    let log = ConnectionLog::start(&inputs.http.observers, hop);
-    let metrics = inputs.metrics.open(&labels);
-    forward(connection.client, upstream, metrics, log).await;
 }

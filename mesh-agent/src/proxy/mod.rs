@@ -6,10 +6,12 @@ mod connection;
 pub mod connection_log;
 pub mod forward;
 pub mod inbound;
+mod inbound_l4;
 mod listener;
 pub mod local;
 pub mod metrics;
 pub mod outbound;
+mod outbound_l4;
 pub mod protocol;
 
 use std::os::fd::BorrowedFd;

@@ -17,9 +17,10 @@ use super::Clients;
 use crate::errors::BoxError;
 use crate::errors::{ConnectFailed, NoHealthyUpstream, UpstreamReset};
 use crate::http::body::{boxed, Body};
-use crate::http::route::{RouteTarget, UpstreamProtocol};
+use crate::http::target::RouteTarget;
 use crate::http::upgrade;
 use crate::lb::Endpoint;
+use crate::resilience::pool::UpstreamProtocol;
 use crate::resilience::{DestinationPool, Overflow};
 
 /// Sends `request` to its [`Endpoint`] on one of `clients`' connections, counting its use

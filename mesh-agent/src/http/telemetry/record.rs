@@ -8,8 +8,8 @@ use std::sync::Arc;
 use hyper::{HeaderMap, Response};
 use tokio::time::Instant;
 
+use super::context::{Observed, Peers, TelemetryContext};
 use super::series::SeriesKey;
-use super::{Observed, Peers, TelemetryContext};
 use crate::errors::ResponseFlags;
 use crate::facts::{HopPeers, Outcome};
 use crate::http::body::{boxed, Body};
