@@ -161,7 +161,6 @@ fn problems(tree: &Tree, table: &[(&str, u8)]) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "the agent is moved onto its floors in the next commits"]
 fn the_agent_keeps_its_floors() {
     let tree = read_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
     let found = problems(&tree, FLOORS);

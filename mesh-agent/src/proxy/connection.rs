@@ -3,30 +3,14 @@
 //! `match` carries it on the HTTP path (the request stack) or the L4 path (outbound or inbound).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use tokio::net::TcpStream;
-
+use super::listener::Connection;
 use super::protocol::{self, Declared, Protocol};
-use super::{inbound_l4, outbound_l4, ProxyInputs};
+use super::{inbound_l4, outbound_l4};
 use crate::facts::Reporter;
-use crate::http::{request_stack, Direction, Peers, Pool};
+use crate::http::{request_stack, Direction, Peers};
 use crate::net::ProxiedPod;
 use crate::snapshot::Snapshot;
-
-/// A captured connection as its listener hands it on.
-pub struct Connection {
-    /// The client's socket, nothing read from it yet.
-    pub client: TcpStream,
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// The pod whose listener accepted it.
-    pub pod: Arc<ProxiedPod>,
-    /// What every connection shares.
-    pub inputs: Arc<ProxyInputs>,
-    /// The pod's pooled upstream HTTP connections.
-    pub http_pool: Pool,
-}
 
 /// What a captured connection was addressed to, by the side that captured it.
 #[derive(Clone, Copy, Debug)]

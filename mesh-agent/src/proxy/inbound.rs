@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use super::connection::{serve, Captured, Connection};
-use super::listener::PodListener;
+use super::connection::{serve, Captured};
+use super::listener::{Connection, PodListener};
 use super::ProxyInputs;
 use crate::net::{reset, ProxiedPod};
 

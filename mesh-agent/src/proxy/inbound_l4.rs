@@ -4,9 +4,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::connection::Connection;
 use super::connection_log::{ConnectionLog, TcpHop};
 use super::forward::forward;
+use super::listener::Connection;
 use super::TcpLabels;
 use crate::facts::Reporter;
 use crate::net::{connect, reset};

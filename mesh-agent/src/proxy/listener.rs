@@ -7,9 +7,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
-use super::{Connection, ProxyInputs};
+use super::ProxyInputs;
 use crate::http::Pool;
 use crate::net::listen;
 use crate::net::ProxiedPod;
@@ -20,6 +20,20 @@ pub(super) struct PodListener {
     pub(super) pod: Arc<ProxiedPod>,
     pub(super) inputs: Arc<ProxyInputs>,
     pub(super) http_pool: Pool,
+}
+
+/// A captured connection as its listener hands it on.
+pub struct Connection {
+    /// The client's socket, nothing read from it yet.
+    pub client: TcpStream,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The pod whose listener accepted it.
+    pub pod: Arc<ProxiedPod>,
+    /// What every connection shares.
+    pub inputs: Arc<ProxyInputs>,
+    /// The pod's pooled upstream HTTP connections.
+    pub http_pool: Pool,
 }
 
 impl PodListener {

@@ -17,8 +17,9 @@ pub mod protocol;
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
-pub use connection::{serve, Captured, Connection};
+pub use connection::{serve, Captured};
 pub use inbound::Inbound;
+pub use listener::Connection;
 pub use local::{LocalPods, SameNodeHop};
 pub use metrics::{TcpLabels, TcpMetrics};
 pub use outbound::Outbound;

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use super::connection::{serve, Captured, Connection};
-use super::listener::PodListener;
+use super::connection::{serve, Captured};
+use super::listener::{Connection, PodListener};
 use super::ProxyInputs;
 use crate::net::{reset, ProxiedPod};
 

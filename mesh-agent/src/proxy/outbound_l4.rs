@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use tokio::net::TcpStream;
 
-use super::connection::Connection;
 use super::connection_log::{ConnectionLog, TcpHop};
 use super::forward::{forward_within, ConnectionLifetime};
+use super::listener::Connection;
 use super::local::SameNodeHop;
 use super::metrics::ConnectionMetrics;
 use super::{ProxyInputs, TcpLabels};
