@@ -27,6 +27,7 @@ const FLOORS: &[(&str, u8)] = &[
     // 5: decisions.
     ("resilience", 5),
     ("lb", 5),
+    ("routing", 5),
     // 6-7: sinks.
     ("spans", 6),
     ("access_log", 6),

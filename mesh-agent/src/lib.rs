@@ -31,6 +31,7 @@ pub mod pods;
 pub mod proxy;
 pub mod resilience;
 pub mod resources;
+pub mod routing;
 pub mod snapshot;
 pub mod sources;
 pub mod spans;

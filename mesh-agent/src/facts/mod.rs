@@ -5,4 +5,4 @@ mod reporter;
 mod request;
 
 pub use reporter::Reporter;
-pub use request::{HopPeers, Outcome, RequestFacts, WorkloadRef};
+pub use request::{HopPeers, RequestFacts, ResponseFacts, WorkloadRef};

@@ -100,7 +100,7 @@ impl<'a> HopPeers<'a> {
 
 /// Known once the response has ended.
 #[derive(Clone, Debug)]
-pub struct Outcome<'a> {
+pub struct ResponseFacts<'a> {
     /// Status sent to the client.
     pub response_code: u16,
     /// Envoy's response flags (`-` for none).
@@ -117,7 +117,7 @@ pub struct Outcome<'a> {
     pub upstream_host: Option<SocketAddr>,
 }
 
-impl Outcome<'_> {
+impl ResponseFacts<'_> {
     /// Whether the request failed: a 5xx or a response flag.
     pub fn failed(&self) -> bool {
         self.response_code >= 500 || self.response_code == 0 || self.response_flags != "-"

@@ -11,11 +11,11 @@ use hyper::{Request, Response, StatusCode};
 use tower::{Layer, Service, ServiceExt};
 
 use super::body::Body;
-use super::routing::MatchedRule;
 use crate::chance::Chance;
 use crate::errors::BoxError;
 use crate::errors::{DelayInjected, FaultAborted, GrpcFaultAborted, ResponseFlag, ResponseFlags};
 use crate::resources::Fault;
+use crate::routing::MatchedRule;
 
 /// How an abort answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

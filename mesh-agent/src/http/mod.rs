@@ -2,6 +2,7 @@
 //! and each request goes through one stack of small tower layers (see [`request_stack`]) to a
 //! pooled upstream connection.
 
+mod answer;
 mod balance;
 mod body;
 mod cluster_target;
@@ -20,7 +21,6 @@ mod upgrade;
 
 pub mod fault;
 pub mod mirror;
-pub mod routing;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -152,7 +152,7 @@ mod tests {
     }
 
     fn overflow() -> BoxError {
-        use crate::resilience::pool::PoolLimit;
+        use crate::resilience::breaker::PoolLimit;
         Overflow {
             limit: PoolLimit::PendingRequests,
             max: 1,

@@ -13,16 +13,16 @@ use prometheus_client::registry::Registry;
 use tower::{Layer, Service, ServiceExt};
 
 use super::body::Body;
-use super::routing::MatchedRule;
 use super::target::RouteTarget;
 use crate::errors::BoxError;
 use crate::lb::ip_endpoints;
+use crate::resilience::breaker::{Destination, DestinationPools, UpstreamProtocol};
 use crate::resilience::from_snapshot as compile;
 use crate::resilience::outlier::{OutlierMetrics, SharedDetector};
-use crate::resilience::pool::{Destination, DestinationPools, UpstreamProtocol};
 use crate::resilience::retry::RetryMetrics;
 use crate::resilience::timeout::RouteDeadline;
 use crate::resilience::{OutlierDetector, RetryPolicy};
+use crate::routing::MatchedRule;
 use crate::snapshot::Cluster;
 
 /// Every destination's live resilience state on this node. Cheap to clone.

@@ -19,14 +19,14 @@ use tower::{Layer, Service, ServiceExt};
 use super::body::Body;
 use super::cluster_target::ClusterTarget;
 use super::route_rules::Routed;
-use super::routing::headers;
 use super::target::{Passthrough, RouteTarget, Unreachable};
 use super::telemetry::Observed;
 use crate::chance::Chance;
 use crate::errors::BoxError;
 use crate::lb::Balancers;
 use crate::pipeline::ConfigState;
-use crate::resilience::pool::UpstreamProtocol;
+use crate::resilience::breaker::UpstreamProtocol;
+use crate::routing::headers;
 use crate::snapshot::{
     Protocol as PortProtocol, Service as MeshService, ServicePort, Snapshot, Workload,
 };

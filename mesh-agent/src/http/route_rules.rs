@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use hyper::{Request, Response, Version};
 
+use super::answer;
 use super::body::Body;
 use super::mirror::{Shadow, Shadows};
 use super::route::{upstream_protocol, Route};
-use super::routing::{self, answer, headers, MatchedRule};
 use super::target::{RouteTarget, Unreachable};
 use crate::errors::BoxError;
 use crate::resources::{Destination, HttpRoute, Percent};
+use crate::routing::{self, headers, MatchedRule};
 use crate::snapshot::{Service as MeshService, ServicePort, Snapshot};
 
 /// What the rules made of a request.
@@ -52,7 +53,7 @@ impl<S> Route<S> {
         mut request: Request<Body>,
     ) -> Routed {
         use routing::Decision;
-        let facts = routing::RequestFacts {
+        let facts = routing::MatchInput {
             method: request.method(),
             uri: request.uri(),
             headers: request.headers(),

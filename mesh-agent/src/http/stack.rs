@@ -18,10 +18,10 @@ use super::target::RouteTarget;
 use super::telemetry::{Peers, TelemetryLayer};
 use super::HttpInputs;
 use crate::pipeline::ConfigState;
-use crate::resilience::outlier::OutlierReportLayer;
-use crate::resilience::pool::{
+use crate::resilience::breaker::{
     CircuitBreakerLayer, ConnectionPoolPolicy, DestinationPool, PermitBody, UpstreamProtocol,
 };
+use crate::resilience::outlier::OutlierReportLayer;
 use crate::resilience::retry::RetryBody;
 use crate::resilience::{RetryLayer, RetryPolicy, RouteTimeoutLayer};
 

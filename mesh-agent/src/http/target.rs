@@ -9,7 +9,7 @@ use hyper::Request;
 
 use super::body::Body;
 use crate::lb::Pick;
-use crate::resilience::pool::UpstreamProtocol;
+use crate::resilience::breaker::UpstreamProtocol;
 use crate::snapshot::{Cluster, Service as MeshService};
 
 /// Where the route layer sent a request.

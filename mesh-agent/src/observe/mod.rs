@@ -10,7 +10,7 @@ use hyper::Request;
 use prometheus_client::registry::Registry;
 
 use crate::access_log::{AccessLog, AccessLogMetrics, AccessLogSettings};
-use crate::facts::{HopPeers, Outcome, Reporter, RequestFacts, WorkloadRef};
+use crate::facts::{HopPeers, Reporter, RequestFacts, ResponseFacts, WorkloadRef};
 use crate::pipeline::ConfigState;
 use crate::resources::MeshConfig;
 use crate::snapshot::{Snapshot, TelemetryPolicy};
@@ -159,7 +159,7 @@ impl RequestWatch {
     }
 
     /// The request has ended: close its span and log it.
-    pub fn finish(self, peers: &HopPeers<'_>, outcome: &Outcome<'_>) {
+    pub fn finish(self, peers: &HopPeers<'_>, outcome: &ResponseFacts<'_>) {
         let Some(watched) = self.0 else { return };
         let Watched {
             facts,

@@ -3,16 +3,16 @@
 //! only calls it. The policy structs here are the compiled form the snapshot converts Istio's
 //! VirtualService and DestinationRule fields into.
 
+pub mod breaker;
 pub mod from_snapshot;
 pub mod outcome;
 pub mod outlier;
-pub mod pool;
 pub mod retry;
 pub mod timeout;
 
+pub use breaker::{ConnectionPoolPolicy, DestinationPool, Overflow};
 pub use outcome::{LocalFailure, Outcome};
 pub use outlier::{OutlierDetector, OutlierPolicy};
-pub use pool::{ConnectionPoolPolicy, DestinationPool, Overflow};
 pub use retry::{RetriesExhausted, RetryBudget, RetryLayer, RetryPolicy, TriedEndpoints};
 pub use timeout::{RouteTimeoutLayer, Timeout};
 

@@ -6,7 +6,7 @@ use std::io;
 
 use http::{Response, StatusCode};
 
-use super::pool::Overflow;
+use super::breaker::Overflow;
 use super::timeout::Timeout;
 use crate::errors::{ConnectFailed, StreamRefused};
 
@@ -161,7 +161,7 @@ mod tests {
         // A connect that timed out is a connect failure, not a request timeout.
         let connect_timeout = ConnectFailed(Box::new(io::Error::from(io::ErrorKind::TimedOut)));
         let overflow = io::Error::other(Overflow {
-            limit: crate::resilience::pool::PoolLimit::Connections,
+            limit: crate::resilience::breaker::PoolLimit::Connections,
             max: 1,
         });
         let cancelled_stream = io::Error::other(h2::Error::from(h2::Reason::CANCEL));

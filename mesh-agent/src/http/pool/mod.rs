@@ -25,7 +25,7 @@ use super::body::Body;
 use crate::errors::BoxError;
 use crate::net::Netns;
 use crate::net::UpstreamSockets;
-use crate::resilience::pool::Destination;
+use crate::resilience::breaker::Destination;
 use crate::resilience::DestinationPool;
 use connector::PodConnector;
 

@@ -20,7 +20,7 @@ use crate::http::body::{boxed, Body};
 use crate::http::target::RouteTarget;
 use crate::http::upgrade;
 use crate::lb::Endpoint;
-use crate::resilience::pool::UpstreamProtocol;
+use crate::resilience::breaker::UpstreamProtocol;
 use crate::resilience::{DestinationPool, Overflow};
 
 /// Sends `request` to its [`Endpoint`] on one of `clients`' connections, counting its use

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::context::{Observed, Peers, TelemetryContext};
 use super::series::SeriesKey;
 use crate::errors::ResponseFlags;
-use crate::facts::{HopPeers, Outcome};
+use crate::facts::{HopPeers, ResponseFacts};
 use crate::http::body::{boxed, Body};
 use crate::http::metered::{headers_size, Metered};
 use crate::http::metrics::{HttpLabels, RequestOutcome};
@@ -108,7 +108,7 @@ impl PendingRecord {
         }
         if self.watch.is_watching() {
             let response_flags = self.flags.to_string();
-            let outcome = Outcome {
+            let outcome = ResponseFacts {
                 response_code: self.response_code,
                 response_flags: &response_flags,
                 request_bytes,

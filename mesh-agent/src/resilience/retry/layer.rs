@@ -15,8 +15,8 @@ use super::body::{buffer, Buffering, RetryBody, DEFAULT_BUFFER_LIMIT};
 use super::metrics::{RetryMetrics, SkipReason};
 use super::{RetryBudget, RetryPolicy, TriedEndpoints};
 use crate::errors::BoxError;
+use crate::resilience::breaker::Overflow;
 use crate::resilience::outcome::Outcome;
-use crate::resilience::pool::Overflow;
 use crate::resilience::timeout::{Timeout, TimeoutScope};
 use crate::resilience::BoxFuture;
 

@@ -41,8 +41,8 @@ impl Req {
         }
     }
 
-    fn facts(&self) -> RequestFacts<'_> {
-        RequestFacts {
+    fn facts(&self) -> MatchInput<'_> {
+        MatchInput {
             method: &self.method,
             uri: &self.uri,
             headers: &self.headers,

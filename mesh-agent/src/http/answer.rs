@@ -7,8 +7,8 @@ use hyper::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::matching::RequestFacts;
-use crate::http::body::{empty, full, Body};
+use super::body::{empty, full, Body};
+use crate::routing::MatchInput;
 
 /// `HTTPRedirect`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -40,7 +40,7 @@ pub struct DirectBody {
 }
 
 /// The answer of a rule's `redirect` (raw, as the snapshot keeps it) to the request `facts`.
-pub fn redirect(raw: &Value, facts: &RequestFacts<'_>) -> Response<Body> {
+pub fn redirect(raw: &Value, facts: &MatchInput<'_>) -> Response<Body> {
     let rule = Redirect::deserialize(raw).unwrap_or_default();
     let status = rule
         .redirect_code
@@ -55,7 +55,7 @@ pub fn redirect(raw: &Value, facts: &RequestFacts<'_>) -> Response<Body> {
 }
 
 /// The `Location` of a redirect: each part from the rule when it sets it, else the request's.
-pub fn location(rule: &Redirect, facts: &RequestFacts<'_>) -> String {
+pub fn location(rule: &Redirect, facts: &MatchInput<'_>) -> String {
     let scheme = rule
         .scheme
         .as_deref()
@@ -134,7 +134,7 @@ mod tests {
         let (method, uri) = (Method::GET, uri.parse::<Uri>().unwrap());
         let mut headers = HeaderMap::new();
         headers.insert("host", host.parse().unwrap());
-        let facts = RequestFacts {
+        let facts = MatchInput {
             method: &method,
             uri: &uri,
             headers: &headers,

@@ -5,7 +5,6 @@
 //! later layers read their slice (fault, mirror, timeout, retries); [`rewrite`] and [`headers`]
 //! edit the request and response.
 
-pub mod answer;
 pub mod headers;
 pub mod matching;
 pub mod rewrite;
@@ -23,7 +22,7 @@ use crate::errors::NoRoute;
 use crate::resources::{Destination, Headers, HttpRoute, HttpRouteDestination};
 use crate::snapshot::RouteTable;
 
-pub use matching::RequestFacts;
+pub use matching::MatchInput;
 
 /// What the rules say about one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,7 +42,7 @@ pub enum Decision {
 /// the weighted destination. Rules that exist and do not match: [`NoRoute`] (404 `NR`).
 pub fn decide(
     table: Option<&RouteTable>,
-    facts: &RequestFacts<'_>,
+    facts: &MatchInput<'_>,
     chance: &Chance,
 ) -> Result<Decision, NoRoute> {
     let Some(table) = table.filter(|t| !t.http.is_empty()) else {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use futures::FutureExt;
 
 use super::*;
-use crate::resilience::pool::{DestinationPools, UNLIMITED};
+use crate::resilience::breaker::{DestinationPools, UNLIMITED};
 
 fn pool(max_connections: u32, max_pending: u32, max_requests: u32) -> DestinationPool {
     let policy = ConnectionPoolPolicy {

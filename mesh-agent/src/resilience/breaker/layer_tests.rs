@@ -9,8 +9,8 @@ use tokio::time::Instant;
 use tower::{service_fn, ServiceExt};
 
 use super::*;
-use crate::resilience::pool::limits::PoolStats;
-use crate::resilience::pool::{ConnectionPoolPolicy, Overflow, UpstreamProtocol};
+use crate::resilience::breaker::limits::PoolStats;
+use crate::resilience::breaker::{ConnectionPoolPolicy, Overflow, UpstreamProtocol};
 
 fn slow_backend(
 ) -> impl Service<Request<()>, Response = Response<Full<Bytes>>, Error = BoxError, Future: Send>

@@ -9,7 +9,7 @@ use crate::snapshot::Labels;
 
 /// What a request is matched on: the request itself and where it comes from.
 #[derive(Clone, Copy, Debug)]
-pub struct RequestFacts<'a> {
+pub struct MatchInput<'a> {
     pub method: &'a Method,
     pub uri: &'a Uri,
     pub headers: &'a HeaderMap,
@@ -23,7 +23,7 @@ pub struct RequestFacts<'a> {
     pub gateway: &'a str,
 }
 
-impl RequestFacts<'_> {
+impl MatchInput<'_> {
     /// `:authority` for HTTP/2, the `Host` header for HTTP/1.1.
     pub fn authority(&self) -> Option<&str> {
         let from_uri = self.uri.authority().map(|a| a.as_str());
@@ -49,22 +49,22 @@ impl RequestFacts<'_> {
 }
 
 /// The index of the first rule of `rules` that `facts` match.
-pub fn first_match(rules: &[HttpRoute], facts: &RequestFacts<'_>) -> Option<usize> {
+pub fn first_match(rules: &[HttpRoute], facts: &MatchInput<'_>) -> Option<usize> {
     rules.iter().position(|rule| rule_matches(rule, facts))
 }
 
 /// Whether `rule` applies: it has no match, or any of its matches holds.
-pub fn rule_matches(rule: &HttpRoute, facts: &RequestFacts<'_>) -> bool {
+pub fn rule_matches(rule: &HttpRoute, facts: &MatchInput<'_>) -> bool {
     rule.matches.is_empty() || first_holding(rule, facts).is_some()
 }
 
 /// The first match of `rule` that holds (what a `rewrite` replaces depends on it).
-pub fn first_holding<'r>(rule: &'r HttpRoute, facts: &RequestFacts<'_>) -> Option<&'r HttpMatch> {
+pub fn first_holding<'r>(rule: &'r HttpRoute, facts: &MatchInput<'_>) -> Option<&'r HttpMatch> {
     rule.matches.iter().find(|m| matches(m, facts))
 }
 
 /// Whether every condition of `m` holds for `facts`.
-pub fn matches(m: &HttpMatch, facts: &RequestFacts<'_>) -> bool {
+pub fn matches(m: &HttpMatch, facts: &MatchInput<'_>) -> bool {
     let uri = facts.uri.path();
     let uri_ok = m
         .uri
@@ -94,7 +94,7 @@ fn optional(condition: &Option<StringMatch>, value: Option<&str>) -> bool {
         .is_none_or(|s| string_matches(s, value, false))
 }
 
-fn source_matches(m: &HttpMatch, facts: &RequestFacts<'_>) -> bool {
+fn source_matches(m: &HttpMatch, facts: &MatchInput<'_>) -> bool {
     let labels_ok = m.source_labels.is_empty()
         || facts.source_labels.is_some_and(|labels| {
             m.source_labels

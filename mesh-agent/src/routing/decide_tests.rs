@@ -21,7 +21,7 @@ fn decide_for(
     let (method, uri) = (Method::GET, uri.parse::<Uri>().unwrap());
     let mut headers = HeaderMap::new();
     headers.insert("user-agent", agent.parse().unwrap());
-    let facts = RequestFacts {
+    let facts = MatchInput {
         method: &method,
         uri: &uri,
         headers: &headers,
