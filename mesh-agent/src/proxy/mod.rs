@@ -1,6 +1,6 @@
-//! The L4 proxy: each enrolled pod gets an outbound listener (127.0.0.1:15001) and an inbound
-//! listener (15006) inside its netns; every connection reads top to bottom as
-//! `listener → original destination → endpoint → upstream → copy`.
+//! The connection level: each enrolled pod gets an outbound listener (127.0.0.1:15001) and an
+//! inbound listener (15006) inside its netns; every connection reads top to bottom as
+//! `listener → original destination → protocol → HTTP path | L4 path (endpoint → upstream → copy)`.
 
 mod connection;
 pub mod connection_log;

@@ -1,4 +1,4 @@
-//! The compiled configuration: one immutable [`Snapshot`] built from a [`ResourceSet`] by
+//! The compiled configuration: one immutable [`Snapshot`] built from a [`ResourceSet`](crate::document::ResourceSet) by
 //! [`build`], swapped atomically by the agent. Every lookup the data path makes — a route by
 //! host and port or by ClusterIP:port, a cluster's endpoints and policy, a pod's workload — is
 //! a hash lookup whatever the number of services. Serializable for `/config_dump`.
