@@ -6,7 +6,6 @@ mod answer;
 mod balance;
 mod body;
 mod cluster_target;
-mod metered;
 mod metrics;
 mod pool;
 mod rescue;

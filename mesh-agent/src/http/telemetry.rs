@@ -14,12 +14,13 @@ use hyper::{HeaderMap, Request, Response};
 use tower::{Layer, Service, ServiceExt};
 
 use super::body::{boxed, Body};
-use super::metered::{headers_size, MeteredRequest};
 use super::metrics::HttpMetrics;
 use crate::observe::RequestObservers;
 use crate::pipeline::ConfigState;
+use metered::{headers_size, MeteredRequest};
 
 mod context;
+mod metered;
 mod record;
 mod series;
 

@@ -9,11 +9,11 @@ use hyper::{HeaderMap, Response};
 use tokio::time::Instant;
 
 use super::context::{Observed, Peers, TelemetryContext};
+use super::metered::{headers_size, Metered};
 use super::series::SeriesKey;
 use crate::errors::ResponseFlags;
 use crate::facts::{HopPeers, ResponseFacts};
 use crate::http::body::{boxed, Body};
-use crate::http::metered::{headers_size, Metered};
 use crate::http::metrics::{HttpLabels, RequestOutcome};
 use crate::observe::RequestWatch;
 use crate::snapshot::Workload;

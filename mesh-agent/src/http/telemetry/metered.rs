@@ -10,9 +10,9 @@ use bytes::Bytes;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper::HeaderMap;
 
-use super::body::Body;
-use super::telemetry::PendingRecord;
+use super::record::PendingRecord;
 use crate::errors::BoxError;
+use crate::http::body::Body;
 
 /// The size of `headers` as sent on HTTP/1: `name: value\r\n` each.
 pub fn headers_size(headers: &HeaderMap) -> u64 {
