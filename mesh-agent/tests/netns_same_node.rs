@@ -1,7 +1,7 @@
 //! Privileged: the same-node fast path. Two enrolled pods, each in its own `ip netns add`
 //! namespace with only `lo` (no link between them, so the pod IPs are unreachable the normal
-//! way): an outbound connection from one to the other's IP reaches the app on the other's
-//! loopback only through the fast path, and both reporters count and log it. Needs root; no
+//! way): an outbound connection from one to the other's IP reaches the app (on its pod's IP,
+//! inside its netns) only through the fast path, and both reporters count and log it. Needs root; no
 //! eBPF (fake capture layer).
 
 mod agent_support;
@@ -19,9 +19,9 @@ use mesh_agent::proxy::{LocalPods, ProxyInputs};
 use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The destination pod's IP, on no interface at all.
+/// The destination pod's IP, on its own netns's `lo` only.
 const SERVER_IP: &str = "10.244.1.6";
-/// The destination app's port (it listens on its pod's loopback).
+/// The destination app's port (it listens on its pod's IP).
 const APP_PORT: u16 = 7000;
 
 /// A named netns with `lo` up, deleted on drop (also when the test fails).
@@ -67,6 +67,16 @@ async fn client_to_server(fast_path: bool) -> Run {
     let tag = if fast_path { "on" } else { "off" };
     let client_ns = TestNetns::new(&format!("c{tag}"));
     let server_ns = TestNetns::new(&format!("s{tag}"));
+    // The server pod's own IP, inside its netns only: the same-node path dials the app there.
+    run(&[
+        "-n",
+        &server_ns.0,
+        "addr",
+        "add",
+        &format!("{SERVER_IP}/32"),
+        "dev",
+        "lo",
+    ]);
     let (inputs, dsts, mut registry) = inputs(config(""));
     let inputs = Arc::new(ProxyInputs {
         local_pods: LocalPods::new(fast_path),
@@ -122,9 +132,9 @@ async fn client_to_server(fast_path: bool) -> Run {
     }
 }
 
-/// The app: answers `web:<input>` once, on 127.0.0.1:7000 inside `netns`.
+/// The app: answers `web:<input>` once, on the server pod's IP, port 7000, inside `netns`.
 async fn serve_app(netns: &Netns) {
-    let addr = format!("127.0.0.1:{APP_PORT}").parse().unwrap();
+    let addr = format!("{SERVER_IP}:{APP_PORT}").parse().unwrap();
     let app = listen(netns, addr).await.unwrap();
     tokio::spawn(async move {
         let (mut stream, _) = app.accept().await.unwrap();
@@ -154,7 +164,7 @@ fn skip_without_root() -> bool {
 }
 
 #[tokio::test]
-async fn a_local_destination_is_dialled_on_its_loopback_and_both_reporters_count_it() {
+async fn a_local_destination_is_dialled_on_its_own_ip_and_both_reporters_count_it() {
     if skip_without_root() {
         return;
     }
