@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use mesh_agent::document::{Origin, RawResource};
 use mesh_agent::snapshot::build;
-use mesh_agent::sources::{Origin, RawResource};
 use serde_json::{json, Value};
 
 const SERVICES: usize = 10_000;

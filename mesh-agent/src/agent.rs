@@ -13,9 +13,10 @@ use crate::attach::start_capture;
 use crate::config::{AgentConfig, ConfigSource};
 use crate::enroll::EnrollServer;
 use crate::metrics;
+use crate::net::UpstreamSockets;
 use crate::pipeline::{ConfigMetrics, ConfigState};
 use crate::pods::{EnrolledPods, ListenAddrs};
-use crate::proxy::{ProxyInputs, TcpMetrics, UpstreamSockets};
+use crate::proxy::{ProxyInputs, TcpMetrics};
 use crate::sources::{DirectorySource, KubernetesSource};
 
 /// Runs the agent until SIGINT or SIGTERM.

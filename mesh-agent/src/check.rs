@@ -6,13 +6,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::resources::read_documents;
+use crate::document::read_documents;
 use crate::snapshot::build;
 use crate::validate::outlier_warnings;
 
 /// What a check found.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Outcome {
+pub struct Findings {
     /// Problems that reject a resource (syntax errors included).
     pub errors: usize,
     /// Likely typos and dangling references.
@@ -22,8 +22,8 @@ pub struct Outcome {
 /// Validates every resource under `paths` (files, or directories read recursively for
 /// `.yaml`, `.yml` and `.json`) together, as the agent would load them; writes one line per
 /// problem to `out`.
-pub fn check(paths: &[PathBuf], out: &mut impl Write) -> std::io::Result<Outcome> {
-    let mut outcome = Outcome::default();
+pub fn check(paths: &[PathBuf], out: &mut impl Write) -> std::io::Result<Findings> {
+    let mut outcome = Findings::default();
     let mut documents = Vec::new();
     for file in files(paths)? {
         match read_documents(&file) {

@@ -16,8 +16,9 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use crate::capture::{CapturedPod, PodCapture};
-use crate::netns::Netns;
-use crate::proxy::{Inbound, Outbound, ProxiedPod, ProxyInputs};
+use crate::net::Netns;
+use crate::net::ProxiedPod;
+use crate::proxy::{Inbound, Outbound, ProxyInputs};
 
 /// A pod to enroll, as the enrollment API names it.
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -21,7 +21,7 @@ pub use entry::{rfc3339_millis, AccessLogEntry};
 pub use sampling::LogSampler;
 pub use writer::{run_writer, AccessLogSink};
 
-use crate::observe::{HopPeers, Outcome, RequestFacts};
+use crate::facts::{HopPeers, RequestFacts, ResponseFacts};
 use crate::resources::{AccessLogEncoding, MeshConfig};
 
 /// Entries waiting for the writer before new ones are dropped.
@@ -148,7 +148,7 @@ impl AccessLog {
     }
 
     /// Logs one finished HTTP request.
-    pub fn request(&self, peers: &HopPeers<'_>, facts: &RequestFacts, outcome: &Outcome<'_>) {
+    pub fn request(&self, peers: &HopPeers<'_>, facts: &RequestFacts, outcome: &ResponseFacts<'_>) {
         let mut entry = base_entry(peers, facts.start, outcome.duration);
         entry.method = Some(facts.method.clone());
         entry.path = Some(facts.path.clone());

@@ -12,7 +12,7 @@ use std::os::fd::AsRawFd;
 use std::sync::{Mutex, MutexGuard};
 
 /// The enrollment maps and the pods enrolled through them.
-pub(crate) struct EnrolledPods {
+pub(crate) struct EnrollmentMaps {
     enrolled: HashMap<MapData, u64, PodInfo>,
     pod_addrs: HashMap<MapData, KernelIp, PodInfo>,
     listeners: SockHash<MapData, KernelIp>,
@@ -25,13 +25,13 @@ struct EnrolledPod {
     sk_lookup: SkLookupLinkId,
 }
 
-impl EnrolledPods {
+impl EnrollmentMaps {
     pub(super) fn new(
         enrolled: HashMap<MapData, u64, PodInfo>,
         pod_addrs: HashMap<MapData, KernelIp, PodInfo>,
         listeners: SockHash<MapData, KernelIp>,
     ) -> Self {
-        EnrolledPods {
+        EnrollmentMaps {
             enrolled,
             pod_addrs,
             listeners,
@@ -95,7 +95,7 @@ impl MeshBpf {
         sk_lookup.detach(link).map_err(failed(SK_LOOKUP_PROGRAM))
     }
 
-    fn try_enroll(&self, pods: &mut EnrolledPods, pod: &CapturedPod<'_>) -> Result<(), BpfError> {
+    fn try_enroll(&self, pods: &mut EnrollmentMaps, pod: &CapturedPod<'_>) -> Result<(), BpfError> {
         let info = pod_info(pod);
         pods.insert(pod, &info).map_err(Box::new)?;
         let sk_lookup = self.attach_sk_lookup(pod)?;

@@ -1,7 +1,7 @@
 //! `MeshBpf`: the loaded kernel programs of one agent, their maps and their links.
 
 use super::counters::{self, CounterTotals, FlowCount};
-use super::enroll::EnrolledPods;
+use super::enroll::EnrollmentMaps;
 use super::mounts;
 use super::pins::MapPins;
 use aya::maps::{HashMap, Map, MapData, PerCpuArray, PerCpuHashMap, SockHash};
@@ -82,7 +82,7 @@ pub struct MeshBpf {
     counters: PerCpuArray<MapData, u64>,
     flows: PerCpuHashMap<MapData, FlowKey, u64>,
     pub(super) original_dsts: Mutex<HashMap<MapData, OriginalDstKey, OriginalDst>>,
-    pub(super) pods: Mutex<EnrolledPods>,
+    pub(super) pods: Mutex<EnrollmentMaps>,
     pub(super) accel: Option<Mutex<SockHash<MapData, AccelKey>>>,
     // Declared last: the pins go after the maps are closed.
     pins: Option<MapPins>,
@@ -126,7 +126,7 @@ impl MeshBpf {
             counters: take_map(&mut ebpf, "COUNTERS")?,
             flows: take_map(&mut ebpf, "FLOWS")?,
             original_dsts: Mutex::new(take_map(&mut ebpf, "ORIG_DSTS")?),
-            pods: Mutex::new(EnrolledPods::new(
+            pods: Mutex::new(EnrollmentMaps::new(
                 take_map(&mut ebpf, "ENROLLED")?,
                 take_map(&mut ebpf, "POD_ADDRS")?,
                 take_map(&mut ebpf, "LISTENERS")?,

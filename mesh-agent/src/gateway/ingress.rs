@@ -14,9 +14,9 @@ use super::listener::{GatewayListener, GatewayShared, PortState};
 use super::selection::{GatewayLabels, GatewayPlan, PortPlan, PortProtocol};
 use super::tls;
 use crate::http::{HttpInputs, Pool};
-use crate::netns::Netns;
+use crate::net::Netns;
+use crate::net::UpstreamSockets;
 use crate::pipeline::ConfigState;
-use crate::proxy::UpstreamSockets;
 use crate::snapshot::Snapshot;
 
 /// How often the agent looks for a new snapshot to reconcile the listeners with.

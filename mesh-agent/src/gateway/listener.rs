@@ -20,10 +20,10 @@ use tower::ServiceExt;
 use super::hosts::{best_match, normalized};
 use super::identity::gateway_workload;
 use super::selection::{GatewayLabels, PortPlan};
+use crate::facts::Reporter;
 use crate::http::{boxed, request_stack, Direction, GatewayBinding, HttpInputs, Peers, Pool};
-use crate::netns::Netns;
+use crate::net::Netns;
 use crate::pipeline::ConfigState;
-use crate::proxy::Reporter;
 
 /// What a port serves now; swapped in place when the Gateways change.
 pub struct PortState {
@@ -60,7 +60,7 @@ impl GatewayListener {
         state: Arc<ArcSwap<PortState>>,
         shared: Arc<GatewayShared>,
     ) -> std::io::Result<Self> {
-        let listener = crate::proxy::socket::listen(&Netns::current()?, addr).await?;
+        let listener = crate::net::listen(&Netns::current()?, addr).await?;
         Ok(Self {
             listener,
             state,

@@ -7,7 +7,7 @@ use super::selection::{GatewayLabels, GatewayPlan, PortProtocol};
 use crate::snapshot::{build, Snapshot};
 
 fn snapshot(gateways: &str) -> Snapshot {
-    let documents = crate::resources::parse_documents(Path::new("t.yaml"), gateways).unwrap();
+    let documents = crate::document::parse_documents(Path::new("t.yaml"), gateways).unwrap();
     build(&Arc::new(documents), None).0
 }
 

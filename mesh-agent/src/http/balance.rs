@@ -1,63 +1,22 @@
-//! The balancer layer: picks the endpoint of each request among its route target's endpoints.
-//! Policies implement [`Balancer`] (see [`super::lb`] for the cluster policies), and
-//! passthrough to a fixed address.
+//! The balancer layer: picks the endpoint of each request with its route target's
+//! [`Balancer`](super::target::Balancer), kept off ejected endpoints and, for a retry, off those
+//! already tried.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 use hyper::{Request, Response};
 use tower::{Layer, Service, ServiceExt};
 
-use super::body::{Body, BoxError};
-use super::errors::{NoHealthyUpstream, NoRoute};
-use super::lb::Pick;
-use super::route::RouteTarget;
+use super::body::Body;
+use super::target::RouteTarget;
 use super::telemetry::Observed;
+use crate::errors::BoxError;
+use crate::errors::{NoHealthyUpstream, NoRoute};
+use crate::lb::{ip_endpoints, pick_within, Endpoint, Pick};
 use crate::resilience::outlier::SharedDetector;
 use crate::resilience::TriedEndpoints;
-use crate::snapshot::Cluster;
-
-/// A load-balancing policy: the endpoint for one request, `None` when there is none.
-pub trait Balancer: Send + Sync {
-    /// Picks the endpoint for `request` (a policy may hash its headers).
-    fn pick(&self, request: &Request<Body>) -> Option<SocketAddr>;
-
-    /// The pick with what it holds for the exchange (an in-flight count, a cookie to set).
-    fn pick_for(&self, request: &Request<Body>) -> Option<Pick> {
-        self.pick(request).map(Pick::at)
-    }
-
-    /// The cluster it picks in, when it is one (its endpoints, its traffic policy).
-    fn cluster(&self) -> Option<&Arc<Cluster>> {
-        None
-    }
-}
-
-/// Always the same address: a destination that is not a Service, or the app behind inbound.
-#[derive(Clone, Copy, Debug)]
-pub struct Passthrough(pub SocketAddr);
-
-impl Balancer for Passthrough {
-    fn pick(&self, _: &Request<Body>) -> Option<SocketAddr> {
-        Some(self.0)
-    }
-}
-
-/// No endpoint at all: a route's destination host that the registry does not know (`UH`).
-#[derive(Clone, Copy, Debug)]
-pub struct Unreachable;
-
-impl Balancer for Unreachable {
-    fn pick(&self, _: &Request<Body>) -> Option<SocketAddr> {
-        None
-    }
-}
-
-/// The endpoint chosen for a request, in its extensions, for the pool.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Endpoint(pub SocketAddr);
 
 /// Picks each request's [`Endpoint`].
 #[derive(Clone, Debug, Default)]
@@ -91,20 +50,12 @@ impl<S> Balance<S> {
                 return Ok(Pick::at(allowed[fastrand::usize(..allowed.len())]));
             }
         }
-        let first = target.balancer.pick_for(request).ok_or(NoHealthyUpstream)?;
-        let Some((all, allowed)) = restricted else {
-            return Ok(first);
+        let pick = || target.balancer.pick_for(request);
+        let picked = match restricted {
+            Some((all, allowed)) => pick_within(pick, &all, &allowed),
+            None => pick(),
         };
-        if allowed.contains(&first.endpoint) || !all.contains(&first.endpoint) {
-            return Ok(first);
-        }
-        for _ in 0..all.len() {
-            let again = target.balancer.pick_for(request).ok_or(NoHealthyUpstream)?;
-            if allowed.contains(&again.endpoint) {
-                return Ok(again);
-            }
-        }
-        Ok(Pick::at(allowed[fastrand::usize(..allowed.len())]))
+        Ok(picked.ok_or(NoHealthyUpstream)?)
     }
 }
 
@@ -126,7 +77,7 @@ fn allowed(
     if detector.is_none() && !is_retry(request) {
         return None;
     }
-    let all = super::resilient::endpoints_of(cluster);
+    let all = ip_endpoints(cluster);
     let mut allowed = all.clone();
     if let Some(detector) = detector {
         allowed = detector.eligible(&allowed);

@@ -8,8 +8,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Frame, SizeHint};
 
-/// Any error, boxed: what the layers of the stack fail with (each a small typed error inside).
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::errors::BoxError;
 
 /// A request or response body inside the stack.
 ///

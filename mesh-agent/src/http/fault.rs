@@ -10,11 +10,12 @@ use futures::future::BoxFuture;
 use hyper::{Request, Response, StatusCode};
 use tower::{Layer, Service, ServiceExt};
 
-use super::body::{Body, BoxError};
-use super::chance::Chance;
-use super::errors::{DelayInjected, FaultAborted, GrpcFaultAborted, ResponseFlag, ResponseFlags};
-use super::routing::MatchedRule;
+use super::body::Body;
+use crate::chance::Chance;
+use crate::errors::BoxError;
+use crate::errors::{DelayInjected, FaultAborted, GrpcFaultAborted, ResponseFlag, ResponseFlags};
 use crate::resources::Fault;
+use crate::routing::MatchedRule;
 
 /// How an abort answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use tower::service_fn;
 use super::*;
 use crate::http::body::empty;
 use crate::http::rescue::status_and_flags;
-use crate::http::routing::MatchedRule;
+use crate::routing::MatchedRule;
 use crate::snapshot::RouteTable;
 
 fn fault(yaml: &str) -> Fault {

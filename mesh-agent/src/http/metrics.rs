@@ -6,7 +6,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::proxy::Reporter;
+use crate::facts::Reporter;
 use crate::snapshot::{Service, Workload};
 
 /// The value Istio reports for a label it does not know.

@@ -20,8 +20,9 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use tower::{Layer, Service, ServiceExt};
 
-use super::body::{boxed, Body, BoxError};
-use super::chance::Chance;
+use super::body::{boxed, Body};
+use crate::chance::Chance;
+use crate::errors::BoxError;
 use crate::resilience::retry::body::{buffer, Buffered, Buffering};
 
 /// The largest request body copied to mirrors.

@@ -2,10 +2,10 @@
 //! and each request goes through one stack of small tower layers (see [`request_stack`]) to a
 //! pooled upstream connection.
 
+mod answer;
 mod balance;
 mod body;
-mod errors;
-mod metered;
+mod cluster_target;
 mod metrics;
 mod pool;
 mod rescue;
@@ -14,30 +14,27 @@ mod route;
 mod route_rules;
 mod server;
 mod stack;
+mod target;
 mod telemetry;
 mod upgrade;
 
-pub mod chance;
 pub mod fault;
-pub mod lb;
 pub mod mirror;
-pub mod routing;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::registry::Registry;
 
-pub use balance::{Balancer, Endpoint, Passthrough};
-pub use body::{boxed, Body, BoxError};
-pub use errors::*;
+pub use body::{boxed, Body};
 pub use metrics::{HttpLabels, HttpMetrics, RequestOutcome};
 pub use pool::Pool;
 pub use rescue::{local_reply, status_and_flags};
 pub use resilient::Resilience;
-pub use route::{Direction, GatewayBinding, RouteClient, RouteTarget, UpstreamProtocol};
-pub use server::serve_if_http;
+pub use route::{Direction, GatewayBinding, RouteClient};
+pub use server::serve;
 pub use stack::{request_stack, RequestStack};
+pub use target::{Balancer, Passthrough, RouteTarget};
 pub use telemetry::{Observed, Peers};
 
 /// How long detection waits for a client's first bytes on an undeclared port.
@@ -60,9 +57,9 @@ pub struct HttpInputs {
 #[derive(Clone, Default)]
 pub struct TrafficInputs {
     /// Balancers of the clusters in use.
-    pub balancers: Arc<lb::Balancers>,
+    pub balancers: Arc<crate::lb::Balancers>,
     /// Weighted destinations, fault and mirror percentages, random picks.
-    pub chance: chance::Chance,
+    pub chance: crate::chance::Chance,
     /// `mesh_mirror_*` counters.
     pub mirror_metrics: mirror::MirrorMetrics,
     /// Destinations' pools and outlier detectors, retry and outlier metrics.

@@ -11,9 +11,9 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 use tower::{Layer, Service, ServiceExt};
 
-use super::body::{full, Body, BoxError};
-use super::errors::*;
-use crate::resilience::retry::{RetriesExhausted as Exhausted, RetryLimitReached};
+use super::body::{full, Body};
+use crate::errors::*;
+use crate::resilience::retry::{RetriesExhausted, RetryLimitReached};
 use crate::resilience::{Overflow, Timeout};
 
 /// Answers every error of the inner service with a local reply.
@@ -108,10 +108,6 @@ fn grpc_trailers_only(response: &mut Response<Body>, code: u32) {
 pub fn status_and_flags(error: &(dyn Error + 'static)) -> (StatusCode, ResponseFlags) {
     use ResponseFlag as F;
     if let Some(exhausted) = error.downcast_ref::<RetriesExhausted>() {
-        let (status, flags) = status_and_flags(&*exhausted.0);
-        return (status, flags.with(F::RetriesExhausted));
-    }
-    if let Some(exhausted) = error.downcast_ref::<Exhausted>() {
         let (status, flags) = status_and_flags(&*exhausted.last);
         return (status, flags.with(F::RetriesExhausted));
     }
@@ -129,15 +125,15 @@ pub fn status_and_flags(error: &(dyn Error + 'static)) -> (StatusCode, ResponseF
         (StatusCode::NOT_FOUND, F::NoRoute)
     } else if error.is::<NoHealthyUpstream>() {
         (StatusCode::SERVICE_UNAVAILABLE, F::NoHealthyUpstream)
-    } else if error.is::<UpstreamOverflow>() || error.is::<Overflow>() {
+    } else if error.is::<Overflow>() {
         (StatusCode::SERVICE_UNAVAILABLE, F::UpstreamOverflow)
-    } else if error.is::<UpstreamTimeout>() || error.is::<Timeout>() {
+    } else if error.is::<Timeout>() {
         (StatusCode::GATEWAY_TIMEOUT, F::UpstreamTimeout)
     } else if error.is::<RateLimited>() {
         (StatusCode::TOO_MANY_REQUESTS, F::RateLimited)
     } else if error.is::<Denied>() {
         (StatusCode::FORBIDDEN, F::Denied)
-    } else if error.is::<ConnectFailed>() || error.is::<crate::resilience::ConnectFailed>() {
+    } else if error.is::<ConnectFailed>() {
         (StatusCode::SERVICE_UNAVAILABLE, F::ConnectFailed)
     } else if error.is::<UpstreamReset>() {
         (StatusCode::SERVICE_UNAVAILABLE, F::UpstreamReset)
@@ -156,7 +152,7 @@ mod tests {
     }
 
     fn overflow() -> BoxError {
-        use crate::resilience::pool::PoolLimit;
+        use crate::resilience::breaker::PoolLimit;
         Overflow {
             limit: PoolLimit::PendingRequests,
             max: 1,
@@ -190,8 +186,6 @@ mod tests {
         let cases: Vec<(BoxError, u16, &str)> = vec![
             (NoRoute.into(), 404, "NR"),
             (NoHealthyUpstream.into(), 503, "UH"),
-            (UpstreamOverflow.into(), 503, "UO"),
-            (UpstreamTimeout.into(), 504, "UT"),
             (RateLimited.into(), 429, "RL"),
             (Denied.into(), 403, "DENY"),
             (ConnectFailed(io_error()).into(), 503, "UF"),
@@ -205,31 +199,25 @@ mod tests {
                 "FI",
             ),
             (
-                RetriesExhausted(ConnectFailed(io_error()).into()).into(),
+                RetriesExhausted {
+                    tries: 3,
+                    last: ConnectFailed(io_error()).into(),
+                }
+                .into(),
                 503,
                 "UF,URX",
-            ),
-            (
-                RetriesExhausted(UpstreamTimeout.into()).into(),
-                504,
-                "UT,URX",
             ),
             (GrpcFaultAborted { code: 14 }.into(), 200, "FI"),
             (overflow(), 503, "UO"),
             (route_timeout(), 504, "UT"),
             (
-                Exhausted {
+                RetriesExhausted {
                     tries: 3,
                     last: route_timeout(),
                 }
                 .into(),
                 504,
                 "UT,URX",
-            ),
-            (
-                crate::resilience::ConnectFailed(io_error()).into(),
-                503,
-                "UF",
             ),
             (
                 DelayInjected(

@@ -4,7 +4,6 @@
 //! read them. Destinations (host + subset) share their accounting across the node.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -13,17 +12,18 @@ use hyper::{Request, Response};
 use prometheus_client::registry::Registry;
 use tower::{Layer, Service, ServiceExt};
 
-use super::balance::Endpoint;
-use super::body::{Body, BoxError};
-use super::route::{RouteTarget, UpstreamProtocol};
-use super::routing::MatchedRule;
+use super::body::Body;
+use super::target::RouteTarget;
+use crate::errors::BoxError;
+use crate::lb::ip_endpoints;
+use crate::resilience::breaker::{Destination, DestinationPools, UpstreamProtocol};
 use crate::resilience::from_snapshot as compile;
 use crate::resilience::outlier::{OutlierMetrics, SharedDetector};
-use crate::resilience::pool::{Destination, DestinationPools, UpstreamProtocol as PoolProtocol};
 use crate::resilience::retry::RetryMetrics;
 use crate::resilience::timeout::RouteDeadline;
-use crate::resilience::{Outcome, OutlierDetector, RetryPolicy};
-use crate::snapshot::{Address, Cluster};
+use crate::resilience::{OutlierDetector, RetryPolicy};
+use crate::routing::MatchedRule;
+use crate::snapshot::Cluster;
 
 /// Every destination's live resilience state on this node. Cheap to clone.
 #[derive(Clone, Debug, Default)]
@@ -51,7 +51,7 @@ impl Resilience {
     pub fn detector(&self, cluster: &Cluster) -> Option<SharedDetector> {
         let spec = cluster.policy.outlier_detection.as_ref()?;
         let policy = compile::outlier_policy(spec);
-        let endpoints = endpoints_of(cluster);
+        let endpoints = ip_endpoints(cluster);
         let mut detectors = self.detectors.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(found) = detectors.get(&cluster.name) {
             let mut detector = found.lock();
@@ -120,13 +120,9 @@ impl Resilience {
                 host: cluster.hostname.clone(),
                 subset: cluster.subset.clone(),
             };
-            let protocol = match upstream {
-                UpstreamProtocol::Http1 => PoolProtocol::Http1,
-                UpstreamProtocol::Http2 => PoolProtocol::Http2,
-            };
             let pool = self
                 .pools
-                .pool(&destination, &compile::pool_policy(spec), protocol);
+                .pool(&destination, &compile::pool_policy(spec), upstream);
             extensions.insert(pool.retry_budget());
             extensions.insert(pool);
         }
@@ -134,15 +130,6 @@ impl Resilience {
             extensions.insert(detector);
         }
     }
-}
-
-/// The IP endpoints of `cluster`.
-pub(super) fn endpoints_of(cluster: &Cluster) -> Vec<SocketAddr> {
-    let ip = |(address, port): &(Address, u16)| match address {
-        Address::Ip(ip) => Some(SocketAddr::new(*ip, *port)),
-        Address::Dns(_) => None,
-    };
-    cluster.endpoints.iter().filter_map(ip).collect()
 }
 
 /// Puts each request's resilience context in its extensions (see the module).
@@ -194,50 +181,5 @@ where
         let mesh_retry = &snapshot.mesh.default_http_retry_policy;
         self.layer.resilience.prepare(&mut request, mesh_retry);
         Box::pin(self.inner.clone().oneshot(request))
-    }
-}
-
-/// Reports each try's outcome to its destination's outlier detector (innermost but the pool).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct OutlierReportLayer;
-
-impl<S> Layer<S> for OutlierReportLayer {
-    type Service = OutlierReport<S>;
-    fn layer(&self, inner: S) -> OutlierReport<S> {
-        OutlierReport { inner }
-    }
-}
-
-/// See [`OutlierReportLayer`].
-#[derive(Clone, Debug)]
-pub struct OutlierReport<S> {
-    inner: S,
-}
-
-impl<S> Service<Request<Body>> for OutlierReport<S>
-where
-    S: Service<Request<Body>, Response = Response<Body>, Error = BoxError> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = Response<Body>;
-    type Error = BoxError;
-    type Future = BoxFuture<'static, Result<Response<Body>, BoxError>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let detector = request.extensions().get::<SharedDetector>().cloned();
-        let endpoint = request.extensions().get::<Endpoint>().map(|e| e.0);
-        let answer = self.inner.clone().oneshot(request);
-        let (Some(detector), Some(endpoint)) = (detector, endpoint) else {
-            return Box::pin(answer);
-        };
-        Box::pin(async move {
-            let result = answer.await;
-            detector.observe(endpoint, &Outcome::of_result(&result));
-            result
-        })
     }
 }

@@ -16,40 +16,24 @@ use futures::future::BoxFuture;
 use hyper::{Request, Response, Version};
 use tower::{Layer, Service, ServiceExt};
 
-use super::balance::{Balancer, Passthrough};
-use super::body::{Body, BoxError};
-use super::chance::Chance;
-use super::lb::{Balancers, ClusterTarget};
+use super::body::Body;
+use super::cluster_target::ClusterTarget;
 use super::route_rules::Routed;
-use super::routing::headers;
+use super::target::{Passthrough, RouteTarget, Unreachable};
 use super::telemetry::Observed;
+use crate::chance::Chance;
+use crate::errors::BoxError;
+use crate::lb::Balancers;
 use crate::pipeline::ConfigState;
-use crate::protocol::Declared;
-use crate::snapshot::{Service as MeshService, ServicePort, Snapshot, Workload};
+use crate::resilience::breaker::UpstreamProtocol;
+use crate::routing::headers;
+use crate::snapshot::{
+    Protocol as PortProtocol, Service as MeshService, ServicePort, Snapshot, Workload,
+};
 
 mod gateway;
 
 pub use gateway::GatewayBinding;
-
-/// The protocol spoken to the upstream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UpstreamProtocol {
-    /// HTTP/1.1 over a pooled connection.
-    Http1,
-    /// HTTP/2 (prior knowledge), multiplexed over one connection per endpoint.
-    Http2,
-}
-
-/// Where the route layer sent a request.
-#[derive(Clone)]
-pub struct RouteTarget {
-    /// The destination Service, when the request was addressed to one.
-    pub service: Option<Arc<MeshService>>,
-    /// Picks the endpoint among the destination's.
-    pub balancer: Arc<dyn Balancer>,
-    /// How to speak to the endpoint.
-    pub upstream: UpstreamProtocol,
-}
 
 /// Which side of the node a connection is on, and what it was addressed to.
 #[derive(Clone, Copy, Debug)]
@@ -163,7 +147,7 @@ impl<S> Route<S> {
             }
             Direction::Gateway { .. } => RouteTarget {
                 service: None,
-                balancer: Arc::new(super::balance::Unreachable),
+                balancer: Arc::new(Unreachable),
                 upstream: upstream_protocol(None, version),
             },
         }
@@ -187,7 +171,6 @@ impl<S> Route<S> {
                 .cluster(&service.hostname, port.port, subset)
                 .cloned(),
             balancers: self.client.balancers.clone(),
-            config: self.config.clone(),
             source_ip: self.client.source_ip,
             original_dst,
         };
@@ -207,9 +190,8 @@ impl<S> Route<S> {
 
 /// HTTP/2 to the upstream when the port is declared HTTP/2 or gRPC, or the client speaks it.
 pub(super) fn upstream_protocol(port: Option<&ServicePort>, version: Version) -> UpstreamProtocol {
-    let declared = port.and_then(|p| Declared::of_port(p.protocol));
-    match (declared, version) {
-        (Some(Declared::Http2 | Declared::Grpc), _) | (_, Version::HTTP_2) => {
+    match (port.map(|p| p.protocol), version) {
+        (Some(PortProtocol::Http2 | PortProtocol::Grpc), _) | (_, Version::HTTP_2) => {
             UpstreamProtocol::Http2
         }
         _ => UpstreamProtocol::Http1,

@@ -6,11 +6,14 @@ use std::sync::Arc;
 
 use hyper::{Request, Response, Version};
 
-use super::body::{Body, BoxError};
+use super::answer;
+use super::body::Body;
 use super::mirror::{Shadow, Shadows};
-use super::route::{upstream_protocol, Route, RouteTarget};
-use super::routing::{self, answer, headers, MatchedRule};
+use super::route::{upstream_protocol, Route};
+use super::target::{RouteTarget, Unreachable};
+use crate::errors::BoxError;
 use crate::resources::{Destination, HttpRoute, Percent};
+use crate::routing::{self, headers, MatchedRule};
 use crate::snapshot::{Service as MeshService, ServicePort, Snapshot};
 
 /// What the rules made of a request.
@@ -50,7 +53,7 @@ impl<S> Route<S> {
         mut request: Request<Body>,
     ) -> Routed {
         use routing::Decision;
-        let facts = routing::RequestFacts {
+        let facts = routing::MatchInput {
             method: request.method(),
             uri: request.uri(),
             headers: request.headers(),
@@ -112,7 +115,7 @@ impl<S> Route<S> {
         let Some(service) = found else {
             return RouteTarget {
                 service: None,
-                balancer: Arc::new(super::balance::Unreachable),
+                balancer: Arc::new(Unreachable),
                 upstream: upstream_protocol(None, version),
             };
         };

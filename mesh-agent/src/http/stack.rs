@@ -12,14 +12,16 @@ use super::fault::FaultLayer;
 use super::mirror::{MirrorLayer, DEFAULT_MIRROR_BODY_LIMIT};
 use super::pool::Pool;
 use super::rescue::RescueLayer;
-use super::resilient::{DestinationLayer, OutlierReportLayer};
-use super::route::{Direction, RouteClient, RouteLayer, RouteTarget};
+use super::resilient::DestinationLayer;
+use super::route::{Direction, RouteClient, RouteLayer};
+use super::target::RouteTarget;
 use super::telemetry::{Peers, TelemetryLayer};
 use super::HttpInputs;
 use crate::pipeline::ConfigState;
-use crate::resilience::pool::{
+use crate::resilience::breaker::{
     CircuitBreakerLayer, ConnectionPoolPolicy, DestinationPool, PermitBody, UpstreamProtocol,
 };
+use crate::resilience::outlier::OutlierReportLayer;
 use crate::resilience::retry::RetryBody;
 use crate::resilience::{RetryLayer, RetryPolicy, RouteTimeoutLayer};
 

@@ -3,19 +3,15 @@
 //! request arrives and [`RequestWatch::finish`] once its response has ended. The tracer and the
 //! log are swapped atomically when the mesh config changes.
 
-mod facts;
-
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
 use hyper::Request;
 use prometheus_client::registry::Registry;
 
-pub use facts::{HopPeers, Outcome, RequestFacts, WorkloadRef};
-
 use crate::access_log::{AccessLog, AccessLogMetrics, AccessLogSettings};
+use crate::facts::{HopPeers, Reporter, RequestFacts, ResponseFacts, WorkloadRef};
 use crate::pipeline::ConfigState;
-use crate::proxy::Reporter;
 use crate::resources::MeshConfig;
 use crate::snapshot::{Snapshot, TelemetryPolicy};
 use crate::spans::{ensure_request_id, OpenSpan, SpanKind, TraceMetrics, Tracer, TracingSettings};
@@ -163,7 +159,7 @@ impl RequestWatch {
     }
 
     /// The request has ended: close its span and log it.
-    pub fn finish(self, peers: &HopPeers<'_>, outcome: &Outcome<'_>) {
+    pub fn finish(self, peers: &HopPeers<'_>, outcome: &ResponseFacts<'_>) {
         let Some(watched) = self.0 else { return };
         let Watched {
             facts,

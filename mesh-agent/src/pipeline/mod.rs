@@ -5,7 +5,6 @@
 mod dump;
 mod metrics;
 mod reload;
-mod round_robin;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,10 +15,9 @@ use tokio::sync::watch;
 pub use dump::config_dump;
 pub use metrics::{ConfigMetrics, ReloadResult};
 pub use reload::{run, Reload};
-pub use round_robin::RoundRobin;
 
+use crate::document::SourceUpdate;
 use crate::snapshot::Snapshot;
-use crate::sources::SourceUpdate;
 
 /// The configuration in force, shared by every connection. Cheap to clone.
 #[derive(Clone, Default)]
@@ -33,7 +31,6 @@ struct Inner {
     loaded: AtomicBool,
     generation: AtomicU64,
     last_reload: Mutex<Arc<Reload>>,
-    round_robin: RoundRobin,
     swaps: watch::Sender<u64>,
 }
 
@@ -71,11 +68,6 @@ impl ConfigState {
         self.inner.swaps.subscribe()
     }
 
-    /// Round-robin positions per cluster; they survive snapshot swaps.
-    pub fn round_robin(&self) -> &RoundRobin {
-        &self.inner.round_robin
-    }
-
     /// Compiles `update` against the snapshot in force and swaps the result in. Blocking: the
     /// agent runs it off the async workers (see [`run`]).
     pub fn apply(&self, update: &SourceUpdate) -> Arc<Reload> {
@@ -86,7 +78,6 @@ impl ConfigState {
     }
 
     fn replace(&self, snapshot: Arc<Snapshot>, reload: Reload) {
-        self.inner.round_robin.retain(&snapshot);
         self.inner.current.store(snapshot);
         *self.inner.last_reload.lock().expect("not poisoned") = Arc::new(reload);
         let generation = self.inner.generation.fetch_add(1, Ordering::AcqRel) + 1;

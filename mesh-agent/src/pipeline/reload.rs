@@ -7,9 +7,9 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use super::{ConfigMetrics, ConfigState, ReloadResult};
+use crate::document::Problem;
+use crate::document::{SourceProblem, SourceUpdate};
 use crate::snapshot::{build, Snapshot};
-use crate::sources::{SourceProblem, SourceUpdate};
-use crate::validate::Problem;
 
 /// What a reload found besides the snapshot: every problem of the resources (errors and
 /// warnings) and what the source could not read.

@@ -7,9 +7,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use super::Reporter;
 use crate::access_log::{AccessLog, TcpConnection};
-use crate::observe::{HopPeers, RequestObservers, WorkloadRef};
+use crate::facts::{HopPeers, Reporter, WorkloadRef};
+use crate::observe::RequestObservers;
 use crate::snapshot::Workload;
 
 /// Who a forwarded connection connects, as its log line names them.

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::connection_log::ConnectionLog;
 use super::metrics::{ConnectionMetrics, ReportedCounter};
-use super::socket::reset;
+use crate::net::reset;
 use crate::resilience::ConnectionPoolPolicy;
 
 /// How long a proxied connection may live (Istio's defaults: idle 1 h, no maximum).

@@ -97,16 +97,18 @@ fn a_destination_policy_sets_the_lifetime_and_the_connect_timeout() {
     assert_eq!(ConnectionLifetime::of(Some(&policy)), want);
     assert_eq!(ConnectionLifetime::of(None), lifetime(Some(HOUR), None));
 
-    let agent = crate::proxy::UpstreamSockets {
+    let agent = crate::net::UpstreamSockets {
         connect_timeout: Duration::from_secs(10),
     };
-    let wins = agent.for_destination(Some(&policy)).connect_timeout;
+    let wins = agent
+        .with_connect_timeout(policy.connect_timeout)
+        .connect_timeout;
     assert_eq!(
         wins,
         Duration::from_millis(250),
         "the destination's own wins"
     );
-    let unset = agent.for_destination(Some(&ConnectionPoolPolicy::default()));
+    let unset = agent.with_connect_timeout(ConnectionPoolPolicy::default().connect_timeout);
     assert_eq!(
         unset.connect_timeout,
         Duration::from_secs(10),

@@ -1,5 +1,6 @@
 //! What a pod's outbound and inbound capture listeners share: a socket bound inside the pod's
-//! netns, the pod, the proxy inputs and the pod's HTTP upstream pool, and the accept loop.
+//! netns, the pod, the proxy inputs and the pod's HTTP upstream pool, and the accept loop that
+//! hands each [`Connection`] on.
 
 use std::future::Future;
 use std::io;
@@ -8,9 +9,10 @@ use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpStream};
 
-use super::socket::listen;
-use super::{ProxiedPod, ProxyInputs};
+use super::ProxyInputs;
 use crate::http::Pool;
+use crate::net::listen;
+use crate::net::ProxiedPod;
 
 /// A listener inside a pod's netns with what every accepted connection needs.
 pub(super) struct PodListener {
@@ -20,13 +22,18 @@ pub(super) struct PodListener {
     pub(super) http_pool: Pool,
 }
 
-/// What one accepted connection is handed: the client, its address and the shared parts.
-pub(super) struct Accepted {
-    pub(super) client: TcpStream,
-    pub(super) peer: SocketAddr,
-    pub(super) pod: Arc<ProxiedPod>,
-    pub(super) inputs: Arc<ProxyInputs>,
-    pub(super) http_pool: Pool,
+/// A captured connection as its listener hands it on.
+pub struct Connection {
+    /// The client's socket, nothing read from it yet.
+    pub client: TcpStream,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The pod whose listener accepted it.
+    pub pod: Arc<ProxiedPod>,
+    /// What every connection shares.
+    pub inputs: Arc<ProxyInputs>,
+    /// The pod's pooled upstream HTTP connections.
+    pub http_pool: Pool,
 }
 
 impl PodListener {
@@ -56,12 +63,12 @@ impl PodListener {
     /// Accepts connections until the task is dropped; each runs `proxy` in its own task.
     pub(super) async fn run<F, Fut>(self, side: &'static str, proxy: F)
     where
-        F: Fn(Accepted) -> Fut,
+        F: Fn(Connection) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
         loop {
             match self.listener.accept().await {
-                Ok((client, peer)) => tokio::spawn(proxy(Accepted {
+                Ok((client, peer)) => tokio::spawn(proxy(Connection {
                     client,
                     peer,
                     pod: self.pod.clone(),

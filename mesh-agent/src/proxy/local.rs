@@ -11,8 +11,10 @@ use std::sync::{Arc, PoisonError, RwLock};
 use tokio::net::TcpStream;
 
 use super::connection_log::{ConnectionLog, TcpHop};
-use super::socket::{connect, UpstreamSockets};
-use super::{ProxiedPod, Reporter, TcpLabels};
+use super::TcpLabels;
+use crate::facts::Reporter;
+use crate::net::ProxiedPod;
+use crate::net::{connect, UpstreamSockets};
 use crate::observe::RequestObservers;
 use crate::snapshot::Snapshot;
 
@@ -105,7 +107,7 @@ impl SameNodeHop {
         let hop = TcpHop {
             reporter: Reporter::destination,
             source: snapshot.workload(source.ip()).cloned(),
-            destination: Some(self.pod.workload(snapshot)),
+            destination: Some(snapshot.pod_workload(&self.pod)),
             pod_ip: self.pod.ip,
             downstream: source,
             upstream: self.endpoint,
@@ -117,7 +119,7 @@ impl SameNodeHop {
     /// connection from `source_ip`.
     pub fn destination_labels(&self, source_ip: IpAddr, snapshot: &Snapshot) -> TcpLabels {
         let source = snapshot.workload(source_ip).cloned();
-        let destination = self.pod.workload(snapshot);
+        let destination = snapshot.pod_workload(&self.pod);
         let service = snapshot
             .service_of_endpoint(self.endpoint)
             .map(|(s, _)| s.clone());
@@ -133,7 +135,7 @@ impl SameNodeHop {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netns::Netns;
+    use crate::net::Netns;
 
     async fn pod(name: &str, ip: &str, netns_cookie: u64) -> Arc<ProxiedPod> {
         Arc::new(ProxiedPod {

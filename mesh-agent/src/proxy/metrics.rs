@@ -3,25 +3,16 @@
 
 use std::sync::Arc;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
+use crate::facts::Reporter;
 use crate::snapshot::{Service, Workload};
 
 /// The value Istio reports for a label it does not know.
 const UNKNOWN: &str = "unknown";
-
-/// Which side of the connection reports.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)]
-pub enum Reporter {
-    /// The proxy on the client's side (outbound).
-    source,
-    /// The proxy on the server's side (inbound).
-    destination,
-}
 
 /// Istio's TCP label set for one connection, and whether the reporting side records it (its
 /// workload's Telemetry settings: `metrics[].overrides[].disabled`).

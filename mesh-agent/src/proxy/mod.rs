@@ -1,30 +1,32 @@
-//! The L4 proxy: each enrolled pod gets an outbound listener (127.0.0.1:15001) and an inbound
-//! listener (15006) inside its netns; every connection reads top to bottom as
-//! `listener → original destination → endpoint → upstream → copy`.
+//! The connection level: each enrolled pod gets an outbound listener (127.0.0.1:15001) and an
+//! inbound listener (15006) inside its netns; every connection reads top to bottom as
+//! `listener → original destination → protocol → HTTP path | L4 path (endpoint → upstream → copy)`.
 
+mod connection;
 pub mod connection_log;
 pub mod forward;
 pub mod inbound;
+mod inbound_l4;
 mod listener;
 pub mod local;
 pub mod metrics;
 pub mod outbound;
-pub mod socket;
+mod outbound_l4;
+pub mod protocol;
 
-use std::net::IpAddr;
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
+pub use connection::{serve, Captured};
 pub use inbound::Inbound;
+pub use listener::Connection;
 pub use local::{LocalPods, SameNodeHop};
-pub use metrics::{Reporter, TcpLabels, TcpMetrics};
+pub use metrics::{TcpLabels, TcpMetrics};
 pub use outbound::Outbound;
-pub use socket::UpstreamSockets;
 
 use crate::capture::OriginalDsts;
-use crate::netns::Netns;
+use crate::net::UpstreamSockets;
 use crate::pipeline::ConfigState;
-use crate::snapshot::{workload_name, Snapshot, Workload};
 
 /// What every connection of every pod shares.
 pub struct ProxyInputs {
@@ -46,37 +48,3 @@ pub struct ProxyInputs {
 
 /// Sees an accepted outbound socket: `(socket, netns cookie, peer port)`.
 pub type AcceptHook = Arc<dyn Fn(BorrowedFd<'_>, u64, u16) + Send + Sync>;
-
-/// An enrolled pod, as its connections need it.
-#[derive(Clone)]
-pub struct ProxiedPod {
-    /// Pod namespace.
-    pub namespace: String,
-    /// Pod name.
-    pub name: String,
-    /// Pod IP.
-    pub ip: IpAddr,
-    /// The pod's network namespace: listeners and upstream sockets are created in it.
-    pub netns: Netns,
-    /// `SO_NETNS_COOKIE` of `netns`, the key of its original destinations.
-    pub netns_cookie: u64,
-}
-
-impl ProxiedPod {
-    /// The pod's workload: from the snapshot when it knows the pod, else derived from its name.
-    pub fn workload(&self, snapshot: &Snapshot) -> Arc<Workload> {
-        snapshot.workload(self.ip).cloned().unwrap_or_else(|| {
-            Arc::new(Workload {
-                name: workload_name(&self.name, None),
-                namespace: self.namespace.clone(),
-                pod_name: self.name.clone(),
-                app: None,
-                version: None,
-                service_account: None,
-                labels: Default::default(),
-                principal: None,
-                telemetry: snapshot.telemetry_for(&self.namespace, &Default::default()),
-            })
-        })
-    }
-}

@@ -3,21 +3,18 @@
 //! only calls it. The policy structs here are the compiled form the snapshot converts Istio's
 //! VirtualService and DestinationRule fields into.
 
+pub mod breaker;
 pub mod from_snapshot;
 pub mod outcome;
 pub mod outlier;
-pub mod pool;
 pub mod retry;
 pub mod timeout;
 
-pub use outcome::{ConnectFailed, LocalFailure, Outcome, StreamRefused};
+pub use breaker::{ConnectionPoolPolicy, DestinationPool, Overflow};
+pub use outcome::{LocalFailure, Outcome};
 pub use outlier::{OutlierDetector, OutlierPolicy};
-pub use pool::{ConnectionPoolPolicy, DestinationPool, Overflow};
 pub use retry::{RetriesExhausted, RetryBudget, RetryLayer, RetryPolicy, TriedEndpoints};
 pub use timeout::{RouteTimeoutLayer, Timeout};
-
-/// The error our layers pass on: whatever failed below them, boxed.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The future our layers return.
 pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;

@@ -6,20 +6,9 @@ use std::io;
 
 use http::{Response, StatusCode};
 
-use super::pool::Overflow;
+use super::breaker::Overflow;
 use super::timeout::Timeout;
-use super::BoxError;
-
-/// The connection to the endpoint could not be established. Connection pools return (or wrap)
-/// it so the policies can tell it from a reset.
-#[derive(Debug, thiserror::Error)]
-#[error("connecting to the upstream endpoint failed")]
-pub struct ConnectFailed(#[source] pub BoxError);
-
-/// The upstream refused the stream (HTTP/2 `REFUSED_STREAM`) before processing it.
-#[derive(Debug, Default, thiserror::Error)]
-#[error("the upstream endpoint refused the stream")]
-pub struct StreamRefused;
+use crate::errors::{ConnectFailed, StreamRefused};
 
 /// A failure that happened on our side of the upstream exchange (Envoy's "local origin").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,6 +142,7 @@ impl LocalFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::{BoxError, UpstreamReset};
     use crate::resilience::timeout::TimeoutScope;
     use std::time::Duration;
 
@@ -165,15 +155,13 @@ mod tests {
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
         let wrapped = io::Error::other(ConnectFailed(Box::new(io::Error::other("x"))));
         // As hyper hands an h2 reset on: inside its own error, inside ours.
-        let refused_stream = crate::http::UpstreamReset(Box::new(io::Error::other(
-            h2::Error::from(h2::Reason::REFUSED_STREAM),
-        )));
-        // A connect that timed out is a connect failure, not a request timeout.
-        let connect_timeout = crate::http::ConnectFailed(Box::new(ConnectFailed(Box::new(
-            io::Error::from(io::ErrorKind::TimedOut),
+        let refused_stream = UpstreamReset(Box::new(io::Error::other(h2::Error::from(
+            h2::Reason::REFUSED_STREAM,
         ))));
+        // A connect that timed out is a connect failure, not a request timeout.
+        let connect_timeout = ConnectFailed(Box::new(io::Error::from(io::ErrorKind::TimedOut)));
         let overflow = io::Error::other(Overflow {
-            limit: crate::resilience::pool::PoolLimit::Connections,
+            limit: crate::resilience::breaker::PoolLimit::Connections,
             max: 1,
         });
         let cancelled_stream = io::Error::other(h2::Error::from(h2::Reason::CANCEL));

@@ -9,7 +9,8 @@ use std::time::Duration;
 use http::Request;
 use tower::{Layer, Service};
 
-use super::{BoxError, BoxFuture};
+use super::BoxFuture;
+use crate::errors::BoxError;
 
 /// Which deadline passed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

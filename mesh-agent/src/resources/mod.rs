@@ -4,7 +4,6 @@
 //! raw document into one of them.
 
 mod destination_rule;
-mod documents;
 mod duration;
 mod gateway;
 mod mesh_config;
@@ -13,6 +12,7 @@ mod pattern;
 mod regex_rewrite;
 mod security;
 mod telemetry;
+pub(crate) mod telemetry_check;
 mod virtual_service;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Namespace, Pod, Secret, Service};
@@ -21,7 +21,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
 pub use destination_rule::*;
-pub use documents::{parse_documents, read_documents, ReadError};
 pub use duration::{parse_duration, Duration, DurationError};
 pub use gateway::*;
 pub use mesh_config::*;
@@ -69,29 +68,4 @@ pub enum Resource {
     ConfigMap(ConfigMap),
     /// The `mesh` key of ConfigMap `istio-system/istio`.
     MeshConfig(Box<MeshConfig>),
-}
-
-/// Identity of a resource in a set: kind, namespace, name.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct ResourceKey {
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
-}
-
-impl ResourceKey {
-    /// The key of a raw document (namespace defaulted like [`crate::validate::namespace_of`]).
-    pub fn of(raw: &crate::sources::RawResource) -> Self {
-        Self {
-            kind: raw.kind.clone(),
-            namespace: crate::validate::namespace_of(raw).to_string(),
-            name: raw.name.clone(),
-        }
-    }
-}
-
-impl std::fmt::Display for ResourceKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}/{}", self.kind, self.namespace, self.name)
-    }
 }

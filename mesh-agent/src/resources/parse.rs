@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{Istio, MeshConfig, Resource, MESH_CONFIG_KEY, MESH_CONFIG_MAP};
-use crate::sources::RawResource;
-use crate::validate::{namespace_of, Problem};
+use crate::document::RawResource;
+use crate::document::{namespace_of, Problem};
 
 /// A document read as a typed resource, with the warnings reading it raised.
 #[derive(Debug)]
@@ -96,14 +96,14 @@ fn istio<S: DeserializeOwned + Default>(
     typed(raw, warnings)
 }
 
-/// A Telemetry, with the checks of [`crate::validate::telemetry`]: the first error rejects it.
+/// A Telemetry, with the checks of [`super::telemetry_check`]: the first error rejects it.
 fn telemetry(
     raw: &RawResource,
     warnings: &mut Vec<Problem>,
 ) -> Result<Istio<super::TelemetrySpec>, Problem> {
     let telemetry: Istio<super::TelemetrySpec> = typed(raw, warnings)?;
     let (errors, found): (Vec<Problem>, Vec<Problem>) =
-        crate::validate::telemetry::check(raw, &telemetry.spec)
+        super::telemetry_check::check(raw, &telemetry.spec)
             .into_iter()
             .partition(Problem::is_error);
     match errors.into_iter().next() {

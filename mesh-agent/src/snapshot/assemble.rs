@@ -11,13 +11,14 @@ use super::compiled;
 use super::contain::contain;
 use super::endpoints::EndpointIndex;
 use super::policy::RulesByHost;
+use super::references::{self, Context};
 use super::registry::Registry;
 use super::routes::MESH_GATEWAY;
 use super::tables::{add_policies, add_routes};
 use super::Snapshot;
-use crate::resources::{Resource, ResourceKey};
-use crate::validate::references::{self, Context};
-use crate::validate::Problem;
+use crate::document::Problem;
+use crate::document::ResourceKey;
+use crate::resources::Resource;
 
 /// Compiles accepted resources; semantic problems are added to `problems`.
 pub fn compile(
@@ -149,7 +150,7 @@ fn checked_virtual_services(
                 found.push(Problem::about(
                     &entry.origin,
                     &entry.key,
-                    crate::validate::Severity::Error,
+                    crate::document::Severity::Error,
                     format!("spec.hosts[{i}]"),
                     message,
                 ));

@@ -19,9 +19,11 @@ use serde::Serialize;
 use super::contain::contain;
 use super::fingerprint::Fingerprints;
 use super::Snapshot;
-use crate::resources::{parse, Parsed, Resource, ResourceKey};
-use crate::sources::{Origin, RawResource, ResourceSet};
-use crate::validate::{namespace_of, ranges, Problem, Severity};
+use crate::document::ResourceKey;
+use crate::document::{namespace_of, Problem, Severity};
+use crate::document::{Origin, RawResource, ResourceSet};
+use crate::resources::{parse, Parsed, Resource};
+use crate::validate::ranges;
 
 pub use super::assemble::compile;
 
@@ -188,7 +190,7 @@ pub(crate) fn rejected(problems: &[Problem], snapshot: &Snapshot) -> Vec<Rejecte
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::parse_documents;
+    use crate::document::parse_documents;
 
     fn set(yaml: &str) -> ResourceSet {
         Arc::new(parse_documents(std::path::Path::new("t.yaml"), yaml).unwrap())

@@ -5,9 +5,9 @@
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::resources::ResourceKey;
-use crate::sources::Origin;
-use crate::validate::{Problem, Severity};
+use crate::document::Origin;
+use crate::document::ResourceKey;
+use crate::document::{Problem, Severity};
 
 /// What `work` returns, or the error problem about `key` (read at `origin`) that its panic is.
 // A `Problem` is the error itself and this path is cold: boxing it would buy nothing.

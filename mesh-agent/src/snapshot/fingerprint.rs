@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 
 use serde_json::Value;
 
-use crate::sources::RawResource;
+use crate::document::RawResource;
 
 /// Fingerprints documents, reusing one buffer.
 #[derive(Default)]
@@ -69,7 +69,7 @@ fn string(s: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::parse_documents;
+    use crate::document::parse_documents;
 
     fn fingerprint(yaml: &str) -> u64 {
         let set = parse_documents(std::path::Path::new("t.yaml"), yaml).unwrap();

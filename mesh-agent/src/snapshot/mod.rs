@@ -1,4 +1,4 @@
-//! The compiled configuration: one immutable [`Snapshot`] built from a [`ResourceSet`] by
+//! The compiled configuration: one immutable [`Snapshot`] built from a [`ResourceSet`](crate::document::ResourceSet) by
 //! [`build`], swapped atomically by the agent. Every lookup the data path makes — a route by
 //! host and port or by ClusterIP:port, a cluster's endpoints and policy, a pod's workload — is
 //! a hash lookup whatever the number of services. Serializable for `/config_dump`.
@@ -11,6 +11,7 @@ mod endpoints;
 mod fingerprint;
 mod model;
 pub(crate) mod policy;
+mod references;
 pub(crate) mod registry;
 mod routes;
 mod services;
@@ -225,7 +226,7 @@ impl Snapshot {
         namespace: &str,
         name: &str,
     ) -> Option<&k8s_openapi::api::core::v1::Secret> {
-        let key = crate::resources::ResourceKey {
+        let key = crate::document::ResourceKey {
             kind: "Secret".into(),
             namespace: namespace.into(),
             name: name.into(),

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::model::{RouteTable, Visibility};
+use super::references::gateway_key;
 use super::registry::Registry;
 use crate::resources::{Destination, HttpRoute, Istio, Percent, VirtualServiceSpec};
-use crate::validate::references::gateway_key;
 
 /// The gateway name that means "every sidecar-less client in the mesh".
 pub const MESH_GATEWAY: &str = "mesh";

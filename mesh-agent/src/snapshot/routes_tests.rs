@@ -17,7 +17,7 @@ fn snapshot(rules: &str) -> Snapshot {
          \x20 gateways: [ingress, mesh]\n  http:\n{rules}"
     );
     let yaml = format!("{GATEWAY}{vs}");
-    let documents = crate::resources::parse_documents(Path::new("t.yaml"), &yaml).unwrap();
+    let documents = crate::document::parse_documents(Path::new("t.yaml"), &yaml).unwrap();
     build(&Arc::new(documents), None).0
 }
 

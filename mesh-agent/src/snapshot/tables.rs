@@ -6,11 +6,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::build::{Accepted, AcceptedMap};
+use super::references::gateway_key;
 use super::registry::Registry;
 use super::routes::{compile as compile_routes, merged, HostRoutes, MESH_GATEWAY};
 use super::{GatewayEntry, Snapshot};
-use crate::resources::{Resource, ResourceKey};
-use crate::validate::references::gateway_key;
+use crate::document::ResourceKey;
+use crate::resources::Resource;
 
 /// Mesh and gateway routes of the accepted VirtualServices.
 pub(crate) fn add_routes(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::model::Labels;
-use crate::proxy::Reporter;
+use crate::facts::Reporter;
 use crate::resources::{Istio, ModeSelector, TelemetrySpec, WorkloadMode};
 
 /// Telemetry resources by namespace, each list in name order.

@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::Pod;
 use super::endpoints::{pod_ip, EndpointIndex};
 use super::model::{spiffe_id, Labels, Workload};
 use super::telemetry::{resolve, TelemetryByNamespace};
+use crate::net::ProxiedPod;
 use crate::resources::MeshConfig;
 
 impl EndpointIndex<'_> {
@@ -63,5 +64,25 @@ pub fn workload_name(pod_name: &str, app: Option<&str>) -> String {
             base.to_string()
         }
         _ => app.unwrap_or(pod_name).to_string(),
+    }
+}
+
+impl super::Snapshot {
+    /// The workload of a captured pod: the snapshot's when it knows the pod, else one derived
+    /// from the pod's name.
+    pub fn pod_workload(&self, pod: &ProxiedPod) -> Arc<Workload> {
+        self.workload(pod.ip).cloned().unwrap_or_else(|| {
+            Arc::new(Workload {
+                name: workload_name(&pod.name, None),
+                namespace: pod.namespace.clone(),
+                pod_name: pod.name.clone(),
+                app: None,
+                version: None,
+                service_account: None,
+                labels: Default::default(),
+                principal: None,
+                telemetry: self.telemetry_for(&pod.namespace, &Default::default()),
+            })
+        })
     }
 }

@@ -1,9 +1,9 @@
 //! Istio's span tags and names, from the facts of one finished request.
 
-use crate::observe::{HopPeers, Outcome, RequestFacts};
+use crate::facts::{HopPeers, RequestFacts, ResponseFacts};
 
 /// The span name Envoy gives a hop: `<host>:<port>/*`, the Service's hostname when known.
-pub fn span_name(facts: &RequestFacts, outcome: &Outcome<'_>) -> String {
+pub fn span_name(facts: &RequestFacts, outcome: &ResponseFacts<'_>) -> String {
     let (host, port) = facts.host_and_port();
     let host = outcome.service_host.clone().unwrap_or(host);
     format!("{host}:{port}/*")
@@ -22,7 +22,7 @@ pub fn istio_attributes(
     mesh_id: &str,
     peers: &HopPeers<'_>,
     facts: &RequestFacts,
-    outcome: &Outcome<'_>,
+    outcome: &ResponseFacts<'_>,
 ) -> Vec<(&'static str, String)> {
     let local = peers.local();
     let unknown = || "unknown".to_string();

@@ -32,7 +32,7 @@ pub use settings::{CollectorAddress, TracingSettings, DEFAULT_MESH_ID};
 pub use span::{SpanKind, SpanRecord};
 pub use w3c::{parse as parse_traceparent, traceparent, TraceParent};
 
-use crate::observe::{HopPeers, Outcome, RequestFacts};
+use crate::facts::{HopPeers, RequestFacts, ResponseFacts};
 
 /// Opens, closes and queues the spans of proxied requests.
 #[derive(Debug)]
@@ -118,7 +118,7 @@ impl Tracer {
         span: OpenSpan,
         peers: &HopPeers<'_>,
         facts: &RequestFacts,
-        outcome: &Outcome<'_>,
+        outcome: &ResponseFacts<'_>,
     ) {
         let Some(queue) = &self.queue else { return };
         queue.push(SpanRecord {

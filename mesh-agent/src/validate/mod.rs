@@ -1,13 +1,10 @@
 //! Validation: problems found while reading a resource (syntax, types, durations, regexes, enum
 //! values, unknown fields) come from [`crate::resources::parse`], numbers out of range from
 //! [`ranges`]; problems that need the other resources (subsets, ports, weights, conflicts) come
-//! from [`references`]; `mesh-agent check` adds [`outlier_warnings`].
+//! from the snapshot's reference checks as it compiles; `mesh-agent check` adds
+//! [`outlier_warnings`].
 
 mod outlier;
-mod problem;
 pub(crate) mod ranges;
-pub(crate) mod references;
-pub(crate) mod telemetry;
 
 pub use outlier::outlier_warnings;
-pub use problem::{namespace_of, Problem, Severity};

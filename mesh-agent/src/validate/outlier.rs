@@ -3,10 +3,10 @@
 //! 500 is never ejected by it. Said by `mesh-agent check` only: the agent applies Istio's
 //! meaning silently.
 
-use super::Problem;
+use crate::document::Problem;
+use crate::document::RawResource;
 use crate::resources::TrafficPolicy;
 use crate::resources::{parse, DestinationRuleSpec, OutlierDetection, Parsed, Resource};
-use crate::sources::RawResource;
 
 /// The warning for an `outlierDetection` relying on `consecutiveErrors` alone.
 pub(crate) const CONSECUTIVE_ERRORS_ONLY: &str = "consecutiveErrors counts only 502/503/504: \

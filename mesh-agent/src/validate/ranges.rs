@@ -11,13 +11,13 @@ use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::Problem;
+use crate::document::Problem;
+use crate::document::RawResource;
 use crate::resources::{
     ConnectionPool, DestinationRuleSpec, Fault, GatewaySpec, HttpRoute, MeshConfig,
     OutlierDetection, Percent, PortSelector, Resource, ServiceEntrySpec, TrafficPolicy,
     VirtualServiceSpec,
 };
-use crate::sources::RawResource;
 
 const PERCENT: RangeInclusive<f64> = 0.0..=100.0;
 const WHOLE_PERCENT: RangeInclusive<u32> = 0..=100;
@@ -319,7 +319,8 @@ fn slice_ports(found: &mut Found, slice: &EndpointSlice) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{parse, parse_documents};
+    use crate::document::parse_documents;
+    use crate::resources::parse;
 
     /// `field: message` of each problem of the one document in `yaml`.
     fn found(yaml: &str) -> Vec<String> {

@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use mesh_agent::resources::parse_documents;
+use mesh_agent::document::parse_documents;
+use mesh_agent::document::ResourceSet;
 use mesh_agent::snapshot::{build, Snapshot};
-use mesh_agent::sources::ResourceSet;
 
 fn service(name: &str, ip: &str) -> String {
     format!(

@@ -165,7 +165,7 @@ async fn deleting_a_file_removes_its_resources() {
 fn rejected(state: &ConfigState) -> Vec<String> {
     let reload = state.last_reload();
     let errors = reload.problems.iter().filter(|p| p.is_error());
-    let line = |p: &mesh_agent::validate::Problem| {
+    let line = |p: &mesh_agent::document::Problem| {
         format!(
             "{}/{}/{}: {}: {}",
             p.kind, p.namespace, p.name, p.field, p.message

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mesh_agent::sources::{DirectorySource, Origin, SourceUpdate};
+use mesh_agent::document::{Origin, SourceUpdate};
+use mesh_agent::sources::DirectorySource;
 use tokio::sync::watch;
 
 /// A scratch config directory, removed on drop (also when a test fails).

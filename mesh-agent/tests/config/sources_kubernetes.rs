@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use mesh_agent::sources::{KubernetesSource, Origin, SourceUpdate, WATCHED_KINDS};
+use mesh_agent::document::{Origin, SourceUpdate};
+use mesh_agent::sources::{KubernetesSource, WATCHED_KINDS};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 

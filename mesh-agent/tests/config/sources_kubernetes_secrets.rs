@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use mesh_agent::document::SourceUpdate;
 use mesh_agent::pipeline::ConfigState;
-use mesh_agent::sources::{KubernetesSource, SourceUpdate};
+use mesh_agent::sources::KubernetesSource;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 

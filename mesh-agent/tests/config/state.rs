@@ -4,9 +4,10 @@
 
 use std::net::SocketAddr;
 
+use mesh_agent::document::SourceUpdate;
+use mesh_agent::lb::Balancers;
 use mesh_agent::pipeline::{ConfigState, ReloadResult};
 use mesh_agent::snapshot::{workload_name, Address, Protocol};
-use mesh_agent::sources::SourceUpdate;
 
 use crate::harness::config::{self, compile};
 
@@ -123,22 +124,28 @@ metadata: {name: s-1, labels: {app: s}}
 status: {podIP: 10.0.0.1}
 "#;
 
-fn pick(state: &ConfigState) -> SocketAddr {
+/// A TCP connection's endpoint, picked by the cluster's balancer as the L4 path picks it.
+fn pick(state: &ConfigState, balancers: &Balancers) -> SocketAddr {
     let snapshot = state.snapshot();
     let cluster = snapshot.cluster("s.default.svc.cluster.local", 80, None);
-    state.round_robin().pick(cluster.unwrap()).unwrap()
+    let balancer = balancers.of(cluster.unwrap());
+    let (source, dialled) = ("10.0.0.9".parse().unwrap(), "10.96.0.1:80".parse().unwrap());
+    mesh_agent::lb::for_connection(&balancer, source, dialled, None)
+        .unwrap()
+        .endpoint
 }
 
 #[test]
 fn round_robin_alternates_and_keeps_its_place_across_a_reload() {
     let state = compile(TWO_PODS);
-    let first = pick(&state);
-    let second = pick(&state);
+    let balancers = Balancers::default();
+    let first = pick(&state, &balancers);
+    let second = pick(&state, &balancers);
     assert_ne!(first, second);
-    assert_eq!(pick(&state), first);
+    assert_eq!(pick(&state, &balancers), first);
     state.apply(&update(TWO_PODS));
     assert_eq!(
-        pick(&state),
+        pick(&state, &balancers),
         second,
         "the reload did not reset the position"
     );

@@ -1,7 +1,7 @@
 //! Each validation error with its exact message, and what a rejected resource leaves behind.
 
 use crate::harness::config::{bookinfo, compile_with, documents, fixture, lines, rebuild};
-use mesh_agent::resources::read_documents;
+use mesh_agent::document::read_documents;
 
 #[test]
 fn each_error_names_file_line_resource_field_and_says_why() {

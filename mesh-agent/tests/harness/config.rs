@@ -11,10 +11,10 @@ use mesh_agent::sources::DirectorySource;
 use prometheus_client::registry::Registry;
 
 use super::{wait_until, TempDir};
-use mesh_agent::resources::{parse_documents, read_documents};
+use mesh_agent::document::Problem;
+use mesh_agent::document::{parse_documents, read_documents};
+use mesh_agent::document::{RawResource, ResourceSet, SourceUpdate};
 use mesh_agent::snapshot::{build, Snapshot};
-use mesh_agent::sources::{RawResource, ResourceSet, SourceUpdate};
-use mesh_agent::validate::Problem;
 
 /// The configuration compiled from `yaml`, which must be valid.
 pub fn compile(yaml: &str) -> ConfigState {

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use mesh_agent::gateway::{GatewayInputs, GatewayLabels, IngressGateway};
 use mesh_agent::http::{HttpInputs, DEFAULT_DETECT_WINDOW};
+use mesh_agent::net::UpstreamSockets;
 use mesh_agent::pipeline::ConfigState;
-use mesh_agent::proxy::UpstreamSockets;
 use prometheus_client::registry::Registry;
 use tokio::net::{TcpListener, TcpStream};
 

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use mesh_agent::enroll::handle;
-use mesh_agent::netns::Netns;
-use mesh_agent::proxy::socket::{connect, listen, UpstreamSockets};
+use mesh_agent::net::Netns;
+use mesh_agent::net::{connect, listen, UpstreamSockets};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::harness::config::compile;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use crate::harness::namespaced;
 use crate::harness::namespaced::netns::TestNetns;
-use mesh_agent::netns::{netns_cookie, Netns};
+use mesh_agent::net::{netns_cookie, Netns};
 
 /// The (device, inode) of the calling thread's netns.
 fn thread_netns() -> (u64, u64) {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use mesh_agent::access_log::{AccessLog, AccessLogEntry, AccessLogMetrics};
 use mesh_agent::enroll::handle;
-use mesh_agent::netns::Netns;
-use mesh_agent::proxy::socket::{connect, listen, UpstreamSockets};
+use mesh_agent::net::Netns;
+use mesh_agent::net::{connect, listen, UpstreamSockets};
 use mesh_agent::proxy::{LocalPods, ProxyInputs};
 use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

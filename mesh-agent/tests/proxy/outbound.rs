@@ -1,5 +1,5 @@
 //! The outbound proxy in-process, on loopback, with a fake capture layer: round robin over a
-//! Service's endpoints, half-close, resets, and Istio's TCP metrics.
+//! Service's endpoints, its DestinationRule's load balancer, half-close, resets, and Istio's TCP metrics.
 
 use std::net::SocketAddr;
 
@@ -43,6 +43,25 @@ async fn cluster_ip_is_balanced_round_robin_over_both_endpoints() {
     answers.sort();
     assert_eq!(answers, ["a:hi", "a:hi", "b:hi", "b:hi"]);
     assert_eq!(h.dsts.len(), 0, "every original destination was taken");
+}
+
+#[tokio::test]
+async fn tcp_is_balanced_by_the_destination_rule_load_balancer() {
+    // Consistent hash on the source IP: every connection of `sleep-0` goes to one endpoint,
+    // where round robin would alternate.
+    let a = echo_server("127.0.0.2:0".parse().unwrap(), "a").await;
+    echo_server(SocketAddr::new("127.0.0.3".parse().unwrap(), a.port()), "b").await;
+    let rule = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
+                metadata: {name: web, namespace: shop}\nspec:\n  host: web.shop.svc.cluster.local\n\
+                \x20 trafficPolicy: {loadBalancer: {consistentHash: {useSourceIp: true}}}\n";
+    let agent = Agent::new(compile(&format!("{}---\n{rule}", cluster_yaml(a.port()))));
+    let h = agent.sleep().await;
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        answers.push(String::from_utf8(h.exchange(CLUSTER_IP, b"hi").await.unwrap()).unwrap());
+    }
+    answers.dedup();
+    assert_eq!(answers.len(), 1, "one endpoint for one source: {answers:?}");
 }
 
 #[tokio::test]

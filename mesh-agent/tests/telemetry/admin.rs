@@ -78,19 +78,19 @@ async fn metrics_export_ebpf_counters_read_on_each_scrape() {
 #[tokio::test]
 async fn config_dump_serves_the_snapshot_with_rejected_resources_and_source_problems() {
     let state = compile(CONFIG);
-    let broken = mesh_agent::sources::SourceProblem {
-        origin: mesh_agent::sources::Origin::File {
+    let broken = mesh_agent::document::SourceProblem {
+        origin: mesh_agent::document::Origin::File {
             path: "broken.yaml".into(),
             line: 3,
         },
         message: "did not find expected key".into(),
     };
-    let documents = mesh_agent::resources::parse_documents(
+    let documents = mesh_agent::document::parse_documents(
         std::path::Path::new("test.yaml"),
         &format!("{CONFIG}---\n{BAD_ROUTE}"),
     )
     .unwrap();
-    state.apply(&mesh_agent::sources::SourceUpdate {
+    state.apply(&mesh_agent::document::SourceUpdate {
         resources: Arc::new(documents),
         problems: Arc::new(vec![broken]),
     });

@@ -7,11 +7,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use mesh_agent::bpf::FlowCount;
+use mesh_agent::facts::Reporter;
 use mesh_agent::flows::{self, PodIndex};
 use mesh_agent::http::{HttpInputs, HttpLabels, RequestOutcome, DEFAULT_DETECT_WINDOW};
 use mesh_agent::pipeline::ConfigState;
 use mesh_agent::pods::EnrolledPod;
-use mesh_agent::proxy::{Reporter, TcpLabels, TcpMetrics};
+use mesh_agent::proxy::{TcpLabels, TcpMetrics};
 use mesh_common::Counter;
 use prometheus_client::registry::Registry;
 use serde_json::Value;

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use http_body_util::{BodyExt, Empty};
 use hyper::Request;
-use mesh_agent::http::{serve_if_http, Direction, Pool};
+use mesh_agent::http::Pool;
+use mesh_agent::proxy::{serve, Captured, Connection};
 use mesh_agent::resources::MeshConfig;
 use tokio::net::TcpListener;
 
@@ -54,22 +55,24 @@ fn mesh_config(sampling: f64, collector: SocketAddr) -> MeshConfig {
 }
 
 /// The backend pod's inbound side: what `sk_lookup` would steer to it, served here from a
-/// listener on the pod IP at the app's port; it dials the app on `BACKEND_APP`.
+/// listener on the pod IP at the app's port; the inbound hop dials the app on the pod's own IP,
+/// [`BACKEND_APP`] here.
 async fn inbound_side(inputs: Arc<ProxyInputs>, port: u16) {
-    let pod = current_pod("shop", "backend-0", BACKEND_POD).await;
+    let pod = current_pod("shop", "backend-0", BACKEND_APP).await;
     let addr: SocketAddr = format!("{BACKEND_POD}:{port}").parse().unwrap();
     let listener = TcpListener::bind(addr).await.unwrap();
     let pool = Pool::new(pod.netns.clone(), inputs.sockets.clone());
     tokio::spawn(async move {
         while let Ok((client, peer)) = listener.accept().await {
-            let (pod, inputs, pool) = (pod.clone(), inputs.clone(), pool.clone());
-            tokio::spawn(async move {
-                let direction = Direction::Inbound {
-                    original_dst: addr,
-                    pod_ip: BACKEND_APP.parse().unwrap(),
-                };
-                serve_if_http(client, peer, direction, &pod, &inputs, &pool).await;
-            });
+            let connection = Connection {
+                client,
+                peer,
+                pod: pod.clone(),
+                inputs: inputs.clone(),
+                http_pool: pool.clone(),
+            };
+            let captured = Captured::Inbound { original_dst: addr };
+            tokio::spawn(serve(connection, captured));
         }
     });
 }

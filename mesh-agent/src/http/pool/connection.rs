@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
-use crate::resilience::pool::limits::ConnectionPermit;
+use crate::resilience::breaker::limits::ConnectionPermit;
 use crate::resilience::ConnectionPoolPolicy;
 
 /// The use of one connection, shared by the socket and the requests it carries; travels to

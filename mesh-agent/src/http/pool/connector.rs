@@ -12,10 +12,10 @@ use hyper_util::rt::TokioIo;
 use tower::Service;
 
 use super::connection::UpstreamConnection;
-use crate::http::body::BoxError;
-use crate::netns::Netns;
-use crate::proxy::socket::connect;
-use crate::proxy::UpstreamSockets;
+use crate::errors::BoxError;
+use crate::net::connect;
+use crate::net::Netns;
+use crate::net::UpstreamSockets;
 use crate::resilience::DestinationPool;
 
 /// A hyper connector opening sockets inside one pod's netns for one destination (or for
@@ -36,7 +36,8 @@ impl PodConnector {
         sockets: UpstreamSockets,
         limits: Option<DestinationPool>,
     ) -> Self {
-        let sockets = sockets.for_destination(limits.as_ref().map(|l| l.policy()));
+        let sockets =
+            sockets.with_connect_timeout(limits.as_ref().and_then(|l| l.policy().connect_timeout));
         Self {
             netns,
             sockets,

@@ -21,10 +21,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tower::Service;
 
-use super::body::{Body, BoxError};
-use crate::netns::Netns;
-use crate::proxy::UpstreamSockets;
-use crate::resilience::pool::Destination;
+use super::body::Body;
+use crate::errors::BoxError;
+use crate::net::Netns;
+use crate::net::UpstreamSockets;
+use crate::resilience::breaker::Destination;
 use crate::resilience::DestinationPool;
 use connector::PodConnector;
 

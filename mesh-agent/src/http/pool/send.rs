@@ -14,11 +14,13 @@ use hyper_util::client::legacy::Error as ClientError;
 
 use super::connection::{ConnectionUse, InFlight};
 use super::Clients;
-use crate::http::balance::Endpoint;
-use crate::http::body::{boxed, Body, BoxError};
-use crate::http::errors::{ConnectFailed, NoHealthyUpstream, UpstreamReset};
-use crate::http::route::{RouteTarget, UpstreamProtocol};
+use crate::errors::BoxError;
+use crate::errors::{ConnectFailed, NoHealthyUpstream, UpstreamReset};
+use crate::http::body::{boxed, Body};
+use crate::http::target::RouteTarget;
 use crate::http::upgrade;
+use crate::lb::Endpoint;
+use crate::resilience::breaker::UpstreamProtocol;
 use crate::resilience::{DestinationPool, Overflow};
 
 /// Sends `request` to its [`Endpoint`] on one of `clients`' connections, counting its use
@@ -107,7 +109,7 @@ fn upstream_error(error: ClientError) -> BoxError {
         return Box::new(overflow);
     }
     match error.is_connect() {
-        true => ConnectFailed(Box::new(crate::resilience::ConnectFailed(error.into()))).into(),
+        true => ConnectFailed(error.into()).into(),
         false => UpstreamReset(error.into()).into(),
     }
 }

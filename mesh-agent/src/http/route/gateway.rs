@@ -5,8 +5,8 @@
 use hyper::Request;
 
 use super::{Route, Routed};
+use crate::errors::NoRoute;
 use crate::http::body::Body;
-use crate::http::errors::NoRoute;
 use crate::snapshot::{Protocol, ServicePort, Snapshot};
 
 /// Which Gateway a request reached through the node's ingress gateway, in its extensions: set

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use hyper::{HeaderMap, Response};
 use tokio::time::Instant;
 
+use super::context::{Observed, Peers, TelemetryContext};
+use super::metered::{headers_size, Metered};
 use super::series::SeriesKey;
-use super::{Observed, Peers, TelemetryContext};
+use crate::errors::ResponseFlags;
+use crate::facts::{HopPeers, ResponseFacts};
 use crate::http::body::{boxed, Body};
-use crate::http::errors::ResponseFlags;
-use crate::http::metered::{headers_size, Metered};
 use crate::http::metrics::{HttpLabels, RequestOutcome};
-use crate::observe::{HopPeers, Outcome, RequestWatch};
+use crate::observe::RequestWatch;
 use crate::snapshot::Workload;
 
 /// A request whose response is on its way; recorded once the response body is done.
@@ -107,7 +108,7 @@ impl PendingRecord {
         }
         if self.watch.is_watching() {
             let response_flags = self.flags.to_string();
-            let outcome = Outcome {
+            let outcome = ResponseFacts {
                 response_code: self.response_code,
                 response_flags: &response_flags,
                 request_bytes,

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::http::errors::ResponseFlags;
+use crate::errors::ResponseFlags;
 use crate::http::metrics::{HttpLabels, HttpMetrics, HttpSeries};
 use crate::snapshot::{Service as MeshService, Workload};
 
@@ -66,7 +66,7 @@ impl SeriesCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::Reporter;
+    use crate::facts::Reporter;
     use crate::snapshot::TelemetryPolicy;
     use prometheus_client::registry::Registry;
     use std::cell::Cell;

@@ -30,29 +30,44 @@ fn s(code: u16) -> Outcome {
     Outcome::status(code)
 }
 
+/// One ejection case: its name, the policy, the outcomes seen in a row, the ejection wanted.
+type Case = (
+    &'static str,
+    OutlierPolicy,
+    Vec<Outcome>,
+    Option<EjectionReason>,
+);
+
+fn check_ejections(table: Vec<Case>) {
+    for (name, policy, outcomes, want) in table {
+        let mut detector = detector(policy, 2);
+        let broken = addrs(1)[0];
+        let now = Instant::now();
+        let got = outcomes
+            .iter()
+            .find_map(|o| detector.observe(broken, o, now));
+        assert_eq!(got, want, "{name}");
+        assert_eq!(detector.is_ejected(&broken, now), want.is_some(), "{name}");
+    }
+}
+
+fn gateway_2() -> OutlierPolicy {
+    OutlierPolicy {
+        consecutive_gateway: Some(2),
+        consecutive_5xx: None,
+        ..OutlierPolicy::default()
+    }
+}
+
 #[test]
-fn ejection_follows_each_consecutive_counter() {
+fn ejection_follows_the_5xx_and_gateway_counters() {
     let default = OutlierPolicy::default();
     let legacy = default.with_consecutive_errors(1);
     let five_xx_1 = OutlierPolicy {
         consecutive_5xx: Some(1),
         ..default
     };
-    let gateway_2 = OutlierPolicy {
-        consecutive_gateway: Some(2),
-        consecutive_5xx: None,
-        ..default
-    };
-    let split = OutlierPolicy {
-        split_external_local_origin_errors: true,
-        consecutive_local_origin: Some(2),
-        ..default
-    };
-    let split_no_local = OutlierPolicy {
-        consecutive_local_origin: None,
-        ..split
-    };
-    let table: Vec<(&str, OutlierPolicy, Vec<Outcome>, Option<EjectionReason>)> = vec![
+    check_ejections(vec![
         (
             "5 × 500 by default",
             default,
@@ -92,16 +107,32 @@ fn ejection_follows_each_consecutive_counter() {
         ),
         (
             "gateway errors: 502 then 504",
-            gateway_2,
+            gateway_2(),
             vec![s(502), s(504)],
             Some(EjectionReason::ConsecutiveGateway),
         ),
         (
             "a 500 breaks a gateway run",
-            gateway_2,
+            gateway_2(),
             vec![s(502), s(500), s(503)],
             None,
         ),
+    ]);
+}
+
+#[test]
+fn local_origin_failures_count_as_errors_or_apart() {
+    let default = OutlierPolicy::default();
+    let split = OutlierPolicy {
+        split_external_local_origin_errors: true,
+        consecutive_local_origin: Some(2),
+        ..default
+    };
+    let split_no_local = OutlierPolicy {
+        consecutive_local_origin: None,
+        ..split
+    };
+    check_ejections(vec![
         (
             "unsplit, connect failures count as 503",
             default,
@@ -110,7 +141,7 @@ fn ejection_follows_each_consecutive_counter() {
         ),
         (
             "unsplit, a timeout is a gateway error",
-            gateway_2,
+            gateway_2(),
             vec![TIMEOUT, s(503)],
             Some(EjectionReason::ConsecutiveGateway),
         ),
@@ -145,17 +176,7 @@ fn ejection_follows_each_consecutive_counter() {
             vec![CONNECT; 20],
             None,
         ),
-    ];
-    for (name, policy, outcomes, want) in table {
-        let mut detector = detector(policy, 2);
-        let broken = addrs(1)[0];
-        let now = Instant::now();
-        let got = outcomes
-            .iter()
-            .find_map(|o| detector.observe(broken, o, now));
-        assert_eq!(got, want, "{name}");
-        assert_eq!(detector.is_ejected(&broken, now), want.is_some(), "{name}");
-    }
+    ]);
 }
 
 #[tokio::test(start_paused = true)]

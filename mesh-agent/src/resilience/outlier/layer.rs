@@ -1,70 +1,61 @@
-//! The outlier layer: sits on one endpoint's service and reports each try's outcome to the
-//! destination's [`SharedDetector`]. Keeping ejected endpoints out is the balancer's part,
-//! through [`SharedDetector::eligible`].
+//! The outlier report layer: below the balancer and the circuit breaker, it reports each try's
+//! outcome to the destination's [`SharedDetector`] (in the request's extensions) for the
+//! [`Endpoint`] the try went to. Keeping ejected endpoints out is the balancer's part, through
+//! [`SharedDetector::eligible`].
 
-use std::net::SocketAddr;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use tower::{Layer, Service};
+use tower::{Layer, Service, ServiceExt};
 
 use super::SharedDetector;
+use crate::errors::BoxError;
+use crate::lb::Endpoint;
 use crate::resilience::outcome::Outcome;
-use crate::resilience::{BoxError, BoxFuture};
+use crate::resilience::BoxFuture;
 
-/// Builds [`Outlier`] services for one endpoint of a destination.
-#[derive(Clone, Debug)]
-pub struct OutlierLayer {
-    detector: SharedDetector,
-    endpoint: SocketAddr,
-}
+/// Builds [`OutlierReport`] services.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OutlierReportLayer;
 
-impl OutlierLayer {
-    /// Reports outcomes of tries to `endpoint` to `detector`.
-    pub fn new(detector: SharedDetector, endpoint: SocketAddr) -> Self {
-        Self { detector, endpoint }
+impl<S> Layer<S> for OutlierReportLayer {
+    type Service = OutlierReport<S>;
+
+    fn layer(&self, inner: S) -> OutlierReport<S> {
+        OutlierReport { inner }
     }
 }
 
-impl<S> Layer<S> for OutlierLayer {
-    type Service = Outlier<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Outlier {
-            inner,
-            detector: self.detector.clone(),
-            endpoint: self.endpoint,
-        }
-    }
-}
-
-/// The service [`OutlierLayer`] builds.
+/// See [`OutlierReportLayer`].
 #[derive(Clone, Debug)]
-pub struct Outlier<S> {
+pub struct OutlierReport<S> {
     inner: S,
-    detector: SharedDetector,
-    endpoint: SocketAddr,
 }
 
-impl<S, B, R> Service<Request<B>> for Outlier<S>
+impl<S, B, R> Service<Request<B>> for OutlierReport<S>
 where
-    S: Service<Request<B>, Response = Response<R>>,
-    S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
+    S: Service<Request<B>, Response = Response<R>, Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send,
+    B: Send + 'static,
+    R: Send + 'static,
 {
     type Response = Response<R>;
     type Error = BoxError;
     type Future = BoxFuture<Result<Response<R>, BoxError>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let response = self.inner.call(request);
-        let (detector, endpoint) = (self.detector.clone(), self.endpoint);
+        let detector = request.extensions().get::<SharedDetector>().cloned();
+        let endpoint = request.extensions().get::<Endpoint>().map(|e| e.0);
+        let answer = self.inner.clone().oneshot(request);
+        let (Some(detector), Some(endpoint)) = (detector, endpoint) else {
+            return Box::pin(answer);
+        };
         Box::pin(async move {
-            let result = response.await.map_err(Into::into);
+            let result = answer.await;
             detector.observe(endpoint, &Outcome::of_result(&result));
             result
         })

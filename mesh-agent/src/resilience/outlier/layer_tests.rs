@@ -5,10 +5,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
-use tower::{service_fn, ServiceExt};
+use tower::{service_fn, ServiceBuilder, ServiceExt};
 
 use super::*;
 use crate::resilience::outlier::{OutlierDetector, OutlierMetrics, OutlierPolicy};
+use std::net::SocketAddr;
 
 type Hits = Arc<Mutex<HashMap<SocketAddr, u32>>>;
 
@@ -23,7 +24,16 @@ fn endpoint(
         *hits.lock().unwrap().entry(addr).or_default() += 1;
         async move { Ok::<_, BoxError>(Response::builder().status(status).body(()).unwrap()) }
     });
-    OutlierLayer::new(detector.clone(), addr).layer(backend)
+    // As the balancer above leaves them: the destination's detector and the endpoint picked.
+    let detector = detector.clone();
+    ServiceBuilder::new()
+        .map_request(move |mut request: Request<()>| {
+            request.extensions_mut().insert(detector.clone());
+            request.extensions_mut().insert(Endpoint(addr));
+            request
+        })
+        .layer(OutlierReportLayer)
+        .service(backend)
 }
 
 #[tokio::test(start_paused = true)]

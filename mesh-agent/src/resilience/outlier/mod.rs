@@ -11,7 +11,7 @@ pub mod shared;
 use std::time::Duration;
 
 pub use detector::{EndpointState, OutlierDetector};
-pub use layer::{Outlier, OutlierLayer};
+pub use layer::{OutlierReport, OutlierReportLayer};
 pub use metrics::OutlierMetrics;
 pub use shared::SharedDetector;
 

@@ -11,7 +11,7 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use pin_project_lite::pin_project;
 
-use crate::resilience::BoxError;
+use crate::errors::BoxError;
 
 /// The largest request body buffered to make a request retryable (Envoy buffers up to its
 /// connection buffer limit; we keep the node's memory per request small).

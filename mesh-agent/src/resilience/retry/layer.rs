@@ -14,10 +14,11 @@ use tower::{Layer, Service, ServiceExt};
 use super::body::{buffer, Buffering, RetryBody, DEFAULT_BUFFER_LIMIT};
 use super::metrics::{RetryMetrics, SkipReason};
 use super::{RetryBudget, RetryPolicy, TriedEndpoints};
+use crate::errors::BoxError;
+use crate::resilience::breaker::Overflow;
 use crate::resilience::outcome::Outcome;
-use crate::resilience::pool::Overflow;
 use crate::resilience::timeout::{Timeout, TimeoutScope};
-use crate::resilience::{BoxError, BoxFuture};
+use crate::resilience::BoxFuture;
 
 /// Every try failed and the last one failed without an answer (flag `URX`).
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tower::{service_fn, Layer, ServiceExt};
 
 use super::*;
-use crate::resilience::outcome::ConnectFailed;
+use crate::errors::ConnectFailed;
 use crate::resilience::retry::metrics::SkipReason;
 use crate::resilience::retry::policy::{Backoff, RetryOn};
 use crate::resilience::timeout::{RouteTimeoutLayer, Timeout, TimeoutScope};

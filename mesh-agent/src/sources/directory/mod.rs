@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{Origin, RawResource, SourceProblem, SourceUpdate};
-use crate::resources::{read_documents, ReadError};
+use crate::document::{read_documents, ReadError};
+use crate::document::{Origin, RawResource, SourceProblem, SourceUpdate};
 use scan::{FileStamp, Fingerprint};
 
 pub use scan::EXTENSIONS;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use kube::Client;
 use tokio::sync::{watch, Notify};
 
-use super::{RawResource, SourceUpdate};
+use crate::document::{RawResource, SourceUpdate};
 pub use kinds::{Selection, WatchedKind, WATCHED_KINDS};
 use store::KindStore;
 

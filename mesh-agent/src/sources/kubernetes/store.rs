@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::kinds::{Selection, WatchedKind};
-use crate::sources::{Origin, RawResource};
+use crate::document::{Origin, RawResource};
 
 /// A running watch of one [`WatchedKind`] and its store.
 pub struct KindStore {

@@ -1,0 +1,8 @@
+//! The facts a proxied request or connection produces, as every sink reads them: who reports,
+//! what arrived, who talked to whom, and how it ended.
+
+mod reporter;
+mod request;
+
+pub use reporter::Reporter;
+pub use request::{HopPeers, RequestFacts, ResponseFacts, WorkloadRef};

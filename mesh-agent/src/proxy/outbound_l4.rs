@@ -1,0 +1,147 @@
+//! The L4 path of an outbound connection: to the endpoint the Service port's balancer picks
+//! (or the address the app asked for), dialled from inside the pod's netns or through the
+//! same-node path, then bytes copied both ways.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+
+use super::connection_log::{ConnectionLog, TcpHop};
+use super::forward::{forward_within, ConnectionLifetime};
+use super::listener::Connection;
+use super::local::SameNodeHop;
+use super::metrics::ConnectionMetrics;
+use super::{ProxyInputs, TcpLabels};
+use crate::facts::Reporter;
+use crate::lb::{self, Pick};
+use crate::net::{connect, reset, ProxiedPod, UpstreamSockets};
+use crate::resilience::DestinationPool;
+use crate::snapshot::Snapshot;
+
+/// The L4 path to `original`: the endpoint, `tcp.maxConnections`, the upstream socket (the
+/// same-node path when the endpoint is a pod of this node), then the copy.
+pub(super) async fn forward(connection: Connection, original: SocketAddr, snapshot: Arc<Snapshot>) {
+    let (pod, inputs) = (&connection.pod, &connection.inputs);
+    let Some(pick) = pick_endpoint(inputs, &snapshot, pod.ip, original) else {
+        tracing::warn!(pod = %pod.name, %original, "service has no endpoints; resetting");
+        return reset(connection.client);
+    };
+    let limits = tcp_limits(inputs, &snapshot, original);
+    // `tcp.maxConnections`, node-wide: a connection over it is closed at once.
+    let _place = match limits.as_ref().map(|l| l.open_connection()) {
+        Some(Err(overflow)) => {
+            tracing::warn!(pod = %pod.name, %original, %overflow, "connection pool full; resetting");
+            return reset(connection.client);
+        }
+        place => place.and_then(Result::ok),
+    };
+    let policy = limits.as_ref().map(|l| *l.policy());
+    let sockets = inputs
+        .sockets
+        .with_connect_timeout(policy.and_then(|p| p.connect_timeout));
+    let same_node = inputs.local_pods.fast_path(pick.endpoint);
+    let upstream = match connect_upstream(pod, pick.endpoint, same_node.as_ref(), &sockets).await {
+        Ok(upstream) => upstream,
+        Err(error) => {
+            let endpoint = pick.endpoint;
+            tracing::warn!(pod = %pod.name, %original, %endpoint, %error, "upstream connect failed; resetting");
+            return reset(connection.client);
+        }
+    };
+    tracing::debug!(pod = %pod.name, %original, endpoint = %pick.endpoint, "outbound connection");
+    let (metrics, log) = telemetry(
+        &connection,
+        &snapshot,
+        original,
+        pick.endpoint,
+        same_node.as_ref(),
+    );
+    let lifetime = ConnectionLifetime::of(policy.as_ref());
+    forward_within(connection.client, upstream, metrics, log, lifetime).await;
+    // LEAST_REQUEST counted the connection in flight until here.
+    drop(pick);
+}
+
+/// The upstream socket: through the same-node path, or dialled from inside the pod's netns.
+async fn connect_upstream(
+    pod: &ProxiedPod,
+    endpoint: SocketAddr,
+    same_node: Option<&SameNodeHop>,
+    sockets: &UpstreamSockets,
+) -> io::Result<TcpStream> {
+    match same_node {
+        Some(hop) => hop.connect(sockets).await,
+        None => connect(&pod.netns, endpoint, sockets).await,
+    }
+}
+
+/// Istio's TCP metrics and the access log line of the connection; on the same-node path also
+/// those of the inbound hop it skips.
+fn telemetry(
+    connection: &Connection,
+    snapshot: &Snapshot,
+    original: SocketAddr,
+    endpoint: SocketAddr,
+    same_node: Option<&SameNodeHop>,
+) -> (ConnectionMetrics, Option<ConnectionLog>) {
+    let (pod, inputs, peer) = (&connection.pod, &connection.inputs, connection.peer);
+    let service = snapshot.service_at(original).map(|(s, _)| s.clone());
+    let source = snapshot.pod_workload(pod);
+    let destination = snapshot.workload(endpoint.ip()).cloned();
+    let labels = TcpLabels::new(
+        Reporter::source,
+        Some(&source),
+        destination.as_deref(),
+        service.as_deref(),
+    );
+    let hop = TcpHop {
+        reporter: Reporter::source,
+        source: Some(source.clone()),
+        destination: destination.clone(),
+        pod_ip: pod.ip,
+        downstream: peer,
+        upstream: endpoint,
+    };
+    let log = ConnectionLog::start(&inputs.http.observers, hop);
+    let Some(same) = same_node else {
+        return (inputs.metrics.open(&labels), log);
+    };
+    let source_addr = SocketAddr::new(pod.ip, peer.port());
+    let inbound_log = same.destination_log(&inputs.http.observers, source_addr, snapshot);
+    let inbound_labels = same.destination_labels(pod.ip, snapshot);
+    let metrics = inputs.metrics.open_both(&labels, &inbound_labels);
+    (metrics, ConnectionLog::both(log, inbound_log))
+}
+
+/// The node-wide connection accounting of the destination `original` is a Service port of,
+/// when its DestinationRule sets a `connectionPool`.
+fn tcp_limits(
+    inputs: &ProxyInputs,
+    snapshot: &Snapshot,
+    original: SocketAddr,
+) -> Option<DestinationPool> {
+    let (service, port) = snapshot.service_at(original)?;
+    let cluster = snapshot.cluster(&service.hostname, port.port, None)?;
+    inputs.http.traffic.resilience.tcp_pool(cluster)
+}
+
+/// The endpoint for `original`: when it is a ClusterIP:port, its cluster's balancer picks, as
+/// for HTTP (`loadBalancer`, ejected endpoints left out); else `original` itself (passthrough).
+fn pick_endpoint(
+    inputs: &ProxyInputs,
+    snapshot: &Snapshot,
+    source_ip: IpAddr,
+    original: SocketAddr,
+) -> Option<Pick> {
+    let Some((service, port)) = snapshot.service_at(original) else {
+        return Some(Pick::at(original));
+    };
+    let cluster = snapshot.cluster(&service.hostname, port.port, None)?;
+    let traffic = &inputs.http.traffic;
+    let detector = traffic.resilience.detector(cluster);
+    let eligible = detector.map(|d| d.eligible(&lb::ip_endpoints(cluster)));
+    let balancer = traffic.balancers.of(cluster);
+    lb::for_connection(&balancer, source_ip, original, eligible.as_deref())
+}
