@@ -3,11 +3,23 @@
 
 use crate::support::{lab_dir, ok, process_gone, status_line, stdout, TestLab};
 
-const CURL_CODE: [&str; 7] = ["curl", "-sS", "-m", "5", "-o", "/dev/null", "-w"];
+/// `--fail`: an answer other than 2xx (the mesh's 503 while the app is still starting) is
+/// retried like a refused connection, so a slow start under load does not fail the test.
+const CURL_CODE: [&str; 8] = [
+    "curl",
+    "-fsS",
+    "-m",
+    "5",
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{http_code}",
+];
 
+/// The status of a GET of `url` from `ns/pod`, once it is a 2xx (bounded retries).
 fn http_code(lab: &TestLab, ns: &str, pod: &str, url: &str) -> String {
     let mut argv = CURL_CODE.to_vec();
-    argv.extend(["%{http_code}", url]);
+    argv.push(url);
     stdout(&lab.exec_until_ok(ns, pod, &argv))
 }
 
