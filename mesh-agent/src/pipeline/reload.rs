@@ -85,10 +85,10 @@ pub async fn run(
     while updates.changed().await.is_ok() {
         let update = updates.borrow_and_update().clone();
         let (target, observer) = (state.clone(), metrics.clone());
+        // Counted before the swap: whoever sees the new generation sees its gauge too.
         let reload = move || {
-            let reload = target.apply(&update);
             observer.unsupported.observe(&update.resources);
-            reload
+            target.apply(&update)
         };
         match tokio::task::spawn_blocking(reload).await {
             Ok(reload) => metrics.record(reload.result(), reload.rejected(&state.snapshot())),
