@@ -21,7 +21,7 @@ struct UnsupportedLabels {
     field: String,
 }
 
-/// A resource version and what it carries.
+/// A resource version and what it carries (maybe nothing).
 struct Carried {
     version: u64,
     findings: Arc<Vec<Finding>>,
@@ -76,9 +76,8 @@ impl UnsupportedFields {
                     Arc::new(found)
                 }
             };
-            if !findings.is_empty() {
-                carried.insert(key, Carried { version, findings });
-            }
+            // Kept even when empty: an unchanged resource is not searched again.
+            carried.insert(key, Carried { version, findings });
         }
         for problem in &logged {
             tracing::warn!(%problem, "config field not supported by the mesh");

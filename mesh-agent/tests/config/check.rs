@@ -169,7 +169,10 @@ fn an_access_log_file_outside_the_access_log_dir_exits_1_naming_the_field() {
     let inside = logs.join("access.log");
     std::fs::write(&file, mesh(&inside.display().to_string())).unwrap();
     let logs_flag = logs.display().to_string();
-    let (code_inside, out_inside) = check_with(&["--access-log-dir", &logs_flag], &[file.clone()]);
+    let (code_inside, out_inside) = check_with(
+        &["--access-log-dir", &logs_flag],
+        std::slice::from_ref(&file),
+    );
     let (code_default, _) = check(std::slice::from_ref(&file));
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(code, 1, "{out}");

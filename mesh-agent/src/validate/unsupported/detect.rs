@@ -49,7 +49,10 @@ fn field<'a>(value: &'a Value, name: &str) -> Option<(&'a str, &'a Value)> {
     let object = value.as_object()?;
     let (key, child) = match object.get_key_value(name) {
         Some(found) => found,
-        None => object.get_key_value(snake_case(name).as_str())?,
+        None if name.bytes().any(|b| b.is_ascii_uppercase()) => {
+            object.get_key_value(snake_case(name).as_str())?
+        }
+        None => return None,
     };
     (!child.is_null()).then_some((key.as_str(), child))
 }
