@@ -17,6 +17,7 @@ use crate::net::UpstreamSockets;
 use crate::pipeline::{ConfigMetrics, ConfigState};
 use crate::pods::{EnrolledPods, ListenAddrs};
 use crate::proxy::{ProxyInputs, TcpMetrics};
+use crate::snapshot::LoadSettings;
 use crate::sources::{DirectorySource, KubernetesSource};
 
 /// Runs the agent until SIGINT or SIGTERM.
@@ -29,7 +30,9 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     tracing::info!(config = %serde_json::to_string(&config)?, "mesh-agent starting");
     let mut registry = Registry::default();
     let mut tasks = JoinSet::new();
-    let config_state = ConfigState::default();
+    let config_state = ConfigState::with_load_settings(LoadSettings {
+        access_log_dir: config.access_log_dir.clone(),
+    });
     let config_metrics = ConfigMetrics::register(&mut registry);
     start_config(&config, &config_state, config_metrics, &mut tasks).await?;
     let readiness = Arc::new(Readiness::new(config_state.clone()));

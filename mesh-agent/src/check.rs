@@ -1,14 +1,16 @@
 //! `mesh-agent check PATH...`: validates resource files like `istioctl analyze`. One line per
 //! problem, `file:line: kind/namespace/name: field: message` (warnings say `warning:` before
-//! the message); the caller exits 1 when there are errors.
+//! the message); the caller exits 1 when there are errors. Fields and kinds the mesh does not
+//! act on are warnings ([`crate::validate::unsupported`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::document::read_documents;
-use crate::snapshot::build;
+use crate::snapshot::{build_with, LoadSettings};
 use crate::validate::outlier_warnings;
+use crate::validate::unsupported::unsupported_warnings;
 
 /// What a check found.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -20,9 +22,13 @@ pub struct Findings {
 }
 
 /// Validates every resource under `paths` (files, or directories read recursively for
-/// `.yaml`, `.yml` and `.json`) together, as the agent would load them; writes one line per
-/// problem to `out`.
-pub fn check(paths: &[PathBuf], out: &mut impl Write) -> std::io::Result<Findings> {
+/// `.yaml`, `.yml` and `.json`) together, as the agent with `settings` would load them; writes
+/// one line per problem to `out`, what the mesh does not act on as warnings.
+pub fn check(
+    paths: &[PathBuf],
+    settings: &LoadSettings,
+    out: &mut impl Write,
+) -> std::io::Result<Findings> {
     let mut outcome = Findings::default();
     let mut documents = Vec::new();
     for file in files(paths)? {
@@ -34,8 +40,15 @@ pub fn check(paths: &[PathBuf], out: &mut impl Write) -> std::io::Result<Finding
             }
         }
     }
-    let hints: Vec<_> = documents.iter().flat_map(outlier_warnings).collect();
-    let (_, mut problems) = build(&Arc::new(documents), None);
+    let hints: Vec<_> = documents
+        .iter()
+        .flat_map(|raw| {
+            outlier_warnings(raw)
+                .into_iter()
+                .chain(unsupported_warnings(raw))
+        })
+        .collect();
+    let (_, mut problems) = build_with(&Arc::new(documents), None, settings);
     problems.extend(hints);
     problems.sort_by(|a, b| a.origin.cmp(&b.origin));
     for problem in problems {

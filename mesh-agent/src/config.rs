@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use serde::Serialize;
 
+pub use crate::validate::access_log_file::DEFAULT_ACCESS_LOG_DIR;
+
 /// Default Prometheus endpoint (Istio's port).
 pub const DEFAULT_METRICS_ADDR: &str = "0.0.0.0:15020";
 /// Default readiness endpoint (Istio's port).
@@ -74,6 +76,10 @@ pub struct RunArgs {
     /// Threads serving traffic [default: 2, as ztunnel, or fewer when the node has fewer CPUs].
     #[arg(long, env = "MESH_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
+    /// The only directory MeshConfig's `accessLogFile` may name a file in (besides
+    /// /dev/stdout and /dev/stderr); the agent opens nothing outside it.
+    #[arg(long, default_value = DEFAULT_ACCESS_LOG_DIR)]
+    pub access_log_dir: PathBuf,
 }
 
 /// Where the mesh configuration is read from.
@@ -118,6 +124,8 @@ pub struct AgentConfig {
     pub gateway_labels: crate::gateway::GatewayLabels,
     /// Runtime worker threads serving traffic.
     pub worker_threads: usize,
+    /// Where `accessLogFile` may name files.
+    pub access_log_dir: PathBuf,
 }
 
 impl AgentConfig {
@@ -132,6 +140,12 @@ impl AgentConfig {
             (None, true) => ConfigSource::Kubernetes,
             _ => bail!("give exactly one of --config-dir DIR and --kubernetes"),
         };
+        if !args.access_log_dir.is_absolute() {
+            bail!(
+                "--access-log-dir {:?} must be absolute",
+                args.access_log_dir
+            );
+        }
         let cgroup = match args.cgroup {
             Some(cgroup) => cgroup,
             None => cgroup2_root(Path::new("/proc/mounts"))?,
@@ -155,6 +169,7 @@ impl AgentConfig {
             connect_timeout: Duration::from_millis(args.connect_timeout_ms),
             gateway_labels: args.gateway_labels,
             worker_threads: worker_threads(args.worker_threads)?,
+            access_log_dir: args.access_log_dir,
         })
     }
 }

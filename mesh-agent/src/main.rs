@@ -38,6 +38,9 @@ enum Command {
     Check {
         /// Files or directories to validate.
         paths: Vec<PathBuf>,
+        /// The agent's --access-log-dir, which `accessLogFile` is checked against.
+        #[arg(long, default_value = mesh_agent::config::DEFAULT_ACCESS_LOG_DIR)]
+        access_log_dir: PathBuf,
     },
 }
 
@@ -89,7 +92,10 @@ fn main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Enroll { socket, op } => current_thread()?.block_on(send(&socket, op.into())),
-        Command::Check { paths } => check(&paths),
+        Command::Check {
+            paths,
+            access_log_dir,
+        } => check(&paths, access_log_dir),
     }
 }
 
@@ -100,11 +106,12 @@ fn current_thread() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn check(paths: &[PathBuf]) -> Result<ExitCode> {
+fn check(paths: &[PathBuf], access_log_dir: PathBuf) -> Result<ExitCode> {
     if paths.is_empty() {
         bail!("nothing to check: give files or directories");
     }
-    let outcome = mesh_agent::check::check(paths, &mut std::io::stdout().lock())?;
+    let settings = mesh_agent::snapshot::LoadSettings { access_log_dir };
+    let outcome = mesh_agent::check::check(paths, &settings, &mut std::io::stdout().lock())?;
     Ok(if outcome.errors > 0 {
         ExitCode::FAILURE
     } else {

@@ -6,11 +6,12 @@
 //! (`mesh_access_log_dropped_total`), never waited for.
 
 mod entry;
+mod open;
 mod sampling;
 mod writer;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use prometheus_client::metrics::counter::Counter;
@@ -23,6 +24,9 @@ pub use writer::{run_writer, AccessLogSink};
 
 use crate::facts::{HopPeers, RequestFacts, ResponseFacts};
 use crate::resources::{AccessLogEncoding, MeshConfig};
+use crate::validate::access_log_file::{
+    access_log_target, AccessLogTarget, DEFAULT_ACCESS_LOG_DIR,
+};
 
 /// Entries waiting for the writer before new ones are dropped.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
@@ -43,21 +47,27 @@ pub struct AccessLogSettings {
 }
 
 impl AccessLogSettings {
-    /// `accessLogFile`: `/dev/stdout` → stdout, `/dev/stderr` → stderr, a path → that file,
-    /// empty → off.
+    /// `accessLogFile`: `/dev/stdout` → stdout, `/dev/stderr` → stderr, a file under
+    /// [`DEFAULT_ACCESS_LOG_DIR`] → that file, empty or anything else → off.
     pub fn from_mesh(mesh: &MeshConfig) -> Self {
-        Self::for_mesh(mesh, false)
+        let dir = Path::new(DEFAULT_ACCESS_LOG_DIR);
+        let target = access_log_target(&mesh.access_log_file, dir).unwrap_or_default();
+        Self::for_mesh(mesh, &target, false)
     }
 
-    /// [`AccessLogSettings::from_mesh`]; `telemetry_enables` when a Telemetry resource turns
-    /// logs on for some workload, which opens stdout if `accessLogFile` names nothing.
-    pub fn for_mesh(mesh: &MeshConfig, telemetry_enables: bool) -> Self {
-        let sink = match mesh.access_log_file.trim() {
-            "" if telemetry_enables => Some(AccessLogSink::Stdout),
-            "" => None,
-            "/dev/stdout" => Some(AccessLogSink::Stdout),
-            "/dev/stderr" => Some(AccessLogSink::Stderr),
-            path => Some(AccessLogSink::File(PathBuf::from(path))),
+    /// The settings of `mesh`, whose `accessLogFile` was checked into `target` when it was read;
+    /// `telemetry_enables` when a Telemetry resource turns logs on for some workload, which
+    /// opens stdout if `accessLogFile` names nothing.
+    pub fn for_mesh(mesh: &MeshConfig, target: &AccessLogTarget, telemetry_enables: bool) -> Self {
+        let sink = match target {
+            AccessLogTarget::Off if telemetry_enables => Some(AccessLogSink::Stdout),
+            AccessLogTarget::Off => None,
+            AccessLogTarget::Stdout => Some(AccessLogSink::Stdout),
+            AccessLogTarget::Stderr => Some(AccessLogSink::Stderr),
+            AccessLogTarget::File { dir, relative } => Some(AccessLogSink::File {
+                dir: dir.clone(),
+                relative: relative.clone(),
+            }),
         };
         Self {
             sink,

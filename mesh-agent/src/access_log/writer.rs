@@ -7,6 +7,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::mpsc;
 
 use super::entry::AccessLogEntry;
+use super::open::open_beneath;
 use crate::resources::AccessLogEncoding;
 
 /// Where access logs go.
@@ -16,8 +17,8 @@ pub enum AccessLogSink {
     Stdout,
     /// `/dev/stderr`.
     Stderr,
-    /// Any other path: appended to.
-    File(PathBuf),
+    /// A file under the access-log directory: `relative` appended to, opened beneath `dir`.
+    File { dir: PathBuf, relative: PathBuf },
 }
 
 /// Writes what `receiver` yields to `sink` until every sender is dropped.
@@ -29,15 +30,14 @@ pub async fn run_writer(
     let result = match sink {
         AccessLogSink::Stdout => write_all(tokio::io::stdout(), encoding, receiver).await,
         AccessLogSink::Stderr => write_all(tokio::io::stderr(), encoding, receiver).await,
-        AccessLogSink::File(path) => {
-            let file = tokio::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .await;
-            match file {
-                Ok(file) => write_all(file, encoding, receiver).await,
-                Err(error) => Err(error),
+        AccessLogSink::File { dir, relative } => {
+            let open = move || open_beneath(&dir, &relative);
+            match tokio::task::spawn_blocking(open).await {
+                Ok(Ok(file)) => {
+                    write_all(tokio::fs::File::from_std(file), encoding, receiver).await
+                }
+                Ok(Err(error)) => Err(error),
+                Err(error) => Err(std::io::Error::other(error)),
             }
         }
     };

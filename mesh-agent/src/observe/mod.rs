@@ -3,6 +3,7 @@
 //! request arrives and [`RequestWatch::finish`] once its response has ended. The tracer and the
 //! log are swapped atomically when the mesh config changes.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
@@ -15,6 +16,7 @@ use crate::pipeline::ConfigState;
 use crate::resources::MeshConfig;
 use crate::snapshot::{Snapshot, TelemetryPolicy};
 use crate::spans::{ensure_request_id, OpenSpan, SpanKind, TraceMetrics, Tracer, TracingSettings};
+use crate::validate::access_log_file::{access_log_target, AccessLogTarget};
 
 /// The tracer and access log in force, shared by every connection. Cheap to clone.
 #[derive(Clone, Default)]
@@ -46,20 +48,27 @@ impl RequestObservers {
 
     /// Follows `mesh`: a new tracer and access log when their settings changed (the old ones
     /// finish what they hold). Call inside a tokio runtime.
-    pub fn apply(&self, mesh: &MeshConfig) {
-        self.apply_settings(mesh, false)
+    /// `accessLogFile` may name a file under `access_log_dir` only (else: no access log).
+    pub fn apply(&self, mesh: &MeshConfig, access_log_dir: &Path) {
+        let target = access_log_target(&mesh.access_log_file, access_log_dir);
+        let target = target.unwrap_or_else(|why| {
+            tracing::warn!(%why, "accessLogFile refused; no access log");
+            AccessLogTarget::Off
+        });
+        let access_log = AccessLogSettings::for_mesh(mesh, &target, false);
+        self.apply_settings(TracingSettings::from_mesh(mesh), access_log)
     }
 
     /// Follows the mesh config and Telemetry resources of `snapshot`.
     pub fn apply_snapshot(&self, snapshot: &Snapshot) {
-        self.apply_settings(&snapshot.mesh, snapshot.telemetry_enables_access_log())
+        let (mesh, target) = (&snapshot.mesh, &snapshot.access_log);
+        let access_log =
+            AccessLogSettings::for_mesh(mesh, target, snapshot.telemetry_enables_access_log());
+        self.apply_settings(TracingSettings::from_mesh(mesh), access_log)
     }
 
-    fn apply_settings(&self, mesh: &MeshConfig, telemetry_enables_log: bool) {
-        let wanted = (
-            TracingSettings::from_mesh(mesh),
-            AccessLogSettings::for_mesh(mesh, telemetry_enables_log),
-        );
+    fn apply_settings(&self, tracing: TracingSettings, access_log: AccessLogSettings) {
+        let wanted = (tracing, access_log);
         let mut applied = self.applied.lock().expect("not poisoned");
         if applied.as_ref() == Some(&wanted) {
             return;

@@ -1,5 +1,6 @@
-//! The pipeline's own metrics: `mesh_config_reloads_total{result}` and
-//! `mesh_config_rejected_resources`.
+//! The pipeline's own metrics: `mesh_config_reloads_total{result}`,
+//! `mesh_config_rejected_resources` and (owned by [`super::unsupported`])
+//! `mesh_config_unsupported_fields{kind,field}`.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -9,6 +10,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+
+use super::unsupported::UnsupportedFields;
 
 /// How one reload went: the `result` label.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
@@ -46,17 +49,22 @@ struct ReloadLabels {
     result: ReloadResult,
 }
 
-/// Reload counter and rejected-resources gauge.
+/// Reload counter, rejected-resources gauge and the unsupported fields of the set in force.
 #[derive(Debug, Default)]
 pub struct ConfigMetrics {
     reloads: Family<ReloadLabels, Counter>,
     rejected: Gauge,
+    /// What the set in force carries that the mesh does not act on.
+    pub unsupported: UnsupportedFields,
 }
 
 impl ConfigMetrics {
     /// Registers the pipeline's metrics in `registry`.
     pub fn register(registry: &mut Registry) -> Arc<Self> {
-        let metrics = Self::default();
+        let metrics = Self {
+            unsupported: UnsupportedFields::register(registry),
+            ..Self::default()
+        };
         registry.register(
             "mesh_config_reloads",
             "Configuration reloads, by result",

@@ -5,6 +5,7 @@
 mod dump;
 mod metrics;
 mod reload;
+mod unsupported;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,9 +16,10 @@ use tokio::sync::watch;
 pub use dump::config_dump;
 pub use metrics::{ConfigMetrics, ReloadResult};
 pub use reload::{run, Reload};
+pub use unsupported::UnsupportedFields;
 
 use crate::document::SourceUpdate;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{LoadSettings, Snapshot};
 
 /// The configuration in force, shared by every connection. Cheap to clone.
 #[derive(Clone, Default)]
@@ -32,6 +34,7 @@ struct Inner {
     generation: AtomicU64,
     last_reload: Mutex<Arc<Reload>>,
     swaps: watch::Sender<u64>,
+    load: LoadSettings,
 }
 
 impl ConfigState {
@@ -40,6 +43,16 @@ impl ConfigState {
         let state = Self::default();
         state.replace(Arc::new(snapshot), Reload::default());
         state
+    }
+
+    /// A state whose builds check resources against `load` (the agent's access-log directory).
+    pub fn with_load_settings(load: LoadSettings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                load,
+                ..Inner::default()
+            }),
+        }
     }
 
     /// The snapshot to use for one connection or request.
@@ -72,7 +85,7 @@ impl ConfigState {
     /// agent runs it off the async workers (see [`run`]).
     pub fn apply(&self, update: &SourceUpdate) -> Arc<Reload> {
         let previous = self.snapshot();
-        let (snapshot, reload) = reload::compile(update, &previous);
+        let (snapshot, reload) = reload::compile(update, &previous, &self.inner.load);
         self.replace(Arc::new(snapshot), reload);
         self.last_reload()
     }

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use super::{ConfigMetrics, ConfigState, ReloadResult};
 use crate::document::Problem;
 use crate::document::{SourceProblem, SourceUpdate};
-use crate::snapshot::{build, Snapshot};
+use crate::snapshot::{build_with, LoadSettings, Snapshot};
 
 /// What a reload found besides the snapshot: every problem of the resources (errors and
 /// warnings) and what the source could not read.
@@ -41,8 +41,12 @@ impl Reload {
 }
 
 /// Compiles `update` with `previous` in force; logs every problem.
-pub(super) fn compile(update: &SourceUpdate, previous: &Snapshot) -> (Snapshot, Reload) {
-    let (snapshot, problems) = build(&update.resources, Some(previous));
+pub(super) fn compile(
+    update: &SourceUpdate,
+    previous: &Snapshot,
+    load: &LoadSettings,
+) -> (Snapshot, Reload) {
+    let (snapshot, problems) = build_with(&update.resources, Some(previous), load);
     let reload = Reload {
         problems,
         source_problems: update.problems.as_ref().clone(),
@@ -69,7 +73,8 @@ fn log(reload: &Reload, snapshot: &Snapshot) {
     );
 }
 
-/// Reloads `state` on every update published on `updates`, until the source is gone.
+/// Reloads `state` on every update published on `updates`, until the source is gone; what the
+/// set carries that the mesh does not act on is logged once per resource version and counted.
 /// Subscribe before the source publishes its first set: the value current at subscription is
 /// taken as seen. A build that panics is counted as `failed` and the old snapshot keeps serving.
 pub async fn run(
@@ -79,8 +84,13 @@ pub async fn run(
 ) {
     while updates.changed().await.is_ok() {
         let update = updates.borrow_and_update().clone();
-        let target = state.clone();
-        match tokio::task::spawn_blocking(move || target.apply(&update)).await {
+        let (target, observer) = (state.clone(), metrics.clone());
+        // Counted before the swap: whoever sees the new generation sees its gauge too.
+        let reload = move || {
+            observer.unsupported.observe(&update.resources);
+            target.apply(&update)
+        };
+        match tokio::task::spawn_blocking(reload).await {
             Ok(reload) => metrics.record(reload.result(), reload.rejected(&state.snapshot())),
             Err(error) => {
                 tracing::error!(%error, "config build failed; the previous snapshot keeps serving");

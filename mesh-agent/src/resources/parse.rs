@@ -43,14 +43,6 @@ pub fn parse(raw: &RawResource) -> Result<Parsed, Problem> {
         (SECURITY, "PeerAuthentication") => Resource::PeerAuthentication(istio(raw, w)?),
         (SECURITY, "RequestAuthentication") => Resource::RequestAuthentication(istio(raw, w)?),
         (TELEMETRY, "Telemetry") => Resource::Telemetry(telemetry(raw, w)?),
-        (NETWORKING | SECURITY | TELEMETRY, kind) => {
-            let message = format!("kind {kind} is not supported by the mesh; ignored");
-            w.push(Problem::warning(raw, "kind", message));
-            return Ok(Parsed {
-                resource: None,
-                warnings,
-            });
-        }
         ("", "Namespace") => Resource::Namespace(typed(raw, w)?),
         ("", "Service") => Resource::Service(typed(raw, w)?),
         ("", "Endpoints") => Resource::Endpoints(typed(raw, w)?),
@@ -59,6 +51,7 @@ pub fn parse(raw: &RawResource) -> Result<Parsed, Problem> {
         ("", "Secret") => Resource::Secret(typed(raw, w)?),
         ("", "ConfigMap") if is_mesh_config(raw) => mesh_config(raw)?,
         ("", "ConfigMap") => Resource::ConfigMap(typed(raw, w)?),
+        // Kinds the mesh does not read are reported by `validate::unsupported`.
         _ => {
             return Ok(Parsed {
                 resource: None,

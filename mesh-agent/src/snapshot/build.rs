@@ -23,6 +23,7 @@ use crate::document::ResourceKey;
 use crate::document::{namespace_of, Problem, Severity};
 use crate::document::{Origin, RawResource, ResourceSet};
 use crate::resources::{parse, Parsed, Resource};
+use crate::validate::access_log_file::{self, access_log_target, DEFAULT_ACCESS_LOG_DIR};
 use crate::validate::ranges;
 
 pub use super::assemble::compile;
@@ -69,9 +70,33 @@ pub struct Rejected {
     pub previous_version_serves: bool,
 }
 
+/// What a build checks resources against besides themselves: the agent's own settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadSettings {
+    /// The only directory `accessLogFile` may name a file in (`--access-log-dir`).
+    pub access_log_dir: std::path::PathBuf,
+}
+
+impl Default for LoadSettings {
+    fn default() -> Self {
+        Self {
+            access_log_dir: DEFAULT_ACCESS_LOG_DIR.into(),
+        }
+    }
+}
+
+/// [`build_with`] the default [`LoadSettings`].
+pub fn build(set: &ResourceSet, previous: Option<&Snapshot>) -> (Snapshot, Vec<Problem>) {
+    build_with(set, previous, &LoadSettings::default())
+}
+
 /// Compiles `set` into a snapshot, reporting every problem (errors and warnings). See the
 /// module doc for what happens to rejected resources.
-pub fn build(set: &ResourceSet, previous: Option<&Snapshot>) -> (Snapshot, Vec<Problem>) {
+pub fn build_with(
+    set: &ResourceSet,
+    previous: Option<&Snapshot>,
+    settings: &LoadSettings,
+) -> (Snapshot, Vec<Problem>) {
     let mut problems = Vec::new();
     let mut accepted = AcceptedMap::with_capacity_and_hasher(set.len(), Default::default());
     let mut first_seen: HashMap<(&str, &str, &str), &Origin, foldhash::fast::RandomState> =
@@ -92,7 +117,7 @@ pub fn build(set: &ResourceSet, previous: Option<&Snapshot>) -> (Snapshot, Vec<P
             accepted.insert(key, entry);
             continue;
         }
-        match read(raw, &key, fingerprint, &mut problems) {
+        match read(raw, &key, fingerprint, &mut problems, settings) {
             Some(entry) => drop(accepted.insert(key, entry)),
             None => {
                 if let Some(entry) = last_good(previous, &key) {
@@ -101,7 +126,9 @@ pub fn build(set: &ResourceSet, previous: Option<&Snapshot>) -> (Snapshot, Vec<P
             }
         }
     }
-    let snapshot = compile(accepted, previous, &mut problems);
+    let mut snapshot = compile(accepted, previous, &mut problems);
+    let access_log = access_log_target(&snapshot.mesh.access_log_file, &settings.access_log_dir);
+    snapshot.access_log = access_log.unwrap_or_default();
     (snapshot, problems)
 }
 
@@ -110,8 +137,9 @@ fn read(
     key: &ResourceKey,
     fingerprint: u64,
     problems: &mut Vec<Problem>,
+    settings: &LoadSettings,
 ) -> Option<Accepted> {
-    let parsed = match contain(&raw.origin, key, || checked(raw)) {
+    let parsed = match contain(&raw.origin, key, || checked(raw, settings)) {
         Ok(Ok(parsed)) => parsed,
         Ok(Err(found)) => {
             problems.extend(found);
@@ -135,10 +163,15 @@ fn read(
 
 /// `raw` typed with its numbers in range; else every problem that rejects it (with the
 /// warnings reading it raised).
-fn checked(raw: &RawResource) -> Result<Parsed, Vec<Problem>> {
+fn checked(raw: &RawResource, settings: &LoadSettings) -> Result<Parsed, Vec<Problem>> {
     let parsed = parse(raw).map_err(|problem| vec![problem])?;
     let errors = match &parsed.resource {
-        Some(resource) => ranges::check(raw, resource),
+        Some(resource) => {
+            let dir = &settings.access_log_dir;
+            let mut errors = ranges::check(raw, resource);
+            errors.extend(access_log_file::check(raw, resource, dir));
+            errors
+        }
         None => Vec::new(),
     };
     match errors.is_empty() {

@@ -29,7 +29,9 @@ use crate::resources::{
     AuthorizationPolicySpec, GatewaySpec, Istio, MeshConfig, OutboundMode, PeerAuthenticationSpec,
     RequestAuthenticationSpec,
 };
-pub use build::{build, compile, Rejected};
+use crate::validate::access_log_file::AccessLogTarget;
+pub use build::{build, build_with, compile, LoadSettings, Rejected};
+pub(crate) use fingerprint::Fingerprints;
 pub use model::*;
 pub use policy::merge as merge_traffic_policy;
 pub use registry::{Registry, CLUSTER_DOMAIN};
@@ -46,6 +48,9 @@ pub type PoliciesByNamespace<S> = HashMap<String, Vec<Arc<Istio<S>>>>;
 pub struct Snapshot {
     /// Mesh-wide settings (Istio's defaults when no MeshConfig was given).
     pub mesh: MeshConfig,
+    /// Where the mesh's `accessLogFile` sends access logs, checked against the agent's
+    /// access-log directory.
+    pub access_log: AccessLogTarget,
     registry: Registry,
     clusters: HashMap<String, Vec<Arc<Cluster>>>,
     routes: HashMap<String, Vec<Arc<HostRoutes>>>,

@@ -1,13 +1,20 @@
-//! `mesh-agent check`: one line per problem, exit 1 on errors, 0 otherwise (warnings too).
+//! `mesh-agent check`: one line per problem, exit 1 on errors, 0 otherwise (warnings too, among
+//! them what the mesh does not act on); `accessLogFile` outside `--access-log-dir` is an error.
 
 use std::process::Command;
 
-use crate::harness::config::fixture;
+use crate::harness::config::{fixture, mesh_config};
 
 /// Exit code and output of `mesh-agent check PATHS`, which never panics whatever it reads.
 fn check(paths: &[std::path::PathBuf]) -> (i32, String) {
+    check_with(&[], paths)
+}
+
+/// [`check`] with `flags` before the paths.
+fn check_with(flags: &[&str], paths: &[std::path::PathBuf]) -> (i32, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_mesh-agent"))
         .arg("check")
+        .args(flags)
         .args(paths)
         .output()
         .unwrap();
@@ -120,4 +127,64 @@ fn values_past_their_range_exit_1_with_one_line_each() {
             "f:46: Service/default/wraps: spec.ports[0].port: 65616 is not a port number (1 to 65535)".into(),
         ]
     );
+}
+
+#[test]
+fn the_tutorials_authentication_policy_is_a_warning_naming_the_kind() {
+    let file = fixture("unsupported/jwt-policy.yaml");
+    let (code, out) = check(std::slice::from_ref(&file));
+    assert_eq!(code, 0, "warnings alone: {out}");
+    let line = format!(
+        "{}:2: Policy/foo/jwt-example: kind: warning: kind authentication.istio.io/Policy is not \
+         supported by the mesh; ignored: removed in Istio 1.6: use PeerAuthentication (mTLS) and \
+         RequestAuthentication (JWT)",
+        file.display()
+    );
+    assert_eq!(out.trim(), line);
+}
+
+#[test]
+fn a_destination_rule_with_tls_is_a_warning_naming_the_field() {
+    let file = fixture("unsupported/productpage-tls.yaml");
+    let (code, out) = check(std::slice::from_ref(&file));
+    assert_eq!(code, 0, "warnings alone: {out}");
+    let line = format!(
+        "{}:11: DestinationRule/default/productpage: spec.trafficPolicy.tls: warning: not \
+         supported by the mesh; ignored: no TLS origination: connections to this destination are \
+         plain TCP",
+        file.display()
+    );
+    assert_eq!(out.trim(), line);
+}
+
+#[test]
+fn an_access_log_file_outside_the_access_log_dir_exits_1_naming_the_field() {
+    let dir = std::env::temp_dir().join(format!("mesh-check-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("mesh.yaml");
+    let mesh = |path: &str| mesh_config(&format!("accessLogFile: {path}"));
+    std::fs::write(&file, mesh("/etc/cron.d/mesh")).unwrap();
+    let (code, out) = check(std::slice::from_ref(&file));
+    let logs = dir.join("logs");
+    let inside = logs.join("access.log");
+    std::fs::write(&file, mesh(&inside.display().to_string())).unwrap();
+    let logs_flag = logs.display().to_string();
+    let (code_inside, out_inside) = check_with(
+        &["--access-log-dir", &logs_flag],
+        std::slice::from_ref(&file),
+    );
+    let (code_default, _) = check(std::slice::from_ref(&file));
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.trim().starts_with(&format!(
+            "{}:1: ConfigMap/istio-system/istio: data.mesh.accessLogFile: \"/etc/cron.d/mesh\" \
+             refused: not under the access log directory; use /dev/stdout, /dev/stderr or a file \
+             under /var/log/mesh",
+            file.display()
+        )),
+        "{out}"
+    );
+    assert_eq!((code_inside, out_inside.as_str()), (0, ""));
+    assert_eq!(code_default, 1, "outside the default /var/log/mesh");
 }

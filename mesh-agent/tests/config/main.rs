@@ -15,4 +15,5 @@ mod sources_kubernetes;
 mod sources_kubernetes_secrets;
 mod state;
 mod telemetry;
+mod unsupported;
 mod validation;

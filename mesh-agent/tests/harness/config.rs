@@ -14,7 +14,7 @@ use super::{wait_until, TempDir};
 use mesh_agent::document::Problem;
 use mesh_agent::document::{parse_documents, read_documents};
 use mesh_agent::document::{RawResource, ResourceSet, SourceUpdate};
-use mesh_agent::snapshot::{build, Snapshot};
+use mesh_agent::snapshot::{build, LoadSettings, Snapshot};
 
 /// The configuration compiled from `yaml`, which must be valid.
 pub fn compile(yaml: &str) -> ConfigState {
@@ -59,7 +59,10 @@ impl WatchedDir {
             std::fs::write(dir.path().join(name), yaml).unwrap();
         }
         let source = DirectorySource::new(dir.path());
-        let state = ConfigState::default();
+        // The agent's access-log directory is the watched one: tests log under it.
+        let state = ConfigState::with_load_settings(LoadSettings {
+            access_log_dir: dir.path().to_path_buf(),
+        });
         let metrics = ConfigMetrics::register(registry);
         tokio::spawn(pipeline::run(source.subscribe(), state.clone(), metrics));
         tokio::spawn(source.run());

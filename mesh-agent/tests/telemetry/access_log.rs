@@ -34,7 +34,11 @@ async fn proxy_logging_to(file: &Path, encoding: &str) -> Client {
         file.display()
     );
     let mesh: MeshConfig = serde_yaml::from_str(&mesh).unwrap();
-    agent.inputs.http.observers.apply(&mesh);
+    agent
+        .inputs
+        .http
+        .observers
+        .apply(&mesh, file.parent().unwrap());
     agent.sleep().await
 }
 
@@ -162,9 +166,15 @@ fn an_empty_access_log_file_turns_logging_off() {
     let parse = |y: &str| serde_yaml::from_str::<MeshConfig>(y).unwrap();
     let stdout = AccessLogSettings::from_mesh(&parse("accessLogFile: /dev/stdout"));
     assert_eq!(stdout.sink, Some(AccessLogSink::Stdout));
-    let file = AccessLogSettings::from_mesh(&parse("accessLogFile: /var/log/mesh.log"));
+    let file = AccessLogSettings::from_mesh(&parse("accessLogFile: /var/log/mesh/a.log"));
+    let expected = AccessLogSink::File {
+        dir: "/var/log/mesh".into(),
+        relative: "a.log".into(),
+    };
+    assert_eq!(file.sink, Some(expected));
+    let outside = AccessLogSettings::from_mesh(&parse("accessLogFile: /var/log/mesh.log"));
     assert_eq!(
-        file.sink,
-        Some(AccessLogSink::File("/var/log/mesh.log".into()))
+        outside.sink, None,
+        "outside the access log directory: refused"
     );
 }

@@ -83,7 +83,8 @@ async fn mesh(sampling: f64) -> Mesh {
     let port = app.address.port();
     let agent = Agent::new(compile(&cluster(port, collector.address)));
     let observers = &agent.inputs.http.observers;
-    observers.apply(&mesh_config(sampling, collector.address));
+    let logs = mesh_agent::config::DEFAULT_ACCESS_LOG_DIR.as_ref();
+    observers.apply(&mesh_config(sampling, collector.address), logs);
     inbound_side(agent.inputs.clone(), port).await;
     let client = agent.outbound("frontend-0", "127.0.0.1").await;
     Mesh {
