@@ -1,6 +1,6 @@
 //! The data path in-process on loopback, one test binary: the outbound and inbound listeners,
-//! the HTTP request stack (routing, faults, resilience, pools, authority), the ingress gateway
-//! and the enrollment API, each with a fake capture layer.
+//! the HTTP request stack (routing, faults, resilience, pools, authority, streaming calls), the
+//! ingress gateway and the enrollment API, each with a fake capture layer.
 
 #[allow(dead_code)]
 #[path = "../harness/mod.rs"]
@@ -8,6 +8,7 @@ mod harness;
 
 mod authority;
 mod enroll_api;
+mod hop_by_hop;
 mod gateway_http;
 mod gateway_https;
 mod http;
@@ -17,3 +18,4 @@ mod pool_limits;
 mod resilience;
 mod routing;
 mod routing_faults;
+mod streaming;
