@@ -4,9 +4,7 @@
 //! upgrade, the one the mesh passes through. An h2c upgrade is refused as Envoy refuses it: the
 //! request goes on without `Upgrade: h2c` and its `HTTP2-Settings`.
 
-use hyper::header::{
-    HeaderName, HeaderValue, CONNECTION, HOST, TE, TRANSFER_ENCODING, UPGRADE,
-};
+use hyper::header::{HeaderName, HeaderValue, CONNECTION, HOST, TE, TRANSFER_ENCODING, UPGRADE};
 use hyper::HeaderMap;
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
@@ -56,7 +54,13 @@ fn tokens(headers: &HeaderMap, name: &HeaderName) -> Vec<String> {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .filter(|t| !t.is_empty())
         .collect()
 }
@@ -68,6 +72,9 @@ fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Header names and values, in order.
+    type Headers<'a> = &'a [(&'a str, &'a str)];
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -98,16 +105,43 @@ mod tests {
 
     #[test]
     fn hop_by_hop_headers_end_here_and_end_to_end_ones_go_on() {
-        let table: &[(&[(&str, &str)], &[(&str, &str)])] = &[
-            (&[("connection", "keep-alive"), ("keep-alive", "timeout=5")], &[]),
-            (&[("proxy-connection", "keep-alive"), ("x-id", "1")], &[("x-id", "1")]),
+        let table: &[(Headers, Headers)] = &[
+            (
+                &[("connection", "keep-alive"), ("keep-alive", "timeout=5")],
+                &[],
+            ),
+            (
+                &[("proxy-connection", "keep-alive"), ("x-id", "1")],
+                &[("x-id", "1")],
+            ),
             (&[("transfer-encoding", "chunked")], &[]),
-            (&[("connection", "close, X-Secret"), ("x-secret", "s"), ("x-id", "1")], &[("x-id", "1")]),
-            (&[("connection", "x-a"), ("connection", "x-b;q=1"), ("x-a", "1"), ("x-b", "2")], &[]),
+            (
+                &[
+                    ("connection", "close, X-Secret"),
+                    ("x-secret", "s"),
+                    ("x-id", "1"),
+                ],
+                &[("x-id", "1")],
+            ),
+            (
+                &[
+                    ("connection", "x-a"),
+                    ("connection", "x-b;q=1"),
+                    ("x-a", "1"),
+                    ("x-b", "2"),
+                ],
+                &[],
+            ),
             (&[("te", "trailers")], &[("te", "trailers")]),
-            (&[("te", "gzip, Trailers;q=0.5"), ("connection", "te")], &[("te", "trailers")]),
+            (
+                &[("te", "gzip, Trailers;q=0.5"), ("connection", "te")],
+                &[("te", "trailers")],
+            ),
             (&[("te", "gzip")], &[]),
-            (&[("connection", "host"), ("host", "web.shop")], &[("host", "web.shop")]),
+            (
+                &[("connection", "host"), ("host", "web.shop")],
+                &[("host", "web.shop")],
+            ),
             (&[("upgrade", "foo/2"), ("connection", "upgrade")], &[]),
             (&[("upgrade", "websocket"), ("x-id", "1")], &[("x-id", "1")]),
         ];

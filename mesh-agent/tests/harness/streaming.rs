@@ -48,12 +48,20 @@ pub async fn answer(path: &str, request: Request<Incoming>) -> Response<TestBody
         FIRST_MESSAGE => {
             let first = next_data(&mut body).await.unwrap_or_default();
             tokio::spawn(body.collect());
-            grpc(BodyExt::boxed(StreamBody::new(ok_then_trailers(vec![first]))))
+            grpc(BodyExt::boxed(StreamBody::new(ok_then_trailers(vec![
+                first,
+            ]))))
         }
         END_OF_STREAM => {
-            let all = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let all = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             let count = Bytes::from(all.len().to_string());
-            grpc(BodyExt::boxed(StreamBody::new(ok_then_trailers(vec![count]))))
+            grpc(BodyExt::boxed(StreamBody::new(ok_then_trailers(vec![
+                count,
+            ]))))
         }
         _ => {
             let (tx, rx) = mpsc::unbounded();

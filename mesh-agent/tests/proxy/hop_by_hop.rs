@@ -35,7 +35,10 @@ async fn the_clients_hop_by_hop_headers_do_not_reach_the_upstream() {
     assert_eq!(answer.status, 200);
     for gone in ["connection", "x-hop", "keep-alive", "proxy-connection"] {
         let echoed = format!("echo-{gone}");
-        assert!(!answer.headers.contains_key(&echoed), "{gone} reached the upstream");
+        assert!(
+            !answer.headers.contains_key(&echoed),
+            "{gone} reached the upstream"
+        );
     }
     assert_eq!(answer.headers["echo-te"], "trailers");
     assert_eq!(answer.headers["echo-x-end-to-end"], "kept");
@@ -53,9 +56,16 @@ async fn an_h2c_upgrade_is_forwarded_without_the_upgrade() {
     assert_eq!(answer.status, 200, "answered over HTTP/1.1, not switched");
     for gone in ["upgrade", "http2-settings", "connection"] {
         let echoed = format!("echo-{gone}");
-        assert!(!answer.headers.contains_key(&echoed), "{gone} reached the upstream");
+        assert!(
+            !answer.headers.contains_key(&echoed),
+            "{gone} reached the upstream"
+        );
     }
-    assert!(answer.body.starts_with("v"), "the upstream's answer: {}", answer.body);
+    assert!(
+        answer.body.starts_with("v"),
+        "the upstream's answer: {}",
+        answer.body
+    );
 }
 
 #[tokio::test]
@@ -65,8 +75,16 @@ async fn the_upstreams_hop_by_hop_headers_do_not_reach_the_client() {
                 &proxy-connection=keep-alive&upgrade=foo&x-end-to-end=kept";
     let answer = web.send(get(path, &[])).await;
     assert_eq!(answer.status, 200);
-    for gone in ["x-upstream-hop", "keep-alive", "proxy-connection", "upgrade"] {
-        assert!(!answer.headers.contains_key(gone), "{gone} reached the client");
+    for gone in [
+        "x-upstream-hop",
+        "keep-alive",
+        "proxy-connection",
+        "upgrade",
+    ] {
+        assert!(
+            !answer.headers.contains_key(gone),
+            "{gone} reached the client"
+        );
     }
     assert_eq!(answer.headers["x-end-to-end"], "kept");
 }

@@ -8,9 +8,9 @@ mod harness;
 
 mod authority;
 mod enroll_api;
-mod hop_by_hop;
 mod gateway_http;
 mod gateway_https;
+mod hop_by_hop;
 mod http;
 mod inbound;
 mod outbound;

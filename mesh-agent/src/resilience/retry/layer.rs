@@ -12,8 +12,8 @@ use http::{Request, Response};
 use http_body::Body;
 use tower::{Layer, Service, ServiceExt};
 
-use super::replay::{ReplayBuffer, RetryBody, DEFAULT_BUFFER_LIMIT};
 use super::metrics::{RetryMetrics, SkipReason};
+use super::replay::{ReplayBuffer, RetryBody, DEFAULT_BUFFER_LIMIT};
 use super::{RetryBudget, RetryPolicy, TriedEndpoints};
 use crate::errors::BoxError;
 use crate::resilience::breaker::Overflow;

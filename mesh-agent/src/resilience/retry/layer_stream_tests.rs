@@ -92,7 +92,11 @@ async fn the_first_try_gets_the_body_as_it_arrives_under_the_mesh_default() {
     assert_eq!(response.status(), StatusCode::OK);
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].first_byte, Duration::ZERO, "not held back for the rest");
+    assert_eq!(
+        seen[0].first_byte,
+        Duration::ZERO,
+        "not held back for the rest"
+    );
     assert_eq!(seen[0].end, GAP * 3);
     assert_eq!(seen[0].body, "abc");
 }
