@@ -18,6 +18,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("document", 0),
     ("errors", 0),
     ("chance", 0),
+    ("clock", 0),
     // 1-4: configuration, one way.
     ("sources", 1),
     ("resources", 1),

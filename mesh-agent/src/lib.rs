@@ -11,6 +11,7 @@ pub mod bpf;
 pub mod capture;
 pub mod chance;
 pub mod check;
+pub mod clock;
 pub mod config;
 pub mod document;
 pub mod enroll;

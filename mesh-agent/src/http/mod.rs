@@ -6,6 +6,7 @@ mod answer;
 mod balance;
 mod body;
 mod cluster_target;
+mod hop_by_hop;
 mod metrics;
 mod pool;
 mod rescue;

@@ -1,5 +1,6 @@
-//! HTTP/1.1 `Upgrade` (WebSocket and the like) passed through: once the upstream answers
-//! `101 Switching Protocols`, the client's and the upstream's upgraded connections are spliced.
+//! HTTP/1.1 WebSocket upgrades passed through (`hop_by_hop.rs` drops any other `Upgrade`, h2c
+//! included): once the upstream answers `101 Switching Protocols`, the client's and the
+//! upstream's upgraded connections are spliced.
 
 use hyper::header::UPGRADE;
 use hyper::upgrade::OnUpgrade;
@@ -8,7 +9,7 @@ use hyper_util::rt::TokioIo;
 
 use super::body::Body;
 
-/// The client's pending upgrade when `request` asks for one.
+/// The client's pending upgrade when `request` still asks for one (a WebSocket upgrade).
 pub fn take_request_upgrade(request: &mut Request<Body>) -> Option<OnUpgrade> {
     if !request.headers().contains_key(UPGRADE) {
         return None;

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use super::connection_log::ConnectionLog;
 use super::metrics::{ConnectionMetrics, ReportedCounter};
+use crate::clock;
 use crate::net::reset;
 use crate::resilience::ConnectionPoolPolicy;
 
@@ -83,13 +84,16 @@ impl Activity {
     }
 
     fn last(&self) -> Instant {
-        self.since + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+        clock::deadline(
+            self.since,
+            Duration::from_millis(self.last_ms.load(Ordering::Relaxed)),
+        )
     }
 
     /// Resolves once nothing has passed for `idle`.
     async fn idle_for(&self, idle: Duration) {
         loop {
-            let due = self.last() + idle;
+            let due = clock::deadline(self.last(), idle);
             if Instant::now() >= due {
                 return;
             }
@@ -118,7 +122,7 @@ pub async fn within<F: Future>(
     };
     let old = async {
         match lifetime.max_duration.filter(|t| !t.is_zero()) {
-            Some(max) => tokio::time::sleep_until(activity.since + max).await,
+            Some(max) => tokio::time::sleep_until(clock::deadline(activity.since, max)).await,
             None => std::future::pending().await,
         }
     };

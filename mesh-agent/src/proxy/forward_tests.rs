@@ -115,3 +115,18 @@ fn a_destination_policy_sets_the_lifetime_and_the_connect_timeout() {
         "else the agent's"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_longest_idle_timeout_and_duration_validation_allows_never_cut_a_live_copy() {
+    // Go's `time.Duration` maximum (~292 years), the longest a resource may hold.
+    let longest = Duration::from_nanos(i64::MAX as u64);
+    let activity = Activity::new();
+    let copy = async {
+        tokio::time::sleep(HOUR).await;
+        9
+    };
+    let limits = lifetime(Some(longest), Some(longest));
+    assert_eq!(within(copy, &activity, limits).await, Ok(9));
+    let past = lifetime(Some(Duration::MAX), Some(Duration::MAX));
+    assert_eq!(within(async { 10 }, &activity, past).await, Ok(10));
+}

@@ -8,6 +8,8 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout_at, Instant};
 
+use crate::clock;
+
 /// A protocol declared for a Service port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Declared {
@@ -141,7 +143,7 @@ pub async fn choose(
 
 /// Peeks at `stream` until its first bytes say what it speaks or `window` has passed.
 pub async fn detect(stream: &TcpStream, window: Duration) -> io::Result<Protocol> {
-    let deadline = Instant::now() + window;
+    let deadline = clock::deadline(Instant::now(), window);
     let mut buf = vec![0u8; PEEK_LIMIT];
     loop {
         let n = match timeout_at(deadline, stream.peek(&mut buf)).await {

@@ -18,3 +18,6 @@ pub use timeout::{RouteTimeoutLayer, Timeout};
 
 /// The future our layers return.
 pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
+
+#[cfg(test)]
+mod longest_tests;

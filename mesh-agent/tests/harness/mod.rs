@@ -5,6 +5,7 @@
 //! - [`proxy`]: the agent's proxy stack in-process (fake capture layer, outbound and inbound
 //!   listeners of pods living in the test's own netns) and clients whose connections it captures.
 //! - [`upstream`]: upstream pods: one HTTP server whose answers a test sets, a TCP echo server.
+//! - [`streaming`]: gRPC-shaped streaming calls (the upstream's answers, the client's body).
 //! - [`web`]: the `web` Service over upstream pods behind the outbound proxy of `sleep-0`.
 //! - [`gateway`]: the ingress gateway in front of upstream pods.
 //! - [`metrics`]: reading the Prometheus registry text.
@@ -23,6 +24,7 @@ pub mod gateway;
 pub mod metrics;
 pub mod namespaced;
 pub mod proxy;
+pub mod streaming;
 pub mod upstream;
 pub mod web;
 

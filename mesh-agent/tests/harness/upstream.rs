@@ -37,10 +37,11 @@ pub enum Behaviour {
 }
 
 /// An HTTP/1.1 + HTTP/2 upstream named `name`. Paths: `/status/N` answers N; `/echo` echoes the
-/// body; `/grpc` answers a gRPC-like stream with trailers `grpc-status: 7`; `/ws` upgrades and
-/// echoes bytes; `/authority` answers the request target's authority (HTTP/2 `:authority`;
-/// empty for HTTP/1.1 origin-form); anything else answers `<name> <uri> host=<host>`. Every
-/// request header `h` comes back as response header `echo-h`.
+/// body; `/grpc` answers a gRPC-like stream with trailers `grpc-status: 7`; `/stream/*` are
+/// streaming calls (see [`super::streaming`]); `/answer-headers?h=v&…` answers with response
+/// headers `h: v` …; `/ws` upgrades and echoes bytes; `/authority` answers the request target's
+/// authority (HTTP/2 `:authority`; empty for HTTP/1.1 origin-form); anything else answers
+/// `<name> <uri> host=<host>`. Every request header `h` comes back as response header `echo-h`.
 pub struct Upstream {
     pub name: String,
     /// Where it listens (or, [`Behaviour::Refusing`], would).
@@ -159,6 +160,8 @@ impl Upstream {
                 Response::new(full(body))
             }
             "/grpc" => grpc_answer(),
+            p if p.starts_with("/stream/") => super::streaming::answer(p, request).await,
+            "/answer-headers" => answer_headers(request.uri().query().unwrap_or_default()),
             "/ws" => websocket_echo(&mut request),
             "/authority" => {
                 let authority = request.uri().authority().map(|a| a.to_string());
@@ -225,6 +228,15 @@ fn full(bytes: impl Into<Bytes>) -> TestBody {
 fn with_status(status: u16, body: TestBody) -> Response<TestBody> {
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::from_u16(status).unwrap();
+    response
+}
+
+fn answer_headers(query: &str) -> Response<TestBody> {
+    let mut response = Response::new(full(""));
+    for (name, value) in query.split('&').filter_map(|pair| pair.split_once('=')) {
+        let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
+        response.headers_mut().append(name, value.parse().unwrap());
+    }
     response
 }
 

@@ -1,6 +1,6 @@
 //! The data path in-process on loopback, one test binary: the outbound and inbound listeners,
-//! the HTTP request stack (routing, faults, resilience, pools, authority), the ingress gateway
-//! and the enrollment API, each with a fake capture layer.
+//! the HTTP request stack (routing, faults, resilience, pools, authority, streaming calls), the
+//! ingress gateway and the enrollment API, each with a fake capture layer.
 
 #[allow(dead_code)]
 #[path = "../harness/mod.rs"]
@@ -10,6 +10,7 @@ mod authority;
 mod enroll_api;
 mod gateway_http;
 mod gateway_https;
+mod hop_by_hop;
 mod http;
 mod inbound;
 mod outbound;
@@ -17,3 +18,4 @@ mod pool_limits;
 mod resilience;
 mod routing;
 mod routing_faults;
+mod streaming;

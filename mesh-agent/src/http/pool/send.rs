@@ -1,14 +1,14 @@
-//! One request through the pool: pointed at its endpoint, sent on a pooled connection whose
-//! use is counted (a connection that reached `maxRequestsPerConnection` or
-//! `maxConnectionDuration` is not handed out again), its failure told apart as an overflow
-//! (`UO`), a connect failure (`UF`) or a reset (`UC`).
+//! One request through the pool: pointed at its endpoint, its hop-by-hop headers (and the
+//! answer's) dropped, sent on a pooled connection whose use is counted (a connection that
+//! reached `maxRequestsPerConnection` or `maxConnectionDuration` is not handed out again), its
+//! failure told apart as an overflow (`UO`), a connect failure (`UF`) or a reset (`UC`).
 
 use std::error::Error as StdError;
 use std::net::SocketAddr;
 
 use hyper::header::{HeaderValue, HOST};
 use hyper::http::Extensions;
-use hyper::{Request, Response, Version};
+use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::client::legacy::connect::{capture_connection, CaptureConnection};
 use hyper_util::client::legacy::Error as ClientError;
 
@@ -18,7 +18,7 @@ use crate::errors::BoxError;
 use crate::errors::{ConnectFailed, NoHealthyUpstream, UpstreamReset};
 use crate::http::body::{boxed, Body};
 use crate::http::target::RouteTarget;
-use crate::http::upgrade;
+use crate::http::{hop_by_hop, upgrade};
 use crate::lb::Endpoint;
 use crate::resilience::breaker::UpstreamProtocol;
 use crate::resilience::{DestinationPool, Overflow};
@@ -40,6 +40,8 @@ pub(super) async fn send(
         .get::<RouteTarget>()
         .map_or(UpstreamProtocol::Http1, |t| t.upstream);
     address_to(&mut request, endpoint, upstream)?;
+    let websocket = hop_by_hop::is_websocket_upgrade(request.headers());
+    hop_by_hop::strip(request.headers_mut(), websocket);
     let downstream_upgrade = upgrade::take_request_upgrade(&mut request);
     let client = match upstream {
         UpstreamProtocol::Http1 => clients.http1.clone(),
@@ -54,6 +56,8 @@ pub(super) async fn send(
             (result.map_err(upstream_error)?, in_flight)
         }
     };
+    let switching = websocket && response.status() == StatusCode::SWITCHING_PROTOCOLS;
+    hop_by_hop::strip(response.headers_mut(), switching);
     if let Some(downstream) = downstream_upgrade {
         upgrade::splice_if_switching(downstream, &mut response);
     }

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::clock;
+
 use super::{EjectionReason, OutlierMetrics, OutlierPolicy};
 use crate::resilience::outcome::{LocalFailure, Outcome};
 
@@ -58,7 +60,7 @@ impl OutlierDetector {
         now: Instant,
     ) -> Self {
         let endpoints = endpoints.iter().map(|e| (*e, Health::default())).collect();
-        let next_sweep = now + policy.interval;
+        let next_sweep = clock::deadline(now, policy.interval);
         Self {
             policy,
             name: name.into(),
@@ -136,7 +138,7 @@ impl OutlierDetector {
                 _ => {}
             }
         }
-        self.next_sweep = now + self.policy.interval;
+        self.next_sweep = clock::deadline(now, self.policy.interval);
         self.metrics.set_ejected(&self.name, self.ejected_count());
     }
 
@@ -168,7 +170,8 @@ impl OutlierDetector {
             .get_mut(&endpoint)
             .expect("observed endpoints exist");
         health.ejections += 1;
-        health.ejected = Some((now + policy.ejection_time(health.ejections), reason));
+        let until = clock::deadline(now, policy.ejection_time(health.ejections));
+        health.ejected = Some((until, reason));
         health.reset();
         self.metrics.ejected(&self.name, reason);
         self.metrics.set_ejected(&self.name, ejected + 1);

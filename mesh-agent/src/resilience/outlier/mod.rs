@@ -10,6 +10,8 @@ pub mod shared;
 
 use std::time::Duration;
 
+use crate::clock;
+
 pub use detector::{EndpointState, OutlierDetector};
 pub use layer::{OutlierReport, OutlierReportLayer};
 pub use metrics::OutlierMetrics;
@@ -70,7 +72,7 @@ impl OutlierPolicy {
 
     fn ejection_time(&self, ejections: u32) -> Duration {
         let cap = self.max_ejection_time.max(self.base_ejection_time);
-        self.base_ejection_time.saturating_mul(ejections).min(cap)
+        clock::times(self.base_ejection_time, ejections).min(cap)
     }
 }
 

@@ -1,5 +1,6 @@
-//! Request bodies made replayable for retries: buffered up to a bound and replayed on every
-//! try; a larger body is sent once (its buffered start, then the rest) and not retried.
+//! Request bodies read whole before they are sent (the mirror's copies): buffered up to a bound
+//! and replayed on every send; a larger body is sent once (its buffered start, then the rest).
+//! Retries stream the body instead (`replay.rs`).
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -13,20 +14,14 @@ use pin_project_lite::pin_project;
 
 use crate::errors::BoxError;
 
-/// The largest request body buffered to make a request retryable (Envoy buffers up to its
-/// connection buffer limit; we keep the node's memory per request small).
-pub const DEFAULT_BUFFER_LIMIT: usize = 64 * 1024;
-
 pin_project! {
-    /// The request body of one try.
-    #[project = RetryBodyProj]
-    pub enum RetryBody<B> {
+    /// A request body read up to a bound before it is sent.
+    #[project = BufferedBodyProj]
+    pub enum BufferedBody<B> {
         /// A complete buffered body, replayed.
         Replay { data: Option<Bytes>, trailers: Option<HeaderMap> },
         /// A body larger than the bound: the buffered start, then the rest, once.
         Prefixed { prefix: VecDeque<Bytes>, rest: Pin<Box<B>> },
-        /// The original body, untouched (the request is not retryable).
-        Passthrough { #[pin] body: B },
     }
 }
 
@@ -42,14 +37,14 @@ pub enum Buffering<B> {
     /// The whole body fits: replayable.
     Complete(Buffered),
     /// It does not: to be sent once.
-    TooLarge(RetryBody<B>),
+    TooLarge(BufferedBody<B>),
 }
 
 impl Buffered {
     /// The body for one more try.
-    pub fn replay<B>(&self) -> RetryBody<B> {
+    pub fn replay<B>(&self) -> BufferedBody<B> {
         let data = (!self.data.is_empty()).then(|| self.data.clone());
-        RetryBody::Replay {
+        BufferedBody::Replay {
             data,
             trailers: self.trailers.clone(),
         }
@@ -75,7 +70,7 @@ where
             Err(frame) => return Ok(complete(chunks, frame.into_trailers().ok())),
         }
         if size > limit {
-            return Ok(Buffering::TooLarge(RetryBody::Prefixed {
+            return Ok(Buffering::TooLarge(BufferedBody::Prefixed {
                 prefix: chunks,
                 rest: body,
             }));
@@ -99,7 +94,7 @@ fn complete<B>(chunks: VecDeque<Bytes>, trailers: Option<HeaderMap>) -> Bufferin
     Buffering::Complete(Buffered { data, trailers })
 }
 
-impl<B> Body for RetryBody<B>
+impl<B> Body for BufferedBody<B>
 where
     B: Body<Data = Bytes>,
     B::Error: Into<BoxError>,
@@ -112,35 +107,33 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.project() {
-            RetryBodyProj::Replay { data, trailers } => {
+            BufferedBodyProj::Replay { data, trailers } => {
                 let frame = data
                     .take()
                     .map(Frame::data)
                     .or_else(|| trailers.take().map(Frame::trailers));
                 Poll::Ready(frame.map(Ok))
             }
-            RetryBodyProj::Prefixed { prefix, rest } => match prefix.pop_front() {
+            BufferedBodyProj::Prefixed { prefix, rest } => match prefix.pop_front() {
                 Some(data) => Poll::Ready(Some(Ok(Frame::data(data)))),
                 None => rest.as_mut().poll_frame(cx).map_err(Into::into),
             },
-            RetryBodyProj::Passthrough { body } => body.poll_frame(cx).map_err(Into::into),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match self {
-            RetryBody::Replay { data, trailers } => data.is_none() && trailers.is_none(),
-            RetryBody::Prefixed { prefix, rest } => prefix.is_empty() && rest.is_end_stream(),
-            RetryBody::Passthrough { body } => body.is_end_stream(),
+            BufferedBody::Replay { data, trailers } => data.is_none() && trailers.is_none(),
+            BufferedBody::Prefixed { prefix, rest } => prefix.is_empty() && rest.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            RetryBody::Replay { data, .. } => {
+            BufferedBody::Replay { data, .. } => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
-            RetryBody::Prefixed { prefix, rest } => {
+            BufferedBody::Prefixed { prefix, rest } => {
                 let buffered: u64 = prefix.iter().map(|c| c.len() as u64).sum();
                 let rest = rest.size_hint();
                 let mut hint = SizeHint::new();
@@ -150,7 +143,6 @@ where
                 }
                 hint
             }
-            RetryBody::Passthrough { body } => body.size_hint(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The retry layer: sends a request again — to an endpoint not tried yet where the balancer has
 //! one — while the route's [`RetryPolicy`] calls its outcome retriable and attempts, the
-//! destination's [`RetryBudget`] and the body bound allow. Each try gets `perTryTimeout`.
+//! destination's [`RetryBudget`] and the body bound allow. Each try gets `perTryTimeout`; the
+//! first streams the body as it arrives (a copy is kept for retries, see [`ReplayBuffer`]).
 
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -11,8 +12,8 @@ use http::{Request, Response};
 use http_body::Body;
 use tower::{Layer, Service, ServiceExt};
 
-use super::body::{buffer, Buffering, RetryBody, DEFAULT_BUFFER_LIMIT};
 use super::metrics::{RetryMetrics, SkipReason};
+use super::replay::{ReplayBuffer, RetryBody, DEFAULT_BUFFER_LIMIT};
 use super::{RetryBudget, RetryPolicy, TriedEndpoints};
 use crate::errors::BoxError;
 use crate::resilience::breaker::Overflow;
@@ -61,7 +62,7 @@ struct Config {
 }
 
 impl RetryLayer {
-    /// Retries by `default`, uncapped, buffering bodies up to [`DEFAULT_BUFFER_LIMIT`].
+    /// Retries by `default`, uncapped, keeping bodies up to [`DEFAULT_BUFFER_LIMIT`].
     pub fn new(default: RetryPolicy, metrics: RetryMetrics) -> Self {
         let jitter = Mutex::new(fastrand::Rng::new());
         let config = Config {
@@ -81,7 +82,7 @@ impl RetryLayer {
         self.map(|c| c.budget = Some(budget))
     }
 
-    /// Buffers request bodies up to `limit` bytes.
+    /// Keeps up to `limit` bytes of request bodies for retries.
     pub fn with_buffer_limit(self, limit: usize) -> Self {
         self.map(|c| c.buffer_limit = limit)
     }
@@ -163,29 +164,28 @@ where
         let once = Request::from_parts(parts, RetryBody::Passthrough { body });
         return try_once(&mut inner, once, policy.per_try_timeout).await;
     }
-    let buffered = match buffer(body, config.buffer_limit).await? {
-        Buffering::Complete(buffered) => buffered,
-        Buffering::TooLarge(body) => {
-            config.metrics.skipped(SkipReason::body_too_large);
-            let once = Request::from_parts(parts, body);
-            return try_once(&mut inner, once, policy.per_try_timeout).await;
-        }
-    };
+    let replay = ReplayBuffer::new(body, config.buffer_limit);
     let budget = parts
         .extensions
         .get::<RetryBudget>()
         .cloned()
         .or_else(|| config.budget.clone());
     parts.extensions.get_or_insert_default::<TriedEndpoints>();
+    let mut body = replay.first_try();
     let mut tries = 1;
     let mut permit = None;
     loop {
-        let attempt = Request::from_parts(parts.clone(), buffered.replay());
+        let attempt = Request::from_parts(parts.clone(), body);
         let result = try_once(&mut inner, attempt, policy.per_try_timeout).await;
         drop(permit.take());
         // As Envoy: a circuit breaker's overflow is answered at once, never retried.
         let overflowed = matches!(&result, Err(e) if e.is::<Overflow>());
         if overflowed || !policy.should_retry(&Outcome::of_result(&result)) {
+            return result;
+        }
+        // As Envoy: once the body passed the buffer bound, the retry policy no longer applies.
+        if !replay.replayable() {
+            config.metrics.skipped(SkipReason::body_too_large);
             return result;
         }
         if tries > policy.attempts {
@@ -199,6 +199,12 @@ where
             }
             granted => granted.flatten(),
         };
+        // The try in flight may still be reading the body on its connection.
+        let Some(next) = replay.retry() else {
+            config.metrics.skipped(SkipReason::body_too_large);
+            return result;
+        };
+        body = next;
         drop(result);
         tokio::time::sleep(policy.backoff.delay(tries, config.draw())).await;
         config.metrics.retried();
@@ -253,3 +259,7 @@ impl Config {
 #[cfg(test)]
 #[path = "layer_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "layer_stream_tests.rs"]
+mod stream_tests;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use tokio::time::Instant;
 use tower::{service_fn, Layer, ServiceExt};
 
@@ -40,7 +40,7 @@ fn answer(status: u16) -> Result<Response<()>, BoxError> {
     Ok(Response::builder().status(status).body(()).unwrap())
 }
 
-/// A backend that answers `status` and records when each try arrived.
+/// A backend that reads the body, answers `status` and records when each try arrived.
 fn recording(
     status: u16,
 ) -> (
@@ -49,9 +49,12 @@ fn recording(
 ) {
     let arrivals = Arc::new(Mutex::new(Vec::new()));
     let seen = arrivals.clone();
-    let service = service_fn(move |_req: Try| {
+    let service = service_fn(move |req: Try| {
         seen.lock().unwrap().push(Instant::now());
-        async move { answer(status) }
+        async move {
+            let _ = req.into_body().collect().await;
+            answer(status)
+        }
     });
     (service, arrivals)
 }

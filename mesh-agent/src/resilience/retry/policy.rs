@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::clock;
 use crate::resilience::outcome::{LocalFailure, Outcome};
 
 /// The `retryOn` conditions, with the status codes `retriable-status-codes` names.
@@ -162,15 +163,15 @@ impl Backoff {
     pub fn from_base(base: Duration) -> Self {
         Self {
             base,
-            max: base * 10,
+            max: clock::times(base, 10),
         }
     }
 
     /// The wait before retry `retry` (1 for the first retry), for a jitter draw `unit` in [0, 1).
     pub fn delay(&self, retry: u32, unit: f64) -> Duration {
         let multiplier = 2u32.saturating_pow(retry.min(31)).saturating_sub(1);
-        let ceiling = self.base.saturating_mul(multiplier).min(self.max);
-        ceiling.mul_f64(unit.clamp(0.0, 1.0))
+        let ceiling = clock::times(self.base, multiplier).min(self.max);
+        clock::share(ceiling, unit)
     }
 }
 
