@@ -23,7 +23,7 @@ use crate::document::ResourceKey;
 use crate::document::{namespace_of, Problem, Severity};
 use crate::document::{Origin, RawResource, ResourceSet};
 use crate::resources::{parse, Parsed, Resource};
-use crate::validate::ranges;
+use crate::validate;
 
 pub use super::assemble::compile;
 
@@ -133,14 +133,17 @@ fn read(
     })))
 }
 
-/// `raw` typed with its numbers in range; else every problem that rejects it (with the
-/// warnings reading it raised).
+/// `raw` typed and valid (Istio's rules, numbers in range), with the warnings reading and
+/// validating it raised; else every problem that rejects it (with those warnings).
 fn checked(raw: &RawResource) -> Result<Parsed, Vec<Problem>> {
-    let parsed = parse(raw).map_err(|problem| vec![problem])?;
-    let errors = match &parsed.resource {
-        Some(resource) => ranges::check(raw, resource),
+    let mut parsed = parse(raw).map_err(|problem| vec![problem])?;
+    let found = match &parsed.resource {
+        Some(resource) => validate::check(raw, resource),
         None => Vec::new(),
     };
+    let (errors, warnings): (Vec<Problem>, Vec<Problem>) =
+        found.into_iter().partition(Problem::is_error);
+    parsed.warnings.extend(warnings);
     match errors.is_empty() {
         true => Ok(parsed),
         false => Err(parsed.warnings.into_iter().chain(errors).collect()),
