@@ -4,7 +4,7 @@
 //! empty, IP blocks, ports and path templates are well formed; each `when` condition names a
 //! known attribute ([`super::authz_attributes`]) and gives values.
 
-use super::authz_attributes::{attribute, ip_blocks, path_templates, ports};
+use super::authz_attributes::{attribute, attribute_key, ip_blocks, path_templates, ports};
 use super::finding::Findings;
 use super::labels::policy_targets;
 use crate::resources::{AuthorizationPolicySpec, AuthzAction, Operation, Rule, Source};
@@ -69,6 +69,8 @@ fn check_rule(found: &mut Findings, at: &str, rule: &Rule) {
         let at = format!("{at}.when[{k}]");
         if condition.key.is_empty() {
             found.error(format!("{at}.key"), "key must not be empty");
+        } else if let Err(message) = attribute_key(&condition.key) {
+            found.error(format!("{at}.key"), message);
         } else if condition.values.is_empty() && condition.not_values.is_empty() {
             found.error(
                 &at,

@@ -59,7 +59,7 @@ fn sources_operations_and_conditions_say_something() {
             "spec.rules[1].to[0].operation.paths[0]: invalid path \"/{**}/a/{*}\": {**} must be the last operator",
             "spec.rules[1].when[0].key: key must not be empty",
             "spec.rules[1].when[1]: set values or notValues for key source.namespace",
-            "spec.rules[1].when[2].values: destination.namespace is replaced by the policy's namespace (metadata.namespace)",
+            "spec.rules[1].when[2].key: destination.namespace is replaced by the policy's namespace (metadata.namespace)",
         ]
     );
 }

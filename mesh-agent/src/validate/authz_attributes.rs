@@ -25,16 +25,10 @@ const KEYED: [&str; 4] = [
     "experimental.envoy.filters.",
 ];
 
-/// Whether `values` are right for the `when` attribute `key`.
-pub(crate) fn attribute(key: &str, values: &[String]) -> Result<(), String> {
-    if values.iter().any(String::is_empty) {
-        return Err(format!("empty value not allowed for {key}"));
-    }
+/// Whether `key` is an attribute a `when` condition may test.
+pub(crate) fn attribute_key(key: &str) -> Result<(), String> {
     match key {
-        "source.ip" | "remote.ip" | "destination.ip" => first_error(values, ip_or_block),
-        "destination.port" => first_error(values, port),
-        "source.serviceAccount" => service_accounts(values),
-        "connection.sni" => Ok(()),
+        "destination.port" | "connection.sni" => Ok(()),
         _ if PLAIN.contains(&key) => Ok(()),
         _ if KEYED.iter().any(|prefix| key.starts_with(prefix)) => map_key(key),
         "destination.namespace" => Err(format!(
@@ -47,6 +41,19 @@ pub(crate) fn attribute(key: &str, values: &[String]) -> Result<(), String> {
             Err(format!("{key} is only in v1alpha1 (deprecated)"))
         }
         _ => Err(format!("unknown attribute: {key}")),
+    }
+}
+
+/// Whether `values` are right for the (known) `when` attribute `key`.
+pub(crate) fn attribute(key: &str, values: &[String]) -> Result<(), String> {
+    if values.iter().any(String::is_empty) {
+        return Err(format!("empty value not allowed for {key}"));
+    }
+    match key {
+        "source.ip" | "remote.ip" | "destination.ip" => first_error(values, ip_or_block),
+        "destination.port" => first_error(values, port),
+        "source.serviceAccount" => service_accounts(values),
+        _ => Ok(()),
     }
 }
 
@@ -176,6 +183,7 @@ mod tests {
             ("connection.sni", &["a.example"]),
         ];
         for (key, values) in good {
+            assert_eq!(attribute_key(key), Ok(()), "{key}");
             assert_eq!(attribute(key, &strings(values)), Ok(()), "{key}");
         }
         let bad = [
@@ -199,7 +207,8 @@ mod tests {
             ),
         ];
         for (key, values, want) in bad {
-            assert_eq!(attribute(key, &strings(values)), Err(want.into()), "{key}");
+            let found = attribute_key(key).and_then(|()| attribute(key, &strings(values)));
+            assert_eq!(found, Err(want.into()), "{key}");
         }
     }
 

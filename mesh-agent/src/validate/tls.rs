@@ -71,13 +71,13 @@ pub(crate) fn server_tls(found: &mut Findings, at: &str, tls: &ServerTls) {
             }
             return;
         }
-        ServerTlsMode::Passthrough | ServerTlsMode::AutoPassthrough => {
-            if files.iter().any(|(_, f)| set(f)) || set(&tls.ca_crl) {
-                found.warning(
-                    at,
-                    "passthrough modes do not use certificates; they are ignored",
-                );
-            }
+        ServerTlsMode::Passthrough | ServerTlsMode::AutoPassthrough
+            if files.iter().any(|(_, f)| set(f)) || set(&tls.ca_crl) =>
+        {
+            found.warning(
+                at,
+                "passthrough modes do not use certificates; they are ignored",
+            );
         }
         _ => {}
     }

@@ -161,11 +161,11 @@ fn is_prime(x: u64) -> bool {
     match x {
         0 => false,
         1..=3 => true,
-        _ if x % 2 == 0 => false,
+        _ if x.is_multiple_of(2) => false,
         _ => (3..)
             .step_by(2)
             .take_while(|f| f * f <= x)
-            .all(|f| x % f != 0),
+            .all(|f| !x.is_multiple_of(f)),
     }
 }
 
