@@ -28,12 +28,12 @@ mod network;
 mod poison;
 /// A real Prometheus scraping the agents; `lab top`.
 mod prometheus;
-/// A VirtualService Istio's validation rejects (`retryOn`), applied live, fails alone.
-mod rules;
 /// Retries, outlier ejection, circuit breaker, timeout, a killed endpoint.
 mod resilience;
 /// VirtualService routing by weight and header.
 mod routing;
+/// A VirtualService Istio's validation rejects (`retryOn`), applied live, fails alone.
+mod rules;
 /// What a pod cannot do to escape capture.
 mod security;
 /// Istio metrics with exact counts, principals, access logs.

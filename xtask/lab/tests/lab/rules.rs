@@ -21,7 +21,11 @@ fn a_bogus_retry_condition_is_rejected_and_the_last_good_route_serves() {
     eprintln!("after the bogus retryOn: reloads {reloads:?}");
     assert_eq!(reloads["failed"], 0, "no reload may fail");
     let served = versions(&lab, 20);
-    assert_eq!(served, BTreeMap::from([("v1".to_string(), 20)]), "the last good route serves");
+    assert_eq!(
+        served,
+        BTreeMap::from([("v1".to_string(), 20)]),
+        "the last good route serves"
+    );
 
     lab.kubectl("apply", "lab-rules-fixed.yaml");
     settles_on(&lab, "v2");
