@@ -19,8 +19,10 @@ fn gateway(name: &str, selector: &str, servers: &str) -> String {
     )
 }
 
+/// A server whose port name is unique (Istio rejects a Gateway repeating one).
 fn server(port: u16, protocol: &str, hosts: &str, tls: &str) -> String {
-    format!("  - port: {{number: {port}, name: p{port}, protocol: {protocol}}}\n    hosts: {hosts}\n{tls}")
+    let host: String = hosts.chars().filter(char::is_ascii_alphanumeric).collect();
+    format!("  - port: {{number: {port}, name: p{port}-{host}, protocol: {protocol}}}\n    hosts: {hosts}\n{tls}")
 }
 
 #[test]

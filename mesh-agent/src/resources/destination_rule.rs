@@ -17,7 +17,7 @@ pub struct DestinationRuleSpec {
     pub traffic_policy: Option<TrafficPolicy>,
     pub subsets: Vec<Subset>,
     pub export_to: Vec<String>,
-    pub workload_selector: Option<Value>,
+    pub workload_selector: Option<super::WorkloadSelector>,
 }
 
 /// A named group of the host's endpoints, by labels, with its own policy.
@@ -72,7 +72,7 @@ pub struct ConsistentHash {
     pub use_source_ip: bool,
     pub http_query_parameter_name: Option<String>,
     pub ring_hash: Option<RingHash>,
-    pub maglev: Option<Value>,
+    pub maglev: Option<Maglev>,
     /// Older spelling of `ringHash.minimumRingSize`.
     pub minimum_ring_size: Option<u64>,
 }
@@ -92,6 +92,13 @@ pub struct HttpCookie {
 #[serde(rename_all = "camelCase", default)]
 pub struct RingHash {
     pub minimum_ring_size: Option<u64>,
+}
+
+/// Maglev settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Maglev {
+    pub table_size: Option<u64>,
 }
 
 /// The simple load-balancing algorithms.
@@ -120,9 +127,18 @@ pub struct ConnectionPool {
 pub struct TcpPool {
     pub max_connections: Option<u32>,
     pub connect_timeout: Option<Duration>,
-    pub tcp_keepalive: Option<Value>,
+    pub tcp_keepalive: Option<TcpKeepalive>,
     pub max_connection_duration: Option<Duration>,
     pub idle_timeout: Option<Duration>,
+}
+
+/// TCP keepalive probes on upstream connections.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TcpKeepalive {
+    pub probes: Option<u32>,
+    pub time: Option<Duration>,
+    pub interval: Option<Duration>,
 }
 
 /// HTTP request limits.
@@ -179,6 +195,7 @@ pub struct ClientTls {
     pub client_certificate: Option<String>,
     pub private_key: Option<String>,
     pub ca_certificates: Option<String>,
+    pub ca_crl: Option<String>,
     pub credential_name: Option<String>,
     pub subject_alt_names: Vec<String>,
     pub sni: Option<String>,

@@ -45,6 +45,7 @@ pub struct ServerTls {
     pub server_certificate: Option<String>,
     pub private_key: Option<String>,
     pub ca_certificates: Option<String>,
+    pub ca_crl: Option<String>,
     pub credential_name: Option<String>,
     pub subject_alt_names: Vec<String>,
     pub min_protocol_version: Option<String>,
@@ -74,7 +75,7 @@ pub struct ServiceEntrySpec {
     pub location: Option<Location>,
     pub resolution: Option<Resolution>,
     pub endpoints: Vec<WorkloadEntry>,
-    pub workload_selector: Option<Value>,
+    pub workload_selector: Option<NetworkingSelector>,
     pub export_to: Vec<String>,
     pub subject_alt_names: Vec<String>,
 }
@@ -110,15 +111,42 @@ pub struct WorkloadEntry {
     pub service_account: Option<String>,
 }
 
-/// A Sidecar resource; the mesh reads its `outboundTrafficPolicy`.
+/// `networking.istio.io`'s workload selector (`labels`, where security kinds say `matchLabels`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetworkingSelector {
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A Sidecar resource; the mesh reads its `outboundTrafficPolicy` (the rest is validated).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SidecarSpec {
-    pub workload_selector: Option<Value>,
+    pub workload_selector: Option<NetworkingSelector>,
     pub ingress: Vec<Value>,
-    pub egress: Vec<Value>,
+    pub egress: Vec<EgressListener>,
     pub outbound_traffic_policy: Option<OutboundTrafficPolicy>,
     pub inbound_connection_pool: Option<Value>,
+}
+
+/// A Sidecar's egress listener: the hosts its workloads may reach (`namespace/host`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EgressListener {
+    pub port: Option<SidecarPort>,
+    pub bind: Option<String>,
+    pub capture_mode: Option<String>,
+    pub hosts: Vec<String>,
+}
+
+/// A Sidecar listener's port.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SidecarPort {
+    pub number: u32,
+    pub protocol: String,
+    pub name: String,
+    pub target_port: Option<u32>,
 }
 
 /// Whether hosts outside the registry may be reached.
@@ -126,7 +154,7 @@ pub struct SidecarSpec {
 #[serde(rename_all = "camelCase", default)]
 pub struct OutboundTrafficPolicy {
     pub mode: OutboundMode,
-    pub egress_proxy: Option<Value>,
+    pub egress_proxy: Option<super::Destination>,
 }
 
 /// `ALLOW_ANY` (Istio's default) or `REGISTRY_ONLY`.

@@ -40,6 +40,16 @@ impl RegexRewrite {
         })
     }
 
+    /// The expression as written.
+    pub fn pattern(&self) -> &str {
+        &self.source.pattern
+    }
+
+    /// The replacement as written.
+    pub fn rewrite(&self) -> &str {
+        &self.source.rewrite
+    }
+
     /// `path` with every match replaced.
     pub fn apply(&self, path: &str) -> String {
         self.regex

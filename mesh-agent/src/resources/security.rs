@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// Which workloads a policy applies to; absent means every workload of the namespace.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -13,16 +12,33 @@ pub struct WorkloadSelector {
     pub match_labels: BTreeMap<String, String>,
 }
 
+/// A policy's target by reference (`targetRef`, `targetRefs`) instead of a selector.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PolicyTargetRef {
+    pub group: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+}
+
 /// Allow, deny or audit requests to the selected workloads.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct AuthorizationPolicySpec {
     pub selector: Option<WorkloadSelector>,
-    pub target_ref: Option<Value>,
-    pub target_refs: Vec<Value>,
+    pub target_ref: Option<PolicyTargetRef>,
+    pub target_refs: Vec<PolicyTargetRef>,
     pub action: Option<AuthzAction>,
-    pub provider: Option<Value>,
+    pub provider: Option<AuthzProvider>,
     pub rules: Vec<Rule>,
+}
+
+/// The external authorizer of a CUSTOM policy, by its MeshConfig `extensionProviders` name.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthzProvider {
+    pub name: String,
 }
 
 /// What an authorization policy does with matching requests.
@@ -128,8 +144,8 @@ pub enum MtlsMode {
 #[serde(rename_all = "camelCase", default)]
 pub struct RequestAuthenticationSpec {
     pub selector: Option<WorkloadSelector>,
-    pub target_ref: Option<Value>,
-    pub target_refs: Vec<Value>,
+    pub target_ref: Option<PolicyTargetRef>,
+    pub target_refs: Vec<PolicyTargetRef>,
     pub jwt_rules: Vec<JwtRule>,
 }
 
@@ -141,11 +157,27 @@ pub struct JwtRule {
     pub audiences: Vec<String>,
     pub jwks_uri: Option<String>,
     pub jwks: Option<String>,
-    pub from_headers: Vec<Value>,
+    pub from_headers: Vec<JwtHeader>,
     pub from_params: Vec<String>,
     pub from_cookies: Vec<String>,
     pub output_payload_to_header: Option<String>,
     pub forward_original_token: Option<bool>,
-    pub output_claim_to_headers: Vec<Value>,
+    pub output_claim_to_headers: Vec<ClaimToHeader>,
     pub timeout: Option<super::Duration>,
+}
+
+/// A header a JWT is read from, with the prefix before the token (`Bearer `).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JwtHeader {
+    pub name: String,
+    pub prefix: Option<String>,
+}
+
+/// A JWT claim copied into a request header.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClaimToHeader {
+    pub header: String,
+    pub claim: String,
 }

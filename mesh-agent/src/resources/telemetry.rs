@@ -16,8 +16,8 @@ use super::WorkloadSelector;
 #[serde(rename_all = "camelCase", default)]
 pub struct TelemetrySpec {
     pub selector: Option<WorkloadSelector>,
-    pub target_ref: Option<Value>,
-    pub target_refs: Vec<Value>,
+    pub target_ref: Option<super::PolicyTargetRef>,
+    pub target_refs: Vec<super::PolicyTargetRef>,
     pub tracing: Vec<TracingConfig>,
     pub metrics: Vec<MetricsConfig>,
     pub access_logging: Vec<AccessLoggingConfig>,

@@ -42,7 +42,7 @@ pub struct HttpRoute {
     pub mirror_percent: Option<u32>,
     pub mirror_percentage: Option<Percent>,
     pub mirrors: Vec<Mirror>,
-    pub cors_policy: Option<Value>,
+    pub cors_policy: Option<CorsPolicy>,
     pub headers: Option<Headers>,
 }
 
@@ -189,6 +189,21 @@ pub struct Percent {
 pub struct Mirror {
     pub destination: Destination,
     pub percentage: Option<Percent>,
+}
+
+/// `CorsPolicy`: what browsers may do cross-origin (read and validated; `allowOrigin` is
+/// the older spelling of `allowOrigins`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CorsPolicy {
+    pub allow_origins: Vec<StringMatch>,
+    pub allow_origin: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age: Option<Duration>,
+    pub allow_credentials: Option<bool>,
+    pub unmatched_preflights: Option<String>,
 }
 
 /// Header edits on request and response.

@@ -23,8 +23,8 @@ use crate::document::ResourceKey;
 use crate::document::{namespace_of, Problem, Severity};
 use crate::document::{Origin, RawResource, ResourceSet};
 use crate::resources::{parse, Parsed, Resource};
+use crate::validate;
 use crate::validate::access_log_file::{self, access_log_target, DEFAULT_ACCESS_LOG_DIR};
-use crate::validate::ranges;
 
 pub use super::assemble::compile;
 
@@ -161,19 +161,26 @@ fn read(
     })))
 }
 
-/// `raw` typed with its numbers in range; else every problem that rejects it (with the
-/// warnings reading it raised).
+/// `raw` typed and valid (Istio's rules, numbers in range, `accessLogFile` within its
+/// directory), with the warnings reading and validating it raised; else every problem that
+/// rejects it (with those warnings).
 fn checked(raw: &RawResource, settings: &LoadSettings) -> Result<Parsed, Vec<Problem>> {
-    let parsed = parse(raw).map_err(|problem| vec![problem])?;
-    let errors = match &parsed.resource {
+    let mut parsed = parse(raw).map_err(|problem| vec![problem])?;
+    let found = match &parsed.resource {
         Some(resource) => {
-            let dir = &settings.access_log_dir;
-            let mut errors = ranges::check(raw, resource);
-            errors.extend(access_log_file::check(raw, resource, dir));
-            errors
+            let mut found = validate::check(raw, resource);
+            found.extend(access_log_file::check(
+                raw,
+                resource,
+                &settings.access_log_dir,
+            ));
+            found
         }
         None => Vec::new(),
     };
+    let (errors, warnings): (Vec<Problem>, Vec<Problem>) =
+        found.into_iter().partition(Problem::is_error);
+    parsed.warnings.extend(warnings);
     match errors.is_empty() {
         true => Ok(parsed),
         false => Err(parsed.warnings.into_iter().chain(errors).collect()),

@@ -1,5 +1,6 @@
 //! Checks that need the rest of the configuration: the subsets and ports a VirtualService names
-//! exist, weights add up to 100, the DestinationRule's ports and subsets are sound.
+//! exist, the DestinationRule's ports and subsets are sound. (Weights are shares and need not add
+//! up to 100, as in Istio: `validate::destinations`.)
 
 use std::collections::HashSet;
 
@@ -52,8 +53,6 @@ pub(crate) fn virtual_service(
     let ns = key.namespace.as_str();
     for (i, rule) in vs.spec.http.iter().enumerate() {
         let field = format!("spec.http[{i}]");
-        let weights = rule.route.iter().map(|r| r.weight);
-        check_weights(&mut report, &format!("{field}.route"), weights);
         for (j, route) in rule.route.iter().enumerate() {
             destination(
                 &mut report,
@@ -85,7 +84,6 @@ pub(crate) fn virtual_service(
         .chain(vs.spec.tls.iter().map(|r| ("tls", &r.route)).enumerate());
     for (i, (section, routes)) in l4 {
         let field = format!("spec.{section}[{i}].route");
-        check_weights(&mut report, &field, routes.iter().map(|r| r.weight));
         for (j, route) in routes.iter().enumerate() {
             destination(
                 &mut report,
@@ -111,20 +109,6 @@ pub(crate) fn gateway_key(reference: &str, namespace: &str) -> String {
     match reference.contains('/') {
         true => reference.to_string(),
         false => format!("{namespace}/{reference}"),
-    }
-}
-
-/// Several destinations must have weights adding up to 100.
-fn check_weights(report: &mut Report, field: &str, weights: impl Iterator<Item = Option<u32>>) {
-    let weights: Vec<Option<u32>> = weights.collect();
-    if weights.len() < 2 {
-        return;
-    }
-    // Each weight is at most 100 once read (see `ranges`); summed wide all the same.
-    let total: u64 = weights.iter().map(|w| u64::from(w.unwrap_or(0))).sum();
-    if total != 100 {
-        let message = format!("weights add up to {total}, not 100");
-        report.push(Severity::Error, field.to_string(), message);
     }
 }
 

@@ -1,5 +1,5 @@
 //! Numbers outside what Istio and Kubernetes accept — percentages past 0–100, route weights
-//! past 100, counts past Istio's 32-bit signed integers, ports outside 1–65535 — found when a
+//! and counts past Istio's 32-bit signed integers, ports outside 1–65535 — found when a
 //! resource is read, each an error naming its field. The request path then takes every number
 //! as it is: nothing there overflows, wraps or is silently dropped. (Durations are bounded where
 //! they are read: [`crate::resources::parse_duration`].)
@@ -94,7 +94,7 @@ impl Found<'_> {
 
     fn weight(&mut self, at: &str, value: Option<u32>) {
         if let Some(value) = value {
-            self.within((at, "weight"), value, &WHOLE_PERCENT, "out of range");
+            self.within((at, "weight"), value, &INT32, "out of range");
         }
     }
 }
@@ -363,18 +363,18 @@ mod tests {
             "  hosts: [a]\n  http:\n  - route: [{destination: {host: a}, weight: 4294967295}, {destination: {host: b}, weight: 1}]\n\
              \x20   retries: {attempts: 2147483648}\n    fault: {abort: {httpStatus: 503, percentage: {value: 150}}, delay: {fixedDelay: 1s, percent: 101}}\n\
              \x20   mirror_percent: 200\n    mirrors: [{destination: {host: b}, percentage: {value: -0.5}}]\n\
-             \x20 tcp:\n  - route: [{destination: {host: a}, weight: 101}]\n",
+             \x20 tcp:\n  - route: [{destination: {host: a}, weight: 2147483648}]\n",
         );
         assert_eq!(
             found(&vs),
             [
-                "spec.http[0].route[0].weight: 4294967295 is out of range (0 to 100)",
+                "spec.http[0].route[0].weight: 4294967295 is out of range (0 to 2147483647)",
                 "spec.http[0].retries.attempts: 2147483648 is out of range (0 to 2147483647)",
                 "spec.http[0].fault.delay.percent: 101 is not a percentage (0 to 100)",
                 "spec.http[0].fault.abort.percentage.value: 150 is not a percentage (0 to 100)",
                 "spec.http[0].mirrorPercent: 200 is not a percentage (0 to 100)",
                 "spec.http[0].mirrors[0].percentage.value: -0.5 is not a percentage (0 to 100)",
-                "spec.tcp[0].route[0].weight: 101 is out of range (0 to 100)",
+                "spec.tcp[0].route[0].weight: 2147483648 is out of range (0 to 2147483647)",
             ]
         );
     }

@@ -47,7 +47,7 @@ fn warnings_alone_exit_0() {
     let dir = std::env::temp_dir().join(format!("mesh-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("typo.yaml");
-    std::fs::write(&file, "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: g}\nspec:\n  selectr: {istio: ingressgateway}\n").unwrap();
+    std::fs::write(&file, "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: g}\nspec:\n  selectr: {istio: ingressgateway}\n  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]\n").unwrap();
     let (code, out) = check(std::slice::from_ref(&file));
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(code, 0);
@@ -118,9 +118,10 @@ fn values_past_their_range_exit_1_with_one_line_each() {
         out.lines().collect::<Vec<_>>(),
         [
             format!("f:2: VirtualService/default/forever: spec.http[0].timeout: {forever}"),
-            "f:12: VirtualService/default/shares: spec.http[0].route[0].weight: 4294967295 is out of range (0 to 100)".into(),
+            format!("f:12: VirtualService/default/shares: spec.http[0].route[0].weight: 4294967295 {int32}"),
             format!("f:12: VirtualService/default/shares: spec.http[0].retries.attempts: 3000000000 {int32}"),
             "f:12: VirtualService/default/shares: spec.http[0].fault.abort.percentage.value: 150 is not a percentage (0 to 100)".into(),
+            "f:12: VirtualService/default/shares: spec.http[0].route: weights add up to 4294967296, more than 2147483647".into(),
             format!("f:27: DestinationRule/default/cookie: spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.ttl: {forever}"),
             format!("f:37: DestinationRule/default/pool: spec.trafficPolicy.connectionPool.tcp.maxConnections: 4294967295 {int32}"),
             "f:37: DestinationRule/default/pool: spec.trafficPolicy.outlierDetection.maxEjectionPercent: 101 is not a percentage (0 to 100)".into(),
@@ -187,4 +188,244 @@ fn an_access_log_file_outside_the_access_log_dir_exits_1_naming_the_field() {
     );
     assert_eq!((code_inside, out_inside.as_str()), (0, ""));
     assert_eq!(code_default, 1, "outside the default /var/log/mesh");
+}
+
+/// Each resource of `invalid/rules/` (tutorial style, one mistake each) and the field its
+/// first error names: Istio's validation rejects every one of them, and so does the check.
+const REJECTED: &[(&str, &str)] = &[
+    ("DestinationRule/default/empty-policy", "spec.trafficPolicy"),
+    (
+        "DestinationRule/default/two-hash-keys",
+        "spec.trafficPolicy.loadBalancer.consistentHash",
+    ),
+    (
+        "DestinationRule/default/simple-and-hash",
+        "spec.trafficPolicy.loadBalancer",
+    ),
+    (
+        "DestinationRule/default/maglev-not-prime",
+        "spec.trafficPolicy.loadBalancer.consistentHash.maglev.tableSize",
+    ),
+    (
+        "DestinationRule/default/huge-ring",
+        "spec.trafficPolicy.loadBalancer.consistentHash.ringHash.minimumRingSize",
+    ),
+    (
+        "DestinationRule/default/bad-subset-name",
+        "spec.subsets[0].name",
+    ),
+    (
+        "DestinationRule/default/mutual-without-files",
+        "spec.trafficPolicy.tls.clientCertificate",
+    ),
+    (
+        "DestinationRule/default/short-connect-timeout",
+        "spec.trafficPolicy.connectionPool.tcp.connectTimeout",
+    ),
+    (
+        "DestinationRule/default/local-origin",
+        "spec.trafficPolicy.outlierDetection.consecutiveLocalOriginFailures",
+    ),
+    (
+        "DestinationRule/default/portless-level",
+        "spec.trafficPolicy.portLevelSettings[0].port",
+    ),
+    ("DestinationRule/default/wildcard-in-middle", "spec.host"),
+    ("Gateway/default/no-servers", "spec.servers"),
+    ("Gateway/default/unnamed-port", "spec.servers[0].port.name"),
+    ("Gateway/default/short-host", "spec.servers[0].hosts[0]"),
+    ("Gateway/default/https-without-tls", "spec.servers[0].tls"),
+    (
+        "Gateway/default/simple-without-cert",
+        "spec.servers[0].tls.serverCertificate",
+    ),
+    (
+        "Gateway/default/unknown-protocol",
+        "spec.servers[0].port.protocol",
+    ),
+    (
+        "Gateway/default/same-port-name",
+        "spec.servers[1].port.name",
+    ),
+    (
+        "AuthorizationPolicy/default/empty-source",
+        "spec.rules[0].from[0].source",
+    ),
+    (
+        "AuthorizationPolicy/default/empty-operation",
+        "spec.rules[0].to[0].operation",
+    ),
+    ("AuthorizationPolicy/default/deny-nothing", "spec.rules"),
+    (
+        "AuthorizationPolicy/default/unknown-when-key",
+        "spec.rules[0].when[0].key",
+    ),
+    (
+        "AuthorizationPolicy/default/bad-ip-block",
+        "spec.rules[0].from[0].source.ipBlocks[0]",
+    ),
+    (
+        "AuthorizationPolicy/default/custom-without-provider",
+        "spec.provider.name",
+    ),
+    (
+        "AuthorizationPolicy/default/empty-principal",
+        "spec.rules[0].from[0].source.principals[0]",
+    ),
+    (
+        "PeerAuthentication/default/port-level-for-all",
+        "spec.portLevelMtls",
+    ),
+    (
+        "RequestAuthentication/default/no-issuer",
+        "spec.jwtRules[0].issuer",
+    ),
+    (
+        "RequestAuthentication/default/ftp-jwks",
+        "spec.jwtRules[0].jwksUri",
+    ),
+    (
+        "RequestAuthentication/default/nameless-header",
+        "spec.jwtRules[0].fromHeaders[0].name",
+    ),
+    ("ServiceEntry/default/everything", "spec.hosts[0]"),
+    (
+        "ServiceEntry/default/selector-and-endpoints",
+        "spec.workloadSelector",
+    ),
+    ("ServiceEntry/default/none-with-endpoints", "spec.endpoints"),
+    ("ServiceEntry/default/dns-cidr", "spec.addresses"),
+    (
+        "ServiceEntry/default/same-port-twice",
+        "spec.ports[1].number",
+    ),
+    (
+        "ServiceEntry/default/static-hostname",
+        "spec.endpoints[0].address",
+    ),
+    ("ServiceEntry/default/tcp-many-hosts", "spec.hosts"),
+    (
+        "Sidecar/default/short-egress-host",
+        "spec.egress[0].hosts[0]",
+    ),
+    ("Sidecar/default/empty", "spec"),
+    ("Sidecar/default/catch-all-first", "spec.egress[0].port"),
+    (
+        "Telemetry/istio-system/nameless-provider",
+        "spec.tracing[0].providers[0].name",
+    ),
+    (
+        "Telemetry/istio-system/sampling-past-100",
+        "spec.tracing[0].randomSamplingPercentage",
+    ),
+    ("ConfigMap/istio-system/istio", "data.mesh.trustDomain"),
+    (
+        "VirtualService/default/bogus-retry-on",
+        "spec.http[0].retries.retryOn",
+    ),
+    (
+        "VirtualService/default/two-rewrites",
+        "spec.http[0].rewrite",
+    ),
+    ("VirtualService/default/star-in-mesh", "spec.hosts[0]"),
+    ("VirtualService/default/bad-host", "spec.hosts[0]"),
+    ("VirtualService/default/bad-gateway-ref", "spec.gateways[0]"),
+    (
+        "VirtualService/default/two-match-kinds",
+        "spec.http[0].match[0].uri",
+    ),
+    (
+        "VirtualService/default/bad-header-name",
+        "spec.http[0].match[0].headers.end user",
+    ),
+    (
+        "VirtualService/default/empty-prefix",
+        "spec.http[0].match[0].authority.prefix",
+    ),
+    (
+        "VirtualService/default/empty-regex",
+        "spec.http[0].match[0].queryParams.v.regex",
+    ),
+    (
+        "VirtualService/default/no-destination-host",
+        "spec.http[0].route[0].destination.host",
+    ),
+    ("VirtualService/default/zero-weights", "spec.http[0].route"),
+    (
+        "VirtualService/default/retries-disabled",
+        "spec.http[0].retries",
+    ),
+    (
+        "VirtualService/default/short-per-try",
+        "spec.http[0].retries.perTryTimeout",
+    ),
+    (
+        "VirtualService/default/zero-timeout",
+        "spec.http[0].timeout",
+    ),
+    (
+        "VirtualService/default/two-delays",
+        "spec.http[0].fault.delay",
+    ),
+    (
+        "VirtualService/default/two-aborts",
+        "spec.http[0].fault.abort",
+    ),
+    ("VirtualService/default/empty-fault", "spec.http[0].fault"),
+    (
+        "VirtualService/default/redirect-and-route",
+        "spec.http[0].route",
+    ),
+    ("VirtualService/default/nowhere", "spec.http[0]"),
+    (
+        "VirtualService/default/mirror-and-mirrors",
+        "spec.http[0].mirrors",
+    ),
+    (
+        "VirtualService/default/cors-method",
+        "spec.http[0].corsPolicy.allowMethods[0]",
+    ),
+    (
+        "VirtualService/default/pseudo-header",
+        "spec.http[0].headers.request.set.:path",
+    ),
+    (
+        "VirtualService/default/redirect-scheme",
+        "spec.http[0].redirect.scheme",
+    ),
+    (
+        "VirtualService/default/tcp-without-route",
+        "spec.tcp[0].route",
+    ),
+    (
+        "VirtualService/default/sni-elsewhere",
+        "spec.tls[0].match[0].sniHosts[0]",
+    ),
+];
+
+#[test]
+fn every_mistake_istio_rejects_is_an_error_naming_its_field() {
+    let (code, out) = check(&[fixture("invalid/rules")]);
+    assert_eq!(code, 1);
+    let mut first: Vec<(String, String)> = Vec::new();
+    for line in out.lines() {
+        // `file:line: Kind/namespace/name: field: message`
+        let fields: Vec<&str> = line.splitn(4, ": ").collect();
+        assert_eq!(fields.len(), 4, "not a line naming a field: {line}");
+        // Unsupported-field warnings may come beside the errors; each resource needs an error.
+        if fields[3].starts_with("warning:") {
+            continue;
+        }
+        let (resource, field) = (fields[1].to_string(), fields[2].to_string());
+        if !first.iter().any(|(r, _)| *r == resource) {
+            first.push((resource, field));
+        }
+    }
+    let mut want: Vec<(String, String)> = REJECTED
+        .iter()
+        .map(|(r, f)| (r.to_string(), f.to_string()))
+        .collect();
+    want.sort();
+    first.sort();
+    assert_eq!(first, want, "{out}");
 }

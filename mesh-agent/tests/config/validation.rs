@@ -17,7 +17,7 @@ fn each_error_names_file_line_resource_field_and_says_why() {
         "errors.yaml:10: VirtualService/default/unknown-subset: spec.hosts[0]: host reviews.default.svc.cluster.local ".to_string() + conflict,
         "errors.yaml:10: VirtualService/default/unknown-subset: spec.http[0].route[0].destination.subset: subset \"v3\" is not defined by DestinationRule default/reviews (subsets: v1, v2)".into(),
         "errors.yaml:19: VirtualService/default/no-rule: spec.http[0].route[0].destination.subset: subset \"v1\" needs a DestinationRule for host ratings.default.svc.cluster.local; there is none".into(),
-        "errors.yaml:28: VirtualService/default/weights: spec.http[0].route: weights add up to 90, not 100".into(),
+        "errors.yaml:28: VirtualService/default/weights: spec.http[0].route: total destination weight = 0: set the weights (they are shares)".into(),
         "errors.yaml:40: VirtualService/default/bad-regex: spec.http[0].match[0].uri.regex: invalid regex \"(unclosed\": unclosed group".into(),
         "errors.yaml:51: VirtualService/default/bad-duration: spec.http[0].timeout: invalid duration \"10x\": unknown unit (use h, m, s, ms, us or ns)".into(),
         "errors.yaml:61: DestinationRule/default/bad-enum: spec.trafficPolicy.loadBalancer.simple: unknown value \"ROUND_ROBBIN\", expected one of \"UNSPECIFIED\", \"LEAST_CONN\", \"RANDOM\", \"PASSTHROUGH\", \"ROUND_ROBIN\", \"LEAST_REQUEST\"".into(),

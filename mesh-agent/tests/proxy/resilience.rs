@@ -9,7 +9,7 @@ use crate::harness::web::web;
 #[tokio::test]
 async fn a_route_timeout_answers_504_ut() {
     let vs = route_to("v1", "    timeout: 200ms\n");
-    let h = web(&[Hang], &(destination_rule("    {}\n") + &vs)).await;
+    let h = web(&[Hang], &(destination_rule("") + &vs)).await;
     assert_eq!(h.status().await, 504);
     let flagged = h
         .requests_total(&["response_code=\"504\"", "response_flags=\"UT\""], 1)
@@ -23,7 +23,7 @@ async fn three_attempts_on_5xx_lift_a_half_failing_backend() {
     let retries = "    retries: {attempts: 3, retryOn: 5xx}\n";
     let h = web(
         &[EveryOther(500)],
-        &(destination_rule("    {}\n") + &route_to("v1", retries)),
+        &(destination_rule("") + &route_to("v1", retries)),
     )
     .await;
     let mut ok = 0;
@@ -35,7 +35,7 @@ async fn three_attempts_on_5xx_lift_a_half_failing_backend() {
 
     let control = web(
         &[EveryOther(500)],
-        &(destination_rule("    {}\n") + &route_to("v1", "")),
+        &(destination_rule("") + &route_to("v1", "")),
     )
     .await;
     let mut ok = 0;
@@ -47,7 +47,7 @@ async fn three_attempts_on_5xx_lift_a_half_failing_backend() {
 
 #[tokio::test]
 async fn the_default_policy_retries_a_503_but_not_a_500() {
-    let mesh = destination_rule("    {}\n") + &route_to("v1", "");
+    let mesh = destination_rule("") + &route_to("v1", "");
     let unavailable = web(&[Always(503)], &mesh).await;
     assert_eq!(unavailable.status().await, 503);
     assert_eq!(unavailable.pods[0].seen(), 3, "the first try and 2 retries");

@@ -32,6 +32,8 @@ mod prometheus;
 mod resilience;
 /// VirtualService routing by weight and header.
 mod routing;
+/// A VirtualService Istio's validation rejects (`retryOn`), applied live, fails alone.
+mod rules;
 /// What a pod cannot do to escape capture.
 mod security;
 /// Istio metrics with exact counts, principals, access logs.
