@@ -8,7 +8,7 @@ use crate::snapshot::{build, RouteTable, Snapshot};
 
 const GATEWAY: &str = "apiVersion: networking.istio.io/v1\nkind: Gateway\n\
 metadata: {name: ingress, namespace: edge}\nspec:\n  selector: {istio: ingressgateway}\n\
-  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n---\n";
+\x20 servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n---\n";
 
 fn snapshot(rules: &str) -> Snapshot {
     let vs = format!(
