@@ -143,7 +143,7 @@ fn a_broken_file_keeps_its_previous_documents_and_is_reported() {
     let problem = &update.problems[0];
     assert_eq!(
         problem.origin.to_string(),
-        format!("{}:12:1", path.display())
+        format!("{}:10:7", path.display())
     );
     assert!(!problem.message.is_empty(), "{problem}");
 
@@ -156,7 +156,7 @@ fn a_broken_file_keeps_its_previous_documents_and_is_reported() {
     );
     assert_eq!(
         update.problems[0].to_string(),
-        format!("{}:1: document has no metadata.name", path.display())
+        format!("{}:1:1: document has no metadata.name", path.display())
     );
 
     dir.write("svc.yaml", &service("a", 4));
