@@ -14,7 +14,7 @@ const URL: &str = "http://backend/";
 const NODE: &str = "node-1";
 
 /// The backend versions answering `count` requests.
-fn versions(lab: &TestLab, count: usize) -> BTreeMap<String, usize> {
+pub(crate) fn versions(lab: &TestLab, count: usize) -> BTreeMap<String, usize> {
     let mut seen = BTreeMap::new();
     for _ in 0..count {
         let body = stdout(&curl(lab, CLIENT.0, CLIENT.1, &[URL]));
@@ -28,7 +28,7 @@ fn versions(lab: &TestLab, count: usize) -> BTreeMap<String, usize> {
 
 /// Polls (bounded) until every answer comes from `version`: the agent reads a changed config
 /// directory within a few polls, not at once.
-fn settles_on(lab: &TestLab, version: &str) {
+pub(crate) fn settles_on(lab: &TestLab, version: &str) {
     let mut last = BTreeMap::new();
     for _ in 0..40 {
         last = versions(lab, 10);
@@ -41,7 +41,7 @@ fn settles_on(lab: &TestLab, version: &str) {
 }
 
 /// The agent's `mesh_config_rejected_resources` and its reloads by `result`.
-fn config_metrics(lab: &TestLab) -> (u64, BTreeMap<&'static str, u64>) {
+pub(crate) fn config_metrics(lab: &TestLab) -> (u64, BTreeMap<&'static str, u64>) {
     let text = metrics(lab, NODE);
     let rejected = sum(&text, "mesh_config_rejected_resources", "");
     let results = ["success", "rejected_resources", "source_errors", "failed"];
@@ -53,7 +53,7 @@ fn config_metrics(lab: &TestLab) -> (u64, BTreeMap<&'static str, u64>) {
 }
 
 /// Polls (bounded) until the agent reports `want` rejected resources.
-fn reports_rejected(lab: &TestLab, want: u64) -> BTreeMap<&'static str, u64> {
+pub(crate) fn reports_rejected(lab: &TestLab, want: u64) -> BTreeMap<&'static str, u64> {
     let mut last = config_metrics(lab);
     for _ in 0..40 {
         if last.0 == want {
