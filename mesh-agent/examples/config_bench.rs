@@ -98,10 +98,7 @@ fn raw(api_version: &str, kind: &str, i: usize, spec: Value) -> RawResource {
         body["metadata"]["labels"] = json!({"kubernetes.io/service-name": name});
     }
     RawResource {
-        origin: Origin::File {
-            path: format!("{kind}.yaml").into(),
-            line: i + 1,
-        },
+        origin: Origin::file(format!("{kind}.yaml"), i + 1),
         api_version: api_version.into(),
         kind: kind.into(),
         namespace: Some(namespace(i)),

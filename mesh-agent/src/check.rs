@@ -1,7 +1,8 @@
 //! `mesh-agent check PATH...`: validates resource files like `istioctl analyze`. One line per
-//! problem, `file:line: kind/namespace/name: field: message` (warnings say `warning:` before
-//! the message); the caller exits 1 when there are errors. Fields and kinds the mesh does not
-//! act on are warnings ([`crate::validate::unsupported`]).
+//! problem, `file:line:column: kind/namespace/name: field: message`, placed where the field is
+//! written (warnings say `warning:` before the message); the caller exits 1 when there are
+//! errors. Fields and kinds the mesh does not act on are warnings
+//! ([`crate::validate::unsupported`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,6 @@
-//! One finding about one resource, worded as `file:line: kind/namespace/name: field: message`.
+//! One finding about one resource, worded as `file:line:column: kind/namespace/name: field:
+//! message`, the place being where the field at fault is written (or its nearest written
+//! ancestor; a cluster object's problems name the object's resourceVersion instead).
 
 use std::fmt;
 
@@ -17,7 +19,7 @@ pub enum Severity {
 /// A finding about one resource, naming where it came from and which field is at fault.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Problem {
-    /// File and line, or the cluster object.
+    /// File, line and column of the field at fault, or the cluster object.
     pub origin: Origin,
     /// `VirtualService`, `Service`, ...
     pub kind: String,
@@ -52,7 +54,7 @@ impl Problem {
         Self::about(&raw.origin, &ResourceKey::of(raw), severity, field, message)
     }
 
-    /// A problem about the resource `key` read at `origin`.
+    /// A problem about the resource `key` read at `origin`, placed where `field` is written.
     pub fn about(
         origin: &Origin,
         key: &ResourceKey,
@@ -61,7 +63,7 @@ impl Problem {
         message: String,
     ) -> Self {
         Self {
-            origin: origin.clone(),
+            origin: origin.locate(&field),
             kind: key.kind.clone(),
             namespace: key.namespace.clone(),
             name: key.name.clone(),

@@ -4,19 +4,66 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Where a document came from, for error messages (`file:line: kind/ns/name: field: message`).
+use super::FieldSpots;
+
+/// Where a document (or, in a problem, one of its fields) came from, for error messages
+/// (`file:line:column: kind/ns/name: field: message`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub enum Origin {
-    /// A document in a file; `line` is the 1-based line of the document's first line.
-    File { path: PathBuf, line: usize },
+    /// A place in a file: 1-based line and column where the document's content (or the field)
+    /// starts, and where each of the document's fields is written.
+    File {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        #[serde(skip)]
+        fields: FieldSpots,
+    },
     /// An object read from the Kubernetes API.
     Cluster { resource_version: String },
+}
+
+impl Origin {
+    /// Line `line`, column 1 of the file at `path`, without the places of any fields.
+    pub fn file(path: impl Into<PathBuf>, line: usize) -> Self {
+        Origin::File {
+            path: path.into(),
+            line,
+            column: 1,
+            fields: FieldSpots::default(),
+        }
+    }
+
+    /// Where `field` (a dotted path, `spec.http[0].timeout`) of this document is written: its
+    /// own place, else its nearest written ancestor's, else the document's. A cluster object
+    /// has no places: its origin is kept.
+    pub fn locate(&self, field: &str) -> Origin {
+        match self {
+            Origin::File {
+                path,
+                line,
+                column,
+                fields,
+            } => {
+                let spot = fields.locate(field);
+                Origin::File {
+                    path: path.clone(),
+                    line: spot.map_or(*line, |s| s.line),
+                    column: spot.map_or(*column, |s| s.column),
+                    fields: FieldSpots::default(),
+                }
+            }
+            Origin::Cluster { .. } => self.clone(),
+        }
+    }
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Origin::File { path, line } => write!(f, "{}:{line}", path.display()),
+            Origin::File {
+                path, line, column, ..
+            } => write!(f, "{}:{line}:{column}", path.display()),
             Origin::Cluster { resource_version } => {
                 write!(f, "cluster (resourceVersion {resource_version})")
             }

@@ -15,7 +15,7 @@ use crate::snapshot::{build_with, LoadSettings, Snapshot};
 /// warnings) and what the source could not read.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Reload {
-    /// Resource problems, `file:line: kind/ns/name: field: message`.
+    /// Resource problems, `file:line:column: kind/ns/name: field: message`.
     pub problems: Vec<Problem>,
     /// Files or objects the source could not read; their previous documents stay in force.
     pub source_problems: Vec<SourceProblem>,

@@ -8,7 +8,10 @@ mod duration;
 mod gateway;
 mod mesh_config;
 mod parse;
+#[cfg(test)]
+mod parse_tests;
 mod pattern;
+mod proto_names;
 mod regex_rewrite;
 mod security;
 mod telemetry;

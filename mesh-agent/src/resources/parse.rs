@@ -1,5 +1,8 @@
-//! From a raw document to a typed [`Resource`]: the API version is checked, type errors name the
-//! field (`spec.http[0].timeout`), and fields the types do not know become warnings.
+//! From a raw document to a typed [`Resource`]: the API version is checked, Istio's protobuf
+//! field names are read as their JSON names ([`super::proto_names`]), type errors name the field
+//! (`spec.http[0].timeout`), and a field the types do not know (`timout`) rejects the document
+//! as Kubernetes' strict field validation and istioctl do — but only warns for an object read
+//! from the cluster: the API server checked it against its own schema, newer than ours.
 
 // A `Problem` is the error itself and this path is cold: boxing it would buy nothing.
 #![allow(clippy::result_large_err)]
@@ -7,16 +10,17 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::proto_names::{json_names, DataMaps, GATEWAY_MAPS, ISTIO_MAPS, MESH_CONFIG_MAPS};
 use super::{Istio, MeshConfig, Resource, MESH_CONFIG_KEY, MESH_CONFIG_MAP};
-use crate::document::RawResource;
 use crate::document::{namespace_of, Problem};
+use crate::document::{Origin, RawResource};
 
 /// A document read as a typed resource, with the warnings reading it raised.
 #[derive(Debug)]
 pub struct Parsed {
     /// `None` for kinds the mesh does not use (Deployments, ...).
     pub resource: Option<Resource>,
-    /// Unknown fields.
+    /// Unknown fields of cluster objects, unsupported kinds.
     pub warnings: Vec<Problem>,
 }
 
@@ -82,11 +86,21 @@ fn check_version(raw: &RawResource, group: &str, version: &str) -> Result<(), Pr
     Err(Problem::error(raw, "apiVersion", message))
 }
 
+/// An Istio kind, its `spec` read by JSON names.
 fn istio<S: DeserializeOwned + Default>(
     raw: &RawResource,
     warnings: &mut Vec<Problem>,
 ) -> Result<Istio<S>, Problem> {
-    typed(raw, warnings)
+    let maps: &[DataMaps] = match raw.kind.as_str() {
+        "Gateway" => &[ISTIO_MAPS, GATEWAY_MAPS],
+        _ => &[ISTIO_MAPS],
+    };
+    let mut body = raw.body.clone();
+    if let Some(spec) = body.get_mut("spec") {
+        *spec = json_names(spec, "spec", maps)
+            .map_err(|(field, message)| Problem::error(raw, field, message))?;
+    }
+    typed_body(raw, &body, warnings)
 }
 
 /// A Telemetry, with the checks of [`super::telemetry_check`]: the first error rejects it.
@@ -94,7 +108,7 @@ fn telemetry(
     raw: &RawResource,
     warnings: &mut Vec<Problem>,
 ) -> Result<Istio<super::TelemetrySpec>, Problem> {
-    let telemetry: Istio<super::TelemetrySpec> = typed(raw, warnings)?;
+    let telemetry: Istio<super::TelemetrySpec> = istio(raw, warnings)?;
     let (errors, found): (Vec<Problem>, Vec<Problem>) =
         super::telemetry_check::check(raw, &telemetry.spec)
             .into_iter()
@@ -108,21 +122,32 @@ fn telemetry(
     }
 }
 
-/// Deserializes the whole body, collecting unknown fields as warnings.
+/// Deserializes the whole body (see [`typed_body`]).
 fn typed<T: DeserializeOwned>(
     raw: &RawResource,
     warnings: &mut Vec<Problem>,
 ) -> Result<T, Problem> {
+    typed_body(raw, &raw.body, warnings)
+}
+
+/// Deserializes `body` (`raw`'s, or a renamed copy): the first unknown field rejects a document
+/// read from a file; a cluster object's are warnings.
+fn typed_body<T: DeserializeOwned>(
+    raw: &RawResource,
+    body: &Value,
+    warnings: &mut Vec<Problem>,
+) -> Result<T, Problem> {
     let (value, unknown) =
-        deserialize(&raw.body).map_err(|(field, message)| Problem::error(raw, field, message))?;
-    for field in unknown {
-        warnings.push(Problem::warning(
-            raw,
-            field,
-            "unknown field, ignored (a typo?)",
-        ));
+        deserialize(body).map_err(|(field, message)| Problem::error(raw, field, message))?;
+    if let Origin::Cluster { .. } = raw.origin {
+        let message = "unknown field, ignored (newer than the mesh?)";
+        warnings.extend(unknown.iter().map(|f| Problem::warning(raw, f, message)));
+        return Ok(value);
     }
-    Ok(value)
+    match unknown.into_iter().next() {
+        Some(field) => Err(Problem::error(raw, field, "unknown field (a typo?)")),
+        None => Ok(value),
+    }
 }
 
 /// `T` from `body` and the paths of the fields `T` ignored; on failure, the field and message.
@@ -172,8 +197,10 @@ fn mesh_config(raw: &RawResource) -> Result<Resource, Problem> {
     let Some(text) = text.and_then(Value::as_str) else {
         return Ok(Resource::MeshConfig(Box::default()));
     };
-    let value: Value = serde_yaml::from_str(text)
+    let value = crate::document::yaml_value(text)
         .map_err(|e| Problem::error(raw, &field, format!("not valid YAML: {e}")))?;
+    let value = json_names(&value, &field, &[MESH_CONFIG_MAPS])
+        .map_err(|(path, message)| Problem::error(raw, path, message))?;
     let (mesh, _unknown) = deserialize::<MeshConfig>(&value)
         .map_err(|(path, message)| Problem::error(raw, format!("{field}.{path}"), message))?;
     let sampling = mesh.access_log_sampling;

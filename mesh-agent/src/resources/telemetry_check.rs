@@ -50,7 +50,7 @@ mod tests {
         assert_eq!(
             problems("{tracing: [{randomSamplingPercentage: 150}]}"),
             [
-                "t.yaml:1: Telemetry/istio-system/t: spec.tracing[0].randomSamplingPercentage: \
+                "t.yaml:4:19: Telemetry/istio-system/t: spec.tracing[0].randomSamplingPercentage: \
               150 is not a percentage (0 to 100)"
             ]
         );

@@ -46,10 +46,7 @@ mod tests {
     }
 
     fn origin() -> Origin {
-        Origin::File {
-            path: "vs.yaml".into(),
-            line: 3,
-        }
+        Origin::file("vs.yaml", 3)
     }
 
     #[test]
@@ -57,7 +54,7 @@ mod tests {
         let problem = contain(&origin(), &key(), || -> u32 { panic!("boom {}", 7) }).unwrap_err();
         assert_eq!(
             problem.to_string(),
-            "vs.yaml:3: VirtualService/shop/web: document: the mesh failed on this resource \
+            "vs.yaml:3:1: VirtualService/shop/web: document: the mesh failed on this resource \
              (boom 7); rejected"
         );
         assert!(problem.is_error());

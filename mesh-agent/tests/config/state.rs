@@ -176,7 +176,7 @@ fn a_rejected_resource_is_reported_and_the_rest_applies() {
         .unwrap()
         .to_string();
     assert!(
-        line.starts_with("cfg.yaml:17: VirtualService/default/r: "),
+        line.starts_with("cfg.yaml:20:60: VirtualService/default/r: "),
         "{line}"
     );
 }

@@ -39,7 +39,7 @@ fn the_benchmark_s_mesh_wide_switch_off_is_valid_in_both_versions() {
 }
 
 #[test]
-fn a_percentage_out_of_range_is_an_error_naming_file_line_resource_and_field() {
+fn a_percentage_out_of_range_is_an_error_naming_file_line_column_resource_and_field() {
     let yaml = "# sampling\napiVersion: telemetry.istio.io/v1\nkind: Telemetry\n\
                 metadata: {name: t, namespace: shop}\n\
                 spec: {tracing: [{randomSamplingPercentage: 101}]}\n";
@@ -48,7 +48,7 @@ fn a_percentage_out_of_range_is_an_error_naming_file_line_resource_and_field() {
     assert_eq!(
         out.trim(),
         format!(
-            "{}:2: Telemetry/shop/t: spec.tracing[0].randomSamplingPercentage: \
+            "{}:5:19: Telemetry/shop/t: spec.tracing[0].randomSamplingPercentage: \
              101 is not a percentage (0 to 100)",
             file.display()
         )

@@ -4,7 +4,7 @@ use crate::harness::config::{bookinfo, compile_with, documents, fixture, lines, 
 use mesh_agent::document::read_documents;
 
 #[test]
-fn each_error_names_file_line_resource_field_and_says_why() {
+fn each_error_names_file_line_column_resource_field_and_says_why() {
     let (_, problems) = compile_with(read_documents(&fixture("invalid/errors.yaml")).unwrap());
     let file = fixture("invalid/errors.yaml").display().to_string();
     let mut got: Vec<String> = lines(&problems)
@@ -14,16 +14,16 @@ fn each_error_names_file_line_resource_field_and_says_why() {
     got.sort();
     let conflict = "is already routed by VirtualService default/reviews-a; the oldest wins (Istio merges VirtualServices only at gateways)";
     let want = [
-        "errors.yaml:10: VirtualService/default/unknown-subset: spec.hosts[0]: host reviews.default.svc.cluster.local ".to_string() + conflict,
-        "errors.yaml:10: VirtualService/default/unknown-subset: spec.http[0].route[0].destination.subset: subset \"v3\" is not defined by DestinationRule default/reviews (subsets: v1, v2)".into(),
-        "errors.yaml:19: VirtualService/default/no-rule: spec.http[0].route[0].destination.subset: subset \"v1\" needs a DestinationRule for host ratings.default.svc.cluster.local; there is none".into(),
-        "errors.yaml:28: VirtualService/default/weights: spec.http[0].route: total destination weight = 0: set the weights (they are shares)".into(),
-        "errors.yaml:40: VirtualService/default/bad-regex: spec.http[0].match[0].uri.regex: invalid regex \"(unclosed\": unclosed group".into(),
-        "errors.yaml:51: VirtualService/default/bad-duration: spec.http[0].timeout: invalid duration \"10x\": unknown unit (use h, m, s, ms, us or ns)".into(),
-        "errors.yaml:61: DestinationRule/default/bad-enum: spec.trafficPolicy.loadBalancer.simple: unknown value \"ROUND_ROBBIN\", expected one of \"UNSPECIFIED\", \"LEAST_CONN\", \"RANDOM\", \"PASSTHROUGH\", \"ROUND_ROBIN\", \"LEAST_REQUEST\"".into(),
-        "errors.yaml:69: VirtualService/default/bad-port: spec.http[0].route[0].destination.port.number: port 9081 is not a port of reviews.default.svc.cluster.local (ports: 9080)".into(),
-        "errors.yaml:78: VirtualService/default/reviews-b: spec.hosts[0]: host reviews.default.svc.cluster.local ".to_string() + conflict,
-        "errors.yaml:96: VirtualService/default/typo: spec.http[0].retries.attemps: warning: unknown field, ignored (a typo?)".into(),
+        "errors.yaml:102:15: VirtualService/default/typo: spec.http[0].retries.attemps: unknown field (a typo?)".to_string(),
+        "errors.yaml:14:11: VirtualService/default/unknown-subset: spec.hosts[0]: host reviews.default.svc.cluster.local ".to_string() + conflict,
+        "errors.yaml:17:36: VirtualService/default/unknown-subset: spec.http[0].route[0].destination.subset: subset \"v3\" is not defined by DestinationRule default/reviews (subsets: v1, v2)".into(),
+        "errors.yaml:26:36: VirtualService/default/no-rule: spec.http[0].route[0].destination.subset: subset \"v1\" needs a DestinationRule for host ratings.default.svc.cluster.local; there is none".into(),
+        "errors.yaml:34:5: VirtualService/default/weights: spec.http[0].route: total destination weight = 0: set the weights (they are shares)".into(),
+        "errors.yaml:47:13: VirtualService/default/bad-regex: spec.http[0].match[0].uri.regex: invalid regex \"(unclosed\": unclosed group".into(),
+        "errors.yaml:57:5: VirtualService/default/bad-duration: spec.http[0].timeout: invalid duration \"10x\": unknown unit (use h, m, s, ms, us or ns)".into(),
+        "errors.yaml:67:20: DestinationRule/default/bad-enum: spec.trafficPolicy.loadBalancer.simple: unknown value \"ROUND_ROBBIN\", expected one of \"UNSPECIFIED\", \"LEAST_CONN\", \"RANDOM\", \"PASSTHROUGH\", \"ROUND_ROBIN\", \"LEAST_REQUEST\"".into(),
+        "errors.yaml:76:43: VirtualService/default/bad-port: spec.http[0].route[0].destination.port.number: port 9081 is not a port of reviews.default.svc.cluster.local (ports: 9080)".into(),
+        "errors.yaml:82:11: VirtualService/default/reviews-b: spec.hosts[0]: host reviews.default.svc.cluster.local ".to_string() + conflict,
     ];
     assert_eq!(got, want);
 }
@@ -110,6 +110,6 @@ fn an_unsupported_api_version_is_an_error() {
     let (_, problems) = compile_with(documents("v.yaml", &text));
     assert_eq!(
         lines(&problems),
-        ["v.yaml:1: VirtualService/default/ratings: apiVersion: unsupported version \"v2\" of networking.istio.io (use v1alpha3, v1beta1, v1)"]
+        ["v.yaml:1:1: VirtualService/default/ratings: apiVersion: unsupported version \"v2\" of networking.istio.io (use v1alpha3, v1beta1, v1)"]
     );
 }

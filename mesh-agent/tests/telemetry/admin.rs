@@ -79,10 +79,7 @@ async fn metrics_export_ebpf_counters_read_on_each_scrape() {
 async fn config_dump_serves_the_snapshot_with_rejected_resources_and_source_problems() {
     let state = compile(CONFIG);
     let broken = mesh_agent::document::SourceProblem {
-        origin: mesh_agent::document::Origin::File {
-            path: "broken.yaml".into(),
-            line: 3,
-        },
+        origin: mesh_agent::document::Origin::file("broken.yaml", 3),
         message: "did not find expected key".into(),
     };
     let documents = mesh_agent::document::parse_documents(

@@ -151,10 +151,7 @@ impl DirectorySource {
 
 fn dir_problem(dir: &Path, err: &std::io::Error) -> SourceProblem {
     SourceProblem {
-        origin: Origin::File {
-            path: dir.to_path_buf(),
-            line: 1,
-        },
+        origin: Origin::file(dir, 1),
         message: format!("cannot read the config directory: {err}"),
     }
 }
@@ -163,15 +160,21 @@ fn dir_problem(dir: &Path, err: &std::io::Error) -> SourceProblem {
 fn read_file(path: &Path) -> Result<Vec<RawResource>, SourceProblem> {
     read_documents(path).map_err(|err| match err {
         ReadError::Io { path, source } => SourceProblem {
-            origin: Origin::File { path, line: 1 },
+            origin: Origin::file(path, 1),
             message: source.to_string(),
         },
         ReadError::Syntax {
             path,
             line,
+            column,
             message,
         } => SourceProblem {
-            origin: Origin::File { path, line },
+            origin: Origin::File {
+                path,
+                line,
+                column,
+                fields: Default::default(),
+            },
             message,
         },
     })

@@ -179,7 +179,7 @@ fn the_policy_warning_names_the_kind() {
     assert_eq!(warnings.len(), 1);
     assert!(
         warnings[0].starts_with(
-            "t.yaml:1: Policy/foo/jwt-example: kind: warning: kind authentication.istio.io/Policy \
+            "t.yaml:2:1: Policy/foo/jwt-example: kind: warning: kind authentication.istio.io/Policy \
              is not supported by the mesh; ignored: removed in Istio 1.6"
         ),
         "{warnings:?}"

@@ -40,3 +40,5 @@ mod security;
 mod telemetry;
 /// Faults, mirrors, splits, protocols.
 mod traffic;
+/// An unknown field (a typo), applied live, is rejected; the last good route serves.
+mod typo;
