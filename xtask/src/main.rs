@@ -6,7 +6,7 @@ mod test_suite;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use mesh_lab::{bench, build_ebpf, demo, lab};
+use mesh_lab::{bench, build_ebpf, demo, fuzz, lab};
 
 #[derive(Parser)]
 #[command(about = "Developer and demo tooling for the mesh")]
@@ -25,6 +25,9 @@ enum Command {
     GenCrds(crds::GenCrdsArgs),
     /// Show the mesh at work: a two-node lab, a frontend and two backend versions under load.
     Demo(demo::DemoArgs),
+    /// Fuzz the agent's input parsers (cargo-fuzz, nightly): configuration files, protocol
+    /// detection, enrollment requests, request routing.
+    Fuzz(fuzz::Options),
     /// Run the lab: a small cluster of network namespaces and cgroups on this machine.
     Lab(lab::LabArgs),
     /// Run every check CI runs: fmt, clippy, eBPF build, unit, integration and lab tests.
@@ -36,6 +39,7 @@ fn main() -> Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::BuildEbpf(opts) => build_ebpf::run(&opts).map(|_| ()),
         Command::Demo(args) => demo::run(&args),
+        Command::Fuzz(opts) => fuzz::run(&opts).map(|_| ()),
         Command::GenCrds(args) => crds::run(&args),
         Command::Lab(args) => lab::run(args),
         Command::Test(opts) => test_suite::run(&opts),

@@ -1,13 +1,26 @@
 //! `cargo xtask test`: every check CI runs, in order — formatting, clippy (user space and the
-//! kernel programs), the eBPF build, unit and in-process tests, then the privileged tests in the
-//! lab with real eBPF (they print `skipped: <why>` when root or a kernel feature is missing).
+//! kernel programs), the eBPF build, unit and in-process tests, a short run of each fuzz target,
+//! then the privileged tests in the lab with real eBPF (they print `skipped: <why>` when root or
+//! a kernel feature is missing).
 
 use anyhow::{bail, Context, Result};
 use mesh_lab::build_ebpf::{self, workspace_root, BPF_TARGET};
-use mesh_lab::packages;
 use mesh_lab::toolchain::NIGHTLY;
+use mesh_lab::{fuzz, packages};
 use std::process::Command;
 use std::time::Instant;
+
+/// How long CI fuzzes each target: long enough to pass the seeds' neighbourhood, short enough
+/// for every run (`cargo xtask fuzz --seconds N` goes further).
+const FUZZ_SECONDS: u32 = 20;
+
+/// The fuzz crate is outside the workspace: `fmt --all` does not reach it.
+const FUZZ_FMT: [&str; 4] = [
+    "fmt",
+    "--manifest-path",
+    "mesh-agent/fuzz/Cargo.toml",
+    "--check",
+];
 
 #[derive(clap::Args)]
 pub struct Options {
@@ -24,6 +37,7 @@ pub fn run(opts: &Options) -> Result<()> {
     }
     if !opts.no_lint {
         step("formatting", cargo(&["fmt", "--all", "--check"]))?;
+        step("formatting (fuzz targets)", cargo(&FUZZ_FMT))?;
         step("clippy (user space)", cargo(&clippy_user_space()))?;
     }
     let ebpf = Instant::now();
@@ -47,6 +61,12 @@ pub fn run(opts: &Options) -> Result<()> {
             "--bins",
         ]),
     )?;
+    let fuzzing = Instant::now();
+    fuzz::run(&fuzz::Options {
+        seconds: FUZZ_SECONDS,
+        target: None,
+    })?;
+    eprintln!("==> fuzzing: {:.0}s", fuzzing.elapsed().as_secs_f32());
     step("integration and lab tests", cargo(&integration_tests()))?;
     eprintln!(
         "==> all checks passed in {:.0}s",

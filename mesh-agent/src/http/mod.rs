@@ -2,7 +2,7 @@
 //! and each request goes through one stack of small tower layers (see [`request_stack`]) to a
 //! pooled upstream connection.
 
-mod answer;
+pub mod answer;
 mod balance;
 mod body;
 mod cluster_target;

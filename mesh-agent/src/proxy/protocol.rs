@@ -43,7 +43,7 @@ const METHODS: [&str; 9] = [
 ];
 
 /// How many bytes are peeked at most: enough for a request line with a long path.
-const PEEK_LIMIT: usize = 4096;
+pub const PEEK_LIMIT: usize = 4096;
 
 /// How long to wait between two peeks while the first bytes are still incomplete.
 const REPEEK_DELAY: Duration = Duration::from_millis(2);

@@ -1,6 +1,6 @@
-//! Makes sure the tools the eBPF build needs are installed: nightly's `rust-src` and
-//! `bpf-linker`. Installs what is missing, saying what it does; stops with the exact command to
-//! run by hand when it cannot.
+//! Makes sure the tools the eBPF build and the fuzzing need are installed: nightly's `rust-src`,
+//! `bpf-linker` and `cargo-fuzz`. Installs what is missing, saying what it does; stops with the
+//! exact command to run by hand when it cannot.
 
 use anyhow::{bail, Context, Result};
 use std::process::Command;
@@ -43,6 +43,15 @@ fn ensure_bpf_linker() -> Result<()> {
     let cmd = format!("cargo install bpf-linker@{BPF_LINKER_VERSION} --locked");
     eprintln!("==> installing bpf-linker {BPF_LINKER_VERSION} (compiles from source: 1–3 minutes)");
     run_install(&cmd)
+}
+
+/// Installs `cargo-fuzz` (the `cargo fuzz` subcommand) when missing.
+pub fn ensure_cargo_fuzz() -> Result<()> {
+    if output("cargo", &["fuzz", "--version"]).is_ok() {
+        return Ok(());
+    }
+    eprintln!("==> installing cargo-fuzz (compiles from source: 1–3 minutes)");
+    run_install("cargo install cargo-fuzz --locked")
 }
 
 fn run_install(cmd: &str) -> Result<()> {

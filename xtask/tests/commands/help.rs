@@ -17,7 +17,7 @@ fn help(args: &[&str]) -> String {
 
 #[test]
 fn help_texts_name_features_not_issue_numbers() {
-    let commands: [&[&str]; 12] = [
+    let commands: [&[&str]; 13] = [
         &[],
         &["lab"],
         &["lab", "up"],
@@ -29,6 +29,7 @@ fn help_texts_name_features_not_issue_numbers() {
         &["bench", "http"],
         &["bench", "config"],
         &["build-ebpf"],
+        &["fuzz"],
         &["test"],
     ];
     for args in commands {
