@@ -1,7 +1,7 @@
 //! `cargo xtask test`: every check CI runs, in order — formatting, clippy (user space and the
-//! kernel programs), the eBPF build, unit and in-process tests, a short run of each fuzz target,
-//! then the privileged tests in the lab with real eBPF (they print `skipped: <why>` when root or
-//! a kernel feature is missing).
+//! kernel programs), the eBPF build, unit and in-process tests, the privileged tests in the lab
+//! with real eBPF (they print `skipped: <why>` when root or a kernel feature is missing), then a
+//! short run of each fuzz target.
 
 use anyhow::{bail, Context, Result};
 use mesh_lab::build_ebpf::{self, workspace_root, BPF_TARGET};
@@ -61,13 +61,14 @@ pub fn run(opts: &Options) -> Result<()> {
             "--bins",
         ]),
     )?;
+    step("integration and lab tests", cargo(&integration_tests()))?;
+    // Last: a long build of its own, and a failure here should not hide the tests' results.
     let fuzzing = Instant::now();
     fuzz::run(&fuzz::Options {
         seconds: FUZZ_SECONDS,
         target: None,
     })?;
     eprintln!("==> fuzzing: {:.0}s", fuzzing.elapsed().as_secs_f32());
-    step("integration and lab tests", cargo(&integration_tests()))?;
     eprintln!(
         "==> all checks passed in {:.0}s",
         started.elapsed().as_secs_f32()
