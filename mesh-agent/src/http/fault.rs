@@ -14,7 +14,7 @@ use super::body::Body;
 use crate::chance::Chance;
 use crate::errors::BoxError;
 use crate::errors::{DelayInjected, FaultAborted, GrpcFaultAborted, ResponseFlag, ResponseFlags};
-use crate::resources::Fault;
+use crate::resources::{Fault, GRPC_STATUS_NAMES};
 use crate::routing::MatchedRule;
 
 /// How an abort answers.
@@ -71,29 +71,11 @@ impl FaultPolicy {
     }
 }
 
-const GRPC_CODES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
-
 /// A gRPC status by name (`UNAVAILABLE`) or number (`14`).
 pub fn grpc_code(text: &str) -> Option<u32> {
-    let by_name = GRPC_CODES.iter().position(|c| c.eq_ignore_ascii_case(text));
+    let by_name = GRPC_STATUS_NAMES
+        .iter()
+        .position(|c| c.eq_ignore_ascii_case(text));
     by_name
         .map(|n| n as u32)
         .or_else(|| text.parse().ok().filter(|n| *n < 17))

@@ -5,7 +5,9 @@
 use super::durations::duration;
 use super::finding::Findings;
 use super::http_match::string_match;
-use crate::resources::{Abort, CorsPolicy, Delay, Fault, HeaderEdits, Headers, Percent, Retry};
+use crate::resources::{
+    Abort, CorsPolicy, Delay, Fault, HeaderEdits, Headers, Percent, Retry, GRPC_STATUS_NAMES,
+};
 
 /// `x-envoy-retry-on` and `x-envoy-retry-grpc-on` conditions Istio accepts in `retryOn`.
 const RETRY_ON: [&str; 16] = [
@@ -32,27 +34,6 @@ fn is_named_status(code: u16) -> bool {
     matches!(code, 100..=103 | 200..=208 | 226 | 300..=305 | 307 | 308 | 400..=418
         | 421..=426 | 428 | 429 | 431 | 451 | 500..=508 | 510 | 511)
 }
-
-/// gRPC status names an abort may answer with.
-const GRPC_STATUS: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
 
 /// Methods a CORS policy may allow.
 const METHODS: [&str; 9] = [
@@ -110,7 +91,7 @@ fn fault_abort(found: &mut Findings, at: &str, abort: &Abort) {
         _ => found.error(at, "set only one of httpStatus, grpcStatus or http2Error"),
     }
     if let Some(status) = abort.grpc_status.as_deref() {
-        if !GRPC_STATUS.contains(&status) {
+        if !GRPC_STATUS_NAMES.contains(&status) {
             let message =
                 format!("gRPC status {status:?} is not supported (a name such as NOT_FOUND)");
             found.error(format!("{at}.grpcStatus"), message);
