@@ -112,7 +112,7 @@ fn inbound_capture_for_a_connection_to_a_meshed_pods_ip() {
     };
     let url = format!("http://{}:8080/", pod_ip(&lab, "mesh/web-1"));
     // From outside the mesh: no outbound capture, only node-2's inbound one.
-    lab.exec_until_ok("plain", "outsider", &["curl", "-sS", "-m", "5", &url]);
+    lab.exec_until_ok("plain", "outsider", &["curl", "-fsS", "-m", "5", &url]);
     let before = counters(&lab, "node-2");
     let out = curl(&lab, "plain", "outsider", &[&url]);
     assert_eq!(answering_pod(&out), "web-1");

@@ -57,7 +57,7 @@ pub fn pods_answering(
     want: usize,
 ) -> BTreeSet<String> {
     let mut seen = BTreeSet::new();
-    lab.exec_until_ok(client.0, client.1, &["curl", "-sS", "-m", "5", url]);
+    lab.exec_until_ok(client.0, client.1, &["curl", "-fsS", "-m", "5", url]);
     for _ in 0..(want * 10) {
         seen.insert(answering_pod(&curl(lab, client.0, client.1, &[url])));
         if seen.len() >= want {

@@ -70,7 +70,7 @@ fn a_poisoned_virtual_service_is_rejected_alone_and_later_changes_apply() {
     let Some(lab) = mesh_lab_of("t-poison", 1, "lab-poison.yaml") else {
         return;
     };
-    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-sS", "-m", "5", URL]);
+    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-fsS", "-m", "5", URL]);
     settles_on(&lab, "v1");
     assert_eq!(config_metrics(&lab).0, 0, "nothing rejected at start");
 

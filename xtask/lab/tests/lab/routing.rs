@@ -43,7 +43,7 @@ fn applying_and_deleting_a_virtual_service_moves_live_traffic() {
     let Some(lab) = mesh_lab_of("t-routing", 2, "lab-routing.yaml") else {
         return;
     };
-    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-sS", "-m", "5", URL]);
+    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-fsS", "-m", "5", URL]);
 
     let before = versions(&lab, "curl", 40);
     assert!(

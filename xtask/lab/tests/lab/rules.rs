@@ -12,7 +12,7 @@ fn a_bogus_retry_condition_is_rejected_and_the_last_good_route_serves() {
     let Some(lab) = mesh_lab_of("t-rules", 1, "lab-poison.yaml") else {
         return;
     };
-    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-sS", "-m", "5", URL]);
+    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-fsS", "-m", "5", URL]);
     settles_on(&lab, "v1");
     assert_eq!(config_metrics(&lab).0, 0, "nothing rejected at start");
 

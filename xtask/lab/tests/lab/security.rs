@@ -36,7 +36,7 @@ fn a_loopback_only_port_stays_private_through_the_mesh() {
     let app = pod_ip(&lab, "sec/app");
     let public = format!("http://{app}:8080/");
     for client in CLIENTS {
-        lab.exec_until_ok(client.0, client.1, &["curl", "-sS", "-m", "5", &public]);
+        lab.exec_until_ok(client.0, client.1, &["curl", "-fsS", "-m", "5", &public]);
         let (status, body) = get(&lab, client, &public).expect("the public port answers");
         assert_eq!(status, 200, "{client:?}: {body}");
         let answer: serde_json::Value = serde_json::from_str(&body).expect("JSON");

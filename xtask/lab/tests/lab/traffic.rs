@@ -125,7 +125,7 @@ fn splits_faults_and_mirrors_shape_live_traffic() {
     let Some(lab) = mesh_lab_of("t-traffic", 2, "lab-routing.yaml") else {
         return;
     };
-    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-sS", "-m", "5", URL]);
+    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-fsS", "-m", "5", URL]);
     let only = |v: &'static str| move |seen: &BTreeMap<String, usize>| seen.keys().eq([v]);
 
     // 50/50: from all-to-v2 (to see the split arrive) to 400 requests near half each.
@@ -174,7 +174,7 @@ fn http2_a_websocket_upgrade_and_a_server_first_protocol_pass_through_the_mesh()
         return;
     };
     lab.kubectl("apply", "lab-traffic-protocols.yaml");
-    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-sS", "-m", "5", URL]);
+    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-fsS", "-m", "5", URL]);
 
     let h2 = [
         "--http2-prior-knowledge",
