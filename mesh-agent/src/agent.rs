@@ -53,8 +53,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         http: crate::http::HttpInputs::register(&mut registry, crate::http::DEFAULT_DETECT_WINDOW),
     });
     let resilience = inputs.http.traffic.resilience.clone();
-    // Tracing and access logs follow the mesh config of every snapshot swapped in.
-    tasks.spawn(inputs.http.observers.clone().follow(config_state.clone()));
+    follow_snapshots(&inputs, &config_state, &mut tasks);
     let gateway = crate::gateway::IngressGateway::new(gateway_inputs(&config, &inputs))?;
     let pods = Arc::new(EnrolledPods::new(
         capture.pods.clone(),
@@ -157,4 +156,13 @@ async fn shutdown_signal() -> std::io::Result<&'static str> {
         _ = interrupt.recv() => "SIGINT",
         _ = terminate.recv() => "SIGTERM",
     })
+}
+
+/// What changes with every snapshot swapped in, beyond the lookups that read it per connection.
+fn follow_snapshots(inputs: &ProxyInputs, config: &ConfigState, tasks: &mut JoinSet<()>) {
+    // Tracing and access logs follow the mesh config and the Telemetry resources.
+    tasks.spawn(inputs.http.observers.clone().follow(config.clone()));
+    // Balancers of clusters a reload removed go with them.
+    let balancers = inputs.http.traffic.balancers.clone();
+    tasks.spawn(balancers.follow(config.clone()));
 }

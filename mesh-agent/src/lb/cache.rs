@@ -1,13 +1,14 @@
-//! The balancers of the clusters in use, shared by every connection: built on first use and
+//! The balancers of the clusters in use, shared by every connection: built on first use,
 //! rebuilt when a new snapshot brings a new version of the cluster (its ring with it; round
-//! robin goes on where it was).
+//! robin goes on where it was), forgotten when a snapshot no longer has the cluster.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use super::ClusterBalancer;
 use crate::chance::Chance;
-use crate::snapshot::Cluster;
+use crate::pipeline::ConfigState;
+use crate::snapshot::{Cluster, Snapshot};
 
 /// A balancer and the cluster version it was built from.
 type Built = (Arc<Cluster>, Arc<ClusterBalancer>);
@@ -46,5 +47,25 @@ impl Balancers {
         let mut all = self.by_cluster.write().expect("not poisoned");
         all.insert(cluster.name.clone(), (cluster.clone(), balancer.clone()));
         balancer
+    }
+
+    /// How many clusters have a balancer now.
+    pub fn cluster_count(&self) -> usize {
+        self.by_cluster.read().expect("not poisoned").len()
+    }
+
+    /// Forgets the balancers (and the cluster versions they hold) of clusters `snapshot` no
+    /// longer has: a reload removed their Service, DestinationRule subset or port.
+    pub fn retain(&self, snapshot: &Snapshot) {
+        let mut all = self.by_cluster.write().expect("not poisoned");
+        all.retain(|name, _| snapshot.has_cluster(name));
+    }
+
+    /// Keeps to the clusters of every snapshot `config` swaps in, for as long as the task runs.
+    pub async fn follow(self: Arc<Self>, config: ConfigState) {
+        let mut swaps = config.swaps();
+        while swaps.changed().await.is_ok() {
+            self.retain(&config.snapshot());
+        }
     }
 }

@@ -151,6 +151,24 @@ fn round_robin_alternates_and_keeps_its_place_across_a_reload() {
     );
 }
 
+/// A reload that removes a Service takes its cluster's balancer with it (the balancers follow
+/// the snapshots swapped in); a cluster still there keeps its balancer.
+#[tokio::test]
+async fn a_removed_clusters_balancer_goes_with_the_reload() {
+    let state = compile(TWO_PODS);
+    let balancers = std::sync::Arc::new(Balancers::default());
+    tokio::spawn(balancers.clone().follow(state.clone()));
+    pick(&state, &balancers);
+    assert_eq!(balancers.cluster_count(), 1);
+    state.apply(&update(TWO_PODS));
+    tokio::task::yield_now().await;
+    assert_eq!(balancers.cluster_count(), 1, "the cluster is still there");
+    let pods_only = TWO_PODS.split_once("---").unwrap().1;
+    state.apply(&update(pods_only));
+    let gone = || balancers.cluster_count() == 0;
+    crate::harness::wait_until("the removed cluster's balancer is dropped", gone).await;
+}
+
 fn update(yaml: &str) -> SourceUpdate {
     config::update("cfg.yaml", yaml)
 }
