@@ -84,8 +84,19 @@ impl ConfigState {
     /// Compiles `update` against the snapshot in force and swaps the result in. Blocking: the
     /// agent runs it off the async workers (see [`run`]).
     pub fn apply(&self, update: &SourceUpdate) -> Arc<Reload> {
+        self.apply_then(update, |_, _| {})
+    }
+
+    /// [`apply`](Self::apply), calling `before_swap` with the reload and its snapshot before
+    /// the new generation is published: whoever sees the swap also sees what it counted.
+    pub fn apply_then(
+        &self,
+        update: &SourceUpdate,
+        before_swap: impl FnOnce(&Reload, &Snapshot),
+    ) -> Arc<Reload> {
         let previous = self.snapshot();
         let (snapshot, reload) = reload::compile(update, &previous, &self.inner.load);
+        before_swap(&reload, &snapshot);
         self.replace(Arc::new(snapshot), reload);
         self.last_reload()
     }

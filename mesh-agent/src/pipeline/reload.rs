@@ -85,17 +85,16 @@ pub async fn run(
     while updates.changed().await.is_ok() {
         let update = updates.borrow_and_update().clone();
         let (target, observer) = (state.clone(), metrics.clone());
-        // Counted before the swap: whoever sees the new generation sees its gauge too.
+        // Counted before the swap: whoever sees the new generation sees its counts too.
         let reload = move || {
             observer.unsupported.observe(&update.resources);
-            target.apply(&update)
+            target.apply_then(&update, |reload, snapshot| {
+                observer.record(reload.result(), reload.rejected(snapshot));
+            })
         };
-        match tokio::task::spawn_blocking(reload).await {
-            Ok(reload) => metrics.record(reload.result(), reload.rejected(&state.snapshot())),
-            Err(error) => {
-                tracing::error!(%error, "config build failed; the previous snapshot keeps serving");
-                metrics.record_failure();
-            }
+        if let Err(error) = tokio::task::spawn_blocking(reload).await {
+            tracing::error!(%error, "config build failed; the previous snapshot keeps serving");
+            metrics.record_failure();
         }
     }
     tracing::info!("config source closed; the last snapshot keeps serving");

@@ -83,13 +83,13 @@ impl Harness {
         self.config.write(file, text).await;
     }
 
-    /// The first line of the metric `prefix`, once it is there: the reload task counts a reload
-    /// just after it swaps the snapshot in, so a test that saw the swap may look a moment early.
-    async fn metric(&self, prefix: &str) -> String {
-        let text = || metrics::text(&self.registry);
-        let present = || metrics::line(&text(), prefix).is_some();
-        crate::harness::wait_until(&format!("{prefix} in {}", text()), present).await;
-        metrics::line(&text(), prefix).unwrap().to_string()
+    /// The first line of the metric `prefix`: a reload is counted before its snapshot is swapped
+    /// in, so it is there as soon as the test saw the swap.
+    fn metric(&self, prefix: &str) -> String {
+        let text = metrics::text(&self.registry);
+        let line = metrics::line(&text, prefix);
+        line.unwrap_or_else(|| panic!("{prefix} in {text}"))
+            .to_string()
     }
 }
 
@@ -98,13 +98,13 @@ async fn a_changed_endpoint_takes_the_traffic_without_restart() {
     let h = harness().await;
     assert_eq!(h.call().await.as_deref(), Some("a:hi"));
     assert_eq!(
-        h.metric("mesh_config_reloads_total").await,
+        h.metric("mesh_config_reloads_total"),
         r#"mesh_config_reloads_total{result="success"} 1"#
     );
     h.change("pods.yaml", Some(&pod_yaml("127.0.0.3"))).await;
     assert_eq!(h.call().await.as_deref(), Some("b:hi"));
     assert_eq!(
-        h.metric("mesh_config_rejected_resources").await,
+        h.metric("mesh_config_rejected_resources"),
         "mesh_config_rejected_resources 0"
     );
 }
@@ -123,7 +123,7 @@ async fn a_broken_file_keeps_the_old_snapshot_serving_and_is_reported() {
         "the pod's last good version serves"
     );
     assert_eq!(
-        h.metric("mesh_config_rejected_resources").await,
+        h.metric("mesh_config_rejected_resources"),
         "mesh_config_rejected_resources 1"
     );
     let dump = pipeline::config_dump(&h.config.state).unwrap();
@@ -135,7 +135,7 @@ async fn a_broken_file_keeps_the_old_snapshot_serving_and_is_reported() {
     h.change("pods.yaml", Some(&pod_yaml("127.0.0.3"))).await;
     assert_eq!(h.call().await.as_deref(), Some("b:hi"), "fixed: applied");
     assert_eq!(
-        h.metric("mesh_config_rejected_resources").await,
+        h.metric("mesh_config_rejected_resources"),
         "mesh_config_rejected_resources 0"
     );
 }
@@ -191,12 +191,11 @@ async fn a_resource_past_its_range_fails_alone_and_later_changes_still_apply() {
     assert!(snapshot.routes("other", 80, "shop").is_none());
     assert_eq!(rejected(&h.config.state), [POISON]);
     assert_eq!(
-        h.metric("mesh_config_reloads_total{result=\"rejected_resources\"}")
-            .await,
+        h.metric("mesh_config_reloads_total{result=\"rejected_resources\"}"),
         r#"mesh_config_reloads_total{result="rejected_resources"} 1"#
     );
     assert_eq!(
-        h.metric("mesh_config_rejected_resources").await,
+        h.metric("mesh_config_rejected_resources"),
         "mesh_config_rejected_resources 1"
     );
     assert_eq!(h.call().await.as_deref(), Some("a:hi"));
