@@ -34,7 +34,14 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         access_log_dir: config.access_log_dir.clone(),
     });
     let config_metrics = ConfigMetrics::register(&mut registry);
-    start_config(&config, &config_state, config_metrics, &mut tasks).await?;
+    start_config(
+        &config,
+        &config_state,
+        config_metrics,
+        &mut registry,
+        &mut tasks,
+    )
+    .await?;
     let readiness = Arc::new(Readiness::new(config_state.clone()));
 
     let capture = start_capture(&config)?;
@@ -128,6 +135,7 @@ async fn start_config(
     config: &AgentConfig,
     state: &ConfigState,
     metrics: Arc<ConfigMetrics>,
+    registry: &mut Registry,
     tasks: &mut JoinSet<()>,
 ) -> anyhow::Result<()> {
     let updates = match &config.source {
@@ -138,7 +146,9 @@ async fn start_config(
             updates
         }
         ConfigSource::Kubernetes => {
-            let source = KubernetesSource::from_environment(config.node_name.clone()).await?;
+            let source = KubernetesSource::from_environment(config.node_name.clone())
+                .await?
+                .register_metrics(registry);
             let updates = source.subscribe();
             tasks.spawn(source.run());
             updates
