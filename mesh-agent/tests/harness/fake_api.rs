@@ -15,7 +15,7 @@ use hyper::{Request, Response};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::fake_discovery::Served;
+use super::fake_discovery::{status, Served};
 
 /// One step of a scripted watch stream.
 #[derive(Clone, Debug)]
@@ -137,31 +137,13 @@ impl FakeApi {
 
     /// The answer to `path` when it is discovery, not served, or failing: `None` to list or watch.
     fn refusal(&self, path: &str) -> Option<Response<BoxBody<Bytes, Infallible>>> {
-        let served = self.served.lock().unwrap();
-        if let Some(discovery) = served.discovery(path) {
-            return Some(match discovery {
-                Ok(body) => json_response(200, &body),
-                Err(()) => status(
-                    404,
-                    "NotFound",
-                    "the server could not find the requested resource",
-                ),
-            });
-        }
-        if !served.serves_collection(path) {
-            return Some(status(
-                404,
-                "NotFound",
-                "the server could not find the requested resource",
-            ));
+        if let Some((code, body)) = self.served.lock().unwrap().answer(path) {
+            return Some(json_response(code, &body));
         }
         let collections = self.collections.lock().unwrap();
         let code = collections.get(path).and_then(|c| c.failure)?;
-        Some(status(
-            code,
-            "InternalError",
-            "the test made this collection fail",
-        ))
+        let body = status(code, "the test made this collection fail");
+        Some(json_response(code, &body))
     }
 
     fn list(&self, path: &str, view: &View) -> Response<BoxBody<Bytes, Infallible>> {
@@ -253,13 +235,6 @@ fn json_response(code: u16, body: &Value) -> Response<BoxBody<Bytes, Infallible>
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body.to_string())).boxed())
         .unwrap()
-}
-
-/// A `Status` answer, as the API server sends for errors.
-fn status(code: u16, reason: &str, message: &str) -> Response<BoxBody<Bytes, Infallible>> {
-    let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
-        "status": "Failure", "message": message, "reason": reason, "code": code});
-    json_response(code, &body)
 }
 
 fn gone() -> Value {

@@ -116,9 +116,27 @@ impl Served {
         self.groups.retain(|g| !g.versions.is_empty());
     }
 
+    /// The answer to `path` when it is a discovery path (`200` and the document, or `404` for a
+    /// group or version not served) or a collection not served (`404`); `None` for a served
+    /// collection.
+    pub fn answer(&self, path: &str) -> Option<(u16, Value)> {
+        let not_found = || {
+            (
+                404,
+                status(404, "the server could not find the requested resource"),
+            )
+        };
+        match self.discovery(path) {
+            Some(Ok(document)) => Some((200, document)),
+            Some(Err(())) => Some(not_found()),
+            None if self.serves_collection(path) => None,
+            None => Some(not_found()),
+        }
+    }
+
     /// The discovery document at `path`: `Some(Ok(body))`, `Some(Err(()))` for a group or
     /// version not served, `None` when `path` is not a discovery path.
-    pub fn discovery(&self, path: &str) -> Option<Result<Value, ()>> {
+    fn discovery(&self, path: &str) -> Option<Result<Value, ()>> {
         let segments = split(path)?;
         match segments.as_slice() {
             ["api"] => Some(Ok(json!({"kind": "APIVersions", "versions": ["v1"],
@@ -134,7 +152,7 @@ impl Served {
     }
 
     /// Whether the collection at `path` (`/api/v1/...`, `/apis/<g>/<v>/...`) is served.
-    pub fn serves_collection(&self, path: &str) -> bool {
+    fn serves_collection(&self, path: &str) -> bool {
         let Some(segments) = split(path) else {
             return false;
         };
@@ -191,6 +209,18 @@ fn group_document(group: &Group) -> Value {
     let preferred = versions.first().cloned().unwrap_or(Value::Null);
     json!({"kind": "APIGroup", "apiVersion": "v1", "name": group.name,
         "versions": versions, "preferredVersion": preferred})
+}
+
+/// A `Status` object, as the API server answers errors.
+pub fn status(code: u16, message: &str) -> Value {
+    let reason = match code {
+        403 => "Forbidden",
+        404 => "NotFound",
+        410 => "Expired",
+        _ => "InternalError",
+    };
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": message, "reason": reason, "code": code})
 }
 
 /// `/apis/a/b` → `["apis", "a", "b"]`; `None` outside `/api` and `/apis`.
