@@ -108,6 +108,13 @@ async fn a_missing_crd_is_counted_and_the_rest_is_served() {
         !requests.iter().any(|r| r.contains("/telemetries?")),
         "a kind not served is not listed: {requests:#?}"
     );
+    // Discovery asks for the group list and each served version of the Istio groups only
+    // (networking: 3, security: 2), never for Kubernetes' own groups.
+    let discovery: Vec<&String> = requests
+        .iter()
+        .filter(|r| r.starts_with("GET /api") && !r.contains("limit=") && !r.contains("watch="))
+        .collect();
+    assert_eq!(discovery.len(), 1 + 3 + 2, "{discovery:#?}");
 }
 
 #[tokio::test]
