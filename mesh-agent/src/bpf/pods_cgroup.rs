@@ -64,8 +64,8 @@ pub fn detect_pods_cgroup(mounts: &Path) -> Result<PathBuf, PodsCgroupError> {
 
 /// The cgroup2 mount points of `mounts` that show the hierarchy's root.
 fn cgroup2_roots(mounts: &Path) -> Result<Vec<PathBuf>, PodsCgroupError> {
-    let table = fs::read_to_string(mounts)
-        .map_err(io_error(format!("reading {}", mounts.display())))?;
+    let table =
+        fs::read_to_string(mounts).map_err(io_error(format!("reading {}", mounts.display())))?;
     let mut roots = mount_points(&table, "cgroup2");
     roots.retain(|point| point.is_dir() && !point.join("cgroup.events").exists());
     Ok(roots)
