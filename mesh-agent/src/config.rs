@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use serde::Serialize;
 
 pub use crate::validate::access_log_file::DEFAULT_ACCESS_LOG_DIR;
@@ -38,7 +38,8 @@ pub struct RunArgs {
     /// This node's name (scopes the pinned maps and the enrollment socket).
     #[arg(long)]
     pub node_name: String,
-    /// The cgroup v2 subtree the capture programs attach to [default: the cgroup2 mount root].
+    /// The pods' cgroup v2 subtree the capture programs attach to, never the cgroup2 root
+    /// (Cilium attaches there) [default: kubepods.slice, else kubepods, under the cgroup2 root].
     #[arg(long)]
     pub cgroup: Option<PathBuf>,
     /// The compiled `mesh-ebpf` object [default: chosen by the loader].
@@ -148,7 +149,7 @@ impl AgentConfig {
         }
         let cgroup = match args.cgroup {
             Some(cgroup) => cgroup,
-            None => cgroup2_root(Path::new("/proc/mounts"))?,
+            None => crate::bpf::detect_pods_cgroup(Path::new("/proc/mounts"))?,
         };
         Ok(Self {
             bpf_pin_dir: args
@@ -184,18 +185,6 @@ fn worker_threads(asked: Option<usize>) -> anyhow::Result<usize> {
             Ok(DEFAULT_WORKER_THREADS.min(cpus))
         }
     }
-}
-
-/// The mount point of the cgroup v2 hierarchy, from a mounts table such as `/proc/mounts`.
-pub fn cgroup2_root(mounts: &Path) -> anyhow::Result<PathBuf> {
-    let table = std::fs::read_to_string(mounts)
-        .with_context(|| format!("cannot read {}", mounts.display()))?;
-    table
-        .lines()
-        .map(|line| line.split_whitespace().collect::<Vec<_>>())
-        .find(|fields| fields.get(2) == Some(&"cgroup2"))
-        .and_then(|fields| fields.get(1).map(PathBuf::from))
-        .with_context(|| format!("no cgroup2 mount in {}; pass --cgroup", mounts.display()))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Loading, attaching and reading the kernel programs of `mesh-ebpf`: `MeshBpf` loads them,
-//! attaches the cgroup hooks to the pods' subtree, implements the `capture` traits (original
+//! attaches the cgroup hooks to the pods' subtree (never the cgroup2 root), implements the `capture` traits (original
 //! destinations, pod enrollment) and reads the counters.
 
 mod accel;
@@ -11,6 +11,7 @@ mod object;
 mod original_dst;
 mod own_cgroup;
 mod pins;
+mod pods_cgroup;
 mod socket;
 
 pub use counters::{CounterTotals, FlowCount};
@@ -19,4 +20,5 @@ pub use mounts::{cgroup2_mount, ensure_bpffs, BPFFS_ROOT};
 pub use object::{resolve_object, BPF_OBJECT_ENV};
 pub use own_cgroup::own_cgroup_id;
 pub use pins::MapPins;
+pub use pods_cgroup::{detect_pods_cgroup, refuse_root, PodsCgroupError, KUBEPODS};
 pub use socket::socket_netns_cookie;

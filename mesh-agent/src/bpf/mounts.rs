@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 pub const BPFFS_ROOT: &str = "/sys/fs/bpf";
 
 /// Mount points of filesystems of type `fs_type`, in `/proc/mounts` order.
-fn mount_points(mounts: &str, fs_type: &str) -> Vec<PathBuf> {
+pub(super) fn mount_points(mounts: &str, fs_type: &str) -> Vec<PathBuf> {
     mounts
         .lines()
         .filter_map(|line| {
