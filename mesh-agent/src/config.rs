@@ -14,8 +14,7 @@ pub use crate::validate::access_log_file::DEFAULT_ACCESS_LOG_DIR;
 pub const DEFAULT_METRICS_ADDR: &str = "0.0.0.0:15020";
 /// Default readiness endpoint (Istio's port).
 pub const DEFAULT_READY_ADDR: &str = "0.0.0.0:15021";
-/// Default admin endpoint (`/config_dump`): loopback only, as Istio's 15000.
-pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:15000";
+pub use crate::admin_socket::DEFAULT_ADMIN_SOCKET;
 /// Default upstream connect timeout, in milliseconds.
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
 /// Default runtime worker threads: a node agent shares the node with its pods (ztunnel's
@@ -56,9 +55,10 @@ pub struct RunArgs {
     /// `/healthz/ready` address.
     #[arg(long, default_value = DEFAULT_READY_ADDR)]
     pub ready_addr: SocketAddr,
-    /// Admin address (`/config_dump`); keep it on loopback: it shows the whole configuration.
-    #[arg(long, default_value = DEFAULT_ADMIN_ADDR)]
-    pub admin_addr: SocketAddr,
+    /// The admin endpoints' Unix socket (`/config_dump`, `/clusters`, `/logging`): root only,
+    /// read with `mesh-agent admin`. There is no admin TCP port.
+    #[arg(long, default_value = DEFAULT_ADMIN_SOCKET)]
+    pub admin_socket: PathBuf,
     /// Same-node acceleration with sock_ops + sk_msg (off until the benchmark shows it wins).
     #[arg(long)]
     pub sk_msg_accel: bool,
@@ -111,8 +111,8 @@ pub struct AgentConfig {
     pub metrics_addr: SocketAddr,
     /// `/healthz/ready` address.
     pub ready_addr: SocketAddr,
-    /// Admin (`/config_dump`) address.
-    pub admin_addr: SocketAddr,
+    /// The admin endpoints' Unix socket.
+    pub admin_socket: PathBuf,
     /// sk_msg acceleration.
     pub sk_msg_accel: bool,
     /// Same-node fast path: an outbound connection to a pod on this node dials its app
@@ -163,7 +163,7 @@ impl AgentConfig {
             bpf_object: args.bpf_object,
             metrics_addr: args.metrics_addr,
             ready_addr: args.ready_addr,
-            admin_addr: args.admin_addr,
+            admin_socket: args.admin_socket,
             sk_msg_accel: args.sk_msg_accel,
             same_node_fast_path: !args.no_same_node_fast_path,
             connect_timeout: Duration::from_millis(args.connect_timeout_ms),

@@ -7,6 +7,7 @@
 #[path = "../harness/mod.rs"]
 mod harness;
 
+mod admin_peer;
 mod ebpf_accel;
 mod ebpf_capture;
 mod ebpf_counter;
