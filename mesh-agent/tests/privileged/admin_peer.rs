@@ -15,7 +15,10 @@ const NOBODY: u32 = 65534;
 
 async fn config_dump(socket: std::path::PathBuf, uid: u32) -> Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mesh-agent"));
-    command.args(["admin", "--socket"]).arg(socket).arg("config-dump");
+    command
+        .args(["admin", "--socket"])
+        .arg(socket)
+        .arg("config-dump");
     command.uid(uid).gid(uid);
     tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
@@ -39,7 +42,8 @@ async fn a_peer_that_is_not_root_is_refused_even_when_the_file_mode_lets_it_conn
     let message = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(1), "{message}");
     assert!(
-        message.contains("403 Forbidden: the admin socket serves root only; the peer's uid is 65534"),
+        message
+            .contains("403 Forbidden: the admin socket serves root only; the peer's uid is 65534"),
         "{message}"
     );
     let served = config_dump(socket.clone(), 0).await;

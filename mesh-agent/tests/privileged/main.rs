@@ -11,6 +11,8 @@ mod admin_peer;
 mod ebpf_accel;
 mod ebpf_capture;
 mod ebpf_counter;
+mod ebpf_kernel;
+mod ebpf_stale_pins;
 mod netns_enroll;
 mod netns_enter;
 mod netns_same_node;
