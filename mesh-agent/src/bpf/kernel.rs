@@ -130,7 +130,7 @@ pub enum KernelError {
         since: &'static str,
     },
     /// The probe itself failed (typically: no CAP_BPF / CAP_SYS_ADMIN).
-    #[error("cannot probe the kernel for {name}: {reason} (the agent needs CAP_BPF and CAP_PERFMON or CAP_SYS_ADMIN)")]
+    #[error("cannot probe the kernel for {name}: {reason} (the agent needs CAP_SYS_ADMIN, or CAP_BPF with CAP_NET_ADMIN)")]
     Unprobed {
         /// The feature.
         name: &'static str,
