@@ -105,7 +105,11 @@ mod tests {
             ),
         ];
         for (query, method, path) in cases {
-            assert_eq!(query.request_line(), (method, path.to_string()), "{query:?}");
+            assert_eq!(
+                query.request_line(),
+                (method, path.to_string()),
+                "{query:?}"
+            );
         }
     }
 

@@ -80,8 +80,8 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         resilience,
     );
     let agent_endpoints = AgentEndpoints::new(registry, crate::logging::LogLevels::installed());
-    let admin_server =
-        AdminServer::unix(&config.admin_socket, admin_routes)?.with_agent_endpoints(agent_endpoints);
+    let admin_server = AdminServer::unix(&config.admin_socket, admin_routes)?
+        .with_agent_endpoints(agent_endpoints);
     let enroll_server = EnrollServer::new(&config.enroll_socket)?;
     tracing::info!(
         metrics = %metrics_server.address(),

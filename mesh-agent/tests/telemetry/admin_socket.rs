@@ -49,7 +49,11 @@ async fn mesh_agent_admin_reads_the_dump_and_changes_the_log_level_over_the_sock
 
     let dump = admin_command(&socket, &["config-dump"]).await;
     assert!(dump.status.success(), "{}", text(&dump.stderr));
-    assert!(text(&dump.stdout).contains("reviews"), "{}", text(&dump.stdout));
+    assert!(
+        text(&dump.stdout).contains("reviews"),
+        "{}",
+        text(&dump.stdout)
+    );
 
     let changed = admin_command(&socket, &["logging", "debug"]).await;
     assert!(changed.status.success(), "{}", text(&changed.stderr));
@@ -58,7 +62,10 @@ async fn mesh_agent_admin_reads_the_dump_and_changes_the_log_level_over_the_sock
     let refused = admin_command(&socket, &["logging", "loud"]).await;
     assert_eq!(refused.status.code(), Some(1));
     let message = text(&refused.stderr);
-    assert!(message.contains("the agent answered 400 Bad Request"), "{message}");
+    assert!(
+        message.contains("the agent answered 400 Bad Request"),
+        "{message}"
+    );
 
     serving.abort();
     let _ = serving.await;
