@@ -33,8 +33,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let config_state = ConfigState::with_load_settings(LoadSettings {
         access_log_dir: config.access_log_dir.clone(),
     });
-    let config_metrics = ConfigMetrics::register(&mut registry);
-    start_config(&config, &config_state, config_metrics, &mut tasks).await?;
+    start_config(&config, &config_state, &mut registry, &mut tasks).await?;
     let readiness = Arc::new(Readiness::new(config_state.clone()));
 
     let capture = start_capture(&config)?;
@@ -121,14 +120,15 @@ fn gateway_inputs(config: &AgentConfig, inputs: &ProxyInputs) -> crate::gateway:
     }
 }
 
-/// Starts the configured source and the pipeline feeding `state` from it. The agent is not
-/// ready until the source's first set is compiled.
+/// Starts the configured source and the pipeline feeding `state` from it, their metrics in
+/// `registry`. The agent is not ready until the source's first set is compiled.
 async fn start_config(
     config: &AgentConfig,
     state: &ConfigState,
-    metrics: Arc<ConfigMetrics>,
+    registry: &mut Registry,
     tasks: &mut JoinSet<()>,
 ) -> anyhow::Result<()> {
+    let metrics = ConfigMetrics::register(registry);
     let updates = match &config.source {
         ConfigSource::Directory(dir) => {
             let source = DirectorySource::new(dir.clone());
@@ -137,7 +137,9 @@ async fn start_config(
             updates
         }
         ConfigSource::Kubernetes => {
-            let source = KubernetesSource::from_environment(config.node_name.clone()).await?;
+            let source = KubernetesSource::from_environment(config.node_name.clone())
+                .await?
+                .register_metrics(registry);
             let updates = source.subscribe();
             tasks.spawn(source.run());
             updates
