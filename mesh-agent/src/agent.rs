@@ -139,6 +139,7 @@ async fn start_config(
         ConfigSource::Kubernetes => {
             let source = KubernetesSource::from_environment(config.node_name.clone())
                 .await?
+                .secret_namespaces(&config.secret_namespaces)
                 .register_metrics(registry);
             let updates = source.subscribe();
             tasks.spawn(source.run());

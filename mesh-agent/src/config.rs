@@ -34,6 +34,14 @@ pub struct RunArgs {
     /// Read everything from the Kubernetes API (in-cluster or kubeconfig credentials).
     #[arg(long)]
     pub kubernetes: bool,
+    /// The namespaces whose TLS Secrets (gateway `credentialName`s) the Kubernetes source reads,
+    /// comma-separated; nowhere else (RBAC: a namespaced Role in each).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "istio-system,mesh-system"
+    )]
+    pub secret_namespaces: Vec<String>,
     /// This node's name (scopes the pinned maps and the enrollment socket).
     #[arg(long)]
     pub node_name: String,
@@ -97,6 +105,8 @@ pub enum ConfigSource {
 pub struct AgentConfig {
     /// Where the configuration comes from.
     pub source: ConfigSource,
+    /// Where the Kubernetes source reads gateway credentials (TLS Secrets).
+    pub secret_namespaces: Vec<String>,
     /// Node name.
     pub node_name: String,
     /// Cgroup subtree the capture programs attach to.
@@ -146,6 +156,9 @@ impl AgentConfig {
                 args.access_log_dir
             );
         }
+        for namespace in &args.secret_namespaces {
+            namespace_name(namespace)?;
+        }
         let cgroup = match args.cgroup {
             Some(cgroup) => cgroup,
             None => cgroup2_root(Path::new("/proc/mounts"))?,
@@ -158,6 +171,7 @@ impl AgentConfig {
                 .enroll_socket
                 .unwrap_or_else(|| Path::new("/run/mesh-agent").join(format!("{node}.sock"))),
             source,
+            secret_namespaces: args.secret_namespaces,
             node_name: args.node_name,
             cgroup,
             bpf_object: args.bpf_object,
@@ -186,6 +200,21 @@ fn worker_threads(asked: Option<usize>) -> anyhow::Result<usize> {
     }
 }
 
+/// Checks a `--secret-namespaces` entry is a namespace name (an RFC 1123 label).
+fn namespace_name(name: &str) -> anyhow::Result<()> {
+    let label = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if !label {
+        bail!("--secret-namespaces: {name:?} is not a namespace name (lowercase letters, digits and '-', at most 63)");
+    }
+    Ok(())
+}
+
 /// The mount point of the cgroup v2 hierarchy, from a mounts table such as `/proc/mounts`.
 pub fn cgroup2_root(mounts: &Path) -> anyhow::Result<PathBuf> {
     let table = std::fs::read_to_string(mounts)
@@ -209,5 +238,39 @@ mod tests {
         assert_eq!(worker_threads(Some(3)).unwrap(), 3);
         let err = worker_threads(Some(0)).unwrap_err().to_string();
         assert!(err.contains("--worker-threads"), "{err}");
+    }
+
+    #[test]
+    fn secret_namespaces_default_to_istio_and_the_mesh_and_must_be_names() {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let parse = |extra: &[&str]| {
+            let base = [
+                "mesh-agent",
+                "--config-dir",
+                "/c",
+                "--node-name",
+                "n",
+                "--cgroup",
+                "/g",
+            ];
+            let args = Cli::try_parse_from(base.iter().chain(extra)).unwrap().run;
+            AgentConfig::resolve(args)
+        };
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.secret_namespaces, ["istio-system", "mesh-system"]);
+        let config = parse(&["--secret-namespaces", "edge,istio-system"]).unwrap();
+        assert_eq!(config.secret_namespaces, ["edge", "istio-system"]);
+        let err = parse(&["--secret-namespaces", "edge,Bad_NS"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "--secret-namespaces: \"Bad_NS\" is not a namespace name (lowercase letters, digits and '-', at most 63)"
+        );
     }
 }
