@@ -54,9 +54,7 @@ pub fn cgroup2_mount() -> io::Result<PathBuf> {
 pub fn is_bpffs_mount_point(dir: &Path) -> io::Result<bool> {
     let mounts = std::fs::read_to_string("/proc/mounts")?;
     let dir = std::fs::canonicalize(dir)?;
-    Ok(mount_points(&mounts, "bpf")
-        .iter()
-        .any(|point| *point == dir))
+    Ok(mount_points(&mounts, "bpf").contains(&dir))
 }
 
 /// Mounts bpffs at `/sys/fs/bpf` unless it is mounted there already.
