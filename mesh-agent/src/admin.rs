@@ -170,7 +170,8 @@ impl AdminServer {
                     }
                 }
                 Listener::Unix(socket) => match socket.accept().await {
-                    Ok(stream) => self.serve(stream),
+                    Ok((stream, Ok(()))) => self.serve(stream),
+                    Ok((stream, Err(refusal))) => serve_refused(stream, refusal),
                     Err(error) => tracing::debug!(%error, "admin socket accept failed"),
                 },
             }
@@ -182,17 +183,32 @@ impl AdminServer {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let routes = self.routes.clone();
-        let endpoints = self.agent_endpoints.clone();
-        tokio::spawn(async move {
-            let service =
-                service_fn(move |request| answer(routes.clone(), endpoints.clone(), request));
-            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "admin connection failed");
-            }
-        });
+        serve_with(stream, self.routes.clone(), self.agent_endpoints.clone());
     }
+}
+
+/// Answers every request of a client the socket refused with 403 and why.
+fn serve_refused<S>(stream: S, refusal: String)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let forbidden: Routes =
+        Arc::new(move |_| (StatusCode::FORBIDDEN, TEXT, format!("{refusal}\n")));
+    serve_with(stream, forbidden, None);
+}
+
+/// Serves HTTP/1 on `stream` from `routes` (and `endpoints`) on a task of its own.
+fn serve_with<S>(stream: S, routes: Routes, endpoints: Option<Arc<AgentEndpoints>>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let service = service_fn(move |request| answer(routes.clone(), endpoints.clone(), request));
+        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "admin connection failed");
+        }
+    });
 }
 
 async fn answer(

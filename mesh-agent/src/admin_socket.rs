@@ -6,7 +6,6 @@ use std::io;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
-use tokio::io::AsyncWriteExt as _;
 use tokio::net::{UnixListener, UnixStream};
 
 /// Where the agent serves admin by default.
@@ -51,20 +50,16 @@ impl AdminSocket {
         &self.path
     }
 
-    /// The next client allowed in. A refused peer gets a 403 naming its uid and is closed.
-    pub async fn accept(&self) -> io::Result<UnixStream> {
-        loop {
-            let (mut stream, _) = self.listener.accept().await?;
-            let uid = stream.peer_cred()?.uid();
-            match peer_allowed(uid, nix::unistd::geteuid().as_raw()) {
-                Ok(()) => return Ok(stream),
-                Err(refusal) => {
-                    tracing::warn!(uid, "admin socket: refused a peer that is not root");
-                    let _ = stream.write_all(forbidden(&refusal).as_bytes()).await;
-                    let _ = stream.shutdown().await;
-                }
-            }
+    /// The next client, and why it is refused (its peer is not root), if it is: the server
+    /// answers every request of a refused client with 403 and that reason.
+    pub async fn accept(&self) -> io::Result<(UnixStream, Result<(), String>)> {
+        let (stream, _) = self.listener.accept().await?;
+        let uid = stream.peer_cred()?.uid();
+        let allowed = peer_allowed(uid, nix::unistd::geteuid().as_raw());
+        if allowed.is_err() {
+            tracing::warn!(uid, "admin socket: refused a peer that is not root");
         }
+        Ok((stream, allowed))
     }
 }
 
@@ -87,15 +82,6 @@ pub fn peer_allowed(uid: u32, own: u32) -> Result<(), String> {
     }
 }
 
-/// The answer to a refused peer.
-fn forbidden(reason: &str) -> String {
-    format!(
-        "HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain; charset=utf-8\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n{reason}\n",
-        reason.len() + 1
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,13 +93,6 @@ mod tests {
         assert!(peer_allowed(1000, 1000).is_ok());
         let refused = peer_allowed(65534, 0).unwrap_err();
         assert!(refused.contains("uid is 65534"), "{refused}");
-    }
-
-    #[test]
-    fn a_refusal_is_a_complete_http_answer() {
-        let answer = forbidden("no");
-        assert!(answer.starts_with("HTTP/1.1 403 "), "{answer}");
-        assert!(answer.ends_with("content-length: 3\r\nconnection: close\r\n\r\nno\n"));
     }
 
     #[tokio::test]
