@@ -138,8 +138,14 @@ fn the_mesh_cni_installer_runs_with_the_cni_directories_and_the_agents_socket() 
         (Some("/etc/cni/net.d".into()), "/host/etc/cni/net.d".into()),
     ]);
     assert_eq!(mounts, wanted, "the CNI directories and nothing else");
-    // The socket mesh-cni is told about is where the agent's directory is mounted on the host.
+    // The socket mesh-cni is told about is the agent's, in its directory mounted from the host.
     let agent = container(&spec, "agent");
+    let agent_args = agent.args.clone().unwrap();
+    let at = agent_args
+        .iter()
+        .position(|a| a == "--enroll-socket")
+        .unwrap();
+    assert_eq!(agent_args[at + 1], "/run/mesh-agent/enroll.sock");
     let run_dir = agent
         .volume_mounts
         .iter()
