@@ -79,8 +79,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         resilience,
     );
     let agent_endpoints = AgentEndpoints::new(registry, crate::logging::LogLevels::installed());
-    let admin_server = AdminServer::new(config.admin_addr, admin_routes)
-        .await?
+    let admin_server = AdminServer::unix(&config.admin_socket, admin_routes)?
         .with_agent_endpoints(agent_endpoints);
     let enroll_server = EnrollServer::new(&config.enroll_socket)?;
     tracing::info!(
@@ -140,6 +139,7 @@ async fn start_config(
         ConfigSource::Kubernetes => {
             let source = KubernetesSource::from_environment(config.node_name.clone())
                 .await?
+                .secret_namespaces(&config.secret_namespaces)
                 .register_metrics(registry);
             let updates = source.subscribe();
             tasks.spawn(source.run());

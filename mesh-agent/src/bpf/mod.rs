@@ -5,6 +5,7 @@
 mod accel;
 mod counters;
 mod enroll;
+mod kernel;
 mod loader;
 mod mounts;
 mod object;
@@ -15,10 +16,13 @@ mod pods_cgroup;
 mod socket;
 
 pub use counters::{CounterTotals, FlowCount};
+pub use kernel::{
+    check_kernel, first_missing, KernelError, KernelFeature, Probe, MINIMUM_KERNEL, REQUIRED,
+};
 pub use loader::{BpfError, LoadOptions, MeshBpf};
 pub use mounts::{cgroup2_mount, ensure_bpffs, BPFFS_ROOT};
 pub use object::{resolve_object, BPF_OBJECT_ENV};
 pub use own_cgroup::own_cgroup_id;
-pub use pins::MapPins;
+pub use pins::{clear_stale, MapPins};
 pub use pods_cgroup::{detect_pods_cgroup, refuse_root, PodsCgroupError, KUBEPODS};
 pub use socket::socket_netns_cookie;

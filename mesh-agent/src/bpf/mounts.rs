@@ -50,6 +50,13 @@ pub fn cgroup2_mount() -> io::Result<PathBuf> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no cgroup2 mount in /proc/mounts"))
 }
 
+/// Whether `dir` is where a bpffs is mounted (e.g. `/sys/fs/bpf` itself).
+pub fn is_bpffs_mount_point(dir: &Path) -> io::Result<bool> {
+    let mounts = std::fs::read_to_string("/proc/mounts")?;
+    let dir = std::fs::canonicalize(dir)?;
+    Ok(mount_points(&mounts, "bpf").contains(&dir))
+}
+
 /// Mounts bpffs at `/sys/fs/bpf` unless it is mounted there already.
 pub fn ensure_bpffs() -> io::Result<()> {
     let mounts = std::fs::read_to_string("/proc/mounts")?;

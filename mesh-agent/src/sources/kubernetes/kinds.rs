@@ -18,8 +18,15 @@ pub enum Selection {
         namespace: &'static str,
         name: &'static str,
     },
-    /// Every object of one `type` (field selector `type=<type>`), e.g. TLS Secrets only.
+    /// Every object of one `type` (field selector `type=<type>`), e.g. TLS Secrets only; for
+    /// Secrets, a template the source turns into one [`Selection::OfTypeIn`] per namespace
+    /// holding gateway credentials (`secrets.rs`).
     OfType(&'static str),
+    /// The objects of one `type` in one namespace (field selector `type=<type>`).
+    OfTypeIn {
+        type_name: &'static str,
+        namespace: &'static str,
+    },
 }
 
 /// One watch the source runs: a kind, which of its objects, and why the mesh needs them.
@@ -66,7 +73,10 @@ impl WatchedKind {
         match self.selection {
             Selection::OwnNode => Some(format!("spec.nodeName={node}")),
             Selection::Named { name, .. } => Some(format!("metadata.name={name}")),
-            Selection::OfType(kind) => Some(format!("type={kind}")),
+            Selection::OfType(kind)
+            | Selection::OfTypeIn {
+                type_name: kind, ..
+            } => Some(format!("type={kind}")),
             Selection::All | Selection::MetadataOnly => None,
         }
     }

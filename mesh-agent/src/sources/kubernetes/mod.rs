@@ -6,6 +6,7 @@
 mod discovery;
 mod kinds;
 mod metrics;
+mod secrets;
 mod store;
 mod watches;
 
@@ -20,6 +21,7 @@ use tokio::sync::{watch, Notify};
 use crate::document::{RawResource, SourceUpdate};
 pub use kinds::{Selection, WatchedKind, WATCHED_KINDS};
 pub use metrics::KindMetrics;
+pub use secrets::DEFAULT_SECRET_NAMESPACES;
 use watches::Watches;
 
 /// How often the source asks again which kinds are served, by default.
@@ -37,6 +39,8 @@ pub struct KubernetesSource {
     rediscovery: Duration,
     first_list_grace: Duration,
     metrics: KindMetrics,
+    /// [`WATCHED_KINDS`] with Secrets read in the gateway credentials' namespaces only.
+    kinds: &'static [WatchedKind],
 }
 
 impl KubernetesSource {
@@ -49,7 +53,15 @@ impl KubernetesSource {
             rediscovery: REDISCOVERY_PERIOD,
             first_list_grace: FIRST_LIST_GRACE,
             metrics: KindMetrics::default(),
+            kinds: secrets::in_namespaces(WATCHED_KINDS, &default_secret_namespaces()),
         }
+    }
+
+    /// Reads Secrets (gateway credentials) in `namespaces` only, instead of
+    /// [`DEFAULT_SECRET_NAMESPACES`].
+    pub fn secret_namespaces(mut self, namespaces: &[String]) -> Self {
+        self.kinds = secrets::in_namespaces(WATCHED_KINDS, namespaces);
+        self
     }
 
     /// A source with in-cluster credentials (or the local kubeconfig).
@@ -90,7 +102,7 @@ impl KubernetesSource {
         let mut watches = Watches::new(
             client,
             node,
-            WATCHED_KINDS,
+            self.kinds,
             changed.clone(),
             self.metrics.clone(),
         );
@@ -123,7 +135,7 @@ impl KubernetesSource {
     async fn start(&self, watches: &mut Watches) {
         let mut pause = Duration::from_secs(1);
         let served = loop {
-            match discovery::discover(&self.client, WATCHED_KINDS).await {
+            match discovery::discover(&self.client, self.kinds).await {
                 Ok(served) => break served,
                 Err(err) => tracing::warn!(%err, "API discovery failed; retrying in {pause:?}"),
             }
@@ -138,7 +150,7 @@ impl KubernetesSource {
     /// Asks again which kinds are served and follows the answer; whether a watch started or
     /// stopped. A failed ask changes nothing.
     async fn rediscover(&self, watches: &mut Watches) -> bool {
-        match discovery::discover(&self.client, WATCHED_KINDS).await {
+        match discovery::discover(&self.client, self.kinds).await {
             Ok(served) => watches.follow(&served, false),
             Err(err) => {
                 tracing::warn!(%err, "API discovery failed; the watches stay as they are");
@@ -155,6 +167,14 @@ impl KubernetesSource {
             ..Default::default()
         });
     }
+}
+
+/// [`DEFAULT_SECRET_NAMESPACES`], owned.
+fn default_secret_namespaces() -> Vec<String> {
+    DEFAULT_SECRET_NAMESPACES
+        .iter()
+        .map(|n| n.to_string())
+        .collect()
 }
 
 /// Every kind's resources in [`WATCHED_KINDS`] order. A pod on this node appears once, in full:

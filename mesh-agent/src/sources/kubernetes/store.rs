@@ -76,7 +76,7 @@ impl KindStore {
                 let api = Api::<PartialObjectMeta<DynamicObject>>::all_with(client, &resource);
                 Self::watch(api, target, changed)
             }
-            Selection::Named { namespace, .. } => {
+            Selection::Named { namespace, .. } | Selection::OfTypeIn { namespace, .. } => {
                 let api = Api::<DynamicObject>::namespaced_with(client, namespace, &resource);
                 Self::watch(api, target, changed)
             }
