@@ -11,7 +11,7 @@ use crate::admin::{self, AdminServer, Readiness};
 use crate::admin_routes::AgentEndpoints;
 use crate::attach::start_capture;
 use crate::config::{AgentConfig, ConfigSource};
-use crate::enroll::EnrollServer;
+use crate::enroll::{Admission, EnrollServer, Enrollment, EnrollmentSettings, StateDir};
 use crate::metrics;
 use crate::net::UpstreamSockets;
 use crate::pipeline::{ConfigMetrics, ConfigState};
@@ -61,6 +61,17 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         ListenAddrs::default(),
         &mut registry,
     ));
+    let enrollment = Arc::new(Enrollment::new(
+        pods.clone(),
+        config_state.clone(),
+        EnrollmentSettings {
+            node_name: config.node_name.clone(),
+            state: StateDir::open(&config.state_dir)?,
+            admission: Admission::default(),
+            pod_wait: crate::enroll::POD_WAIT,
+        },
+        &mut registry,
+    ));
     let pod_index = crate::flows::PodIndex::default();
     let flows = capture.flows.clone();
     crate::flows::register(
@@ -95,7 +106,8 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     tasks.spawn(metrics_server.run());
     tasks.spawn(admin_server.run());
     tasks.spawn(ready_server.run());
-    tasks.spawn(enroll_server.run(pods.clone()));
+    tasks.spawn(enroll_server.run(enrollment.clone()));
+    tasks.spawn(enrollment.follow());
     tasks.spawn(gateway.run(crate::gateway::GATEWAY_REFRESH));
 
     let signal = shutdown_signal().await?;

@@ -10,6 +10,8 @@ mod harness;
 mod ebpf_accel;
 mod ebpf_capture;
 mod ebpf_counter;
+mod enroll_reconcile;
+mod enroll_socket;
 mod netns_enroll;
 mod netns_enter;
 mod netns_same_node;

@@ -64,6 +64,9 @@ pub fn spawn(launch: &AgentLaunch) -> Result<u32> {
         .arg(pin_dir(launch.node_netns))
         .arg("--enroll-socket")
         .arg(launch.socket)
+        // Next to the socket, per node: agents of one lab share the host's /run.
+        .arg("--state-dir")
+        .arg(launch.socket.with_extension("state"))
         .args([
             "--metrics-addr",
             "0.0.0.0:15020",
