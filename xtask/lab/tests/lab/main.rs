@@ -12,6 +12,8 @@ mod support;
 
 /// `lab apply` / `lab delete` on a running lab; `lab status` phases.
 mod apply;
+/// Enrollment through mesh-cni: at creation, namespace labels live, recovery after stop/kill.
+mod cni;
 /// The ingress gateway.
 mod gateway;
 /// Bad input is refused and creates nothing.
