@@ -1,5 +1,6 @@
-//! The plugin's side of the node agent's enrollment protocol (ARCHITECTURE.md, "Enrollment": one JSON object per
-//! line each way over a Unix socket): `add`, `remove`, `check`, and their answers.
+//! The plugin's side of the node agent's enrollment protocol (the agent's side:
+//! `mesh-agent/src/enroll/protocol.rs`): one JSON object per line each way over a Unix socket;
+//! `add`, `remove`, `check`, and their answers.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
