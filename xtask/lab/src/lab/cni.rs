@@ -52,7 +52,7 @@ pub fn del(lab: &Lab, node: &Node, pod: &Pod) -> Result<()> {
 }
 
 /// The network configuration the runtime writes on the plugin's stdin.
-pub fn netconf(lab: &Lab, node: &Node, pod: &Pod) -> Value {
+fn netconf(lab: &Lab, node: &Node, pod: &Pod) -> Value {
     let gateway = bridge_address(node);
     let prev_result = json!({
         "cniVersion": CNI_VERSION,

@@ -36,8 +36,8 @@ pub struct PodStatus {
     /// `node-N`, or `external` for an external host.
     pub node: String,
     pub ip: Ipv4Addr,
-    /// Whether its node's agent reports it enrolled; `None` when that agent does not answer
-    /// (or for an external host).
+    /// Whether its node's agent reports it enrolled (never for an external host); `None` when
+    /// that agent does not answer.
     pub enrolled: Option<bool>,
     pub phase: PodPhase,
 }
@@ -72,7 +72,10 @@ impl Lab {
             })
             .collect();
         let enrolled = |p: &super::Pod| {
-            let node = nodes.iter().find(|n| Some(&n.name) == p.node.as_ref())?;
+            let Some(node) = &p.node else {
+                return Some(false); // an external host is never in the mesh
+            };
+            let node = nodes.iter().find(|n| &n.name == node)?;
             let key = format!("{}/{}", p.namespace, p.name);
             Some(node.enrolled.as_ref()?.contains(&key))
         };
@@ -157,7 +160,7 @@ impl fmt::Display for LabStatus {
             let enrolled = match p.enrolled {
                 Some(true) => "yes",
                 Some(false) => "no",
-                None => "?",
+                None => "?", // its agent does not answer
             };
             writeln!(
                 f,
