@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
+
 use prometheus_client::registry::Registry;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::JoinSet;
@@ -61,17 +63,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         ListenAddrs::default(),
         &mut registry,
     ));
-    let enrollment = Arc::new(Enrollment::new(
-        pods.clone(),
-        config_state.clone(),
-        EnrollmentSettings {
-            node_name: config.node_name.clone(),
-            state: StateDir::open(&config.state_dir)?,
-            admission: Admission::default(),
-            pod_wait: crate::enroll::POD_WAIT,
-        },
-        &mut registry,
-    ));
+    start_enrollment(&config, &pods, &config_state, &mut registry, &mut tasks)?;
     let pod_index = crate::flows::PodIndex::default();
     let flows = capture.flows.clone();
     crate::flows::register(
@@ -94,20 +86,16 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let admin_server = AdminServer::new(config.admin_addr, admin_routes)
         .await?
         .with_agent_endpoints(agent_endpoints);
-    let enroll_server = EnrollServer::new(&config.enroll_socket)?;
     tracing::info!(
         metrics = %metrics_server.address(),
         ready = %ready_server.address(),
         admin = %admin_server.address(),
-        enroll = %enroll_server.address().display(),
         "serving"
     );
 
     tasks.spawn(metrics_server.run());
     tasks.spawn(admin_server.run());
     tasks.spawn(ready_server.run());
-    tasks.spawn(enroll_server.run(enrollment.clone()));
-    tasks.spawn(enrollment.follow());
     tasks.spawn(gateway.run(crate::gateway::GATEWAY_REFRESH));
 
     let signal = shutdown_signal().await?;
@@ -120,6 +108,32 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     drop(pods);
     drop(capture);
     tracing::info!("mesh-agent stopped");
+    Ok(())
+}
+
+/// Serves the enrollment socket and reconciles the enrolled pods with the view (at once: a
+/// restarted agent recovers its pods from its records and the node's netns).
+fn start_enrollment(
+    config: &AgentConfig,
+    pods: &Arc<EnrolledPods>,
+    config_state: &ConfigState,
+    registry: &mut Registry,
+    tasks: &mut JoinSet<()>,
+) -> anyhow::Result<()> {
+    let settings = EnrollmentSettings {
+        node_name: config.node_name.clone(),
+        state: StateDir::open(&config.state_dir)
+            .with_context(|| format!("--state-dir {}", config.state_dir.display()))?,
+        admission: Admission::default(),
+        pod_wait: crate::enroll::POD_WAIT,
+    };
+    let enrollment = Enrollment::new(pods.clone(), config_state.clone(), settings, registry);
+    let enrollment = Arc::new(enrollment);
+    let server = EnrollServer::new(&config.enroll_socket)
+        .with_context(|| format!("--enroll-socket {}", config.enroll_socket.display()))?;
+    tracing::info!(socket = %server.address().display(), state = %config.state_dir.display(), "enrollment serving");
+    tasks.spawn(server.run(enrollment.clone()));
+    tasks.spawn(enrollment.follow());
     Ok(())
 }
 
