@@ -131,10 +131,9 @@ impl Enrollment {
         let found = scan
             .get_or_insert_with(NodeNetns::scan_node)
             .find(&pod.uid, &pod.ips);
-        let path = found.map(ToOwned::to_owned).map_err(|error| {
-            self.count_failure("netns_not_found");
-            error
-        })?;
+        let path = found
+            .map(ToOwned::to_owned)
+            .inspect_err(|_| self.count_failure("netns_not_found"))?;
         let node_ips = Netns::open(&path).map(|n| gateways(&n)).unwrap_or_default();
         let spec = PodToEnroll {
             namespace: pod.namespace.clone(),
