@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::admission::gateways;
-use super::scan::NetnsByIp;
+use super::scan::NodeNetns;
 use super::service::Enrollment;
 use super::view::{desired_pods, membership_of, DesiredPod};
 use crate::net::Netns;
@@ -110,7 +110,7 @@ impl Enrollment {
         &self,
         pod: &DesiredPod,
         record: Option<PodToEnroll>,
-        scan: &mut Option<NetnsByIp>,
+        scan: &mut Option<NodeNetns>,
     ) -> Result<(), String> {
         let same_pod = |r: &PodToEnroll| r.uid.is_empty() || r.uid == pod.uid;
         if let Some(record) = record.filter(same_pod) {
@@ -128,11 +128,12 @@ impl Enrollment {
                 return self.enroll_locked(spec).await.map(drop);
             }
         }
-        let found = scan.get_or_insert_with(NetnsByIp::scan_node).find(&pod.ips);
-        let Some(path) = found.map(ToOwned::to_owned) else {
-            self.count_failure("netns_not_found");
-            return Err("no network namespace on the node holds the pod's IP".into());
-        };
+        let found = scan
+            .get_or_insert_with(NodeNetns::scan_node)
+            .find(&pod.uid, &pod.ips);
+        let path = found
+            .map(ToOwned::to_owned)
+            .inspect_err(|_| self.count_failure("netns_not_found"))?;
         let node_ips = Netns::open(&path).map(|n| gateways(&n)).unwrap_or_default();
         let spec = PodToEnroll {
             namespace: pod.namespace.clone(),

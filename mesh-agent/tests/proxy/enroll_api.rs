@@ -1,22 +1,22 @@
 //! The enrollment API in-process: requests and their error messages, membership decided from
 //! the agent's view, waiting for a pod the view does not hold yet, state records, the socket
-//! server and the `mesh-agent enroll` client. Pods live in the test's own netns (no root
+//! server and the `mesh-agent enroll` client (`enroll_cli.rs`). Pods live in the test's own netns (no root
 //! needed), so the agent's own-netns refusal is switched off here (privileged tests check it).
 
 use std::time::Duration;
 
-use mesh_agent::enroll::{self, EnrollServer, Request, Response};
+use mesh_agent::enroll::Response;
 
 use crate::harness::config::{apply, compile};
 use crate::harness::enrollment::{add_line, namespace, node_pod, Setup, TestEnrollment};
 use crate::harness::proxy::FakePodCapture;
 use crate::harness::TempDir;
 
-const OWN_NETNS: &str = "/proc/self/ns/net";
+pub const OWN_NETNS: &str = "/proc/self/ns/net";
 /// The address the test's own netns holds.
-const IP: &str = "127.0.0.1";
+pub const IP: &str = "127.0.0.1";
 
-fn view() -> String {
+pub fn view() -> String {
     [
         namespace("shop", "istio.io/dataplane-mode: ambient"),
         namespace("plain", ""),
@@ -28,7 +28,7 @@ fn view() -> String {
     .concat()
 }
 
-fn start(state: &TempDir) -> TestEnrollment {
+pub fn start(state: &TempDir) -> TestEnrollment {
     Setup::in_own_netns(compile(&view()), state).start()
 }
 
@@ -200,78 +200,4 @@ async fn a_pod_the_capture_layer_refuses_is_not_enrolled() {
     let error = error_of(&enrollment, &add_line("shop", "web-0", OWN_NETNS, IP)).await;
     assert_eq!(error, "pod shop/web-0: capture: map full");
     assert!(enrollment.enrolled().await.is_empty());
-}
-
-#[tokio::test]
-async fn socket_server_answers_the_client_and_the_cli() {
-    let state = TempDir::new("enroll-socket");
-    let enrollment = start(&state);
-    let dir = TempDir::new("enroll");
-    let socket = dir.path().join("agent.sock");
-    let server = EnrollServer::new(&socket).unwrap();
-    let serving = tokio::spawn(server.run(enrollment.enrollment.clone()));
-
-    let listed = enroll::request(&socket, &Request::List).await.unwrap();
-    assert_eq!(listed.pods, Some(vec![]));
-
-    let socket_arg = socket.to_str().unwrap().to_string();
-    let add = [
-        "enroll",
-        "--socket",
-        &socket_arg,
-        "add",
-        "--namespace",
-        "shop",
-        "--name",
-        "web-0",
-        "--uid",
-        "uid-web-0",
-        "--netns",
-        OWN_NETNS,
-        "--ip",
-        IP,
-        "--ip",
-        "fd00::5",
-        "--node-ip",
-        "10.244.1.1",
-    ];
-    let output = cli(&add).await;
-    assert!(output.status.success(), "{output:?}");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.starts_with(r#"{"ok":true,"enrolled":true"#),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains(r#""ips":["127.0.0.1","fd00::5"]"#),
-        "{stdout}"
-    );
-    let check = [
-        "enroll",
-        "--socket",
-        &socket_arg,
-        "check",
-        "--namespace",
-        "plain",
-        "--name",
-        "x",
-    ];
-    let output = cli(&check).await;
-    assert!(!output.status.success(), "a pod nobody knows fails check");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("not in the agent's view"), "{stdout}");
-    assert_eq!(enrollment.enrolled().await, ["shop/web-0"]);
-
-    serving.abort();
-    let _ = serving.await;
-    assert!(!socket.exists(), "socket file removed with the server");
-}
-
-async fn cli(args: &[&str]) -> std::process::Output {
-    let binary = env!("CARGO_BIN_EXE_mesh-agent");
-    tokio::process::Command::new(binary)
-        .args(args)
-        .output()
-        .await
-        .unwrap()
 }
