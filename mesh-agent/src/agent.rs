@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
+
 use prometheus_client::registry::Registry;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::JoinSet;
@@ -11,7 +13,7 @@ use crate::admin::{self, AdminServer, Readiness};
 use crate::admin_routes::AgentEndpoints;
 use crate::attach::start_capture;
 use crate::config::{AgentConfig, ConfigSource};
-use crate::enroll::EnrollServer;
+use crate::enroll::{Admission, EnrollServer, Enrollment, EnrollmentSettings, StateDir};
 use crate::metrics;
 use crate::net::UpstreamSockets;
 use crate::pipeline::{ConfigMetrics, ConfigState};
@@ -60,6 +62,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         ListenAddrs::default(),
         &mut registry,
     ));
+    start_enrollment(&config, &pods, &config_state, &mut registry, &mut tasks)?;
     let pod_index = crate::flows::PodIndex::default();
     let flows = capture.flows.clone();
     crate::flows::register(
@@ -81,19 +84,16 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let agent_endpoints = AgentEndpoints::new(registry, crate::logging::LogLevels::installed());
     let admin_server = AdminServer::unix(&config.admin_socket, admin_routes)?
         .with_agent_endpoints(agent_endpoints);
-    let enroll_server = EnrollServer::new(&config.enroll_socket)?;
     tracing::info!(
         metrics = %metrics_server.address(),
         ready = %ready_server.address(),
         admin = %admin_server.address(),
-        enroll = %enroll_server.address().display(),
         "serving"
     );
 
     tasks.spawn(metrics_server.run());
     tasks.spawn(admin_server.run());
     tasks.spawn(ready_server.run());
-    tasks.spawn(enroll_server.run(pods.clone()));
     tasks.spawn(gateway.run(crate::gateway::GATEWAY_REFRESH));
 
     let signal = shutdown_signal().await?;
@@ -106,6 +106,32 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     drop(pods);
     drop(capture);
     tracing::info!("mesh-agent stopped");
+    Ok(())
+}
+
+/// Serves the enrollment socket and reconciles the enrolled pods with the view (at once: a
+/// restarted agent recovers its pods from its records and the node's netns).
+fn start_enrollment(
+    config: &AgentConfig,
+    pods: &Arc<EnrolledPods>,
+    config_state: &ConfigState,
+    registry: &mut Registry,
+    tasks: &mut JoinSet<()>,
+) -> anyhow::Result<()> {
+    let settings = EnrollmentSettings {
+        node_name: config.node_name.clone(),
+        state: StateDir::open(&config.state_dir)
+            .with_context(|| format!("--state-dir {}", config.state_dir.display()))?,
+        admission: Admission::default(),
+        pod_wait: crate::enroll::POD_WAIT,
+    };
+    let enrollment = Enrollment::new(pods.clone(), config_state.clone(), settings, registry);
+    let enrollment = Arc::new(enrollment);
+    let server = EnrollServer::new(&config.enroll_socket)
+        .with_context(|| format!("--enroll-socket {}", config.enroll_socket.display()))?;
+    tracing::info!(socket = %server.address().display(), state = %config.state_dir.display(), "enrollment serving");
+    tasks.spawn(server.run(enrollment.clone()));
+    tasks.spawn(enrollment.follow());
     Ok(())
 }
 

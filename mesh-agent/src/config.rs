@@ -15,6 +15,8 @@ pub const DEFAULT_METRICS_ADDR: &str = "0.0.0.0:15020";
 /// Default readiness endpoint (Istio's port).
 pub const DEFAULT_READY_ADDR: &str = "0.0.0.0:15021";
 pub use crate::admin_socket::DEFAULT_ADMIN_SOCKET;
+/// Where the enrolled pods' records are kept.
+pub const DEFAULT_STATE_DIR: &str = "/run/mesh-agent/state";
 /// Default upstream connect timeout, in milliseconds.
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
 /// Default runtime worker threads: a node agent shares the node with its pods (ztunnel's
@@ -55,9 +57,13 @@ pub struct RunArgs {
     /// Where maps are pinned [default: /sys/fs/bpf/mesh/<node>].
     #[arg(long)]
     pub bpf_pin_dir: Option<PathBuf>,
-    /// The enrollment API's Unix socket [default: /run/mesh-agent/<node>.sock].
+    /// The enrollment API's Unix socket [default: /run/mesh-agent/enroll.sock].
     #[arg(long)]
     pub enroll_socket: Option<PathBuf>,
+    /// Where the records of enrolled pods are kept (a restarted agent recovers its pods from
+    /// them).
+    #[arg(long, default_value = DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
     /// Prometheus `/metrics` address.
     #[arg(long, default_value = DEFAULT_METRICS_ADDR)]
     pub metrics_addr: SocketAddr,
@@ -118,6 +124,8 @@ pub struct AgentConfig {
     pub bpf_pin_dir: PathBuf,
     /// Enrollment socket.
     pub enroll_socket: PathBuf,
+    /// The enrolled pods' records.
+    pub state_dir: PathBuf,
     /// `/metrics` address.
     pub metrics_addr: SocketAddr,
     /// `/healthz/ready` address.
@@ -170,7 +178,8 @@ impl AgentConfig {
                 .unwrap_or_else(|| Path::new("/sys/fs/bpf/mesh").join(node)),
             enroll_socket: args
                 .enroll_socket
-                .unwrap_or_else(|| Path::new("/run/mesh-agent").join(format!("{node}.sock"))),
+                .unwrap_or_else(|| Path::new("/run/mesh-agent/enroll.sock").to_path_buf()),
+            state_dir: args.state_dir,
             source,
             secret_namespaces: args.secret_namespaces,
             node_name: args.node_name,

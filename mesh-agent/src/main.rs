@@ -63,25 +63,46 @@ enum EnrollOp {
         name: String,
         #[arg(long, default_value = "")]
         uid: String,
+        /// The sandbox's container id.
+        #[arg(long)]
+        container_id: Option<String>,
         /// Path of the pod's network namespace.
         #[arg(long)]
         netns: PathBuf,
-        /// The pod's IP.
-        #[arg(long)]
-        ip: IpAddr,
-        /// The node's address on the pod network.
-        #[arg(long)]
-        node_ip: Option<IpAddr>,
+        /// A pod IP (repeat for each).
+        #[arg(long = "ip", required = true)]
+        ips: Vec<IpAddr>,
+        /// A node address on the pod network, the pod's gateway (repeat for each).
+        #[arg(long = "node-ip")]
+        node_ips: Vec<IpAddr>,
     },
     /// Stop capturing a pod.
-    Remove {
-        #[arg(long)]
-        namespace: String,
-        #[arg(long)]
-        name: String,
-    },
+    Remove(PodArgs),
+    /// Whether a pod is captured as it should be.
+    Check(PodArgs),
     /// List the enrolled pods.
     List,
+}
+
+/// A pod by namespace and name (and UID: only that instance).
+#[derive(clap::Args)]
+struct PodArgs {
+    #[arg(long)]
+    namespace: String,
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    uid: Option<String>,
+}
+
+impl From<PodArgs> for PodName {
+    fn from(pod: PodArgs) -> Self {
+        PodName {
+            namespace: pod.namespace,
+            name: pod.name,
+            uid: pod.uid,
+        }
+    }
 }
 
 fn main() -> Result<ExitCode> {
@@ -162,18 +183,21 @@ impl From<EnrollOp> for Request {
                 namespace,
                 name,
                 uid,
+                container_id,
                 netns,
-                ip,
-                node_ip,
+                ips,
+                node_ips,
             } => Request::Add(PodToEnroll {
                 namespace,
                 name,
                 uid,
+                container_id,
                 netns,
-                ip,
-                node_ip,
+                ips,
+                node_ips,
             }),
-            EnrollOp::Remove { namespace, name } => Request::Remove(PodName { namespace, name }),
+            EnrollOp::Remove(pod) => Request::Remove(pod.into()),
+            EnrollOp::Check(pod) => Request::Check(pod.into()),
             EnrollOp::List => Request::List,
         }
     }

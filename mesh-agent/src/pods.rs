@@ -20,8 +20,8 @@ use crate::net::Netns;
 use crate::net::ProxiedPod;
 use crate::proxy::{Inbound, Outbound, ProxyInputs};
 
-/// A pod to enroll, as the enrollment API names it.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+/// A pod to enroll, as the enrollment API names it (also the record kept in the state dir).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PodToEnroll {
     /// Pod namespace.
@@ -31,13 +31,36 @@ pub struct PodToEnroll {
     /// Pod UID.
     #[serde(default)]
     pub uid: String,
+    /// The sandbox's container id (CNI `CNI_CONTAINERID`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_id: Option<String>,
     /// Path of the pod's network namespace (`/var/run/netns/<n>`, `/proc/<pid>/ns/net`).
     pub netns: PathBuf,
-    /// Pod IP.
-    pub ip: IpAddr,
-    /// The node's address on the pod network (kubelet probes come from it).
+    /// Pod IPs (the first IPv4 is the one captured until dual-stack capture lands).
+    pub ips: Vec<IpAddr>,
+    /// The node's addresses on the pod network, the pod's gateways (kubelet probes come from
+    /// them).
     #[serde(default)]
-    pub node_ip: Option<IpAddr>,
+    pub node_ips: Vec<IpAddr>,
+}
+
+impl PodToEnroll {
+    /// `namespace/name`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The IP captured: the first IPv4 of `ips`, else the first.
+    pub fn primary_ip(&self) -> Option<IpAddr> {
+        let v4 = self.ips.iter().find(|ip| ip.is_ipv4());
+        v4.or(self.ips.first()).copied()
+    }
+
+    /// The node address of the primary IP's family.
+    fn node_ip_for(&self, ip: IpAddr) -> Option<IpAddr> {
+        let same_family = |n: &&IpAddr| n.is_ipv4() == ip.is_ipv4();
+        self.node_ips.iter().find(same_family).copied()
+    }
 }
 
 /// An enrolled pod, as `list` reports it.
@@ -49,8 +72,17 @@ pub struct EnrolledPod {
     pub name: String,
     /// Pod UID.
     pub uid: String,
-    /// Pod IP.
+    /// The captured pod IP.
     pub ip: IpAddr,
+    /// Every pod IP given at enrollment.
+    pub ips: Vec<IpAddr>,
+    /// The node addresses given at enrollment.
+    pub node_ips: Vec<IpAddr>,
+    /// The sandbox's container id, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_id: Option<String>,
+    /// The netns path it was enrolled with.
+    pub netns: PathBuf,
     /// `SO_NETNS_COOKIE` of its netns.
     pub netns_cookie: u64,
 }
@@ -88,6 +120,9 @@ pub enum EnrollError {
         /// The cause.
         source: io::Error,
     },
+    /// The request named no pod IP.
+    #[error("pod {0}: field `ips` must list at least one pod IP")]
+    NoIp(String),
     /// The capture layer refused the pod.
     #[error("capture: {0:#}")]
     Capture(anyhow::Error),
@@ -122,7 +157,7 @@ pub struct EnrolledPods {
 
 struct Entry {
     pod: Arc<ProxiedPod>,
-    uid: String,
+    spec: PodToEnroll,
     accept_loops: Vec<JoinHandle<()>>,
 }
 
@@ -152,7 +187,8 @@ impl EnrolledPods {
     /// Opens the pod's netns, creates its listeners there, enrolls it for capture and starts
     /// accepting.
     pub async fn add(&self, spec: PodToEnroll) -> Result<EnrolledPod, EnrollError> {
-        let key = format!("{}/{}", spec.namespace, spec.name);
+        let key = spec.key();
+        let ip = spec.primary_ip().ok_or(EnrollError::NoIp(key.clone()))?;
         let mut pods = self.pods.lock().await;
         if pods.contains_key(&key) {
             return Err(EnrollError::AlreadyEnrolled(key));
@@ -173,14 +209,14 @@ impl EnrolledPods {
         let pod = Arc::new(ProxiedPod {
             namespace: spec.namespace.clone(),
             name: spec.name.clone(),
-            ip: spec.ip,
+            ip,
             netns,
             netns_cookie,
         });
-        let accept_loops = self.start(&pod, spec.node_ip).await?;
+        let accept_loops = self.start(&pod, spec.node_ip_for(ip)).await?;
         let entry = Entry {
             pod,
-            uid: spec.uid,
+            spec,
             accept_loops,
         };
         let status = entry.status();
@@ -204,6 +240,12 @@ impl EnrolledPods {
     /// Every enrolled pod, by namespace and name.
     pub async fn list(&self) -> Vec<EnrolledPod> {
         self.pods.lock().await.values().map(Entry::status).collect()
+    }
+
+    /// The enrolled pod `namespace/name`, if any.
+    pub async fn get(&self, namespace: &str, name: &str) -> Option<EnrolledPod> {
+        let key = format!("{namespace}/{name}");
+        self.pods.lock().await.get(&key).map(Entry::status)
     }
 
     /// Removes every pod (agent shutdown); failures are logged.
@@ -271,8 +313,12 @@ impl Entry {
         EnrolledPod {
             namespace: self.pod.namespace.clone(),
             name: self.pod.name.clone(),
-            uid: self.uid.clone(),
+            uid: self.spec.uid.clone(),
             ip: self.pod.ip,
+            ips: self.spec.ips.clone(),
+            node_ips: self.spec.node_ips.clone(),
+            container_id: self.spec.container_id.clone(),
+            netns: self.spec.netns.clone(),
             netns_cookie: self.pod.netns_cookie,
         }
     }

@@ -9,6 +9,7 @@ mod compiled;
 mod contain;
 mod endpoints;
 mod fingerprint;
+mod kube_view;
 mod model;
 pub(crate) mod policy;
 mod references;

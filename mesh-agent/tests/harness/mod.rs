@@ -4,6 +4,8 @@
 //! - [`config`]: compiled configurations and the YAML builders and fixtures they come from.
 //! - [`proxy`]: the agent's proxy stack in-process (fake capture layer, outbound and inbound
 //!   listeners of pods living in the test's own netns) and clients whose connections it captures.
+//! - [`enrollment`]: the agent's enrollment over a fake capture layer, its view fed as YAML
+//!   (Pods on the test node, Namespaces), a state dir of its own.
 //! - [`upstream`]: upstream pods: one HTTP server whose answers a test sets, a TCP echo server.
 //! - [`streaming`]: gRPC-shaped streaming calls (the upstream's answers, the client's body).
 //! - [`web`]: the `web` Service over upstream pods behind the outbound proxy of `sleep-0`.
@@ -20,6 +22,7 @@
 pub mod client;
 pub mod collector;
 pub mod config;
+pub mod enrollment;
 pub mod fake_api;
 pub mod fake_discovery;
 pub mod gateway;

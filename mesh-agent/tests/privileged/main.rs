@@ -14,6 +14,8 @@ mod ebpf_cgroup_root;
 mod ebpf_counter;
 mod ebpf_kernel;
 mod ebpf_stale_pins;
+mod enroll_reconcile;
+mod enroll_socket;
 mod netns_enroll;
 mod netns_enter;
 mod netns_same_node;

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use mesh_agent::access_log::{AccessLog, AccessLogEntry, AccessLogMetrics};
-use mesh_agent::enroll::handle;
 use mesh_agent::net::Netns;
 use mesh_agent::net::{connect, listen, UpstreamSockets};
 use mesh_agent::proxy::{LocalPods, ProxyInputs};
@@ -15,6 +14,7 @@ use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::harness::config::compile;
+use crate::harness::enrollment::to_enroll;
 use crate::harness::namespaced::netns::TestNetns;
 use crate::harness::namespaced::{running_as_root_for, unique_name};
 use crate::harness::proxy::{exchange, Agent, EnrolledPods, FakePodCapture, ListenAddrs};
@@ -57,21 +57,17 @@ async fn client_to_server(fast_path: bool) -> Run {
         ListenAddrs::default(),
         &mut registry,
     );
-    let add = |name: &str, ns: &TestNetns, ip: &str| {
-        format!(
-            r#"{{"op":"add","namespace":"shop","name":"{name}","netns":"{}","ip":"{ip}"}}"#,
-            ns.path()
-        )
-    };
-    let client = handle(&pods, &add("client-0", &client_ns, "10.244.1.5")).await;
-    assert!(client.ok, "{client:?}");
-    let server = handle(&pods, &add("web-0", &server_ns, SERVER_IP)).await;
-    assert!(server.ok, "{server:?}");
+    let add = |name: &str, ns: &TestNetns, ip: &str| to_enroll("shop", name, &ns.path(), ip);
+    let client = pods.add(add("client-0", &client_ns, "10.244.1.5")).await;
+    let client = client.expect("client enrolled");
+    pods.add(add("web-0", &server_ns, SERVER_IP))
+        .await
+        .expect("server enrolled");
 
     let server_netns = Netns::open(server_ns.path().as_ref()).unwrap();
     serve_app(&server_netns).await;
     let original = format!("{SERVER_IP}:{APP_PORT}").parse().unwrap();
-    dsts.insert_any_port(client.pod.unwrap().netns_cookie, original);
+    dsts.insert_any_port(client.netns_cookie, original);
     let client_netns = Netns::open(client_ns.path().as_ref()).unwrap();
     let sockets = UpstreamSockets {
         connect_timeout: GUARD,

@@ -1,170 +1,203 @@
-//! The enrollment API in-process: requests, error messages, the socket server and the
-//! `mesh-agent enroll` client. Pods are enrolled in the test's own netns (no root needed).
+//! The enrollment API in-process: requests and their error messages, membership decided from
+//! the agent's view, waiting for a pod the view does not hold yet, state records, the socket
+//! server and the `mesh-agent enroll` client (`enroll_cli.rs`). Pods live in the test's own netns (no root
+//! needed), so the agent's own-netns refusal is switched off here (privileged tests check it).
 
-use std::sync::Arc;
+use std::time::Duration;
 
-use mesh_agent::enroll::{self, handle, EnrollServer, Request, Response};
-use prometheus_client::registry::Registry;
+use mesh_agent::enroll::Response;
 
-use crate::harness::config::compile;
-use crate::harness::proxy::{Agent, EnrolledPods, FakePodCapture, ListenAddrs};
+use crate::harness::config::{apply, compile};
+use crate::harness::enrollment::{add_line, namespace, node_pod, Setup, TestEnrollment};
+use crate::harness::proxy::FakePodCapture;
 use crate::harness::TempDir;
 
-const OWN_NETNS: &str = "/proc/self/ns/net";
+pub const OWN_NETNS: &str = "/proc/self/ns/net";
+/// The address the test's own netns holds.
+pub const IP: &str = "127.0.0.1";
 
-fn pods_with(capture: FakePodCapture) -> (Arc<EnrolledPods>, Arc<FakePodCapture>, Registry) {
-    let mut agent = Agent::new(compile(""));
-    let capture = Arc::new(capture);
-    let listen = ListenAddrs {
-        outbound: "127.0.0.1:0".parse().unwrap(),
-        inbound: "127.0.0.1:0".parse().unwrap(),
-    };
-    let pods = agent.enrolled_pods(capture.clone(), listen);
-    (Arc::new(pods), capture, agent.registry)
+pub fn view() -> String {
+    [
+        namespace("shop", "istio.io/dataplane-mode: ambient"),
+        namespace("plain", ""),
+        node_pod("shop", "web-0", "app: web", ""),
+        node_pod("shop", "web-1", "app: web", ""),
+        node_pod("shop", "db-0", "istio.io/dataplane-mode: none", ""),
+        node_pod("plain", "tool-0", "app: tool", ""),
+    ]
+    .concat()
 }
 
-fn add_line(name: &str, netns: &str) -> String {
-    format!(
-        r#"{{"op":"add","namespace":"shop","name":"{name}","uid":"u1","netns":"{netns}","ip":"10.244.1.5","node_ip":"10.244.1.1"}}"#
-    )
+pub fn start(state: &TempDir) -> TestEnrollment {
+    Setup::in_own_netns(compile(&view()), state).start()
 }
 
-async fn error_of(pods: &EnrolledPods, line: &str) -> String {
-    let response = handle(pods, line).await;
+async fn error_of(enrollment: &TestEnrollment, line: &str) -> String {
+    let response = enrollment.handle(line).await;
     assert!(!response.ok, "{line} should fail");
     response.error.expect("an error message")
 }
 
 #[tokio::test]
 async fn bad_requests_get_clear_errors() {
-    let (pods, _, _) = pods_with(FakePodCapture::default());
-    assert!(error_of(&pods, "{not json").await.starts_with("bad JSON"));
-    assert!(error_of(&pods, r#"{"name":"x"}"#)
+    let state = TempDir::new("enroll-bad");
+    let enrollment = start(&state);
+    assert!(error_of(&enrollment, "{not json")
         .await
-        .contains("missing field `op`"));
-    let unknown = error_of(&pods, r#"{"op":"explode"}"#).await;
-    assert_eq!(
-        unknown,
-        "unknown op `explode` (expected add, remove or list)"
-    );
-    let missing = error_of(&pods, r#"{"op":"add","namespace":"a","name":"b"}"#).await;
+        .starts_with("bad JSON"));
+    let no_op = error_of(&enrollment, r#"{"name":"x"}"#).await;
+    assert!(no_op.contains("missing field `op`"), "{no_op}");
+    let missing = error_of(&enrollment, r#"{"op":"add","namespace":"a","name":"b"}"#).await;
+    assert_eq!(missing, "bad `add` request: missing field `netns`");
+    let bad_ip = add_line("shop", "web-0", OWN_NETNS, "10.0.0.999");
+    let bad_ip = error_of(&enrollment, &bad_ip).await;
     assert!(
-        missing.starts_with("bad `add` request") && missing.contains("netns"),
-        "{missing}"
+        bad_ip.starts_with("bad `add` request: field `ips[0]`"),
+        "{bad_ip}"
     );
-    let no_netns = error_of(&pods, &add_line("web-0", "/var/run/netns/absent-mesh-test")).await;
+    let absent = add_line("shop", "web-0", "/var/run/netns/absent-mesh-test", IP);
+    let absent = error_of(&enrollment, &absent).await;
     assert!(
-        no_netns.contains("netns /var/run/netns/absent-mesh-test")
-            && no_netns.contains("No such file"),
-        "{no_netns}"
-    );
-    let remove = r#"{"op":"remove","namespace":"shop","name":"ghost"}"#;
-    assert_eq!(
-        error_of(&pods, remove).await,
-        "pod shop/ghost is not enrolled"
+        absent.starts_with("pod shop/web-0: netns /var/run/netns/absent-mesh-test: No such file"),
+        "{absent}"
     );
 }
 
 #[tokio::test]
-async fn add_list_remove_and_duplicates() {
-    let (pods, capture, registry) = pods_with(FakePodCapture::default());
-    let added = handle(&pods, &add_line("web-0", OWN_NETNS)).await;
-    assert!(added.ok, "{added:?}");
+async fn add_enrolls_only_the_pods_the_view_meshes() {
+    let state = TempDir::new("enroll-decide");
+    let enrollment = start(&state);
+    let added = enrollment
+        .handle(&add_line("shop", "web-0", OWN_NETNS, IP))
+        .await;
+    assert!(added.ok && added.enrolled == Some(true), "{added:?}");
     let cookie = added.pod.as_ref().unwrap().netns_cookie;
-    assert_eq!(*capture.enrolled.lock().unwrap(), [cookie]);
-    let metrics = mesh_agent::metrics::encode(&registry).unwrap();
-    assert!(metrics.contains("mesh_enrolled_pods 1"), "{metrics}");
+    assert_eq!(*enrollment.capture.enrolled.lock().unwrap(), [cookie]);
 
-    let again = error_of(&pods, &add_line("web-0", OWN_NETNS)).await;
-    assert_eq!(again, "pod shop/web-0 is already enrolled");
-    let same_netns = error_of(&pods, &add_line("web-1", OWN_NETNS)).await;
+    let opted_out = enrollment
+        .handle(&add_line("shop", "db-0", OWN_NETNS, IP))
+        .await;
+    assert_eq!(
+        opted_out,
+        Response::not_meshed("the pod is labelled istio.io/dataplane-mode=none")
+    );
+    let plain = enrollment
+        .handle(&add_line("plain", "tool-0", OWN_NETNS, IP))
+        .await;
+    assert_eq!(
+        plain,
+        Response::not_meshed("namespace plain is not in the mesh")
+    );
+    assert_eq!(enrollment.enrolled().await, ["shop/web-0"]);
+}
+
+#[tokio::test]
+async fn add_again_is_answered_as_it_is_and_remove_is_idempotent() {
+    let state = TempDir::new("enroll-again");
+    let enrollment = start(&state);
+    let line = add_line("shop", "web-0", OWN_NETNS, IP);
+    let first = enrollment.handle(&line).await;
+    let again = enrollment.handle(&line).await;
+    assert!(again.ok, "{again:?}");
+    assert_eq!(first.pod, again.pod, "the same enrollment");
+    assert_eq!(enrollment.capture.enrolled.lock().unwrap().len(), 1);
+    let same_netns = error_of(&enrollment, &add_line("shop", "web-1", OWN_NETNS, IP)).await;
     assert!(
         same_netns.contains("already enrolled as pod shop/web-0"),
         "{same_netns}"
     );
 
-    let list = handle(&pods, r#"{"op":"list"}"#).await;
-    let names: Vec<_> = list.pods.unwrap().into_iter().map(|p| p.name).collect();
-    assert_eq!(names, ["web-0"]);
-
-    let removed = handle(
-        &pods,
-        r#"{"op":"remove","namespace":"shop","name":"web-0"}"#,
-    )
-    .await;
+    let check = r#"{"op":"check","namespace":"shop","name":"web-0"}"#;
+    assert_eq!(enrollment.handle(check).await.enrolled, Some(true));
+    let remove = r#"{"op":"remove","namespace":"shop","name":"web-0","uid":"uid-web-0"}"#;
+    assert_eq!(enrollment.handle(remove).await, Response::done());
     assert_eq!(
-        removed,
-        Response {
-            ok: true,
-            ..Response::default()
-        }
+        enrollment.handle(remove).await,
+        Response::done(),
+        "idempotent"
     );
-    assert!(capture.enrolled.lock().unwrap().is_empty(), "unenrolled");
-    assert!(pods.list().await.is_empty());
+    assert!(enrollment.capture.enrolled.lock().unwrap().is_empty());
+    let check = error_of(&enrollment, check).await;
+    assert_eq!(
+        check,
+        "pod shop/web-0 should be meshed (namespace shop label istio.io/dataplane-mode=ambient) \
+         but is not enrolled"
+    );
+}
+
+#[tokio::test]
+async fn remove_of_another_instance_leaves_the_pod() {
+    let state = TempDir::new("enroll-uid");
+    let enrollment = start(&state);
+    enrollment
+        .handle(&add_line("shop", "web-0", OWN_NETNS, IP))
+        .await;
+    let old = r#"{"op":"remove","namespace":"shop","name":"web-0","uid":"uid-old"}"#;
+    assert!(enrollment.handle(old).await.ok);
+    assert_eq!(enrollment.enrolled().await, ["shop/web-0"]);
+}
+
+#[tokio::test]
+async fn add_waits_for_a_pod_the_view_does_not_hold_yet() {
+    let state = TempDir::new("enroll-wait");
+    let config = compile(&namespace("shop", "istio.io/dataplane-mode: ambient"));
+    let mut setup = Setup::in_own_netns(config.clone(), &state);
+    setup.pod_wait = Duration::from_secs(10);
+    let enrollment = setup.start();
+    let line = add_line("shop", "late-0", OWN_NETNS, IP);
+    let adding = tokio::spawn(async move { enrollment.handle(&line).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!adding.is_finished(), "waits for the pod");
+    let view = [
+        namespace("shop", "istio.io/dataplane-mode: ambient"),
+        node_pod("shop", "late-0", "", ""),
+    ];
+    apply(&config, &view.concat());
+    let added = adding.await.unwrap();
+    assert_eq!(added.enrolled, Some(true), "{added:?}");
+}
+
+#[tokio::test]
+async fn add_of_a_pod_never_seen_fails_after_the_wait_and_is_counted() {
+    let state = TempDir::new("enroll-unseen");
+    let enrollment = start(&state);
+    let error = error_of(&enrollment, &add_line("shop", "ghost-0", OWN_NETNS, IP)).await;
+    assert_eq!(
+        error,
+        "pod shop/ghost-0 (uid uid-ghost-0) is not in the agent's view of the cluster after 300ms; \
+         the agent cannot tell whether it belongs in the mesh (is its Kubernetes source synced?)"
+    );
+    let metrics = mesh_agent::metrics::encode(&enrollment.registry).unwrap();
+    let line = r#"mesh_enrollment_failures_total{reason="not_in_view"} 1"#;
+    assert!(metrics.contains(line), "{metrics}");
+}
+
+#[tokio::test]
+async fn records_follow_the_enrolled_pods() {
+    let state = TempDir::new("enroll-records");
+    let enrollment = start(&state);
+    let record = state.path().join("shop_web-0.json");
+    enrollment
+        .handle(&add_line("shop", "web-0", OWN_NETNS, IP))
+        .await;
+    let text = std::fs::read_to_string(&record).unwrap();
+    assert!(text.contains(r#""netns": "/proc/self/ns/net""#), "{text}");
+    assert!(text.contains(r#""uid": "uid-web-0""#), "{text}");
+    enrollment
+        .handle(r#"{"op":"remove","namespace":"shop","name":"web-0"}"#)
+        .await;
+    assert!(!record.exists(), "record removed with the pod");
 }
 
 #[tokio::test]
 async fn a_pod_the_capture_layer_refuses_is_not_enrolled() {
+    let state = TempDir::new("enroll-refuse");
     let refusing = FakePodCapture {
         refuse: true,
         ..FakePodCapture::default()
     };
-    let (pods, _, _) = pods_with(refusing);
-    assert_eq!(
-        error_of(&pods, &add_line("web-0", OWN_NETNS)).await,
-        "capture: map full"
-    );
-    assert!(pods.list().await.is_empty());
-}
-
-#[tokio::test]
-async fn socket_server_answers_the_client_and_the_cli() {
-    let (pods, _, _) = pods_with(FakePodCapture::default());
-    let dir = TempDir::new("enroll");
-    let socket = dir.path().join("agent.sock");
-    let server = EnrollServer::new(&socket).unwrap();
-    let serving = tokio::spawn(server.run(pods.clone()));
-
-    let listed = enroll::request(&socket, &Request::List).await.unwrap();
-    assert_eq!(listed.pods, Some(vec![]));
-
-    let socket_arg = socket.to_str().unwrap().to_string();
-    let add = [
-        "enroll",
-        "--socket",
-        &socket_arg,
-        "add",
-        "--namespace",
-        "shop",
-        "--name",
-        "web-0",
-        "--netns",
-        OWN_NETNS,
-        "--ip",
-        "10.244.1.5",
-    ];
-    let output = cli(&add).await;
-    assert!(output.status.success(), "{output:?}");
-    assert!(String::from_utf8_lossy(&output.stdout).starts_with(r#"{"ok":true"#));
-    let output = cli(&add).await;
-    assert!(!output.status.success(), "a refused request fails the CLI");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.contains(r#""error":"pod shop/web-0 is already enrolled""#),
-        "{stdout}"
-    );
-    assert_eq!(pods.list().await.len(), 1);
-
-    serving.abort();
-    let _ = serving.await;
-    assert!(!socket.exists(), "socket file removed with the server");
-}
-
-async fn cli(args: &[&str]) -> std::process::Output {
-    let binary = env!("CARGO_BIN_EXE_mesh-agent");
-    tokio::process::Command::new(binary)
-        .args(args)
-        .output()
-        .await
-        .unwrap()
+    let enrollment = Setup::in_own_netns(compile(&view()), &state).start_with(refusing);
+    let error = error_of(&enrollment, &add_line("shop", "web-0", OWN_NETNS, IP)).await;
+    assert_eq!(error, "pod shop/web-0: capture: map full");
+    assert!(enrollment.enrolled().await.is_empty());
 }

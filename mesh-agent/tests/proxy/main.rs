@@ -8,6 +8,7 @@ mod harness;
 
 mod authority;
 mod enroll_api;
+mod enroll_cli;
 mod gateway_http;
 mod gateway_https;
 mod hop_by_hop;

@@ -12,6 +12,7 @@ use mesh_agent::snapshot::Snapshot;
 use prometheus_client::registry::Registry;
 
 use crate::harness::config;
+use crate::harness::enrollment::enrolled_pod;
 
 const REVIEWS_V1: u64 = 11;
 
@@ -20,13 +21,7 @@ fn bookinfo() -> Snapshot {
 }
 
 fn pod(name: &str, ip: &str, cookie: u64) -> EnrolledPod {
-    EnrolledPod {
-        namespace: "default".into(),
-        name: name.into(),
-        uid: String::new(),
-        ip: ip.parse().unwrap(),
-        netns_cookie: cookie,
-    }
+    enrolled_pod("default", name, ip, cookie)
 }
 
 fn flow(cookie: u64, destination: &str, connections: u64) -> FlowCount {

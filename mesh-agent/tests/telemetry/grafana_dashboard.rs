@@ -11,11 +11,12 @@ use mesh_agent::facts::Reporter;
 use mesh_agent::flows::{self, PodIndex};
 use mesh_agent::http::{HttpInputs, HttpLabels, RequestOutcome, DEFAULT_DETECT_WINDOW};
 use mesh_agent::pipeline::ConfigState;
-use mesh_agent::pods::EnrolledPod;
 use mesh_agent::proxy::{TcpLabels, TcpMetrics};
 use mesh_common::Counter;
 use prometheus_client::registry::Registry;
 use serde_json::Value;
+
+use crate::harness::enrollment::enrolled_pod;
 
 /// Labels Prometheus adds to every series it scrapes, and the histogram bucket bound.
 const SCRAPE_LABELS: [&str; 3] = ["le", "instance", "job"];
@@ -59,13 +60,7 @@ fn exported_series() -> BTreeMap<String, BTreeSet<String>> {
 /// `mesh_connections_by_pair_total` with one pair.
 fn register_one_flow(registry: &mut Registry) {
     let pods = PodIndex::default();
-    pods.replace(vec![EnrolledPod {
-        namespace: "ns".into(),
-        name: "pod".into(),
-        uid: String::new(),
-        ip: "10.0.0.2".parse().unwrap(),
-        netns_cookie: 1,
-    }]);
+    pods.replace(vec![enrolled_pod("ns", "pod", "10.0.0.2", 1)]);
     let pair = FlowCount {
         netns_cookie: 1,
         destination: "10.0.0.1:80".parse().unwrap(),

@@ -4,8 +4,8 @@
 //! and [`lab::down`] directly.
 //!
 //! The lab (DESIGN.md §5) is a small cluster of network namespaces, cgroups and hosts files on
-//! this machine; `lab up` builds what it runs (the eBPF object, `mesh-agent`, the workloads of
-//! `mesh-workloads`) unless told not to.
+//! this machine; `lab up` builds what it runs (the eBPF object, `mesh-agent`, `mesh-cni`, the
+//! workloads of `mesh-workloads`) unless told not to.
 
 pub mod bench;
 pub mod build_ebpf;

@@ -72,10 +72,10 @@ fn missing_prerequisite() -> Option<String> {
         return Some("the demo's lab needs root".into());
     }
     let target = mesh_lab::lab::target_dir().join("debug");
-    for binary in ["sample-app", "mesh-agent"] {
+    for binary in ["sample-app", "mesh-agent", "mesh-cni"] {
         if !target.join(binary).exists() {
             return Some(format!(
-                "{binary} not built (cargo build --bins -p mesh-agent -p mesh-workloads)"
+                "{binary} not built (cargo build --bins -p mesh-agent -p mesh-cni -p mesh-workloads)"
             ));
         }
     }

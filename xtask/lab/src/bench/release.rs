@@ -31,7 +31,7 @@ pub fn ensure_release_build(allow_debug: bool) -> Result<()> {
     Err(err).with_context(|| format!("starting {}", release_xtask.display()))
 }
 
-/// `cargo build --release --bins -p xtask -p mesh-agent -p mesh-workloads`.
+/// `cargo build --release --bins -p xtask -p mesh-agent -p mesh-cni -p mesh-workloads`.
 fn build_release() -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -44,10 +44,12 @@ fn build_release() -> Result<()> {
         "-p",
         "mesh-agent",
         "-p",
+        "mesh-cni",
+        "-p",
         "mesh-workloads",
     ]);
     eprintln!(
-        "==> cargo build --release --bins -p xtask -p mesh-agent -p mesh-workloads \
+        "==> cargo build --release --bins -p xtask -p mesh-agent -p mesh-cni -p mesh-workloads \
          (benchmarks measure release)"
     );
     let status = cmd.status().context("starting cargo")?;

@@ -27,7 +27,7 @@ pub fn step<T>(what: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
 /// eBPF object the agents load.
 pub fn build_everything() -> Result<()> {
     step(
-        "building the user-space binaries (sample-app, mesh-agent)",
+        "building the user-space binaries (sample-app, mesh-agent, mesh-cni)",
         || {
             let status = Command::new("cargo")
                 .current_dir(workspace_root())
@@ -36,6 +36,8 @@ pub fn build_everything() -> Result<()> {
                     "--bins",
                     "-p",
                     "mesh-agent",
+                    "-p",
+                    "mesh-cni",
                     "-p",
                     "mesh-workloads",
                 ])

@@ -1,12 +1,12 @@
 //! The one place where the node agent plugs into the lab: one `mesh-agent run` per
-//! node, in the node's netns, reading the lab's config directory; meshed pods enrolled through
-//! its Unix socket (`mesh-agent enroll`) before their processes start.
+//! node, in the node's netns, reading the lab's config directory. The lab never enrolls pods:
+//! `mesh-cni` does (`cni.rs`), and a (re)started agent recovers its pods by itself. What the
+//! agent reports enrolled (`mesh-agent enroll list`) is read here for `lab status`.
 
 use super::agent_process::{self as process, AgentLaunch};
-use super::state::{Node, Pod};
+use super::state::Node;
 use super::{node_http, run, teardown, Lab};
-use anyhow::{anyhow, bail, Context, Result};
-use std::net::Ipv4Addr;
+use anyhow::{anyhow, bail, Result};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -19,6 +19,8 @@ pub const METRICS_PORT: u16 = 15020;
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The agents' config poll interval (1 s) and a margin for loading.
 const CONFIG_RELOAD_WAIT: Duration = Duration::from_millis(1500);
+/// How long a killed agent may take to disappear.
+const KILL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Lines of the agent's log shown when it fails to start.
 const LOG_TAIL_LINES: usize = 20;
 
@@ -26,48 +28,6 @@ const LOG_TAIL_LINES: usize = 20;
 pub fn start_agents(lab: &Lab) -> Result<()> {
     for node in &lab.state.nodes {
         start(lab, node)?;
-    }
-    Ok(())
-}
-
-/// Enrolls a meshed pod with its node's agent (before the pod's processes start).
-pub fn enroll(lab: &Lab, pod: &Pod) -> Result<()> {
-    let node = pod_node(lab, pod)?;
-    let bridge = bridge_address(node).to_string();
-    let netns = format!("/var/run/netns/{}", pod.netns);
-    let ip = pod.ip.to_string();
-    let args = [
-        "add",
-        "--namespace",
-        &pod.namespace,
-        "--name",
-        &pod.name,
-        "--uid",
-        &pod.uid,
-        "--netns",
-        &netns,
-        "--ip",
-        &ip,
-        "--node-ip",
-        &bridge,
-    ];
-    enroll_request(lab, node, &args)
-        .with_context(|| format!("enrolling pod {}/{}", pod.namespace, pod.name))?;
-    Ok(())
-}
-
-/// Removes a meshed pod from its node's agent (before the pod is torn down). A stopped agent
-/// has nothing to remove: it is only reported.
-pub fn unenroll(lab: &Lab, pod: &Pod) -> Result<()> {
-    let node = pod_node(lab, pod)?;
-    let args = ["remove", "--namespace", &pod.namespace, "--name", &pod.name];
-    if let Err(err) = enroll_request(lab, node, &args) {
-        eprintln!(
-            "lab {}: pod {}/{} not unenrolled: {err:#}",
-            lab.name(),
-            pod.namespace,
-            pod.name
-        );
     }
     Ok(())
 }
@@ -104,27 +64,57 @@ pub fn health(lab: &Lab) -> String {
 }
 
 impl Lab {
-    /// `lab agent start --node N`: starts the node's agent and re-enrolls its meshed pods.
+    /// `lab agent start NODE`: a new agent on the node, which recovers the node's pods on its
+    /// own (the lab enrolls nothing).
     pub fn start_agent(&self, node: &str) -> Result<()> {
         let node = self.node_named(node)?;
         if !process::pids(&own_cgroup(self, node)).is_empty() {
             bail!("the agent on {} is already running", node.name);
         }
-        start(self, node)?;
-        let pods = self.state.pods.iter().filter(|p| p.meshed);
-        for pod in pods.filter(|p| p.node.as_deref() == Some(node.name.as_str())) {
-            enroll(self, pod)?;
-        }
-        Ok(())
+        start(self, node)
     }
 
-    /// `lab agent stop --node N`: stops the node's agent; its pods then talk directly (fail open).
+    /// `lab agent stop NODE`: SIGTERM (SIGKILL after a bounded wait); its pods then talk
+    /// directly (fail open). Its pins and socket are removed; its state directory is kept.
     pub fn stop_agent(&self, node: &str) -> Result<()> {
         let node = self.node_named(node)?;
         process::stop_all(&own_cgroup(self, node))?;
         teardown::remove_dir(&process::pin_dir(&node.netns))?;
         let _ = std::fs::remove_file(self.dir.agent_socket(&node.name));
         Ok(())
+    }
+
+    /// `lab agent kill NODE`: SIGKILL, as a crash: pins, socket and state stay behind for the
+    /// next agent to deal with.
+    pub fn kill_agent(&self, node: &str) -> Result<()> {
+        let node = self.node_named(node)?;
+        let own = own_cgroup(self, node);
+        let pids = process::pids(&own);
+        if pids.is_empty() {
+            bail!("the agent on {} is not running", node.name);
+        }
+        for pid in pids {
+            // SAFETY: kill(2) has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let started = Instant::now();
+        while !process::pids(&own).is_empty() {
+            if started.elapsed() >= KILL_TIMEOUT {
+                bail!(
+                    "the agent on {} survived SIGKILL for {KILL_TIMEOUT:?}",
+                    node.name
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    /// The pods node `node`'s agent reports enrolled (`ns/name`), or `None` when it does not
+    /// answer (stopped, starting).
+    pub fn enrolled_pods(&self, node: &str) -> Result<Option<Vec<String>>> {
+        let node = self.node_named(node)?;
+        Ok(enrolled(self, node))
     }
 
     /// `GET 127.0.0.1:<port><path>` in a node's netns (the agent's metrics): status and body.
@@ -185,29 +175,33 @@ fn is_ready(node: &Node) -> bool {
     node_http::get(&node.netns, READY_PORT, "/healthz/ready").is_ok_and(|a| a.status == 200)
 }
 
-/// Runs `mesh-agent enroll --socket <node's socket> ARGS...`.
-fn enroll_request(lab: &Lab, node: &Node, args: &[&str]) -> Result<String> {
-    let mut cmd = Command::new(process::binary()?);
+/// `mesh-agent enroll --socket <node's socket> list`: the pods as `ns/name`, sorted; `None`
+/// when the agent does not answer.
+pub fn enrolled(lab: &Lab, node: &Node) -> Option<Vec<String>> {
+    let mut cmd = Command::new(process::binary().ok()?);
     cmd.arg("enroll")
         .arg("--socket")
         .arg(lab.dir.agent_socket(&node.name))
-        .args(args);
-    run::run(&mut cmd)
+        .arg("list");
+    let answer: serde_json::Value = serde_json::from_str(&run::run(&mut cmd).ok()?).ok()?;
+    let mut pods: Vec<String> = answer["pods"]
+        .as_array()?
+        .iter()
+        .map(|p| {
+            let field = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+            format!("{}/{}", field("namespace"), field("name"))
+        })
+        .collect();
+    pods.sort();
+    Some(pods)
+}
+
+/// The pid of the node's agent, when one runs.
+pub fn pid(lab: &Lab, node: &Node) -> Option<i32> {
+    process::pids(&own_cgroup(lab, node)).first().copied()
 }
 
 /// `<lab root>/agents/node-N`.
 fn own_cgroup(lab: &Lab, node: &Node) -> PathBuf {
     process::agents_cgroup(&lab.state.cgroup_root).join(&node.name)
-}
-
-fn pod_node<'l>(lab: &'l Lab, pod: &Pod) -> Result<&'l Node> {
-    let name = pod.node.as_deref().unwrap_or_default();
-    lab.state
-        .node(name)
-        .ok_or_else(|| anyhow!("pod {}/{} is on no node", pod.namespace, pod.name))
-}
-
-/// The node's bridge address on the pod network (`10.244.N.1`): kubelet probes come from it.
-fn bridge_address(node: &Node) -> Ipv4Addr {
-    Ipv4Addr::new(10, 244, node.index, 1)
 }

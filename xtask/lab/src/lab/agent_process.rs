@@ -68,6 +68,9 @@ pub fn spawn(launch: &AgentLaunch) -> Result<u32> {
         .arg(launch.socket)
         .arg("--admin-socket")
         .arg(launch.admin_socket)
+        // Next to the socket, per node: agents of one lab share the host's /run.
+        .arg("--state-dir")
+        .arg(launch.socket.with_extension("state"))
         .args([
             "--metrics-addr",
             "0.0.0.0:15020",

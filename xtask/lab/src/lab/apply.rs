@@ -3,7 +3,7 @@
 use super::manifest::read_documents;
 use super::plan::{MeshResource, Plan};
 use super::state::Pod;
-use super::{agent, alloc, cgroup, net, process, Lab};
+use super::{agent, alloc, cgroup, cni, net, process, Lab};
 use super::{hosts, kube_objects};
 use anyhow::{anyhow, Context, Result};
 use std::path::PathBuf;
@@ -17,8 +17,9 @@ impl Lab {
         self.apply_plan(plan)
     }
 
-    /// Allocates, creates the sandboxes, rewrites hosts files, writes mesh resources, enrolls
-    /// meshed pods and then starts their processes (so the mesh sees their first connection).
+    /// Allocates, creates the sandboxes, rewrites hosts files, writes mesh resources, runs
+    /// `mesh-cni` ADD for every pod on a node (the agent decides which to capture) and then
+    /// starts their processes (so the mesh sees their first connection).
     pub(super) fn apply_plan(&mut self, plan: Plan) -> Result<()> {
         for (namespace, labels) in plan.namespaces {
             self.state.namespaces.insert(namespace, labels);
@@ -47,11 +48,28 @@ impl Lab {
         if kube_objects::sync(&self.state, &self.dir.config_dir())? {
             agent::await_config_reload(self);
         }
-        for pod in pods.iter().filter(|p| p.meshed) {
-            agent::enroll(self, pod)?;
+        for pod in &pods {
+            self.cni_add(pod)?;
         }
         for pod in &pods {
             process::start_containers(&self.dir, pod)?;
+        }
+        Ok(())
+    }
+
+    /// `mesh-cni` ADD for a pod on a node. A failed ADD (its agent stopped) is reported and the
+    /// pod started anyway, as by a runtime that retries: the agent reconciles it when back.
+    fn cni_add(&self, pod: &Pod) -> Result<()> {
+        let Some(node) = pod.node.as_deref().and_then(|n| self.state.node(n)) else {
+            return Ok(()); // an external host: no node, no CNI
+        };
+        let added = cni::add(self, node, pod)
+            .with_context(|| format!("CNI ADD of pod {}/{}", pod.namespace, pod.name))?;
+        if let cni::Added::Failed(message) = added {
+            eprintln!(
+                "lab {}: pod {}/{}: CNI ADD failed: {message}; the agent will reconcile it",
+                self.state.name, pod.namespace, pod.name
+            );
         }
         Ok(())
     }

@@ -56,12 +56,12 @@ enum LabCommand {
     },
     /// Show pods, nodes and the agents' health.
     Status,
-    /// Stop or start a node's agent (stopped: its pods talk directly; started: re-enrolled).
+    /// Stop (SIGTERM), kill (SIGKILL) or start a node's agent. Stopped: its pods talk directly;
+    /// started: the new agent recovers the node's pods by itself.
     Agent {
         #[arg(value_enum)]
         action: AgentAction,
         /// The node (`node-N`).
-        #[arg(long)]
         node: String,
     },
     /// Remove everything the lab created (also after a crash).
@@ -79,6 +79,7 @@ enum LabCommand {
 enum AgentAction {
     Start,
     Stop,
+    Kill,
 }
 
 /// Runs one lab command. `exec` exits the process with the command's exit code.
@@ -125,6 +126,7 @@ pub fn run(args: LabArgs) -> Result<()> {
         LabCommand::Agent { action, node } => match action {
             AgentAction::Start => Lab::open(&name)?.start_agent(&node)?,
             AgentAction::Stop => Lab::open(&name)?.stop_agent(&node)?,
+            AgentAction::Kill => Lab::open(&name)?.kill_agent(&node)?,
         },
         LabCommand::Down => down(&name)?,
         LabCommand::Top { once } => super::top::run(&Lab::open(&name)?, once)?,

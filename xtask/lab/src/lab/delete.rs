@@ -3,7 +3,7 @@
 
 use super::manifest::{read_documents, Document, Problems};
 use super::plan::{config_file_name, is_mesh_resource};
-use super::{agent, cgroup, net, objects, teardown, Lab};
+use super::{cgroup, cni, net, objects, teardown, Lab};
 use super::{hosts, kube_objects};
 use anyhow::Result;
 use std::path::PathBuf;
@@ -76,9 +76,7 @@ impl Lab {
             .cloned()
             .collect();
         for pod in &doomed {
-            if pod.meshed {
-                agent::unenroll(self, pod)?;
-            }
+            self.cni_del(pod);
             cgroup::remove_tree(&pod.cgroup)?;
             teardown::kill_netns_processes(&pod.netns)?;
             net::delete_netns(&pod.netns)?;
@@ -94,6 +92,16 @@ impl Lab {
             self.save()?;
         }
         Ok(!doomed.is_empty())
+    }
+
+    /// `mesh-cni` DEL for a pod on a node, before its sandbox goes; a failure is reported.
+    pub(super) fn cni_del(&self, pod: &super::Pod) {
+        let Some(node) = pod.node.as_deref().and_then(|n| self.state.node(n)) else {
+            return;
+        };
+        if let Err(err) = cni::del(self, node, pod) {
+            eprintln!("lab {}: {err:#}", self.state.name);
+        }
     }
 
     fn remove_services(&mut self, which: impl Fn(&super::Service) -> bool) -> bool {

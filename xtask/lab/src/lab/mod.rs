@@ -3,7 +3,7 @@
 //!
 //! Library use (the demo, the benchmarks, the lab tests): [`Lab::up`], [`Lab::open`],
 //! [`Lab::apply`], [`Lab::delete`], [`Lab::exec_command`], [`Lab::status`],
-//! [`Lab::stop_agent`] / [`Lab::start_agent`], [`Lab::top`] and [`down`], each returning a
+//! [`Lab::stop_agent`] / [`Lab::start_agent`] / [`Lab::kill_agent`], [`Lab::top`] and [`down`], each returning a
 //! `Result` (nothing printed, nothing exits); the CLI is [`run`].
 
 mod agent;
@@ -12,6 +12,7 @@ mod alloc;
 mod apply;
 pub(crate) mod cgroup;
 mod cli;
+mod cni;
 mod delete;
 mod hosts;
 mod kube_objects;

@@ -69,6 +69,11 @@ impl LabDir {
         self.root.join("logs").join(format!("agent-{node}.log"))
     }
 
+    /// The `mesh-cni` log of `node` (`logs/cni-node-N.log`): one line per CNI call.
+    pub fn cni_log(&self, node: &str) -> PathBuf {
+        self.root.join("logs").join(format!("cni-{node}.log"))
+    }
+
     /// The directory of exit-code files.
     pub fn exit_dir(&self) -> PathBuf {
         self.root.join("exit")

@@ -1,4 +1,5 @@
-//! `lab status`: every pod with its node, IP, mesh membership and phase; the nodes; the agents.
+//! `lab status`: every pod with its node, IP, whether its agent reports it enrolled, and its
+//! phase; the nodes with their agent's pid and the pods it reports enrolled; the agents' health.
 
 use super::agent;
 use super::cgroup;
@@ -22,6 +23,10 @@ pub struct NodeStatus {
     pub address: Ipv4Addr,
     pub netns: String,
     pub cgroup: String,
+    /// The agent's pid, when one runs.
+    pub agent_pid: Option<i32>,
+    /// The pods the agent reports enrolled (`ns/name`); `None` when it does not answer.
+    pub enrolled: Option<Vec<String>>,
 }
 
 /// One pod (or external host).
@@ -31,7 +36,9 @@ pub struct PodStatus {
     /// `node-N`, or `external` for an external host.
     pub node: String,
     pub ip: Ipv4Addr,
-    pub meshed: bool,
+    /// Whether its node's agent reports it enrolled (never for an external host); `None` when
+    /// that agent does not answer.
+    pub enrolled: Option<bool>,
     pub phase: PodPhase,
 }
 
@@ -51,24 +58,40 @@ pub enum PodPhase {
 impl Lab {
     /// The lab's current status.
     pub fn status(&self) -> LabStatus {
-        let nodes = self.state.nodes.iter().map(|n| NodeStatus {
-            name: n.name.clone(),
-            address: n.address,
-            netns: n.netns.clone(),
-            cgroup: n.cgroup.display().to_string(),
-        });
+        let nodes: Vec<NodeStatus> = self
+            .state
+            .nodes
+            .iter()
+            .map(|n| NodeStatus {
+                name: n.name.clone(),
+                address: n.address,
+                netns: n.netns.clone(),
+                cgroup: n.cgroup.display().to_string(),
+                agent_pid: agent::pid(self, n),
+                enrolled: agent::enrolled(self, n),
+            })
+            .collect();
+        let enrolled = |p: &super::Pod| {
+            let Some(node) = &p.node else {
+                return Some(false); // an external host is never in the mesh
+            };
+            let node = nodes.iter().find(|n| &n.name == node)?;
+            let key = format!("{}/{}", p.namespace, p.name);
+            Some(node.enrolled.as_ref()?.contains(&key))
+        };
         let pods = self.state.pods.iter().map(|p| PodStatus {
             namespace: p.namespace.clone(),
             name: p.name.clone(),
             node: p.node.clone().unwrap_or_else(|| "external".into()),
             ip: p.ip,
-            meshed: p.meshed,
+            enrolled: enrolled(p),
             phase: self.phase(p),
         });
+        let pods = pods.collect();
         LabStatus {
             name: self.state.name.clone(),
-            nodes: nodes.collect(),
-            pods: pods.collect(),
+            nodes,
+            pods,
             agent: agent::health(self),
         }
     }
@@ -106,26 +129,42 @@ impl fmt::Display for PodPhase {
 impl fmt::Display for LabStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "lab {}", self.name)?;
-        writeln!(f, "{:<12} {:<14} {:<28} CGROUP", "NODE", "ADDRESS", "NETNS")?;
+        writeln!(
+            f,
+            "{:<12} {:<14} {:<28} {:<9} CGROUP",
+            "NODE", "ADDRESS", "NETNS", "AGENT"
+        )?;
         for n in &self.nodes {
+            let pid = n.agent_pid.map_or("-".into(), |p| p.to_string());
             writeln!(
                 f,
-                "{:<12} {:<14} {:<28} {}",
+                "{:<12} {:<14} {:<28} {pid:<9} {}",
                 n.name, n.address, n.netns, n.cgroup
             )?;
         }
         writeln!(f)?;
+        for n in &self.nodes {
+            match &n.enrolled {
+                Some(pods) => writeln!(f, "{} enrolled: {}", n.name, pods.join(" "))?,
+                None => writeln!(f, "{} enrolled: (agent not answering)", n.name)?,
+            }
+        }
+        writeln!(f)?;
         writeln!(
             f,
-            "{:<32} {:<10} {:<14} {:<7} STATUS",
-            "POD", "NODE", "IP", "MESHED"
+            "{:<32} {:<10} {:<14} {:<9} STATUS",
+            "POD", "NODE", "IP", "ENROLLED"
         )?;
         for p in &self.pods {
             let pod = format!("{}/{}", p.namespace, p.name);
-            let meshed = if p.meshed { "yes" } else { "no" };
+            let enrolled = match p.enrolled {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "?", // its agent does not answer
+            };
             writeln!(
                 f,
-                "{pod:<32} {:<10} {:<14} {meshed:<7} {}",
+                "{pod:<32} {:<10} {:<14} {enrolled:<9} {}",
                 p.node, p.ip, p.phase
             )?;
         }

@@ -18,6 +18,16 @@ pub fn down(name: &str) -> Result<()> {
     let dir = LabDir::new(name);
     let owned = Ownership::new(name, &dir);
     let root = cgroup::lab_root(name)?;
+    // As a runtime tears sandboxes down: CNI DEL for every pod, while the agents still run.
+    if let Ok(state) = State::load(&dir.state_file()) {
+        let lab = super::Lab {
+            state,
+            dir: dir.clone(),
+        };
+        for pod in &lab.state.pods {
+            lab.cni_del(pod);
+        }
+    }
     // The agents first, while the pods' namespaces still exist: they unenroll and detach.
     agent_process::stop_all(&agent_process::agents_cgroup(&root))?;
     cgroup::remove_tree(&root)?;

@@ -69,8 +69,9 @@ impl Lab {
     }
 }
 
-/// `cargo build --bins -p mesh-agent -p mesh-workloads` in the workspace (the agent, and the
-/// `sample-app` and `mesh-load` pods run), and the eBPF object the agents load
+/// `cargo build --bins -p mesh-agent -p mesh-cni -p mesh-workloads` in the workspace (the
+/// agent, the CNI plugin the lab runs for each pod, and the `sample-app` and `mesh-load` pods
+/// run), and the eBPF object the agents load
 /// (`cargo xtask build-ebpf --release`).
 fn build_binaries() -> Result<()> {
     crate::build_ebpf::run(&crate::build_ebpf::Options { release: true })?;
@@ -81,6 +82,8 @@ fn build_binaries() -> Result<()> {
         "--bins",
         "-p",
         "mesh-agent",
+        "-p",
+        "mesh-cni",
         "-p",
         "mesh-workloads",
     ]);

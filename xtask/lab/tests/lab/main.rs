@@ -14,6 +14,8 @@ mod support;
 mod apply;
 /// Cilium's socket load balancer (a stand-in) before and after the mesh's connect hook.
 mod cilium;
+/// Enrollment through mesh-cni: at creation, namespace labels live, recovery after stop/kill.
+mod cni;
 /// The ingress gateway.
 mod gateway;
 /// Bad input is refused and creates nothing.

@@ -130,7 +130,46 @@ pub fn enrolled(lab: &TestLab, node: &str) -> BTreeSet<String> {
         .arg("list")
         .output()
         .expect("mesh-agent enroll list");
-    let answer: serde_json::Value = serde_json::from_str(&stdout(&ok(out))).expect("JSON");
+    pods_of(&stdout(&ok(out)))
+}
+
+/// Waits (bounded) until node `node`'s agent reports exactly `want` enrolled: the agent
+/// reconciles on its own, a moment after it changes or restarts.
+pub fn enrolled_within(lab: &TestLab, node: &str, want: &BTreeSet<String>) {
+    let deadline = std::time::Instant::now() + RECONCILE_TIMEOUT;
+    loop {
+        let got = enrolled_or_empty(lab, node);
+        if &got == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{node}'s agent reports {got:?} enrolled after {RECONCILE_TIMEOUT:?}, want {want:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// How long an agent may take to reconcile its pods ("within a few seconds").
+const RECONCILE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Like [`enrolled`], but an agent not answering yet has none.
+fn enrolled_or_empty(lab: &TestLab, node: &str) -> BTreeSet<String> {
+    let socket = lab_dir(&lab.name).join(format!("agents/{node}.sock"));
+    let out = Command::new(agent_binary())
+        .args(["enroll", "--socket"])
+        .arg(&socket)
+        .arg("list")
+        .output()
+        .expect("mesh-agent enroll list");
+    if !out.status.success() {
+        return BTreeSet::new();
+    }
+    pods_of(&stdout(&out))
+}
+
+fn pods_of(answer: &str) -> BTreeSet<String> {
+    let answer: serde_json::Value = serde_json::from_str(answer).expect("JSON");
     let pods = answer["pods"].as_array().cloned().unwrap_or_default();
     pods.iter()
         .map(|p| {

@@ -127,7 +127,7 @@ impl TestLab {
         Ok(Lab::open(&self.name)?.status().to_string())
     }
 
-    /// `lab agent stop --node NODE`, which must succeed.
+    /// `lab agent stop NODE`, which must succeed.
     pub fn stop_agent(&self, node: &str) {
         let (name, node) = (self.name.clone(), node.to_string());
         within("lab agent stop", move || {
@@ -136,13 +136,22 @@ impl TestLab {
         .unwrap_or_else(|e| panic!("lab agent stop: {e:#}"));
     }
 
-    /// `lab agent start --node NODE`, which must succeed.
+    /// `lab agent start NODE`, which must succeed.
     pub fn start_agent(&self, node: &str) {
         let (name, node) = (self.name.clone(), node.to_string());
         within("lab agent start", move || {
             Lab::open(&name)?.start_agent(&node)
         })
         .unwrap_or_else(|e| panic!("lab agent start: {e:#}"));
+    }
+
+    /// `lab agent kill NODE`, which must succeed.
+    pub fn kill_agent(&self, node: &str) {
+        let (name, node) = (self.name.clone(), node.to_string());
+        within("lab agent kill", move || {
+            Lab::open(&name)?.kill_agent(&node)
+        })
+        .unwrap_or_else(|e| panic!("lab agent kill: {e:#}"));
     }
 
     /// `lab top --once`: the table over the next second.
