@@ -1,6 +1,6 @@
 //! The enrollment API: a Unix socket where the lab (or, in a cluster, the CNI plugin) adds and
 //! removes pods. One JSON object per line each way:
-//! `{"op":"add","namespace":..,"name":..,"uid":..,"netns":..,"ip":..,"node_ip":..}`,
+//! `{"op":"add","namespace":..,"name":..,"uid":..,"netns":..,"ips":[..],"node_ips":[..]}`,
 //! `{"op":"remove","namespace":..,"name":..}`, `{"op":"list"}` → `{"ok":true,..}` or
 //! `{"ok":false,"error":".."}`.
 

@@ -57,12 +57,12 @@ enum EnrollOp {
         /// Path of the pod's network namespace.
         #[arg(long)]
         netns: PathBuf,
-        /// The pod's IP.
-        #[arg(long)]
-        ip: IpAddr,
-        /// The node's address on the pod network.
-        #[arg(long)]
-        node_ip: Option<IpAddr>,
+        /// The pod's IPs, one per family (repeat `--ip` for a dual-stack pod).
+        #[arg(long = "ip", required = true)]
+        ips: Vec<IpAddr>,
+        /// The node's addresses on the pod network, one per family.
+        #[arg(long = "node-ip")]
+        node_ips: Vec<IpAddr>,
     },
     /// Stop capturing a pod.
     Remove {
@@ -143,15 +143,15 @@ impl From<EnrollOp> for Request {
                 name,
                 uid,
                 netns,
-                ip,
-                node_ip,
+                ips,
+                node_ips,
             } => Request::Add(PodToEnroll {
                 namespace,
                 name,
                 uid,
                 netns,
-                ip,
-                node_ip,
+                ips,
+                node_ips,
             }),
             EnrollOp::Remove { namespace, name } => Request::Remove(PodName { namespace, name }),
             EnrollOp::List => Request::List,

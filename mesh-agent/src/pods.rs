@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,11 +33,11 @@ pub struct PodToEnroll {
     pub uid: String,
     /// Path of the pod's network namespace (`/var/run/netns/<n>`, `/proc/<pid>/ns/net`).
     pub netns: PathBuf,
-    /// Pod IP.
-    pub ip: IpAddr,
-    /// The node's address on the pod network (kubelet probes come from it).
+    /// The pod's IPs, at most one per family (`status.podIPs`; from the CNI result).
+    pub ips: Vec<IpAddr>,
+    /// The node's addresses on the pod network, per family (kubelet probes come from them).
     #[serde(default)]
-    pub node_ip: Option<IpAddr>,
+    pub node_ips: Vec<IpAddr>,
 }
 
 /// An enrolled pod, as `list` reports it.
@@ -49,8 +49,11 @@ pub struct EnrolledPod {
     pub name: String,
     /// Pod UID.
     pub uid: String,
-    /// Pod IP.
+    /// The pod's first IP.
     pub ip: IpAddr,
+    /// Every IP of the pod, `ip` first.
+    #[serde(default)]
+    pub ips: Vec<IpAddr>,
     /// `SO_NETNS_COOKIE` of its netns.
     pub netns_cookie: u64,
 }
@@ -72,6 +75,9 @@ pub enum EnrollError {
     /// No pod of that namespace and name is enrolled.
     #[error("pod {0} is not enrolled")]
     NotEnrolled(String),
+    /// The request's pod IPs are empty or hold two of one family.
+    #[error("pod IPs {0:?}: expected one or two addresses, at most one per family")]
+    PodIps(Vec<IpAddr>),
     /// The netns could not be opened or entered.
     #[error("netns {path}: {source}")]
     Netns {
@@ -93,13 +99,20 @@ pub enum EnrollError {
     Capture(anyhow::Error),
 }
 
-/// Where the capture listeners bind inside each pod netns.
+/// Where the capture listeners bind inside each pod netns. The IPv4 outbound listener is
+/// always opened (IPv4-mapped connects of IPv6 sockets go there too); the IPv4 inbound one when
+/// the pod has an IPv4 address, both IPv6 ones when it has an IPv6 address.
 #[derive(Clone, Copy, Debug)]
 pub struct ListenAddrs {
     /// Outbound listener, `127.0.0.1:15001`.
     pub outbound: SocketAddr,
     /// Inbound listener, `0.0.0.0:15006`.
     pub inbound: SocketAddr,
+    /// IPv6 outbound listener, `[::1]:15001`.
+    pub outbound6: SocketAddr,
+    /// IPv6 inbound listener, `[::]:15006` (IPv6 only: `sk_lookup` steers each family to a
+    /// listener of its own).
+    pub inbound6: SocketAddr,
 }
 
 impl Default for ListenAddrs {
@@ -107,6 +120,8 @@ impl Default for ListenAddrs {
         Self {
             outbound: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), OUTBOUND_CAPTURE_PORT),
             inbound: SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), INBOUND_CAPTURE_PORT),
+            outbound6: SocketAddr::new(Ipv6Addr::LOCALHOST.into(), OUTBOUND_CAPTURE_PORT),
+            inbound6: SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), INBOUND_CAPTURE_PORT),
         }
     }
 }
@@ -153,6 +168,7 @@ impl EnrolledPods {
     /// accepting.
     pub async fn add(&self, spec: PodToEnroll) -> Result<EnrolledPod, EnrollError> {
         let key = format!("{}/{}", spec.namespace, spec.name);
+        let ip = primary_ip(&spec.ips)?;
         let mut pods = self.pods.lock().await;
         if pods.contains_key(&key) {
             return Err(EnrollError::AlreadyEnrolled(key));
@@ -173,11 +189,12 @@ impl EnrolledPods {
         let pod = Arc::new(ProxiedPod {
             namespace: spec.namespace.clone(),
             name: spec.name.clone(),
-            ip: spec.ip,
+            ip,
+            ips: spec.ips.clone(),
             netns,
             netns_cookie,
         });
-        let accept_loops = self.start(&pod, spec.node_ip).await?;
+        let accept_loops = self.start(&pod, spec.node_ips).await?;
         let entry = Entry {
             pod,
             uid: spec.uid,
@@ -218,39 +235,53 @@ impl EnrolledPods {
         }
     }
 
-    /// Creates both listeners in the pod's netns, enrolls the pod, spawns the accept loops.
+    /// Creates the listeners of the pod's families in its netns, enrolls the pod, spawns the
+    /// accept loops.
     async fn start(
         &self,
         pod: &Arc<ProxiedPod>,
-        node_ip: Option<IpAddr>,
+        node_ips: Vec<IpAddr>,
     ) -> Result<Vec<JoinHandle<()>>, EnrollError> {
-        let (out_addr, in_addr) = (self.listen.outbound, self.listen.inbound);
-        let outbound = Outbound::new(pod.clone(), self.inputs.clone(), out_addr)
-            .await
-            .map_err(|source| EnrollError::Listen {
-                addr: out_addr,
-                source,
-            })?;
-        let inbound = Inbound::new(pod.clone(), self.inputs.clone(), in_addr)
-            .await
-            .map_err(|source| EnrollError::Listen {
-                addr: in_addr,
-                source,
-            })?;
+        let has_v6 = pod.ips.iter().any(IpAddr::is_ipv6);
+        let mut outbound = vec![self.outbound(pod, self.listen.outbound).await?];
+        if has_v6 {
+            outbound.push(self.outbound(pod, self.listen.outbound6).await?);
+        }
+        let mut inbound = Vec::new();
+        for ip in &pod.ips {
+            let addr = match ip {
+                IpAddr::V4(_) => self.listen.inbound,
+                IpAddr::V6(_) => self.listen.inbound6,
+            };
+            let listener = Inbound::new(pod.clone(), self.inputs.clone(), addr).await;
+            inbound.push((*ip, listener.map_err(|source| listen_error(addr, source))?));
+        }
         let captured = CapturedPod {
             netns_cookie: pod.netns_cookie,
             netns: pod.netns.fd(),
-            pod_ip: pod.ip,
-            node_ip,
-            inbound_listener: inbound.listener().as_fd(),
+            node_ips,
+            inbound_listeners: inbound
+                .iter()
+                .map(|(ip, listener)| (*ip, listener.listener().as_fd()))
+                .collect(),
         };
         self.capture
             .enroll(&captured)
             .map_err(EnrollError::Capture)?;
-        Ok(vec![
-            tokio::spawn(outbound.run()),
-            tokio::spawn(inbound.run()),
-        ])
+        let outbound = outbound.into_iter().map(|o| tokio::spawn(o.run()));
+        let inbound = inbound.into_iter().map(|(_, i)| tokio::spawn(i.run()));
+        Ok(outbound.chain(inbound).collect())
+    }
+
+    /// An outbound listener of `pod` on `addr`.
+    async fn outbound(
+        &self,
+        pod: &Arc<ProxiedPod>,
+        addr: SocketAddr,
+    ) -> Result<Outbound, EnrollError> {
+        Outbound::new(pod.clone(), self.inputs.clone(), addr)
+            .await
+            .map_err(|source| listen_error(addr, source))
     }
 
     /// Unenrolls the pod, then stops its accept loops and waits until the listeners are closed.
@@ -266,6 +297,19 @@ impl EnrolledPods {
     }
 }
 
+fn listen_error(addr: SocketAddr, source: io::Error) -> EnrollError {
+    EnrollError::Listen { addr, source }
+}
+
+/// The first of `ips`, when they are one or two addresses of different families.
+fn primary_ip(ips: &[IpAddr]) -> Result<IpAddr, EnrollError> {
+    match ips {
+        [ip] => Ok(*ip),
+        [a, b] if a.is_ipv4() != b.is_ipv4() => Ok(*a),
+        _ => Err(EnrollError::PodIps(ips.to_vec())),
+    }
+}
+
 impl Entry {
     fn status(&self) -> EnrolledPod {
         EnrolledPod {
@@ -273,6 +317,7 @@ impl Entry {
             name: self.pod.name.clone(),
             uid: self.uid.clone(),
             ip: self.pod.ip,
+            ips: self.pod.ips.clone(),
             netns_cookie: self.pod.netns_cookie,
         }
     }

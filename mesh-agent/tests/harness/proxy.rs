@@ -47,12 +47,12 @@ impl FakeOriginalDsts {
 }
 
 impl OriginalDsts for FakeOriginalDsts {
-    fn take(&self, netns_cookie: u64, source_port: u16) -> Option<SocketAddr> {
+    fn take(&self, netns_cookie: u64, peer: SocketAddr) -> Option<SocketAddr> {
         let taken = self
             .by_port
             .lock()
             .unwrap()
-            .remove(&(netns_cookie, source_port));
+            .remove(&(netns_cookie, peer.port()));
         taken.or_else(|| self.any_port.lock().unwrap().get(&netns_cookie).copied())
     }
 }
@@ -105,6 +105,7 @@ pub async fn current_pod(namespace: &str, name: &str, ip: &str) -> Arc<ProxiedPo
         namespace: namespace.into(),
         name: name.into(),
         ip: ip.parse().unwrap(),
+        ips: vec![ip.parse().unwrap()],
         netns,
         netns_cookie,
     })

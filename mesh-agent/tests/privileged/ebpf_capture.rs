@@ -27,14 +27,14 @@ impl Fixture {
             ip,
             Some(&format!("{ip}/32")),
         );
-        Self::with_pod(test, pod, None)
+        Self::with_pod(test, pod, &[])
     }
 
-    fn with_pod(test: &str, pod: TestPod, node_ip: Option<IpAddr>) -> Self {
+    pub(crate) fn with_pod(test: &str, pod: TestPod, node_ips: &[IpAddr]) -> Self {
         let bpf = namespaced::load_mesh_bpf();
         let cgroup = TestCgroup::new(&namespaced::unique_name(test));
         bpf.attach_cgroup(cgroup.path()).expect("attach");
-        bpf.enroll(&pod.captured(node_ip)).expect("enroll");
+        bpf.enroll(&pod.captured(node_ips)).expect("enroll");
         Fixture { bpf, pod, cgroup }
     }
 
@@ -58,12 +58,8 @@ fn outbound_connect_lands_on_15001_with_its_original_dst() {
     f.connect(Connect::to(service()));
     let (_conn, peer) = accept(&f.pod.outbound);
     assert_nothing_queued(&f.pod.service);
-    assert_eq!(f.bpf.take(f.pod.cookie, peer.port()), Some(service()));
-    assert_eq!(
-        f.bpf.take(f.pod.cookie, peer.port()),
-        None,
-        "record not deleted"
-    );
+    assert_eq!(f.bpf.take(f.pod.cookie, peer), Some(service()));
+    assert_eq!(f.bpf.take(f.pod.cookie, peer), None, "record not deleted");
     assert_eq!(f.bpf.counters().unwrap().captured_outbound, 1);
 }
 
@@ -79,7 +75,7 @@ fn connect6_to_ipv4_mapped_is_captured_as_ipv4() {
     };
     f.connect(how);
     let (_conn, peer) = accept(&f.pod.outbound);
-    assert_eq!(f.bpf.take(f.pod.cookie, peer.port()), Some(service()));
+    assert_eq!(f.bpf.take(f.pod.cookie, peer), Some(service()));
 }
 
 #[test]
@@ -113,7 +109,7 @@ fn a_pod_socket_carrying_a_mark_is_still_captured() {
     f.connect(how);
     let (_conn, peer) = accept(&f.pod.outbound);
     assert_nothing_queued(&f.pod.service);
-    assert_eq!(f.bpf.take(f.pod.cookie, peer.port()), Some(service()));
+    assert_eq!(f.bpf.take(f.pod.cookie, peer), Some(service()));
     assert_eq!(f.bpf.counters().unwrap().captured_outbound, 1);
 }
 
@@ -135,7 +131,7 @@ fn the_agents_own_cgroup_is_left_alone() {
     };
     let bpf = MeshBpf::load_with(&namespaced::object_path(), &options).expect("load");
     bpf.attach_cgroup(pods.path()).expect("attach");
-    bpf.enroll(&pod.captured(None)).expect("enroll");
+    bpf.enroll(&pod.captured(&[])).expect("enroll");
 
     let errno = connect_in(Some(agent.path()), &pod.netns_file, Connect::to(service()));
     assert_eq!(errno, 0, "connect from the agent's cgroup: errno {errno}");
@@ -235,7 +231,7 @@ impl InboundFixture {
         );
         client.ip(&["addr", "add", &format!("{NODE_IP}/24"), "dev", "veth-a"]);
         let app = pod.netns.run(|| TcpListener::bind("0.0.0.0:8080").unwrap());
-        let f = Fixture::with_pod("mesh-cap-in", pod, Some(NODE_IP.parse().unwrap()));
+        let f = Fixture::with_pod("mesh-cap-in", pod, &[NODE_IP.parse().unwrap()]);
         InboundFixture { f, client, app }
     }
 

@@ -27,7 +27,7 @@ async fn add_creates_listeners_inside_the_pod_netns_and_remove_closes_them() {
     let dsts = agent.dsts.clone();
 
     let add = format!(
-        r#"{{"op":"add","namespace":"shop","name":"web-0","netns":"{}","ip":"10.244.1.5"}}"#,
+        r#"{{"op":"add","namespace":"shop","name":"web-0","netns":"{}","ips":["10.244.1.5"]}}"#,
         pod_netns.path()
     );
     let added = handle(&pods, &add).await;

@@ -59,7 +59,7 @@ async fn client_to_server(fast_path: bool) -> Run {
     );
     let add = |name: &str, ns: &TestNetns, ip: &str| {
         format!(
-            r#"{{"op":"add","namespace":"shop","name":"{name}","netns":"{}","ip":"{ip}"}}"#,
+            r#"{{"op":"add","namespace":"shop","name":"{name}","netns":"{}","ips":["{ip}"]}}"#,
             ns.path()
         )
     };

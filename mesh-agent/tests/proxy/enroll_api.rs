@@ -18,6 +18,8 @@ fn pods_with(capture: FakePodCapture) -> (Arc<EnrolledPods>, Arc<FakePodCapture>
     let listen = ListenAddrs {
         outbound: "127.0.0.1:0".parse().unwrap(),
         inbound: "127.0.0.1:0".parse().unwrap(),
+        outbound6: "[::1]:0".parse().unwrap(),
+        inbound6: "[::1]:0".parse().unwrap(),
     };
     let pods = agent.enrolled_pods(capture.clone(), listen);
     (Arc::new(pods), capture, agent.registry)
@@ -25,7 +27,7 @@ fn pods_with(capture: FakePodCapture) -> (Arc<EnrolledPods>, Arc<FakePodCapture>
 
 fn add_line(name: &str, netns: &str) -> String {
     format!(
-        r#"{{"op":"add","namespace":"shop","name":"{name}","uid":"u1","netns":"{netns}","ip":"10.244.1.5","node_ip":"10.244.1.1"}}"#
+        r#"{{"op":"add","namespace":"shop","name":"{name}","uid":"u1","netns":"{netns}","ips":["10.244.1.5"],"node_ips":["10.244.1.1"]}}"#
     )
 }
 

@@ -25,6 +25,7 @@ fn pod(name: &str, ip: &str, cookie: u64) -> EnrolledPod {
         name: name.into(),
         uid: String::new(),
         ip: ip.parse().unwrap(),
+        ips: vec![ip.parse().unwrap()],
         netns_cookie: cookie,
     }
 }

@@ -64,6 +64,7 @@ fn register_one_flow(registry: &mut Registry) {
         name: "pod".into(),
         uid: String::new(),
         ip: "10.0.0.2".parse().unwrap(),
+        ips: vec!["10.0.0.2".parse().unwrap()],
         netns_cookie: 1,
     }]);
     let pair = FlowCount {
