@@ -12,15 +12,15 @@ use mesh_agent::capture::{OriginalDsts, PodCapture};
 use std::net::{IpAddr, SocketAddr, TcpListener};
 
 /// A loaded, attached agent with one enrolled pod.
-struct Fixture {
-    bpf: MeshBpf,
-    pod: TestPod,
-    cgroup: TestCgroup,
+pub(crate) struct Fixture {
+    pub(crate) bpf: MeshBpf,
+    pub(crate) pod: TestPod,
+    pub(crate) cgroup: TestCgroup,
 }
 
 impl Fixture {
     /// `pod_ip` on the pod netns' `lo`.
-    fn new(test: &str, pod_ip: &str) -> Self {
+    pub(crate) fn new(test: &str, pod_ip: &str) -> Self {
         let ip: IpAddr = pod_ip.parse().unwrap();
         let pod = TestPod::new(
             &namespaced::unique_name(test),
@@ -39,7 +39,7 @@ impl Fixture {
     }
 
     /// Connects from a process in the cgroup and the pod's netns; asserts it connected.
-    fn connect(&self, how: Connect) {
+    pub(crate) fn connect(&self, how: Connect) {
         let errno = connect_in(Some(self.cgroup.path()), &self.pod.netns_file, how);
         assert_eq!(errno, 0, "connect {how:?} failed: errno {errno}");
     }

@@ -9,6 +9,7 @@ mod harness;
 
 mod ebpf_accel;
 mod ebpf_capture;
+mod ebpf_capture_v6;
 mod ebpf_counter;
 mod netns_enroll;
 mod netns_enter;
