@@ -1,5 +1,6 @@
 //! The endpoints of a Kubernetes Service: from its EndpointSlices, else its Endpoints, else the
-//! pods its selector picks (the lab has no endpoints controller). Pods are indexed once by name,
+//! pods its selector picks (the lab has no endpoints controller); each in the Service's primary
+//! family (`families.rs`). Pods are indexed once by name,
 //! IP and label, so selecting costs the smallest label posting list, not a scan of every pod.
 
 use std::collections::{BTreeMap, HashMap};
@@ -10,6 +11,7 @@ use k8s_openapi::api::core::v1::{Endpoints, Pod, Service as KubeService, Service
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::families::{endpoint_ip, pod_ips, primary_family, Family};
 use super::model::{Address, Endpoint, Labels};
 
 /// Namespace and name of a pod.
@@ -83,20 +85,25 @@ impl<'a> EndpointIndex<'a> {
             .as_ref()
             .and_then(|s| s.ports.as_deref())
             .unwrap_or_default();
+        let family = primary_family(service);
+        let in_family = |ip: &IpAddr| family.is_none_or(|f| f == Family::of(*ip));
         if let Some(slices) = self.slices.get(&(namespace, name)) {
             return slices
                 .iter()
+                .filter(|s| family.is_none_or(|f| f.holds(&s.address_type)))
                 .flat_map(|s| self.slice_endpoints(namespace, s, ports))
                 .collect();
         }
         if let Some(endpoints) = self.endpoints.get(&(namespace, name)) {
-            return self.listed_endpoints(namespace, endpoints, ports);
+            let mut listed = self.listed_endpoints(namespace, endpoints, ports);
+            listed.retain(|e| matches!(e.address, Address::Ip(ip) if in_family(&ip)));
+            return listed;
         }
         let selector = service.spec.as_ref().and_then(|s| s.selector.as_ref());
         self.selected(namespace, selector)
             .into_iter()
             .filter_map(|(pod, labels)| {
-                let ip = pod_ip(pod)?;
+                let ip = endpoint_ip(&pod_ips(pod), family)?;
                 let by_port = ports
                     .iter()
                     .filter_map(|p| Some((p.port as u16, target_port(pod, p)?)));
@@ -216,10 +223,6 @@ fn endpoint(
         labels,
         pod,
     }
-}
-
-pub(super) fn pod_ip(pod: &Pod) -> Option<IpAddr> {
-    pod.status.as_ref()?.pod_ip.as_ref()?.parse().ok()
 }
 
 /// The pod port a Service port forwards to: `targetPort` (a number or a container port name),
