@@ -6,7 +6,7 @@ use super::agent_process::{self as process, AgentLaunch};
 use super::state::{Node, Pod};
 use super::{node_http, run, teardown, Lab};
 use anyhow::{anyhow, bail, Context, Result};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -33,24 +33,18 @@ pub fn start_agents(lab: &Lab) -> Result<()> {
 /// Enrolls a meshed pod with its node's agent (before the pod's processes start).
 pub fn enroll(lab: &Lab, pod: &Pod) -> Result<()> {
     let node = pod_node(lab, pod)?;
-    let bridge = bridge_address(node).to_string();
     let netns = format!("/var/run/netns/{}", pod.netns);
-    let ip = pod.ip.to_string();
-    let args = [
-        "add",
-        "--namespace",
-        &pod.namespace,
-        "--name",
-        &pod.name,
-        "--uid",
-        &pod.uid,
-        "--netns",
-        &netns,
-        "--ip",
-        &ip,
-        "--node-ip",
-        &bridge,
-    ];
+    let mut args: Vec<String> = ["add", "--namespace", &pod.namespace, "--name", &pod.name]
+        .into_iter()
+        .chain(["--uid", &pod.uid, "--netns", &netns])
+        .map(String::from)
+        .collect();
+    for ip in &pod.ips {
+        let gateway = bridge_address(node, ip.is_ipv4());
+        args.extend(["--ip".into(), ip.to_string()]);
+        args.extend(["--node-ip".into(), gateway.to_string()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     enroll_request(lab, node, &args)
         .with_context(|| format!("enrolling pod {}/{}", pod.namespace, pod.name))?;
     Ok(())
@@ -207,6 +201,10 @@ fn pod_node<'l>(lab: &'l Lab, pod: &Pod) -> Result<&'l Node> {
 }
 
 /// The node's bridge address on the pod network (`10.244.N.1`): kubelet probes come from it.
-fn bridge_address(node: &Node) -> Ipv4Addr {
-    Ipv4Addr::new(10, 244, node.index, 1)
+/// The node's gateway on its pod network, in IPv4 or IPv6 (kubelet probes come from it).
+fn bridge_address(node: &Node, v4: bool) -> IpAddr {
+    match v4 {
+        true => Ipv4Addr::new(10, 244, node.index, 1).into(),
+        false => super::family::pod_ip6(node.index, 1).into(),
+    }
 }

@@ -30,7 +30,7 @@ pub struct PodStatus {
     pub name: String,
     /// `node-N`, or `external` for an external host.
     pub node: String,
-    pub ip: Ipv4Addr,
+    pub ip: std::net::IpAddr,
     pub meshed: bool,
     pub phase: PodPhase,
 }
@@ -61,7 +61,7 @@ impl Lab {
             namespace: p.namespace.clone(),
             name: p.name.clone(),
             node: p.node.clone().unwrap_or_else(|| "external".into()),
-            ip: p.ip,
+            ip: p.ips[0],
             meshed: p.meshed,
             phase: self.phase(p),
         });
