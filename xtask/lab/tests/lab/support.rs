@@ -45,6 +45,16 @@ impl TestLab {
         }
     }
 
+    /// `lab up --no-build --ip-family FAMILY --nodes N FILES...` (files of `tests/data/`),
+    /// which must succeed.
+    pub fn up_in(&self, ip_family: IpFamily, nodes: u8, files: &[&str]) {
+        let paths: Vec<PathBuf> = files.iter().map(|f| data(f)).collect();
+        require_workloads(&paths);
+        if let Err(err) = self.try_up_in(ip_family, nodes, &paths) {
+            panic!("lab {} up failed: {err:#}", self.name);
+        }
+    }
+
     /// `lab up --no-build --nodes N PATHS...`.
     pub fn try_up(&self, nodes: u8, paths: &[PathBuf]) -> anyhow::Result<()> {
         self.try_up_in(IpFamily::Ipv4, nodes, paths)
