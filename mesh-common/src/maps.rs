@@ -159,7 +159,7 @@ mod tests {
         assert_eq!(info.pod_ips().count(), 1);
         assert!(!info.is_node(&KernelIp::default()));
         assert!(!info.is_own(&KernelIp::from_ip(ip("0.0.0.0"))));
-        assert_eq!(core::mem::size_of::<PodInfo>(), 64);
-        assert_eq!(core::mem::size_of::<OriginalDstKey>(), 16);
+        assert_eq!(size_of::<PodInfo>(), 64);
+        assert_eq!(size_of::<OriginalDstKey>(), 16);
     }
 }
