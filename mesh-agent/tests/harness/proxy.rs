@@ -57,10 +57,12 @@ impl OriginalDsts for FakeOriginalDsts {
     }
 }
 
-/// `PodCapture` that records the enrolled cookies, or refuses every pod.
+/// `PodCapture` that records the enrolled cookies and the pod IPs given an inbound listener, or
+/// refuses every pod.
 #[derive(Default)]
 pub struct FakePodCapture {
     pub enrolled: Mutex<Vec<u64>>,
+    pub inbound_ips: Mutex<Vec<std::net::IpAddr>>,
     pub refuse: bool,
 }
 
@@ -68,6 +70,7 @@ impl PodCapture for FakePodCapture {
     fn enroll(&self, pod: &CapturedPod<'_>) -> anyhow::Result<()> {
         anyhow::ensure!(!self.refuse, "map full");
         self.enrolled.lock().unwrap().push(pod.netns_cookie);
+        self.inbound_ips.lock().unwrap().extend(pod.pod_ips());
         Ok(())
     }
     fn unenroll(&self, netns_cookie: u64) -> anyhow::Result<()> {

@@ -106,6 +106,43 @@ async fn add_list_remove_and_duplicates() {
 }
 
 #[tokio::test]
+async fn a_dual_stack_pod_gets_an_inbound_listener_per_family() {
+    let (pods, capture, _) = pods_with(FakePodCapture::default());
+    let line = r#"{"op":"add","namespace":"shop","name":"web-0","netns":"/proc/self/ns/net","ips":["10.244.1.5","fd00:10:244:1::5"],"node_ips":["10.244.1.1","fd00:10:244:1::1"]}"#;
+    let added = handle(&pods, line).await;
+    assert!(added.ok, "{added:?}");
+    let ips: Vec<String> = added
+        .pod
+        .unwrap()
+        .ips
+        .iter()
+        .map(|ip| ip.to_string())
+        .collect();
+    assert_eq!(ips, ["10.244.1.5", "fd00:10:244:1::5"]);
+    let inbound = capture.inbound_ips.lock().unwrap().clone();
+    assert_eq!(inbound.len(), 2, "{inbound:?}");
+    assert!(inbound[1].is_ipv6(), "{inbound:?}");
+}
+
+#[tokio::test]
+async fn pod_ips_are_one_or_two_of_different_families() {
+    let (pods, _, _) = pods_with(FakePodCapture::default());
+    let with_ips = |ips: &str| {
+        format!(
+            r#"{{"op":"add","namespace":"shop","name":"web-0","netns":"/proc/self/ns/net","ips":{ips}}}"#
+        )
+    };
+    for ips in ["[]", r#"["10.244.1.5","10.244.1.6"]"#] {
+        let error = error_of(&pods, &with_ips(ips)).await;
+        assert!(
+            error.contains("expected one or two addresses, at most one per family"),
+            "{ips}: {error}"
+        );
+    }
+    assert!(pods.list().await.is_empty());
+}
+
+#[tokio::test]
 async fn a_pod_the_capture_layer_refuses_is_not_enrolled() {
     let refusing = FakePodCapture {
         refuse: true,
