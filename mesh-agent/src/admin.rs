@@ -1,5 +1,6 @@
 //! The agent's small HTTP endpoints: Prometheus `/metrics` (port 15020), `/healthz/ready`
-//! (port 15021) and, on loopback only, the admin `/config_dump` (port 15000).
+//! (port 15021) and the admin `/config_dump`, `/clusters`, `/logging` on a Unix socket
+//! (`admin_socket.rs`).
 
 use std::convert::Infallible;
 use std::io;
@@ -15,9 +16,11 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use prometheus_client::registry::Registry;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
 use crate::admin_routes::AgentEndpoints;
+use crate::admin_socket::AdminSocket;
 use crate::pipeline::ConfigState;
 
 /// What a path answers: status, content type, body.
@@ -99,22 +102,37 @@ fn not_found() -> Reply {
     (StatusCode::NOT_FOUND, TEXT, "not found\n".into())
 }
 
-/// An HTTP/1 server answering from a [`Routes`] table.
+/// An HTTP/1 server answering from a [`Routes`] table, on a TCP port or a Unix socket.
 pub struct AdminServer {
-    listener: TcpListener,
+    listener: Listener,
     routes: Routes,
     agent_endpoints: Option<Arc<AgentEndpoints>>,
+}
+
+/// Where an [`AdminServer`] accepts.
+enum Listener {
+    Tcp(TcpListener),
+    Unix(AdminSocket),
 }
 
 impl AdminServer {
     /// Binds `addr`.
     pub async fn new(addr: SocketAddr, routes: Routes) -> io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(Self {
+        Ok(Self::on(Listener::Tcp(listener), routes))
+    }
+
+    /// Binds the Unix socket `path` (root peers only, see [`AdminSocket`]).
+    pub fn unix(path: &std::path::Path, routes: Routes) -> io::Result<Self> {
+        Ok(Self::on(Listener::Unix(AdminSocket::bind(path)?), routes))
+    }
+
+    fn on(listener: Listener, routes: Routes) -> Self {
+        Self {
             listener,
             routes,
             agent_endpoints: None,
-        })
+        }
     }
 
     /// Also answers `/logging` and `/stats/prometheus` (they see the method and query).
@@ -123,32 +141,74 @@ impl AdminServer {
         self
     }
 
-    /// The bound address.
-    pub fn address(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+    /// Where it listens: the bound address, or the socket's path.
+    pub fn address(&self) -> String {
+        match &self.listener {
+            Listener::Tcp(listener) => listener
+                .local_addr()
+                .expect("a bound listener has an address")
+                .to_string(),
+            Listener::Unix(socket) => socket.path().display().to_string(),
+        }
+    }
+
+    /// The bound TCP address (none on a Unix socket).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        match &self.listener {
+            Listener::Tcp(listener) => listener.local_addr().ok(),
+            Listener::Unix(_) => None,
+        }
     }
 
     /// Serves until the task is dropped.
     pub async fn run(self) {
         loop {
-            let Ok((stream, _)) = self.listener.accept().await else {
-                continue;
-            };
-            let routes = self.routes.clone();
-            let endpoints = self.agent_endpoints.clone();
-            tokio::spawn(async move {
-                let service =
-                    service_fn(move |request| answer(routes.clone(), endpoints.clone(), request));
-                let connection =
-                    http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                if let Err(error) = connection.await {
-                    tracing::debug!(%error, "admin connection failed");
+            match &self.listener {
+                Listener::Tcp(listener) => {
+                    if let Ok((stream, _)) = listener.accept().await {
+                        self.serve(stream);
+                    }
                 }
-            });
+                Listener::Unix(socket) => match socket.accept().await {
+                    Ok((stream, Ok(()))) => self.serve(stream),
+                    Ok((stream, Err(refusal))) => serve_refused(stream, refusal),
+                    Err(error) => tracing::debug!(%error, "admin socket accept failed"),
+                },
+            }
         }
     }
+
+    /// Answers one client's requests on a task of its own.
+    fn serve<S>(&self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        serve_with(stream, self.routes.clone(), self.agent_endpoints.clone());
+    }
+}
+
+/// Answers every request of a client the socket refused with 403 and why.
+fn serve_refused<S>(stream: S, refusal: String)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let forbidden: Routes =
+        Arc::new(move |_| (StatusCode::FORBIDDEN, TEXT, format!("{refusal}\n")));
+    serve_with(stream, forbidden, None);
+}
+
+/// Serves HTTP/1 on `stream` from `routes` (and `endpoints`) on a task of its own.
+fn serve_with<S>(stream: S, routes: Routes, endpoints: Option<Arc<AgentEndpoints>>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let service = service_fn(move |request| answer(routes.clone(), endpoints.clone(), request));
+        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "admin connection failed");
+        }
+    });
 }
 
 async fn answer(

@@ -33,8 +33,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let config_state = ConfigState::with_load_settings(LoadSettings {
         access_log_dir: config.access_log_dir.clone(),
     });
-    let config_metrics = ConfigMetrics::register(&mut registry);
-    start_config(&config, &config_state, config_metrics, &mut tasks).await?;
+    start_config(&config, &config_state, &mut registry, &mut tasks).await?;
     let readiness = Arc::new(Readiness::new(config_state.clone()));
 
     let capture = start_capture(&config)?;
@@ -80,8 +79,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         resilience,
     );
     let agent_endpoints = AgentEndpoints::new(registry, crate::logging::LogLevels::installed());
-    let admin_server = AdminServer::new(config.admin_addr, admin_routes)
-        .await?
+    let admin_server = AdminServer::unix(&config.admin_socket, admin_routes)?
         .with_agent_endpoints(agent_endpoints);
     let enroll_server = EnrollServer::new(&config.enroll_socket)?;
     tracing::info!(
@@ -122,14 +120,15 @@ fn gateway_inputs(config: &AgentConfig, inputs: &ProxyInputs) -> crate::gateway:
     }
 }
 
-/// Starts the configured source and the pipeline feeding `state` from it. The agent is not
-/// ready until the source's first set is compiled.
+/// Starts the configured source and the pipeline feeding `state` from it, their metrics in
+/// `registry`. The agent is not ready until the source's first set is compiled.
 async fn start_config(
     config: &AgentConfig,
     state: &ConfigState,
-    metrics: Arc<ConfigMetrics>,
+    registry: &mut Registry,
     tasks: &mut JoinSet<()>,
 ) -> anyhow::Result<()> {
+    let metrics = ConfigMetrics::register(registry);
     let updates = match &config.source {
         ConfigSource::Directory(dir) => {
             let source = DirectorySource::new(dir.clone());
@@ -138,7 +137,10 @@ async fn start_config(
             updates
         }
         ConfigSource::Kubernetes => {
-            let source = KubernetesSource::from_environment(config.node_name.clone()).await?;
+            let source = KubernetesSource::from_environment(config.node_name.clone())
+                .await?
+                .secret_namespaces(&config.secret_namespaces)
+                .register_metrics(registry);
             let updates = source.subscribe();
             tasks.spawn(source.run());
             updates

@@ -30,10 +30,12 @@ pub struct Capture {
     pub attachment: Box<dyn Any + Send + Sync>,
 }
 
-/// Loads `mesh-ebpf`, pins its maps under `config.bpf_pin_dir` and attaches the programs to
+/// Checks the kernel (`bpf::check_kernel`), loads `mesh-ebpf`, pins its maps under `config.bpf_pin_dir` and attaches the programs to
 /// `config.cgroup`. The agent's own cgroup is written into the programs: its sockets are never
 /// captured, even when the agent runs inside the attached subtree (a DaemonSet pod does).
 pub fn start_capture(config: &AgentConfig) -> anyhow::Result<Capture> {
+    // Before anything loads: a kernel too old stops the agent with one line naming what it lacks.
+    crate::bpf::check_kernel()?;
     let object = resolve_object(config.bpf_object.as_deref());
     let agent_cgroup = own_cgroup_id().context("finding the agent's own cgroup")?;
     let options = LoadOptions {

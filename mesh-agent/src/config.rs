@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use serde::Serialize;
 
 pub use crate::validate::access_log_file::DEFAULT_ACCESS_LOG_DIR;
@@ -14,8 +14,7 @@ pub use crate::validate::access_log_file::DEFAULT_ACCESS_LOG_DIR;
 pub const DEFAULT_METRICS_ADDR: &str = "0.0.0.0:15020";
 /// Default readiness endpoint (Istio's port).
 pub const DEFAULT_READY_ADDR: &str = "0.0.0.0:15021";
-/// Default admin endpoint (`/config_dump`): loopback only, as Istio's 15000.
-pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:15000";
+pub use crate::admin_socket::DEFAULT_ADMIN_SOCKET;
 /// Default upstream connect timeout, in milliseconds.
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
 /// Default runtime worker threads: a node agent shares the node with its pods (ztunnel's
@@ -35,10 +34,19 @@ pub struct RunArgs {
     /// Read everything from the Kubernetes API (in-cluster or kubeconfig credentials).
     #[arg(long)]
     pub kubernetes: bool,
+    /// The namespaces whose TLS Secrets (gateway `credentialName`s) the Kubernetes source reads,
+    /// comma-separated; nowhere else (RBAC: a namespaced Role in each).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "istio-system,mesh-system"
+    )]
+    pub secret_namespaces: Vec<String>,
     /// This node's name (scopes the pinned maps and the enrollment socket).
     #[arg(long)]
     pub node_name: String,
-    /// The cgroup v2 subtree the capture programs attach to [default: the cgroup2 mount root].
+    /// The pods' cgroup v2 subtree the capture programs attach to, never the cgroup2 root
+    /// (Cilium attaches there) [default: kubepods.slice, else kubepods, under the cgroup2 root].
     #[arg(long)]
     pub cgroup: Option<PathBuf>,
     /// The compiled `mesh-ebpf` object [default: chosen by the loader].
@@ -56,9 +64,10 @@ pub struct RunArgs {
     /// `/healthz/ready` address.
     #[arg(long, default_value = DEFAULT_READY_ADDR)]
     pub ready_addr: SocketAddr,
-    /// Admin address (`/config_dump`); keep it on loopback: it shows the whole configuration.
-    #[arg(long, default_value = DEFAULT_ADMIN_ADDR)]
-    pub admin_addr: SocketAddr,
+    /// The admin endpoints' Unix socket (`/config_dump`, `/clusters`, `/logging`): root only,
+    /// read with `mesh-agent admin`. There is no admin TCP port.
+    #[arg(long, default_value = DEFAULT_ADMIN_SOCKET)]
+    pub admin_socket: PathBuf,
     /// Same-node acceleration with sock_ops + sk_msg (off until the benchmark shows it wins).
     #[arg(long)]
     pub sk_msg_accel: bool,
@@ -97,6 +106,8 @@ pub enum ConfigSource {
 pub struct AgentConfig {
     /// Where the configuration comes from.
     pub source: ConfigSource,
+    /// Where the Kubernetes source reads gateway credentials (TLS Secrets).
+    pub secret_namespaces: Vec<String>,
     /// Node name.
     pub node_name: String,
     /// Cgroup subtree the capture programs attach to.
@@ -111,8 +122,8 @@ pub struct AgentConfig {
     pub metrics_addr: SocketAddr,
     /// `/healthz/ready` address.
     pub ready_addr: SocketAddr,
-    /// Admin (`/config_dump`) address.
-    pub admin_addr: SocketAddr,
+    /// The admin endpoints' Unix socket.
+    pub admin_socket: PathBuf,
     /// sk_msg acceleration.
     pub sk_msg_accel: bool,
     /// Same-node fast path: an outbound connection to a pod on this node dials its app
@@ -146,9 +157,12 @@ impl AgentConfig {
                 args.access_log_dir
             );
         }
+        for namespace in &args.secret_namespaces {
+            namespace_name(namespace)?;
+        }
         let cgroup = match args.cgroup {
             Some(cgroup) => cgroup,
-            None => cgroup2_root(Path::new("/proc/mounts"))?,
+            None => crate::bpf::detect_pods_cgroup(Path::new("/proc/mounts"))?,
         };
         Ok(Self {
             bpf_pin_dir: args
@@ -158,12 +172,13 @@ impl AgentConfig {
                 .enroll_socket
                 .unwrap_or_else(|| Path::new("/run/mesh-agent").join(format!("{node}.sock"))),
             source,
+            secret_namespaces: args.secret_namespaces,
             node_name: args.node_name,
             cgroup,
             bpf_object: args.bpf_object,
             metrics_addr: args.metrics_addr,
             ready_addr: args.ready_addr,
-            admin_addr: args.admin_addr,
+            admin_socket: args.admin_socket,
             sk_msg_accel: args.sk_msg_accel,
             same_node_fast_path: !args.no_same_node_fast_path,
             connect_timeout: Duration::from_millis(args.connect_timeout_ms),
@@ -186,16 +201,19 @@ fn worker_threads(asked: Option<usize>) -> anyhow::Result<usize> {
     }
 }
 
-/// The mount point of the cgroup v2 hierarchy, from a mounts table such as `/proc/mounts`.
-pub fn cgroup2_root(mounts: &Path) -> anyhow::Result<PathBuf> {
-    let table = std::fs::read_to_string(mounts)
-        .with_context(|| format!("cannot read {}", mounts.display()))?;
-    table
-        .lines()
-        .map(|line| line.split_whitespace().collect::<Vec<_>>())
-        .find(|fields| fields.get(2) == Some(&"cgroup2"))
-        .and_then(|fields| fields.get(1).map(PathBuf::from))
-        .with_context(|| format!("no cgroup2 mount in {}; pass --cgroup", mounts.display()))
+/// Checks a `--secret-namespaces` entry is a namespace name (an RFC 1123 label).
+fn namespace_name(name: &str) -> anyhow::Result<()> {
+    let label = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if !label {
+        bail!("--secret-namespaces: {name:?} is not a namespace name (lowercase letters, digits and '-', at most 63)");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -209,5 +227,39 @@ mod tests {
         assert_eq!(worker_threads(Some(3)).unwrap(), 3);
         let err = worker_threads(Some(0)).unwrap_err().to_string();
         assert!(err.contains("--worker-threads"), "{err}");
+    }
+
+    #[test]
+    fn secret_namespaces_default_to_istio_and_the_mesh_and_must_be_names() {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let parse = |extra: &[&str]| {
+            let base = [
+                "mesh-agent",
+                "--config-dir",
+                "/c",
+                "--node-name",
+                "n",
+                "--cgroup",
+                "/g",
+            ];
+            let args = Cli::try_parse_from(base.iter().chain(extra)).unwrap().run;
+            AgentConfig::resolve(args)
+        };
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.secret_namespaces, ["istio-system", "mesh-system"]);
+        let config = parse(&["--secret-namespaces", "edge,istio-system"]).unwrap();
+        assert_eq!(config.secret_namespaces, ["edge", "istio-system"]);
+        let err = parse(&["--secret-namespaces", "edge,Bad_NS"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "--secret-namespaces: \"Bad_NS\" is not a namespace name (lowercase letters, digits and '-', at most 63)"
+        );
     }
 }

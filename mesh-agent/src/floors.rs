@@ -46,6 +46,8 @@ const FLOORS: &[(&str, u8)] = &[
     ("admin", 10),
     ("admin_routes", 10),
     ("admin_clusters", 10),
+    ("admin_socket", 10),
+    ("admin_client", 10),
     ("check", 10),
     ("config", 10),
     // 11: the agent.

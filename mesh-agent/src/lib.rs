@@ -3,8 +3,10 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod admin_client;
 pub mod admin_clusters;
 pub mod admin_routes;
+pub mod admin_socket;
 pub mod agent;
 pub mod attach;
 pub mod bpf;

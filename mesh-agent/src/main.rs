@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
+use mesh_agent::admin_client::AdminQuery;
 use mesh_agent::config::{AgentConfig, RunArgs};
 use mesh_agent::enroll::{self, PodName, Request};
 use mesh_agent::pods::PodToEnroll;
@@ -33,6 +34,14 @@ enum Command {
         socket: PathBuf,
         #[command(subcommand)]
         op: EnrollOp,
+    },
+    /// Ask the running agent on this node (its admin socket, root only) and print the answer.
+    Admin {
+        /// The agent's admin socket.
+        #[arg(long, default_value = mesh_agent::config::DEFAULT_ADMIN_SOCKET)]
+        socket: PathBuf,
+        #[command(subcommand)]
+        query: AdminQuery,
     },
     /// Validate mesh resources like `istioctl analyze`: one line per problem, exit 1 on errors.
     Check {
@@ -92,6 +101,7 @@ fn main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Enroll { socket, op } => current_thread()?.block_on(send(&socket, op.into())),
+        Command::Admin { socket, query } => current_thread()?.block_on(admin(&socket, &query)),
         Command::Check {
             paths,
             access_log_dir,
@@ -128,6 +138,16 @@ async fn send(socket: &std::path::Path, request: Request) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Prints the agent's answer; a refusal or a missing agent is an error (exit 1).
+async fn admin(socket: &std::path::Path, query: &AdminQuery) -> Result<ExitCode> {
+    let body = mesh_agent::admin_client::ask(socket, query).await?;
+    print!("{body}");
+    if !body.is_empty() && !body.ends_with('\n') {
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Logs to stderr at `RUST_LOG` (else `info`); admin `/logging` changes the level later.

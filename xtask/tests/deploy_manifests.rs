@@ -1,17 +1,18 @@
 //! Every manifest in `deploy/` parses with the real Kubernetes types (and loses nothing in the
-//! round trip, so a misspelt field fails), the DaemonSet has its mounts, ports and probes, the
-//! ClusterRole grants exactly what the agent's Kubernetes source watches, and `crds.yaml` is the
-//! generator's current output.
+//! round trip, so a misspelt field fails), the DaemonSet has its mounts, ports and probes, runs
+//! nothing privileged and adds exactly the capabilities deploy/README documents, installs
+//! mesh-cni; the ClusterRole grants exactly what the agent's Kubernetes source watches cluster-wide
+//! and Secrets are granted only by namespaced Roles; `crds.yaml` is the generator's current output.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec, Service, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use mesh_agent::sources::kubernetes::Selection;
+use mesh_agent::sources::kubernetes::{Selection, DEFAULT_SECRET_NAMESPACES};
 use mesh_agent::sources::WATCHED_KINDS;
 use serde::de::DeserializeOwned;
 use serde::Deserialize as _;
@@ -59,6 +60,8 @@ fn every_manifest_parses_with_the_kubernetes_types() {
             "ServiceAccount" => drop(typed::<ServiceAccount>(&doc)),
             "ClusterRole" => drop(typed::<ClusterRole>(&doc)),
             "ClusterRoleBinding" => drop(typed::<ClusterRoleBinding>(&doc)),
+            "Role" => drop(typed::<Role>(&doc)),
+            "RoleBinding" => drop(typed::<RoleBinding>(&doc)),
             "DaemonSet" => drop(typed::<DaemonSet>(&doc)),
             "CustomResourceDefinition" => drop(typed::<CustomResourceDefinition>(&doc)),
             other => panic!("unexpected kind {other} in deploy/"),
@@ -71,6 +74,10 @@ fn every_manifest_parses_with_the_kubernetes_types() {
         "ServiceAccount",
         "ClusterRole",
         "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "Role",
+        "RoleBinding",
         "DaemonSet",
         "CustomResourceDefinition",
     ];
@@ -86,7 +93,7 @@ fn agent(spec: &PodSpec) -> &Container {
 }
 
 #[test]
-fn the_daemonset_runs_the_agent_privileged_on_the_host_namespaces() {
+fn the_daemonset_runs_the_agent_on_the_host_namespaces() {
     let ds = daemonset();
     assert_eq!(ds.metadata.namespace.as_deref(), Some("mesh-system"));
     let template = ds.spec.unwrap().template;
@@ -94,10 +101,6 @@ fn the_daemonset_runs_the_agent_privileged_on_the_host_namespaces() {
     assert_eq!((spec.host_pid, spec.host_network), (Some(true), Some(true)));
     assert_eq!(spec.service_account_name.as_deref(), Some("mesh-agent"));
     let agent = agent(&spec);
-    assert_eq!(
-        agent.security_context.as_ref().unwrap().privileged,
-        Some(true)
-    );
     let args = agent.args.clone().unwrap();
     assert_eq!(
         args[..4],
@@ -136,7 +139,7 @@ fn the_daemonset_runs_the_agent_privileged_on_the_host_namespaces() {
 }
 
 #[test]
-fn the_daemonset_mounts_bpffs_cgroup2_netns_and_the_enrollment_socket_dir() {
+fn the_agent_mounts_only_bpffs_cgroup2_netns_and_its_socket_dir_from_the_host() {
     let spec = daemonset().spec.unwrap().template.spec.unwrap();
     let volumes = spec.volumes.clone().unwrap();
     let host_path = |volume: &str| {
@@ -144,30 +147,31 @@ fn the_daemonset_mounts_bpffs_cgroup2_netns_and_the_enrollment_socket_dir() {
             .iter()
             .find(|v| v.name == volume)
             .unwrap_or_else(|| panic!("no volume {volume}"));
-        found.host_path.as_ref().unwrap().path.clone()
+        found.host_path.as_ref().map(|h| h.path.clone())
     };
-    let mounts: Vec<(String, String, Option<String>)> = agent(&spec)
+    let mounts: BTreeSet<(String, String, Option<String>)> = agent(&spec)
         .volume_mounts
         .clone()
         .unwrap()
         .into_iter()
-        .map(|m| (host_path(&m.name), m.mount_path, m.mount_propagation))
+        .filter_map(|m| Some((host_path(&m.name)?, m.mount_path, m.mount_propagation)))
         .collect();
-    let expect = |host: &str, inside: &str, propagation: Option<&str>| {
-        let wanted = (
-            host.to_owned(),
-            inside.to_owned(),
-            propagation.map(str::to_owned),
-        );
-        assert!(
-            mounts.contains(&wanted),
-            "missing mount {wanted:?} in {mounts:?}"
-        );
-    };
-    expect("/sys/fs/bpf", "/sys/fs/bpf", Some("Bidirectional"));
-    expect("/sys/fs/cgroup", "/host/sys/fs/cgroup", None);
-    expect("/var/run/netns", "/var/run/netns", Some("HostToContainer"));
-    expect("/run/mesh-agent", "/run/mesh-agent", None);
+    let host_to_container = Some("HostToContainer".to_owned());
+    let wanted = BTreeSet::from([
+        (
+            "/sys/fs/bpf".into(),
+            "/sys/fs/bpf".into(),
+            host_to_container.clone(),
+        ),
+        ("/sys/fs/cgroup".into(), "/host/sys/fs/cgroup".into(), None),
+        (
+            "/var/run/netns".into(),
+            "/var/run/netns".into(),
+            host_to_container,
+        ),
+        ("/run/mesh-agent".into(), "/run/mesh-agent".into(), None),
+    ]);
+    assert_eq!(mounts, wanted, "the agent's host mounts");
     let args = agent(&spec).args.clone().unwrap();
     let cgroup = args
         .iter()
@@ -175,9 +179,18 @@ fn the_daemonset_mounts_bpffs_cgroup2_netns_and_the_enrollment_socket_dir() {
         .map(|i| args[i + 1].as_str());
     assert_eq!(
         cgroup,
-        Some("/host/sys/fs/cgroup"),
-        "the agent attaches to the mounted host cgroup2"
+        Some("/host/sys/fs/cgroup/kubepods.slice"),
+        "the agent attaches to the pods' cgroup (systemd driver), never the cgroup2 root"
     );
+    let read_only: Vec<&str> = agent(&spec)
+        .volume_mounts
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter(|m| m.read_only == Some(true))
+        .map(|m| m.mount_path.as_str())
+        .collect();
+    assert_eq!(read_only, ["/host/sys/fs/cgroup", "/var/run/netns"]);
 }
 
 #[test]
@@ -191,7 +204,12 @@ fn the_daemonset_serves_metrics_and_readiness_on_istio_ports() {
         .iter()
         .map(|p| p.container_port)
         .collect();
-    assert_eq!(ports, BTreeSet::from([15020, 15021]));
+    assert_eq!(ports, BTreeSet::from([15020, 15021]), "no admin port");
+    let args = agent.args.clone().unwrap();
+    assert!(
+        !args.iter().any(|a| a.starts_with("--admin")),
+        "admin stays on its default Unix socket under /run/mesh-agent: {args:?}"
+    );
     let probe = agent
         .readiness_probe
         .as_ref()
@@ -204,7 +222,7 @@ fn the_daemonset_serves_metrics_and_readiness_on_istio_ports() {
 }
 
 #[test]
-fn the_cluster_role_grants_read_only_exactly_what_the_source_watches() {
+fn the_cluster_role_grants_read_only_exactly_what_the_source_watches_cluster_wide() {
     let rbac = documents("rbac.yaml");
     let role: ClusterRole = typed(rbac.iter().find(|d| d["kind"] == "ClusterRole").unwrap());
     let mut granted = BTreeSet::new();
@@ -219,6 +237,7 @@ fn the_cluster_role_grants_read_only_exactly_what_the_source_watches() {
     }
     let watched: BTreeSet<(String, String, Vec<String>)> = WATCHED_KINDS
         .iter()
+        .filter(|kind| kind.plural != "secrets")
         .map(|kind| {
             let names = match kind.selection {
                 Selection::Named { name, .. } => vec![name.to_owned()],
@@ -227,11 +246,7 @@ fn the_cluster_role_grants_read_only_exactly_what_the_source_watches() {
             (kind.group.to_owned(), kind.plural.to_owned(), names)
         })
         .collect();
-    assert_eq!(granted, watched);
-    // Secrets are granted for gateway certificates; the source lists TLS Secrets only.
-    let secrets = WATCHED_KINDS.iter().find(|kind| kind.plural == "secrets");
-    let tls_only = Some("type=kubernetes.io/tls".to_owned());
-    assert!(secrets.is_none_or(|kind| kind.field_selector("node") == tls_only));
+    assert_eq!(granted, watched, "and no Secrets cluster-wide");
     let binding: ClusterRoleBinding = typed(
         rbac.iter()
             .find(|d| d["kind"] == "ClusterRoleBinding")
@@ -242,6 +257,71 @@ fn the_cluster_role_grants_read_only_exactly_what_the_source_watches() {
     assert_eq!(
         (subject.name.as_str(), subject.namespace.as_deref()),
         ("mesh-agent", Some("mesh-system"))
+    );
+}
+
+/// The agent's `--secret-namespaces` in the DaemonSet.
+fn secret_namespaces() -> Vec<String> {
+    let spec = daemonset().spec.unwrap().template.spec.unwrap();
+    let args = agent(&spec).args.clone().unwrap();
+    let at = args
+        .iter()
+        .position(|a| a == "--secret-namespaces")
+        .unwrap();
+    args[at + 1].split(',').map(str::to_owned).collect()
+}
+
+#[test]
+fn secrets_are_read_only_in_the_secret_namespaces_through_namespaced_roles() {
+    let namespaces = secret_namespaces();
+    assert_eq!(
+        namespaces, DEFAULT_SECRET_NAMESPACES,
+        "the DaemonSet spells out the default"
+    );
+    let secrets = WATCHED_KINDS
+        .iter()
+        .find(|kind| kind.plural == "secrets")
+        .unwrap();
+    assert_eq!(
+        secrets.field_selector("node").as_deref(),
+        Some("type=kubernetes.io/tls")
+    );
+    let rbac = documents("rbac.yaml");
+    let mut roles = Vec::new();
+    for doc in rbac.iter().filter(|d| d["kind"] == "Role") {
+        let role: Role = typed(doc);
+        let rules = role.rules.unwrap();
+        assert_eq!(rules.len(), 1);
+        assert_eq!(
+            rules[0].resources.as_deref(),
+            Some(&["secrets".to_owned()][..])
+        );
+        assert_eq!(rules[0].verbs, ["get", "list", "watch"], "read-only");
+        roles.push((
+            role.metadata.namespace.unwrap(),
+            role.metadata.name.unwrap(),
+        ));
+    }
+    let role_namespaces: Vec<&str> = roles.iter().map(|(ns, _)| ns.as_str()).collect();
+    assert_eq!(
+        role_namespaces, namespaces,
+        "a Role in each namespace, nowhere else"
+    );
+    for doc in rbac.iter().filter(|d| d["kind"] == "RoleBinding") {
+        let binding: RoleBinding = typed(doc);
+        let namespace = binding.metadata.namespace.unwrap();
+        assert!(roles.contains(&(namespace.clone(), binding.role_ref.name.clone())));
+        assert_eq!(binding.role_ref.kind, "Role");
+        let subject = &binding.subjects.unwrap()[0];
+        assert_eq!(
+            (subject.name.as_str(), subject.namespace.as_deref()),
+            ("mesh-agent", Some("mesh-system")),
+            "in {namespace}"
+        );
+    }
+    assert_eq!(
+        rbac.iter().filter(|d| d["kind"] == "RoleBinding").count(),
+        roles.len()
     );
 }
 
@@ -355,4 +435,12 @@ fn the_image_holds_the_bpf_object_where_the_daemonset_looks() {
         "Dockerfile must install {object}"
     );
     assert!(dockerfile.contains("/usr/local/bin/mesh-agent"));
+    assert!(dockerfile.contains("COPY --from=builder /out/mesh-cni /usr/local/bin/mesh-cni"));
+    assert!(
+        dockerfile.contains("RUSTFLAGS=\"-C target-feature=+crt-static\""),
+        "mesh-cni runs on the host: built static"
+    );
 }
+
+#[path = "deploy_manifests/privilege.rs"]
+mod privilege;

@@ -4,6 +4,7 @@ use super::counters::{self, CounterTotals, FlowCount};
 use super::enroll::EnrollmentMaps;
 use super::mounts;
 use super::pins::MapPins;
+use super::pods_cgroup::{refuse_root, PodsCgroupError};
 use aya::maps::{HashMap, Map, MapData, PerCpuArray, PerCpuHashMap, SockHash};
 use aya::programs::{
     CgroupAttachMode, CgroupSockAddr, Program, ProgramError, SkLookup, SkMsg, SockOps,
@@ -52,6 +53,9 @@ pub enum BpfError {
     /// A map operation failed.
     #[error("map operation: {0}")]
     MapOp(#[from] Box<aya::maps::MapError>),
+    /// The cgroup named cannot take the programs (the cgroup2 root).
+    #[error(transparent)]
+    Cgroup(#[from] PodsCgroupError),
     /// A filesystem operation (bpffs, pins, cgroup) failed.
     #[error("{context}: {source}")]
     Io {
@@ -138,15 +142,20 @@ impl MeshBpf {
     }
 
     /// Attaches the cgroup programs (`connect4`, `connect6`, `sock_ops`) to the cgroup2
-    /// directory `cgroup` and its subtree. They stay attached until `self` is dropped.
+    /// directory `cgroup` and its subtree. They stay attached until `self` is dropped. The
+    /// cgroup2 root is refused (`pods_cgroup.rs`: Cilium's socket LB attaches there).
     pub fn attach_cgroup(&self, cgroup: &Path) -> Result<(), BpfError> {
+        refuse_root(cgroup, Path::new("/proc/mounts"))?;
         let dir = std::fs::File::open(cgroup).map_err(|source| BpfError::Io {
             context: format!("opening cgroup {}", cgroup.display()),
             source,
         })?;
         let mut ebpf = self.ebpf.lock().unwrap_or_else(|e| e.into_inner());
-        // bpf_link attachments always coexist with others on the cgroup (other agents,
-        // other tools); `Single` only means "no legacy attach flags" for a link.
+        // Only bpf_link attachments (aya's BPF_LINK_CREATE, kernel 5.7+, which the mesh
+        // requires): a link coexists with every other program on the cgroup (other agents,
+        // Cilium's socket LB, other tools), nobody can replace or detach it with a legacy
+        // BPF_PROG_DETACH, and it goes with our process, so a crash leaves no program behind.
+        // `Single` only means "no legacy attach flags" for a link.
         let mode = CgroupAttachMode::Single;
         for name in CONNECT_PROGRAMS {
             let program = program::<CgroupSockAddr>(&mut ebpf, name)?;

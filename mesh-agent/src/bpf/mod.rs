@@ -1,22 +1,28 @@
 //! Loading, attaching and reading the kernel programs of `mesh-ebpf`: `MeshBpf` loads them,
-//! attaches the cgroup hooks to the pods' subtree, implements the `capture` traits (original
+//! attaches the cgroup hooks to the pods' subtree (never the cgroup2 root), implements the `capture` traits (original
 //! destinations, pod enrollment) and reads the counters.
 
 mod accel;
 mod counters;
 mod enroll;
+mod kernel;
 mod loader;
 mod mounts;
 mod object;
 mod original_dst;
 mod own_cgroup;
 mod pins;
+mod pods_cgroup;
 mod socket;
 
 pub use counters::{CounterTotals, FlowCount};
+pub use kernel::{
+    check_kernel, first_missing, KernelError, KernelFeature, Probe, MINIMUM_KERNEL, REQUIRED,
+};
 pub use loader::{BpfError, LoadOptions, MeshBpf};
 pub use mounts::{cgroup2_mount, ensure_bpffs, BPFFS_ROOT};
 pub use object::{resolve_object, BPF_OBJECT_ENV};
 pub use own_cgroup::own_cgroup_id;
-pub use pins::MapPins;
+pub use pins::{clear_stale, MapPins};
+pub use pods_cgroup::{detect_pods_cgroup, refuse_root, PodsCgroupError, KUBEPODS};
 pub use socket::socket_netns_cookie;

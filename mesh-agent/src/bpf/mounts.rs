@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 pub const BPFFS_ROOT: &str = "/sys/fs/bpf";
 
 /// Mount points of filesystems of type `fs_type`, in `/proc/mounts` order.
-fn mount_points(mounts: &str, fs_type: &str) -> Vec<PathBuf> {
+pub(super) fn mount_points(mounts: &str, fs_type: &str) -> Vec<PathBuf> {
     mounts
         .lines()
         .filter_map(|line| {
@@ -48,6 +48,13 @@ pub fn cgroup2_mount() -> io::Result<PathBuf> {
         .into_iter()
         .next()
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no cgroup2 mount in /proc/mounts"))
+}
+
+/// Whether `dir` is where a bpffs is mounted (e.g. `/sys/fs/bpf` itself).
+pub fn is_bpffs_mount_point(dir: &Path) -> io::Result<bool> {
+    let mounts = std::fs::read_to_string("/proc/mounts")?;
+    let dir = std::fs::canonicalize(dir)?;
+    Ok(mount_points(&mounts, "bpf").contains(&dir))
 }
 
 /// Mounts bpffs at `/sys/fs/bpf` unless it is mounted there already.

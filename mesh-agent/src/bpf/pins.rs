@@ -1,6 +1,7 @@
 //! Map pins under the agent's per-node directory (`/sys/fs/bpf/mesh/<node>/<MAP>`), so
 //! operators and tools can read the maps, and several agents on one kernel don't collide.
-//! The pins are removed when the agent's programs are unloaded.
+//! The pins are removed when the agent's programs are unloaded; pins a crashed agent left
+//! (maps of its run, of any name) are removed when the next one starts.
 
 use aya::Ebpf;
 use std::io;
@@ -14,10 +15,16 @@ pub struct MapPins {
 }
 
 impl MapPins {
-    /// Pins every named map of `ebpf` under `dir` (created if needed), replacing stale pins
-    /// a previous agent of this node left behind.
+    /// Pins every named map of `ebpf` under `dir` (created if needed), after removing every
+    /// pin a previous agent of this node left behind (a crash leaves them: the maps and their
+    /// stale entries live on while pinned). `dir` is this node's agent's alone; a bpffs mount
+    /// point itself is refused, so other tools' pins are never touched.
     pub fn pin_all(ebpf: &Ebpf, dir: &Path) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
+        let stale = clear_stale(dir)?;
+        if !stale.is_empty() {
+            tracing::info!(dir = %dir.display(), ?stale, "removed the pins a previous agent of this node left");
+        }
         let mut pins = MapPins {
             dir: dir.to_path_buf(),
             files: Vec::new(),
@@ -36,6 +43,32 @@ impl MapPins {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// Removes the pinned objects directly in `dir` (subdirectories are left alone); their names.
+/// Refuses a bpffs mount point: only a directory of the agent's own is cleared.
+pub fn clear_stale(dir: &Path) -> io::Result<Vec<String>> {
+    if super::mounts::is_bpffs_mount_point(dir)? {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is a bpffs mount point: pin the maps in a directory of their own (the default \
+                 is /sys/fs/bpf/mesh/<node>)",
+                dir.display()
+            ),
+        ));
+    }
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            continue;
+        }
+        remove_if_present(&entry.path())?;
+        removed.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    removed.sort();
+    Ok(removed)
 }
 
 fn remove_if_present(file: &Path) -> io::Result<()> {

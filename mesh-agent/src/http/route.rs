@@ -6,13 +6,16 @@
 //! destination (host, subset, port) becomes the target, with the rule's rewrite and header
 //! edits applied and its mirrors resolved; a redirect or direct response is answered here; no
 //! matching rule is [`NoRoute`](super::errors::NoRoute). Without rules, the Service itself over
-//! all its endpoints. Not a Service: the original destination. Inbound: the app in the pod.
+//! all its endpoints. A backend pod IP:port of a Service (Cilium's socket LB translated the
+//! ClusterIP before the capture hook) is routed as that Service. Not a Service: the original
+//! destination. Inbound: the app in the pod.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
+use hyper::header::HOST;
 use hyper::{Request, Response, Version};
 use tower::{Layer, Service, ServiceExt};
 
@@ -32,6 +35,9 @@ use crate::snapshot::{
 };
 
 mod gateway;
+
+/// The Service port an outbound connection is for, when it is for one.
+type OutboundService<'s> = Option<(&'s Arc<MeshService>, &'s ServicePort)>;
 
 pub use gateway::GatewayBinding;
 
@@ -118,10 +124,16 @@ pub struct Route<S> {
 }
 
 impl<S> Route<S> {
-    /// The target of a request to what the connection is addressed to, without rules.
-    fn target(&self, snapshot: &Snapshot, version: Version) -> RouteTarget {
+    /// The target of a request to what the connection is addressed to, without rules; outbound,
+    /// `service` is the Service port it is for ([`Self::outbound_service`]).
+    fn target(
+        &self,
+        snapshot: &Snapshot,
+        service: OutboundService,
+        version: Version,
+    ) -> RouteTarget {
         match self.direction {
-            Direction::Outbound { original_dst } => match snapshot.service_at(original_dst) {
+            Direction::Outbound { original_dst } => match service {
                 Some((service, port)) => {
                     self.cluster_target(snapshot, service, port, None, version)
                 }
@@ -181,6 +193,22 @@ impl<S> Route<S> {
         }
     }
 
+    /// The Service port an outbound `request` to `original_dst` is for: a ClusterIP:port, or a
+    /// backend of one (Cilium's socket LB translated the ClusterIP first), where the request's
+    /// authority picks among the Services the backend serves.
+    fn outbound_service<'s>(
+        &self,
+        snapshot: &'s Snapshot,
+        original_dst: SocketAddr,
+        request: &Request<Body>,
+    ) -> OutboundService<'s> {
+        let authority = request.uri().authority().map(|a| a.as_str());
+        let host = authority.or_else(|| request.headers().get(HOST)?.to_str().ok());
+        let source = self.client.source.as_deref();
+        let namespace = source.map_or("default", |w| w.namespace.as_str());
+        snapshot.outbound_service_named(original_dst, host, namespace)
+    }
+
     /// The client's namespace, which picks the VirtualService and resolves short host names.
     pub(super) fn namespace<'a>(&'a self, service: &'a MeshService) -> &'a str {
         let source = self.client.source.as_deref();
@@ -213,8 +241,14 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let snapshot = self.config.snapshot();
+        let service = match self.direction {
+            Direction::Outbound { original_dst } => {
+                self.outbound_service(&snapshot, original_dst, &request)
+            }
+            Direction::Inbound { .. } | Direction::Gateway { .. } => None,
+        };
         let routed = match self.direction {
-            Direction::Outbound { original_dst } => match snapshot.service_at(original_dst) {
+            Direction::Outbound { .. } => match service {
                 Some((service, port)) => self.by_rules(&snapshot, service, port, request),
                 None => Routed::Forward(request, None),
             },
@@ -226,7 +260,7 @@ where
             Routed::Forward(request, matched) => (request, matched),
         };
         if request.extensions().get::<RouteTarget>().is_none() {
-            let target = self.target(&snapshot, request.version());
+            let target = self.target(&snapshot, service, request.version());
             request.extensions_mut().insert(target);
         }
         if let Some(observed) = request.extensions().get::<Observed>() {

@@ -74,7 +74,7 @@ async fn serve_http(connection: Connection, direction: Direction, snapshot: &Sna
 /// The protocol declared for the Service port the connection is addressed to.
 fn declared_protocol(snapshot: &Snapshot, direction: Direction) -> Option<Declared> {
     let (_, port) = match direction {
-        Direction::Outbound { original_dst } => snapshot.service_at(original_dst),
+        Direction::Outbound { original_dst } => snapshot.outbound_service(original_dst),
         Direction::Inbound {
             original_dst,
             pod_ip,

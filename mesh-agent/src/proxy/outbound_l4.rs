@@ -18,7 +18,7 @@ use crate::facts::Reporter;
 use crate::lb::{self, Pick};
 use crate::net::{connect, reset, ProxiedPod, UpstreamSockets};
 use crate::resilience::DestinationPool;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Address, Cluster, Snapshot};
 
 /// The L4 path to `original`: the endpoint, `tcp.maxConnections`, the upstream socket (the
 /// same-node path when the endpoint is a pod of this node), then the copy.
@@ -87,7 +87,7 @@ fn telemetry(
     same_node: Option<&SameNodeHop>,
 ) -> (ConnectionMetrics, Option<ConnectionLog>) {
     let (pod, inputs, peer) = (&connection.pod, &connection.inputs, connection.peer);
-    let service = snapshot.service_at(original).map(|(s, _)| s.clone());
+    let service = snapshot.outbound_service(original).map(|(s, _)| s.clone());
     let source = snapshot.pod_workload(pod);
     let destination = snapshot.workload(endpoint.ip()).cloned();
     let labels = TcpLabels::new(
@@ -122,26 +122,44 @@ fn tcp_limits(
     snapshot: &Snapshot,
     original: SocketAddr,
 ) -> Option<DestinationPool> {
-    let (service, port) = snapshot.service_at(original)?;
+    let (service, port) = snapshot.outbound_service(original)?;
     let cluster = snapshot.cluster(&service.hostname, port.port, None)?;
     inputs.http.traffic.resilience.tcp_pool(cluster)
 }
 
 /// The endpoint for `original`: when it is a ClusterIP:port, its cluster's balancer picks, as
-/// for HTTP (`loadBalancer`, ejected endpoints left out); else `original` itself (passthrough).
+/// for HTTP (`loadBalancer`, ejected endpoints left out). When it is a backend of a Service port
+/// (Cilium's socket LB translated the ClusterIP before the capture hook, or the app dialled the
+/// pod), that backend is kept while it is one of the cluster's eligible endpoints — the socket
+/// LB already balanced, and a pod dialled on purpose (a StatefulSet's) stays the one dialled —
+/// else the balancer picks. Not a Service: `original` itself (passthrough).
 fn pick_endpoint(
     inputs: &ProxyInputs,
     snapshot: &Snapshot,
     source_ip: IpAddr,
     original: SocketAddr,
 ) -> Option<Pick> {
-    let Some((service, port)) = snapshot.service_at(original) else {
+    let Some((service, port)) = snapshot.outbound_service(original) else {
         return Some(Pick::at(original));
     };
     let cluster = snapshot.cluster(&service.hostname, port.port, None)?;
     let traffic = &inputs.http.traffic;
     let detector = traffic.resilience.detector(cluster);
     let eligible = detector.map(|d| d.eligible(&lb::ip_endpoints(cluster)));
+    let is_backend = snapshot.service_at(original).is_none();
+    if is_backend && keeps(cluster, eligible.as_deref(), original) {
+        return Some(Pick::at(original));
+    }
     let balancer = traffic.balancers.of(cluster);
     lb::for_connection(&balancer, source_ip, original, eligible.as_deref())
+}
+
+/// Whether `backend` is one of `cluster`'s endpoints, and not ejected.
+fn keeps(cluster: &Cluster, eligible: Option<&[SocketAddr]>, backend: SocketAddr) -> bool {
+    match eligible {
+        Some(eligible) => eligible.contains(&backend),
+        None => cluster.endpoints.iter().any(|(address, port)| {
+            *port == backend.port() && *address == Address::Ip(backend.ip())
+        }),
+    }
 }

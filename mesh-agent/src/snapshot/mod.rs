@@ -88,6 +88,26 @@ impl Snapshot {
         self.registry.at(addr)
     }
 
+    /// The Service port an outbound connection to `addr` is for: a ClusterIP:port, else the
+    /// Service whose endpoint `addr` is ([`Registry::behind`]: a socket load balancer such as
+    /// Cilium's translated the ClusterIP before the capture hook ran), first by namespace/name.
+    pub fn outbound_service(&self, addr: SocketAddr) -> Option<(&Arc<Service>, &ServicePort)> {
+        self.outbound_service_named(addr, None, "")
+    }
+
+    /// [`outbound_service`](Self::outbound_service) for an HTTP request whose authority is
+    /// `host`, from a client in `namespace`: among the Services a backend serves, the one the
+    /// host names wins.
+    pub fn outbound_service_named(
+        &self,
+        addr: SocketAddr,
+        host: Option<&str>,
+        namespace: &str,
+    ) -> Option<(&Arc<Service>, &ServicePort)> {
+        let behind = || self.registry.behind(addr, host, namespace);
+        self.registry.at(addr).or_else(behind)
+    }
+
     /// The service and port that an endpoint (pod IP:target port) serves: what inbound
     /// telemetry names as the destination service.
     pub fn service_of_endpoint(
@@ -113,9 +133,9 @@ impl Snapshot {
         Some(chosen.table(port))
     }
 
-    /// The mesh routes for a connection to a ClusterIP:port.
+    /// The mesh routes for a connection to a ClusterIP:port (or a backend of one).
     pub fn routes_at(&self, addr: SocketAddr, namespace: &str) -> Option<&Arc<RouteTable>> {
-        let (service, port) = self.service_at(addr)?;
+        let (service, port) = self.outbound_service(addr)?;
         self.routes(&service.hostname, port.port, namespace)
     }
 

@@ -27,6 +27,10 @@ pub struct Registry {
     /// Endpoint IP:target port → the service port it serves (the first service inserted wins).
     #[serde(skip)]
     by_endpoint: Index<SocketAddr, (usize, usize)>,
+    /// Endpoint IP:target port → the ports of Kubernetes Services with a ClusterIP it backs, by
+    /// namespace/name: where a socket load balancer (Cilium's) may have sent a ClusterIP.
+    #[serde(skip)]
+    by_backend: Index<SocketAddr, Vec<(usize, usize)>>,
 }
 
 impl Registry {
@@ -47,14 +51,18 @@ impl Registry {
 
     /// Like [`lookup`](Self::lookup), the shared service (the route layer keeps it).
     pub fn lookup_shared(&self, host: &str, namespace: &str) -> Option<&Arc<Service>> {
-        let index = match self.by_host.get(host) {
-            Some(index) => Some(index),
+        self.index_of(host, namespace).map(|i| &self.services[i])
+    }
+
+    fn index_of(&self, host: &str, namespace: &str) -> Option<usize> {
+        match self.by_host.get(host) {
+            Some(index) => Some(*index),
             None if !host.contains('.') => self
                 .by_host
-                .get(&format!("{host}.{namespace}.{CLUSTER_DOMAIN}")),
+                .get(&format!("{host}.{namespace}.{CLUSTER_DOMAIN}"))
+                .copied(),
             None => None,
-        };
-        index.map(|i| &self.services[*i])
+        }
     }
 
     /// The service and port at a ClusterIP:port (or ServiceEntry address:port).
@@ -66,6 +74,34 @@ impl Registry {
     /// several do, the first by namespace/name.
     pub fn serving(&self, endpoint: SocketAddr) -> Option<(&Arc<Service>, &ServicePort)> {
         self.port_of(self.by_endpoint.get(&endpoint)?)
+    }
+
+    /// The Service port a connection to `backend` (a pod IP:target port) stands for, when a
+    /// socket load balancer translated the ClusterIP before the mesh saw the connection: among
+    /// the ClusterIP Services `backend` serves, the one `host` names (as a client in `namespace`
+    /// would), else the first by namespace/name. Headless Services and ServiceEntries are left
+    /// out: nothing translates to their endpoints, whose pods are dialled on purpose.
+    pub fn behind(
+        &self,
+        backend: SocketAddr,
+        host: Option<&str>,
+        namespace: &str,
+    ) -> Option<(&Arc<Service>, &ServicePort)> {
+        let ports = self.by_backend.get(&backend)?;
+        let named = host.and_then(|h| self.by_host_name(h, namespace));
+        let chosen = named
+            .and_then(|n| ports.iter().find(|(service, _)| *service == n))
+            .or_else(|| ports.first())?;
+        self.port_of(chosen)
+    }
+
+    /// The index of the service `host` (an HTTP authority, port allowed) names.
+    fn by_host_name(&self, host: &str, namespace: &str) -> Option<usize> {
+        let name = match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => host,
+        };
+        self.index_of(&name.to_ascii_lowercase(), namespace)
     }
 
     fn port_of(&self, (service, port): &(usize, usize)) -> Option<(&Arc<Service>, &ServicePort)> {
@@ -97,7 +133,10 @@ impl Registry {
             format!("{}.{}", service.name, service.namespace),
             format!("{}.{}.svc", service.name, service.namespace),
         ];
-        self.insert(service, &aliases);
+        let index = self.services.len();
+        if self.insert(service, &aliases) {
+            self.index_backends(index);
+        }
     }
 
     /// Adds one host of a ServiceEntry. A host already in the registry is left as it was.
@@ -105,9 +144,10 @@ impl Registry {
         self.insert(Arc::new(entry_service(entry, host)), &[]);
     }
 
-    fn insert(&mut self, service: Arc<Service>, aliases: &[String]) {
+    /// Adds `service` unless its hostname is known already; whether it did.
+    fn insert(&mut self, service: Arc<Service>, aliases: &[String]) -> bool {
         if self.by_host.contains_key(&service.hostname) {
-            return;
+            return false;
         }
         let index = self.services.len();
         for (p, port) in service.ports.iter().enumerate() {
@@ -122,6 +162,30 @@ impl Registry {
             self.by_host.entry(alias.clone()).or_insert(index);
         }
         self.services.push(service);
+        true
+    }
+
+    /// Indexes the endpoints of Kubernetes Service `index` under [`behind`](Self::behind) when
+    /// it has a ClusterIP.
+    fn index_backends(&mut self, index: usize) {
+        let service = self.services[index].clone();
+        if service.addresses.is_empty() {
+            return;
+        }
+        for endpoint in &service.endpoints {
+            let Address::Ip(ip) = endpoint.address else {
+                continue;
+            };
+            for (p, port) in service.ports.iter().enumerate() {
+                if let Some(target) = endpoint.ports.get(&port.port) {
+                    let ports = self.by_backend.entry(SocketAddr::new(ip, *target));
+                    let ports = ports.or_default();
+                    if !ports.contains(&(index, p)) {
+                        ports.push((index, p));
+                    }
+                }
+            }
+        }
     }
 
     fn index_endpoints(&mut self, service: &Service, index: usize) {
@@ -138,3 +202,7 @@ impl Registry {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "registry_tests.rs"]
+mod tests;

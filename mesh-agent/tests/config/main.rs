@@ -13,6 +13,7 @@ mod reload;
 mod routes;
 mod sources_directory;
 mod sources_kubernetes;
+mod sources_kubernetes_discovery;
 mod sources_kubernetes_secrets;
 mod state;
 mod telemetry;

@@ -1,6 +1,7 @@
 //! The Kubernetes source reads TLS Secrets (field selector `type=kubernetes.io/tls`, as Istio's
 //! ingress gateway does) so HTTPS gateway servers find their `credentialName` in a cluster too:
-//! first list, a watch event, and the Secret in the compiled snapshot.
+//! first list, a watch event, and the Secret in the compiled snapshot — and only in the
+//! namespaces it is given (`--secret-namespaces`), never cluster-wide.
 
 use std::time::Duration;
 
@@ -12,7 +13,8 @@ use tokio::sync::watch;
 
 use crate::harness::fake_api::{FakeApi, Step};
 
-const SECRETS: &str = "/api/v1/secrets";
+const SECRETS: &str = "/api/v1/namespaces/edge/secrets";
+const EVERY_SECRET: &str = "/api/v1/secrets";
 
 /// `tls.crt` / `tls.key` as the API server sends them (base64).
 fn secret(name: &str, kind: &str, rv: u64) -> Value {
@@ -26,7 +28,7 @@ fn secret(name: &str, kind: &str, rv: u64) -> Value {
 fn start(api_addr: std::net::SocketAddr) -> watch::Receiver<SourceUpdate> {
     let config = kube::Config::new(format!("http://{api_addr}").parse().unwrap());
     let client = kube::Client::try_from(config).unwrap();
-    let source = KubernetesSource::new(client, "node-1");
+    let source = KubernetesSource::new(client, "node-1").secret_namespaces(&["edge".into()]);
     let updates = source.subscribe();
     tokio::spawn(source.run());
     updates
@@ -67,6 +69,13 @@ async fn tls_secrets_are_listed_watched_and_reach_the_snapshot() {
             && r.contains("fieldSelector=type%3Dkubernetes.io%2Ftls")
     });
     assert!(listed, "secrets listed by type: {requests:#?}");
+    let everywhere = requests
+        .iter()
+        .any(|r| r.contains(&format!(" {EVERY_SECRET}?")) || r.contains("/istio-system/secrets"));
+    assert!(
+        !everywhere,
+        "Secrets are read in `edge` only: {requests:#?}"
+    );
 
     let state = ConfigState::default();
     state.apply(&update);

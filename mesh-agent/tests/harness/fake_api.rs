@@ -1,6 +1,7 @@
-//! An HTTP server on 127.0.0.1 that answers like the Kubernetes API server for list and watch:
-//! collections with a resourceVersion, field selectors, metadata-only lists, and scripted watch
-//! streams that can end in `410 Gone`.
+//! An HTTP server on 127.0.0.1 that answers like the Kubernetes API server for discovery, list
+//! and watch: what it serves (`fake_discovery.rs`; `404` for the rest), collections with a
+//! resourceVersion, field selectors, metadata-only lists, scripted watch streams that can end in
+//! `410 Gone`, and collections that fail with a status of the test's choosing.
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -13,6 +14,8 @@ use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
+
+use super::fake_discovery::{status, Served};
 
 /// One step of a scripted watch stream.
 #[derive(Clone, Debug)]
@@ -30,12 +33,15 @@ struct Collection {
     items: Vec<Value>,
     resource_version: u64,
     watches: VecDeque<Vec<Step>>,
+    /// Every list and watch answers this status instead.
+    failure: Option<u16>,
 }
 
 /// The fake API server's state, shared with the test.
 #[derive(Clone, Default)]
 pub struct FakeApi {
     collections: Arc<Mutex<HashMap<String, Collection>>>,
+    served: Arc<Mutex<Served>>,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -79,6 +85,17 @@ impl FakeApi {
             .push_back(steps);
     }
 
+    /// Changes what the server serves (its CRDs), e.g. `api.change_served(|s| s.remove(group, plural))`.
+    pub fn change_served(&self, change: impl FnOnce(&mut Served)) {
+        change(&mut self.served.lock().unwrap());
+    }
+
+    /// Makes every list and watch of the collection at `path` answer `code` (`None`: heal).
+    pub fn fail(&self, path: &str, code: Option<u16>) {
+        let mut collections = self.collections.lock().unwrap();
+        collections.entry(path.to_owned()).or_default().failure = code;
+    }
+
     /// Every request so far: `METHOD path?query [metadata-only]`.
     pub fn requests(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
@@ -101,6 +118,9 @@ impl FakeApi {
             .lock()
             .unwrap()
             .push(format!("{} {path}?{query}{tag}", req.method()));
+        if let Some(refused) = self.refusal(&path) {
+            return refused;
+        }
         let view = View {
             field: field_selector(&query),
             metadata_only,
@@ -113,6 +133,17 @@ impl FakeApi {
         } else {
             self.list(&path, &view)
         }
+    }
+
+    /// The answer to `path` when it is discovery, not served, or failing: `None` to list or watch.
+    fn refusal(&self, path: &str) -> Option<Response<BoxBody<Bytes, Infallible>>> {
+        if let Some((code, body)) = self.served.lock().unwrap().answer(path) {
+            return Some(json_response(code, &body));
+        }
+        let collections = self.collections.lock().unwrap();
+        let code = collections.get(path).and_then(|c| c.failure)?;
+        let body = status(code, "the test made this collection fail");
+        Some(json_response(code, &body))
     }
 
     fn list(&self, path: &str, view: &View) -> Response<BoxBody<Bytes, Infallible>> {
@@ -196,6 +227,14 @@ impl FakeApi {
             Step::Gone => Some(format!("{}\n", gone())),
         }
     }
+}
+
+fn json_response(code: u16, body: &Value) -> Response<BoxBody<Bytes, Infallible>> {
+    Response::builder()
+        .status(code)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())).boxed())
+        .unwrap()
 }
 
 fn gone() -> Value {

@@ -10,7 +10,8 @@
 //! - [`gateway`]: the ingress gateway in front of upstream pods.
 //! - [`metrics`]: reading the Prometheus registry text.
 //! - [`client`]: answers as a client reads them (hyper, or raw HTTP/1.1 text).
-//! - [`collector`] (OTLP) and [`fake_api`] (Kubernetes API server): test servers the agent calls.
+//! - [`collector`] (OTLP) and [`fake_api`] (Kubernetes API server, serving what
+//!   [`fake_discovery`] says): test servers the agent calls.
 //! - [`namespaced`]: the privileged pieces (netns, cgroups, eBPF object), root only.
 //!
 //! Items of `mesh_agent` are named here rather than in the tests where that is easy, so a move
@@ -20,6 +21,7 @@ pub mod client;
 pub mod collector;
 pub mod config;
 pub mod fake_api;
+pub mod fake_discovery;
 pub mod gateway;
 pub mod metrics;
 pub mod namespaced;

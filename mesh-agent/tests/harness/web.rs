@@ -82,7 +82,12 @@ impl Web {
 
     /// Sends `request` to `web` on a fresh HTTP/1.1 connection through the proxy.
     pub async fn send(&self, request: Request<Full<Bytes>>) -> Answer {
-        let stream = self.client.connect(WEB).await;
+        self.send_to(WEB, request).await
+    }
+
+    /// Sends `request` on a fresh HTTP/1.1 connection to `dst` (`ip:port`) through the proxy.
+    pub async fn send_to(&self, dst: &str, request: Request<Full<Bytes>>) -> Answer {
+        let stream = self.client.connect(dst).await;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .unwrap();
@@ -127,7 +132,8 @@ impl Web {
     }
 }
 
-fn get(path: &str, headers: &[(&str, &str)]) -> Request<Full<Bytes>> {
+/// `GET path` with `Host: web.shop` and `headers`.
+pub fn get(path: &str, headers: &[(&str, &str)]) -> Request<Full<Bytes>> {
     let mut request = Request::get(path).header("host", "web.shop");
     for (name, value) in headers {
         request = request.header(*name, *value);

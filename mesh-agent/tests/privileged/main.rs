@@ -7,10 +7,14 @@
 #[path = "../harness/mod.rs"]
 mod harness;
 
+mod admin_peer;
 mod ebpf_accel;
 mod ebpf_capture;
 mod ebpf_capture_v6;
+mod ebpf_cgroup_root;
 mod ebpf_counter;
+mod ebpf_kernel;
+mod ebpf_stale_pins;
 mod netns_enroll;
 mod netns_enter;
 mod netns_same_node;

@@ -18,4 +18,5 @@ mod pool_limits;
 mod resilience;
 mod routing;
 mod routing_faults;
+mod socket_lb;
 mod streaming;

@@ -20,7 +20,7 @@ async fn serve(routes: admin::Routes) -> SocketAddr {
     let server = AdminServer::new("127.0.0.1:0".parse().unwrap(), routes)
         .await
         .unwrap();
-    let addr = server.address();
+    let addr = server.local_addr().unwrap();
     tokio::spawn(server.run());
     addr
 }

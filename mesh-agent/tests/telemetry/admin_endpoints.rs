@@ -32,7 +32,7 @@ async fn logging_and_stats_answer_on_the_admin_server_beside_its_routes() {
     .await
     .unwrap()
     .with_agent_endpoints(endpoints);
-    let addr = server.address();
+    let addr = server.local_addr().unwrap();
     tokio::spawn(server.run());
 
     let stats = send(addr, "GET", "/stats/prometheus").await;

@@ -10,6 +10,7 @@ mod access_log;
 mod access_log_live;
 mod admin;
 mod admin_endpoints;
+mod admin_socket;
 mod cardinality;
 mod flows;
 mod grafana_dashboard;

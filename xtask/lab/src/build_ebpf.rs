@@ -1,4 +1,5 @@
-//! `cargo xtask build-ebpf`: builds `mesh-ebpf` for `bpfel-unknown-none` with nightly.
+//! `cargo xtask build-ebpf`: builds `mesh-ebpf` for `bpfel-unknown-none` with nightly: the
+//! mesh's programs and the lab's stand-in for Cilium's socket load balancer.
 
 use crate::toolchain::{ensure_ebpf_toolchain, NIGHTLY};
 use anyhow::{bail, Context, Result};
@@ -25,14 +26,24 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The stand-in for Cilium's socket load balancer, a second object of `mesh-ebpf` built with
+/// the mesh's (the lab's coexistence tests load it; the agent never does).
+pub const SOCKET_LB_STAND_IN: &str = "socket-lb-stand-in";
+
 /// Where the object for a profile lands.
 pub fn object_path(release: bool) -> PathBuf {
+    program_path(release, "mesh-ebpf")
+}
+
+/// Where the object `bin` of `mesh-ebpf` (`mesh-ebpf`, [`SOCKET_LB_STAND_IN`]) lands for a
+/// profile.
+pub fn program_path(release: bool, bin: &str) -> PathBuf {
     let profile = if release { "release" } else { "debug" };
     workspace_root()
         .join("target")
         .join(BPF_TARGET)
         .join(profile)
-        .join("mesh-ebpf")
+        .join(bin)
 }
 
 /// Builds the kernel programs and returns the object's path.

@@ -1,5 +1,6 @@
-//! Exactly what the Kubernetes source reads from the API server. The deploy manifests' ClusterRole
-//! is checked against [`WATCHED_KINDS`], so read-only RBAC grants this list and nothing more.
+//! Exactly what the Kubernetes source reads from the API server, and at which API versions. The
+//! deploy manifests' ClusterRole is checked against [`WATCHED_KINDS`], so read-only RBAC grants
+//! this list and nothing more.
 
 use kube::core::{ApiResource, GroupVersionKind};
 
@@ -17,8 +18,15 @@ pub enum Selection {
         namespace: &'static str,
         name: &'static str,
     },
-    /// Every object of one `type` (field selector `type=<type>`), e.g. TLS Secrets only.
+    /// Every object of one `type` (field selector `type=<type>`), e.g. TLS Secrets only; for
+    /// Secrets, a template the source turns into one [`Selection::OfTypeIn`] per namespace
+    /// holding gateway credentials (`secrets.rs`).
     OfType(&'static str),
+    /// The objects of one `type` in one namespace (field selector `type=<type>`).
+    OfTypeIn {
+        type_name: &'static str,
+        namespace: &'static str,
+    },
 }
 
 /// One watch the source runs: a kind, which of its objects, and why the mesh needs them.
@@ -26,28 +34,38 @@ pub enum Selection {
 pub struct WatchedKind {
     /// API group; empty for the core group.
     pub group: &'static str,
-    pub version: &'static str,
+    /// The versions the mesh reads, preferred first; the source watches the first one the API
+    /// server serves (see `discovery.rs`).
+    pub versions: &'static [&'static str],
     pub kind: &'static str,
     /// The resource name in URLs and RBAC rules.
     pub plural: &'static str,
     pub selection: Selection,
     /// What the mesh uses the objects for.
     pub purpose: &'static str,
+    /// For a kind a CRD brings (Istio's), what the mesh does while the API server does not serve
+    /// it; `None` for Kubernetes' own kinds, which every supported API server serves.
+    pub when_missing: Option<&'static str>,
 }
 
 impl WatchedKind {
     /// `group/version`, or `version` for the core group.
-    pub fn api_version(&self) -> String {
+    pub fn api_version(&self, version: &str) -> String {
         match self.group {
-            "" => self.version.to_owned(),
-            group => format!("{group}/{}", self.version),
+            "" => version.to_owned(),
+            group => format!("{group}/{version}"),
         }
     }
 
-    /// The kube-rs description of the kind, for dynamic APIs.
-    pub fn api_resource(&self) -> ApiResource {
-        let gvk = GroupVersionKind::gvk(self.group, self.version, self.kind);
+    /// The kube-rs description of the kind at `version`, for dynamic APIs.
+    pub fn api_resource(&self, version: &str) -> ApiResource {
+        let gvk = GroupVersionKind::gvk(self.group, version, self.kind);
         ApiResource::from_gvk_with_plural(&gvk, self.plural)
+    }
+
+    /// The version to watch when discovery is not asked: the preferred one.
+    pub fn preferred_version(&self) -> &'static str {
+        self.versions[0]
     }
 
     /// The field selector of this watch on `node`, if any.
@@ -55,42 +73,55 @@ impl WatchedKind {
         match self.selection {
             Selection::OwnNode => Some(format!("spec.nodeName={node}")),
             Selection::Named { name, .. } => Some(format!("metadata.name={name}")),
-            Selection::OfType(kind) => Some(format!("type={kind}")),
+            Selection::OfType(kind)
+            | Selection::OfTypeIn {
+                type_name: kind, ..
+            } => Some(format!("type={kind}")),
             Selection::All | Selection::MetadataOnly => None,
         }
     }
 }
 
 const fn core(kind: &'static str, plural: &'static str, selection: Selection) -> WatchedKind {
-    kind_in("", "v1", kind, plural, selection, "")
-}
-
-const fn istio(group: &'static str, kind: &'static str, plural: &'static str) -> WatchedKind {
-    kind_in(
-        group,
-        "v1",
-        kind,
-        plural,
-        Selection::All,
-        "Istio configuration",
-    )
+    kind_in("", kind, plural, selection)
 }
 
 const fn kind_in(
     group: &'static str,
-    version: &'static str,
     kind: &'static str,
     plural: &'static str,
     selection: Selection,
-    purpose: &'static str,
 ) -> WatchedKind {
     WatchedKind {
         group,
-        version,
+        versions: &["v1"],
         kind,
         plural,
         selection,
-        purpose,
+        purpose: "",
+        when_missing: None,
+    }
+}
+
+/// An Istio API group and the versions Istio has served its kinds at, newest first
+/// (`resources/parse.rs` accepts them all).
+struct IstioGroup {
+    name: &'static str,
+    versions: &'static [&'static str],
+}
+
+/// An Istio kind, read at the newest version the API server serves.
+const fn istio(
+    group: IstioGroup,
+    kind: &'static str,
+    plural: &'static str,
+    when_missing: &'static str,
+) -> WatchedKind {
+    WatchedKind {
+        versions: group.versions,
+        purpose: "Istio configuration",
+        when_missing: Some(when_missing),
+        ..kind_in(group.name, kind, plural, Selection::All)
     }
 }
 
@@ -98,9 +129,18 @@ const fn with_purpose(kind: WatchedKind, purpose: &'static str) -> WatchedKind {
     WatchedKind { purpose, ..kind }
 }
 
-const NETWORKING: &str = "networking.istio.io";
-const SECURITY: &str = "security.istio.io";
-const TELEMETRY: &str = "telemetry.istio.io";
+const NETWORKING: IstioGroup = IstioGroup {
+    name: "networking.istio.io",
+    versions: &["v1", "v1beta1", "v1alpha3"],
+};
+const SECURITY: IstioGroup = IstioGroup {
+    name: "security.istio.io",
+    versions: &["v1", "v1beta1"],
+};
+const TELEMETRY: IstioGroup = IstioGroup {
+    name: "telemetry.istio.io",
+    versions: &["v1", "v1alpha1"],
+};
 
 /// Every watch of the Kubernetes source. Secrets: TLS ones only, as Istio's ingress gateway reads.
 pub const WATCHED_KINDS: &[WatchedKind] = &[
@@ -119,11 +159,9 @@ pub const WATCHED_KINDS: &[WatchedKind] = &[
     with_purpose(
         kind_in(
             "discovery.k8s.io",
-            "v1",
             "EndpointSlice",
             "endpointslices",
             Selection::All,
-            "",
         ),
         "endpoints of a Service, with their pod (targetRef)",
     ),
@@ -150,13 +188,58 @@ pub const WATCHED_KINDS: &[WatchedKind] = &[
         core("Secret", "secrets", Selection::OfType("kubernetes.io/tls")),
         "certificates of HTTPS gateway servers (`credentialName`: tls.crt, tls.key)",
     ),
-    istio(NETWORKING, "VirtualService", "virtualservices"),
-    istio(NETWORKING, "DestinationRule", "destinationrules"),
-    istio(NETWORKING, "Gateway", "gateways"),
-    istio(NETWORKING, "ServiceEntry", "serviceentries"),
-    istio(NETWORKING, "Sidecar", "sidecars"),
-    istio(SECURITY, "AuthorizationPolicy", "authorizationpolicies"),
-    istio(SECURITY, "PeerAuthentication", "peerauthentications"),
-    istio(SECURITY, "RequestAuthentication", "requestauthentications"),
-    istio(TELEMETRY, "Telemetry", "telemetries"),
+    istio(
+        NETWORKING,
+        "VirtualService",
+        "virtualservices",
+        "no routing rules: requests go to their Service's endpoints",
+    ),
+    istio(
+        NETWORKING,
+        "DestinationRule",
+        "destinationrules",
+        "no subsets or traffic policies: defaults apply",
+    ),
+    istio(
+        NETWORKING,
+        "Gateway",
+        "gateways",
+        "no ingress gateway servers",
+    ),
+    istio(
+        NETWORKING,
+        "ServiceEntry",
+        "serviceentries",
+        "no hosts outside the cluster's Services",
+    ),
+    istio(
+        NETWORKING,
+        "Sidecar",
+        "sidecars",
+        "no per-namespace egress or outbound traffic policy: the mesh config's applies",
+    ),
+    istio(
+        SECURITY,
+        "AuthorizationPolicy",
+        "authorizationpolicies",
+        "no authorization policies: every request is allowed",
+    ),
+    istio(
+        SECURITY,
+        "PeerAuthentication",
+        "peerauthentications",
+        "no peer authentication policies: the mesh default applies",
+    ),
+    istio(
+        SECURITY,
+        "RequestAuthentication",
+        "requestauthentications",
+        "no request authentication (JWT) policies",
+    ),
+    istio(
+        TELEMETRY,
+        "Telemetry",
+        "telemetries",
+        "telemetry settings come from the mesh config only",
+    ),
 ];

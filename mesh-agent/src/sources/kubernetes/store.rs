@@ -1,11 +1,10 @@
 //! One watch: a kube-rs watcher (relist on `410 Gone`, reconnect with the default backoff) feeding
-//! a reflector store, and the store read back as raw resources.
+//! a reflector store, how its listing stands, and the store read back as raw resources.
 
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
-use futures::{FutureExt as _, StreamExt as _};
+use futures::StreamExt as _;
 use kube::api::{Api, DynamicObject, PartialObjectMeta};
 use kube::core::ApiResource;
 use kube::runtime::reflector::{self, Store};
@@ -14,86 +13,124 @@ use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::kinds::{Selection, WatchedKind};
 use crate::document::{Origin, RawResource};
 
-/// A running watch of one [`WatchedKind`] and its store.
+/// How a watch's listing stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listing {
+    /// Not listed yet, no error either.
+    Waiting,
+    /// The store has held a complete list since (and follows the watch; errors after this
+    /// leave the listing `Listed`: the store keeps its objects while the watcher retries).
+    Listed,
+    /// The API server answered `404 Not Found`: the kind is not served (its CRD went away).
+    NotFound,
+    /// The last attempt failed otherwise (forbidden, server error, ...); retried with backoff.
+    Failing(String),
+}
+
+/// A running watch of one [`WatchedKind`] at one version, and its store.
 pub struct KindStore {
     kind: &'static WatchedKind,
+    version: &'static str,
     read: Box<dyn Fn() -> Vec<RawResource> + Send + Sync>,
-    ready: BoxFuture<'static, ()>,
+    listing: watch::Receiver<Listing>,
     task: JoinHandle<()>,
 }
 
+/// Where and how one watch reads.
+struct Target {
+    kind: &'static WatchedKind,
+    version: &'static str,
+    resource: ApiResource,
+    config: watcher::Config,
+}
+
 impl KindStore {
-    /// Starts watching `kind`; `changed` is notified whenever the store changes.
+    /// Starts watching `kind` at `version`; `changed` is notified whenever the store or its
+    /// listing changes.
     pub fn start(
         client: Client,
         kind: &'static WatchedKind,
+        version: &'static str,
         node: &str,
         changed: Arc<Notify>,
     ) -> Self {
-        let resource = kind.api_resource();
+        let resource = kind.api_resource(version);
         let mut config = watcher::Config::default();
         if let Some(fields) = kind.field_selector(node) {
             config = config.fields(&fields);
         }
+        let target = Target {
+            kind,
+            version,
+            resource: resource.clone(),
+            config,
+        };
         match kind.selection {
             Selection::MetadataOnly => {
                 let api = Api::<PartialObjectMeta<DynamicObject>>::all_with(client, &resource);
-                Self::watch(api, resource, config, kind, changed)
+                Self::watch(api, target, changed)
             }
-            Selection::Named { namespace, .. } => {
+            Selection::Named { namespace, .. } | Selection::OfTypeIn { namespace, .. } => {
                 let api = Api::<DynamicObject>::namespaced_with(client, namespace, &resource);
-                Self::watch(api, resource, config, kind, changed)
+                Self::watch(api, target, changed)
             }
             Selection::All | Selection::OwnNode | Selection::OfType(_) => {
                 let api = Api::<DynamicObject>::all_with(client, &resource);
-                Self::watch(api, resource, config, kind, changed)
+                Self::watch(api, target, changed)
             }
         }
     }
 
-    fn watch<K>(
-        api: Api<K>,
-        resource: ApiResource,
-        config: watcher::Config,
-        kind: &'static WatchedKind,
-        changed: Arc<Notify>,
-    ) -> Self
+    fn watch<K>(api: Api<K>, target: Target, changed: Arc<Notify>) -> Self
     where
         K: Resource<DynamicType = ApiResource> + Clone + Debug + Serialize + DeserializeOwned,
         K: Send + Sync + 'static,
     {
+        let Target {
+            kind,
+            version,
+            resource,
+            config,
+        } = target;
         let writer = reflector::store::Writer::new(resource);
         let store = writer.as_reader();
         let events = watcher(api, config).default_backoff().reflect(writer);
+        let (listing, listing_rx) = watch::channel(Listing::Waiting);
         let task = tokio::spawn(async move {
             futures::pin_mut!(events);
             while let Some(event) = events.next().await {
                 match event {
-                    Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => {
-                        changed.notify_one()
+                    Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => {}
+                    Ok(watcher::Event::InitDone) => {
+                        listing.send_replace(Listing::Listed);
                     }
-                    Ok(watcher::Event::InitDone) => changed.notify_one(),
-                    Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
+                    Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => continue,
                     Err(err) => {
-                        tracing::warn!(kind = kind.kind, plural = kind.plural, %err, "watch failed; retrying with backoff")
+                        let api_version = kind.api_version(version);
+                        tracing::warn!(kind = kind.kind, %api_version, %err, "watch failed; retrying with backoff");
+                        listing.send_if_modified(|now| {
+                            let first_list_failed = *now != Listing::Listed;
+                            if first_list_failed {
+                                *now = failed(&err);
+                            }
+                            first_list_failed
+                        });
                     }
                 }
+                changed.notify_one();
             }
         });
-        let ready_store = store.clone();
         Self {
             kind,
-            read: Box::new(move || read_store(&store, kind)),
-            ready: async move {
-                ready_store.wait_until_ready().await.ok();
-            }
-            .boxed(),
+            version,
+            read: Box::new(move || read_store(&store, kind, version)),
+            listing: listing_rx,
             task,
         }
     }
@@ -103,9 +140,14 @@ impl KindStore {
         self.kind
     }
 
-    /// Resolves once the first list has been stored.
-    pub fn ready(&mut self) -> &mut BoxFuture<'static, ()> {
-        &mut self.ready
+    /// The version watched.
+    pub fn version(&self) -> &'static str {
+        self.version
+    }
+
+    /// How the listing stands now.
+    pub fn listing(&self) -> Listing {
+        self.listing.borrow().clone()
     }
 
     /// The store's objects as raw resources, ordered by namespace and name.
@@ -120,26 +162,49 @@ impl Drop for KindStore {
     }
 }
 
-fn read_store<K>(store: &Store<K>, kind: &WatchedKind) -> Vec<RawResource>
+/// What a watch error says about the listing.
+fn failed(err: &watcher::Error) -> Listing {
+    let api_error = match err {
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => match e {
+            kube::Error::Api(status) => Some(status.code),
+            _ => None,
+        },
+        watcher::Error::WatchError(status) => Some(status.code),
+        watcher::Error::NoResourceVersion => None,
+    };
+    match api_error {
+        Some(404) => Listing::NotFound,
+        _ => Listing::Failing(err.to_string()),
+    }
+}
+
+fn read_store<K>(store: &Store<K>, kind: &WatchedKind, version: &str) -> Vec<RawResource>
 where
     K: Resource<DynamicType = ApiResource> + Clone + Serialize + 'static,
 {
     let mut resources: Vec<RawResource> = store
         .state()
         .iter()
-        .filter_map(|object| raw_resource(object.as_ref(), kind))
+        .filter_map(|object| raw_resource(object.as_ref(), kind, version))
         .collect();
     resources.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     resources
 }
 
-/// The object as a document of its kind. List items come without `apiVersion`/`kind` and a
-/// metadata-only pod says `PartialObjectMetadata`; both are set from the watched kind.
-fn raw_resource<K: Resource + Serialize>(object: &K, kind: &WatchedKind) -> Option<RawResource> {
+/// The object as a document of its kind, at the version it was served with. List items come
+/// without `apiVersion`/`kind` and a metadata-only pod says `PartialObjectMetadata`; both are set
+/// from the watch.
+fn raw_resource<K: Resource + Serialize>(
+    object: &K,
+    kind: &WatchedKind,
+    version: &str,
+) -> Option<RawResource> {
     let meta = object.meta();
     let name = meta.name.clone()?;
     let mut body = serde_json::to_value(object).ok()?;
-    let api_version = kind.api_version();
+    let api_version = kind.api_version(version);
     if let Value::Object(fields) = &mut body {
         fields.insert("apiVersion".into(), Value::String(api_version.clone()));
         fields.insert("kind".into(), Value::String(kind.kind.to_owned()));

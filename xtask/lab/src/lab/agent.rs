@@ -152,6 +152,7 @@ fn start(lab: &Lab, node: &Node) -> Result<()> {
         own_cgroup: &own,
         config_dir: &lab.dir.config_dir(),
         socket: &socket,
+        admin_socket: &lab.dir.admin_socket(&node.name),
         log: &log,
     };
     let pid = process::spawn(&launch)?;

@@ -29,6 +29,8 @@ pub struct AgentLaunch<'a> {
     pub own_cgroup: &'a Path,
     pub config_dir: &'a Path,
     pub socket: &'a Path,
+    /// The admin endpoints' Unix socket.
+    pub admin_socket: &'a Path,
     pub log: &'a Path,
 }
 
@@ -64,6 +66,8 @@ pub fn spawn(launch: &AgentLaunch) -> Result<u32> {
         .arg(pin_dir(launch.node_netns))
         .arg("--enroll-socket")
         .arg(launch.socket)
+        .arg("--admin-socket")
+        .arg(launch.admin_socket)
         .args([
             "--metrics-addr",
             "0.0.0.0:15020",

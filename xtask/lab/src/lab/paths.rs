@@ -59,6 +59,11 @@ impl LabDir {
         self.agents_dir().join(format!("{node}.sock"))
     }
 
+    /// The admin socket of the agent on `node` (`agents/node-N.admin.sock`).
+    pub fn admin_socket(&self, node: &str) -> PathBuf {
+        self.agents_dir().join(format!("{node}.admin.sock"))
+    }
+
     /// The log of the agent on `node` (`logs/agent-node-N.log`).
     pub fn agent_log(&self, node: &str) -> PathBuf {
         self.root.join("logs").join(format!("agent-{node}.log"))

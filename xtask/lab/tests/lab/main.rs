@@ -12,6 +12,8 @@ mod support;
 
 /// `lab apply` / `lab delete` on a running lab; `lab status` phases.
 mod apply;
+/// Cilium's socket load balancer (a stand-in) before and after the mesh's connect hook.
+mod cilium;
 /// IPv6 and dual-stack labs: both families captured, routed and steered inbound.
 mod dual_stack;
 /// The ingress gateway.

@@ -3,7 +3,7 @@
 
 pub mod traffic;
 
-use crate::support::{ok, status_line, stdout, TestLab};
+use crate::support::{lab_dir, ok, status_line, stdout, TestLab};
 use mesh_lab::lab::IpFamily;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -79,10 +79,16 @@ pub fn metrics(lab: &TestLab, node: &str) -> String {
     stdout(&ok(lab.exec_node(node, &["curl", "-sS", "-m", "5", url])))
 }
 
-/// Node `node`'s agent's admin page `path` (`127.0.0.1:15000`, read in the node's netns).
+/// Node `node`'s agent's admin page `path`, read on its admin socket (`agents/node-N.admin.sock`
+/// in the lab's directory; a Unix socket, so from any netns).
 pub fn admin(lab: &TestLab, node: &str, path: &str) -> String {
-    let url = format!("http://127.0.0.1:15000{path}");
-    stdout(&ok(lab.exec_node(node, &["curl", "-sS", "-m", "5", &url])))
+    let socket = lab_dir(&lab.name)
+        .join("agents")
+        .join(format!("{node}.admin.sock"));
+    let socket = socket.to_str().expect("a UTF-8 lab path");
+    let url = format!("http://localhost{path}");
+    let argv = ["curl", "-sS", "-m", "5", "--unix-socket", socket, &url];
+    stdout(&ok(lab.exec_node(node, &argv)))
 }
 
 /// The sum of every sample of `series` whose labels contain `with` (`""`: all of them).
@@ -123,7 +129,7 @@ pub fn counters(lab: &TestLab, node: &str) -> Counters {
 
 /// The pods enrolled with node `node`'s agent (`mesh-agent enroll list`), as `ns/name`.
 pub fn enrolled(lab: &TestLab, node: &str) -> BTreeSet<String> {
-    let socket = crate::support::lab_dir(&lab.name).join(format!("agents/{node}.sock"));
+    let socket = lab_dir(&lab.name).join(format!("agents/{node}.sock"));
     let out = Command::new(agent_binary())
         .args(["enroll", "--socket"])
         .arg(&socket)
