@@ -76,8 +76,23 @@ impl<'a> EndpointIndex<'a> {
             .map(|(key, (pod, labels))| (*key, *pod, labels))
     }
 
-    /// The endpoints of `service`, each with its target port per service port.
+    /// The endpoints of `service` in its primary family, each with its target port per service
+    /// port.
     pub fn endpoints_of(&self, service: &KubeService) -> Vec<Endpoint> {
+        self.endpoints_in(service, primary_family(service))
+    }
+
+    /// The endpoints of `service` in the family other than its primary one (dual-stack pods'
+    /// other addresses): recognised as its backends, never balanced to.
+    pub fn other_family_endpoints_of(&self, service: &KubeService) -> Vec<Endpoint> {
+        match primary_family(service) {
+            Some(primary) => self.endpoints_in(service, Some(primary.other())),
+            None => Vec::new(),
+        }
+    }
+
+    /// The endpoints of `service` in `family` (any when `None`).
+    fn endpoints_in(&self, service: &KubeService, family: Option<Family>) -> Vec<Endpoint> {
         let namespace = ns(&service.metadata.namespace);
         let name = service.metadata.name.as_deref().unwrap_or_default();
         let ports = service
@@ -85,7 +100,6 @@ impl<'a> EndpointIndex<'a> {
             .as_ref()
             .and_then(|s| s.ports.as_deref())
             .unwrap_or_default();
-        let family = primary_family(service);
         let in_family = |ip: &IpAddr| family.is_none_or(|f| f == Family::of(*ip));
         if let Some(slices) = self.slices.get(&(namespace, name)) {
             return slices

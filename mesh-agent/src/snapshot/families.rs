@@ -25,6 +25,14 @@ impl Family {
         }
     }
 
+    /// The other family.
+    pub(super) fn other(self) -> Self {
+        match self {
+            Family::V4 => Family::V6,
+            Family::V6 => Family::V4,
+        }
+    }
+
     /// As Kubernetes names it in `ipFamilies` and EndpointSlice `addressType`.
     fn named(name: &str) -> Option<Self> {
         match name {

@@ -62,8 +62,14 @@ fn a_dual_stack_service_is_found_at_both_cluster_ips_and_balances_its_primary_fa
     }
     let v6 = [ip("fd00:10:244:1::5"), ip("fd00:10:244:2::5")];
     assert_eq!(endpoints(&snapshot), v6);
-    let endpoint = SocketAddr::new(v6[0], 8080);
-    assert!(snapshot.service_of_endpoint(endpoint).is_some());
+    // A pod's address in the other family is still known as the Service's backend.
+    for pod in [v6[0], ip("10.244.1.5")] {
+        let endpoint = SocketAddr::new(pod, 8080);
+        assert!(
+            snapshot.service_of_endpoint(endpoint).is_some(),
+            "{endpoint}"
+        );
+    }
 }
 
 #[test]
