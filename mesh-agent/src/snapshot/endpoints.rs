@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{Endpoints, Pod, Service as KubeService, Service
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::families::{endpoint_ip, pod_ips, primary_family, Family};
+use super::families::{endpoint_ip, is_dual_stack, pod_ips, primary_family, Family};
 use super::model::{Address, Endpoint, Labels};
 
 /// Namespace and name of a pod.
@@ -82,10 +82,11 @@ impl<'a> EndpointIndex<'a> {
         self.endpoints_in(service, primary_family(service))
     }
 
-    /// The endpoints of `service` in the family other than its primary one (dual-stack pods'
-    /// other addresses): recognised as its backends, never balanced to.
+    /// The endpoints of a dual-stack `service` in the family other than its primary one (its
+    /// pods' other addresses): recognised as its backends, never balanced to. None for a
+    /// single-stack Service (no second pass over its pods).
     pub fn other_family_endpoints_of(&self, service: &KubeService) -> Vec<Endpoint> {
-        match primary_family(service) {
+        match primary_family(service).filter(|_| is_dual_stack(service)) {
             Some(primary) => self.endpoints_in(service, Some(primary.other())),
             None => Vec::new(),
         }

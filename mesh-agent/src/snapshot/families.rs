@@ -77,6 +77,16 @@ pub(super) fn primary_family(service: &KubeService) -> Option<Family> {
     })
 }
 
+/// Whether `service` has both families (two `ipFamilies` or two ClusterIPs).
+pub(super) fn is_dual_stack(service: &KubeService) -> bool {
+    let Some(spec) = service.spec.as_ref() else {
+        return false;
+    };
+    let families = spec.ip_families.as_ref().map_or(0, Vec::len);
+    let cluster_ips = spec.cluster_ips.as_ref().map_or(0, Vec::len);
+    families.max(cluster_ips) > 1
+}
+
 /// The IP of `ips` a Service in `family` reaches the pod on: the one of that family (none when
 /// the pod lacks it), or the first when the family is not known.
 pub(super) fn endpoint_ip(ips: &[IpAddr], family: Option<Family>) -> Option<IpAddr> {
@@ -122,6 +132,7 @@ mod tests {
         assert_eq!(primary_family(&v4), Some(Family::V4));
         let headless = service(json!({"clusterIP": "None"}));
         assert_eq!(primary_family(&headless), None);
+        assert!(is_dual_stack(&v6_first) && !is_dual_stack(&v4) && !is_dual_stack(&headless));
     }
 
     #[test]
