@@ -32,12 +32,16 @@ impl UpstreamSockets {
     }
 }
 
-/// Creates a listener (`SO_REUSEADDR`) on `addr` inside `netns`.
+/// Creates a listener (`SO_REUSEADDR`, `IPV6_V6ONLY` for IPv6) on `addr` inside `netns`.
 pub async fn listen(netns: &Netns, addr: SocketAddr) -> io::Result<TcpListener> {
     let listener = netns
         .run(move || -> io::Result<std::net::TcpListener> {
             let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
             socket.set_reuse_address(true)?;
+            if addr.is_ipv6() {
+                // Each family has a listener of its own: [::] must not take IPv4 too.
+                socket.set_only_v6(true)?;
+            }
             socket.set_nonblocking(true)?;
             socket.bind(&addr.into())?;
             socket.listen(LISTEN_BACKLOG)?;
