@@ -1,17 +1,18 @@
 //! `mesh-agent run`: load configuration, attach capture, serve enrollment, metrics, admin and
-//! readiness until SIGINT/SIGTERM, then shut down failing open.
+//! readiness, its tasks supervised, until SIGINT/SIGTERM; then drain and shut down failing open.
 
 use std::sync::Arc;
 
 use prometheus_client::registry::Registry;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::task::JoinSet;
 
 use crate::admin::{self, AdminServer, Readiness};
 use crate::admin_routes::AgentEndpoints;
 use crate::attach::start_capture;
 use crate::config::{AgentConfig, ConfigSource};
+use crate::drain::Drain;
 use crate::enroll::EnrollServer;
+use crate::lifecycle::{watchdog, Liveness, Supervisor};
 use crate::metrics;
 use crate::net::UpstreamSockets;
 use crate::pipeline::{ConfigMetrics, ConfigState};
@@ -20,24 +21,23 @@ use crate::proxy::{ProxyInputs, TcpMetrics};
 use crate::snapshot::LoadSettings;
 use crate::sources::{DirectorySource, KubernetesSource};
 
-/// Runs the agent until SIGINT or SIGTERM.
+/// Runs the agent until SIGINT or SIGTERM, then drains.
 ///
-/// Shutdown fails open: the agent stops accepting enrollments and scrapes, unenrolls every pod
-/// (their map entries and `sk_lookup` links go, their listeners close), then drops the capture
-/// programs' links. From then on the pods' connections go directly to their destinations,
-/// unproxied; connections the agent was carrying are closed with it.
+/// Its tasks are supervised (`lifecycle::supervise`); a watchdog thread checks the runtime's
+/// workers for `/healthz/live`. Shutdown drains and fails open (`lifecycle::shutdown`): the
+/// agent stops accepting enrollments, unenrolls every pod (their map entries and `sk_lookup`
+/// links go, their listeners close, so new connections go direct), lets the connections it
+/// carries finish within `--drain-time`, closes the rest, then drops the capture programs' links.
 pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     tracing::info!(config = %serde_json::to_string(&config)?, "mesh-agent starting");
     let mut registry = Registry::default();
-    let mut tasks = JoinSet::new();
+    let mut tasks = Supervisor::new(&mut registry);
     let config_state = ConfigState::with_load_settings(LoadSettings {
         access_log_dir: config.access_log_dir.clone(),
     });
     start_config(&config, &config_state, &mut registry, &mut tasks).await?;
-    let readiness = Arc::new(Readiness::new(config_state.clone()));
 
     let capture = start_capture(&config)?;
-    readiness.set_capture_attached(true);
     metrics::register_ebpf_counters(&mut registry, capture.counters.clone());
 
     let inputs = Arc::new(ProxyInputs {
@@ -51,6 +51,9 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         local_pods: crate::proxy::LocalPods::new(config.same_node_fast_path),
         http: crate::http::HttpInputs::register(&mut registry, crate::http::DEFAULT_DETECT_WINDOW),
     });
+    let drain = inputs.http.drain.clone();
+    let readiness = Arc::new(readiness(&config_state, &drain, &tasks));
+    readiness.set_capture_attached(true);
     let resilience = inputs.http.traffic.resilience.clone();
     follow_snapshots(&inputs, &config_state, &mut tasks);
     let gateway = crate::gateway::IngressGateway::new(gateway_inputs(&config, &inputs))?;
@@ -68,7 +71,12 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         pod_index.clone(),
         config_state.clone(),
     );
-    tasks.spawn(pod_index.follow(pods.clone(), crate::flows::POD_INDEX_REFRESH));
+    let indexed = pods.clone();
+    tasks.restarting("pod-index", move || {
+        pod_index
+            .clone()
+            .follow(indexed.clone(), crate::flows::POD_INDEX_REFRESH)
+    });
     let registry = Arc::new(registry);
     let metrics_routes = admin::metrics_routes(registry.clone());
     let metrics_server = AdminServer::new(config.metrics_addr, metrics_routes).await?;
@@ -91,23 +99,36 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         "serving"
     );
 
-    tasks.spawn(metrics_server.run());
-    tasks.spawn(admin_server.run());
-    tasks.spawn(ready_server.run());
-    tasks.spawn(enroll_server.run(pods.clone()));
-    tasks.spawn(gateway.run(crate::gateway::GATEWAY_REFRESH));
+    tasks.essential("metrics-server", metrics_server.run());
+    tasks.essential("admin-server", admin_server.run());
+    tasks.essential("ready-server", ready_server.run());
+    let enrolling = tasks.essential("enroll-server", enroll_server.run(pods.clone()));
+    tasks.essential("gateway", gateway.run(crate::gateway::GATEWAY_REFRESH));
 
     let signal = shutdown_signal().await?;
-    tracing::info!(
-        signal,
-        "shutting down: unenrolling pods, detaching capture (fail open)"
-    );
+    tracing::info!(signal, drain_time = ?config.drain_time, "shutting down: draining (fail open)");
+    enrolling.abort();
+    let second_signal = async {
+        let _ = shutdown_signal().await;
+    };
+    crate::lifecycle::shutdown::drain(&pods, &drain, config.drain_time, second_signal).await;
     tasks.shutdown().await;
-    pods.remove_all().await;
     drop(pods);
     drop(capture);
     tracing::info!("mesh-agent stopped");
     Ok(())
+}
+
+/// Readiness over `config`, unready while draining or once an essential task ended; its
+/// `/healthz/live` from a watchdog over this runtime's workers.
+fn readiness(config: &ConfigState, drain: &Drain, tasks: &Supervisor) -> Readiness {
+    let liveness = Liveness::watch(
+        tokio::runtime::Handle::current(),
+        tasks.health(),
+        watchdog::CHECK_EVERY,
+        watchdog::STALL_BOUND,
+    );
+    Readiness::new(config.clone()).watching(drain.clone(), tasks.health(), liveness)
 }
 
 /// The ingress gateway listens on every address of the node's netns, where the agent runs.
@@ -127,14 +148,14 @@ async fn start_config(
     config: &AgentConfig,
     state: &ConfigState,
     registry: &mut Registry,
-    tasks: &mut JoinSet<()>,
+    tasks: &mut Supervisor,
 ) -> anyhow::Result<()> {
     let metrics = ConfigMetrics::register(registry);
     let updates = match &config.source {
         ConfigSource::Directory(dir) => {
             let source = DirectorySource::new(dir.clone());
             let updates = source.subscribe();
-            tasks.spawn(source.run());
+            tasks.essential("config-source", source.run());
             updates
         }
         ConfigSource::Kubernetes => {
@@ -142,11 +163,14 @@ async fn start_config(
                 .await?
                 .register_metrics(registry);
             let updates = source.subscribe();
-            tasks.spawn(source.run());
+            tasks.essential("config-source", source.run());
             updates
         }
     };
-    tasks.spawn(crate::pipeline::run(updates, state.clone(), metrics));
+    tasks.essential(
+        "pipeline",
+        crate::pipeline::run(updates, state.clone(), metrics),
+    );
     Ok(())
 }
 
@@ -161,10 +185,15 @@ async fn shutdown_signal() -> std::io::Result<&'static str> {
 }
 
 /// What changes with every snapshot swapped in, beyond the lookups that read it per connection.
-fn follow_snapshots(inputs: &ProxyInputs, config: &ConfigState, tasks: &mut JoinSet<()>) {
+fn follow_snapshots(inputs: &ProxyInputs, config: &ConfigState, tasks: &mut Supervisor) {
     // Tracing and access logs follow the mesh config and the Telemetry resources.
-    tasks.spawn(inputs.http.observers.clone().follow(config.clone()));
+    let (observers, followed) = (inputs.http.observers.clone(), config.clone());
+    tasks.restarting("observers", move || {
+        observers.clone().follow(followed.clone())
+    });
     // Balancers of clusters a reload removed go with them.
-    let balancers = inputs.http.traffic.balancers.clone();
-    tasks.spawn(balancers.follow(config.clone()));
+    let (balancers, followed) = (inputs.http.traffic.balancers.clone(), config.clone());
+    tasks.restarting("balancers", move || {
+        balancers.clone().follow(followed.clone())
+    });
 }

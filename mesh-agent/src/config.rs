@@ -80,6 +80,10 @@ pub struct RunArgs {
     /// /dev/stdout and /dev/stderr); the agent opens nothing outside it.
     #[arg(long, default_value = DEFAULT_ACCESS_LOG_DIR)]
     pub access_log_dir: PathBuf,
+    /// Seconds the agent drains on SIGTERM before closing the connections still open; keep it
+    /// a few seconds below the pod's `terminationGracePeriodSeconds`.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::lifecycle::shutdown::DEFAULT_DRAIN_TIME.as_secs())]
+    pub drain_time: u64,
 }
 
 /// Where the mesh configuration is read from.
@@ -126,6 +130,8 @@ pub struct AgentConfig {
     pub worker_threads: usize,
     /// Where `accessLogFile` may name files.
     pub access_log_dir: PathBuf,
+    /// How long the agent drains on SIGTERM.
+    pub drain_time: Duration,
 }
 
 impl AgentConfig {
@@ -170,6 +176,7 @@ impl AgentConfig {
             gateway_labels: args.gateway_labels,
             worker_threads: worker_threads(args.worker_threads)?,
             access_log_dir: args.access_log_dir,
+            drain_time: Duration::from_secs(args.drain_time),
         })
     }
 }
