@@ -7,6 +7,7 @@
 mod harness;
 
 mod authority;
+mod drain;
 mod enroll_api;
 mod gateway_http;
 mod gateway_https;
