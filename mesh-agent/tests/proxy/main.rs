@@ -8,6 +8,7 @@ mod harness;
 
 mod authority;
 mod drain;
+mod drain_shutdown;
 mod enroll_api;
 mod gateway_http;
 mod gateway_https;

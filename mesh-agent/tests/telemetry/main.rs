@@ -13,6 +13,7 @@ mod admin_endpoints;
 mod cardinality;
 mod flows;
 mod grafana_dashboard;
+mod health;
 mod trace_export;
 mod trace_propagation;
 mod trace_proxy;
