@@ -63,20 +63,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         ListenAddrs::default(),
         &mut registry,
     ));
-    let pod_index = crate::flows::PodIndex::default();
-    let flows = capture.flows.clone();
-    crate::flows::register(
-        &mut registry,
-        flows,
-        pod_index.clone(),
-        config_state.clone(),
-    );
-    let indexed = pods.clone();
-    tasks.restarting("pod-index", move || {
-        pod_index
-            .clone()
-            .follow(indexed.clone(), crate::flows::POD_INDEX_REFRESH)
-    });
+    follow_flows(&mut registry, &capture, &pods, &config_state, &mut tasks);
     let registry = Arc::new(registry);
     let metrics_routes = admin::metrics_routes(registry.clone());
     let metrics_server = AdminServer::new(config.metrics_addr, metrics_routes).await?;
@@ -129,6 +116,25 @@ fn readiness(config: &ConfigState, drain: &Drain, tasks: &Supervisor) -> Readine
         watchdog::STALL_BOUND,
     );
     Readiness::new(config.clone()).watching(drain.clone(), tasks.health(), liveness)
+}
+
+/// The eBPF per-pair flow series, labelled from an index of the enrolled pods kept fresh.
+fn follow_flows(
+    registry: &mut Registry,
+    capture: &crate::attach::Capture,
+    pods: &Arc<EnrolledPods>,
+    config: &ConfigState,
+    tasks: &mut Supervisor,
+) {
+    let pod_index = crate::flows::PodIndex::default();
+    let flows = capture.flows.clone();
+    crate::flows::register(registry, flows, pod_index.clone(), config.clone());
+    let indexed = pods.clone();
+    tasks.restarting("pod-index", move || {
+        pod_index
+            .clone()
+            .follow(indexed.clone(), crate::flows::POD_INDEX_REFRESH)
+    });
 }
 
 /// The ingress gateway listens on every address of the node's netns, where the agent runs.
