@@ -12,6 +12,8 @@ mod support;
 
 /// `lab apply` / `lab delete` on a running lab; `lab status` phases.
 mod apply;
+/// The agent's drain on SIGTERM; its liveness endpoint.
+mod drain;
 /// The ingress gateway.
 mod gateway;
 /// Bad input is refused and creates nothing.
