@@ -217,4 +217,34 @@ mod tests {
         let err = worker_threads(Some(0)).unwrap_err().to_string();
         assert!(err.contains("--worker-threads"), "{err}");
     }
+
+    #[derive(clap::Parser)]
+    struct Run {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+
+    fn resolved(extra: &[&str]) -> AgentConfig {
+        use clap::Parser;
+        let base = [
+            "run",
+            "--node-name",
+            "n1",
+            "--config-dir",
+            "/c",
+            "--cgroup",
+            "/g",
+        ];
+        let argv = base.iter().chain(extra);
+        AgentConfig::resolve(Run::try_parse_from(argv).unwrap().args).unwrap()
+    }
+
+    #[test]
+    fn drain_time_defaults_below_the_grace_period_and_is_settable() {
+        assert_eq!(resolved(&[]).drain_time, Duration::from_secs(25));
+        assert_eq!(
+            resolved(&["--drain-time", "7"]).drain_time,
+            Duration::from_secs(7)
+        );
+    }
 }
