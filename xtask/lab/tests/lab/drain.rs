@@ -2,7 +2,7 @@
 //! flight through the mesh — the request completes, then the agent exits and the pods talk
 //! directly; `/healthz/live` answers on the readiness port while the agent runs.
 
-use crate::mesh_support::{agent_pids, mesh_lab_of};
+use crate::mesh_support::{agent_pids, mesh_lab_of, pod_ip};
 use crate::poison::{CLIENT, URL};
 use crate::support::{ok, stdout, TestLab};
 use std::thread::sleep;
@@ -56,6 +56,7 @@ fn sigterm_lets_a_request_in_flight_complete() {
     );
     assert!(answer.contains("backend"), "{answer:?}");
     assert!(agent_pids(&lab, NODE).is_empty(), "the agent is gone");
-    // Fail open: the pods talk directly once the agent is gone.
-    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-fsS", "-m", "5", URL]);
+    // Fail open: the pods talk directly once the agent is gone (no agent, no ClusterIP).
+    let backend = format!("http://{}:8080/", pod_ip(&lab, "shop/backend-v1-0"));
+    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-fsS", "-m", "5", &backend]);
 }
