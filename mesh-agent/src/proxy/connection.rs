@@ -68,7 +68,7 @@ async fn serve_http(connection: Connection, direction: Direction, snapshot: &Sna
     let peers = peers(snapshot, direction, &pod, peer);
     let config = inputs.config.clone();
     let stack = request_stack(&inputs.http, config, peers, direction, http_pool);
-    crate::http::serve(client, stack).await;
+    crate::http::serve(client, stack, &inputs.http.drain).await;
 }
 
 /// The protocol declared for the Service port the connection is addressed to.

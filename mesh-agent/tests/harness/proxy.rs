@@ -201,6 +201,11 @@ impl Agent {
         EnrolledPods::new(capture, self.inputs.clone(), listen, &mut self.registry)
     }
 
+    /// The agent's shutdown phase, shared by its listeners and connections.
+    pub fn drain(&self) -> mesh_agent::drain::Drain {
+        self.inputs.http.drain.clone()
+    }
+
     /// The registry's text, as `/metrics` serves it.
     pub fn metrics(&self) -> String {
         super::metrics::text(&self.registry)

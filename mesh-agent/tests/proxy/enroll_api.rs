@@ -218,12 +218,16 @@ async fn pod_ips_are_one_or_two_of_different_families() {
             r#"{{"op":"add","namespace":"shop","name":"web-0","uid":"uid-web-0","netns":"/proc/self/ns/net","ips":{ips}}}"#
         )
     };
-    for ips in ["[]", r#"["127.0.0.1","127.0.0.2"]"#] {
+    let cases = [
+        ("[]", "field `ips` must list at least one pod IP"),
+        (
+            r#"["127.0.0.1","127.0.0.2"]"#,
+            "expected one or two addresses, at most one per family",
+        ),
+    ];
+    for (ips, expected) in cases {
         let error = error_of(&enrollment, &with_ips(ips)).await;
-        assert!(
-            error.contains("expected one or two addresses, at most one per family"),
-            "{ips}: {error}"
-        );
+        assert!(error.contains(expected), "{ips}: {error}");
     }
     assert!(enrollment.enrolled().await.is_empty());
 }
