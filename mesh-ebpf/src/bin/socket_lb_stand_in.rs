@@ -44,7 +44,7 @@ fn try_translate(ctx: &SockAddrContext) {
     let port = unsafe { read_volatile(addr_of!((*sa).user_port)) } & 0xffff;
     count(SEEN);
     let frontend = (u64::from(ip) << 32) | u64::from(port);
-    let Some(backend) = (unsafe { LB_SERVICES.get(&frontend) }).copied() else {
+    let Some(backend) = (unsafe { LB_SERVICES.get(frontend) }).copied() else {
         return;
     };
     unsafe {
