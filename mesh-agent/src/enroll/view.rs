@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::Pod;
 
 use super::membership::{decide, Membership};
 use crate::pipeline::ConfigState;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{pod_ips, Snapshot};
 
 /// The Pod `namespace/name` (with `uid`: that instance only) and whether it should be meshed.
 pub fn membership_of(
@@ -91,21 +91,4 @@ pub fn desired_pods(snapshot: &Snapshot, node: &str) -> Vec<DesiredPod> {
 fn finished(pod: &Pod) -> bool {
     let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
     matches!(phase, Some("Succeeded" | "Failed"))
-}
-
-fn pod_ips(pod: &Pod) -> Vec<IpAddr> {
-    let Some(status) = &pod.status else {
-        return Vec::new();
-    };
-    let listed = status.pod_ips.iter().flatten().map(|p| p.ip.as_str());
-    let mut ips: Vec<IpAddr> = listed.filter_map(|ip| ip.parse().ok()).collect();
-    if ips.is_empty() {
-        ips.extend(
-            status
-                .pod_ip
-                .as_deref()
-                .and_then(|ip| ip.parse::<IpAddr>().ok()),
-        );
-    }
-    ips
 }

@@ -49,7 +49,7 @@ impl Family {
 }
 
 /// A pod's IPs: `status.podIPs`, else `status.podIP`; unparsable ones left out.
-pub(super) fn pod_ips(pod: &Pod) -> Vec<IpAddr> {
+pub fn pod_ips(pod: &Pod) -> Vec<IpAddr> {
     let Some(status) = pod.status.as_ref() else {
         return Vec::new();
     };

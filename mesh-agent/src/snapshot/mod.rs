@@ -33,6 +33,7 @@ use crate::resources::{
 };
 use crate::validate::access_log_file::AccessLogTarget;
 pub use build::{build, build_with, compile, LoadSettings, Rejected};
+pub use families::pod_ips;
 pub(crate) use fingerprint::Fingerprints;
 pub use model::*;
 pub use policy::merge as merge_traffic_policy;

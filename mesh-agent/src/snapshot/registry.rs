@@ -172,43 +172,38 @@ impl Registry {
         if service.addresses.is_empty() {
             return;
         }
-        for endpoint in service
-            .endpoints
-            .iter()
-            .chain(&service.other_family_endpoints)
-        {
-            let Address::Ip(ip) = endpoint.address else {
-                continue;
-            };
-            for (p, port) in service.ports.iter().enumerate() {
-                if let Some(target) = endpoint.ports.get(&port.port) {
-                    let ports = self.by_backend.entry(SocketAddr::new(ip, *target));
-                    let ports = ports.or_default();
-                    if !ports.contains(&(index, p)) {
-                        ports.push((index, p));
-                    }
-                }
+        for (backend, p) in backends(&service) {
+            let ports = self.by_backend.entry(backend).or_default();
+            if !ports.contains(&(index, p)) {
+                ports.push((index, p));
             }
         }
     }
 
     fn index_endpoints(&mut self, service: &Service, index: usize) {
-        for endpoint in service
-            .endpoints
-            .iter()
-            .chain(&service.other_family_endpoints)
-        {
-            let Address::Ip(ip) = endpoint.address else {
-                continue;
-            };
-            for (p, port) in service.ports.iter().enumerate() {
-                if let Some(target) = endpoint.ports.get(&port.port) {
-                    let key = SocketAddr::new(ip, *target);
-                    self.by_endpoint.entry(key).or_insert((index, p));
-                }
-            }
+        for (backend, p) in backends(service) {
+            self.by_endpoint.entry(backend).or_insert((index, p));
         }
     }
+}
+
+/// Every endpoint address:target port of `service` (both families) with the index of the
+/// Service port it serves.
+fn backends(service: &Service) -> impl Iterator<Item = (SocketAddr, usize)> + '_ {
+    let endpoints = service.endpoints.iter();
+    endpoints
+        .chain(&service.other_family_endpoints)
+        .filter_map(|endpoint| match endpoint.address {
+            Address::Ip(ip) => Some((endpoint, ip)),
+            _ => None,
+        })
+        .flat_map(move |(endpoint, ip)| {
+            let ports = service.ports.iter().enumerate();
+            ports.filter_map(move |(p, port)| {
+                let target = endpoint.ports.get(&port.port)?;
+                Some((SocketAddr::new(ip, *target), p))
+            })
+        })
 }
 
 #[cfg(test)]
