@@ -6,6 +6,7 @@
 #[path = "../harness/mod.rs"]
 mod harness;
 
+mod ca;
 mod check;
 mod dual_stack;
 mod incremental;

@@ -1,7 +1,8 @@
 //! An HTTP server on 127.0.0.1 that answers like the Kubernetes API server for discovery, list
 //! and watch: what it serves (`fake_discovery.rs`; `404` for the rest), collections with a
 //! resourceVersion, field selectors, metadata-only lists, scripted watch streams that can end in
-//! `410 Gone`, and collections that fail with a status of the test's choosing.
+//! `410 Gone`, and collections that fail with a status of the test's choosing; TokenReview
+//! (`POST /apis/authentication.k8s.io/v1/tokenreviews`) for the tokens the test grants.
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -43,6 +44,8 @@ pub struct FakeApi {
     collections: Arc<Mutex<HashMap<String, Collection>>>,
     served: Arc<Mutex<Served>>,
     log: Arc<Mutex<Vec<String>>>,
+    /// Token → the `status.user` its review answers; any other token is not authenticated.
+    tokens: Arc<Mutex<HashMap<String, Value>>>,
 }
 
 impl FakeApi {
@@ -54,9 +57,15 @@ impl FakeApi {
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let api = api.clone();
-                let service = hyper::service::service_fn(move |req| {
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                     let api = api.clone();
-                    async move { Ok::<_, Infallible>(api.answer(req)) }
+                    async move {
+                        if req.method() == hyper::Method::POST && req.uri().path() == TOKEN_REVIEWS
+                        {
+                            return Ok::<_, Infallible>(api.review(req).await);
+                        }
+                        Ok::<_, Infallible>(api.answer(req))
+                    }
                 });
                 let io = hyper_util::rt::TokioIo::new(stream);
                 tokio::spawn(
@@ -94,6 +103,35 @@ impl FakeApi {
     pub fn fail(&self, path: &str, code: Option<u16>) {
         let mut collections = self.collections.lock().unwrap();
         collections.entry(path.to_owned()).or_default().failure = code;
+    }
+
+    /// Makes `token` authenticate as `user` (TokenReview's `status.user`: username, extra).
+    pub fn grant_token(&self, token: &str, user: Value) {
+        self.tokens.lock().unwrap().insert(token.to_owned(), user);
+    }
+
+    /// Answers a TokenReview: authenticated with the granted user, or not, with an error.
+    async fn review(&self, req: Request<Incoming>) -> Response<BoxBody<Bytes, Infallible>> {
+        let body = req.into_body().collect().await.map(|b| b.to_bytes());
+        let review: Value = body
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null);
+        let token = review["spec"]["token"].as_str().unwrap_or("");
+        let audiences = review["spec"]["audiences"].clone();
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("POST {TOKEN_REVIEWS} audiences={audiences}"));
+        let status = match self.tokens.lock().unwrap().get(token) {
+            Some(user) => json!({"authenticated": true, "user": user, "audiences": audiences}),
+            None => json!({"authenticated": false, "error": "token not granted by the test"}),
+        };
+        let answer = json!({
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+            "metadata": {}, "spec": review["spec"], "status": status,
+        });
+        json_response(201, &answer)
     }
 
     /// Every request so far: `METHOD path?query [metadata-only]`.
@@ -228,6 +266,8 @@ impl FakeApi {
         }
     }
 }
+
+const TOKEN_REVIEWS: &str = "/apis/authentication.k8s.io/v1/tokenreviews";
 
 fn json_response(code: u16, body: &Value) -> Response<BoxBody<Bytes, Infallible>> {
     Response::builder()

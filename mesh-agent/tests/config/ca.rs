@@ -1,0 +1,277 @@
+//! `mesh-agent ca` end to end against the fake API server: TokenReview authenticates the
+//! caller, node agents get only identities of pods on their node, chains verify to the root,
+//! the plug-in CA is used when given and a self-signed root is created once.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mesh_agent::ca::client::{create_certificate, CaEndpoint};
+use mesh_agent::ca::proto::IstioCertificateRequest;
+use mesh_agent::ca::server::{serve, Ca};
+use mesh_agent::ca::signer::Signer;
+use mesh_agent::ca::{keys, Settings};
+use serde_json::{json, Value};
+use tonic::Code;
+use x509_parser::prelude::*;
+
+use crate::harness::fake_api::FakeApi;
+use crate::harness::TempDir;
+
+const AGENT_ON_NODE_1: &str = "token-of-the-agent-on-node-1";
+const CART: &str = "token-of-shop-cart";
+const CART_ID: &str = "spiffe://cluster.local/ns/shop/sa/cart";
+const PAYMENTS_ID: &str = "spiffe://cluster.local/ns/shop/sa/payments";
+const DAY: Duration = Duration::from_secs(86_400);
+
+fn pod(name: &str, sa: &str, node: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "shop", "resourceVersion": "1"},
+        "spec": {"nodeName": node, "serviceAccountName": sa, "containers": []},
+        "status": {"phase": "Running"}})
+}
+
+/// A fake cluster (cart runs on node-1, payments on node-2) and a CA signing with `signer`.
+async fn start(signer: Signer) -> (FakeApi, CaEndpoint) {
+    let api = FakeApi::default();
+    let pods = vec![
+        pod("cart-1", "cart", "node-1"),
+        pod("pay-1", "payments", "node-2"),
+    ];
+    api.set("/api/v1/pods", pods, 1);
+    api.grant_token(
+        AGENT_ON_NODE_1,
+        json!({"username": "system:serviceaccount:mesh-system:mesh-agent",
+            "extra": {"authentication.kubernetes.io/node-name": ["node-1"]}}),
+    );
+    api.grant_token(CART, json!({"username": "system:serviceaccount:shop:cart"}));
+    let api_addr = api.serve().await;
+    let config = kube::Config::new(format!("http://{api_addr}").parse().unwrap());
+    let settings = Settings {
+        trust_domain: "cluster.local".into(),
+        max_validity: DAY,
+        node_agents: vec![("mesh-system".into(), "mesh-agent".into())],
+        audience: "istio-ca".into(),
+    };
+    let root = signer.root().to_owned();
+    let ca = Ca {
+        signer,
+        client: kube::Client::try_from(config).unwrap(),
+        settings,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("https://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { serve(ca.into(), listener, &["localhost".into()]).await });
+    let endpoint = CaEndpoint {
+        address,
+        server_name: "localhost".into(),
+        root,
+    };
+    (api, endpoint)
+}
+
+/// A CSR with a fresh P-256 key, naming `san` when given.
+fn request(
+    san: Option<&str>,
+    impersonate: Option<&str>,
+    validity: Duration,
+) -> IstioCertificateRequest {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    if let Some(san) = san {
+        params.subject_alt_names = vec![rcgen::SanType::URI(san.try_into().unwrap())];
+    }
+    let mut request = IstioCertificateRequest {
+        csr: params.serialize_request(&key).unwrap().pem().unwrap(),
+        validity_duration: i64::try_from(validity.as_secs()).unwrap(),
+        metadata: None,
+    };
+    if let Some(identity) = impersonate {
+        request.impersonate(identity);
+    }
+    request
+}
+
+/// Checks each certificate is signed by the next and the last is `root`; returns the leaf's
+/// URI SANs and its remaining lifetime.
+fn verify(chain: &[String], root: &str) -> (Vec<String>, Duration) {
+    assert_eq!(
+        chain.last().map(|c| c.trim()),
+        Some(root.trim()),
+        "root last"
+    );
+    let pems: Vec<Pem> = chain
+        .iter()
+        .map(|c| parse_x509_pem(c.as_bytes()).unwrap().1)
+        .collect();
+    let certs: Vec<X509Certificate> = pems.iter().map(|p| p.parse_x509().unwrap()).collect();
+    for pair in certs.windows(2) {
+        assert_eq!(
+            pair[0].issuer().as_raw(),
+            pair[1].subject().as_raw(),
+            "issuer names"
+        );
+        pair[0]
+            .verify_signature(Some(pair[1].public_key()))
+            .expect("signed by the next");
+    }
+    let leaf = &certs[0];
+    let sans = leaf.subject_alternative_name().unwrap().unwrap().value;
+    let uris = sans
+        .general_names
+        .iter()
+        .map(|name| match name {
+            GeneralName::URI(uri) => (*uri).to_owned(),
+            other => panic!("only a URI SAN, not {other:?}"),
+        })
+        .collect();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let left = leaf.validity().not_after.timestamp().cast_unsigned() - now;
+    (uris, Duration::from_secs(left))
+}
+
+fn self_signed(dir: &TempDir) -> Signer {
+    keys::self_signed(dir.path(), "cluster.local").unwrap()
+}
+
+#[tokio::test]
+async fn a_node_agent_gets_the_identity_of_a_pod_on_its_node_capped_at_the_max_lifetime() {
+    let dir = TempDir::new("ca-root");
+    let (api, ca) = start(self_signed(&dir)).await;
+    let asked = request(Some(CART_ID), Some(CART_ID), 7 * DAY);
+    let answer = create_certificate(&ca, AGENT_ON_NODE_1, asked)
+        .await
+        .unwrap();
+    assert_eq!(answer.cert_chain.len(), 2, "leaf and root");
+    let (uris, left) = verify(&answer.cert_chain, &ca.root);
+    assert_eq!(uris, [CART_ID]);
+    assert!(
+        left <= DAY && left > DAY - Duration::from_secs(60),
+        "{left:?}"
+    );
+    let requests = api.requests();
+    let reviewed = requests
+        .iter()
+        .any(|r| r.contains("tokenreviews audiences=[\"istio-ca\"]"));
+    assert!(reviewed, "{requests:#?}");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains("fieldSelector=spec.nodeName%3Dnode-1")),
+        "{requests:#?}"
+    );
+}
+
+#[tokio::test]
+async fn an_identity_not_on_the_callers_node_is_refused_naming_it_and_the_node() {
+    let dir = TempDir::new("ca-root");
+    let (_api, ca) = start(self_signed(&dir)).await;
+    let asked = request(Some(PAYMENTS_ID), Some(PAYMENTS_ID), DAY);
+    let refused = create_certificate(&ca, AGENT_ON_NODE_1, asked)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert!(
+        refused
+            .message()
+            .contains("shop/payments runs on node `node-1`"),
+        "{refused:?}"
+    );
+    // A workload may not impersonate another either, even one on its node.
+    let asked = request(Some(PAYMENTS_ID), Some(PAYMENTS_ID), DAY);
+    let refused = create_certificate(&ca, CART, asked).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert!(
+        refused.message().contains("only its own identity"),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_workload_gets_its_own_identity_and_a_bad_token_nothing() {
+    let dir = TempDir::new("ca-root");
+    let (_api, ca) = start(self_signed(&dir)).await;
+    let answer = create_certificate(&ca, CART, request(None, None, DAY))
+        .await
+        .unwrap();
+    assert_eq!(verify(&answer.cert_chain, &ca.root).0, [CART_ID]);
+    let refused = create_certificate(&ca, "expired-or-forged", request(None, None, DAY))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    assert!(
+        refused
+            .message()
+            .contains("not valid for audience `istio-ca`"),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_csr_naming_another_identity_is_refused() {
+    let dir = TempDir::new("ca-root");
+    let (_api, ca) = start(self_signed(&dir)).await;
+    let refused = create_certificate(&ca, CART, request(Some(PAYMENTS_ID), None, DAY))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    let message = refused.message();
+    assert!(
+        message.contains(PAYMENTS_ID) && message.contains(CART_ID),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn the_plug_in_ca_signs_and_its_intermediate_is_in_the_chain() {
+    let dir = TempDir::new("ca-plug-in");
+    let root_key = rcgen::KeyPair::generate().unwrap();
+    let mut root = rcgen::CertificateParams::default();
+    root.distinguished_name
+        .push(rcgen::DnType::CommonName, "plug-in root");
+    root.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let root = root.self_signed(&root_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut intermediate = rcgen::CertificateParams::default();
+    intermediate
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "cluster-1 intermediate");
+    intermediate.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    let intermediate = intermediate.signed_by(&key, &root, &root_key).unwrap();
+    let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+    write("ca-cert.pem", intermediate.pem());
+    write("ca-key.pem", key.serialize_pem());
+    write("cert-chain.pem", intermediate.pem() + &root.pem());
+    write("root-cert.pem", root.pem());
+    let (_api, ca) = start(keys::plug_in(dir.path()).unwrap()).await;
+    assert_eq!(ca.root.trim(), root.pem().trim());
+    let answer = create_certificate(&ca, CART, request(None, None, DAY))
+        .await
+        .unwrap();
+    assert_eq!(answer.cert_chain.len(), 3, "leaf, intermediate, root");
+    assert_eq!(answer.cert_chain[1].trim(), intermediate.pem().trim());
+    assert_eq!(verify(&answer.cert_chain, &ca.root).0, [CART_ID]);
+}
+
+#[test]
+fn a_self_signed_root_is_created_once_and_kept() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = TempDir::new("ca-root");
+    let first = self_signed(&dir).root().to_owned();
+    let again = self_signed(&dir).root().to_owned();
+    assert_eq!(first, again, "a restart signs with the same root");
+    let mode = std::fs::metadata(dir.path().join("ca-key.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    std::fs::remove_file(dir.path().join("root-cert.pem")).unwrap();
+    let err = keys::self_signed(dir.path(), "cluster.local")
+        .err()
+        .unwrap();
+    assert!(
+        format!("{err:#}").contains("holds only one of root-cert.pem and ca-key.pem"),
+        "{err:#}"
+    );
+}
