@@ -8,6 +8,7 @@ pub mod identity;
 pub mod keys;
 pub mod proto;
 pub mod publish;
+pub mod root_secret;
 pub mod server;
 pub mod signer;
 
@@ -37,12 +38,15 @@ pub struct CaArgs {
     #[arg(long, default_value = "0.0.0.0:15012")]
     pub listen: SocketAddr,
     /// Istio's plug-in CA files (Secret `cacerts`): ca-cert.pem, ca-key.pem, cert-chain.pem,
-    /// root-cert.pem. Without it, a self-signed root kept in --root-dir.
+    /// root-cert.pem. Used when ca-key.pem is there (as istiod does); else a self-signed root.
+    #[arg(long, default_value = "/etc/cacerts")]
+    pub ca_dir: PathBuf,
+    /// Keep the self-signed root in this directory instead of --root-secret (lab, tests).
     #[arg(long)]
-    pub ca_dir: Option<PathBuf>,
-    /// Where the self-signed root is created once and found again.
-    #[arg(long, default_value = "/var/lib/mesh-ca")]
-    pub root_dir: PathBuf,
+    pub root_dir: Option<PathBuf>,
+    /// The Secret (`namespace/name`) the self-signed root is created in once and read from.
+    #[arg(long, default_value = "mesh-system/istio-ca-secret")]
+    pub root_secret: String,
     #[arg(long, default_value = "cluster.local")]
     pub trust_domain: String,
     /// Longest workload certificate lifetime, in seconds.
@@ -86,22 +90,29 @@ impl CaArgs {
         })
     }
 
-    /// The signer: the plug-in CA when given, else the kept self-signed root.
-    pub fn signer(&self) -> Result<signer::Signer> {
-        match &self.ca_dir {
-            Some(dir) => keys::plug_in(dir),
-            None => keys::self_signed(&self.root_dir, &self.trust_domain),
+    /// The signer: the plug-in CA when its key is there, else the kept self-signed root.
+    pub async fn signer(&self, client: &kube::Client) -> Result<signer::Signer> {
+        if self.ca_dir.join("ca-key.pem").exists() {
+            tracing::info!(dir = %self.ca_dir.display(), "signing with the plug-in CA");
+            return keys::plug_in(&self.ca_dir);
         }
+        if let Some(dir) = &self.root_dir {
+            return keys::self_signed(dir, &self.trust_domain);
+        }
+        let Some((namespace, name)) = self.root_secret.split_once('/') else {
+            bail!("--root-secret `{}` is not namespace/name", self.root_secret);
+        };
+        root_secret::self_signed(client.clone(), namespace, name, &self.trust_domain).await
     }
 }
 
 /// Runs the CA until it fails: in-cluster API client, root publication, the gRPC server.
 pub async fn run(args: CaArgs) -> Result<()> {
     let settings = args.settings()?;
-    let signer = args.signer()?;
     let client = kube::Client::try_default()
         .await
         .context("the CA needs the Kubernetes API (in-cluster or kubeconfig)")?;
+    let signer = args.signer(&client).await?;
     if !args.no_publish_root {
         tokio::spawn(publish::keep_published(
             client.clone(),

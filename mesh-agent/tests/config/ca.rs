@@ -1,6 +1,6 @@
 //! `mesh-agent ca` end to end against the fake API server: TokenReview authenticates the
 //! caller, node agents get only identities of pods on their node, chains verify to the root,
-//! the plug-in CA is used when given and a self-signed root is created once.
+//! and the plug-in CA is used when given (where the root is kept: `ca_root.rs`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -131,7 +131,8 @@ fn verify(chain: &[String], root: &str) -> (Vec<String>, Duration) {
     (uris, Duration::from_secs(left))
 }
 
-fn self_signed(dir: &TempDir) -> Signer {
+/// A self-signed root kept in `dir`.
+pub fn self_signed(dir: &TempDir) -> Signer {
     keys::self_signed(dir.path(), "cluster.local").unwrap()
 }
 
@@ -252,26 +253,4 @@ async fn the_plug_in_ca_signs_and_its_intermediate_is_in_the_chain() {
     assert_eq!(answer.cert_chain.len(), 3, "leaf, intermediate, root");
     assert_eq!(answer.cert_chain[1].trim(), intermediate.pem().trim());
     assert_eq!(verify(&answer.cert_chain, &ca.root).0, [CART_ID]);
-}
-
-#[test]
-fn a_self_signed_root_is_created_once_and_kept() {
-    use std::os::unix::fs::PermissionsExt as _;
-    let dir = TempDir::new("ca-root");
-    let first = self_signed(&dir).root().to_owned();
-    let again = self_signed(&dir).root().to_owned();
-    assert_eq!(first, again, "a restart signs with the same root");
-    let mode = std::fs::metadata(dir.path().join("ca-key.pem"))
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600);
-    std::fs::remove_file(dir.path().join("root-cert.pem")).unwrap();
-    let err = keys::self_signed(dir.path(), "cluster.local")
-        .err()
-        .unwrap();
-    assert!(
-        format!("{err:#}").contains("holds only one of root-cert.pem and ca-key.pem"),
-        "{err:#}"
-    );
 }

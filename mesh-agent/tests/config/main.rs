@@ -7,6 +7,7 @@
 mod harness;
 
 mod ca;
+mod ca_root;
 mod check;
 mod dual_stack;
 mod incremental;

@@ -2,7 +2,8 @@
 //! and watch: what it serves (`fake_discovery.rs`; `404` for the rest), collections with a
 //! resourceVersion, field selectors, metadata-only lists, scripted watch streams that can end in
 //! `410 Gone`, and collections that fail with a status of the test's choosing; TokenReview
-//! (`POST /apis/authentication.k8s.io/v1/tokenreviews`) for the tokens the test grants.
+//! (`POST /apis/authentication.k8s.io/v1/tokenreviews`) for the tokens the test grants; single
+//! objects (get, create) in `fake_api_objects.rs`.
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -63,6 +64,9 @@ impl FakeApi {
                         if req.method() == hyper::Method::POST && req.uri().path() == TOKEN_REVIEWS
                         {
                             return Ok::<_, Infallible>(api.review(req).await);
+                        }
+                        if req.method() == hyper::Method::POST {
+                            return Ok(api.create(req).await);
                         }
                         Ok::<_, Infallible>(api.answer(req))
                     }
@@ -156,6 +160,9 @@ impl FakeApi {
             .lock()
             .unwrap()
             .push(format!("{} {path}?{query}{tag}", req.method()));
+        if let Some(object) = self.get_object(&path) {
+            return object;
+        }
         if let Some(refused) = self.refusal(&path) {
             return refused;
         }
@@ -266,6 +273,9 @@ impl FakeApi {
         }
     }
 }
+
+#[path = "fake_api_objects.rs"]
+mod objects;
 
 const TOKEN_REVIEWS: &str = "/apis/authentication.k8s.io/v1/tokenreviews";
 

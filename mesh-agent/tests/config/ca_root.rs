@@ -1,0 +1,81 @@
+//! Where the CA's self-signed root is kept: created once in a directory or a Secret, and the
+//! same root signs after a restart or in another replica.
+
+use mesh_agent::ca::{keys, root_secret};
+use serde_json::json;
+
+use super::ca::self_signed;
+use crate::harness::fake_api::FakeApi;
+use crate::harness::TempDir;
+
+const SECRETS: &str = "/api/v1/namespaces/mesh-system/secrets";
+
+#[test]
+fn a_self_signed_root_is_created_once_and_kept() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = TempDir::new("ca-root");
+    let first = self_signed(&dir).root().to_owned();
+    let again = self_signed(&dir).root().to_owned();
+    assert_eq!(first, again, "a restart signs with the same root");
+    let mode = std::fs::metadata(dir.path().join("ca-key.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    std::fs::remove_file(dir.path().join("root-cert.pem")).unwrap();
+    let err = keys::self_signed(dir.path(), "cluster.local")
+        .err()
+        .unwrap();
+    assert!(
+        format!("{err:#}").contains("holds only one of root-cert.pem and ca-key.pem"),
+        "{err:#}"
+    );
+}
+
+async fn secrets_api() -> (FakeApi, kube::Client) {
+    let api = FakeApi::default();
+    api.set(SECRETS, vec![], 1);
+    let addr = api.serve().await;
+    let config = kube::Config::new(format!("http://{addr}").parse().unwrap());
+    (api, kube::Client::try_from(config).unwrap())
+}
+
+#[tokio::test]
+async fn a_self_signed_root_is_created_once_in_its_secret_and_reused() {
+    let (api, client) = secrets_api().await;
+    let keep = || {
+        root_secret::self_signed(
+            client.clone(),
+            "mesh-system",
+            "istio-ca-secret",
+            "cluster.local",
+        )
+    };
+    let first = keep().await.unwrap().root().to_owned();
+    let again = keep().await.unwrap().root().to_owned();
+    assert_eq!(
+        first, again,
+        "a restart or another replica signs with the same root"
+    );
+    let requests = api.requests();
+    let created: Vec<_> = requests.iter().filter(|r| r.starts_with("POST")).collect();
+    assert_eq!(created, [&format!("POST {SECRETS}")], "{requests:#?}");
+}
+
+#[tokio::test]
+async fn a_root_secret_without_its_key_is_refused_naming_it() {
+    let (api, client) = secrets_api().await;
+    let broken = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "istio-ca-secret", "namespace": "mesh-system"},
+        "data": {"ca-cert.pem": "bm90IGEgY2VydA=="}});
+    api.set(SECRETS, vec![broken], 2);
+    let err = root_secret::self_signed(client, "mesh-system", "istio-ca-secret", "cluster.local")
+        .await
+        .err()
+        .unwrap();
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("Secret mesh-system/istio-ca-secret has no `ca-key.pem`"),
+        "{message}"
+    );
+}

@@ -1,0 +1,59 @@
+//! Single objects of the fake API server's collections: `GET <collection>/<name>` (404 when
+//! absent) and `POST <collection>` (create; 409 when the name is taken), for collections the
+//! test declared with `set`.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt as _};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use serde_json::Value;
+
+use super::{json_response, status, FakeApi};
+
+impl FakeApi {
+    /// The object at `path` when its parent is a declared collection; `None`: not an object.
+    pub(super) fn get_object(&self, path: &str) -> Option<Response<BoxBody<Bytes, Infallible>>> {
+        let (collection, name) = path.rsplit_once('/')?;
+        let collections = self.collections.lock().unwrap();
+        let items = &collections.get(collection)?.items;
+        Some(match items.iter().find(|i| i["metadata"]["name"] == name) {
+            Some(object) => json_response(200, object),
+            None => json_response(404, &status(404, &format!("{name} not found"))),
+        })
+    }
+
+    /// Creates the posted object in the collection at the request's path.
+    pub(super) async fn create(
+        &self,
+        req: Request<Incoming>,
+    ) -> Response<BoxBody<Bytes, Infallible>> {
+        let path = req.uri().path().to_owned();
+        self.log.lock().unwrap().push(format!("POST {path}"));
+        let body = req.into_body().collect().await.map(|b| b.to_bytes());
+        let Some(mut object) = body
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        else {
+            return json_response(400, &status(400, "the body is not JSON"));
+        };
+        let mut collections = self.collections.lock().unwrap();
+        let Some(collection) = collections.get_mut(&path) else {
+            return json_response(404, &status(404, "the test declared no such collection"));
+        };
+        let name = object["metadata"]["name"].clone();
+        if collection
+            .items
+            .iter()
+            .any(|i| i["metadata"]["name"] == name)
+        {
+            return json_response(409, &status(409, &format!("{name} already exists")));
+        }
+        collection.resource_version += 1;
+        object["metadata"]["resourceVersion"] =
+            Value::from(collection.resource_version.to_string());
+        collection.items.push(object.clone());
+        json_response(201, &object)
+    }
+}
