@@ -1,7 +1,7 @@
 //! Where the CA's self-signed root is kept: created once in a directory or a Secret, and the
-//! same root signs after a restart or in another replica.
+//! same root signs after a restart or in another replica; the root published in every namespace.
 
-use mesh_agent::ca::{keys, root_secret};
+use mesh_agent::ca::{keys, publish, root_secret};
 use serde_json::json;
 
 use super::ca::self_signed;
@@ -78,4 +78,42 @@ async fn a_root_secret_without_its_key_is_refused_naming_it() {
         message.contains("Secret mesh-system/istio-ca-secret has no `ca-key.pem`"),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn the_root_is_published_in_every_namespace_as_istio_does() {
+    let (api, client) = secrets_api().await;
+    let namespace = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": name, "resourceVersion": "1"}})
+    };
+    api.set(
+        "/api/v1/namespaces",
+        vec![namespace("shop"), namespace("mesh-system")],
+        1,
+    );
+    for ns in ["shop", "mesh-system"] {
+        api.set(&format!("/api/v1/namespaces/{ns}/configmaps"), vec![], 1);
+    }
+    let dir = TempDir::new("ca-root");
+    let root = self_signed(&dir).root().to_owned();
+    publish::publish_once(&client, &root).await.unwrap();
+    publish::publish_once(&client, &root).await.unwrap();
+    for ns in ["shop", "mesh-system"] {
+        let path = format!("/api/v1/namespaces/{ns}/configmaps");
+        let url = format!("{path}/istio-ca-root-cert");
+        let maps: Vec<_> = api
+            .requests()
+            .into_iter()
+            .filter(|r| r.contains(&url))
+            .collect();
+        assert_eq!(maps.len(), 2, "applied each time: {maps:?}");
+        let config_map: k8s_openapi::api::core::v1::ConfigMap =
+            kube::Api::namespaced(client.clone(), ns)
+                .get("istio-ca-root-cert")
+                .await
+                .unwrap();
+        let data = config_map.data.unwrap();
+        assert_eq!(data.get("root-cert.pem"), Some(&root), "{ns}");
+    }
 }

@@ -3,7 +3,7 @@
 //! resourceVersion, field selectors, metadata-only lists, scripted watch streams that can end in
 //! `410 Gone`, and collections that fail with a status of the test's choosing; TokenReview
 //! (`POST /apis/authentication.k8s.io/v1/tokenreviews`) for the tokens the test grants; single
-//! objects (get, create) in `fake_api_objects.rs`.
+//! objects (get, create, apply) in `fake_api_objects.rs`.
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -67,6 +67,9 @@ impl FakeApi {
                         }
                         if req.method() == hyper::Method::POST {
                             return Ok(api.create(req).await);
+                        }
+                        if req.method() == hyper::Method::PATCH {
+                            return Ok(api.apply(req).await);
                         }
                         Ok::<_, Infallible>(api.answer(req))
                     }

@@ -1,6 +1,7 @@
 //! Single objects of the fake API server's collections: `GET <collection>/<name>` (404 when
-//! absent) and `POST <collection>` (create; 409 when the name is taken), for collections the
-//! test declared with `set`.
+//! absent), `POST <collection>` (create; 409 when the name is taken) and `PATCH
+//! <collection>/<name>` (server-side apply: the object as sent), for collections the test
+//! declared with `set`.
 
 use std::convert::Infallible;
 
@@ -22,6 +23,33 @@ impl FakeApi {
             Some(object) => json_response(200, object),
             None => json_response(404, &status(404, &format!("{name} not found"))),
         })
+    }
+
+    /// Applies the patched object: it replaces the one of its name, or is added.
+    pub(super) async fn apply(
+        &self,
+        req: Request<Incoming>,
+    ) -> Response<BoxBody<Bytes, Infallible>> {
+        let path = req.uri().path().to_owned();
+        self.log.lock().unwrap().push(format!("PATCH {path}"));
+        let body = req.into_body().collect().await.map(|b| b.to_bytes());
+        let Some(object) = body
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        else {
+            return json_response(400, &status(400, "the body is not JSON"));
+        };
+        let mut collections = self.collections.lock().unwrap();
+        let declared = path
+            .rsplit_once('/')
+            .and_then(|(c, _)| collections.get_mut(c));
+        let Some(collection) = declared else {
+            return json_response(404, &status(404, "the test declared no such collection"));
+        };
+        let name = object["metadata"]["name"].clone();
+        collection.items.retain(|i| i["metadata"]["name"] != name);
+        collection.items.push(object.clone());
+        json_response(200, &object)
     }
 
     /// Creates the posted object in the collection at the request's path.
