@@ -5,14 +5,16 @@ use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
+use tonic::Status;
 
 use super::authz::Caller;
 
 /// The TokenReview `extra` key holding the node of the pod a projected token is bound to.
 const NODE_NAME: &str = "authentication.kubernetes.io/node-name";
 
-/// Reviews `token` for `audience`; the caller it proves, or why not.
-pub async fn review(client: &Client, token: &str, audience: &str) -> Result<Caller, String> {
+/// Reviews `token` for `audience`: the caller it proves; `UNAUTHENTICATED` saying why not, or
+/// `UNAVAILABLE` when the API server could not review it.
+pub async fn review(client: &Client, token: &str, audience: &str) -> Result<Caller, Status> {
     let review = TokenReview {
         spec: TokenReviewSpec {
             token: Some(token.to_owned()),
@@ -24,13 +26,15 @@ pub async fn review(client: &Client, token: &str, audience: &str) -> Result<Call
     let answer = api
         .create(&PostParams::default(), &review)
         .await
-        .map_err(|e| format!("the token could not be reviewed by the API server: {e}"))?;
+        .map_err(|e| {
+            Status::unavailable(format!("the API server could not review the token: {e}"))
+        })?;
     let status = answer.status.unwrap_or_default();
     if status.authenticated != Some(true) {
         let why = status.error.unwrap_or_else(|| "no reason given".to_owned());
-        return Err(format!(
+        return Err(Status::unauthenticated(format!(
             "the token is not valid for audience `{audience}`: {why}"
-        ));
+        )));
     }
     let user = status.user.unwrap_or_default();
     let name = user.username.unwrap_or_default();
@@ -38,9 +42,9 @@ pub async fn review(client: &Client, token: &str, audience: &str) -> Result<Call
         .strip_prefix("system:serviceaccount:")
         .and_then(|rest| rest.split_once(':'))
     else {
-        return Err(format!(
+        return Err(Status::unauthenticated(format!(
             "the token belongs to `{name}`, not to a ServiceAccount"
-        ));
+        )));
     };
     let node = user
         .extra

@@ -36,9 +36,7 @@ impl Ca {
             Status::unauthenticated("no `authorization: Bearer <ServiceAccount token>` metadata")
         })?;
         let settings = &self.settings;
-        let caller = authn::review(&self.client, token, &settings.audience)
-            .await
-            .map_err(Status::unauthenticated)?;
+        let caller = authn::review(&self.client, token, &settings.audience).await?;
         let requested = request.impersonated_identity();
         let grant = authz::decide(
             &caller,

@@ -22,19 +22,21 @@ const CART_ID: &str = "spiffe://cluster.local/ns/shop/sa/cart";
 const PAYMENTS_ID: &str = "spiffe://cluster.local/ns/shop/sa/payments";
 const DAY: Duration = Duration::from_secs(86_400);
 
-fn pod(name: &str, sa: &str, node: &str) -> Value {
+fn pod(name: &str, sa: &str, node: &str, phase: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "namespace": "shop", "resourceVersion": "1"},
         "spec": {"nodeName": node, "serviceAccountName": sa, "containers": []},
-        "status": {"phase": "Running"}})
+        "status": {"phase": phase}})
 }
 
-/// A fake cluster (cart runs on node-1, payments on node-2) and a CA signing with `signer`.
+/// A fake cluster (cart runs on node-1, payments on node-2 — a finished payments pod is still
+/// listed on node-1) and a CA signing with `signer`.
 async fn start(signer: Signer) -> (FakeApi, CaEndpoint) {
     let api = FakeApi::default();
     let pods = vec![
-        pod("cart-1", "cart", "node-1"),
-        pod("pay-1", "payments", "node-2"),
+        pod("cart-1", "cart", "node-1", "Running"),
+        pod("pay-1", "payments", "node-2", "Running"),
+        pod("pay-job", "payments", "node-1", "Succeeded"),
     ];
     api.set("/api/v1/pods", pods, 1);
     api.grant_token(
@@ -205,6 +207,35 @@ async fn a_workload_gets_its_own_identity_and_a_bad_token_nothing() {
         refused
             .message()
             .contains("not valid for audience `istio-ca`"),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_rsa_csr_is_signed_and_a_forged_csr_signature_refused() {
+    let dir = TempDir::new("ca-root");
+    let (_api, ca) = start(self_signed(&dir)).await;
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ca/rsa-2048.csr");
+    let csr = std::fs::read_to_string(data).unwrap();
+    let mut rsa = request(None, None, DAY);
+    rsa.csr.clone_from(&csr);
+    let answer = create_certificate(&ca, CART, rsa).await.unwrap();
+    assert_eq!(verify(&answer.cert_chain, &ca.root).0, [CART_ID]);
+    // One character of the signature changed (the last base64 line before the footer).
+    let mut lines: Vec<String> = csr.lines().map(String::from).collect();
+    let last = lines.len() - 2;
+    let flipped = if lines[last].starts_with('A') {
+        "B"
+    } else {
+        "A"
+    };
+    lines[last].replace_range(0..1, flipped);
+    let mut forged = request(None, None, DAY);
+    forged.csr = lines.join("\n");
+    let refused = create_certificate(&ca, CART, forged).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(
+        refused.message().contains("signature does not verify"),
         "{refused:?}"
     );
 }
