@@ -1,6 +1,6 @@
 //! `mesh-agent ca` end to end against the fake API server: TokenReview authenticates the
 //! caller, node agents get only identities of pods on their node, chains verify to the root,
-//! and the plug-in CA is used when given (where the root is kept: `ca_root.rs`).
+//! (the signing key, plug-in or kept self-signed root, and its publication: `ca_root.rs`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,10 +17,10 @@ use crate::harness::fake_api::FakeApi;
 use crate::harness::TempDir;
 
 const AGENT_ON_NODE_1: &str = "token-of-the-agent-on-node-1";
-const CART: &str = "token-of-shop-cart";
-const CART_ID: &str = "spiffe://cluster.local/ns/shop/sa/cart";
+pub const CART: &str = "token-of-shop-cart";
+pub const CART_ID: &str = "spiffe://cluster.local/ns/shop/sa/cart";
 const PAYMENTS_ID: &str = "spiffe://cluster.local/ns/shop/sa/payments";
-const DAY: Duration = Duration::from_secs(86_400);
+pub const DAY: Duration = Duration::from_secs(86_400);
 
 fn pod(name: &str, sa: &str, node: &str, phase: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod",
@@ -31,7 +31,7 @@ fn pod(name: &str, sa: &str, node: &str, phase: &str) -> Value {
 
 /// A fake cluster (cart runs on node-1, payments on node-2 — a finished payments pod is still
 /// listed on node-1) and a CA signing with `signer`.
-async fn start(signer: Signer) -> (FakeApi, CaEndpoint) {
+pub async fn start(signer: Signer) -> (FakeApi, CaEndpoint) {
     let api = FakeApi::default();
     let pods = vec![
         pod("cart-1", "cart", "node-1", "Running"),
@@ -71,7 +71,7 @@ async fn start(signer: Signer) -> (FakeApi, CaEndpoint) {
 }
 
 /// A CSR with a fresh P-256 key, naming `san` when given.
-fn request(
+pub fn request(
     san: Option<&str>,
     impersonate: Option<&str>,
     validity: Duration,
@@ -94,7 +94,7 @@ fn request(
 
 /// Checks each certificate is signed by the next and the last is `root`; returns the leaf's
 /// URI SANs and its remaining lifetime.
-fn verify(chain: &[String], root: &str) -> (Vec<String>, Duration) {
+pub fn verify(chain: &[String], root: &str) -> (Vec<String>, Duration) {
     assert_eq!(
         chain.last().map(|c| c.trim()),
         Some(root.trim()),
@@ -253,35 +253,4 @@ async fn a_csr_naming_another_identity_is_refused() {
         message.contains(PAYMENTS_ID) && message.contains(CART_ID),
         "{message}"
     );
-}
-
-#[tokio::test]
-async fn the_plug_in_ca_signs_and_its_intermediate_is_in_the_chain() {
-    let dir = TempDir::new("ca-plug-in");
-    let root_key = rcgen::KeyPair::generate().unwrap();
-    let mut root = rcgen::CertificateParams::default();
-    root.distinguished_name
-        .push(rcgen::DnType::CommonName, "plug-in root");
-    root.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let root = root.self_signed(&root_key).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut intermediate = rcgen::CertificateParams::default();
-    intermediate
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "cluster-1 intermediate");
-    intermediate.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
-    let intermediate = intermediate.signed_by(&key, &root, &root_key).unwrap();
-    let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
-    write("ca-cert.pem", intermediate.pem());
-    write("ca-key.pem", key.serialize_pem());
-    write("cert-chain.pem", intermediate.pem() + &root.pem());
-    write("root-cert.pem", root.pem());
-    let (_api, ca) = start(keys::plug_in(dir.path()).unwrap()).await;
-    assert_eq!(ca.root.trim(), root.pem().trim());
-    let answer = create_certificate(&ca, CART, request(None, None, DAY))
-        .await
-        .unwrap();
-    assert_eq!(answer.cert_chain.len(), 3, "leaf, intermediate, root");
-    assert_eq!(answer.cert_chain[1].trim(), intermediate.pem().trim());
-    assert_eq!(verify(&answer.cert_chain, &ca.root).0, [CART_ID]);
 }

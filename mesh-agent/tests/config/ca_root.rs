@@ -1,10 +1,12 @@
-//! Where the CA's self-signed root is kept: created once in a directory or a Secret, and the
+//! The plug-in CA signs with its intermediate in the chain; where the CA's self-signed root is kept: created once in a directory or a Secret, and the
 //! same root signs after a restart or in another replica; the root published in every namespace.
 
 use mesh_agent::ca::{keys, publish, root_secret};
 use serde_json::json;
 
-use super::ca::self_signed;
+use mesh_agent::ca::client::create_certificate;
+
+use super::ca::{request, self_signed, start, verify, CART, CART_ID, DAY};
 use crate::harness::fake_api::FakeApi;
 use crate::harness::TempDir;
 
@@ -116,4 +118,35 @@ async fn the_root_is_published_in_every_namespace_as_istio_does() {
         let data = config_map.data.unwrap();
         assert_eq!(data.get("root-cert.pem"), Some(&root), "{ns}");
     }
+}
+
+#[tokio::test]
+async fn the_plug_in_ca_signs_and_its_intermediate_is_in_the_chain() {
+    let dir = TempDir::new("ca-plug-in");
+    let root_key = rcgen::KeyPair::generate().unwrap();
+    let mut root = rcgen::CertificateParams::default();
+    root.distinguished_name
+        .push(rcgen::DnType::CommonName, "plug-in root");
+    root.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let root = root.self_signed(&root_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut intermediate = rcgen::CertificateParams::default();
+    intermediate
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "cluster-1 intermediate");
+    intermediate.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    let intermediate = intermediate.signed_by(&key, &root, &root_key).unwrap();
+    let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+    write("ca-cert.pem", intermediate.pem());
+    write("ca-key.pem", key.serialize_pem());
+    write("cert-chain.pem", intermediate.pem() + &root.pem());
+    write("root-cert.pem", root.pem());
+    let (_api, ca) = start(keys::plug_in(dir.path()).unwrap()).await;
+    assert_eq!(ca.root.trim(), root.pem().trim());
+    let answer = create_certificate(&ca, CART, request(None, None, DAY))
+        .await
+        .unwrap();
+    assert_eq!(answer.cert_chain.len(), 3, "leaf, intermediate, root");
+    assert_eq!(answer.cert_chain[1].trim(), intermediate.pem().trim());
+    assert_eq!(verify(&answer.cert_chain, &ca.root).0, [CART_ID]);
 }

@@ -117,30 +117,6 @@ impl FakeApi {
         self.tokens.lock().unwrap().insert(token.to_owned(), user);
     }
 
-    /// Answers a TokenReview: authenticated with the granted user, or not, with an error.
-    async fn review(&self, req: Request<Incoming>) -> Response<BoxBody<Bytes, Infallible>> {
-        let body = req.into_body().collect().await.map(|b| b.to_bytes());
-        let review: Value = body
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or(Value::Null);
-        let token = review["spec"]["token"].as_str().unwrap_or("");
-        let audiences = review["spec"]["audiences"].clone();
-        self.log
-            .lock()
-            .unwrap()
-            .push(format!("POST {TOKEN_REVIEWS} audiences={audiences}"));
-        let status = match self.tokens.lock().unwrap().get(token) {
-            Some(user) => json!({"authenticated": true, "user": user, "audiences": audiences}),
-            None => json!({"authenticated": false, "error": "token not granted by the test"}),
-        };
-        let answer = json!({
-            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
-            "metadata": {}, "spec": review["spec"], "status": status,
-        });
-        json_response(201, &answer)
-    }
-
     /// Every request so far: `METHOD path?query [metadata-only]`.
     pub fn requests(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()

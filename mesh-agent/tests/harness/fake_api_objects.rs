@@ -1,7 +1,7 @@
 //! Single objects of the fake API server's collections: `GET <collection>/<name>` (404 when
 //! absent), `POST <collection>` (create; 409 when the name is taken) and `PATCH
 //! <collection>/<name>` (server-side apply: the object as sent), for collections the test
-//! declared with `set`.
+//! declared with `set`; TokenReview for the tokens the test granted.
 
 use std::convert::Infallible;
 
@@ -9,11 +9,38 @@ use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt as _};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use super::{json_response, status, FakeApi};
+use super::{json_response, status, FakeApi, TOKEN_REVIEWS};
 
 impl FakeApi {
+    /// Answers a TokenReview: authenticated with the granted user, or not, with an error.
+    pub(super) async fn review(
+        &self,
+        req: Request<Incoming>,
+    ) -> Response<BoxBody<Bytes, Infallible>> {
+        let body = req.into_body().collect().await.map(|b| b.to_bytes());
+        let review: Value = body
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null);
+        let token = review["spec"]["token"].as_str().unwrap_or("");
+        let audiences = review["spec"]["audiences"].clone();
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("POST {TOKEN_REVIEWS} audiences={audiences}"));
+        let status = match self.tokens.lock().unwrap().get(token) {
+            Some(user) => json!({"authenticated": true, "user": user, "audiences": audiences}),
+            None => json!({"authenticated": false, "error": "token not granted by the test"}),
+        };
+        let answer = json!({
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+            "metadata": {}, "spec": review["spec"], "status": status,
+        });
+        json_response(201, &answer)
+    }
+
     /// The object at `path` when its parent is a declared collection; `None`: not an object.
     pub(super) fn get_object(&self, path: &str) -> Option<Response<BoxBody<Bytes, Infallible>>> {
         let (collection, name) = path.rsplit_once('/')?;
