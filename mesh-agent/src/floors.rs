@@ -40,6 +40,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("proxy", 9),
     // 10: node services.
     ("bpf", 10),
+    ("ca", 10),
     ("pods", 10),
     ("enroll", 10),
     ("flows", 10),

@@ -10,6 +10,7 @@ pub mod admin_socket;
 pub mod agent;
 pub mod attach;
 pub mod bpf;
+pub mod ca;
 pub mod capture;
 pub mod chance;
 pub mod check;

@@ -43,6 +43,8 @@ enum Command {
         #[command(subcommand)]
         query: AdminQuery,
     },
+    /// Run the mesh CA: Istio's certificate API for the node agents (a Deployment, not per node).
+    Ca(mesh_agent::ca::CaArgs),
     /// Validate mesh resources like `istioctl analyze`: one line per problem, exit 1 on errors.
     Check {
         /// Files or directories to validate.
@@ -119,6 +121,11 @@ fn main() -> Result<ExitCode> {
                 .enable_all()
                 .build()?;
             runtime.block_on(mesh_agent::agent::run(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ca(args) => {
+            init_tracing();
+            current_thread()?.block_on(mesh_agent::ca::run(args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Enroll { socket, op } => current_thread()?.block_on(send(&socket, op.into())),

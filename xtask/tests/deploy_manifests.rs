@@ -405,7 +405,10 @@ fn the_kustomization_installs_the_agent_but_not_the_crds() {
         .map(|r| r.as_str().unwrap())
         .collect();
     // crds.yaml and servicemonitor.yaml need CRDs a cluster may not have: applied separately.
-    assert_eq!(resources, ["namespace.yaml", "rbac.yaml", "daemonset.yaml"]);
+    assert_eq!(
+        resources,
+        ["namespace.yaml", "rbac.yaml", "daemonset.yaml", "ca.yaml"]
+    );
 }
 
 #[test]
@@ -464,5 +467,7 @@ fn the_image_holds_the_bpf_object_where_the_daemonset_looks() {
     );
 }
 
+#[path = "deploy_manifests/ca.rs"]
+mod ca;
 #[path = "deploy_manifests/privilege.rs"]
 mod privilege;

@@ -6,6 +6,8 @@
 #[path = "../harness/mod.rs"]
 mod harness;
 
+mod ca;
+mod ca_root;
 mod check;
 mod dual_stack;
 mod incremental;

@@ -1,7 +1,9 @@
 //! An HTTP server on 127.0.0.1 that answers like the Kubernetes API server for discovery, list
 //! and watch: what it serves (`fake_discovery.rs`; `404` for the rest), collections with a
 //! resourceVersion, field selectors, metadata-only lists, scripted watch streams that can end in
-//! `410 Gone`, and collections that fail with a status of the test's choosing.
+//! `410 Gone`, and collections that fail with a status of the test's choosing; TokenReview
+//! (`POST /apis/authentication.k8s.io/v1/tokenreviews`) for the tokens the test grants; single
+//! objects (get, create, apply) in `fake_api_objects.rs`.
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -43,6 +45,8 @@ pub struct FakeApi {
     collections: Arc<Mutex<HashMap<String, Collection>>>,
     served: Arc<Mutex<Served>>,
     log: Arc<Mutex<Vec<String>>>,
+    /// Token → the `status.user` its review answers; any other token is not authenticated.
+    tokens: Arc<Mutex<HashMap<String, Value>>>,
 }
 
 impl FakeApi {
@@ -54,9 +58,21 @@ impl FakeApi {
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let api = api.clone();
-                let service = hyper::service::service_fn(move |req| {
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                     let api = api.clone();
-                    async move { Ok::<_, Infallible>(api.answer(req)) }
+                    async move {
+                        if req.method() == hyper::Method::POST && req.uri().path() == TOKEN_REVIEWS
+                        {
+                            return Ok::<_, Infallible>(api.review(req).await);
+                        }
+                        if req.method() == hyper::Method::POST {
+                            return Ok(api.create(req).await);
+                        }
+                        if req.method() == hyper::Method::PATCH {
+                            return Ok(api.apply(req).await);
+                        }
+                        Ok::<_, Infallible>(api.answer(req))
+                    }
                 });
                 let io = hyper_util::rt::TokioIo::new(stream);
                 tokio::spawn(
@@ -96,6 +112,11 @@ impl FakeApi {
         collections.entry(path.to_owned()).or_default().failure = code;
     }
 
+    /// Makes `token` authenticate as `user` (TokenReview's `status.user`: username, extra).
+    pub fn grant_token(&self, token: &str, user: Value) {
+        self.tokens.lock().unwrap().insert(token.to_owned(), user);
+    }
+
     /// Every request so far: `METHOD path?query [metadata-only]`.
     pub fn requests(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
@@ -118,6 +139,9 @@ impl FakeApi {
             .lock()
             .unwrap()
             .push(format!("{} {path}?{query}{tag}", req.method()));
+        if let Some(object) = self.get_object(&path) {
+            return object;
+        }
         if let Some(refused) = self.refusal(&path) {
             return refused;
         }
@@ -228,6 +252,11 @@ impl FakeApi {
         }
     }
 }
+
+#[path = "fake_api_objects.rs"]
+mod objects;
+
+const TOKEN_REVIEWS: &str = "/apis/authentication.k8s.io/v1/tokenreviews";
 
 fn json_response(code: u16, body: &Value) -> Response<BoxBody<Bytes, Infallible>> {
     Response::builder()

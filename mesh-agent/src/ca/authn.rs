@@ -1,0 +1,86 @@
+//! Callers proven by the API server: a ServiceAccount token checked by TokenReview (audience
+//! `istio-ca` by default), and the pods running on a node, for node agents' requests.
+
+use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{ListParams, PostParams};
+use kube::{Api, Client};
+use tonic::Status;
+
+use super::authz::Caller;
+
+/// The TokenReview `extra` key holding the node of the pod a projected token is bound to.
+const NODE_NAME: &str = "authentication.kubernetes.io/node-name";
+
+/// Reviews `token` for `audience`: the caller it proves; `UNAUTHENTICATED` saying why not, or
+/// `UNAVAILABLE` when the API server could not review it.
+pub async fn review(client: &Client, token: &str, audience: &str) -> Result<Caller, Status> {
+    let review = TokenReview {
+        spec: TokenReviewSpec {
+            token: Some(token.to_owned()),
+            audiences: Some(vec![audience.to_owned()]),
+        },
+        ..TokenReview::default()
+    };
+    let api: Api<TokenReview> = Api::all(client.clone());
+    let answer = api
+        .create(&PostParams::default(), &review)
+        .await
+        .map_err(|e| {
+            Status::unavailable(format!("the API server could not review the token: {e}"))
+        })?;
+    let status = answer.status.unwrap_or_default();
+    if status.authenticated != Some(true) {
+        let why = status.error.unwrap_or_else(|| "no reason given".to_owned());
+        return Err(Status::unauthenticated(format!(
+            "the token is not valid for audience `{audience}`: {why}"
+        )));
+    }
+    let user = status.user.unwrap_or_default();
+    let name = user.username.unwrap_or_default();
+    let Some((namespace, service_account)) = name
+        .strip_prefix("system:serviceaccount:")
+        .and_then(|rest| rest.split_once(':'))
+    else {
+        return Err(Status::unauthenticated(format!(
+            "the token belongs to `{name}`, not to a ServiceAccount"
+        )));
+    };
+    let node = user
+        .extra
+        .as_ref()
+        .and_then(|extra| extra.get(NODE_NAME))
+        .and_then(|names| names.first())
+        .cloned();
+    Ok(Caller {
+        namespace: namespace.to_owned(),
+        service_account: service_account.to_owned(),
+        node,
+    })
+}
+
+/// (namespace, serviceAccount) of every pod scheduled on `node` and not finished.
+pub async fn pods_on_node(client: &Client, node: &str) -> Result<Vec<(String, String)>, String> {
+    let api: Api<Pod> = Api::all(client.clone());
+    let params = ListParams::default().fields(&format!("spec.nodeName={node}"));
+    let pods = api
+        .list(&params)
+        .await
+        .map_err(|e| format!("listing the pods on node `{node}` failed: {e}"))?;
+    Ok(pods
+        .items
+        .into_iter()
+        .filter(|pod| {
+            let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+            !matches!(phase, Some("Succeeded" | "Failed"))
+        })
+        .map(|pod| {
+            let namespace = pod.metadata.namespace.unwrap_or_default();
+            let spec = pod.spec.unwrap_or_default();
+            let sa = spec
+                .service_account_name
+                .unwrap_or_else(|| "default".to_owned());
+            (namespace, sa)
+        })
+        .collect())
+}
