@@ -43,6 +43,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("enroll", 10),
     ("flows", 10),
     ("gateway", 10),
+    ("handover", 10),
     ("admin", 10),
     ("admin_routes", 10),
     ("admin_clusters", 10),

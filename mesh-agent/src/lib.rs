@@ -23,6 +23,7 @@ pub mod facts;
 mod floors;
 pub mod flows;
 pub mod gateway;
+pub mod handover;
 pub mod http;
 pub mod lb;
 pub mod logging;

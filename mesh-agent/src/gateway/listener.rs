@@ -13,7 +13,7 @@ use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
@@ -48,7 +48,7 @@ pub struct GatewayShared {
 
 /// The listener of one gateway port.
 pub struct GatewayListener {
-    listener: TcpListener,
+    listener: crate::net::Listener,
     state: Arc<ArcSwap<PortState>>,
     shared: Arc<GatewayShared>,
 }
