@@ -38,7 +38,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     start_config(&config, &config_state, &mut registry, &mut tasks).await?;
     let readiness = Arc::new(Readiness::new(config_state.clone()));
 
-    let capture = start_capture(&config)?;
+    let capture = start_capture(&config, false)?;
     readiness.set_capture_attached(true);
     metrics::register_ebpf_counters(&mut registry, capture.counters.clone());
 

@@ -77,6 +77,9 @@ pub struct LoadOptions {
     /// The agent's cgroup id (`own_cgroup_id`): connects from it are never captured. 0 (the
     /// default) names no cgroup, for an agent that runs outside the attached subtree.
     pub agent_cgroup: u64,
+    /// Load the maps pinned in `pin_dir` instead of creating them, leaving the pins: a running
+    /// predecessor hands over, and both agents' programs share one set of maps meanwhile.
+    pub shared_maps: bool,
 }
 
 /// The loaded kernel programs of one agent. Dropping it detaches every link and removes the
@@ -108,7 +111,12 @@ impl MeshBpf {
             return Err(BpfError::ObjectMissing(object.to_path_buf()));
         }
         let accelerate = u32::from(options.accelerate);
-        let mut ebpf = EbpfLoader::new()
+        let shared = shared_pins(options)?;
+        let mut loader = EbpfLoader::new();
+        for (name, path) in &shared {
+            loader.map_pin_path(name.as_str(), path.as_path());
+        }
+        let mut ebpf = loader
             .override_global("ACCELERATE", &accelerate, true)
             .override_global("AGENT_CGROUP", &options.agent_cgroup, true)
             .load_file(object)
@@ -119,7 +127,7 @@ impl MeshBpf {
         let pins = options
             .pin_dir
             .as_deref()
-            .map(|dir| pin(&ebpf, dir))
+            .map(|dir| pin(&ebpf, dir, options.shared_maps))
             .transpose()?;
         load_programs(&mut ebpf)?;
         let accel = match options.accelerate {
@@ -182,12 +190,33 @@ impl MeshBpf {
     pub fn pin_dir(&self) -> Option<&Path> {
         self.pins.as_ref().map(MapPins::dir)
     }
+
+    /// Leaves the pins (and so the maps) to a successor: dropping `self` then only detaches
+    /// this agent's links.
+    pub fn leave_maps(&self) {
+        if let Some(pins) = &self.pins {
+            pins.leave();
+        }
+    }
 }
 
-fn pin(ebpf: &Ebpf, dir: &Path) -> Result<MapPins, BpfError> {
+fn pin(ebpf: &Ebpf, dir: &Path, shared: bool) -> Result<MapPins, BpfError> {
     let io = |context: String| move |source| BpfError::Io { context, source };
     mounts::ensure_bpffs().map_err(io("mounting bpffs".into()))?;
-    MapPins::pin_all(ebpf, dir).map_err(io(format!("pinning maps under {}", dir.display())))
+    MapPins::pin_all(ebpf, dir, shared)
+        .map_err(io(format!("pinning maps under {}", dir.display())))
+}
+
+/// The pins to load maps from (name, path): those in the pin dir when the maps are shared.
+fn shared_pins(options: &LoadOptions) -> Result<Vec<(String, PathBuf)>, BpfError> {
+    let Some(dir) = options.pin_dir.as_deref().filter(|_| options.shared_maps) else {
+        return Ok(Vec::new());
+    };
+    let names = super::pins::pinned_maps(dir).map_err(|source| BpfError::Io {
+        context: format!("reading the predecessor's pins in {}", dir.display()),
+        source,
+    })?;
+    Ok(names.into_iter().map(|n| (n.clone(), dir.join(n))).collect())
 }
 
 /// Loads every program into the kernel (the verifier runs here).
