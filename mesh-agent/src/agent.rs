@@ -30,6 +30,7 @@ use crate::sources::{DirectorySource, KubernetesSource};
 /// unproxied; connections the agent was carrying are closed with it.
 pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     tracing::info!(config = %serde_json::to_string(&config)?, "mesh-agent starting");
+    let inheritance = crate::upgrade::take_over(&config)?;
     let mut registry = Registry::default();
     let mut tasks = JoinSet::new();
     let config_state = ConfigState::with_load_settings(LoadSettings {
@@ -38,7 +39,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     start_config(&config, &config_state, &mut registry, &mut tasks).await?;
     let readiness = Arc::new(Readiness::new(config_state.clone()));
 
-    let capture = start_capture(&config, false)?;
+    let capture = start_capture(&config, inheritance.is_some())?;
     readiness.set_capture_attached(true);
     metrics::register_ebpf_counters(&mut registry, capture.counters.clone());
 
@@ -75,7 +76,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let registry = Arc::new(registry);
     let metrics_routes = admin::metrics_routes(registry.clone());
     let metrics_server = AdminServer::new(config.metrics_addr, metrics_routes).await?;
-    let ready_server = AdminServer::new(config.ready_addr, admin::ready_routes(readiness)).await?;
+    let ready_server = AdminServer::new(config.ready_addr, admin::ready_routes(readiness.clone())).await?;
     let admin_routes = crate::admin_clusters::with_clusters(
         admin::config_dump_routes(config_state.clone()),
         config_state,
@@ -96,16 +97,36 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     tasks.spawn(ready_server.run());
     tasks.spawn(gateway.run(crate::gateway::GATEWAY_REFRESH));
 
-    let signal = shutdown_signal().await?;
-    tracing::info!(
-        signal,
-        "shutting down: unenrolling pods, detaching capture (fail open)"
-    );
-    tasks.shutdown().await;
-    pods.remove_all().await;
+    let handover = crate::upgrade::serve(inheritance, &readiness, &config).await?;
+    run_until_the_end(handover, tasks, &pods, &capture).await?;
     drop(pods);
     drop(capture);
     tracing::info!("mesh-agent stopped");
+    Ok(())
+}
+
+/// Serves until SIGINT/SIGTERM (fail open: pods unenrolled) or until a successor is ready (pods
+/// and maps left to it; the connections left drain).
+async fn run_until_the_end(
+    mut handover: crate::handover::HandoverServer,
+    mut tasks: JoinSet<()>,
+    pods: &EnrolledPods,
+    capture: &crate::attach::Capture,
+) -> anyhow::Result<()> {
+    tokio::select! {
+        signal = shutdown_signal() => {
+            tracing::info!(signal = signal?, "shutting down: unenrolling pods, detaching capture (fail open)");
+            tasks.shutdown().await;
+            pods.remove_all().await;
+            handover.remove();
+        }
+        Some(successor) = handover.successor() => {
+            tasks.shutdown().await;
+            crate::upgrade::leave(successor, pods, capture).await?;
+            let drained = tokio::time::sleep(crate::upgrade::DRAIN_AFTER_HAND_OVER);
+            tokio::select! { () = drained => {}, _ = shutdown_signal() => {} }
+        }
+    }
     Ok(())
 }
 

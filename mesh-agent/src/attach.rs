@@ -25,9 +25,9 @@ pub struct Capture {
     pub flows: FlowSource,
     /// Same-node acceleration of accepted outbound sockets, when on.
     pub accelerate: Option<AcceptHook>,
-    /// Leaves the maps and their pins to a successor agent: dropping the capture then detaches
-    /// only this agent's links, and the successor's programs go on capturing.
-    pub leave_maps: Box<dyn Fn() + Send + Sync>,
+    /// Hands the capture to a successor agent (`MeshBpf::hand_over`): the maps and their pins
+    /// stay, this agent's programs detach, the successor's go on capturing.
+    pub hand_over: Box<dyn Fn() -> anyhow::Result<()> + Send + Sync>,
     /// Keeps the programs loaded and attached (links, pins). Once it and the other handles
     /// above are dropped, the programs detach: every pod then talks directly again (fail open).
     pub attachment: Box<dyn Any + Send + Sync>,
@@ -58,9 +58,9 @@ pub fn start_capture(config: &AgentConfig, shared_maps: bool) -> anyhow::Result<
         counters: counter_source(mesh.clone()),
         flows: flow_source(mesh.clone()),
         accelerate: config.sk_msg_accel.then(|| accept_hook(mesh.clone())),
-        leave_maps: Box::new({
+        hand_over: Box::new({
             let mesh = mesh.clone();
-            move || mesh.leave_maps()
+            move || Ok(mesh.hand_over()?)
         }),
         attachment: Box::new(mesh),
     })

@@ -54,6 +54,7 @@ const FLOORS: &[(&str, u8)] = &[
     // 11: the agent.
     ("attach", 11),
     ("agent", 11),
+    ("upgrade", 11),
 ];
 
 /// Crate roots: they declare the modules and sit above every floor.

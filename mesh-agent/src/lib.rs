@@ -8,6 +8,7 @@ pub mod admin_clusters;
 pub mod admin_routes;
 pub mod admin_socket;
 pub mod agent;
+pub mod upgrade;
 pub mod attach;
 pub mod bpf;
 pub mod capture;

@@ -191,12 +191,23 @@ impl MeshBpf {
         self.pins.as_ref().map(MapPins::dir)
     }
 
-    /// Leaves the pins (and so the maps) to a successor: dropping `self` then only detaches
-    /// this agent's links.
-    pub fn leave_maps(&self) {
+    /// Hands the capture to a successor agent whose programs are attached and share the maps:
+    /// leaves the pins (and so the maps and their entries) in place and detaches this agent's
+    /// cgroup and `sk_lookup` programs now, while connections it still carries drain.
+    pub fn hand_over(&self) -> Result<(), BpfError> {
         if let Some(pins) = &self.pins {
             pins.leave();
         }
+        let mut ebpf = self.ebpf.lock().unwrap_or_else(|e| e.into_inner());
+        for name in CONNECT_PROGRAMS {
+            program::<CgroupSockAddr>(&mut ebpf, name)?
+                .unload()
+                .map_err(failed(name))?;
+        }
+        let sock_ops = program::<SockOps>(&mut ebpf, SOCK_OPS_PROGRAM)?;
+        sock_ops.unload().map_err(failed(SOCK_OPS_PROGRAM))?;
+        let sk_lookup = program::<SkLookup>(&mut ebpf, SK_LOOKUP_PROGRAM)?;
+        sk_lookup.unload().map_err(failed(SK_LOOKUP_PROGRAM))
     }
 }
 

@@ -98,6 +98,11 @@ pub(super) fn take_inherited(key: ListenerKey) -> Option<std::net::TcpListener> 
     set().inherited.remove(&key)
 }
 
+/// How many inherited listeners are not taken yet.
+pub fn untaken() -> usize {
+    set().inherited.len()
+}
+
 /// Closes the inherited listeners nobody took (pods gone while the agents changed hands, gateway
 /// ports no longer configured); their keys.
 pub fn close_untaken() -> Vec<ListenerKey> {

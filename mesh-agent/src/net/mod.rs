@@ -6,8 +6,10 @@ mod listeners;
 mod netns;
 mod pod;
 mod socket;
+mod socket_file;
 
-pub use listeners::{alive_listeners, close_untaken, inherit, Listener, ListenerKey};
+pub use listeners::{alive_listeners, close_untaken, inherit, untaken, Listener, ListenerKey};
 pub use netns::{netns_cookie, Netns};
 pub use pod::ProxiedPod;
+pub use socket_file::SocketFile;
 pub use socket::{connect, listen, reset, UpstreamSockets};
