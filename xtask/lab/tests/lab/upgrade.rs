@@ -1,0 +1,127 @@
+//! Upgrades with real eBPF (`lab agent upgrade`): a successor agent takes the running agent's
+//! listeners over its hand-over socket while traffic flows. A long-lived TCP connection through
+//! the mesh keeps every byte echoed; HTTP requests in a loop all succeed; a successor that fails
+//! before it is ready leaves the old agent serving. Printed, not asserted on time: failed
+//! requests, broken streams, the longest gap in the stream.
+
+use crate::mesh_support::{curl, mesh_lab_of};
+use crate::support::{lab_dir, ok, status_line, stdout, TestLab};
+use mesh_lab::lab::ExecTarget;
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::Duration;
+
+const CLUSTER: &str = "lab-upgrade.yaml";
+const CLIENT: (&str, &str) = ("up", "client");
+
+/// A command in the client pod, started in the background, its output piped.
+fn in_client(lab: &TestLab, script: &str) -> Child {
+    let target = ExecTarget::Pod {
+        namespace: CLIENT.0.into(),
+        name: CLIENT.1.into(),
+    };
+    let mut cmd: Command = lab.command(&target, &["bash", "-c", script]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.spawn().expect("starting a command in the client pod")
+}
+
+/// Waits for `child` (bounded by the script's own timeouts): exit status and stdout.
+fn finish(child: Child) -> (bool, String) {
+    let out = child.wait_with_output().expect("waiting for the client");
+    let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// The agent pids `lab status` shows for `node` (two while the old one drains).
+fn agent_pids(lab: &TestLab, node: &str) -> String {
+    let status = lab.status();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("agents:"))
+        .unwrap_or_default();
+    line.split(", ")
+        .find(|part| part.contains(node))
+        .unwrap_or(line)
+        .to_string()
+}
+
+/// One TCP connection to `echo.up:9000` sending `lines` numbered lines 100 ms apart, each read
+/// back within 5 s; prints `OK` or where it broke, and the longest wait for an echo (ms).
+fn stream_script(lines: u32) -> String {
+    format!(
+        "exec 3<>/dev/tcp/echo.up/9000 || exit 2; longest=0; \
+         for i in $(seq 1 {lines}); do start=$(date +%s%N); echo \"line-$i\" >&3; \
+         read -r -t 5 got <&3 || {{ echo \"BROKEN at $i: no echo\"; exit 1; }}; \
+         [ \"$got\" = \"line-$i\" ] || {{ echo \"BROKEN at $i: got $got\"; exit 1; }}; \
+         gap=$(( ($(date +%s%N) - start) / 1000000 )); [ $gap -gt $longest ] && longest=$gap; \
+         sleep 0.1; done; echo \"OK longest-echo-ms=$longest\""
+    )
+}
+
+#[test]
+fn a_long_lived_tcp_connection_survives_an_upgrade_with_every_byte_echoed() {
+    let Some(lab) = mesh_lab_of("t-upgrade-stream", 2, CLUSTER) else {
+        return;
+    };
+    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["bash", "-c", "echo hi >/dev/tcp/echo.up/9000"]);
+    let stream = in_client(&lab, &stream_script(80));
+    sleep(Duration::from_secs(2));
+    // node-1's agent carries the stream (outbound); its successor takes the listeners over.
+    let successor = lab.try_upgrade_agent("node-1", None).expect("upgrade");
+    let during = agent_pids(&lab, "node-1");
+    eprintln!("during the drain: {during} (successor pid {successor})");
+    assert!(during.contains(" and "), "both agents run while the old drains: {during}");
+    let (passed, text) = finish(stream);
+    eprintln!("measured: the stream across the upgrade: {}", text.trim());
+    assert!(passed, "the long-lived connection broke:\n{text}");
+    // New connections go through the successor.
+    ok(lab.exec(CLIENT.0, CLIENT.1, &["bash", "-c", &stream_script(3)]));
+}
+
+#[test]
+fn http_requests_in_a_loop_across_an_upgrade_all_succeed() {
+    let Some(lab) = mesh_lab_of("t-upgrade-http", 2, CLUSTER) else {
+        return;
+    };
+    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-fsS", "-m", "5", "http://web.up/"]);
+    // Bounded: 150 requests, 20 ms apart, each within 5 s.
+    let script = "failed=0; for i in $(seq 1 150); do \
+                  curl -fsS -m 5 -o /dev/null http://web.up/ || failed=$((failed+1)); \
+                  sleep 0.02; done; echo \"requests=150 failed=$failed\"; [ $failed -eq 0 ]";
+    let load = in_client(&lab, script);
+    sleep(Duration::from_millis(500));
+    // node-2's agent takes the requests in (inbound, sk_lookup) for `web`.
+    lab.try_upgrade_agent("node-2", None).expect("upgrade node-2");
+    lab.try_upgrade_agent("node-1", None).expect("upgrade node-1");
+    let (passed, text) = finish(load);
+    eprintln!("measured: HTTP across upgrades of both agents: {}", text.trim());
+    assert!(passed, "requests failed across the upgrades:\n{text}");
+}
+
+#[test]
+fn a_successor_failing_before_ready_leaves_the_old_agent_serving() {
+    let Some(lab) = mesh_lab_of("t-upgrade-broken", 2, CLUSTER) else {
+        return;
+    };
+    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-fsS", "-m", "5", "http://web.up/"]);
+    let broken = lab_dir(&lab.name).join("not-an-ebpf-object");
+    std::fs::write(&broken, "a broken new version").unwrap();
+    let error = lab
+        .try_upgrade_agent("node-1", Some(broken))
+        .expect_err("a successor that cannot load its programs does not take over");
+    eprintln!("the broken successor: {error:#}");
+    assert!(format!("{error:#}").contains("exited"), "{error:#}");
+    // It had taken the listeners: the old agent saw it go before it was ready, and carried on.
+    let log = std::fs::read_to_string(lab_dir(&lab.name).join("logs/agent-node-1.log")).unwrap();
+    assert!(log.contains("successor asks to take over"), "{log}");
+    assert!(log.contains("successor failed before it was ready: carrying on"), "{log}");
+    let status = lab.status();
+    assert!(!agent_pids(&lab, "node-1").contains(" and "), "{status}");
+    assert!(status_line(&status, "agents:").contains("node-1 ready"), "{status}");
+    for _ in 0..5 {
+        ok(curl(&lab, CLIENT.0, CLIENT.1, &["-f", "http://web.up/"]));
+    }
+    // And a good successor still takes over afterwards.
+    lab.try_upgrade_agent("node-1", None).expect("upgrade after the failed one");
+    ok(curl(&lab, CLIENT.0, CLIENT.1, &["-f", "http://web.up/"]));
+}
