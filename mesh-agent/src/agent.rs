@@ -76,7 +76,8 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let registry = Arc::new(registry);
     let metrics_routes = admin::metrics_routes(registry.clone());
     let metrics_server = AdminServer::new(config.metrics_addr, metrics_routes).await?;
-    let ready_server = AdminServer::new(config.ready_addr, admin::ready_routes(readiness.clone())).await?;
+    let ready_server =
+        AdminServer::new(config.ready_addr, admin::ready_routes(readiness.clone())).await?;
     let admin_routes = crate::admin_clusters::with_clusters(
         admin::config_dump_routes(config_state.clone()),
         config_state,

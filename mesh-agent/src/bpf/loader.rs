@@ -214,8 +214,7 @@ impl MeshBpf {
 fn pin(ebpf: &Ebpf, dir: &Path, shared: bool) -> Result<MapPins, BpfError> {
     let io = |context: String| move |source| BpfError::Io { context, source };
     mounts::ensure_bpffs().map_err(io("mounting bpffs".into()))?;
-    MapPins::pin_all(ebpf, dir, shared)
-        .map_err(io(format!("pinning maps under {}", dir.display())))
+    MapPins::pin_all(ebpf, dir, shared).map_err(io(format!("pinning maps under {}", dir.display())))
 }
 
 /// The pins to load maps from (name, path): those in the pin dir when the maps are shared.
@@ -227,7 +226,10 @@ fn shared_pins(options: &LoadOptions) -> Result<Vec<(String, PathBuf)>, BpfError
         context: format!("reading the predecessor's pins in {}", dir.display()),
         source,
     })?;
-    Ok(names.into_iter().map(|n| (n.clone(), dir.join(n))).collect())
+    Ok(names
+        .into_iter()
+        .map(|n| (n.clone(), dir.join(n)))
+        .collect())
 }
 
 /// Loads every program into the kernel (the verifier runs here).

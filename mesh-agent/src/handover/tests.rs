@@ -68,5 +68,8 @@ fn a_message_out_of_turn_is_named() {
     let (old, new) = Peer::pair().unwrap();
     new.send(&Message::Ready, &[]).unwrap();
     let error = hand_over(&old).unwrap_err();
-    assert!(error.to_string().contains("expected TakeOver, got Ready"), "{error}");
+    assert!(
+        error.to_string().contains("expected TakeOver, got Ready"),
+        "{error}"
+    );
 }

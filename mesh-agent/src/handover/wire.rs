@@ -9,8 +9,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use nix::sys::socket::{
-    self, sockopt, AddressFamily, Backlog, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType, UnixAddr,
+    self, sockopt, AddressFamily, Backlog, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag,
+    SockType, UnixAddr,
 };
 use serde::{Deserialize, Serialize};
 
@@ -128,13 +128,17 @@ impl Peer {
         let mut space = nix::cmsg_space!([RawFd; FDS_PER_MESSAGE]);
         let mut iov = [IoSliceMut::new(&mut buffer)];
         let flags = MsgFlags::MSG_CMSG_CLOEXEC;
-        let received = socket::recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, Some(&mut space), flags)
-            .map_err(errno)?;
+        let received =
+            socket::recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, Some(&mut space), flags)
+                .map_err(errno)?;
         let mut fds = Vec::new();
         for cmsg in received.cmsgs().map_err(errno)? {
             if let ControlMessageOwned::ScmRights(raw) = cmsg {
                 // SAFETY: the kernel just installed these fds in this process for us alone.
-                fds.extend(raw.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+                fds.extend(
+                    raw.into_iter()
+                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                );
             }
         }
         if received.flags.contains(MsgFlags::MSG_CTRUNC) {
@@ -145,7 +149,10 @@ impl Peer {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         let message = serde_json::from_slice(&buffer[..length]).map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("hand-over message: {e}"))
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("hand-over message: {e}"),
+            )
         })?;
         Ok((message, fds))
     }

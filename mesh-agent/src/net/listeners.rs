@@ -82,7 +82,10 @@ pub fn inherit(sockets: Vec<OwnedFd>) -> io::Result<usize> {
             ));
         }
         let addr = socket.local_addr()?.as_socket().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidData, "a handed-over socket has no IP address")
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a handed-over socket has no IP address",
+            )
         })?;
         let cookie = netns_cookie(&socket)?;
         socket.set_nonblocking(true)?;

@@ -11,5 +11,5 @@ mod socket_file;
 pub use listeners::{alive_listeners, close_untaken, inherit, untaken, Listener, ListenerKey};
 pub use netns::{netns_cookie, Netns};
 pub use pod::ProxiedPod;
-pub use socket_file::SocketFile;
 pub use socket::{connect, listen, reset, UpstreamSockets};
+pub use socket_file::SocketFile;

@@ -55,7 +55,10 @@ pub fn health(lab: &Lab) -> String {
             let pids = process::pids(&own_cgroup(lab, node));
             // Two while an upgrade's predecessor drains.
             let pid = (!pids.is_empty()).then(|| {
-                pids.iter().map(i32::to_string).collect::<Vec<_>>().join(" and ")
+                pids.iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" and ")
             });
             match (pid, is_ready(node)) {
                 (None, _) => format!("{} stopped", node.name),

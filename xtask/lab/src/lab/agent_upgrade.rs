@@ -23,7 +23,10 @@ impl Lab {
         let node = self.node_named(node)?;
         let own = self.agent_cgroup(node);
         if process::pids(&own).is_empty() {
-            bail!("the agent on {} is not running: nothing to upgrade", node.name);
+            bail!(
+                "the agent on {} is not running: nothing to upgrade",
+                node.name
+            );
         }
         let log = self.dir.agent_log(&node.name);
         let offset = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);

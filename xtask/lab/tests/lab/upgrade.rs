@@ -63,14 +63,21 @@ fn a_long_lived_tcp_connection_survives_an_upgrade_with_every_byte_echoed() {
     let Some(lab) = mesh_lab_of("t-upgrade-stream", 2, CLUSTER) else {
         return;
     };
-    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["bash", "-c", "echo hi >/dev/tcp/echo.up/9000"]);
+    lab.exec_until_ok(
+        CLIENT.0,
+        CLIENT.1,
+        &["bash", "-c", "echo hi >/dev/tcp/echo.up/9000"],
+    );
     let stream = in_client(&lab, &stream_script(80));
     sleep(Duration::from_secs(2));
     // node-1's agent carries the stream (outbound); its successor takes the listeners over.
     let successor = lab.try_upgrade_agent("node-1", None).expect("upgrade");
     let during = agent_pids(&lab, "node-1");
     eprintln!("during the drain: {during} (successor pid {successor})");
-    assert!(during.contains(" and "), "both agents run while the old drains: {during}");
+    assert!(
+        during.contains(" and "),
+        "both agents run while the old drains: {during}"
+    );
     let (passed, text) = finish(stream);
     eprintln!("measured: the stream across the upgrade: {}", text.trim());
     assert!(passed, "the long-lived connection broke:\n{text}");
@@ -83,7 +90,11 @@ fn http_requests_in_a_loop_across_an_upgrade_all_succeed() {
     let Some(lab) = mesh_lab_of("t-upgrade-http", 2, CLUSTER) else {
         return;
     };
-    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-fsS", "-m", "5", "http://web.up/"]);
+    lab.exec_until_ok(
+        CLIENT.0,
+        CLIENT.1,
+        &["curl", "-fsS", "-m", "5", "http://web.up/"],
+    );
     // Bounded: 150 requests, 20 ms apart, each within 5 s.
     let script = "failed=0; for i in $(seq 1 150); do \
                   curl -fsS -m 5 -o /dev/null http://web.up/ || failed=$((failed+1)); \
@@ -91,10 +102,15 @@ fn http_requests_in_a_loop_across_an_upgrade_all_succeed() {
     let load = in_client(&lab, script);
     sleep(Duration::from_millis(500));
     // node-2's agent takes the requests in (inbound, sk_lookup) for `web`.
-    lab.try_upgrade_agent("node-2", None).expect("upgrade node-2");
-    lab.try_upgrade_agent("node-1", None).expect("upgrade node-1");
+    lab.try_upgrade_agent("node-2", None)
+        .expect("upgrade node-2");
+    lab.try_upgrade_agent("node-1", None)
+        .expect("upgrade node-1");
     let (passed, text) = finish(load);
-    eprintln!("measured: HTTP across upgrades of both agents: {}", text.trim());
+    eprintln!(
+        "measured: HTTP across upgrades of both agents: {}",
+        text.trim()
+    );
     assert!(passed, "requests failed across the upgrades:\n{text}");
 }
 
@@ -103,7 +119,11 @@ fn a_successor_failing_before_ready_leaves_the_old_agent_serving() {
     let Some(lab) = mesh_lab_of("t-upgrade-broken", 2, CLUSTER) else {
         return;
     };
-    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-fsS", "-m", "5", "http://web.up/"]);
+    lab.exec_until_ok(
+        CLIENT.0,
+        CLIENT.1,
+        &["curl", "-fsS", "-m", "5", "http://web.up/"],
+    );
     let broken = lab_dir(&lab.name).join("not-an-ebpf-object");
     std::fs::write(&broken, "a broken new version").unwrap();
     let error = lab
@@ -114,14 +134,21 @@ fn a_successor_failing_before_ready_leaves_the_old_agent_serving() {
     // It had taken the listeners: the old agent saw it go before it was ready, and carried on.
     let log = std::fs::read_to_string(lab_dir(&lab.name).join("logs/agent-node-1.log")).unwrap();
     assert!(log.contains("successor asks to take over"), "{log}");
-    assert!(log.contains("successor failed before it was ready: carrying on"), "{log}");
+    assert!(
+        log.contains("successor failed before it was ready: carrying on"),
+        "{log}"
+    );
     let status = lab.status();
     assert!(!agent_pids(&lab, "node-1").contains(" and "), "{status}");
-    assert!(status_line(&status, "agents:").contains("node-1 ready"), "{status}");
+    assert!(
+        status_line(&status, "agents:").contains("node-1 ready"),
+        "{status}"
+    );
     for _ in 0..5 {
         ok(curl(&lab, CLIENT.0, CLIENT.1, &["-f", "http://web.up/"]));
     }
     // And a good successor still takes over afterwards.
-    lab.try_upgrade_agent("node-1", None).expect("upgrade after the failed one");
+    lab.try_upgrade_agent("node-1", None)
+        .expect("upgrade after the failed one");
     ok(curl(&lab, CLIENT.0, CLIENT.1, &["-f", "http://web.up/"]));
 }
