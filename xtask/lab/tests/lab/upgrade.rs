@@ -152,3 +152,59 @@ fn a_successor_failing_before_ready_leaves_the_old_agent_serving() {
         .expect("upgrade after the failed one");
     ok(curl(&lab, CLIENT.0, CLIENT.1, &["-f", "http://web.up/"]));
 }
+
+/// `mesh-load` in the client pod against Service `load` at a fixed rate (`extra`: more flags).
+fn load_run(lab: &TestLab, protocol: &str, extra: &str) -> Child {
+    in_client(
+        lab,
+        &format!(
+            "mesh-load --addr load.up:80 --protocol {protocol} --rate 100 --connections 4 \
+             --duration 6s {extra}"
+        ),
+    )
+}
+
+#[test]
+fn fixed_rate_http1_and_h2_load_across_upgrades_fails_no_request() {
+    let Some(lab) = mesh_lab_of("t-upgrade-load", 2, CLUSTER) else {
+        return;
+    };
+    lab.exec_until_ok(
+        CLIENT.0,
+        CLIENT.1,
+        &["curl", "-fsS", "-m", "5", "http://load.up/"],
+    );
+    // Kept-alive HTTP/1.1 and h2 connections (they stay with the old agents while they drain),
+    // and a new connection per request (each accepted by whichever agent accepts then).
+    let runs = [
+        load_run(&lab, "http1", ""),
+        load_run(&lab, "h2", ""),
+        load_run(&lab, "http1", "--new-connection-per-request"),
+    ];
+    let started = std::time::Instant::now();
+    sleep(Duration::from_millis(1500));
+    lab.try_upgrade_agent("node-2", None)
+        .expect("upgrade node-2");
+    let between = started.elapsed();
+    lab.try_upgrade_agent("node-1", None)
+        .expect("upgrade node-1");
+    // Inside the 6 s the load runs, or the test proves nothing.
+    let done = started.elapsed();
+    eprintln!("upgrades done at {between:?} (node-2) and {done:?} (node-1) of the 6 s run");
+    assert!(done < Duration::from_secs(6), "the upgrades took {done:?}");
+    for run in runs {
+        let (passed, text) = finish(run);
+        eprintln!(
+            "measured: fixed-rate load across upgrades of both agents: {}",
+            text.trim()
+        );
+        assert!(passed, "{text}");
+        let summary: serde_json::Value = serde_json::from_str(text.trim())
+            .unwrap_or_else(|e| panic!("not a mesh-load summary ({e}): {text}"));
+        assert!(summary["requests"].as_u64().unwrap() > 0, "{text}");
+        assert_eq!(
+            summary["errors"], 0,
+            "failed requests across the upgrades: {text}"
+        );
+    }
+}
