@@ -130,6 +130,7 @@ impl MeshBpf {
             .map(|dir| pin(&ebpf, dir, options.shared_maps))
             .transpose()?;
         load_programs(&mut ebpf)?;
+        record_agent_cgroup(&mut ebpf, options.agent_cgroup)?;
         let accel = match options.accelerate {
             true => Some(Mutex::new(attach_accel(&mut ebpf)?)),
             false => None,
@@ -230,6 +231,18 @@ fn shared_pins(options: &LoadOptions) -> Result<Vec<(String, PathBuf)>, BpfError
         .into_iter()
         .map(|n| (n.clone(), dir.join(n)))
         .collect())
+}
+
+/// Puts the agent's cgroup into `AGENT_CGROUPS` (0: none), where a predecessor's programs
+/// sharing the map find it too.
+fn record_agent_cgroup(ebpf: &mut Ebpf, agent_cgroup: u64) -> Result<(), BpfError> {
+    if agent_cgroup == 0 {
+        return Ok(());
+    }
+    let mut cgroups: HashMap<MapData, u64, u8> = take_map(ebpf, "AGENT_CGROUPS")?;
+    cgroups
+        .insert(agent_cgroup, 1, 0)
+        .map_err(|e| BpfError::MapOp(Box::new(e)))
 }
 
 /// Loads every program into the kernel (the verifier runs here).

@@ -15,9 +15,14 @@ use mesh_agent::bpf::{LoadOptions, MeshBpf};
 use mesh_agent::capture::{OriginalDsts, PodCapture};
 
 fn load(pin_dir: &Path, shared_maps: bool) -> MeshBpf {
+    load_in(pin_dir, shared_maps, 0)
+}
+
+fn load_in(pin_dir: &Path, shared_maps: bool, agent_cgroup: u64) -> MeshBpf {
     let options = LoadOptions {
         pin_dir: Some(pin_dir.to_path_buf()),
         shared_maps,
+        agent_cgroup,
         ..LoadOptions::default()
     };
     MeshBpf::load_with(&namespaced::object_path(), &options).expect("load")
@@ -56,6 +61,38 @@ fn a_successor_captures_the_predecessors_pods_from_the_shared_maps() {
 
     drop(successor);
     assert!(!dir.exists(), "the last agent's pins go with it");
+}
+
+/// A DaemonSet's surge pod: the two agents run in different cgroups. While both are attached,
+/// neither's programs capture the other's upstream connects (`AGENT_CGROUPS`, shared).
+#[test]
+fn agents_in_two_cgroups_never_capture_each_others_connects() {
+    if !namespaced::running_as_root() {
+        return;
+    }
+    let name = namespaced::unique_name("mesh-handover-cg");
+    let dir = Path::new("/sys/fs/bpf/mesh").join(&name);
+    let pod = TestPod::new(&name, "10.219.2.2".parse().unwrap(), Some("10.219.2.2/32"));
+    let pods = TestCgroup::new(&name);
+    let (old, new, app) = (pods.child("agent-old"), pods.child("agent-new"), pods.child("app"));
+    let predecessor = load_in(&dir, false, old.id());
+    predecessor.attach_cgroup(pods.path()).expect("attach");
+    predecessor.enroll(&pod.captured(None)).expect("enroll");
+    let successor = load_in(&dir, true, new.id());
+    successor.attach_cgroup(pods.path()).expect("attach");
+
+    let service: SocketAddr = SERVICE.parse().unwrap();
+    for agent in [&new, &old] {
+        let errno = connect_in(Some(agent.path()), &pod.netns_file, Connect::to(service));
+        assert_eq!(errno, 0, "connect from {}: errno {errno}", agent.path().display());
+        accept(&pod.service);
+        assert_nothing_queued(&pod.outbound);
+    }
+    // The pod's own connects are still captured.
+    let errno = connect_in(Some(app.path()), &pod.netns_file, Connect::to(service));
+    assert_eq!(errno, 0);
+    accept(&pod.outbound);
+    drop((predecessor, successor));
 }
 
 #[tokio::test]
