@@ -73,3 +73,22 @@ fn a_message_out_of_turn_is_named() {
         "{error}"
     );
 }
+
+#[test]
+fn with_nobody_on_the_socket_an_agent_starts_on_its_own() {
+    let dir = std::env::temp_dir().join(format!("mesh-handover-nobody-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("handover.sock");
+    assert!(
+        super::Inheritance::take_over(&path).unwrap().is_none(),
+        "no file"
+    );
+    // A crashed agent's socket file: nobody accepts on it.
+    drop(super::wire::listen(&path).unwrap());
+    assert!(path.exists());
+    assert!(
+        super::Inheritance::take_over(&path).unwrap().is_none(),
+        "stale file"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
