@@ -7,8 +7,7 @@ use aya_ebpf::{
 };
 use mesh_common::{
     AccelKey, Counter, FlowKey, KernelIp, OriginalDst, OriginalDstKey, PodInfo, ACCEL_CAPACITY,
-    AGENT_CGROUP_CAPACITY,
-    COUNTER_SLOTS, FLOW_CAPACITY, ORIGINAL_DST_CAPACITY, POD_CAPACITY,
+    AGENT_CGROUP_CAPACITY, COUNTER_SLOTS, FLOW_CAPACITY, ORIGINAL_DST_CAPACITY, POD_CAPACITY,
 };
 
 /// Per-CPU event counters. Key: `Counter` slot (u32). Value: u64 count. Size: `COUNTER_SLOTS`.

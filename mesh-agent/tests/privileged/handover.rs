@@ -74,7 +74,11 @@ fn agents_in_two_cgroups_never_capture_each_others_connects() {
     let dir = Path::new("/sys/fs/bpf/mesh").join(&name);
     let pod = TestPod::new(&name, "10.219.2.2".parse().unwrap(), Some("10.219.2.2/32"));
     let pods = TestCgroup::new(&name);
-    let (old, new, app) = (pods.child("agent-old"), pods.child("agent-new"), pods.child("app"));
+    let (old, new, app) = (
+        pods.child("agent-old"),
+        pods.child("agent-new"),
+        pods.child("app"),
+    );
     let predecessor = load_in(&dir, false, old.id());
     predecessor.attach_cgroup(pods.path()).expect("attach");
     predecessor.enroll(&pod.captured(None)).expect("enroll");
@@ -84,7 +88,12 @@ fn agents_in_two_cgroups_never_capture_each_others_connects() {
     let service: SocketAddr = SERVICE.parse().unwrap();
     for agent in [&new, &old] {
         let errno = connect_in(Some(agent.path()), &pod.netns_file, Connect::to(service));
-        assert_eq!(errno, 0, "connect from {}: errno {errno}", agent.path().display());
+        assert_eq!(
+            errno,
+            0,
+            "connect from {}: errno {errno}",
+            agent.path().display()
+        );
         accept(&pod.service);
         assert_nothing_queued(&pod.outbound);
     }
