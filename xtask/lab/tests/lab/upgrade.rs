@@ -83,6 +83,19 @@ fn a_long_lived_tcp_connection_survives_an_upgrade_with_every_byte_echoed() {
     assert!(passed, "the long-lived connection broke:\n{text}");
     // New connections go through the successor.
     ok(lab.exec(CLIENT.0, CLIENT.1, &["bash", "-c", &stream_script(3)]));
+    // The old agent exits once its drain is over (20 s after the hand-over, bounded here).
+    for _ in 0..150 {
+        if !agent_pids(&lab, "node-1").contains(" and ") {
+            break;
+        }
+        sleep(Duration::from_millis(200));
+    }
+    let after = agent_pids(&lab, "node-1");
+    assert!(
+        after.contains(&format!("(pid {successor})")),
+        "only the successor runs: {after}"
+    );
+    ok(lab.exec(CLIENT.0, CLIENT.1, &["bash", "-c", &stream_script(3)]));
 }
 
 #[test]
@@ -207,4 +220,36 @@ fn fixed_rate_http1_and_h2_load_across_upgrades_fails_no_request() {
             "failed requests across the upgrades: {text}"
         );
     }
+}
+
+#[test]
+fn the_ingress_gateway_answers_every_request_across_an_upgrade() {
+    let Some(lab) = mesh_lab_of("t-upgrade-gateway", 2, "lab-gateway.yaml") else {
+        return;
+    };
+    let url = ["-H", "Host: shop.example.com", "http://node-1/"];
+    let mut first = vec!["curl", "-fsS", "-m", "5", "-o", "/dev/null"];
+    first.extend_from_slice(&url);
+    lab.exec_until_ok("outside", "visitor", &first);
+    // Bounded: 100 requests from the external host to node-1's gateway port, 20 ms apart.
+    let script = "failed=0; for i in $(seq 1 100); do \
+                  curl -fsS -m 5 -o /dev/null -H 'Host: shop.example.com' http://node-1/ \
+                  || failed=$((failed+1)); sleep 0.02; done; \
+                  echo \"requests=100 failed=$failed\"; [ $failed -eq 0 ]";
+    let target = ExecTarget::Pod {
+        namespace: "outside".into(),
+        name: "visitor".into(),
+    };
+    let mut cmd = lab.command(&target, &["bash", "-c", script]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let load = cmd.spawn().expect("starting the visitor's loop");
+    sleep(Duration::from_millis(500));
+    lab.try_upgrade_agent("node-1", None)
+        .expect("upgrade node-1");
+    let (passed, text) = finish(load);
+    eprintln!("measured: the gateway across an upgrade: {}", text.trim());
+    assert!(
+        passed,
+        "gateway requests failed across the upgrade:\n{text}"
+    );
 }
