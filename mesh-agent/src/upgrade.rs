@@ -44,10 +44,12 @@ pub async fn serve(
         }
         let untaken = crate::net::close_untaken();
         tracing::info!(?untaken, "ready: the predecessor may stop accepting");
-        tokio::task::spawn_blocking(move || inheritance.ready())
-            .await?
-            .context("the predecessor did not release")?;
-        tracing::info!("hand-over done");
+        // The predecessor gone meanwhile (it crashed, or was stopped) leaves this agent alone
+        // with everything it took: it serves on.
+        match tokio::task::spawn_blocking(move || inheritance.ready()).await? {
+            Ok(()) => tracing::info!("hand-over done"),
+            Err(error) => tracing::warn!(%error, "the predecessor did not release: serving alone"),
+        }
     }
     let path = &config.handover_socket;
     HandoverServer::start(path).with_context(|| format!("--handover-socket {}", path.display()))

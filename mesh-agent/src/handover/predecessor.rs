@@ -17,6 +17,7 @@ pub const READY_WAIT: Duration = Duration::from_secs(120);
 /// The hand-over socket of the running agent.
 pub struct HandoverServer {
     path: PathBuf,
+    file: crate::net::SocketFile,
     successors: mpsc::Receiver<Successor>,
 }
 
@@ -30,12 +31,14 @@ impl HandoverServer {
     /// Listens on `path` (root peers only) on a thread of its own.
     pub fn start(path: &Path) -> io::Result<Self> {
         let listener = wire::listen(path)?;
+        let file = crate::net::SocketFile::bound(path)?;
         let (sender, successors) = mpsc::channel(1);
         std::thread::Builder::new()
             .name("handover".into())
             .spawn(move || serve(&listener, &sender))?;
         Ok(Self {
             path: path.to_path_buf(),
+            file,
             successors,
         })
     }
@@ -50,9 +53,10 @@ impl HandoverServer {
         self.successors.recv().await
     }
 
-    /// Removes the socket file (an agent stopping without a successor).
+    /// Removes the socket file while it is this agent's (an agent stopping without a
+    /// successor).
     pub fn remove(self) {
-        let _ = std::fs::remove_file(&self.path);
+        drop(self.file);
     }
 }
 
