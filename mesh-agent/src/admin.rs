@@ -1,6 +1,6 @@
-//! The agent's small HTTP endpoints: Prometheus `/metrics` (port 15020), `/healthz/ready`
-//! (port 15021) and the admin `/config_dump`, `/clusters`, `/logging` on a Unix socket
-//! (`admin_socket.rs`).
+//! The agent's small HTTP endpoints: Prometheus `/metrics` (port 15020), `/healthz/ready` and
+//! `/healthz/live` (port 15021) and the admin `/config_dump`, `/clusters`, `/logging` on a Unix
+//! socket (`admin_socket.rs`).
 
 use std::convert::Infallible;
 use std::io;
@@ -20,6 +20,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::admin_routes::AgentEndpoints;
 use crate::admin_socket::AdminSocket;
+use crate::drain::{Drain, Phase};
+use crate::lifecycle::{Liveness, TaskHealth};
 use crate::pipeline::ConfigState;
 
 /// What a path answers: status, content type, body.
@@ -28,10 +30,14 @@ pub type Reply = (StatusCode, &'static str, String);
 /// Maps a request path to its reply.
 pub type Routes = Arc<dyn Fn(&str) -> Reply + Send + Sync>;
 
-/// Whether the agent can do its job: capture attached and configuration loaded.
+/// Whether the agent can do its job: capture attached, configuration loaded, not draining, no
+/// essential task ended; and, with a watchdog, whether it is live.
 pub struct Readiness {
     capture_attached: AtomicBool,
     config: ConfigState,
+    drain: Drain,
+    tasks: TaskHealth,
+    liveness: Option<Liveness>,
 }
 
 impl Readiness {
@@ -40,7 +46,19 @@ impl Readiness {
         Self {
             capture_attached: AtomicBool::new(false),
             config,
+            drain: Drain::default(),
+            tasks: TaskHealth::default(),
+            liveness: None,
         }
+    }
+
+    /// Also unready once `drain` leaves serving or an essential task of `tasks` ends; `/healthz/live`
+    /// answers from `liveness`.
+    pub fn watching(mut self, drain: Drain, tasks: TaskHealth, liveness: Liveness) -> Self {
+        self.drain = drain;
+        self.tasks = tasks;
+        self.liveness = Some(liveness);
+        self
     }
 
     /// Records whether the capture programs are attached.
@@ -50,7 +68,10 @@ impl Readiness {
 
     /// Whether the agent is ready.
     pub fn is_ready(&self) -> bool {
-        self.capture_attached.load(Ordering::Relaxed) && self.config.is_loaded()
+        self.capture_attached.load(Ordering::Relaxed)
+            && self.config.is_loaded()
+            && self.drain.phase() == Phase::Serving
+            && self.tasks.ended().is_empty()
     }
 }
 
@@ -69,11 +90,21 @@ pub fn metrics_routes(registry: Arc<Registry>) -> Routes {
     })
 }
 
-/// `/healthz/ready`: 200 when ready, else 503.
+/// `/healthz/ready`: 200 when ready, else 503. `/healthz/live` (with a watchdog): 200 while the
+/// data path makes progress and no essential task ended, else 503 saying what is wrong.
 pub fn ready_routes(readiness: Arc<Readiness>) -> Routes {
     Arc::new(move |path| match path {
         "/healthz/ready" if readiness.is_ready() => (StatusCode::OK, TEXT, "ready\n".into()),
         "/healthz/ready" => (StatusCode::SERVICE_UNAVAILABLE, TEXT, "not ready\n".into()),
+        "/healthz/live" => match readiness.liveness.as_ref().map(Liveness::check) {
+            Some(Ok(())) => (StatusCode::OK, TEXT, "live\n".into()),
+            Some(Err(why)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                TEXT,
+                format!("not live: {why}\n"),
+            ),
+            None => not_found(),
+        },
         _ => not_found(),
     })
 }

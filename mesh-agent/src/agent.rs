@@ -1,5 +1,5 @@
 //! `mesh-agent run`: load configuration, attach capture, serve enrollment, metrics, admin and
-//! readiness until SIGINT/SIGTERM, then shut down failing open.
+//! readiness, its tasks supervised, until SIGINT/SIGTERM; then drain and shut down failing open.
 
 use std::sync::Arc;
 
@@ -7,13 +7,14 @@ use anyhow::Context as _;
 
 use prometheus_client::registry::Registry;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::task::JoinSet;
 
 use crate::admin::{self, AdminServer, Readiness};
 use crate::admin_routes::AgentEndpoints;
 use crate::attach::start_capture;
 use crate::config::{AgentConfig, ConfigSource};
+use crate::drain::Drain;
 use crate::enroll::{Admission, EnrollServer, Enrollment, EnrollmentSettings, StateDir};
+use crate::lifecycle::{watchdog, Liveness, Supervisor};
 use crate::metrics;
 use crate::net::UpstreamSockets;
 use crate::pipeline::{ConfigMetrics, ConfigState};
@@ -22,25 +23,24 @@ use crate::proxy::{ProxyInputs, TcpMetrics};
 use crate::snapshot::LoadSettings;
 use crate::sources::{DirectorySource, KubernetesSource};
 
-/// Runs the agent until SIGINT or SIGTERM.
+/// Runs the agent until SIGINT or SIGTERM, then drains.
 ///
-/// Shutdown fails open: the agent stops accepting enrollments and scrapes, unenrolls every pod
-/// (their map entries and `sk_lookup` links go, their listeners close), then drops the capture
-/// programs' links. From then on the pods' connections go directly to their destinations,
-/// unproxied; connections the agent was carrying are closed with it.
+/// Its tasks are supervised (`lifecycle::supervise`); a watchdog thread checks the runtime's
+/// workers for `/healthz/live`. Shutdown drains and fails open (`lifecycle::shutdown`): the
+/// agent stops accepting enrollments, unenrolls every pod (their map entries and `sk_lookup`
+/// links go, their listeners close, so new connections go direct), lets the connections it
+/// carries finish within `--drain-time`, closes the rest, then drops the capture programs' links.
 pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     tracing::info!(config = %serde_json::to_string(&config)?, "mesh-agent starting");
     let inheritance = crate::upgrade::take_over(&config)?;
     let mut registry = Registry::default();
-    let mut tasks = JoinSet::new();
+    let mut tasks = Supervisor::new(&mut registry);
     let config_state = ConfigState::with_load_settings(LoadSettings {
         access_log_dir: config.access_log_dir.clone(),
     });
     start_config(&config, &config_state, &mut registry, &mut tasks).await?;
-    let readiness = Arc::new(Readiness::new(config_state.clone()));
 
     let capture = start_capture(&config, inheritance.is_some())?;
-    readiness.set_capture_attached(true);
     metrics::register_ebpf_counters(&mut registry, capture.counters.clone());
 
     let inputs = Arc::new(ProxyInputs {
@@ -54,6 +54,9 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         local_pods: crate::proxy::LocalPods::new(config.same_node_fast_path),
         http: crate::http::HttpInputs::register(&mut registry, crate::http::DEFAULT_DETECT_WINDOW),
     });
+    let drain = inputs.http.drain.clone();
+    let readiness = Arc::new(readiness(&config_state, &drain, &tasks));
+    readiness.set_capture_attached(true);
     let resilience = inputs.http.traffic.resilience.clone();
     follow_snapshots(&inputs, &config_state, &mut tasks);
     let gateway = crate::gateway::IngressGateway::new(gateway_inputs(&config, &inputs))?;
@@ -63,16 +66,8 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         ListenAddrs::default(),
         &mut registry,
     ));
-    start_enrollment(&config, &pods, &config_state, &mut registry, &mut tasks)?;
-    let pod_index = crate::flows::PodIndex::default();
-    let flows = capture.flows.clone();
-    crate::flows::register(
-        &mut registry,
-        flows,
-        pod_index.clone(),
-        config_state.clone(),
-    );
-    tasks.spawn(pod_index.follow(pods.clone(), crate::flows::POD_INDEX_REFRESH));
+    let enrolling = start_enrollment(&config, &pods, &config_state, &mut registry, &mut tasks)?;
+    follow_flows(&mut registry, &capture, &pods, &config_state, &mut tasks);
     let registry = Arc::new(registry);
     let metrics_routes = admin::metrics_routes(registry.clone());
     let metrics_server = AdminServer::new(config.metrics_addr, metrics_routes).await?;
@@ -93,53 +88,75 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         "serving"
     );
 
-    tasks.spawn(metrics_server.run());
-    tasks.spawn(admin_server.run());
-    tasks.spawn(ready_server.run());
-    tasks.spawn(gateway.run(crate::gateway::GATEWAY_REFRESH));
+    tasks.essential("metrics-server", metrics_server.run());
+    tasks.essential("admin-server", admin_server.run());
+    tasks.essential("ready-server", ready_server.run());
+    tasks.essential("gateway", gateway.run(crate::gateway::GATEWAY_REFRESH));
 
     let handover = crate::upgrade::serve(inheritance, &readiness, &config).await?;
-    run_until_the_end(handover, tasks, &pods, &capture).await?;
+    let ending = Ending {
+        pods: &pods,
+        capture: &capture,
+        drain: &drain,
+        drain_time: config.drain_time,
+        enrolling,
+    };
+    run_until_the_end(handover, tasks, ending).await?;
     drop(pods);
     drop(capture);
     tracing::info!("mesh-agent stopped");
     Ok(())
 }
 
-/// Serves until SIGINT/SIGTERM (fail open: pods unenrolled) or until a successor is ready (pods
-/// and maps left to it; the connections left drain).
+/// What the agent's end needs.
+struct Ending<'a> {
+    pods: &'a EnrolledPods,
+    capture: &'a crate::attach::Capture,
+    drain: &'a Drain,
+    drain_time: std::time::Duration,
+    /// The enrollment server and reconcile, stopped first.
+    enrolling: [tokio::task::AbortHandle; 2],
+}
+
+/// Serves until SIGINT/SIGTERM, then drains failing open (pods unenrolled first), or until a
+/// successor is ready: then the pods and maps are left to it and only the connections this agent
+/// carries drain. A second signal ends either drain at once.
 async fn run_until_the_end(
     mut handover: crate::handover::HandoverServer,
-    mut tasks: JoinSet<()>,
-    pods: &EnrolledPods,
-    capture: &crate::attach::Capture,
+    mut tasks: Supervisor,
+    end: Ending<'_>,
 ) -> anyhow::Result<()> {
+    let second_signal = async {
+        let _ = shutdown_signal().await;
+    };
     tokio::select! {
         signal = shutdown_signal() => {
-            tracing::info!(signal = signal?, "shutting down: unenrolling pods, detaching capture (fail open)");
+            tracing::info!(signal = signal?, drain_time = ?end.drain_time, "shutting down: draining (fail open)");
+            end.enrolling.iter().for_each(tokio::task::AbortHandle::abort);
+            crate::lifecycle::shutdown::drain(end.pods, end.drain, end.drain_time, second_signal).await;
             tasks.shutdown().await;
-            pods.remove_all().await;
             handover.remove();
         }
         Some(successor) = handover.successor() => {
+            end.enrolling.iter().for_each(tokio::task::AbortHandle::abort);
             tasks.shutdown().await;
-            crate::upgrade::leave(successor, pods, capture).await?;
-            let drained = tokio::time::sleep(crate::upgrade::DRAIN_AFTER_HAND_OVER);
-            tokio::select! { () = drained => {}, _ = shutdown_signal() => {} }
+            crate::upgrade::leave(successor, end.pods, end.capture).await?;
+            crate::lifecycle::shutdown::drain_connections(end.drain, end.drain_time, second_signal).await;
         }
     }
     Ok(())
 }
 
 /// Serves the enrollment socket and reconciles the enrolled pods with the view (at once: a
-/// restarted agent recovers its pods from its records and the node's netns).
+/// restarted agent recovers its pods from its records and the node's netns). The handles stop
+/// both when draining starts: a drained pod must not be enrolled again.
 fn start_enrollment(
     config: &AgentConfig,
     pods: &Arc<EnrolledPods>,
     config_state: &ConfigState,
     registry: &mut Registry,
-    tasks: &mut JoinSet<()>,
-) -> anyhow::Result<()> {
+    tasks: &mut Supervisor,
+) -> anyhow::Result<[tokio::task::AbortHandle; 2]> {
     let settings = EnrollmentSettings {
         node_name: config.node_name.clone(),
         state: StateDir::open(&config.state_dir)
@@ -152,9 +169,40 @@ fn start_enrollment(
     let server = EnrollServer::new(&config.enroll_socket)
         .with_context(|| format!("--enroll-socket {}", config.enroll_socket.display()))?;
     tracing::info!(socket = %server.address().display(), state = %config.state_dir.display(), "enrollment serving");
-    tasks.spawn(server.run(enrollment.clone()));
-    tasks.spawn(enrollment.follow());
-    Ok(())
+    let serving = tasks.essential("enroll-server", server.run(enrollment.clone()));
+    let reconciling = tasks.essential("enroll-reconcile", enrollment.follow());
+    Ok([serving, reconciling])
+}
+
+/// Readiness over `config`, unready while draining or once an essential task ended; its
+/// `/healthz/live` from a watchdog over this runtime's workers.
+fn readiness(config: &ConfigState, drain: &Drain, tasks: &Supervisor) -> Readiness {
+    let liveness = Liveness::watch(
+        tokio::runtime::Handle::current(),
+        tasks.health(),
+        watchdog::CHECK_EVERY,
+        watchdog::STALL_BOUND,
+    );
+    Readiness::new(config.clone()).watching(drain.clone(), tasks.health(), liveness)
+}
+
+/// The eBPF per-pair flow series, labelled from an index of the enrolled pods kept fresh.
+fn follow_flows(
+    registry: &mut Registry,
+    capture: &crate::attach::Capture,
+    pods: &Arc<EnrolledPods>,
+    config: &ConfigState,
+    tasks: &mut Supervisor,
+) {
+    let pod_index = crate::flows::PodIndex::default();
+    let flows = capture.flows.clone();
+    crate::flows::register(registry, flows, pod_index.clone(), config.clone());
+    let indexed = pods.clone();
+    tasks.restarting("pod-index", move || {
+        pod_index
+            .clone()
+            .follow(indexed.clone(), crate::flows::POD_INDEX_REFRESH)
+    });
 }
 
 /// The ingress gateway listens on every address of the node's netns, where the agent runs.
@@ -174,14 +222,14 @@ async fn start_config(
     config: &AgentConfig,
     state: &ConfigState,
     registry: &mut Registry,
-    tasks: &mut JoinSet<()>,
+    tasks: &mut Supervisor,
 ) -> anyhow::Result<()> {
     let metrics = ConfigMetrics::register(registry);
     let updates = match &config.source {
         ConfigSource::Directory(dir) => {
             let source = DirectorySource::new(dir.clone());
             let updates = source.subscribe();
-            tasks.spawn(source.run());
+            tasks.essential("config-source", source.run());
             updates
         }
         ConfigSource::Kubernetes => {
@@ -190,11 +238,14 @@ async fn start_config(
                 .secret_namespaces(&config.secret_namespaces)
                 .register_metrics(registry);
             let updates = source.subscribe();
-            tasks.spawn(source.run());
+            tasks.essential("config-source", source.run());
             updates
         }
     };
-    tasks.spawn(crate::pipeline::run(updates, state.clone(), metrics));
+    tasks.essential(
+        "pipeline",
+        crate::pipeline::run(updates, state.clone(), metrics),
+    );
     Ok(())
 }
 
@@ -209,10 +260,15 @@ async fn shutdown_signal() -> std::io::Result<&'static str> {
 }
 
 /// What changes with every snapshot swapped in, beyond the lookups that read it per connection.
-fn follow_snapshots(inputs: &ProxyInputs, config: &ConfigState, tasks: &mut JoinSet<()>) {
+fn follow_snapshots(inputs: &ProxyInputs, config: &ConfigState, tasks: &mut Supervisor) {
     // Tracing and access logs follow the mesh config and the Telemetry resources.
-    tasks.spawn(inputs.http.observers.clone().follow(config.clone()));
+    let (observers, followed) = (inputs.http.observers.clone(), config.clone());
+    tasks.restarting("observers", move || {
+        observers.clone().follow(followed.clone())
+    });
     // Balancers of clusters a reload removed go with them.
-    let balancers = inputs.http.traffic.balancers.clone();
-    tasks.spawn(balancers.follow(config.clone()));
+    let (balancers, followed) = (inputs.http.traffic.balancers.clone(), config.clone());
+    tasks.restarting("balancers", move || {
+        balancers.clone().follow(followed.clone())
+    });
 }

@@ -5,11 +5,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::BorrowedFd;
 
 /// The original destinations recorded by `connect4`/`connect6` + `sock_ops` for connections
-/// redirected to a pod's outbound listener (127.0.0.1:15001 in the pod's netns).
+/// redirected to a pod's outbound listener (127.0.0.1:15001 or [::1]:15001 in the pod's netns).
 pub trait OriginalDsts: Send + Sync + 'static {
-    /// The destination the app asked for, for the connection from `source_port` in the netns
-    /// with `netns_cookie`; the record is removed. `None` when there is none (not captured).
-    fn take(&self, netns_cookie: u64, source_port: u16) -> Option<SocketAddr>;
+    /// The destination the app asked for, for the connection from `peer` (the accepted
+    /// socket's peer: its port and, by its family, which outbound listener took it) in the
+    /// netns with `netns_cookie`; the record is removed. `None` when there is none (not
+    /// captured).
+    fn take(&self, netns_cookie: u64, peer: SocketAddr) -> Option<SocketAddr>;
 }
 
 /// A pod as the capture layer needs to know it.
@@ -19,13 +21,19 @@ pub struct CapturedPod<'a> {
     pub netns_cookie: u64,
     /// An open fd of the pod's network namespace (`/proc/<pid>/ns/net` or `/var/run/netns/<n>`).
     pub netns: BorrowedFd<'a>,
-    /// The pod's IP: inbound connections to it are steered to the agent.
-    pub pod_ip: IpAddr,
-    /// The node's address on the pod's network: connections from it (kubelet probes) are left
-    /// alone.
-    pub node_ip: Option<IpAddr>,
-    /// The agent's inbound listener (port 15006) inside the pod's netns.
-    pub inbound_listener: BorrowedFd<'a>,
+    /// The node's addresses on the pod's network (at most one per family): connections from
+    /// them (kubelet probes) are left alone.
+    pub node_ips: Vec<IpAddr>,
+    /// Each pod IP (at most one per family) with the agent's inbound listener (port 15006) of
+    /// that family inside the pod's netns: inbound connections to the IP are steered to it.
+    pub inbound_listeners: Vec<(IpAddr, BorrowedFd<'a>)>,
+}
+
+impl CapturedPod<'_> {
+    /// The pod's IPs.
+    pub fn pod_ips(&self) -> Vec<IpAddr> {
+        self.inbound_listeners.iter().map(|(ip, _)| *ip).collect()
+    }
 }
 
 /// Turns capture on and off for pods.

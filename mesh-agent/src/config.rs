@@ -99,6 +99,10 @@ pub struct RunArgs {
     /// /dev/stdout and /dev/stderr); the agent opens nothing outside it.
     #[arg(long, default_value = DEFAULT_ACCESS_LOG_DIR)]
     pub access_log_dir: PathBuf,
+    /// Seconds the agent drains on SIGTERM before closing the connections still open; keep it
+    /// a few seconds below the pod's `terminationGracePeriodSeconds`.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::lifecycle::shutdown::DEFAULT_DRAIN_TIME.as_secs())]
+    pub drain_time: u64,
 }
 
 /// Where the mesh configuration is read from.
@@ -151,6 +155,8 @@ pub struct AgentConfig {
     pub worker_threads: usize,
     /// Where `accessLogFile` may name files.
     pub access_log_dir: PathBuf,
+    /// How long the agent drains on SIGTERM.
+    pub drain_time: Duration,
 }
 
 impl AgentConfig {
@@ -201,6 +207,7 @@ impl AgentConfig {
             gateway_labels: args.gateway_labels,
             worker_threads: worker_threads(args.worker_threads)?,
             access_log_dir: args.access_log_dir,
+            drain_time: Duration::from_secs(args.drain_time),
         })
     }
 }
@@ -276,6 +283,36 @@ mod tests {
         assert_eq!(
             err,
             "--secret-namespaces: \"Bad_NS\" is not a namespace name (lowercase letters, digits and '-', at most 63)"
+        );
+    }
+
+    #[derive(clap::Parser)]
+    struct Run {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+
+    fn resolved(extra: &[&str]) -> AgentConfig {
+        use clap::Parser;
+        let base = [
+            "run",
+            "--node-name",
+            "n1",
+            "--config-dir",
+            "/c",
+            "--cgroup",
+            "/g",
+        ];
+        let argv = base.iter().chain(extra);
+        AgentConfig::resolve(Run::try_parse_from(argv).unwrap().args).unwrap()
+    }
+
+    #[test]
+    fn drain_time_defaults_below_the_grace_period_and_is_settable() {
+        assert_eq!(resolved(&[]).drain_time, Duration::from_secs(25));
+        assert_eq!(
+            resolved(&["--drain-time", "7"]).drain_time,
+            Duration::from_secs(7)
         );
     }
 }

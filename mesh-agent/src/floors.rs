@@ -19,6 +19,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("errors", 0),
     ("chance", 0),
     ("clock", 0),
+    ("drain", 0),
     // 1-4: configuration, one way.
     ("sources", 1),
     ("resources", 1),
@@ -51,6 +52,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("admin_client", 10),
     ("check", 10),
     ("config", 10),
+    ("lifecycle", 10),
     // 11: the agent.
     ("attach", 11),
     ("agent", 11),

@@ -69,10 +69,10 @@ enum EnrollOp {
         /// Path of the pod's network namespace.
         #[arg(long)]
         netns: PathBuf,
-        /// A pod IP (repeat for each).
+        /// The pod's IPs, one per family (repeat `--ip` for a dual-stack pod).
         #[arg(long = "ip", required = true)]
         ips: Vec<IpAddr>,
-        /// A node address on the pod network, the pod's gateway (repeat for each).
+        /// The node's addresses on the pod network, one per family.
         #[arg(long = "node-ip")]
         node_ips: Vec<IpAddr>,
     },

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,7 +36,7 @@ pub struct PodToEnroll {
     pub container_id: Option<String>,
     /// Path of the pod's network namespace (`/var/run/netns/<n>`, `/proc/<pid>/ns/net`).
     pub netns: PathBuf,
-    /// Pod IPs (the first IPv4 is the one captured until dual-stack capture lands).
+    /// Pod IPs (`status.podIPs`; from the CNI result), at most one per family.
     pub ips: Vec<IpAddr>,
     /// The node's addresses on the pod network, the pod's gateways (kubelet probes come from
     /// them).
@@ -48,18 +48,6 @@ impl PodToEnroll {
     /// `namespace/name`.
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
-    }
-
-    /// The IP captured: the first IPv4 of `ips`, else the first.
-    pub fn primary_ip(&self) -> Option<IpAddr> {
-        let v4 = self.ips.iter().find(|ip| ip.is_ipv4());
-        v4.or(self.ips.first()).copied()
-    }
-
-    /// The node address of the primary IP's family.
-    fn node_ip_for(&self, ip: IpAddr) -> Option<IpAddr> {
-        let same_family = |n: &&IpAddr| n.is_ipv4() == ip.is_ipv4();
-        self.node_ips.iter().find(same_family).copied()
     }
 }
 
@@ -104,6 +92,9 @@ pub enum EnrollError {
     /// No pod of that namespace and name is enrolled.
     #[error("pod {0} is not enrolled")]
     NotEnrolled(String),
+    /// The request's pod IPs are empty or hold two of one family.
+    #[error("pod IPs {0:?}: expected one or two addresses, at most one per family")]
+    PodIps(Vec<IpAddr>),
     /// The netns could not be opened or entered.
     #[error("netns {path}: {source}")]
     Netns {
@@ -120,21 +111,25 @@ pub enum EnrollError {
         /// The cause.
         source: io::Error,
     },
-    /// The request named no pod IP.
-    #[error("pod {0}: field `ips` must list at least one pod IP")]
-    NoIp(String),
     /// The capture layer refused the pod.
     #[error("capture: {0:#}")]
     Capture(anyhow::Error),
 }
 
-/// Where the capture listeners bind inside each pod netns.
+/// Where the capture listeners bind inside each pod netns. The IPv4 outbound listener is
+/// always opened (IPv4-mapped connects of IPv6 sockets go there too); the IPv4 inbound one when
+/// the pod has an IPv4 address, both IPv6 ones when it has an IPv6 address.
 #[derive(Clone, Copy, Debug)]
 pub struct ListenAddrs {
     /// Outbound listener, `127.0.0.1:15001`.
     pub outbound: SocketAddr,
     /// Inbound listener, `0.0.0.0:15006`.
     pub inbound: SocketAddr,
+    /// IPv6 outbound listener, `[::1]:15001`.
+    pub outbound6: SocketAddr,
+    /// IPv6 inbound listener, `[::]:15006` (IPv6 only: `sk_lookup` steers each family to a
+    /// listener of its own).
+    pub inbound6: SocketAddr,
 }
 
 impl Default for ListenAddrs {
@@ -142,6 +137,8 @@ impl Default for ListenAddrs {
         Self {
             outbound: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), OUTBOUND_CAPTURE_PORT),
             inbound: SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), INBOUND_CAPTURE_PORT),
+            outbound6: SocketAddr::new(Ipv6Addr::LOCALHOST.into(), OUTBOUND_CAPTURE_PORT),
+            inbound6: SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), INBOUND_CAPTURE_PORT),
         }
     }
 }
@@ -188,7 +185,7 @@ impl EnrolledPods {
     /// accepting.
     pub async fn add(&self, spec: PodToEnroll) -> Result<EnrolledPod, EnrollError> {
         let key = spec.key();
-        let ip = spec.primary_ip().ok_or(EnrollError::NoIp(key.clone()))?;
+        let ip = primary_ip(&spec.ips)?;
         let mut pods = self.pods.lock().await;
         if pods.contains_key(&key) {
             return Err(EnrollError::AlreadyEnrolled(key));
@@ -210,10 +207,11 @@ impl EnrolledPods {
             namespace: spec.namespace.clone(),
             name: spec.name.clone(),
             ip,
+            ips: spec.ips.clone(),
             netns,
             netns_cookie,
         });
-        let accept_loops = self.start(&pod, spec.node_ip_for(ip)).await?;
+        let accept_loops = self.start(&pod, spec.node_ips.clone()).await?;
         let entry = Entry {
             pod,
             spec,
@@ -260,39 +258,53 @@ impl EnrolledPods {
         }
     }
 
-    /// Creates both listeners in the pod's netns, enrolls the pod, spawns the accept loops.
+    /// Creates the listeners of the pod's families in its netns, enrolls the pod, spawns the
+    /// accept loops.
     async fn start(
         &self,
         pod: &Arc<ProxiedPod>,
-        node_ip: Option<IpAddr>,
+        node_ips: Vec<IpAddr>,
     ) -> Result<Vec<JoinHandle<()>>, EnrollError> {
-        let (out_addr, in_addr) = (self.listen.outbound, self.listen.inbound);
-        let outbound = Outbound::new(pod.clone(), self.inputs.clone(), out_addr)
-            .await
-            .map_err(|source| EnrollError::Listen {
-                addr: out_addr,
-                source,
-            })?;
-        let inbound = Inbound::new(pod.clone(), self.inputs.clone(), in_addr)
-            .await
-            .map_err(|source| EnrollError::Listen {
-                addr: in_addr,
-                source,
-            })?;
+        let has_v6 = pod.ips.iter().any(IpAddr::is_ipv6);
+        let mut outbound = vec![self.outbound(pod, self.listen.outbound).await?];
+        if has_v6 {
+            outbound.push(self.outbound(pod, self.listen.outbound6).await?);
+        }
+        let mut inbound = Vec::new();
+        for ip in &pod.ips {
+            let addr = match ip {
+                IpAddr::V4(_) => self.listen.inbound,
+                IpAddr::V6(_) => self.listen.inbound6,
+            };
+            let listener = Inbound::new(pod.clone(), self.inputs.clone(), addr).await;
+            inbound.push((*ip, listener.map_err(|source| listen_error(addr, source))?));
+        }
         let captured = CapturedPod {
             netns_cookie: pod.netns_cookie,
             netns: pod.netns.fd(),
-            pod_ip: pod.ip,
-            node_ip,
-            inbound_listener: inbound.listener().as_fd(),
+            node_ips,
+            inbound_listeners: inbound
+                .iter()
+                .map(|(ip, listener)| (*ip, listener.listener().as_fd()))
+                .collect(),
         };
         self.capture
             .enroll(&captured)
             .map_err(EnrollError::Capture)?;
-        Ok(vec![
-            tokio::spawn(outbound.run()),
-            tokio::spawn(inbound.run()),
-        ])
+        let outbound = outbound.into_iter().map(|o| tokio::spawn(o.run()));
+        let inbound = inbound.into_iter().map(|(_, i)| tokio::spawn(i.run()));
+        Ok(outbound.chain(inbound).collect())
+    }
+
+    /// An outbound listener of `pod` on `addr`.
+    async fn outbound(
+        &self,
+        pod: &Arc<ProxiedPod>,
+        addr: SocketAddr,
+    ) -> Result<Outbound, EnrollError> {
+        Outbound::new(pod.clone(), self.inputs.clone(), addr)
+            .await
+            .map_err(|source| listen_error(addr, source))
     }
 
     /// Stops every pod's accept loops, leaving the pods enrolled: a successor agent accepts on
@@ -318,6 +330,19 @@ impl EnrolledPods {
         }
         tracing::info!(pod = %entry.pod.name, namespace = %entry.pod.namespace, "pod removed");
         unenrolled.map_err(EnrollError::Capture)
+    }
+}
+
+fn listen_error(addr: SocketAddr, source: io::Error) -> EnrollError {
+    EnrollError::Listen { addr, source }
+}
+
+/// The first of `ips`, when they are one or two addresses of different families.
+fn primary_ip(ips: &[IpAddr]) -> Result<IpAddr, EnrollError> {
+    match ips {
+        [ip] => Ok(*ip),
+        [a, b] if a.is_ipv4() != b.is_ipv4() => Ok(*a),
+        _ => Err(EnrollError::PodIps(ips.to_vec())),
     }
 }
 

@@ -13,8 +13,6 @@ use crate::handover::{HandoverServer, Inheritance, Successor};
 /// How long a successor waits for its pods and gateway ports to take their inherited listeners
 /// before it says ready (the rest are closed).
 const TAKE_BOUND: Duration = Duration::from_secs(10);
-/// How long a predecessor goes on serving the connections it has after handing over.
-pub const DRAIN_AFTER_HAND_OVER: Duration = Duration::from_secs(20);
 
 /// Asks the agent on `--handover-socket` to hand over; `None`: no agent runs (a first start, or
 /// after a crash).
@@ -56,8 +54,8 @@ pub async fn serve(
 }
 
 /// Hands the node to `successor`: this agent accepts nothing more (its pod listeners, gateway
-/// and ports are the successor's now), its programs detach, and the connections it carries go on
-/// for [`DRAIN_AFTER_HAND_OVER`] at most.
+/// and ports are the successor's now) and its programs detach; the connections it carries then
+/// drain (`lifecycle::shutdown::drain_connections`, within `--drain-time`).
 pub async fn leave(
     successor: Successor,
     pods: &crate::pods::EnrolledPods,
@@ -66,6 +64,6 @@ pub async fn leave(
     pods.release_all().await;
     tokio::task::spawn_blocking(move || successor.release()).await??;
     (capture.hand_over)().context("detaching the capture programs")?;
-    tracing::info!(drain = ?DRAIN_AFTER_HAND_OVER, "handed over: draining the connections left");
+    tracing::info!("handed over: draining the connections left");
     Ok(())
 }

@@ -94,6 +94,11 @@ impl OriginalDst {
 /// 127.0.0.1 as a context word (network order).
 pub const LOCALHOST_V4_WORD: u32 = u32::from_ne_bytes(Ipv4Addr::LOCALHOST.octets());
 
+/// ::1 in the kernel's layout: where `connect6` sends plain IPv6 connects.
+pub const LOCALHOST_V6: KernelIp = KernelIp {
+    words: [0, 0, 0, u32::from_ne_bytes([0, 0, 0, 1])],
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +120,7 @@ mod tests {
         let lo = |s: &str| KernelIp::from_ip(s.parse().unwrap()).is_loopback();
         assert!(lo("127.0.0.1") && lo("127.3.2.1") && lo("::1"));
         assert!(!lo("10.0.0.1") && !lo("::2") && !lo("128.0.0.1"));
+        assert_eq!(LOCALHOST_V6, KernelIp::from_ip(Ipv6Addr::LOCALHOST.into()));
     }
 
     #[test]

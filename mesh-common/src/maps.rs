@@ -1,25 +1,62 @@
 //! Keys and values of the maps shared by the kernel programs and the agent.
 
 use crate::addr::{KernelIp, OriginalDst};
+use core::net::IpAddr;
 
 /// What the hooks know about an enrolled pod: value of `ENROLLED` (by netns cookie) and of
-/// `POD_ADDRS` (by pod IP).
+/// `POD_ADDRS` (one entry per pod IP). An address the pod or node lacks in a family is all
+/// zeros (`::`), which is never a peer's address.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PodInfo {
-    /// The pod's IP: connects to it from inside the pod are the pod talking to itself (left
-    /// alone); inbound connections to it are steered to the agent.
-    pub pod_ip: KernelIp,
-    /// The node's address on the pod network (kubelet probes come from it); valid when
-    /// `flags` has `PodInfo::HAS_NODE_IP`.
-    pub node_ip: KernelIp,
-    /// `PodInfo::*` bits.
-    pub flags: u32,
+    /// The pod's IPv4 address (IPv4-mapped): connects to it from inside the pod are the pod
+    /// talking to itself (left alone); inbound connections to it are steered to the agent.
+    pub pod_ip4: KernelIp,
+    /// The pod's IPv6 address, as `pod_ip4` for IPv6.
+    pub pod_ip6: KernelIp,
+    /// The node's IPv4 address on the pod network (kubelet probes come from it).
+    pub node_ip4: KernelIp,
+    /// The node's IPv6 address on the pod network.
+    pub node_ip6: KernelIp,
 }
 
 impl PodInfo {
-    /// `node_ip` is set.
-    pub const HAS_NODE_IP: u32 = 1;
+    /// A pod with `pod_ips` and the node addresses `node_ips`; per family the first address
+    /// counts (a pod has at most one IP per family).
+    pub fn new(pod_ips: &[IpAddr], node_ips: &[IpAddr]) -> Self {
+        let first = |ips: &[IpAddr], v4: bool| {
+            ips.iter()
+                .find(|ip| ip.is_ipv4() == v4)
+                .map(|ip| KernelIp::from_ip(*ip))
+                .unwrap_or_default()
+        };
+        PodInfo {
+            pod_ip4: first(pod_ips, true),
+            pod_ip6: first(pod_ips, false),
+            node_ip4: first(node_ips, true),
+            node_ip6: first(node_ips, false),
+        }
+    }
+
+    /// Whether `ip` is one of the pod's own addresses.
+    #[inline(always)]
+    pub fn is_own(&self, ip: &KernelIp) -> bool {
+        *ip == self.pod_ip4 || *ip == self.pod_ip6
+    }
+
+    /// Whether `ip` is the node's address on the pod network.
+    #[inline(always)]
+    pub fn is_node(&self, ip: &KernelIp) -> bool {
+        let unset = KernelIp::default();
+        *ip != unset && (*ip == self.node_ip4 || *ip == self.node_ip6)
+    }
+
+    /// The pod's addresses (the keys of its `POD_ADDRS` and `LISTENERS` entries).
+    pub fn pod_ips(&self) -> impl Iterator<Item = KernelIp> {
+        [self.pod_ip4, self.pod_ip6]
+            .into_iter()
+            .filter(|ip| *ip != KernelIp::default())
+    }
 }
 
 /// Key of `ORIG_DSTS`: a captured connection as the agent's outbound listener sees it.
@@ -30,17 +67,22 @@ pub struct OriginalDstKey {
     pub netns_cookie: u64,
     /// The app socket's source port (the accepted socket's peer port), host order.
     pub source_port: u16,
+    /// `FAMILY_IPV4` or `FAMILY_IPV6` of the app's socket: an IPv4 and an IPv6 connect may
+    /// get the same ephemeral port.
+    pub family: u16,
     /// Zero.
-    pub _pad: [u8; 6],
+    pub _pad: [u8; 4],
 }
 
 impl OriginalDstKey {
-    /// The key for a connection from `source_port` in the netns with `netns_cookie`.
-    pub const fn new(netns_cookie: u64, source_port: u16) -> Self {
+    /// The key for a connection of `family` from `source_port` in the netns with
+    /// `netns_cookie`.
+    pub const fn new(netns_cookie: u64, family: u16, source_port: u16) -> Self {
         OriginalDstKey {
             netns_cookie,
             source_port,
-            _pad: [0; 6],
+            family,
+            _pad: [0; 4],
         }
     }
 }
@@ -80,7 +122,7 @@ pub const ACCEL_CAPACITY: u32 = 65536;
 
 #[cfg(feature = "user")]
 mod pod_impls {
-    // SAFETY: all are #[repr(C)] plain integers without padding (sizes 16, 36, 16, 20, 32, 16).
+    // SAFETY: all are #[repr(C)] plain integers without padding (sizes 16, 64, 16, 20, 32, 16).
     unsafe impl aya::Pod for crate::KernelIp {}
     unsafe impl aya::Pod for crate::PodInfo {}
     unsafe impl aya::Pod for crate::OriginalDstKey {}
@@ -92,3 +134,36 @@ mod pod_impls {
 /// Entries of `AGENT_CGROUPS`: the cgroups of this node's agents, the running one and those it
 /// took over from (LRU: the oldest falls out).
 pub const AGENT_CGROUP_CAPACITY: u32 = 16;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn pod_info_holds_one_address_per_family() {
+        let info = PodInfo::new(
+            &[ip("fd00:10:244:1::5"), ip("10.244.1.5")],
+            &[ip("10.244.1.1"), ip("fd00:10:244:1::1")],
+        );
+        assert_eq!(info.pod_ip4, KernelIp::from_ip(ip("10.244.1.5")));
+        assert_eq!(info.pod_ip6, KernelIp::from_ip(ip("fd00:10:244:1::5")));
+        assert!(info.is_own(&KernelIp::from_ip(ip("fd00:10:244:1::5"))));
+        assert!(info.is_node(&KernelIp::from_ip(ip("fd00:10:244:1::1"))));
+        assert!(!info.is_node(&KernelIp::from_ip(ip("fd00:10:244:1::2"))));
+        assert_eq!(info.pod_ips().count(), 2);
+    }
+
+    #[test]
+    fn a_missing_family_is_never_a_peer() {
+        let info = PodInfo::new(&[ip("fd00:10:244:1::5")], &[]);
+        assert_eq!(info.pod_ips().count(), 1);
+        assert!(!info.is_node(&KernelIp::default()));
+        assert!(!info.is_own(&KernelIp::from_ip(ip("0.0.0.0"))));
+        assert_eq!(size_of::<PodInfo>(), 64);
+        assert_eq!(size_of::<OriginalDstKey>(), 16);
+    }
+}

@@ -1,9 +1,7 @@
 //! `cgroup/connect4` and `cgroup/connect6`: redirect an enrolled pod's outbound TCP connects
-//! to the agent's listener on 127.0.0.1:15001 inside the pod's netns, recording the original
+//! to the agent's listener inside the pod's netns — 127.0.0.1:15001 for IPv4 (also IPv4-mapped
+//! destinations of IPv6 sockets), [::1]:15001 for plain IPv6 — recording the original
 //! destination under the socket cookie.
-//!
-//! Plain (not IPv4-mapped) IPv6 destinations are left alone (counted as bypassed): the
-//! agent's outbound listener is IPv4 only, and a v6-only socket cannot reach it.
 
 use crate::maps::{self, ENROLLED, SOCK_DSTS};
 use aya_ebpf::{
@@ -14,7 +12,7 @@ use aya_ebpf::{
 };
 use core::ptr::{addr_of, addr_of_mut, read_volatile, write_volatile};
 use mesh_common::{
-    Counter, KernelIp, OriginalDst, FAMILY_IPV4, FAMILY_IPV6, LOCALHOST_V4_WORD,
+    Counter, KernelIp, OriginalDst, FAMILY_IPV4, FAMILY_IPV6, LOCALHOST_V4_WORD, LOCALHOST_V6,
     OUTBOUND_CAPTURE_PORT,
 };
 
@@ -47,7 +45,8 @@ pub fn try_connect4(ctx: &SockAddrContext) {
     }
 }
 
-/// `connect6`: IPv4-mapped destinations are captured as IPv4, others are left alone.
+/// `connect6`: IPv4-mapped destinations are captured as IPv4 (to ::ffff:127.0.0.1), plain
+/// IPv6 ones as IPv6 (to ::1).
 pub fn try_connect6(ctx: &SockAddrContext) {
     let sa = ctx.sock_addr;
     let mut words = [0u32; 4];
@@ -56,15 +55,17 @@ pub fn try_connect6(ctx: &SockAddrContext) {
         *word = unsafe { read_volatile(addr_of!((*sa).user_ip6[i])) };
     }
     let ip = KernelIp { words };
-    let verdict = match decide(ctx, original_dst(sa, ip)) {
-        Verdict::Capture(_) if !ip.is_ipv4() => Verdict::Bypass,
-        verdict => verdict,
-    };
-    match verdict {
+    match decide(ctx, original_dst(sa, ip)) {
         Verdict::Capture(dst) => {
             if record(ctx, &dst) {
-                // Words 0..2 already hold ::ffff: — only the IPv4 word changes.
-                unsafe { write_volatile(addr_of_mut!((*sa).user_ip6[3]), LOCALHOST_V4_WORD) };
+                if ip.is_ipv4() {
+                    // Words 0..2 already hold ::ffff: — only the IPv4 word changes.
+                    unsafe { write_volatile(addr_of_mut!((*sa).user_ip6[3]), LOCALHOST_V4_WORD) };
+                } else {
+                    for (i, word) in LOCALHOST_V6.words.iter().enumerate() {
+                        unsafe { write_volatile(addr_of_mut!((*sa).user_ip6[i]), *word) };
+                    }
+                }
                 redirect_port(sa);
             }
         }
@@ -107,7 +108,11 @@ fn decide(ctx: &SockAddrContext, dst: OriginalDst) -> Verdict {
         return Verdict::Bypass;
     };
     maps::count_flow(netns, &dst);
-    if dst.ip.is_loopback() || dst.ip == pod.pod_ip {
+    if dst.ip.is_loopback() || pod.is_own(&dst.ip) {
+        return Verdict::Bypass;
+    }
+    // A pod without an IPv6 address has no [::1]:15001 listener (nor an IPv6 route).
+    if !dst.ip.is_ipv4() && pod.pod_ip6 == KernelIp::default() {
         return Verdict::Bypass;
     }
     Verdict::Capture(dst)

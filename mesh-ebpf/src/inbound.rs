@@ -1,5 +1,7 @@
-//! `sk_lookup`, attached to each enrolled pod's netns: steers TCP connections for the pod's IP
-//! (any port but the agent's own) to the agent's inbound listener (15006) in that netns.
+//! `sk_lookup`, attached to each enrolled pod's netns: steers TCP connections for the pod's IPs
+//! (any port but the agent's own) to the agent's inbound listener (15006) of that address's
+//! family in that netns (`LISTENERS` is keyed by the pod IP: sk_lookup only assigns a socket
+//! of the packet's family, or a dual-stack one).
 //! Connections from the pod itself, loopback or the node's address (kubelet probes) are left
 //! alone.
 
@@ -38,8 +40,7 @@ pub fn try_sk_lookup(ctx: &SkLookupContext) {
 /// Whether `remote` is someone other than the pod itself, loopback or the node.
 #[inline(always)]
 fn from_outside(pod: &PodInfo, remote: &KernelIp) -> bool {
-    let from_node = pod.flags & PodInfo::HAS_NODE_IP != 0 && *remote == pod.node_ip;
-    !(remote.is_loopback() || *remote == pod.pod_ip || from_node)
+    !(remote.is_loopback() || pod.is_own(remote) || pod.is_node(remote))
 }
 
 /// The (local, remote) addresses of the connection.

@@ -33,8 +33,9 @@ fn rekey(ctx: &SockOpsContext) {
         return;
     };
     let netns = unsafe { bpf_get_netns_cookie(ctx.as_ptr()) };
-    // `local_port` is in host order.
-    let key = OriginalDstKey::new(netns, ctx.local_port() as u16);
+    // `local_port` is in host order. The destination's family is the family of the listener
+    // it was sent to (IPv4-mapped went to 127.0.0.1), which is what the agent knows.
+    let key = OriginalDstKey::new(netns, dst.family, ctx.local_port() as u16);
     if ORIG_DSTS.insert(key, dst, 0).is_err() {
         maps::count(Counter::Errors);
     }

@@ -219,6 +219,28 @@ fn the_daemonset_serves_metrics_and_readiness_on_istio_ports() {
         .unwrap();
     assert_eq!(probe.path.as_deref(), Some("/healthz/ready"));
     assert_eq!(probe.port, IntOrString::Int(15021));
+    let live = agent.liveness_probe.as_ref().unwrap().http_get.as_ref();
+    let live = live.unwrap();
+    assert_eq!(live.path.as_deref(), Some("/healthz/live"));
+    assert_eq!(live.port, IntOrString::Int(15021));
+}
+
+#[test]
+fn the_agent_drains_within_its_grace_period() {
+    let spec = daemonset().spec.unwrap().template.spec.unwrap();
+    let grace = spec
+        .termination_grace_period_seconds
+        .expect("a grace period");
+    let args = agent(&spec).args.clone().unwrap();
+    let at = args
+        .iter()
+        .position(|a| a == "--drain-time")
+        .expect("--drain-time");
+    let drain: i64 = args[at + 1].parse().unwrap();
+    assert!(
+        0 < drain && drain < grace,
+        "drain {drain}s inside grace {grace}s"
+    );
 }
 
 #[test]

@@ -21,7 +21,7 @@ pub(crate) struct EnrollmentMaps {
 
 /// What unenroll needs to undo.
 struct EnrolledPod {
-    pod_ip: KernelIp,
+    info: PodInfo,
     sk_lookup: SkLookupLinkId,
 }
 
@@ -39,19 +39,24 @@ impl EnrollmentMaps {
         }
     }
 
-    /// Fills the maps for one pod.
+    /// Fills the maps for one pod: `LISTENERS` and `POD_ADDRS` per pod IP.
     fn insert(&mut self, pod: &CapturedPod<'_>, info: &PodInfo) -> Result<(), MapError> {
-        let listener = pod.inbound_listener.as_raw_fd();
-        self.listeners.insert(info.pod_ip, listener, 0)?;
-        self.pod_addrs.insert(info.pod_ip, info, 0)?;
+        for (ip, listener) in &pod.inbound_listeners {
+            let ip = KernelIp::from_ip(*ip);
+            self.listeners.insert(ip, listener.as_raw_fd(), 0)?;
+            self.pod_addrs.insert(ip, info, 0)?;
+        }
         self.enrolled.insert(pod.netns_cookie, info, 0)
     }
 
     /// Removes one pod's entries; missing entries are fine.
-    fn remove(&mut self, netns_cookie: u64, pod_ip: KernelIp) -> Result<(), MapError> {
+    fn remove(&mut self, netns_cookie: u64, info: &PodInfo) -> Result<(), MapError> {
         ignore_missing(self.enrolled.remove(&netns_cookie))?;
-        ignore_missing(self.pod_addrs.remove(&pod_ip))?;
-        ignore_missing(self.listeners.remove(&pod_ip))
+        for ip in info.pod_ips() {
+            ignore_missing(self.pod_addrs.remove(&ip))?;
+            ignore_missing(self.listeners.remove(&ip))?;
+        }
+        Ok(())
     }
 }
 
@@ -65,14 +70,7 @@ fn ignore_missing(result: Result<(), MapError>) -> Result<(), MapError> {
 
 /// What the hooks need to know about `pod`.
 fn pod_info(pod: &CapturedPod<'_>) -> PodInfo {
-    PodInfo {
-        pod_ip: KernelIp::from_ip(pod.pod_ip),
-        node_ip: pod.node_ip.map(KernelIp::from_ip).unwrap_or_default(),
-        flags: match pod.node_ip {
-            Some(_) => PodInfo::HAS_NODE_IP,
-            None => 0,
-        },
-    }
+    PodInfo::new(&pod.pod_ips(), &pod.node_ips)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -99,10 +97,7 @@ impl MeshBpf {
         let info = pod_info(pod);
         pods.insert(pod, &info).map_err(Box::new)?;
         let sk_lookup = self.attach_sk_lookup(pod)?;
-        let enrolled = EnrolledPod {
-            pod_ip: info.pod_ip,
-            sk_lookup,
-        };
+        let enrolled = EnrolledPod { info, sk_lookup };
         pods.links.insert(pod.netns_cookie, enrolled);
         Ok(())
     }
@@ -118,8 +113,9 @@ impl PodCapture for MeshBpf {
         }
         let mut pods = lock(&self.pods);
         if let Err(e) = self.try_enroll(&mut pods, pod) {
-            let _ = pods.remove(pod.netns_cookie, KernelIp::from_ip(pod.pod_ip));
-            return Err(anyhow::Error::new(e).context(format!("enrolling pod {}", pod.pod_ip)));
+            let _ = pods.remove(pod.netns_cookie, &pod_info(pod));
+            let ips = pod.pod_ips();
+            return Err(anyhow::Error::new(e).context(format!("enrolling pod {ips:?}")));
         }
         Ok(())
     }
@@ -130,7 +126,7 @@ impl PodCapture for MeshBpf {
             ignore_missing(pods.enrolled.remove(&netns_cookie))?;
             return Ok(());
         };
-        pods.remove(netns_cookie, pod.pod_ip)?;
+        pods.remove(netns_cookie, &pod.info)?;
         match self.detach_sk_lookup(pod.sk_lookup) {
             // Already detached: nothing left to undo.
             Err(BpfError::Program { source, .. }) if is_gone(&source) => Ok(()),

@@ -56,6 +56,9 @@ impl EnrollServer {
     }
 }
 
+/// How long a refused peer's request is waited for before the refusal is sent anyway.
+const REFUSED_READ: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Why a peer is refused, if it is: only root may enroll.
 fn refuse_peer(stream: &UnixStream) -> Option<String> {
     match stream.peer_cred() {
@@ -74,12 +77,15 @@ fn refuse_peer(stream: &UnixStream) -> Option<String> {
 async fn serve_client(stream: UnixStream, enrollment: Arc<Enrollment>) {
     let refused = refuse_peer(&stream);
     let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
     if let Some(error) = refused {
         tracing::warn!(%error, "enrollment client refused");
+        // Its request is read (bounded, never acted on) first: closing with unread bytes would
+        // reset the connection, and the peer would see a reset instead of the reason.
+        let _ = tokio::time::timeout(REFUSED_READ, read_request(&mut reader)).await;
         let _ = answer(&mut write, &Response::failed(error)).await;
         return;
     }
-    let mut reader = BufReader::new(read);
     loop {
         let line = match read_request(&mut reader).await {
             Ok(Some(line)) => line,

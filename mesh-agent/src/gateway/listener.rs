@@ -10,8 +10,7 @@ use arc_swap::ArcSwap;
 use hyper::body::Incoming;
 use hyper::header::HOST;
 use hyper::Request;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
@@ -73,10 +72,16 @@ impl GatewayListener {
         self.listener.local_addr()
     }
 
-    /// Accepts until dropped; each connection runs on its own task and outlives the listener.
+    /// Accepts until dropped or the agent drains; each connection runs on its own task and
+    /// outlives the listener, until the drain time ends.
     pub async fn run(self) {
+        let drain = self.shared.http.drain.clone();
         loop {
-            let (stream, peer) = match self.listener.accept().await {
+            let accepted = tokio::select! {
+                accepted = self.listener.accept() => accepted,
+                () = drain.draining() => return,
+            };
+            let (stream, peer) = match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
                     tracing::debug!(%error, "gateway accept failed");
@@ -84,7 +89,7 @@ impl GatewayListener {
                 }
             };
             let (state, shared) = (self.state.clone(), self.shared.clone());
-            tokio::spawn(serve_connection(stream, peer, state, shared));
+            tokio::spawn(drain.track(serve_connection(stream, peer, state, shared)));
         }
     }
 }
@@ -138,9 +143,8 @@ async fn serve_http<IO>(
         }
         stack.clone().oneshot(request)
     });
-    let server = auto::Builder::new(TokioExecutor::new());
-    let connection = server.serve_connection_with_upgrades(TokioIo::new(io), service);
-    if let Err(error) = connection.await {
+    let drain = shared.http.drain.clone();
+    if let Err(error) = crate::http::serve_drained(TokioIo::new(io), service, &drain).await {
         tracing::debug!(%error, "gateway connection ended with an error");
     }
 }

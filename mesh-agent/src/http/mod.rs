@@ -33,7 +33,7 @@ pub use pool::Pool;
 pub use rescue::{local_reply, status_and_flags};
 pub use resilient::Resilience;
 pub use route::{Direction, GatewayBinding, RouteClient};
-pub use server::serve;
+pub use server::{serve, serve_drained};
 pub use stack::{request_stack, RequestStack};
 pub use target::{Balancer, Passthrough, RouteTarget};
 pub use telemetry::{Observed, Peers};
@@ -52,6 +52,8 @@ pub struct HttpInputs {
     pub observers: crate::observe::RequestObservers,
     /// Traffic management shared by every connection: balancers, randomness, mirror counters.
     pub traffic: TrafficInputs,
+    /// The agent's shutdown phase: connections drain and close with it.
+    pub drain: crate::drain::Drain,
 }
 
 /// What routing, faults, mirroring and load balancing share across connections.
@@ -79,6 +81,7 @@ impl HttpInputs {
                 resilience: Resilience::register(registry),
                 ..TrafficInputs::default()
             },
+            drain: crate::drain::Drain::default(),
         })
     }
 }

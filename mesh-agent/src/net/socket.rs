@@ -33,7 +33,7 @@ impl UpstreamSockets {
     }
 }
 
-/// Creates a listener (`SO_REUSEADDR`) on `addr` inside `netns`, or takes the listener of that
+/// Creates a listener (`SO_REUSEADDR`, `IPV6_V6ONLY` for IPv6) on `addr` inside `netns`, or takes the listener of that
 /// netns and address a predecessor handed over (`listeners.rs`). The listener is on record while
 /// it lives, for a successor.
 pub async fn listen(netns: &Netns, addr: SocketAddr) -> io::Result<Listener> {
@@ -53,6 +53,10 @@ async fn bind(netns: &Netns, addr: SocketAddr) -> io::Result<std::net::TcpListen
         .run(move || -> io::Result<std::net::TcpListener> {
             let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
             socket.set_reuse_address(true)?;
+            if addr.is_ipv6() {
+                // Each family has a listener of its own: [::] must not take IPv4 too.
+                socket.set_only_v6(true)?;
+            }
             socket.set_nonblocking(true)?;
             socket.bind(&addr.into())?;
             socket.listen(LISTEN_BACKLOG)?;

@@ -25,7 +25,7 @@ pub enum Captured {
 /// else (declared TCP, opaque bytes, or silence within the detection window) forwarded at L4.
 pub async fn serve(connection: Connection, captured: Captured) {
     let snapshot = connection.inputs.config.snapshot();
-    let direction = captured.direction(connection.pod.ip);
+    let direction = captured.direction(&connection.pod);
     let declared = declared_protocol(&snapshot, direction);
     let window = connection.inputs.http.detect_window;
     let detected = protocol::choose(&connection.client, declared, window).await;
@@ -44,12 +44,13 @@ pub async fn serve(connection: Connection, captured: Captured) {
 
 impl Captured {
     /// The direction the request stack routes by.
-    fn direction(self, pod_ip: std::net::IpAddr) -> Direction {
+    /// Inbound, the app is dialled on the pod's IP of the family the client dialled.
+    fn direction(self, pod: &ProxiedPod) -> Direction {
         match self {
             Captured::Outbound { original_dst } => Direction::Outbound { original_dst },
             Captured::Inbound { original_dst } => Direction::Inbound {
                 original_dst,
-                pod_ip,
+                pod_ip: pod.ip_like(original_dst.ip()),
             },
         }
     }
@@ -67,7 +68,7 @@ async fn serve_http(connection: Connection, direction: Direction, snapshot: &Sna
     let peers = peers(snapshot, direction, &pod, peer);
     let config = inputs.config.clone();
     let stack = request_stack(&inputs.http, config, peers, direction, http_pool);
-    crate::http::serve(client, stack).await;
+    crate::http::serve(client, stack, &inputs.http.drain).await;
 }
 
 /// The protocol declared for the Service port the connection is addressed to.

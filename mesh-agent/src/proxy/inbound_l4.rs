@@ -21,7 +21,7 @@ pub(super) async fn forward_to_app(
     snapshot: Arc<Snapshot>,
 ) {
     let (pod, inputs, peer) = (&connection.pod, &connection.inputs, connection.peer);
-    let app = SocketAddr::new(pod.ip, original.port());
+    let app = SocketAddr::new(pod.ip_like(original.ip()), original.port());
     let upstream = match connect(&pod.netns, app, &inputs.sockets).await {
         Ok(upstream) => upstream,
         Err(error) => {

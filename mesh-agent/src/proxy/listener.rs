@@ -60,21 +60,27 @@ impl PodListener {
             .expect("a bound listener has an address")
     }
 
-    /// Accepts connections until the task is dropped; each runs `proxy` in its own task.
+    /// Accepts connections until the task is dropped or the agent drains (the listener closes
+    /// then); each runs `proxy` in its own task, counted open and cut when the drain time ends.
     pub(super) async fn run<F, Fut>(self, side: &'static str, proxy: F)
     where
         F: Fn(Connection) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        let drain = self.inputs.http.drain.clone();
         loop {
-            match self.listener.accept().await {
-                Ok((client, peer)) => tokio::spawn(proxy(Connection {
+            let accepted = tokio::select! {
+                accepted = self.listener.accept() => accepted,
+                () = drain.draining() => return,
+            };
+            match accepted {
+                Ok((client, peer)) => tokio::spawn(drain.track(proxy(Connection {
                     client,
                     peer,
                     pod: self.pod.clone(),
                     inputs: self.inputs.clone(),
                     http_pool: self.http_pool.clone(),
-                })),
+                }))),
                 Err(error) => {
                     tracing::warn!(%error, pod = %self.pod.name, side, "accept failed");
                     continue;

@@ -42,20 +42,24 @@ impl LocalPods {
         }
     }
 
-    /// Indexes an enrolled pod under its IP.
+    /// Indexes an enrolled pod under each of its IPs.
     pub fn insert(&self, pod: Arc<ProxiedPod>) {
         let mut by_ip = self.by_ip.write().unwrap_or_else(PoisonError::into_inner);
-        by_ip.insert(pod.ip, pod);
+        for ip in &pod.ips {
+            by_ip.insert(*ip, pod.clone());
+        }
     }
 
-    /// Forgets `pod`, unless its IP now belongs to another netns (a newer pod).
+    /// Forgets `pod`, except the IPs that now belong to another netns (a newer pod).
     pub fn remove(&self, pod: &ProxiedPod) {
         let mut by_ip = self.by_ip.write().unwrap_or_else(PoisonError::into_inner);
-        if by_ip
-            .get(&pod.ip)
-            .is_some_and(|p| p.netns_cookie == pod.netns_cookie)
-        {
-            by_ip.remove(&pod.ip);
+        for ip in &pod.ips {
+            if by_ip
+                .get(ip)
+                .is_some_and(|p| p.netns_cookie == pod.netns_cookie)
+            {
+                by_ip.remove(ip);
+            }
         }
     }
 
@@ -142,6 +146,7 @@ mod tests {
             namespace: "shop".into(),
             name: name.into(),
             ip: ip.parse().unwrap(),
+            ips: vec![ip.parse().unwrap()],
             netns: Netns::current().unwrap(),
             netns_cookie,
         })

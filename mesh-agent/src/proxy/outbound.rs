@@ -43,7 +43,7 @@ async fn accept(connection: Connection) {
     if let Some(accelerate) = &inputs.on_outbound_accept {
         accelerate(connection.client.as_fd(), pod.netns_cookie, peer.port());
     }
-    let Some(original_dst) = inputs.original_dsts.take(pod.netns_cookie, peer.port()) else {
+    let Some(original_dst) = inputs.original_dsts.take(pod.netns_cookie, peer) else {
         tracing::warn!(pod = %pod.name, %peer, "no original destination; resetting");
         return reset(connection.client);
     };

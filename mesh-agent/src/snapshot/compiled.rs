@@ -84,7 +84,12 @@ pub(crate) fn registry(
             .filter(|c| same_resources(&c.inputs, &inputs));
         let service = match same {
             Some(c) => c.service.clone(),
-            None => Arc::new(kube_service(service, index.endpoints_of(service))),
+            None => {
+                let other_family = index.other_family_endpoints_of(service);
+                let mut compiled = kube_service(service, index.endpoints_of(service));
+                compiled.other_family_endpoints = other_family;
+                Arc::new(compiled)
+            }
         };
         registry.add_service(service.clone());
         let unit = CompiledService {

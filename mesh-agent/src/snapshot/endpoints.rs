@@ -1,5 +1,6 @@
 //! The endpoints of a Kubernetes Service: from its EndpointSlices, else its Endpoints, else the
-//! pods its selector picks (the lab has no endpoints controller). Pods are indexed once by name,
+//! pods its selector picks (the lab has no endpoints controller); each in the Service's primary
+//! family (`families.rs`). Pods are indexed once by name,
 //! IP and label, so selecting costs the smallest label posting list, not a scan of every pod.
 
 use std::collections::{BTreeMap, HashMap};
@@ -10,6 +11,7 @@ use k8s_openapi::api::core::v1::{Endpoints, Pod, Service as KubeService, Service
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::families::{endpoint_ip, is_dual_stack, pod_ips, primary_family, Family};
 use super::model::{Address, Endpoint, Labels};
 
 /// Namespace and name of a pod.
@@ -74,8 +76,24 @@ impl<'a> EndpointIndex<'a> {
             .map(|(key, (pod, labels))| (*key, *pod, labels))
     }
 
-    /// The endpoints of `service`, each with its target port per service port.
+    /// The endpoints of `service` in its primary family, each with its target port per service
+    /// port.
     pub fn endpoints_of(&self, service: &KubeService) -> Vec<Endpoint> {
+        self.endpoints_in(service, primary_family(service))
+    }
+
+    /// The endpoints of a dual-stack `service` in the family other than its primary one (its
+    /// pods' other addresses): recognised as its backends, never balanced to. None for a
+    /// single-stack Service (no second pass over its pods).
+    pub fn other_family_endpoints_of(&self, service: &KubeService) -> Vec<Endpoint> {
+        match primary_family(service).filter(|_| is_dual_stack(service)) {
+            Some(primary) => self.endpoints_in(service, Some(primary.other())),
+            None => Vec::new(),
+        }
+    }
+
+    /// The endpoints of `service` in `family` (any when `None`).
+    fn endpoints_in(&self, service: &KubeService, family: Option<Family>) -> Vec<Endpoint> {
         let namespace = ns(&service.metadata.namespace);
         let name = service.metadata.name.as_deref().unwrap_or_default();
         let ports = service
@@ -83,20 +101,24 @@ impl<'a> EndpointIndex<'a> {
             .as_ref()
             .and_then(|s| s.ports.as_deref())
             .unwrap_or_default();
+        let in_family = |ip: &IpAddr| family.is_none_or(|f| f == Family::of(*ip));
         if let Some(slices) = self.slices.get(&(namespace, name)) {
             return slices
                 .iter()
+                .filter(|s| family.is_none_or(|f| f.holds(&s.address_type)))
                 .flat_map(|s| self.slice_endpoints(namespace, s, ports))
                 .collect();
         }
         if let Some(endpoints) = self.endpoints.get(&(namespace, name)) {
-            return self.listed_endpoints(namespace, endpoints, ports);
+            let mut listed = self.listed_endpoints(namespace, endpoints, ports);
+            listed.retain(|e| matches!(e.address, Address::Ip(ip) if in_family(&ip)));
+            return listed;
         }
         let selector = service.spec.as_ref().and_then(|s| s.selector.as_ref());
         self.selected(namespace, selector)
             .into_iter()
             .filter_map(|(pod, labels)| {
-                let ip = pod_ip(pod)?;
+                let ip = endpoint_ip(&pod_ips(pod), family)?;
                 let by_port = ports
                     .iter()
                     .filter_map(|p| Some((p.port as u16, target_port(pod, p)?)));
@@ -216,10 +238,6 @@ fn endpoint(
         labels,
         pod,
     }
-}
-
-pub(super) fn pod_ip(pod: &Pod) -> Option<IpAddr> {
-    pod.status.as_ref()?.pod_ip.as_ref()?.parse().ok()
 }
 
 /// The pod port a Service port forwards to: `targetPort` (a number or a container port name),

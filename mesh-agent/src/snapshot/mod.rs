@@ -8,6 +8,7 @@ mod build;
 mod compiled;
 mod contain;
 mod endpoints;
+mod families;
 mod fingerprint;
 mod kube_view;
 mod model;

@@ -25,6 +25,10 @@ pub struct Service {
     pub addresses: Vec<IpAddr>,
     pub ports: Vec<ServicePort>,
     pub endpoints: Vec<Endpoint>,
+    /// A dual-stack Service's endpoints in its other family (`endpoints` hold its primary one):
+    /// a destination there is recognised as its backend, never balanced to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_family_endpoints: Vec<Endpoint>,
     /// A ServiceEntry with `location: MESH_EXTERNAL`.
     pub external: bool,
     /// Which namespaces see it.

@@ -172,7 +172,11 @@ impl Registry {
         if service.addresses.is_empty() {
             return;
         }
-        for endpoint in &service.endpoints {
+        for endpoint in service
+            .endpoints
+            .iter()
+            .chain(&service.other_family_endpoints)
+        {
             let Address::Ip(ip) = endpoint.address else {
                 continue;
             };
@@ -189,7 +193,11 @@ impl Registry {
     }
 
     fn index_endpoints(&mut self, service: &Service, index: usize) {
-        for endpoint in &service.endpoints {
+        for endpoint in service
+            .endpoints
+            .iter()
+            .chain(&service.other_family_endpoints)
+        {
             let Address::Ip(ip) = endpoint.address else {
                 continue;
             };

@@ -42,6 +42,7 @@ pub(crate) fn kube_service(service: &KubeService, mut endpoints: Vec<Endpoint>) 
         addresses,
         ports: ports.map(kube_port).collect(),
         endpoints,
+        other_family_endpoints: Vec::new(),
         external: false,
         visibility: Visibility::All,
     }
@@ -108,6 +109,7 @@ pub(crate) fn entry_service(entry: &Istio<ServiceEntrySpec>, host: &str) -> Serv
             .collect(),
         ports,
         endpoints,
+        other_family_endpoints: Vec::new(),
         external: spec.location != Some(Location::MeshInternal),
     }
 }

@@ -7,15 +7,16 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::endpoints::{pod_ip, EndpointIndex};
+use super::endpoints::EndpointIndex;
+use super::families::pod_ips;
 use super::model::{spiffe_id, Labels, Workload};
 use super::telemetry::{resolve, TelemetryByNamespace};
 use crate::net::ProxiedPod;
 use crate::resources::MeshConfig;
 
 impl EndpointIndex<'_> {
-    /// Every pod with an IP, as a workload: its principal in `mesh`'s trust domain, its
-    /// telemetry resolved from `telemetry`.
+    /// Every pod with an IP, as a workload under each of its IPs: its principal in `mesh`'s
+    /// trust domain, its telemetry resolved from `telemetry`.
     pub fn workloads(
         &self,
         mesh: &MeshConfig,
@@ -23,13 +24,18 @@ impl EndpointIndex<'_> {
     ) -> HashMap<IpAddr, Arc<Workload>> {
         let mut workloads = HashMap::with_capacity(self.pods().len());
         for ((namespace, name), pod, labels) in self.pods() {
-            if let Some(ip) = pod_ip(pod) {
-                let mut workload = workload(namespace, name, pod, labels);
-                let account = workload.service_account.as_deref();
-                workload.principal = Some(spiffe_id(&mesh.trust_domain, namespace, account));
-                let root = &mesh.root_namespace;
-                workload.telemetry = resolve(telemetry, root, namespace, labels);
-                workloads.insert(ip, Arc::new(workload));
+            let ips = pod_ips(pod);
+            if ips.is_empty() {
+                continue;
+            }
+            let mut workload = workload(namespace, name, pod, labels);
+            let account = workload.service_account.as_deref();
+            workload.principal = Some(spiffe_id(&mesh.trust_domain, namespace, account));
+            let root = &mesh.root_namespace;
+            workload.telemetry = resolve(telemetry, root, namespace, labels);
+            let workload = Arc::new(workload);
+            for ip in ips {
+                workloads.insert(ip, workload.clone());
             }
         }
         workloads

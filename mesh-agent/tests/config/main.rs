@@ -7,6 +7,7 @@
 mod harness;
 
 mod check;
+mod dual_stack;
 mod incremental;
 mod reload;
 mod routes;

@@ -54,6 +54,8 @@ impl<'a> Setup<'a> {
             listen: ListenAddrs {
                 outbound: "127.0.0.1:0".parse().unwrap(),
                 inbound: "127.0.0.1:0".parse().unwrap(),
+                outbound6: "[::1]:0".parse().unwrap(),
+                inbound6: "[::1]:0".parse().unwrap(),
             },
             ..Self::new(config, state)
         }

@@ -47,20 +47,22 @@ impl FakeOriginalDsts {
 }
 
 impl OriginalDsts for FakeOriginalDsts {
-    fn take(&self, netns_cookie: u64, source_port: u16) -> Option<SocketAddr> {
+    fn take(&self, netns_cookie: u64, peer: SocketAddr) -> Option<SocketAddr> {
         let taken = self
             .by_port
             .lock()
             .unwrap()
-            .remove(&(netns_cookie, source_port));
+            .remove(&(netns_cookie, peer.port()));
         taken.or_else(|| self.any_port.lock().unwrap().get(&netns_cookie).copied())
     }
 }
 
-/// `PodCapture` that records the enrolled cookies, or refuses every pod.
+/// `PodCapture` that records the enrolled cookies and the pod IPs given an inbound listener, or
+/// refuses every pod.
 #[derive(Default)]
 pub struct FakePodCapture {
     pub enrolled: Mutex<Vec<u64>>,
+    pub inbound_ips: Mutex<Vec<std::net::IpAddr>>,
     pub refuse: bool,
 }
 
@@ -68,6 +70,7 @@ impl PodCapture for FakePodCapture {
     fn enroll(&self, pod: &CapturedPod<'_>) -> anyhow::Result<()> {
         anyhow::ensure!(!self.refuse, "map full");
         self.enrolled.lock().unwrap().push(pod.netns_cookie);
+        self.inbound_ips.lock().unwrap().extend(pod.pod_ips());
         Ok(())
     }
     fn unenroll(&self, netns_cookie: u64) -> anyhow::Result<()> {
@@ -105,6 +108,7 @@ pub async fn current_pod(namespace: &str, name: &str, ip: &str) -> Arc<ProxiedPo
         namespace: namespace.into(),
         name: name.into(),
         ip: ip.parse().unwrap(),
+        ips: vec![ip.parse().unwrap()],
         netns,
         netns_cookie,
     })
@@ -195,6 +199,11 @@ impl Agent {
         listen: ListenAddrs,
     ) -> EnrolledPods {
         EnrolledPods::new(capture, self.inputs.clone(), listen, &mut self.registry)
+    }
+
+    /// The agent's shutdown phase, shared by its listeners and connections.
+    pub fn drain(&self) -> mesh_agent::drain::Drain {
+        self.inputs.http.drain.clone()
     }
 
     /// The registry's text, as `/metrics` serves it.

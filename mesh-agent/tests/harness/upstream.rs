@@ -1,5 +1,5 @@
 //! Upstream pods on loopback: one HTTP/1.1 + HTTP/2 server whose behaviour a test sets and
-//! which counts what it sees, and a TCP echo server.
+//! which counts what it sees, a TCP echo server answering once, and one echoing as bytes come.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -282,6 +282,21 @@ pub async fn echo_server(addr: SocketAddr, name: &'static str) -> SocketAddr {
                 let mut answer = format!("{name}:").into_bytes();
                 answer.extend_from_slice(&input);
                 stream.write_all(&answer).await.unwrap();
+            });
+        }
+    });
+    bound
+}
+
+/// A TCP server on `addr` that echoes bytes as they come, until the client closes.
+pub async fn streaming_echo_server(addr: SocketAddr) -> SocketAddr {
+    let listener = TcpListener::bind(addr).await.unwrap();
+    let bound = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut read, mut write) = stream.split();
+                let _ = tokio::io::copy(&mut read, &mut write).await;
             });
         }
     });

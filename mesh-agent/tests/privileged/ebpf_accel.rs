@@ -28,7 +28,7 @@ fn exchange(accelerate: bool, test: &str, pod_ip: &str) -> u64 {
         ip,
         Some(&format!("{ip}/32")),
     );
-    bpf.enroll(&pod.captured(None)).expect("enroll");
+    bpf.enroll(&pod.captured(&[])).expect("enroll");
 
     let how = Connect {
         ping_pong: true,

@@ -12,34 +12,34 @@ use mesh_agent::capture::{OriginalDsts, PodCapture};
 use std::net::{IpAddr, SocketAddr, TcpListener};
 
 /// A loaded, attached agent with one enrolled pod.
-struct Fixture {
-    bpf: MeshBpf,
-    pod: TestPod,
-    cgroup: TestCgroup,
+pub(crate) struct Fixture {
+    pub(crate) bpf: MeshBpf,
+    pub(crate) pod: TestPod,
+    pub(crate) cgroup: TestCgroup,
 }
 
 impl Fixture {
     /// `pod_ip` on the pod netns' `lo`.
-    fn new(test: &str, pod_ip: &str) -> Self {
+    pub(crate) fn new(test: &str, pod_ip: &str) -> Self {
         let ip: IpAddr = pod_ip.parse().unwrap();
         let pod = TestPod::new(
             &namespaced::unique_name(test),
             ip,
             Some(&format!("{ip}/32")),
         );
-        Self::with_pod(test, pod, None)
+        Self::with_pod(test, pod, &[])
     }
 
-    fn with_pod(test: &str, pod: TestPod, node_ip: Option<IpAddr>) -> Self {
+    pub(crate) fn with_pod(test: &str, pod: TestPod, node_ips: &[IpAddr]) -> Self {
         let bpf = namespaced::load_mesh_bpf();
         let cgroup = TestCgroup::new(&namespaced::unique_name(test));
         bpf.attach_cgroup(cgroup.path()).expect("attach");
-        bpf.enroll(&pod.captured(node_ip)).expect("enroll");
+        bpf.enroll(&pod.captured(node_ips)).expect("enroll");
         Fixture { bpf, pod, cgroup }
     }
 
     /// Connects from a process in the cgroup and the pod's netns; asserts it connected.
-    fn connect(&self, how: Connect) {
+    pub(crate) fn connect(&self, how: Connect) {
         let errno = connect_in(Some(self.cgroup.path()), &self.pod.netns_file, how);
         assert_eq!(errno, 0, "connect {how:?} failed: errno {errno}");
     }
@@ -58,12 +58,8 @@ fn outbound_connect_lands_on_15001_with_its_original_dst() {
     f.connect(Connect::to(service()));
     let (_conn, peer) = accept(&f.pod.outbound);
     assert_nothing_queued(&f.pod.service);
-    assert_eq!(f.bpf.take(f.pod.cookie, peer.port()), Some(service()));
-    assert_eq!(
-        f.bpf.take(f.pod.cookie, peer.port()),
-        None,
-        "record not deleted"
-    );
+    assert_eq!(f.bpf.take(f.pod.cookie, peer), Some(service()));
+    assert_eq!(f.bpf.take(f.pod.cookie, peer), None, "record not deleted");
     assert_eq!(f.bpf.counters().unwrap().captured_outbound, 1);
 }
 
@@ -79,7 +75,7 @@ fn connect6_to_ipv4_mapped_is_captured_as_ipv4() {
     };
     f.connect(how);
     let (_conn, peer) = accept(&f.pod.outbound);
-    assert_eq!(f.bpf.take(f.pod.cookie, peer.port()), Some(service()));
+    assert_eq!(f.bpf.take(f.pod.cookie, peer), Some(service()));
 }
 
 #[test]
@@ -113,7 +109,7 @@ fn a_pod_socket_carrying_a_mark_is_still_captured() {
     f.connect(how);
     let (_conn, peer) = accept(&f.pod.outbound);
     assert_nothing_queued(&f.pod.service);
-    assert_eq!(f.bpf.take(f.pod.cookie, peer.port()), Some(service()));
+    assert_eq!(f.bpf.take(f.pod.cookie, peer), Some(service()));
     assert_eq!(f.bpf.counters().unwrap().captured_outbound, 1);
 }
 
@@ -135,7 +131,7 @@ fn the_agents_own_cgroup_is_left_alone() {
     };
     let bpf = MeshBpf::load_with(&namespaced::object_path(), &options).expect("load");
     bpf.attach_cgroup(pods.path()).expect("attach");
-    bpf.enroll(&pod.captured(None)).expect("enroll");
+    bpf.enroll(&pod.captured(&[])).expect("enroll");
 
     let errno = connect_in(Some(agent.path()), &pod.netns_file, Connect::to(service()));
     assert_eq!(errno, 0, "connect from the agent's cgroup: errno {errno}");
@@ -235,7 +231,7 @@ impl InboundFixture {
         );
         client.ip(&["addr", "add", &format!("{NODE_IP}/24"), "dev", "veth-a"]);
         let app = pod.netns.run(|| TcpListener::bind("0.0.0.0:8080").unwrap());
-        let f = Fixture::with_pod("mesh-cap-in", pod, Some(NODE_IP.parse().unwrap()));
+        let f = Fixture::with_pod("mesh-cap-in", pod, &[NODE_IP.parse().unwrap()]);
         InboundFixture { f, client, app }
     }
 

@@ -39,7 +39,7 @@ fn a_successor_captures_the_predecessors_pods_from_the_shared_maps() {
     let cgroup = TestCgroup::new(&name);
     let predecessor = load(&dir, false);
     predecessor.attach_cgroup(cgroup.path()).expect("attach");
-    predecessor.enroll(&pod.captured(None)).expect("enroll");
+    predecessor.enroll(&pod.captured(&[])).expect("enroll");
 
     let successor = load(&dir, true);
     successor
@@ -57,7 +57,7 @@ fn a_successor_captures_the_predecessors_pods_from_the_shared_maps() {
     assert_eq!(errno, 0, "connect: errno {errno}");
     let (_conn, peer) = accept(&pod.outbound);
     assert_nothing_queued(&pod.service);
-    assert_eq!(successor.take(pod.cookie, peer.port()), Some(service));
+    assert_eq!(successor.take(pod.cookie, peer), Some(service));
 
     drop(successor);
     assert!(!dir.exists(), "the last agent's pins go with it");
@@ -81,7 +81,7 @@ fn agents_in_two_cgroups_never_capture_each_others_connects() {
     );
     let predecessor = load_in(&dir, false, old.id());
     predecessor.attach_cgroup(pods.path()).expect("attach");
-    predecessor.enroll(&pod.captured(None)).expect("enroll");
+    predecessor.enroll(&pod.captured(&[])).expect("enroll");
     let successor = load_in(&dir, true, new.id());
     successor.attach_cgroup(pods.path()).expect("attach");
 

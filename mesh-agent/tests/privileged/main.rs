@@ -10,6 +10,7 @@ mod harness;
 mod admin_peer;
 mod ebpf_accel;
 mod ebpf_capture;
+mod ebpf_capture_v6;
 mod ebpf_cgroup_root;
 mod ebpf_counter;
 mod ebpf_kernel;

@@ -190,6 +190,49 @@ async fn records_follow_the_enrolled_pods() {
 }
 
 #[tokio::test]
+async fn a_dual_stack_pod_gets_an_inbound_listener_per_family() {
+    let state = TempDir::new("enroll-dual");
+    let enrollment = start(&state);
+    let line = r#"{"op":"add","namespace":"shop","name":"web-0","uid":"uid-web-0","netns":"/proc/self/ns/net","ips":["127.0.0.1","::1"],"node_ips":["10.244.1.1","fd00:10:244:1::1"]}"#;
+    let added = enrollment.handle(line).await;
+    assert_eq!(added.enrolled, Some(true), "{added:?}");
+    let ips: Vec<String> = added
+        .pod
+        .unwrap()
+        .ips
+        .iter()
+        .map(|ip| ip.to_string())
+        .collect();
+    assert_eq!(ips, ["127.0.0.1", "::1"]);
+    let inbound = enrollment.capture.inbound_ips.lock().unwrap().clone();
+    assert_eq!(inbound.len(), 2, "{inbound:?}");
+    assert!(inbound[1].is_ipv6(), "{inbound:?}");
+}
+
+#[tokio::test]
+async fn pod_ips_are_one_or_two_of_different_families() {
+    let state = TempDir::new("enroll-ips");
+    let enrollment = start(&state);
+    let with_ips = |ips: &str| {
+        format!(
+            r#"{{"op":"add","namespace":"shop","name":"web-0","uid":"uid-web-0","netns":"/proc/self/ns/net","ips":{ips}}}"#
+        )
+    };
+    let cases = [
+        ("[]", "field `ips` must list at least one pod IP"),
+        (
+            r#"["127.0.0.1","127.0.0.2"]"#,
+            "expected one or two addresses, at most one per family",
+        ),
+    ];
+    for (ips, expected) in cases {
+        let error = error_of(&enrollment, &with_ips(ips)).await;
+        assert!(error.contains(expected), "{ips}: {error}");
+    }
+    assert!(enrollment.enrolled().await.is_empty());
+}
+
+#[tokio::test]
 async fn a_pod_the_capture_layer_refuses_is_not_enrolled() {
     let state = TempDir::new("enroll-refuse");
     let refusing = FakePodCapture {

@@ -7,6 +7,8 @@
 mod harness;
 
 mod authority;
+mod drain;
+mod drain_shutdown;
 mod enroll_api;
 mod enroll_cli;
 mod gateway_http;

@@ -14,6 +14,7 @@ mod admin_socket;
 mod cardinality;
 mod flows;
 mod grafana_dashboard;
+mod health;
 mod trace_export;
 mod trace_propagation;
 mod trace_proxy;

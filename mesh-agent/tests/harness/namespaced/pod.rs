@@ -1,6 +1,6 @@
 //! A test pod: a netns holding the agent's listeners (15001 on loopback, 15006), a service
 //! stand-in (10.96.0.1:80, so uncaptured connects land somewhere) and,
-//! optionally, the pod IP (both on `lo`).
+//! optionally, the pod IP (both on `lo`); with `with_ipv6`, the same for IPv6.
 
 use super::netns::TestNetns;
 use mesh_agent::bpf::socket_netns_cookie;
@@ -30,7 +30,24 @@ pub struct TestPod {
     pub inbound: TcpListener,
     /// The service stand-in, 10.96.0.1:80.
     pub service: TcpListener,
+    /// The IPv6 half, when the pod has one.
+    pub v6: Option<TestPodV6>,
 }
+
+/// The IPv6 address of a test pod and the IPv6 listeners in its netns.
+pub struct TestPodV6 {
+    /// The pod's IPv6 address.
+    pub pod_ip: IpAddr,
+    /// The agent's outbound listener, [::1]:15001.
+    pub outbound: TcpListener,
+    /// The agent's inbound listener, [::]:15006 (IPv6 only).
+    pub inbound: TcpListener,
+    /// The service stand-in, [fd00:10:96::1]:80.
+    pub service: TcpListener,
+}
+
+/// The IPv6 ClusterIP the tests connect to.
+pub const SERVICE_V6: &str = "[fd00:10:96::1]:80";
 
 impl TestPod {
     /// A pod netns named `name`; `local_pod_ip` puts the pod IP (`a.b.c.d/len`) on `lo` (tests wiring a veth pass `None` and add it themselves).
@@ -59,19 +76,62 @@ impl TestPod {
             outbound,
             inbound,
             service,
+            v6: None,
         }
     }
 
-    /// The pod as the capture layer sees it.
-    pub fn captured(&self, node_ip: Option<IpAddr>) -> CapturedPod<'_> {
+    /// Gives the pod the IPv6 address `pod_ip` (on `lo` when `local`, else the test adds it)
+    /// and the IPv6 listeners; addresses without duplicate address detection.
+    pub fn with_ipv6(mut self, pod_ip: IpAddr, local: bool) -> Self {
+        self.netns
+            .ip(&["addr", "add", "fd00:10:96::1/128", "dev", "lo", "nodad"]);
+        if local {
+            let cidr = format!("{pod_ip}/128");
+            self.netns.ip(&["addr", "add", &cidr, "dev", "lo", "nodad"]);
+        }
+        let (outbound, inbound, service) = self.netns.run(|| {
+            (
+                listen_v6("[::1]:15001"),
+                listen_v6("[::]:15006"),
+                listen_v6(SERVICE_V6),
+            )
+        });
+        self.v6 = Some(TestPodV6 {
+            pod_ip,
+            outbound,
+            inbound,
+            service,
+        });
+        self
+    }
+
+    /// The pod as the capture layer sees it, the node at `node_ips`.
+    pub fn captured(&self, node_ips: &[IpAddr]) -> CapturedPod<'_> {
+        let mut inbound_listeners = vec![(self.pod_ip, self.inbound.as_fd())];
+        if let Some(v6) = &self.v6 {
+            inbound_listeners.push((v6.pod_ip, v6.inbound.as_fd()));
+        }
         CapturedPod {
             netns_cookie: self.cookie,
             netns: self.netns_file.as_fd(),
-            pod_ip: self.pod_ip,
-            node_ip,
-            inbound_listener: self.inbound.as_fd(),
+            node_ips: node_ips.to_vec(),
+            inbound_listeners,
         }
     }
+}
+
+/// An IPv6-only listener on `addr` (so `[::]` leaves IPv4 to the IPv4 listener).
+fn listen_v6(addr: &str) -> TcpListener {
+    use socket2::{Domain, Socket, Type};
+    let addr: SocketAddr = addr.parse().unwrap();
+    let socket = Socket::new(Domain::IPV6, Type::STREAM, None).expect("socket");
+    socket.set_only_v6(true).expect("IPV6_V6ONLY");
+    socket.set_reuse_address(true).expect("SO_REUSEADDR");
+    socket
+        .bind(&addr.into())
+        .unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+    socket.listen(128).expect("listen");
+    socket.into()
 }
 
 /// Accepts one connection that is already (or about to be) queued; panics if none comes.

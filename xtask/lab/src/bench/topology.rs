@@ -42,6 +42,7 @@ pub fn up(nodes: u8, yaml: &str, agent_args: &str) -> Result<Lab> {
         name: LAB.to_string(),
         nodes,
         build: false,
+        ip_family: Default::default(),
     };
     eprintln!("==> lab {LAB}: {nodes} node(s) from {yaml}, agent flags {agent_args:?}");
     Lab::up(&opts, &[path])

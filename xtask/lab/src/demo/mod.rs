@@ -59,6 +59,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         name: LAB_NAME.into(),
         nodes: NODES,
         build: false,
+        ip_family: Default::default(),
     };
     let manifests = demo_manifests()?;
     let mut lab = step(

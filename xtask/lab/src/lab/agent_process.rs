@@ -16,8 +16,11 @@ use std::time::{Duration, Instant};
 pub const AGENT_ARGS_ENV: &str = "MESH_LAB_AGENT_ARGS";
 /// Where the agents pin their maps: `<dir>/<lab>-node-N`.
 pub const PIN_ROOT: &str = "/sys/fs/bpf/mesh";
-/// How long an agent gets to detach and unenroll after SIGTERM.
+/// How long an agent gets to drain, detach and unenroll after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The agents' `--drain-time`, seconds: below [`STOP_TIMEOUT`], so a drain ends on its own
+/// (connections still open closed, pods unenrolled) before SIGKILL would cut it short.
+const DRAIN_TIME_SECS: &str = "5";
 
 /// Everything one agent is started with.
 pub struct AgentLaunch<'a> {
@@ -84,6 +87,8 @@ pub fn spawn(launch: &AgentLaunch) -> Result<u32> {
             "0.0.0.0:15020",
             "--ready-addr",
             "0.0.0.0:15021",
+            "--drain-time",
+            DRAIN_TIME_SECS,
         ])
         .args(extra_args())
         .env(WORKER_THREADS_ENV, worker_threads())

@@ -1,12 +1,14 @@
-//! Addresses and names: which node a pod goes to, its IP, netns and cgroup; ClusterIPs.
-//! Everything is decided here, before any kernel object exists, so a full lab fails cleanly.
+//! Addresses and names: which node a pod goes to, its IPs, netns and cgroup; ClusterIPs (per
+//! family of the lab, `family.rs`). Everything is decided here, before any kernel object
+//! exists, so a full lab fails cleanly.
 
+use super::family::{free_cluster_ip6, node_ip6};
 use super::plan::{Placement, PodPlan, ServicePlan};
 use super::state::{Labels, Node, Pod, Service, State};
 use anyhow::{anyhow, bail, Result};
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// A pod netns name longer than this is replaced by a hashed one.
 const MAX_NETNS_NAME: usize = 48;
@@ -15,7 +17,8 @@ const FIRST_CLUSTER_IP: u32 = u32::from_be_bytes([10, 96, 0, 10]);
 /// The last ClusterIP: 10.96.255.254.
 const LAST_CLUSTER_IP: u32 = u32::from_be_bytes([10, 96, 255, 254]);
 
-/// The nodes of a new lab: `node-1 … node-N`, 10.250.0.N, cgroup `<root>/node-N`.
+/// The nodes of a new lab: `node-1 … node-N`, 10.250.0.N (and fd00:10:250::N with IPv6),
+/// cgroup `<root>/node-N`.
 pub fn nodes(state: &State, count: u8) -> Vec<Node> {
     (1..=count)
         .map(|i| Node {
@@ -23,6 +26,7 @@ pub fn nodes(state: &State, count: u8) -> Vec<Node> {
             index: i,
             netns: format!("{}-node-{i}", state.name),
             address: Ipv4Addr::new(10, 250, 0, i),
+            address6: state.ip_family.has_v6().then(|| node_ip6(i)),
             cgroup: state.cgroup_root.join(format!("node-{i}")),
         })
         .collect()
@@ -35,19 +39,18 @@ pub fn fabric_netns(lab: &str) -> String {
 
 /// Places and addresses a planned pod and records it in `state`.
 pub fn pod(state: &mut State, plan: &PodPlan, ns_labels: &Labels) -> Result<Pod> {
-    let (node, ip, cgroup_parent) = match &plan.external_host {
-        Some(_) => (
-            None,
-            external_ip(state)?,
-            state.cgroup_root.join("external"),
-        ),
+    let family = state.ip_family;
+    let (node, slot, ips, cgroup_parent) = match &plan.external_host {
+        Some(_) => {
+            let slot = external_slot(state)?;
+            let root = state.cgroup_root.join("external");
+            (None, slot, family.external_ips(slot), root)
+        }
         None => {
             let node = choose_node(state, &plan.placement)?.clone();
-            (
-                Some(node.name.clone()),
-                pod_ip(state, &node)?,
-                node.cgroup.clone(),
-            )
+            let slot = pod_slot(state, &node)?;
+            let ips = family.pod_ips(node.index, slot);
+            (Some(node.name.clone()), slot, ips, node.cgroup.clone())
         }
     };
     let pod = Pod {
@@ -55,7 +58,8 @@ pub fn pod(state: &mut State, plan: &PodPlan, ns_labels: &Labels) -> Result<Pod>
         name: plan.name.clone(),
         uid: new_uid()?,
         node,
-        ip,
+        ips,
+        slot,
         meshed: plan.external_host.is_none() && is_meshed(&plan.labels, ns_labels),
         netns: pod_netns(state, &plan.namespace, &plan.name),
         cgroup: cgroup_parent.join(format!("{}.{}", plan.namespace, plan.name)),
@@ -69,19 +73,34 @@ pub fn pod(state: &mut State, plan: &PodPlan, ns_labels: &Labels) -> Result<Pod>
     Ok(pod)
 }
 
-/// Gives a planned Service its ClusterIP and records it in `state`.
+/// Gives a planned Service a ClusterIP per family of the lab (the one its YAML fixes, if any)
+/// and records it in `state`.
 pub fn service(state: &mut State, plan: &ServicePlan) -> Result<Service> {
-    let ip = match plan.cluster_ip {
-        Some(ip) => ip,
-        None => (FIRST_CLUSTER_IP..=LAST_CLUSTER_IP)
-            .map(Ipv4Addr::from)
-            .find(|ip| state.services.iter().all(|s| s.cluster_ip != *ip))
-            .ok_or_else(|| anyhow!("no free ClusterIP left in 10.96.0.0/16"))?,
-    };
+    let taken: Vec<IpAddr> = state
+        .services
+        .iter()
+        .flat_map(|s| s.cluster_ips.iter().copied())
+        .collect();
+    let given = |v4: bool| plan.cluster_ip.filter(|ip| ip.is_ipv4() == v4);
+    let mut cluster_ips = Vec::new();
+    if state.ip_family.has_v4() {
+        let free = || {
+            (FIRST_CLUSTER_IP..=LAST_CLUSTER_IP)
+                .map(|ip| IpAddr::V4(Ipv4Addr::from(ip)))
+                .find(|ip| !taken.contains(ip))
+        };
+        let ip = given(true).or_else(free);
+        cluster_ips.push(ip.ok_or_else(|| anyhow!("no free ClusterIP left in 10.96.0.0/16"))?);
+    }
+    if state.ip_family.has_v6() {
+        let free = || free_cluster_ip6(&taken).map(IpAddr::V6);
+        let ip = given(false).or_else(free);
+        cluster_ips.push(ip.ok_or_else(|| anyhow!("no free ClusterIP left in fd00:10:96::/112"))?);
+    }
     let service = Service {
         namespace: plan.namespace.clone(),
         name: plan.name.clone(),
-        cluster_ip: ip,
+        cluster_ips,
         selector: plan.selector.clone(),
         ports: plan.ports.clone(),
     };
@@ -119,17 +138,21 @@ fn choose_node<'s>(state: &'s mut State, placement: &Placement) -> Result<&'s No
     Ok(&state.nodes[index])
 }
 
-fn pod_ip(state: &State, node: &Node) -> Result<Ipv4Addr> {
+/// A free host number on `node`'s pod network (1 is its gateway).
+fn pod_slot(state: &State, node: &Node) -> Result<u8> {
+    let on_node = |p: &&Pod| p.node.as_deref() == Some(node.name.as_str());
+    let taken: Vec<u8> = state.pods.iter().filter(on_node).map(|p| p.slot).collect();
     (2..=254)
-        .map(|k| Ipv4Addr::new(10, 244, node.index, k))
-        .find(|ip| state.pods.iter().all(|p| p.ip != *ip))
+        .find(|k| !taken.contains(k))
         .ok_or_else(|| anyhow!("{} is full (253 pods)", node.name))
 }
 
-fn external_ip(state: &State) -> Result<Ipv4Addr> {
+/// A free host number on the external segment.
+fn external_slot(state: &State) -> Result<u8> {
+    let external = |p: &&Pod| p.external_host.is_some();
+    let taken: Vec<u8> = state.pods.iter().filter(external).map(|p| p.slot).collect();
     (1..=254)
-        .map(|m| Ipv4Addr::new(10, 250, 1, m))
-        .find(|ip| state.pods.iter().all(|p| p.ip != *ip))
+        .find(|m| !taken.contains(m))
         .ok_or_else(|| anyhow!("the external segment is full (254 hosts)"))
 }
 

@@ -1,6 +1,6 @@
 //! `cargo xtask lab up|apply|delete|exec|status|agent|top|down` (DESIGN.md §6, "Lab CLI").
 
-use super::{down, ExecTarget, Lab, UpOptions, DEFAULT_LAB};
+use super::{down, ExecTarget, IpFamily, Lab, UpOptions, DEFAULT_LAB};
 use anyhow::{Context, Result};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -25,6 +25,9 @@ enum LabCommand {
         /// Do not build the workspace's binaries first.
         #[arg(long)]
         no_build: bool,
+        /// Address families of pods and Services (IPv6: lab-only fd00:10:… addresses).
+        #[arg(long, value_enum, default_value_t = IpFamily::Ipv4)]
+        ip_family: IpFamily,
         /// YAML files or directories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -91,12 +94,14 @@ pub fn run(args: LabArgs) -> Result<()> {
         LabCommand::Up {
             nodes,
             no_build,
+            ip_family,
             paths,
         } => {
             let opts = UpOptions {
                 name,
                 nodes,
                 build: !no_build,
+                ip_family,
             };
             print!("{}", Lab::up(&opts, &paths)?.status());
         }

@@ -10,6 +10,7 @@ use super::{run, Lab};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -53,12 +54,27 @@ pub fn del(lab: &Lab, node: &Node, pod: &Pod) -> Result<()> {
 
 /// The network configuration the runtime writes on the plugin's stdin.
 fn netconf(lab: &Lab, node: &Node, pod: &Pod) -> Value {
-    let gateway = bridge_address(node);
+    let ips: Vec<Value> = pod
+        .ips()
+        .iter()
+        .map(|ip| {
+            let (prefix, gateway) = bridge_address(node, ip.is_ipv4());
+            json!({"address": format!("{ip}/{prefix}"), "gateway": gateway, "interface": 0})
+        })
+        .collect();
+    let routes: Vec<Value> = pod
+        .ips()
+        .iter()
+        .map(|ip| match ip.is_ipv4() {
+            true => json!({"dst": "10.244.0.0/16", "gw": bridge_address(node, true).1}),
+            false => json!({"dst": super::family::POD_RANGE6, "gw": bridge_address(node, false).1}),
+        })
+        .collect();
     let prev_result = json!({
         "cniVersion": CNI_VERSION,
         "interfaces": [{"name": "eth0", "sandbox": netns_path(pod)}],
-        "ips": [{"address": format!("{}/24", pod.ip), "gateway": gateway, "interface": 0}],
-        "routes": [{"dst": "10.244.0.0/16", "gw": gateway}],
+        "ips": ips,
+        "routes": routes,
     });
     json!({
         "cniVersion": CNI_VERSION,
@@ -138,8 +154,13 @@ fn netns_path(pod: &Pod) -> String {
 }
 
 /// The node's bridge address on the pod network (`10.244.N.1`): kubelet probes come from it.
-fn bridge_address(node: &Node) -> String {
-    format!("10.244.{}.1", node.index)
+/// The prefix length of the pod network and the node's bridge on it (the pod's gateway), per
+/// family.
+fn bridge_address(node: &Node, v4: bool) -> (u8, IpAddr) {
+    match v4 {
+        true => (24, Ipv4Addr::new(10, 244, node.index, 1).into()),
+        false => (64, super::family::pod_ip6(node.index, 1).into()),
+    }
 }
 
 /// The `mesh-cni` binary, where the workspace's binaries are built.

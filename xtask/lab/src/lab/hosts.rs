@@ -54,7 +54,9 @@ pub fn render(state: &State, owner: &HostsOwner) -> String {
     let mut out = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     let (own_namespace, in_cluster) = match owner {
         HostsOwner::Pod(pod) => {
-            let _ = writeln!(out, "{}\t{}", pod.ip, pod.name);
+            for ip in &pod.ips {
+                let _ = writeln!(out, "{ip}\t{}", pod.name);
+            }
             (Some(pod.namespace.as_str()), pod.external_host.is_none())
         }
         HostsOwner::Node { .. } => (None, true),
@@ -65,12 +67,17 @@ pub fn render(state: &State, owner: &HostsOwner) -> String {
     out.push_str("# external hosts\n");
     for pod in &state.pods {
         if let Some(host) = &pod.external_host {
-            let _ = writeln!(out, "{}\t{host}", pod.ip);
+            for ip in &pod.ips {
+                let _ = writeln!(out, "{ip}\t{host}");
+            }
         }
     }
     out.push_str("# nodes\n");
     for node in &state.nodes {
         let _ = writeln!(out, "{}\t{}", node.address, node.name);
+        if let Some(address6) = node.address6 {
+            let _ = writeln!(out, "{address6}\t{}", node.name);
+        }
     }
     out
 }
@@ -79,14 +86,15 @@ fn render_services(state: &State, own_namespace: Option<&str>, out: &mut String)
     out.push_str("# services\n");
     for svc in &state.services {
         let (name, ns) = (&svc.name, &svc.namespace);
-        let _ = write!(
-            out,
-            "{}\t{name}.{ns}.svc.cluster.local {name}.{ns}.svc {name}.{ns}",
-            svc.cluster_ip
-        );
-        if own_namespace == Some(ns.as_str()) {
-            let _ = write!(out, " {name}");
+        for ip in &svc.cluster_ips {
+            let _ = write!(
+                out,
+                "{ip}\t{name}.{ns}.svc.cluster.local {name}.{ns}.svc {name}.{ns}"
+            );
+            if own_namespace == Some(ns.as_str()) {
+                let _ = write!(out, " {name}");
+            }
+            out.push('\n');
         }
-        out.push('\n');
     }
 }

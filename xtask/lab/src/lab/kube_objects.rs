@@ -86,8 +86,10 @@ fn service(svc: &Service) -> core::Service {
     core::Service {
         metadata: meta(Some(&svc.namespace), &svc.name, &BTreeMap::new()),
         spec: Some(core::ServiceSpec {
-            cluster_ip: Some(svc.cluster_ip.to_string()),
-            cluster_ips: Some(vec![svc.cluster_ip.to_string()]),
+            cluster_ip: Some(svc.cluster_ips[0].to_string()),
+            cluster_ips: Some(svc.cluster_ips.iter().map(ToString::to_string).collect()),
+            ip_families: Some(svc.cluster_ips.iter().map(|ip| family_name(*ip)).collect()),
+            ip_family_policy: Some(family_policy(&svc.cluster_ips).into()),
             selector: (!svc.selector.is_empty()).then(|| svc.selector.clone()),
             ports: Some(ports.collect()),
             ..Default::default()
@@ -123,12 +125,29 @@ fn pod_object(pod: &Pod) -> core::Pod {
         }),
         status: Some(core::PodStatus {
             phase: Some("Running".into()),
-            pod_ip: Some(pod.ip.to_string()),
-            pod_ips: Some(vec![core::PodIP {
-                ip: pod.ip.to_string(),
-            }]),
+            pod_ip: Some(pod.ips[0].to_string()),
+            pod_ips: Some(
+                pod.ips
+                    .iter()
+                    .map(|ip| core::PodIP { ip: ip.to_string() })
+                    .collect(),
+            ),
             ..Default::default()
         }),
+    }
+}
+
+/// `IPv4` or `IPv6`, as `ipFamilies` names them.
+fn family_name(ip: std::net::IpAddr) -> String {
+    if ip.is_ipv4() { "IPv4" } else { "IPv6" }.into()
+}
+
+/// `ipFamilyPolicy` of a Service with `cluster_ips`.
+fn family_policy(cluster_ips: &[std::net::IpAddr]) -> &'static str {
+    if cluster_ips.len() > 1 {
+        "RequireDualStack"
+    } else {
+        "SingleStack"
     }
 }
 

@@ -15,10 +15,14 @@ pub(crate) mod cgroup;
 mod cli;
 mod cni;
 mod delete;
+mod family;
+#[cfg(test)]
+mod family_tests;
 mod hosts;
 mod kube_objects;
 mod manifest;
 pub(crate) mod net;
+mod net6;
 mod node_http;
 mod objects;
 mod paths;
@@ -35,6 +39,7 @@ mod up;
 
 pub use agent::METRICS_PORT;
 pub use cli::{run, LabArgs};
+pub use family::IpFamily;
 pub use paths::{labs_dir, target_dir};
 pub use state::{Node, Pod, Service, ServicePort};
 pub use status::{LabStatus, NodeStatus, PodPhase, PodStatus};

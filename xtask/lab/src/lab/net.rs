@@ -1,8 +1,9 @@
 //! The lab's wiring with `ip`: a fabric bridge, node namespaces with a pod bridge, pod and
-//! external-host namespaces. Veth pairs are created directly between two lab namespaces, so
+//! external-host namespaces (their IPv6 side in `net6.rs`). Veth pairs are created directly between two lab namespaces, so
 //! nothing ever appears in the host's namespace, and no namespace gets a default route.
 
 use super::alloc::fabric_netns;
+use super::net6::{self, add_address};
 use super::run::{in_netns, ip, ip_in};
 use super::state::{Node, Pod};
 use anyhow::{Context, Result};
@@ -20,7 +21,7 @@ const FABRIC_RANGE: &str = "10.250.0.0/16";
 pub fn create_fabric(lab: &str) -> Result<()> {
     let fabric = fabric_netns(lab);
     add_netns(&fabric)?;
-    ip_in(&fabric, &["link", "add", FABRIC_BRIDGE, "type", "bridge"])?;
+    add_bridge(&fabric, FABRIC_BRIDGE)?;
     ip_in(&fabric, &["link", "set", FABRIC_BRIDGE, "up"])?;
     Ok(())
 }
@@ -41,7 +42,7 @@ pub fn create_node(lab: &str, node: &Node, all: &[Node]) -> Result<()> {
         ],
     )?;
     ip_in(&node.netns, &["link", "set", "eth0", "up"])?;
-    ip_in(&node.netns, &["link", "add", NODE_BRIDGE, "type", "bridge"])?;
+    add_bridge(&node.netns, NODE_BRIDGE)?;
     let gateway = format!("10.244.{}.1/24", node.index);
     ip_in(&node.netns, &["addr", "add", &gateway, "dev", NODE_BRIDGE])?;
     ip_in(&node.netns, &["link", "set", NODE_BRIDGE, "up"])?;
@@ -53,13 +54,13 @@ pub fn create_node(lab: &str, node: &Node, all: &[Node]) -> Result<()> {
             &["route", "add", &range, "via", &other.address.to_string()],
         )?;
     }
-    Ok(())
+    net6::wire_node(node, all, NODE_BRIDGE)
 }
 
 /// Creates a pod's namespace, wired to its node's bridge, with routes only to the lab.
 pub fn create_pod(pod: &Pod, node: &Node) -> Result<()> {
     add_netns(&pod.netns)?;
-    let node_end = format!("veth{}", pod.ip.octets()[3]);
+    let node_end = format!("veth{}", pod.slot);
     ip(&[
         "link",
         "add",
@@ -78,28 +79,28 @@ pub fn create_pod(pod: &Pod, node: &Node) -> Result<()> {
         &node.netns,
         &["link", "set", &node_end, "master", NODE_BRIDGE, "up"],
     )?;
-    ip_in(
-        &pod.netns,
-        &["addr", "add", &format!("{}/24", pod.ip), "dev", "eth0"],
-    )?;
     ip_in(&pod.netns, &["link", "set", "eth0", "up"])?;
-    let gateway = format!("10.244.{}.1", node.index);
-    for range in [POD_RANGES, FABRIC_RANGE] {
-        ip_in(&pod.netns, &["route", "add", range, "via", &gateway])?;
+    if let Some(ip) = pod.ips.iter().find(|ip| ip.is_ipv4()) {
+        add_address(&pod.netns, *ip, 24, 0, "eth0")?;
+        let gateway = format!("10.244.{}.1", node.index);
+        for range in [POD_RANGES, FABRIC_RANGE] {
+            ip_in(&pod.netns, &["route", "add", range, "via", &gateway])?;
+        }
     }
-    Ok(())
+    net6::wire_pod(pod, node)
 }
 
 /// Creates an external host on the fabric, outside every node, with routes to the pod ranges.
 pub fn create_external(lab: &str, host: &Pod, nodes: &[Node]) -> Result<()> {
     add_netns(&host.netns)?;
-    let fabric_end = format!("x{}", host.ip.octets()[3]);
+    let fabric_end = format!("x{}", host.slot);
     link_to_fabric(lab, &fabric_end, &host.netns)?;
-    ip_in(
-        &host.netns,
-        &["addr", "add", &format!("{}/16", host.ip), "dev", "eth0"],
-    )?;
     ip_in(&host.netns, &["link", "set", "eth0", "up"])?;
+    net6::wire_external(host, nodes)?;
+    let Some(ip) = host.ips.iter().find(|ip| ip.is_ipv4()) else {
+        return Ok(());
+    };
+    add_address(&host.netns, *ip, 16, 0, "eth0")?;
     for node in nodes {
         let range = format!("10.244.{}.0/24", node.index);
         ip_in(
@@ -139,6 +140,13 @@ pub fn add_netns(name: &str) -> Result<()> {
     ip(&["netns", "add", name]).with_context(|| format!("creating network namespace {name}"))?;
     ip_in(name, &["link", "set", "lo", "up"])?;
     Ok(())
+}
+
+/// A bridge in `netns`, without multicast snooping (IPv6 neighbour discovery is multicast, and
+/// no querier runs in the lab).
+fn add_bridge(netns: &str, name: &str) -> Result<()> {
+    let args = ["link", "add", name, "type", "bridge", "mcast_snooping", "0"];
+    ip_in(netns, &args).map(|_| ())
 }
 
 /// A veth pair: `fabric_end` on the fabric bridge, `eth0` in `netns`.

@@ -1,6 +1,7 @@
 //! One document → one typed object, through the real k8s-openapi types; every error is a plain
 //! message that the caller prefixes with the file, document and object.
 
+use super::family::is_cluster_ip6;
 use super::manifest::Document;
 use super::plan::{MeshResource, Placement, PodPlan, ServicePlan, MESH_GROUPS};
 use super::state::{Container, Labels, ServicePort};
@@ -9,7 +10,7 @@ use k8s_openapi::api::core::v1::{self as core, Namespace, Pod, PodSpec, Service}
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::de::DeserializeOwned;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// The annotation that puts a pod on the external segment under a hostname.
 pub const EXTERNAL_HOST_ANNOTATION: &str = "lab.mesh/external-host";
@@ -181,22 +182,25 @@ pub fn service(doc: &Document) -> Result<ServicePlan, String> {
     })
 }
 
-fn cluster_ip(given: Option<&str>) -> Result<Option<Ipv4Addr>, String> {
+fn cluster_ip(given: Option<&str>) -> Result<Option<IpAddr>, String> {
     match given {
         None | Some("") => Ok(None),
         Some("None") => {
             Err("headless Services (clusterIP: None) are not supported by the lab".into())
         }
         Some(text) => {
-            let ip: Ipv4Addr = text
+            let ip: IpAddr = text
                 .parse()
-                .map_err(|_| format!("spec.clusterIP {text:?} is not an IPv4 address"))?;
-            if ip.octets()[..2] != [10, 96] {
-                return Err(format!(
+                .map_err(|_| format!("spec.clusterIP {text:?} is not an IP address"))?;
+            match ip {
+                IpAddr::V4(v4) if v4.octets()[..2] != [10, 96] => Err(format!(
                     "spec.clusterIP {ip} is outside the lab's 10.96.0.0/16"
-                ));
+                )),
+                IpAddr::V6(v6) if !is_cluster_ip6(v6) => Err(format!(
+                    "spec.clusterIP {ip} is outside the lab's fd00:10:96::/112"
+                )),
+                _ => Ok(Some(ip)),
             }
-            Ok(Some(ip))
         }
     }
 }

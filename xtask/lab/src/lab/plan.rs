@@ -6,7 +6,7 @@ use super::objects;
 use super::state::{Container, Labels, ServicePort, State};
 use anyhow::Result;
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// API groups whose resources are configuration for the mesh (copied to `config/`).
 pub const MESH_GROUPS: [&str; 4] = [
@@ -58,7 +58,7 @@ pub struct ServicePlan {
     pub origin: String,
     pub namespace: String,
     pub name: String,
-    pub cluster_ip: Option<Ipv4Addr>,
+    pub cluster_ip: Option<IpAddr>,
     pub selector: Labels,
     pub ports: Vec<ServicePort>,
 }
@@ -146,7 +146,12 @@ impl Plan {
             }
         }
         let mut services = BTreeSet::new();
-        let mut ips: BTreeSet<Ipv4Addr> = state.services.iter().map(|s| s.cluster_ip).collect();
+        let mut ips: BTreeSet<IpAddr> = state
+            .services
+            .iter()
+            .flat_map(|s| s.cluster_ips.iter().copied())
+            .collect();
+        let family = state.ip_family;
         for svc in &self.services {
             let key = (svc.namespace.as_str(), svc.name.as_str());
             if !services.insert(key) || state.service(key.0, key.1).is_some() {
@@ -154,6 +159,19 @@ impl Plan {
             }
             if let Some(ip) = svc.cluster_ip.filter(|ip| !ips.insert(*ip)) {
                 problems.push(svc.problem(format!("spec.clusterIP {ip} is already in use")));
+            }
+            let in_lab = |ip: &IpAddr| {
+                if ip.is_ipv4() {
+                    family.has_v4()
+                } else {
+                    family.has_v6()
+                }
+            };
+            if let Some(ip) = svc.cluster_ip.filter(|ip| !in_lab(ip)) {
+                let lab = format!("{family:?}").to_lowercase();
+                problems.push(svc.problem(format!(
+                    "spec.clusterIP {ip} is not of the lab's ip family {lab}"
+                )));
             }
         }
     }

@@ -72,7 +72,8 @@ pub fn pod_command(pod: &Pod, argv: &[String]) -> Result<Command> {
     }
     cmd.env("POD_NAME", &pod.name)
         .env("POD_NAMESPACE", &pod.namespace)
-        .env("POD_IP", pod.ip.to_string());
+        .env("POD_IP", pod.ips[0].to_string())
+        .env("POD_IPS", pod_ips(pod));
     Ok(cmd)
 }
 
@@ -89,7 +90,8 @@ fn pod_env(cmd: &mut Command, pod: &Pod, container: &Container) {
     cmd.env("PATH", search_path())
         .env("POD_NAME", &pod.name)
         .env("POD_NAMESPACE", &pod.namespace)
-        .env("POD_IP", pod.ip.to_string())
+        .env("POD_IP", pod.ips[0].to_string())
+        .env("POD_IPS", pod_ips(pod))
         .env("NODE_NAME", pod.node.as_deref().unwrap_or("external"))
         .env("HOSTNAME", &pod.name);
     for (name, value) in &container.env {
@@ -108,4 +110,10 @@ fn search_path() -> OsString {
 /// The exit code a container recorded, if it has exited.
 pub fn exit_code(exit_file: &Path) -> Option<i32> {
     std::fs::read_to_string(exit_file).ok()?.trim().parse().ok()
+}
+
+/// `POD_IPS`: the pod's IPs, comma-separated (the downward API's `status.podIPs`).
+fn pod_ips(pod: &Pod) -> String {
+    let ips: Vec<String> = pod.ips.iter().map(ToString::to_string).collect();
+    ips.join(",")
 }

@@ -1,9 +1,10 @@
 //! The lab's recorded state (`state.json`): nodes, pods, Services and namespaces with their labels.
 
+use super::family::IpFamily;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 /// Labels or a selector: key → value.
@@ -20,6 +21,9 @@ pub struct State {
     pub(super) services: Vec<Service>,
     /// Round-robin cursor for pods that name no node.
     pub(super) next_node: usize,
+    /// The families of pod and Service addresses (`lab up --ip-family`).
+    #[serde(default)]
+    pub(super) ip_family: IpFamily,
 }
 
 /// A lab node: a network namespace with a bridge for its pods and its own cgroup subtree.
@@ -29,6 +33,9 @@ pub struct Node {
     pub(super) index: u8,
     pub(super) netns: String,
     pub(super) address: Ipv4Addr,
+    /// The node's IPv6 address on the fabric, in ipv6 and dual labs.
+    #[serde(default)]
+    pub(super) address6: Option<Ipv6Addr>,
     pub(super) cgroup: PathBuf,
 }
 
@@ -40,7 +47,11 @@ pub struct Pod {
     pub(super) uid: String,
     /// `None` for an external host.
     pub(super) node: Option<String>,
-    pub(super) ip: Ipv4Addr,
+    /// The pod's addresses, one per family of the lab, IPv4 first (`status.podIPs`).
+    pub(super) ips: Vec<IpAddr>,
+    /// Its host number on its node's pod network (or the external segment): the last part of
+    /// each of its addresses.
+    pub(super) slot: u8,
     pub(super) meshed: bool,
     pub(super) netns: String,
     pub(super) cgroup: PathBuf,
@@ -72,7 +83,8 @@ pub struct Container {
 pub struct Service {
     pub(super) namespace: String,
     pub(super) name: String,
-    pub(super) cluster_ip: Ipv4Addr,
+    /// Its ClusterIPs, one per family of the lab, IPv4 first (`spec.clusterIPs`).
+    pub(super) cluster_ips: Vec<IpAddr>,
     pub(super) selector: Labels,
     pub(super) ports: Vec<ServicePort>,
 }
@@ -160,9 +172,13 @@ impl Pod {
     pub fn node(&self) -> Option<&str> {
         self.node.as_deref()
     }
-    /// The pod's IP.
-    pub fn ip(&self) -> Ipv4Addr {
-        self.ip
+    /// The pod's first IP (`status.podIP`).
+    pub fn ip(&self) -> IpAddr {
+        self.ips[0]
+    }
+    /// The pod's IPs, IPv4 first.
+    pub fn ips(&self) -> &[IpAddr] {
+        &self.ips
     }
     /// Whether the pod is in the mesh.
     pub fn meshed(&self) -> bool {
@@ -200,9 +216,13 @@ impl Service {
     pub fn namespace(&self) -> &str {
         &self.namespace
     }
-    /// The ClusterIP.
-    pub fn cluster_ip(&self) -> Ipv4Addr {
-        self.cluster_ip
+    /// The first ClusterIP (`spec.clusterIP`).
+    pub fn cluster_ip(&self) -> IpAddr {
+        self.cluster_ips[0]
+    }
+    /// The ClusterIPs, IPv4 first.
+    pub fn cluster_ips(&self) -> &[IpAddr] {
+        &self.cluster_ips
     }
     /// The pods this Service selects.
     pub fn selector(&self) -> &Labels {

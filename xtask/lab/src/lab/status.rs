@@ -35,7 +35,7 @@ pub struct PodStatus {
     pub name: String,
     /// `node-N`, or `external` for an external host.
     pub node: String,
-    pub ip: Ipv4Addr,
+    pub ip: std::net::IpAddr,
     /// Whether its node's agent reports it enrolled (never for an external host); `None` when
     /// that agent does not answer.
     pub enrolled: Option<bool>,
@@ -83,7 +83,7 @@ impl Lab {
             namespace: p.namespace.clone(),
             name: p.name.clone(),
             node: p.node.clone().unwrap_or_else(|| "external".into()),
-            ip: p.ip,
+            ip: p.ips[0],
             enrolled: enrolled(p),
             phase: self.phase(p),
         });

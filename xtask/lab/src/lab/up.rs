@@ -1,6 +1,7 @@
 //! `lab up`: validate the input, build the binaries, replace any lab of the same name, then
 //! create the fabric, the nodes and everything the input describes.
 
+use super::family::IpFamily;
 use super::manifest::read_documents;
 use super::paths::LabDir;
 use super::plan::Plan;
@@ -22,6 +23,8 @@ pub struct UpOptions {
     pub nodes: u8,
     /// Build the workspace's binaries and the eBPF object first.
     pub build: bool,
+    /// The families of pod and Service addresses.
+    pub ip_family: IpFamily,
 }
 
 impl Lab {
@@ -36,6 +39,7 @@ impl Lab {
         let mut state = State {
             name: opts.name.clone(),
             cgroup_root: cgroup::lab_root(&opts.name)?,
+            ip_family: opts.ip_family,
             ..State::default()
         };
         state.nodes = alloc::nodes(&state, opts.nodes);

@@ -3,9 +3,11 @@
 //! a pod created while its agent is stopped captured once it is back; a killed agent's
 //! successor recapturing every pod with no help from the lab.
 
+use crate::mesh_support::pod_ip;
 use crate::mesh_support::{curl, enrolled, enrolled_within, mesh_lab, metrics, sum};
-use crate::support::{lab_dir, ok, TestLab};
+use crate::support::{built, lab_dir, ok, output_within, stdout, TestLab};
 use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
 
 const CLIENT: (&str, &str) = ("mesh", "client");
 const OUTSIDER: (&str, &str) = ("plain", "outsider");
@@ -107,4 +109,53 @@ fn agents_recover_their_pods_after_a_stop_and_after_a_kill() {
         status.contains("node-1 enrolled: mesh/client mesh/extra"),
         "{status}"
     );
+}
+
+/// `mesh-agent enroll --socket <node-1's socket> ARGS...`, run by `uid` (0: as the test).
+fn enroll_as(lab: &TestLab, uid: u32, args: &[&str]) -> std::process::Output {
+    let socket = lab_dir(&lab.name).join("agents/node-1.sock");
+    let agent = built("mesh-agent");
+    let mut cmd = std::process::Command::new("setpriv");
+    let id = uid.to_string();
+    cmd.args(["--reuid", &id, "--regid", &id, "--clear-groups"])
+        .arg(agent)
+        .args(["enroll", "--socket"])
+        .arg(socket)
+        .args(args);
+    output_within(cmd)
+}
+
+#[test]
+fn the_enrollment_socket_refuses_a_non_root_peer_and_a_foreign_netns() {
+    let Some(lab) = mesh_lab("t-cni-guard") else {
+        return;
+    };
+    let socket = lab_dir(&lab.name).join("agents/node-1.sock");
+    // Even with the file opened to everyone, the agent asks the kernel who is calling.
+    let mode = std::fs::Permissions::from_mode(0o666);
+    std::fs::set_permissions(&socket, mode).expect("chmod the socket");
+    let nobody = enroll_as(&lab, 65534, &["list"]);
+    assert!(!nobody.status.success(), "a non-root peer is refused");
+    assert!(
+        stdout(&nobody).contains("is not root"),
+        "{}",
+        stdout(&nobody)
+    );
+
+    // The client's name and IP with web-0's netns: the netns does not hold the IP.
+    let client_ip = pod_ip(&lab, "mesh/client");
+    let foreign = format!("/var/run/netns/{}-mesh-web-0", lab.name);
+    assert!(std::path::Path::new(&foreign).exists(), "{foreign}");
+    let args = ["add", "--namespace", "mesh", "--name", "client"];
+    let hijack = enroll_as(
+        &lab,
+        0,
+        &[&args[..], &["--netns", &foreign, "--ip", &client_ip]].concat(),
+    );
+    assert!(!hijack.status.success(), "a foreign netns is refused");
+    let answer = stdout(&hijack);
+    assert!(answer.contains("holds none of"), "{answer}");
+    // The refusal changed nothing: the client is still enrolled, and captured.
+    assert_eq!(enrolled(&lab, "node-1"), set(&NODE_1_MESHED));
+    reaches_web_through_the_mesh(&lab, CLIENT);
 }

@@ -16,6 +16,10 @@ mod apply;
 mod cilium;
 /// Enrollment through mesh-cni: at creation, namespace labels live, recovery after stop/kill.
 mod cni;
+/// The agent's drain on SIGTERM; its liveness endpoint.
+mod drain;
+/// IPv6 and dual-stack labs: both families captured, routed and steered inbound.
+mod dual_stack;
 /// The ingress gateway.
 mod gateway;
 /// Bad input is refused and creates nothing.

@@ -4,6 +4,7 @@
 pub mod traffic;
 
 use crate::support::{lab_dir, ok, status_line, stdout, TestLab};
+use mesh_lab::lab::IpFamily;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -19,6 +20,11 @@ pub fn mesh_lab(name: &str) -> Option<TestLab> {
 
 /// `cluster` (a file of `tests/data/`) up on `nodes` nodes as lab `name`, like [`mesh_lab`].
 pub fn mesh_lab_of(name: &str, nodes: u8, cluster: &str) -> Option<TestLab> {
+    mesh_lab_in(name, IpFamily::Ipv4, nodes, cluster)
+}
+
+/// [`mesh_lab_of`] with the pods' and Services' addresses in `ip_family`.
+pub fn mesh_lab_in(name: &str, ip_family: IpFamily, nodes: u8, cluster: &str) -> Option<TestLab> {
     let lab = TestLab::new(name)?;
     let object = mesh_lab::lab::target_dir().join("bpfel-unknown-none/release/mesh-ebpf");
     assert!(
@@ -30,7 +36,7 @@ pub fn mesh_lab_of(name: &str, nodes: u8, cluster: &str) -> Option<TestLab> {
         agent_binary().is_file(),
         "mesh-agent is not built: run `cargo build --bins -p mesh-agent -p mesh-workloads`"
     );
-    lab.up(nodes, &[cluster]);
+    lab.up_in(ip_family, nodes, &[cluster]);
     Some(lab)
 }
 

@@ -1,7 +1,7 @@
 //! Shared by the lab tests: a named test lab driven through the `mesh-lab` library (every call
 //! bounded in time), torn down by a Drop guard, and checks for anything left behind.
 
-use mesh_lab::lab::{self, ExecTarget, Lab, UpOptions};
+use mesh_lab::lab::{self, ExecTarget, IpFamily, Lab, UpOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
@@ -45,12 +45,33 @@ impl TestLab {
         }
     }
 
+    /// `lab up --no-build --ip-family FAMILY --nodes N FILES...` (files of `tests/data/`),
+    /// which must succeed.
+    pub fn up_in(&self, ip_family: IpFamily, nodes: u8, files: &[&str]) {
+        let paths: Vec<PathBuf> = files.iter().map(|f| data(f)).collect();
+        require_workloads(&paths);
+        if let Err(err) = self.try_up_in(ip_family, nodes, &paths) {
+            panic!("lab {} up failed: {err:#}", self.name);
+        }
+    }
+
     /// `lab up --no-build --nodes N PATHS...`.
     pub fn try_up(&self, nodes: u8, paths: &[PathBuf]) -> anyhow::Result<()> {
+        self.try_up_in(IpFamily::Ipv4, nodes, paths)
+    }
+
+    /// `lab up --no-build --ip-family FAMILY --nodes N PATHS...`.
+    pub fn try_up_in(
+        &self,
+        ip_family: IpFamily,
+        nodes: u8,
+        paths: &[PathBuf],
+    ) -> anyhow::Result<()> {
         let opts = UpOptions {
             name: self.name.clone(),
             nodes,
             build: false,
+            ip_family,
         };
         let paths = paths.to_vec();
         within("lab up", move || Lab::up(&opts, &paths).map(drop))

@@ -68,7 +68,9 @@ fn a_long_lived_tcp_connection_survives_an_upgrade_with_every_byte_echoed() {
         CLIENT.1,
         &["bash", "-c", "echo hi >/dev/tcp/echo.up/9000"],
     );
-    let stream = in_client(&lab, &stream_script(80));
+    // 40 lines, 100 ms apart: about 2.5 s of it after the upgrade, within the lab's 5 s
+    // `--drain-time` (past it the old agent closes what it still carries).
+    let stream = in_client(&lab, &stream_script(40));
     sleep(Duration::from_secs(2));
     // node-1's agent carries the stream (outbound); its successor takes the listeners over.
     let successor = lab.try_upgrade_agent("node-1", None).expect("upgrade");
@@ -83,7 +85,7 @@ fn a_long_lived_tcp_connection_survives_an_upgrade_with_every_byte_echoed() {
     assert!(passed, "the long-lived connection broke:\n{text}");
     // New connections go through the successor.
     ok(lab.exec(CLIENT.0, CLIENT.1, &["bash", "-c", &stream_script(3)]));
-    // The old agent exits once its drain is over (20 s after the hand-over, bounded here).
+    // The old agent exits once its last connection closed (bounded here).
     for _ in 0..150 {
         if !agent_pids(&lab, "node-1").contains(" and ") {
             break;
@@ -187,8 +189,9 @@ fn fixed_rate_http1_and_h2_load_across_upgrades_fails_no_request() {
         CLIENT.1,
         &["curl", "-fsS", "-m", "5", "http://load.up/"],
     );
-    // Kept-alive HTTP/1.1 and h2 connections (they stay with the old agents while they drain),
-    // and a new connection per request (each accepted by whichever agent accepts then).
+    // Kept-alive HTTP/1.1 and h2 connections (the old agents drain them: `Connection: close`,
+    // GOAWAY; mesh-load then reconnects, to the successor), and a new connection per request
+    // (each accepted by whichever agent accepts then).
     let runs = [
         load_run(&lab, "http1", ""),
         load_run(&lab, "h2", ""),
