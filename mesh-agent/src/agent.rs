@@ -141,7 +141,9 @@ async fn run_until_the_end(
             end.enrolling.iter().for_each(tokio::task::AbortHandle::abort);
             tasks.shutdown().await;
             crate::upgrade::leave(successor, end.pods, end.capture).await?;
-            crate::lifecycle::shutdown::drain_connections(end.drain, end.drain_time, second_signal).await;
+            // The first SIGTERM now is the orchestrator retiring the old pod (a DaemonSet once
+            // the successor's pod is ready): the drain goes on; a second one ends it.
+            crate::lifecycle::shutdown::drain_connections(end.drain, end.drain_time, nth_signal(2)).await;
         }
     }
     Ok(())
@@ -257,6 +259,22 @@ async fn shutdown_signal() -> std::io::Result<&'static str> {
         _ = interrupt.recv() => "SIGINT",
         _ = terminate.recv() => "SIGTERM",
     })
+}
+
+/// Resolves at the `count`-th SIGINT or SIGTERM from now (never, if they cannot be watched).
+async fn nth_signal(count: usize) {
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    for _ in 0..count {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    }
 }
 
 /// What changes with every snapshot swapped in, beyond the lookups that read it per connection.
