@@ -247,11 +247,8 @@ fn upgrades_surge_a_successor_that_finds_the_running_agent_on_the_host() {
             "{dir} from the host: {host_paths:?}"
         );
     }
-    let handover = std::path::Path::new(mesh_agent::handover::DEFAULT_SOCKET);
-    assert_eq!(
-        handover.parent(),
-        Some(std::path::Path::new("/run/mesh-agent"))
-    );
+    let handover = Path::new(mesh_agent::handover::DEFAULT_SOCKET);
+    assert_eq!(handover.parent(), Some(Path::new("/run/mesh-agent")));
 }
 
 #[test]
