@@ -7,6 +7,7 @@
 use crate::mesh_support::{curl, mesh_lab_of};
 use crate::support::{lab_dir, ok, status_line, stdout, TestLab};
 use mesh_lab::lab::ExecTarget;
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::Duration;
@@ -54,6 +55,7 @@ fn stream_script(lines: u32) -> String {
          read -r -t 5 got <&3 || {{ echo \"BROKEN at $i: no echo\"; exit 1; }}; \
          [ \"$got\" = \"line-$i\" ] || {{ echo \"BROKEN at $i: got $got\"; exit 1; }}; \
          gap=$(( ($(date +%s%N) - start) / 1000000 )); [ $gap -gt $longest ] && longest=$gap; \
+         [ $i -eq 1 ] && echo CONNECTED; \
          sleep 0.1; done; echo \"OK longest-echo-ms=$longest\""
     )
 }
@@ -68,10 +70,17 @@ fn a_long_lived_tcp_connection_survives_an_upgrade_with_every_byte_echoed() {
         CLIENT.1,
         &["bash", "-c", "echo hi >/dev/tcp/echo.up/9000"],
     );
-    // 40 lines, 100 ms apart: about 2.5 s of it after the upgrade, within the lab's 5 s
+    // 40 lines, 100 ms apart: about 3.5 s of it after the upgrade, within the lab's 5 s
     // `--drain-time` (past it the old agent closes what it still carries).
-    let stream = in_client(&lab, &stream_script(40));
-    sleep(Duration::from_secs(2));
+    let mut stream = in_client(&lab, &stream_script(40));
+    // Through the old agent for sure: its first line echoed (bounded by the script's timeouts).
+    let mut first = String::new();
+    let mut lines = BufReader::new(stream.stdout.take().expect("piped"));
+    lines
+        .read_line(&mut first)
+        .expect("the stream's first line");
+    assert_eq!(first.trim(), "CONNECTED", "the stream did not start");
+    sleep(Duration::from_millis(500));
     // node-1's agent carries the stream (outbound); its successor takes the listeners over.
     let successor = lab.try_upgrade_agent("node-1", None).expect("upgrade");
     let during = agent_pids(&lab, "node-1");
@@ -89,7 +98,12 @@ fn a_long_lived_tcp_connection_survives_an_upgrade_with_every_byte_echoed() {
         .expect("the old agent's pid");
     // SAFETY: kill(2) has no memory-safety preconditions.
     unsafe { libc::kill(old, libc::SIGTERM) };
-    let (passed, text) = finish(stream);
+    let mut rest = String::new();
+    lines
+        .read_to_string(&mut rest)
+        .expect("the stream's output");
+    let passed = stream.wait().expect("waiting for the stream").success();
+    let text = rest;
     eprintln!("measured: the stream across the upgrade: {}", text.trim());
     assert!(passed, "the long-lived connection broke:\n{text}");
     // New connections go through the successor.
