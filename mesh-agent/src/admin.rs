@@ -17,7 +17,6 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use prometheus_client::registry::Registry;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
 
 use crate::admin_routes::AgentEndpoints;
 use crate::admin_socket::AdminSocket;
@@ -142,14 +141,14 @@ pub struct AdminServer {
 
 /// Where an [`AdminServer`] accepts.
 enum Listener {
-    Tcp(TcpListener),
+    Tcp(crate::net::Listener),
     Unix(AdminSocket),
 }
 
 impl AdminServer {
-    /// Binds `addr`.
+    /// Binds `addr` in the agent's netns (or takes the listener a predecessor handed over).
     pub async fn new(addr: SocketAddr, routes: Routes) -> io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = crate::net::listen(&crate::net::Netns::current()?, addr).await?;
         Ok(Self::on(Listener::Tcp(listener), routes))
     }
 

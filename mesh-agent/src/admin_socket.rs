@@ -15,6 +15,8 @@ pub const DEFAULT_ADMIN_SOCKET: &str = "/run/mesh-agent/admin.sock";
 pub struct AdminSocket {
     listener: UnixListener,
     path: PathBuf,
+    // Removed with the socket, unless a successor bound the path since.
+    _file: crate::net::SocketFile,
 }
 
 impl AdminSocket {
@@ -42,6 +44,7 @@ impl AdminSocket {
         Ok(Self {
             listener,
             path: path.to_path_buf(),
+            _file: crate::net::SocketFile::bound(path)?,
         })
     }
 
@@ -60,12 +63,6 @@ impl AdminSocket {
             tracing::warn!(uid, "admin socket: refused a peer that is not root");
         }
         Ok((stream, allowed))
-    }
-}
-
-impl Drop for AdminSocket {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 

@@ -32,6 +32,7 @@ use crate::sources::{DirectorySource, KubernetesSource};
 /// carries finish within `--drain-time`, closes the rest, then drops the capture programs' links.
 pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     tracing::info!(config = %serde_json::to_string(&config)?, "mesh-agent starting");
+    let inheritance = crate::upgrade::take_over(&config)?;
     let mut registry = Registry::default();
     let mut tasks = Supervisor::new(&mut registry);
     let config_state = ConfigState::with_load_settings(LoadSettings {
@@ -39,7 +40,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     });
     start_config(&config, &config_state, &mut registry, &mut tasks).await?;
 
-    let capture = start_capture(&config)?;
+    let capture = start_capture(&config, inheritance.is_some())?;
     metrics::register_ebpf_counters(&mut registry, capture.counters.clone());
 
     let inputs = Arc::new(ProxyInputs {
@@ -70,7 +71,8 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let registry = Arc::new(registry);
     let metrics_routes = admin::metrics_routes(registry.clone());
     let metrics_server = AdminServer::new(config.metrics_addr, metrics_routes).await?;
-    let ready_server = AdminServer::new(config.ready_addr, admin::ready_routes(readiness)).await?;
+    let ready_server =
+        AdminServer::new(config.ready_addr, admin::ready_routes(readiness.clone())).await?;
     let admin_routes = crate::admin_clusters::with_clusters(
         admin::config_dump_routes(config_state.clone()),
         config_state,
@@ -91,17 +93,59 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     tasks.essential("ready-server", ready_server.run());
     tasks.essential("gateway", gateway.run(crate::gateway::GATEWAY_REFRESH));
 
-    let signal = shutdown_signal().await?;
-    tracing::info!(signal, drain_time = ?config.drain_time, "shutting down: draining (fail open)");
-    enrolling.iter().for_each(tokio::task::AbortHandle::abort);
-    let second_signal = async {
-        let _ = shutdown_signal().await;
+    let handover = crate::upgrade::serve(inheritance, &readiness, &config).await?;
+    let ending = Ending {
+        pods: &pods,
+        capture: &capture,
+        drain: &drain,
+        drain_time: config.drain_time,
+        enrolling,
     };
-    crate::lifecycle::shutdown::drain(&pods, &drain, config.drain_time, second_signal).await;
-    tasks.shutdown().await;
+    run_until_the_end(handover, tasks, ending).await?;
     drop(pods);
     drop(capture);
     tracing::info!("mesh-agent stopped");
+    Ok(())
+}
+
+/// What the agent's end needs.
+struct Ending<'a> {
+    pods: &'a EnrolledPods,
+    capture: &'a crate::attach::Capture,
+    drain: &'a Drain,
+    drain_time: std::time::Duration,
+    /// The enrollment server and reconcile, stopped first.
+    enrolling: [tokio::task::AbortHandle; 2],
+}
+
+/// Serves until SIGINT/SIGTERM, then drains failing open (pods unenrolled first), or until a
+/// successor is ready: then the pods and maps are left to it and only the connections this agent
+/// carries drain. A second signal ends either drain at once.
+async fn run_until_the_end(
+    mut handover: crate::handover::HandoverServer,
+    mut tasks: Supervisor,
+    end: Ending<'_>,
+) -> anyhow::Result<()> {
+    let second_signal = async {
+        let _ = shutdown_signal().await;
+    };
+    tokio::select! {
+        signal = shutdown_signal() => {
+            tracing::info!(signal = signal?, drain_time = ?end.drain_time, "shutting down: draining (fail open)");
+            end.enrolling.iter().for_each(tokio::task::AbortHandle::abort);
+            crate::lifecycle::shutdown::drain(end.pods, end.drain, end.drain_time, second_signal).await;
+            tasks.shutdown().await;
+            handover.remove();
+        }
+        Some(successor) = handover.successor() => {
+            end.enrolling.iter().for_each(tokio::task::AbortHandle::abort);
+            tasks.shutdown().await;
+            crate::upgrade::leave(successor, end.pods, end.capture).await?;
+            // The first SIGTERM now is the orchestrator retiring the old pod (a DaemonSet once
+            // the successor's pod is ready): the drain goes on; a second one ends it.
+            crate::lifecycle::shutdown::drain_connections(end.drain, end.drain_time, nth_signal(2)).await;
+        }
+    }
     Ok(())
 }
 
@@ -215,6 +259,22 @@ async fn shutdown_signal() -> std::io::Result<&'static str> {
         _ = interrupt.recv() => "SIGINT",
         _ = terminate.recv() => "SIGTERM",
     })
+}
+
+/// Resolves at the `count`-th SIGINT or SIGTERM from now (never, if they cannot be watched).
+async fn nth_signal(count: usize) {
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    for _ in 0..count {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    }
 }
 
 /// What changes with every snapshot swapped in, beyond the lookups that read it per connection.

@@ -25,15 +25,19 @@ pub struct Capture {
     pub flows: FlowSource,
     /// Same-node acceleration of accepted outbound sockets, when on.
     pub accelerate: Option<AcceptHook>,
+    /// Hands the capture to a successor agent (`MeshBpf::hand_over`): the maps and their pins
+    /// stay, this agent's programs detach, the successor's go on capturing.
+    pub hand_over: Box<dyn Fn() -> anyhow::Result<()> + Send + Sync>,
     /// Keeps the programs loaded and attached (links, pins). Once it and the other handles
     /// above are dropped, the programs detach: every pod then talks directly again (fail open).
     pub attachment: Box<dyn Any + Send + Sync>,
 }
 
 /// Checks the kernel (`bpf::check_kernel`), loads `mesh-ebpf`, pins its maps under `config.bpf_pin_dir` and attaches the programs to
-/// `config.cgroup`. The agent's own cgroup is written into the programs: its sockets are never
+/// `config.cgroup`. With `shared_maps`, the maps are the running predecessor's (loaded from
+/// their pins): both agents' programs read and write them until the predecessor detaches. The agent's own cgroup is written into the programs: its sockets are never
 /// captured, even when the agent runs inside the attached subtree (a DaemonSet pod does).
-pub fn start_capture(config: &AgentConfig) -> anyhow::Result<Capture> {
+pub fn start_capture(config: &AgentConfig, shared_maps: bool) -> anyhow::Result<Capture> {
     // Before anything loads: a kernel too old stops the agent with one line naming what it lacks.
     crate::bpf::check_kernel()?;
     let object = resolve_object(config.bpf_object.as_deref());
@@ -42,6 +46,7 @@ pub fn start_capture(config: &AgentConfig) -> anyhow::Result<Capture> {
         pin_dir: Some(config.bpf_pin_dir.clone()),
         accelerate: config.sk_msg_accel,
         agent_cgroup,
+        shared_maps,
     };
     let mesh = Arc::new(MeshBpf::load_with(&object, &options)?);
     mesh.attach_cgroup(&config.cgroup)
@@ -53,6 +58,10 @@ pub fn start_capture(config: &AgentConfig) -> anyhow::Result<Capture> {
         counters: counter_source(mesh.clone()),
         flows: flow_source(mesh.clone()),
         accelerate: config.sk_msg_accel.then(|| accept_hook(mesh.clone())),
+        hand_over: Box::new({
+            let mesh = mesh.clone();
+            move || Ok(mesh.hand_over()?)
+        }),
         attachment: Box::new(mesh),
     })
 }

@@ -74,6 +74,10 @@ pub struct RunArgs {
     /// read with `mesh-agent admin`. There is no admin TCP port.
     #[arg(long, default_value = DEFAULT_ADMIN_SOCKET)]
     pub admin_socket: PathBuf,
+    /// The hand-over socket (root only): a running agent listens on it; a new agent started
+    /// with the same settings finds it there and takes the listeners over (upgrades).
+    #[arg(long, default_value = crate::handover::DEFAULT_SOCKET)]
+    pub handover_socket: PathBuf,
     /// Same-node acceleration with sock_ops + sk_msg (off until the benchmark shows it wins).
     #[arg(long)]
     pub sk_msg_accel: bool,
@@ -136,6 +140,8 @@ pub struct AgentConfig {
     pub ready_addr: SocketAddr,
     /// The admin endpoints' Unix socket.
     pub admin_socket: PathBuf,
+    /// The hand-over socket.
+    pub handover_socket: PathBuf,
     /// sk_msg acceleration.
     pub sk_msg_accel: bool,
     /// Same-node fast path: an outbound connection to a pod on this node dials its app
@@ -194,6 +200,7 @@ impl AgentConfig {
             metrics_addr: args.metrics_addr,
             ready_addr: args.ready_addr,
             admin_socket: args.admin_socket,
+            handover_socket: args.handover_socket,
             sk_msg_accel: args.sk_msg_accel,
             same_node_fast_path: !args.no_same_node_fast_path,
             connect_timeout: Duration::from_millis(args.connect_timeout_ms),

@@ -45,6 +45,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("enroll", 10),
     ("flows", 10),
     ("gateway", 10),
+    ("handover", 10),
     ("admin", 10),
     ("admin_routes", 10),
     ("admin_clusters", 10),
@@ -56,6 +57,7 @@ const FLOORS: &[(&str, u8)] = &[
     // 11: the agent.
     ("attach", 11),
     ("agent", 11),
+    ("upgrade", 11),
 ];
 
 /// Crate roots: they declare the modules and sit above every floor.

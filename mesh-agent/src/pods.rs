@@ -307,6 +307,19 @@ impl EnrolledPods {
             .map_err(|source| listen_error(addr, source))
     }
 
+    /// Stops every pod's accept loops, leaving the pods enrolled: a successor agent accepts on
+    /// the same listeners and owns their capture now.
+    pub async fn release_all(&self) {
+        let pods = std::mem::take(&mut *self.pods.lock().await);
+        for entry in pods.into_values() {
+            self.inputs.local_pods.remove(&entry.pod);
+            for accept_loop in entry.accept_loops {
+                accept_loop.abort();
+                let _ = accept_loop.await;
+            }
+        }
+    }
+
     /// Unenrolls the pod, then stops its accept loops and waits until the listeners are closed.
     async fn stop(&self, entry: Entry) -> Result<(), EnrollError> {
         self.inputs.local_pods.remove(&entry.pod);

@@ -131,6 +131,10 @@ mod pod_impls {
     unsafe impl aya::Pod for crate::AccelKey {}
 }
 
+/// Entries of `AGENT_CGROUPS`: the cgroups of this node's agents, the running one and those it
+/// took over from (LRU: the oldest falls out).
+pub const AGENT_CGROUP_CAPACITY: u32 = 16;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use aya_ebpf::{
 };
 use mesh_common::{
     AccelKey, Counter, FlowKey, KernelIp, OriginalDst, OriginalDstKey, PodInfo, ACCEL_CAPACITY,
-    COUNTER_SLOTS, FLOW_CAPACITY, ORIGINAL_DST_CAPACITY, POD_CAPACITY,
+    AGENT_CGROUP_CAPACITY, COUNTER_SLOTS, FLOW_CAPACITY, ORIGINAL_DST_CAPACITY, POD_CAPACITY,
 };
 
 /// Per-CPU event counters. Key: `Counter` slot (u32). Value: u64 count. Size: `COUNTER_SLOTS`.
@@ -57,6 +57,15 @@ pub static FLOWS: LruPerCpuHashMap<FlowKey, u64> =
 /// (accepted side); `sk_msg` redirects between the two ends. Empty unless `ACCELERATE` is set.
 #[map(name = "ACCEL_SOCKS")]
 pub static ACCEL_SOCKS: SockHash<AccelKey> = SockHash::with_max_entries(ACCEL_CAPACITY, 0);
+
+/// The cgroups of the node's agents, whose sockets the connect hooks never capture. Key: cgroup
+/// id (u64). Value: unused (u8). Size: `AGENT_CGROUP_CAPACITY` (LRU: an upgraded-away agent's
+/// cgroup falls out). Written by each agent at load (its own cgroup); shared by a predecessor and
+/// its successor while they hand over, so neither's programs capture the other's upstream
+/// connects when they run in different cgroups (a DaemonSet's surge pod).
+#[map(name = "AGENT_CGROUPS")]
+pub static AGENT_CGROUPS: LruHashMap<u64, u8> =
+    LruHashMap::with_max_entries(AGENT_CGROUP_CAPACITY, 0);
 
 /// Load-time flag: 1 turns same-node acceleration on (the agent overrides it at load).
 #[no_mangle]

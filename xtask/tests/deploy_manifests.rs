@@ -225,6 +225,32 @@ fn the_daemonset_serves_metrics_and_readiness_on_istio_ports() {
     assert_eq!(live.port, IntOrString::Int(15021));
 }
 
+/// An upgrade starts the new agent beside the old one (never a node without an agent), and
+/// both see the hand-over socket's directory and the pins on the host.
+#[test]
+fn upgrades_surge_a_successor_that_finds_the_running_agent_on_the_host() {
+    let daemonset = daemonset();
+    let strategy = daemonset.spec.as_ref().unwrap().update_strategy.clone();
+    let rolling = strategy.unwrap().rolling_update.expect("a rolling update");
+    assert_eq!(rolling.max_surge, Some(IntOrString::Int(1)));
+    assert_eq!(rolling.max_unavailable, Some(IntOrString::Int(0)));
+    let spec = daemonset.spec.unwrap().template.spec.unwrap();
+    let host_paths: Vec<String> = spec
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|v| v.host_path.map(|h| h.path))
+        .collect();
+    for dir in ["/run/mesh-agent", "/sys/fs/bpf"] {
+        assert!(
+            host_paths.iter().any(|p| p == dir),
+            "{dir} from the host: {host_paths:?}"
+        );
+    }
+    let handover = Path::new(mesh_agent::handover::DEFAULT_SOCKET);
+    assert_eq!(handover.parent(), Some(Path::new("/run/mesh-agent")));
+}
+
 #[test]
 fn the_agent_drains_within_its_grace_period() {
     let spec = daemonset().spec.unwrap().template.spec.unwrap();

@@ -105,8 +105,12 @@ impl MeshBpf {
 
 impl PodCapture for MeshBpf {
     fn enroll(&self, pod: &CapturedPod<'_>) -> anyhow::Result<()> {
-        // Enrolling again replaces the previous enrollment.
-        self.unenroll(pod.netns_cookie)?;
+        // Enrolling again replaces this agent's previous enrollment. Entries without a link of
+        // ours are overwritten in place, never removed first: a successor agent enrolls the pods
+        // its predecessor enrolled in the maps they share, and capture must not lapse meanwhile.
+        if lock(&self.pods).links.contains_key(&pod.netns_cookie) {
+            self.unenroll(pod.netns_cookie)?;
+        }
         let mut pods = lock(&self.pods);
         if let Err(e) = self.try_enroll(&mut pods, pod) {
             let _ = pods.remove(pod.netns_cookie, &pod_info(pod));

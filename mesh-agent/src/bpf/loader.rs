@@ -77,6 +77,9 @@ pub struct LoadOptions {
     /// The agent's cgroup id (`own_cgroup_id`): connects from it are never captured. 0 (the
     /// default) names no cgroup, for an agent that runs outside the attached subtree.
     pub agent_cgroup: u64,
+    /// Load the maps pinned in `pin_dir` instead of creating them, leaving the pins: a running
+    /// predecessor hands over, and both agents' programs share one set of maps meanwhile.
+    pub shared_maps: bool,
 }
 
 /// The loaded kernel programs of one agent. Dropping it detaches every link and removes the
@@ -108,7 +111,12 @@ impl MeshBpf {
             return Err(BpfError::ObjectMissing(object.to_path_buf()));
         }
         let accelerate = u32::from(options.accelerate);
-        let mut ebpf = EbpfLoader::new()
+        let shared = shared_pins(options)?;
+        let mut loader = EbpfLoader::new();
+        for (name, path) in &shared {
+            loader.map_pin_path(name.as_str(), path.as_path());
+        }
+        let mut ebpf = loader
             .override_global("ACCELERATE", &accelerate, true)
             .override_global("AGENT_CGROUP", &options.agent_cgroup, true)
             .load_file(object)
@@ -119,9 +127,10 @@ impl MeshBpf {
         let pins = options
             .pin_dir
             .as_deref()
-            .map(|dir| pin(&ebpf, dir))
+            .map(|dir| pin(&ebpf, dir, options.shared_maps))
             .transpose()?;
         load_programs(&mut ebpf)?;
+        record_agent_cgroup(&mut ebpf, options.agent_cgroup)?;
         let accel = match options.accelerate {
             true => Some(Mutex::new(attach_accel(&mut ebpf)?)),
             false => None,
@@ -182,12 +191,58 @@ impl MeshBpf {
     pub fn pin_dir(&self) -> Option<&Path> {
         self.pins.as_ref().map(MapPins::dir)
     }
+
+    /// Hands the capture to a successor agent whose programs are attached and share the maps:
+    /// leaves the pins (and so the maps and their entries) in place and detaches this agent's
+    /// cgroup and `sk_lookup` programs now, while connections it still carries drain.
+    pub fn hand_over(&self) -> Result<(), BpfError> {
+        if let Some(pins) = &self.pins {
+            pins.leave();
+        }
+        let mut ebpf = self.ebpf.lock().unwrap_or_else(|e| e.into_inner());
+        for name in CONNECT_PROGRAMS {
+            program::<CgroupSockAddr>(&mut ebpf, name)?
+                .unload()
+                .map_err(failed(name))?;
+        }
+        let sock_ops = program::<SockOps>(&mut ebpf, SOCK_OPS_PROGRAM)?;
+        sock_ops.unload().map_err(failed(SOCK_OPS_PROGRAM))?;
+        let sk_lookup = program::<SkLookup>(&mut ebpf, SK_LOOKUP_PROGRAM)?;
+        sk_lookup.unload().map_err(failed(SK_LOOKUP_PROGRAM))
+    }
 }
 
-fn pin(ebpf: &Ebpf, dir: &Path) -> Result<MapPins, BpfError> {
+fn pin(ebpf: &Ebpf, dir: &Path, shared: bool) -> Result<MapPins, BpfError> {
     let io = |context: String| move |source| BpfError::Io { context, source };
     mounts::ensure_bpffs().map_err(io("mounting bpffs".into()))?;
-    MapPins::pin_all(ebpf, dir).map_err(io(format!("pinning maps under {}", dir.display())))
+    MapPins::pin_all(ebpf, dir, shared).map_err(io(format!("pinning maps under {}", dir.display())))
+}
+
+/// The pins to load maps from (name, path): those in the pin dir when the maps are shared.
+fn shared_pins(options: &LoadOptions) -> Result<Vec<(String, PathBuf)>, BpfError> {
+    let Some(dir) = options.pin_dir.as_deref().filter(|_| options.shared_maps) else {
+        return Ok(Vec::new());
+    };
+    let names = super::pins::pinned_maps(dir).map_err(|source| BpfError::Io {
+        context: format!("reading the predecessor's pins in {}", dir.display()),
+        source,
+    })?;
+    Ok(names
+        .into_iter()
+        .map(|n| (n.clone(), dir.join(n)))
+        .collect())
+}
+
+/// Puts the agent's cgroup into `AGENT_CGROUPS` (0: none), where a predecessor's programs
+/// sharing the map find it too.
+fn record_agent_cgroup(ebpf: &mut Ebpf, agent_cgroup: u64) -> Result<(), BpfError> {
+    if agent_cgroup == 0 {
+        return Ok(());
+    }
+    let mut cgroups: HashMap<MapData, u64, u8> = take_map(ebpf, "AGENT_CGROUPS")?;
+    cgroups
+        .insert(agent_cgroup, 1, 0)
+        .map_err(|e| BpfError::MapOp(Box::new(e)))
 }
 
 /// Loads every program into the kernel (the verifier runs here).

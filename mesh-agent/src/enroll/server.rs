@@ -15,6 +15,8 @@ use super::service::Enrollment;
 pub struct EnrollServer {
     listener: UnixListener,
     path: PathBuf,
+    // Removed with the server, unless a successor bound the path since.
+    _file: crate::net::SocketFile,
 }
 
 impl EnrollServer {
@@ -32,6 +34,7 @@ impl EnrollServer {
         Ok(Self {
             listener,
             path: path.to_path_buf(),
+            _file: crate::net::SocketFile::bound(path)?,
         })
     }
 
@@ -50,12 +53,6 @@ impl EnrollServer {
                 Err(error) => tracing::warn!(%error, "enrollment accept failed"),
             }
         }
-    }
-}
-
-impl Drop for EnrollServer {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 

@@ -12,7 +12,7 @@ use hyper::header::HOST;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
@@ -47,7 +47,7 @@ pub struct GatewayShared {
 
 /// The listener of one gateway port.
 pub struct GatewayListener {
-    listener: TcpListener,
+    listener: crate::net::Listener,
     state: Arc<ArcSwap<PortState>>,
     shared: Arc<GatewayShared>,
 }

@@ -1,13 +1,19 @@
 //! Serving one HTTP connection: hyper (HTTP/1.1 with keep-alive and upgrades, or HTTP/2) hands
 //! each request to the connection's request stack, until the connection closes or the agent
-//! drains it.
+//! drains it (HTTP/1 answers `Connection: close` from then on).
 
 use std::error::Error;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use hyper::body::{Body as HttpBody, Incoming};
+use hyper::header::{HeaderValue, CONNECTION};
 use hyper::rt::{Read, Write};
 use hyper::service::Service;
-use hyper::{Request, Response};
+use hyper::{Request, Response, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpStream;
@@ -15,7 +21,7 @@ use tower::ServiceExt;
 
 use super::body::{boxed, Body};
 use super::stack::RequestStack;
-use crate::drain::Drain;
+use crate::drain::{Drain, Phase};
 
 fn boxed_request(request: Request<Incoming>) -> Request<Body> {
     request.map(boxed)
@@ -38,10 +44,17 @@ pub async fn serve(client: TcpStream, stack: RequestStack, drain: &Drain) {
     }
 }
 
-/// Serves `service` on `io` until the connection closes. Once the agent drains, hyper shuts the
-/// connection down gracefully: an idle HTTP/1 connection closes, one with a request in flight
-/// answers it with `Connection: close` then closes; HTTP/2 sends GOAWAY and finishes the
-/// streams already open.
+/// How long, once the agent drains, a kept-alive HTTP/1 connection may bring one more request
+/// (answered with `Connection: close`) before hyper shuts it down. Closing a kept-alive
+/// connection while it is idle races with the client's next request, which then fails on a
+/// client that does not retry it; asking the client to close on a response does not race.
+pub const KEEP_ALIVE_GRACE: Duration = Duration::from_secs(1);
+
+/// Serves `service` on `io` until the connection closes. Once the agent drains, HTTP/1 answers
+/// every request with `Connection: close` (the client reconnects, to a successor agent after a
+/// hand-over), and after [`KEEP_ALIVE_GRACE`] (HTTP/2: at once) hyper shuts the connection down
+/// gracefully: an idle HTTP/1 connection closes, one with a request in flight answers it then
+/// closes; HTTP/2 sends GOAWAY and finishes the streams already open.
 pub async fn serve_drained<I, S, B>(
     io: I,
     service: S,
@@ -50,19 +63,69 @@ pub async fn serve_drained<I, S, B>(
 where
     S: Service<Request<Incoming>, Response = Response<B>>,
     S::Future: Send + 'static,
-    S::Error: Into<Box<dyn Error + Send + Sync>>,
+    S::Error: Into<Box<dyn Error + Send + Sync>> + Send + 'static,
     B: HttpBody + Send + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn Error + Send + Sync>>,
     I: Read + Write + Unpin + Send + 'static,
 {
     let server = auto::Builder::new(TokioExecutor::new());
+    let http2 = Arc::new(AtomicBool::new(false));
+    let service = CloseWhenDraining {
+        service,
+        drain: drain.clone(),
+        http2: http2.clone(),
+    };
     let connection = server.serve_connection_with_upgrades(io, service);
     let mut connection = std::pin::pin!(connection);
     tokio::select! {
         ended = connection.as_mut() => return ended,
         () = drain.draining() => {}
     }
+    // HTTP/2's GOAWAY does not race (the client learns which streams were taken): at once.
+    if !http2.load(Ordering::Relaxed) {
+        tokio::select! {
+            ended = connection.as_mut() => return ended,
+            () = tokio::time::sleep(KEEP_ALIVE_GRACE) => {}
+        }
+    }
     connection.as_mut().graceful_shutdown();
     connection.await
+}
+
+/// `service`, its HTTP/1 answers carrying `Connection: close` once the agent drains; notes
+/// whether the connection speaks HTTP/2.
+struct CloseWhenDraining<S> {
+    service: S,
+    drain: Drain,
+    http2: Arc<AtomicBool>,
+}
+
+impl<S, B> Service<Request<Incoming>> for CloseWhenDraining<S>
+where
+    S: Service<Request<Incoming>, Response = Response<B>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response<B>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<B>, S::Error>> + Send>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let http1 = request.version() <= Version::HTTP_11;
+        if request.version() == Version::HTTP_2 {
+            self.http2.store(true, Ordering::Relaxed);
+        }
+        let answer = self.service.call(request);
+        let drain = self.drain.clone();
+        Box::pin(async move {
+            let mut response = answer.await?;
+            if http1 && drain.phase() != Phase::Serving {
+                let close = HeaderValue::from_static("close");
+                response.headers_mut().insert(CONNECTION, close);
+            }
+            Ok(response)
+        })
+    }
 }

@@ -2,7 +2,8 @@
 //! go directly to their destinations, their listeners close), then the agent drains what it
 //! already carries — HTTP requests in flight finish, kept-alive connections are told to close,
 //! L4 connections go on — until none is left or the drain time ends; what is still open then is
-//! closed. A second signal ends the drain at once.
+//! closed. A second signal ends the drain at once. After a hand-over on upgrade only the
+//! connections drain: the pods are the successor's.
 
 use std::future::Future;
 use std::time::Duration;
@@ -31,6 +32,16 @@ pub async fn drain(
         "draining: unenrolling pods, so their new connections go direct (fail open)"
     );
     pods.remove_all().await;
+    drain_connections(drain, drain_time, second_signal).await;
+}
+
+/// Drains what the agent carries, its pods left as they are (unenrolled on shutdown, handed to a
+/// successor on upgrade); returns once every connection has ended or been closed.
+pub async fn drain_connections(
+    drain: &Drain,
+    drain_time: Duration,
+    second_signal: impl Future<Output = ()>,
+) {
     drain.enter(Phase::Draining);
     tracing::info!(
         open = drain.open(),

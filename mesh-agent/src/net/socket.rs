@@ -8,6 +8,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
+use super::listeners::{take_inherited, Listener};
 use super::Netns;
 
 /// Backlog of the capture listeners.
@@ -32,9 +33,23 @@ impl UpstreamSockets {
     }
 }
 
-/// Creates a listener (`SO_REUSEADDR`, `IPV6_V6ONLY` for IPv6) on `addr` inside `netns`.
-pub async fn listen(netns: &Netns, addr: SocketAddr) -> io::Result<TcpListener> {
-    let listener = netns
+/// Creates a listener (`SO_REUSEADDR`, `IPV6_V6ONLY` for IPv6) on `addr` inside `netns`, or takes the listener of that
+/// netns and address a predecessor handed over (`listeners.rs`). The listener is on record while
+/// it lives, for a successor.
+pub async fn listen(netns: &Netns, addr: SocketAddr) -> io::Result<Listener> {
+    let inherited = match addr.port() {
+        0 => None,
+        _ => take_inherited((netns.cookie().await?, addr)),
+    };
+    let listener = match inherited {
+        Some(listener) => listener,
+        None => bind(netns, addr).await?,
+    };
+    Listener::record(TcpListener::from_std(listener)?)
+}
+
+async fn bind(netns: &Netns, addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    netns
         .run(move || -> io::Result<std::net::TcpListener> {
             let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
             socket.set_reuse_address(true)?;
@@ -47,8 +62,7 @@ pub async fn listen(netns: &Netns, addr: SocketAddr) -> io::Result<TcpListener> 
             socket.listen(LISTEN_BACKLOG)?;
             Ok(socket.into())
         })
-        .await??;
-    TcpListener::from_std(listener)
+        .await?
 }
 
 /// Connects to `addr` from inside `netns` (the peer sees the pod's address), within the connect

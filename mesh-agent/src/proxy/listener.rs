@@ -7,7 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use super::ProxyInputs;
 use crate::http::Pool;
@@ -16,7 +16,7 @@ use crate::net::ProxiedPod;
 
 /// A listener inside a pod's netns with what every accepted connection needs.
 pub(super) struct PodListener {
-    pub(super) listener: TcpListener,
+    pub(super) listener: crate::net::Listener,
     pub(super) pod: Arc<ProxiedPod>,
     pub(super) inputs: Arc<ProxyInputs>,
     pub(super) http_pool: Pool,

@@ -17,6 +17,7 @@ mod ebpf_kernel;
 mod ebpf_stale_pins;
 mod enroll_reconcile;
 mod enroll_socket;
+mod handover;
 mod netns_enroll;
 mod netns_enter;
 mod netns_same_node;

@@ -1,6 +1,8 @@
 //! Draining in-process: once the agent drains, its listeners accept nothing new, an HTTP
-//! request in flight completes (HTTP/1 answers `Connection: close`, HTTP/2 sends GOAWAY), idle
-//! kept-alive connections close, L4 connections go on until the drain time ends.
+//! request in flight completes (HTTP/1 answers `Connection: close`, HTTP/2 sends GOAWAY), a
+//! kept-alive HTTP/1 connection's next request is answered with `Connection: close`, idle
+//! kept-alive connections close (after `KEEP_ALIVE_GRACE`), L4 connections go on until the
+//! drain time ends.
 
 use std::time::Duration;
 
@@ -59,6 +61,23 @@ async fn an_idle_kept_alive_http1_connection_is_closed() {
     assert!(!sender.is_closed());
     web.agent.drain().enter(Phase::Draining);
     wait_until("the idle connection closes", || sender.is_closed()).await;
+}
+
+/// The next request on a kept-alive HTTP/1 connection, sent just as the agent starts draining
+/// (an upgrade's predecessor, a SIGTERM), is answered — with `Connection: close` — instead of
+/// failing on a connection closed under it.
+#[tokio::test]
+async fn a_kept_alive_http1_connection_gets_its_next_request_answered_with_connection_close() {
+    let web = web(&[Behaviour::Healthy], "").await;
+    let mut sender = web.client.http1(WEB).await;
+    let first = read(sender.send_request(slow_get()).await.unwrap()).await;
+    assert!(first.headers.get("connection").is_none(), "kept alive");
+    web.agent.drain().enter(Phase::Draining);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let next = read(sender.send_request(slow_get()).await.unwrap()).await;
+    assert_eq!(next.status, 200, "{next:?}");
+    assert_eq!(next.headers["connection"], "close", "{next:?}");
+    wait_until("the connection closes after it", || sender.is_closed()).await;
 }
 
 #[tokio::test]

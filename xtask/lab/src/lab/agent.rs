@@ -7,7 +7,7 @@ use super::agent_process::{self as process, AgentLaunch};
 use super::state::Node;
 use super::{node_http, run, teardown, Lab};
 use anyhow::{anyhow, bail, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -52,7 +52,14 @@ pub fn health(lab: &Lab) -> String {
         .nodes
         .iter()
         .map(|node| {
-            let pid = process::pids(&own_cgroup(lab, node)).first().copied();
+            let pids = process::pids(&own_cgroup(lab, node));
+            // Two while an upgrade's predecessor drains.
+            let pid = (!pids.is_empty()).then(|| {
+                pids.iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            });
             match (pid, is_ready(node)) {
                 (None, _) => format!("{} stopped", node.name),
                 (Some(pid), true) => format!("{} ready (pid {pid})", node.name),
@@ -124,7 +131,12 @@ impl Lab {
         Ok((answer.status, answer.body))
     }
 
-    fn node_named(&self, name: &str) -> Result<&Node> {
+    /// The cgroup the node's agents run in.
+    pub(super) fn agent_cgroup(&self, node: &Node) -> PathBuf {
+        own_cgroup(self, node)
+    }
+
+    pub(super) fn node_named(&self, name: &str) -> Result<&Node> {
         self.state.node(name).ok_or_else(|| {
             anyhow!(
                 "no node {name:?} in lab {} (nodes are node-1 … node-N)",
@@ -137,21 +149,8 @@ impl Lab {
 /// Starts the node's agent and waits (bounded) until it is ready.
 fn start(lab: &Lab, node: &Node) -> Result<()> {
     let own = own_cgroup(lab, node);
-    let (socket, log) = (
-        lab.dir.agent_socket(&node.name),
-        lab.dir.agent_log(&node.name),
-    );
-    let launch = AgentLaunch {
-        node: &node.name,
-        node_netns: &node.netns,
-        attach_cgroup: &node.cgroup,
-        own_cgroup: &own,
-        config_dir: &lab.dir.config_dir(),
-        socket: &socket,
-        admin_socket: &lab.dir.admin_socket(&node.name),
-        log: &log,
-    };
-    let pid = process::spawn(&launch)?;
+    let log = lab.dir.agent_log(&node.name);
+    let pid = spawn_agent(lab, node, None)?;
     let started = Instant::now();
     while !is_ready(node) {
         let exited = process::pids(&own).is_empty();
@@ -168,6 +167,28 @@ fn start(lab: &Lab, node: &Node) -> Result<()> {
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(())
+}
+
+/// Starts an agent for the node (in its own cgroup, logging to the node's agent log), with
+/// another eBPF object when given; its pid.
+pub(super) fn spawn_agent(lab: &Lab, node: &Node, bpf_object: Option<&Path>) -> Result<u32> {
+    let own = own_cgroup(lab, node);
+    let (socket, log) = (
+        lab.dir.agent_socket(&node.name),
+        lab.dir.agent_log(&node.name),
+    );
+    let launch = AgentLaunch {
+        node: &node.name,
+        node_netns: &node.netns,
+        attach_cgroup: &node.cgroup,
+        own_cgroup: &own,
+        config_dir: &lab.dir.config_dir(),
+        socket: &socket,
+        admin_socket: &lab.dir.admin_socket(&node.name),
+        log: &log,
+        bpf_object,
+    };
+    process::spawn(&launch)
 }
 
 /// Whether the node's agent answers `/healthz/ready` with 200.

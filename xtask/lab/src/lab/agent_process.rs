@@ -35,6 +35,8 @@ pub struct AgentLaunch<'a> {
     /// The admin endpoints' Unix socket.
     pub admin_socket: &'a Path,
     pub log: &'a Path,
+    /// Another eBPF object than the built one (a broken successor, in tests).
+    pub bpf_object: Option<&'a Path>,
 }
 
 /// `<lab root>/agents`: the agents' cgroups, one per node.
@@ -50,7 +52,10 @@ pub fn pin_dir(node_netns: &str) -> PathBuf {
 /// Starts the agent (not waiting for it to be ready); its pid.
 pub fn spawn(launch: &AgentLaunch) -> Result<u32> {
     let agent = binary()?;
-    let object = bpf_object()?;
+    let object = match launch.bpf_object {
+        Some(object) => object.to_path_buf(),
+        None => bpf_object()?,
+    };
     cgroup::create(launch.own_cgroup)?;
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -71,6 +76,9 @@ pub fn spawn(launch: &AgentLaunch) -> Result<u32> {
         .arg(launch.socket)
         .arg("--admin-socket")
         .arg(launch.admin_socket)
+        // Per node too: a successor finds its own node's agent there (`lab agent upgrade`).
+        .arg("--handover-socket")
+        .arg(launch.socket.with_extension("handover"))
         // Next to the socket, per node: agents of one lab share the host's /run.
         .arg("--state-dir")
         .arg(launch.socket.with_extension("state"))

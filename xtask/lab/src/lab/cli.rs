@@ -59,8 +59,9 @@ enum LabCommand {
     },
     /// Show pods, nodes and the agents' health.
     Status,
-    /// Stop (SIGTERM), kill (SIGKILL) or start a node's agent. Stopped: its pods talk directly;
-    /// started: the new agent recovers the node's pods by itself.
+    /// Stop (SIGTERM), kill (SIGKILL), start or upgrade a node's agent. Stopped: its pods talk
+    /// directly; started: the new agent recovers the node's pods by itself; upgraded: a
+    /// successor takes the running agent's listeners over, and the old one drains.
     Agent {
         #[arg(value_enum)]
         action: AgentAction,
@@ -83,6 +84,7 @@ enum AgentAction {
     Start,
     Stop,
     Kill,
+    Upgrade,
 }
 
 /// Runs one lab command. `exec` exits the process with the command's exit code.
@@ -132,6 +134,10 @@ pub fn run(args: LabArgs) -> Result<()> {
             AgentAction::Start => Lab::open(&name)?.start_agent(&node)?,
             AgentAction::Stop => Lab::open(&name)?.stop_agent(&node)?,
             AgentAction::Kill => Lab::open(&name)?.kill_agent(&node)?,
+            AgentAction::Upgrade => {
+                let pid = Lab::open(&name)?.upgrade_agent(&node, None)?;
+                println!("the successor (pid {pid}) took over on {node}; the old agent drains");
+            }
         },
         LabCommand::Down => down(&name)?,
         LabCommand::Top { once } => super::top::run(&Lab::open(&name)?, once)?,

@@ -8,6 +8,7 @@
 
 mod agent;
 mod agent_process;
+mod agent_upgrade;
 mod alloc;
 mod apply;
 pub(crate) mod cgroup;

@@ -50,3 +50,5 @@ mod telemetry;
 mod traffic;
 /// An unknown field (a typo), applied live, is rejected; the last good route serves.
 mod typo;
+/// Upgrades: a successor agent takes the listeners over while traffic flows (`lab agent upgrade`).
+mod upgrade;

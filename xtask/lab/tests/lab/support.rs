@@ -166,6 +166,15 @@ impl TestLab {
         .unwrap_or_else(|e| panic!("lab agent start: {e:#}"));
     }
 
+    /// `lab agent upgrade NODE` (with another eBPF object for the successor, when given): the
+    /// successor's pid, or why it did not take over.
+    pub fn try_upgrade_agent(&self, node: &str, object: Option<PathBuf>) -> anyhow::Result<u32> {
+        let (name, node) = (self.name.clone(), node.to_string());
+        within("lab agent upgrade", move || {
+            Lab::open(&name)?.upgrade_agent(&node, object.as_deref())
+        })
+    }
+
     /// `lab agent kill NODE`, which must succeed.
     pub fn kill_agent(&self, node: &str) {
         let (name, node) = (self.name.clone(), node.to_string());

@@ -85,14 +85,29 @@ async fn exchange(sender: &mut Option<Sender>, target: &Target) -> Result<hyper:
         Some(conn) => conn,
         None => sender.insert(Sender::open(target).await?),
     };
-    let mut request = Request::get(target.uri.clone());
-    if !target.h2 {
-        request = request.header(HOST, target.host.clone());
-    }
-    let response = conn.send(request.body(Empty::new())?).await?;
+    let request = || {
+        let mut request = Request::get(target.uri.clone());
+        if !target.h2 {
+            request = request.header(HOST, target.host.clone());
+        }
+        request.body(Empty::new())
+    };
+    // A connection the server closed or sent GOAWAY on before this request went out: the
+    // request was never sent, so it goes on a new connection (as browsers and curl do).
+    let conn = match conn.ready().await {
+        Ok(()) => conn,
+        Err(_) => sender.insert(Sender::open(target).await?),
+    };
+    let response = conn.send(request()?).await?;
     let status = response.status();
+    // A server closing the connection after this answer (`Connection: close`, RFC 9112 §9.6:
+    // a draining agent says so) gets no further request on it: the next one reconnects.
+    let closing = response
+        .headers()
+        .get(hyper::header::CONNECTION)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
     response.into_body().collect().await?;
-    if target.new_connection_per_request {
+    if target.new_connection_per_request || closing {
         *sender = None;
     }
     Ok(status)
@@ -112,6 +127,14 @@ impl Sender {
             let (send, conn) = http1::handshake(io).await?;
             tokio::spawn(conn);
             Ok(Sender::H1(send))
+        }
+    }
+
+    /// Waits until the connection can take a request; an error: it never will (closed, GOAWAY).
+    async fn ready(&mut self) -> hyper::Result<()> {
+        match self {
+            Sender::H1(send) => send.ready().await,
+            Sender::H2(send) => send.ready().await,
         }
     }
 
