@@ -100,7 +100,7 @@ fn decide(ctx: &SockAddrContext, dst: OriginalDst) -> Verdict {
     // process with CAP_NET_ADMIN could set, so nothing a socket carries is trusted.
     // An upgrade's other agent (`AGENT_CGROUPS`) is known the same way.
     let cgroup = unsafe { bpf_get_current_cgroup_id() };
-    if cgroup == maps::agent_cgroup() || unsafe { maps::AGENT_CGROUPS.get(&cgroup) }.is_some() {
+    if cgroup == maps::agent_cgroup() || unsafe { maps::AGENT_CGROUPS.get(cgroup) }.is_some() {
         return Verdict::Ignore;
     }
     let netns = unsafe { bpf_get_netns_cookie(ctx.as_ptr()) };
