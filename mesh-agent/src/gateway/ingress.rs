@@ -52,6 +52,16 @@ struct OpenPort {
     accept: JoinHandle<()>,
 }
 
+impl OpenPort {
+    /// Stops accepting and waits until the listener is closed: once a reconcile returns, a
+    /// removed port refuses connections (an aborted task alone drops its listener later).
+    async fn close(mut self) {
+        self.accept.abort();
+        let _ = (&mut self.accept).await;
+        tracing::info!(address = %self.address, "gateway port closed");
+    }
+}
+
 impl Drop for OpenPort {
     fn drop(&mut self) {
         self.accept.abort();
@@ -97,13 +107,17 @@ impl IngressGateway {
             .into_iter()
             .filter_map(|(port, plan)| Some((port, port_state(port, plan, &snapshot)?)))
             .collect();
-        self.open.retain(|port, open| {
-            let stays = wanted.contains_key(port);
-            if !stays {
-                tracing::info!(address = %open.address, "gateway port closed");
+        let gone: Vec<u16> = self
+            .open
+            .keys()
+            .filter(|port| !wanted.contains_key(port))
+            .copied()
+            .collect();
+        for port in gone {
+            if let Some(open) = self.open.remove(&port) {
+                open.close().await;
             }
-            stays
-        });
+        }
         for (port, state) in wanted {
             match self.open.get(&port) {
                 Some(open) => open.state.store(Arc::new(state)),
