@@ -98,7 +98,16 @@ async fn exchange(sender: &mut Option<Sender>, target: &Target) -> Result<hyper:
         Ok(()) => conn,
         Err(_) => sender.insert(Sender::open(target).await?),
     };
-    let response = conn.send(request()?).await?;
+    let response = match conn.send(request()?).await {
+        Ok(response) => response,
+        // RFC 9113 §8.7: a stream the server refused, or one past the last stream of its
+        // GOAWAY, was never processed: it is sent again on a new connection, as h2 clients do.
+        Err(error) if never_processed(&error) => {
+            let conn = sender.insert(Sender::open(target).await?);
+            conn.send(request()?).await?
+        }
+        Err(error) => return Err(error.into()),
+    };
     let status = response.status();
     // A server closing the connection after this answer (`Connection: close`, RFC 9112 §9.6:
     // a draining agent says so) gets no further request on it: the next one reconnects.
@@ -111,6 +120,16 @@ async fn exchange(sender: &mut Option<Sender>, target: &Target) -> Result<hyper:
         *sender = None;
     }
     Ok(status)
+}
+
+/// Whether an h2 request failed before the server processed it (safe to send again).
+fn never_processed(error: &hyper::Error) -> bool {
+    let cause = std::error::Error::source(error).and_then(|e| e.downcast_ref::<h2::Error>());
+    let Some(cause) = cause else {
+        return false;
+    };
+    let graceful_go_away = cause.is_go_away() && cause.reason() == Some(h2::Reason::NO_ERROR);
+    cause.reason() == Some(h2::Reason::REFUSED_STREAM) || graceful_go_away
 }
 
 impl Sender {
