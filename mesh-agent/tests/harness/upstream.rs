@@ -302,3 +302,14 @@ pub async fn streaming_echo_server(addr: SocketAddr) -> SocketAddr {
     });
     bound
 }
+
+/// Writes `bytes` on `stream` and checks the same bytes come back (bounded by `GUARD`).
+pub async fn echoes(stream: &mut tokio::net::TcpStream, bytes: &[u8]) {
+    stream.write_all(bytes).await.unwrap();
+    let mut echoed = vec![0; bytes.len()];
+    tokio::time::timeout(super::GUARD, stream.read_exact(&mut echoed))
+        .await
+        .expect("no hang")
+        .unwrap();
+    assert_eq!(echoed, bytes);
+}

@@ -11,13 +11,13 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty};
 use hyper::Request;
 use mesh_agent::drain::Phase;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use crate::harness::client::read;
 use crate::harness::config::{compile, pod, service, sleep};
 use crate::harness::proxy::Agent;
-use crate::harness::upstream::{streaming_echo_server, Behaviour};
+use crate::harness::upstream::{echoes, streaming_echo_server, Behaviour};
 use crate::harness::web::{web, Web, WEB};
 use crate::harness::{wait_until, GUARD};
 
@@ -128,16 +128,6 @@ async fn echo_agent() -> (Agent, crate::harness::proxy::Client) {
     let agent = Agent::new(compile(&yaml));
     let client = agent.sleep().await;
     (agent, client)
-}
-
-async fn echoes(stream: &mut TcpStream, bytes: &[u8]) {
-    stream.write_all(bytes).await.unwrap();
-    let mut echoed = vec![0; bytes.len()];
-    tokio::time::timeout(GUARD, stream.read_exact(&mut echoed))
-        .await
-        .expect("no hang")
-        .unwrap();
-    assert_eq!(echoed, bytes);
 }
 
 #[tokio::test]

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mesh_agent::lifecycle::shutdown;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use crate::harness::config::{compile, pod, service, sleep};
 use crate::harness::enrollment::to_enroll;
 use crate::harness::proxy::{Agent, Client, EnrolledPods, FakePodCapture, ListenAddrs};
-use crate::harness::upstream::streaming_echo_server;
+use crate::harness::upstream::{echoes, streaming_echo_server};
 use crate::harness::{wait_until, GUARD};
 
 const ECHO: &str = "10.96.0.20:80";
@@ -38,16 +38,6 @@ async fn enrolled_agent() -> (Agent, Client, Arc<EnrolledPods>, Arc<FakePodCaptu
     assert_eq!(capture.enrolled.lock().unwrap().len(), 1);
     let client = agent.sleep().await;
     (agent, client, pods, capture)
-}
-
-async fn echoes(stream: &mut TcpStream, bytes: &[u8]) {
-    stream.write_all(bytes).await.unwrap();
-    let mut echoed = vec![0; bytes.len()];
-    tokio::time::timeout(GUARD, stream.read_exact(&mut echoed))
-        .await
-        .expect("no hang")
-        .unwrap();
-    assert_eq!(echoed, bytes);
 }
 
 async fn closed(stream: &mut TcpStream) -> bool {
