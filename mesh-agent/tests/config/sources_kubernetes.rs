@@ -97,7 +97,8 @@ fn summary(update: &SourceUpdate) -> Vec<String> {
         .collect()
 }
 
-async fn wait_for(
+/// The first update `done` accepts (bounded); shared by the Kubernetes source's test modules.
+pub(crate) async fn wait_for(
     updates: &mut watch::Receiver<SourceUpdate>,
     what: &str,
     done: impl FnMut(&SourceUpdate) -> bool,

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use crate::harness::fake_api::FakeApi;
 use crate::harness::metrics;
+use crate::sources_kubernetes::wait_for;
 
 const NETWORKING: &str = "networking.istio.io";
 const SECURITY: &str = "security.istio.io";
@@ -50,16 +51,6 @@ fn kinds(update: &SourceUpdate) -> Vec<String> {
     istio
         .map(|r| format!("{} {}", r.api_version, r.kind))
         .collect()
-}
-
-async fn wait_for(
-    updates: &mut watch::Receiver<SourceUpdate>,
-    what: &str,
-    done: impl FnMut(&SourceUpdate) -> bool,
-) -> SourceUpdate {
-    let waited = tokio::time::timeout(Duration::from_secs(30), updates.wait_for(done)).await;
-    let update = waited.unwrap_or_else(|_| panic!("never published: {what}"));
-    update.expect("source stopped").clone()
 }
 
 fn source(api_addr: std::net::SocketAddr) -> KubernetesSource {
