@@ -12,8 +12,9 @@
 //!
 //! Either way every answer comes from v2, and unloading the stand-in leaves no program behind.
 
-use crate::mesh_support::{cluster_ip, curl, mesh_lab_of, pod_ip};
-use crate::support::{stdout, TestLab};
+use crate::mesh_support::{cluster_ip, mesh_lab_of, pod_ip};
+use crate::poison::{versions, CLIENT, URL};
+use crate::support::TestLab;
 use aya::maps::{HashMap, PerCpuArray};
 use aya::programs::{loaded_programs, CgroupAttachMode, CgroupSockAddr};
 use aya::Ebpf;
@@ -23,8 +24,6 @@ use std::path::Path;
 use std::thread::sleep;
 use std::time::Duration;
 
-const CLIENT: (&str, &str) = ("shop", "client");
-const URL: &str = "http://backend/";
 const PROGRAM: &str = "socket_lb_connect4";
 
 /// The stand-in, loaded and attached to one cgroup; dropping it detaches and unloads it.
@@ -74,19 +73,6 @@ fn stand_in_loaded() -> bool {
     loaded_programs()
         .filter_map(Result::ok)
         .any(|p| p.name_as_str() == Some(cut))
-}
-
-/// The backend versions answering `count` requests from the client.
-fn versions(lab: &TestLab, count: usize) -> BTreeMap<String, usize> {
-    let mut seen = BTreeMap::new();
-    for _ in 0..count {
-        let body = stdout(&curl(lab, CLIENT.0, CLIENT.1, &[URL]));
-        let answer: serde_json::Value = serde_json::from_str(&body)
-            .unwrap_or_else(|e| panic!("not a backend answer ({e}): {body:?}"));
-        let version = answer["version"].as_str().unwrap_or("none").to_string();
-        *seen.entry(version).or_default() += 1;
-    }
-    seen
 }
 
 /// Polls (bounded) until every answer comes from v2: the agents reload within a few polls.
