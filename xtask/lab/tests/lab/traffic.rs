@@ -151,11 +151,12 @@ fn splits_faults_and_mirrors_shape_live_traffic() {
 
     // Delay 1 s at 30%: count the requests curl measured at 1 s or more.
     apply_until(&lab, "lab-traffic-delay.yaml", |s| !s.contains_key("500"));
-    let delayed = batch(&lab, &[], 40);
+    // Binomial(60, 0.3): 5..=33 holds with probability 1 - 3e-5 (6..=18 of 40 failed 1 run in 43).
+    let delayed = batch(&lab, &[], 60);
     let slow = delayed.iter().filter(|a| a.seconds >= 1.0).count();
-    eprintln!("delay 1s at 30% over 40 requests: {slow} took 1 s or more");
+    eprintln!("delay 1s at 30% over 60 requests: {slow} took 1 s or more");
     assert!(delayed.iter().all(|a| a.code == "200"));
-    assert!((6..=18).contains(&slow), "{slow} of 40 delayed");
+    assert!((5..=33).contains(&slow), "{slow} of 60 delayed");
 
     // Mirror to v2 while routing to v1: v2 sees each request once, clients only see v1.
     apply_until(&lab, "lab-routing-all-v2.yaml", only("v2"));
