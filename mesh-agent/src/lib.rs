@@ -27,6 +27,7 @@ pub mod flows;
 pub mod gateway;
 pub mod handover;
 pub mod http;
+pub mod identity;
 pub mod lb;
 pub mod lifecycle;
 pub mod logging;

@@ -1,7 +1,7 @@
 //! Who may obtain which identity, decided as istiod decides for ztunnel: any workload its own
 //! identity; a node agent also the identity of a pod running on its own node, never another's.
 
-use super::identity::Identity;
+use crate::identity::Identity;
 
 /// An authenticated caller, from its ServiceAccount token's review.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,7 +4,6 @@
 pub mod authn;
 pub mod authz;
 pub mod client;
-pub mod identity;
 pub mod keys;
 pub mod proto;
 pub mod publish;

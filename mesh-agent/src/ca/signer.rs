@@ -9,7 +9,7 @@ use rcgen::{
     KeyPair, KeyUsagePurpose, SanType, SerialNumber,
 };
 
-use super::identity::Identity;
+use crate::identity::Identity;
 
 /// The signing certificate and key, and the chain above it.
 pub struct Signer {

@@ -1,7 +1,7 @@
 //! The authorization decisions, case by case.
 
 use super::{decide, on_node, Caller, Grant};
-use crate::ca::identity::Identity;
+use crate::identity::Identity;
 
 fn agents() -> Vec<(String, String)> {
     vec![("mesh-system".into(), "mesh-agent".into())]
