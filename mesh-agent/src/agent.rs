@@ -30,6 +30,8 @@ use crate::sources::{DirectorySource, KubernetesSource};
 /// agent stops accepting enrollments, unenrolls every pod (their map entries and `sk_lookup`
 /// links go, their listeners close, so new connections go direct), lets the connections it
 /// carries finish within `--drain-time`, closes the rest, then drops the capture programs' links.
+/// With `--fail-closed` the pods stay enrolled and the links stay pinned: only the listeners
+/// close, and the pods' new connections are refused until the next agent serves them.
 pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     tracing::info!(config = %serde_json::to_string(&config)?, "mesh-agent starting");
     let inheritance = crate::upgrade::take_over(&config)?;
@@ -99,6 +101,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         capture: &capture,
         drain: &drain,
         drain_time: config.drain_time,
+        failure_mode: config.failure_mode,
         enrolling,
     };
     run_until_the_end(handover, tasks, ending).await?;
@@ -114,11 +117,14 @@ struct Ending<'a> {
     capture: &'a crate::attach::Capture,
     drain: &'a Drain,
     drain_time: std::time::Duration,
+    /// Whether the pods are unenrolled (fail open) or left captured (fail closed) on shutdown.
+    failure_mode: crate::lifecycle::FailureMode,
     /// The enrollment server and reconcile, stopped first.
     enrolling: [tokio::task::AbortHandle; 2],
 }
 
-/// Serves until SIGINT/SIGTERM, then drains failing open (pods unenrolled first), or until a
+/// Serves until SIGINT/SIGTERM, then drains failing open (pods unenrolled first) or closed (pods
+/// left captured, their listeners closed), or until a
 /// successor is ready: then the pods and maps are left to it and only the connections this agent
 /// carries drain. A second signal ends either drain at once.
 async fn run_until_the_end(
@@ -131,9 +137,10 @@ async fn run_until_the_end(
     };
     tokio::select! {
         signal = shutdown_signal() => {
-            tracing::info!(signal = signal?, drain_time = ?end.drain_time, "shutting down: draining (fail open)");
+            tracing::info!(signal = signal?, drain_time = ?end.drain_time, failure_mode = ?end.failure_mode, "shutting down: draining");
             end.enrolling.iter().for_each(tokio::task::AbortHandle::abort);
-            crate::lifecycle::shutdown::drain(end.pods, end.drain, end.drain_time, second_signal).await;
+            let (pods, mode) = (end.pods, end.failure_mode);
+            crate::lifecycle::shutdown::drain(pods, mode, end.drain, end.drain_time, second_signal).await;
             tasks.shutdown().await;
             handover.remove();
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use mesh_common::Counter;
 
-use crate::bpf::{own_cgroup_id, resolve_object, LoadOptions, MeshBpf};
+use crate::bpf::{own_cgroup_id, resolve_object, LinkPins, LoadOptions, MeshBpf};
 use crate::capture::{OriginalDsts, PodCapture};
 use crate::config::AgentConfig;
 use crate::flows::FlowSource;
@@ -29,29 +29,39 @@ pub struct Capture {
     /// stay, this agent's programs detach, the successor's go on capturing.
     pub hand_over: Box<dyn Fn() -> anyhow::Result<()> + Send + Sync>,
     /// Keeps the programs loaded and attached (links, pins). Once it and the other handles
-    /// above are dropped, the programs detach: every pod then talks directly again (fail open).
+    /// above are dropped, the programs detach: every pod then talks directly again (fail open)
+    /// — unless the agent fails closed: then its pinned links keep them attached, refusing.
     pub attachment: Box<dyn Any + Send + Sync>,
 }
 
 /// Checks the kernel (`bpf::check_kernel`), loads `mesh-ebpf`, pins its maps under `config.bpf_pin_dir` and attaches the programs to
 /// `config.cgroup`. With `shared_maps`, the maps are the running predecessor's (loaded from
-/// their pins): both agents' programs read and write them until the predecessor detaches. The agent's own cgroup is written into the programs: its sockets are never
+/// their pins): both agents' programs read and write them until the predecessor detaches. So
+/// they are when a fail-closed agent before this one left its links pinned (it stopped or
+/// crashed): its programs still refuse the pods' connections over those maps until this
+/// agent's programs are attached and its own listeners serve the pods.
+/// The agent's own cgroup is written into the programs: its sockets are never
 /// captured, even when the agent runs inside the attached subtree (a DaemonSet pod does).
 pub fn start_capture(config: &AgentConfig, shared_maps: bool) -> anyhow::Result<Capture> {
     // Before anything loads: a kernel too old stops the agent with one line naming what it lacks.
     crate::bpf::check_kernel()?;
     let object = resolve_object(config.bpf_object.as_deref());
     let agent_cgroup = own_cgroup_id().context("finding the agent's own cgroup")?;
+    let left_behind = LinkPins::left_behind(&config.bpf_pin_dir);
+    if left_behind && !shared_maps {
+        tracing::info!(dir = %config.bpf_pin_dir.display(), "a fail-closed agent left its capture pinned: reusing its maps, replacing its links");
+    }
     let options = LoadOptions {
         pin_dir: Some(config.bpf_pin_dir.clone()),
         accelerate: config.sk_msg_accel,
         agent_cgroup,
-        shared_maps,
+        shared_maps: shared_maps || left_behind,
+        fail_closed: config.failure_mode.captures_without_agent(),
     };
     let mesh = Arc::new(MeshBpf::load_with(&object, &options)?);
     mesh.attach_cgroup(&config.cgroup)
         .with_context(|| format!("attaching to cgroup {}", config.cgroup.display()))?;
-    tracing::info!(object = %object.display(), cgroup = %config.cgroup.display(), agent_cgroup, "capture attached");
+    tracing::info!(object = %object.display(), cgroup = %config.cgroup.display(), agent_cgroup, failure_mode = ?config.failure_mode, "capture attached");
     Ok(Capture {
         original_dsts: mesh.clone(),
         pods: mesh.clone(),

@@ -103,6 +103,11 @@ pub struct RunArgs {
     /// a few seconds below the pod's `terminationGracePeriodSeconds`.
     #[arg(long, value_name = "SECONDS", default_value_t = crate::lifecycle::shutdown::DEFAULT_DRAIN_TIME.as_secs())]
     pub drain_time: u64,
+    /// Fail closed: while no agent runs (stopped, crashed, restarting), the capture stays
+    /// attached and enrolled pods' new connections are refused, instead of going direct
+    /// around the mesh (the default, fail open). Also `MESH_FAIL_CLOSED=true`.
+    #[arg(long, env = "MESH_FAIL_CLOSED")]
+    pub fail_closed: bool,
 }
 
 /// Where the mesh configuration is read from.
@@ -157,6 +162,8 @@ pub struct AgentConfig {
     pub access_log_dir: PathBuf,
     /// How long the agent drains on SIGTERM.
     pub drain_time: Duration,
+    /// What the pods' traffic does while no agent runs.
+    pub failure_mode: crate::lifecycle::FailureMode,
 }
 
 impl AgentConfig {
@@ -208,6 +215,7 @@ impl AgentConfig {
             worker_threads: worker_threads(args.worker_threads)?,
             access_log_dir: args.access_log_dir,
             drain_time: Duration::from_secs(args.drain_time),
+            failure_mode: crate::lifecycle::FailureMode::from_flag(args.fail_closed),
         })
     }
 }
@@ -314,5 +322,15 @@ mod tests {
             resolved(&["--drain-time", "7"]).drain_time,
             Duration::from_secs(7)
         );
+    }
+
+    #[test]
+    fn the_agent_fails_open_unless_told_to_fail_closed() {
+        use crate::lifecycle::FailureMode;
+        assert_eq!(resolved(&[]).failure_mode, FailureMode::Open);
+        let config = resolved(&["--fail-closed"]);
+        assert_eq!(config.failure_mode, FailureMode::Closed);
+        let logged = serde_json::to_value(&config).unwrap();
+        assert_eq!(logged["failure_mode"], "closed");
     }
 }

@@ -3,7 +3,8 @@
 //! family in that netns (`LISTENERS` is keyed by the pod IP: sk_lookup only assigns a socket
 //! of the packet's family, or a dual-stack one).
 //! Connections from the pod itself, loopback or the node's address (kubelet probes) are left
-//! alone.
+//! alone. With the agent's listener gone (the agent stopped or crashed), a fail-closed agent's
+//! program drops the connection (the client sees it refused); a fail-open one lets it through.
 
 use crate::maps::{self, LISTENERS, POD_ADDRS};
 use aya_ebpf::programs::SkLookupContext;
@@ -13,27 +14,45 @@ use mesh_common::{Counter, KernelIp, PodInfo, INBOUND_CAPTURE_PORT, OUTBOUND_CAP
 const IPPROTO_TCP: u32 = 6;
 const AF_INET: u32 = 2;
 
-/// Assigns the connection to the pod's inbound listener when it is the pod's to capture.
-pub fn try_sk_lookup(ctx: &SkLookupContext) {
+/// What `sk_lookup` answers.
+pub enum Lookup {
+    /// The usual lookup goes on (with the socket the program assigned, if any).
+    Proceed,
+    /// The connection is refused.
+    Refuse,
+}
+
+/// Assigns the connection to the pod's inbound listener when it is the pod's to capture;
+/// refuses it when that listener is gone and the agent runs fail-closed.
+pub fn try_sk_lookup(ctx: &SkLookupContext) -> Lookup {
     let lookup = ctx.lookup;
     if unsafe { (*lookup).protocol } != IPPROTO_TCP {
-        return;
+        return Lookup::Proceed;
     }
     // `local_port` is in host order.
     let port = unsafe { (*lookup).local_port };
     if port == u32::from(INBOUND_CAPTURE_PORT) || port == u32::from(OUTBOUND_CAPTURE_PORT) {
-        return;
+        return Lookup::Proceed;
     }
     let (local, remote) = addresses(ctx);
     let Some(pod) = (unsafe { POD_ADDRS.get(local) }) else {
-        return;
+        return Lookup::Proceed;
     };
     if !from_outside(pod, &remote) {
-        return;
+        return Lookup::Proceed;
     }
     match LISTENERS.redirect_sk_lookup(ctx, local, 0) {
-        Ok(()) => maps::count(Counter::CapturedInbound),
-        Err(_) => maps::count(Counter::Errors),
+        Ok(()) => {
+            maps::count(Counter::CapturedInbound);
+            Lookup::Proceed
+        }
+        // The listener's entry leaves `LISTENERS` when the socket closes: no agent serves the
+        // pod. Another program that selected a socket (a successor's) still wins over a drop.
+        Err(_) if maps::fail_closed() => Lookup::Refuse,
+        Err(_) => {
+            maps::count(Counter::Errors);
+            Lookup::Proceed
+        }
     }
 }
 

@@ -16,6 +16,8 @@ use aya_ebpf::{
 
 /// Verdict of the cgroup and sk_lookup hooks: let the operation proceed.
 const PROCEED: i32 = 1;
+/// Verdict of `sk_lookup`: refuse the connection (`SK_DROP`).
+const DROP: u32 = 0;
 
 /// `cgroup/connect4` on the mesh cgroup subtree: capture an enrolled pod's IPv4 connects.
 #[cgroup_sock_addr(connect4)]
@@ -38,11 +40,14 @@ pub fn mesh_sockops(ctx: SockOpsContext) -> u32 {
     PROCEED as u32
 }
 
-/// `sk_lookup` in each enrolled pod netns: steer inbound connections to the agent.
+/// `sk_lookup` in each enrolled pod netns: steer inbound connections to the agent (refuse
+/// them when a fail-closed agent is gone).
 #[sk_lookup]
 pub fn mesh_sk_lookup(ctx: SkLookupContext) -> u32 {
-    inbound::try_sk_lookup(&ctx);
-    PROCEED as u32
+    match inbound::try_sk_lookup(&ctx) {
+        inbound::Lookup::Proceed => PROCEED as u32,
+        inbound::Lookup::Refuse => DROP,
+    }
 }
 
 /// `sk_msg` on `ACCEL_SOCKS`: same-node acceleration.

@@ -71,6 +71,14 @@ pub static AGENT_CGROUPS: LruHashMap<u64, u8> =
 #[no_mangle]
 static ACCELERATE: u32 = 0;
 
+/// Load-time flag: 1 when the agent runs `--fail-closed`. Its programs stay attached (pinned
+/// links) when it is gone, and `sk_lookup` then drops a connection to an enrolled pod whose
+/// inbound listener is gone (closed with the agent) instead of letting it reach the app
+/// directly. The connect hooks need no flag: they keep redirecting to 15001, where no listener
+/// answers, so the connect is refused at once. Patched by the agent at load.
+#[no_mangle]
+static FAIL_CLOSED: u32 = 0;
+
 /// Load-time value: the cgroup id (kernfs inode) of the agent's own cgroup, whose sockets the
 /// connect hooks never capture; 0 (no cgroup has it) when the agent runs outside the attached
 /// subtree. Patched by the agent at load.
@@ -82,6 +90,13 @@ static AGENT_CGROUP: u64 = 0;
 pub fn agent_cgroup() -> u64 {
     // Volatile: the value is patched at load time and must not be folded.
     unsafe { core::ptr::read_volatile(&AGENT_CGROUP) }
+}
+
+/// Whether the agent runs fail-closed (see `FAIL_CLOSED`).
+#[inline(always)]
+pub fn fail_closed() -> bool {
+    // Volatile: the value is patched at load time and must not be folded.
+    unsafe { core::ptr::read_volatile(&FAIL_CLOSED) != 0 }
 }
 
 /// Whether same-node acceleration is on.

@@ -1,6 +1,7 @@
 //! Enrolling pods: the `ENROLLED` and `POD_ADDRS` entries, the inbound listener in
 //! `LISTENERS`, and the `sk_lookup` link in the pod's netns (kept per pod, dropped on
-//! unenroll).
+//! unenroll; pinned as `sk_lookup-<netns cookie>` when the agent fails closed, replacing the one
+//! a fail-closed predecessor pinned for that pod).
 
 use super::loader::{failed, program, BpfError, MeshBpf, SK_LOOKUP_PROGRAM};
 use crate::capture::{CapturedPod, PodCapture};
@@ -22,7 +23,8 @@ pub(crate) struct EnrollmentMaps {
 /// What unenroll needs to undo.
 struct EnrolledPod {
     info: PodInfo,
-    sk_lookup: SkLookupLinkId,
+    /// The link aya keeps for us; `None` when it is pinned (fail-closed: `LinkPins` holds it).
+    sk_lookup: Option<SkLookupLinkId>,
 }
 
 impl EnrollmentMaps {
@@ -87,16 +89,74 @@ impl MeshBpf {
             .map_err(failed(SK_LOOKUP_PROGRAM))
     }
 
-    fn detach_sk_lookup(&self, link: SkLookupLinkId) -> Result<(), BpfError> {
+    /// Detaches the pod's `sk_lookup` link: ours, pinned or not, and one a fail-closed
+    /// predecessor pinned.
+    fn detach_sk_lookup(
+        &self,
+        netns_cookie: u64,
+        link: Option<SkLookupLinkId>,
+    ) -> Result<(), BpfError> {
+        self.unpin_sk_lookup(netns_cookie, true)?;
+        let Some(link) = link else {
+            return Ok(());
+        };
         let mut ebpf = lock(&self.ebpf);
         let sk_lookup = program::<SkLookup>(&mut ebpf, SK_LOOKUP_PROGRAM)?;
         sk_lookup.detach(link).map_err(failed(SK_LOOKUP_PROGRAM))
+    }
+
+    /// Pins the pod's `sk_lookup` link (fail-closed: `None` is returned, the pin holds it),
+    /// then removes the one a predecessor pinned for the pod: ours selects the listener now.
+    fn pin_sk_lookup(
+        &self,
+        netns_cookie: u64,
+        link: SkLookupLinkId,
+    ) -> Result<Option<SkLookupLinkId>, BpfError> {
+        let Some(links) = &self.links else {
+            return Ok(Some(link));
+        };
+        let name = sk_lookup_pin(netns_cookie);
+        let io = |source| BpfError::Io {
+            context: format!("pinning {name}"),
+            source,
+        };
+        if links.fail_closed() {
+            let mut ebpf = lock(&self.ebpf);
+            let sk_lookup = program::<SkLookup>(&mut ebpf, SK_LOOKUP_PROGRAM)?;
+            let link = sk_lookup
+                .take_link(link)
+                .map_err(failed(SK_LOOKUP_PROGRAM))?;
+            drop(ebpf);
+            links.keep(&name, link.into()).map_err(io)?;
+            self.unpin_sk_lookup(netns_cookie, false)?;
+            return Ok(None);
+        }
+        self.unpin_sk_lookup(netns_cookie, false)?;
+        Ok(Some(link))
+    }
+
+    /// Removes the pod's `sk_lookup` pins: a predecessor's, and with `own` ours.
+    fn unpin_sk_lookup(&self, netns_cookie: u64, own: bool) -> Result<(), BpfError> {
+        let Some(links) = &self.links else {
+            return Ok(());
+        };
+        let name = sk_lookup_pin(netns_cookie);
+        let io = |source| BpfError::Io {
+            context: format!("unpinning {name}"),
+            source,
+        };
+        if own {
+            links.release(&name).map_err(io)?;
+        }
+        links.remove_leftovers(&name).map_err(io)?;
+        Ok(())
     }
 
     fn try_enroll(&self, pods: &mut EnrollmentMaps, pod: &CapturedPod<'_>) -> Result<(), BpfError> {
         let info = pod_info(pod);
         pods.insert(pod, &info).map_err(Box::new)?;
         let sk_lookup = self.attach_sk_lookup(pod)?;
+        let sk_lookup = self.pin_sk_lookup(pod.netns_cookie, sk_lookup)?;
         let enrolled = EnrolledPod { info, sk_lookup };
         pods.links.insert(pod.netns_cookie, enrolled);
         Ok(())
@@ -123,16 +183,27 @@ impl PodCapture for MeshBpf {
     fn unenroll(&self, netns_cookie: u64) -> anyhow::Result<()> {
         let mut pods = lock(&self.pods);
         let Some(pod) = pods.links.remove(&netns_cookie) else {
-            ignore_missing(pods.enrolled.remove(&netns_cookie))?;
-            return Ok(());
+            // Not enrolled by this agent: what a predecessor left for the pod goes.
+            match pods.enrolled.get(&netns_cookie, 0) {
+                Ok(info) => pods.remove(netns_cookie, &info)?,
+                Err(e) => ignore_missing(Err(e))?,
+            }
+            drop(pods);
+            return Ok(self.unpin_sk_lookup(netns_cookie, false)?);
         };
         pods.remove(netns_cookie, &pod.info)?;
-        match self.detach_sk_lookup(pod.sk_lookup) {
+        drop(pods);
+        match self.detach_sk_lookup(netns_cookie, pod.sk_lookup) {
             // Already detached: nothing left to undo.
             Err(BpfError::Program { source, .. }) if is_gone(&source) => Ok(()),
             other => Ok(other?),
         }
     }
+}
+
+/// The pin name of a pod's `sk_lookup` link.
+fn sk_lookup_pin(netns_cookie: u64) -> String {
+    format!("sk_lookup-{netns_cookie}")
 }
 
 fn is_gone(error: &aya::programs::ProgramError) -> bool {

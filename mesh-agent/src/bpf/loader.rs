@@ -2,22 +2,21 @@
 
 use super::counters::{self, CounterTotals, FlowCount};
 use super::enroll::EnrollmentMaps;
+use super::link_pins::LinkPins;
 use super::mounts;
 use super::pins::MapPins;
-use super::pods_cgroup::{refuse_root, PodsCgroupError};
+use super::pods_cgroup::PodsCgroupError;
 use aya::maps::{HashMap, Map, MapData, PerCpuArray, PerCpuHashMap, SockHash};
-use aya::programs::{
-    CgroupAttachMode, CgroupSockAddr, Program, ProgramError, SkLookup, SkMsg, SockOps,
-};
+use aya::programs::{CgroupSockAddr, Program, ProgramError, SkLookup, SkMsg, SockOps};
 use aya::{Ebpf, EbpfLoader};
 use mesh_common::{AccelKey, FlowKey, OriginalDst, OriginalDstKey};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// The connect hooks, attached to the pods' cgroup subtree.
-const CONNECT_PROGRAMS: [&str; 2] = ["mesh_connect4", "mesh_connect6"];
+pub(super) const CONNECT_PROGRAMS: [&str; 2] = ["mesh_connect4", "mesh_connect6"];
 /// The `sock_ops` program, attached to the pods' cgroup subtree.
-const SOCK_OPS_PROGRAM: &str = "mesh_sockops";
+pub(super) const SOCK_OPS_PROGRAM: &str = "mesh_sockops";
 /// The per-netns inbound program.
 pub(super) const SK_LOOKUP_PROGRAM: &str = "mesh_sk_lookup";
 const SK_MSG_PROGRAM: &str = "mesh_sk_msg";
@@ -78,12 +77,18 @@ pub struct LoadOptions {
     /// default) names no cgroup, for an agent that runs outside the attached subtree.
     pub agent_cgroup: u64,
     /// Load the maps pinned in `pin_dir` instead of creating them, leaving the pins: a running
-    /// predecessor hands over, and both agents' programs share one set of maps meanwhile.
+    /// predecessor hands over, and both agents' programs share one set of maps meanwhile; or a
+    /// fail-closed predecessor is gone and its pinned programs still capture with them.
     pub shared_maps: bool,
+    /// Fail closed: the programs' links are pinned under `pin_dir/links/` so they outlive the
+    /// agent, the map pins stay on exit, and `sk_lookup` refuses connections to an enrolled pod
+    /// whose listener is gone (`link_pins.rs`).
+    pub fail_closed: bool,
 }
 
 /// The loaded kernel programs of one agent. Dropping it detaches every link and removes the
-/// pins: pods fall back to direct traffic.
+/// pins: pods fall back to direct traffic — unless it runs fail-closed: then its pinned links
+/// and the map pins stay, and the pods' new connections are refused until the next agent.
 pub struct MeshBpf {
     pub(super) ebpf: Mutex<Ebpf>,
     counters: PerCpuArray<MapData, u64>,
@@ -91,7 +96,9 @@ pub struct MeshBpf {
     pub(super) original_dsts: Mutex<HashMap<MapData, OriginalDstKey, OriginalDst>>,
     pub(super) pods: Mutex<EnrollmentMaps>,
     pub(super) accel: Option<Mutex<SockHash<MapData, AccelKey>>>,
-    // Declared last: the pins go after the maps are closed.
+    /// The pinned links (`None` without a pin directory: nothing pinned).
+    pub(super) links: Option<LinkPins>,
+    // Declared last: the pins go after the maps are closed (and the links directory).
     pins: Option<MapPins>,
 }
 
@@ -111,6 +118,7 @@ impl MeshBpf {
             return Err(BpfError::ObjectMissing(object.to_path_buf()));
         }
         let accelerate = u32::from(options.accelerate);
+        let fail_closed = u32::from(options.fail_closed);
         let shared = shared_pins(options)?;
         let mut loader = EbpfLoader::new();
         for (name, path) in &shared {
@@ -119,6 +127,7 @@ impl MeshBpf {
         let mut ebpf = loader
             .override_global("ACCELERATE", &accelerate, true)
             .override_global("AGENT_CGROUP", &options.agent_cgroup, true)
+            .override_global("FAIL_CLOSED", &fail_closed, true)
             .load_file(object)
             .map_err(|source| BpfError::Load {
                 path: object.to_path_buf(),
@@ -130,6 +139,11 @@ impl MeshBpf {
             .map(|dir| pin(&ebpf, dir, options.shared_maps))
             .transpose()?;
         load_programs(&mut ebpf)?;
+        let links = link_pins(&ebpf, options)?;
+        if let Some(pins) = pins.as_ref().filter(|_| options.fail_closed) {
+            // The maps outlive a fail-closed agent with its programs, for the next one to reuse.
+            pins.leave();
+        }
         record_agent_cgroup(&mut ebpf, options.agent_cgroup)?;
         let accel = match options.accelerate {
             true => Some(Mutex::new(attach_accel(&mut ebpf)?)),
@@ -146,35 +160,9 @@ impl MeshBpf {
             )),
             accel,
             ebpf: Mutex::new(ebpf),
+            links,
             pins,
         })
-    }
-
-    /// Attaches the cgroup programs (`connect4`, `connect6`, `sock_ops`) to the cgroup2
-    /// directory `cgroup` and its subtree. They stay attached until `self` is dropped. The
-    /// cgroup2 root is refused (`pods_cgroup.rs`: Cilium's socket LB attaches there).
-    pub fn attach_cgroup(&self, cgroup: &Path) -> Result<(), BpfError> {
-        refuse_root(cgroup, Path::new("/proc/mounts"))?;
-        let dir = std::fs::File::open(cgroup).map_err(|source| BpfError::Io {
-            context: format!("opening cgroup {}", cgroup.display()),
-            source,
-        })?;
-        let mut ebpf = self.ebpf.lock().unwrap_or_else(|e| e.into_inner());
-        // Only bpf_link attachments (aya's BPF_LINK_CREATE, kernel 5.7+, which the mesh
-        // requires): a link coexists with every other program on the cgroup (other agents,
-        // Cilium's socket LB, other tools), nobody can replace or detach it with a legacy
-        // BPF_PROG_DETACH, and it goes with our process, so a crash leaves no program behind.
-        // `Single` only means "no legacy attach flags" for a link.
-        let mode = CgroupAttachMode::Single;
-        for name in CONNECT_PROGRAMS {
-            let program = program::<CgroupSockAddr>(&mut ebpf, name)?;
-            program.attach(&dir, mode).map_err(failed(name))?;
-        }
-        let program = program::<SockOps>(&mut ebpf, SOCK_OPS_PROGRAM)?;
-        program
-            .attach(&dir, mode)
-            .map_err(failed(SOCK_OPS_PROGRAM))?;
-        Ok(())
     }
 
     /// The event counters, summed over CPUs.
@@ -194,10 +182,14 @@ impl MeshBpf {
 
     /// Hands the capture to a successor agent whose programs are attached and share the maps:
     /// leaves the pins (and so the maps and their entries) in place and detaches this agent's
-    /// cgroup and `sk_lookup` programs now, while connections it still carries drain.
+    /// cgroup and `sk_lookup` programs now (pinned ones unpinned), while connections it still
+    /// carries drain.
     pub fn hand_over(&self) -> Result<(), BpfError> {
         if let Some(pins) = &self.pins {
             pins.leave();
+        }
+        if let Some(links) = &self.links {
+            links.hand_over();
         }
         let mut ebpf = self.ebpf.lock().unwrap_or_else(|e| e.into_inner());
         for name in CONNECT_PROGRAMS {
@@ -216,6 +208,21 @@ fn pin(ebpf: &Ebpf, dir: &Path, shared: bool) -> Result<MapPins, BpfError> {
     let io = |context: String| move |source| BpfError::Io { context, source };
     mounts::ensure_bpffs().map_err(io("mounting bpffs".into()))?;
     MapPins::pin_all(ebpf, dir, shared).map_err(io(format!("pinning maps under {}", dir.display())))
+}
+
+/// The agent's pinned links under the pin dir, named by its `connect4` program's id.
+fn link_pins(ebpf: &Ebpf, options: &LoadOptions) -> Result<Option<LinkPins>, BpfError> {
+    let Some(dir) = options.pin_dir.as_deref() else {
+        return Ok(None);
+    };
+    let name = CONNECT_PROGRAMS[0];
+    let program = ebpf.program(name).ok_or(BpfError::ProgramMissing(name))?;
+    let agent = program.info().map_err(failed(name))?.id();
+    let links = LinkPins::new(dir, agent, options.fail_closed).map_err(|source| BpfError::Io {
+        context: format!("creating the links' pin directory under {}", dir.display()),
+        source,
+    })?;
+    Ok(Some(links))
 }
 
 /// The pins to load maps from (name, path): those in the pin dir when the maps are shared.

@@ -1,11 +1,14 @@
 //! Loading, attaching and reading the kernel programs of `mesh-ebpf`: `MeshBpf` loads them,
-//! attaches the cgroup hooks to the pods' subtree (never the cgroup2 root), implements the `capture` traits (original
+//! attaches the cgroup hooks to the pods' subtree (never the cgroup2 root; pinned when the agent
+//! fails closed), implements the `capture` traits (original
 //! destinations, pod enrollment) and reads the counters.
 
 mod accel;
+mod cgroup_hooks;
 mod counters;
 mod enroll;
 mod kernel;
+mod link_pins;
 mod loader;
 mod mounts;
 mod object;
@@ -19,6 +22,7 @@ pub use counters::{CounterTotals, FlowCount};
 pub use kernel::{
     check_kernel, first_missing, KernelError, KernelFeature, Probe, MINIMUM_KERNEL, REQUIRED,
 };
+pub use link_pins::{LinkPins, LINKS_DIR};
 pub use loader::{BpfError, LoadOptions, MeshBpf};
 pub use mounts::{cgroup2_mount, ensure_bpffs, BPFFS_ROOT};
 pub use object::{resolve_object, BPF_OBJECT_ENV};

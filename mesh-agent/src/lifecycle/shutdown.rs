@@ -1,6 +1,7 @@
 //! Shutting down by draining, failing open: the pods are unenrolled first (their new connections
-//! go directly to their destinations, their listeners close), then the agent drains what it
-//! already carries — HTTP requests in flight finish, kept-alive connections are told to close,
+//! go directly to their destinations, their listeners close) — or, failing closed, only their
+//! listeners close and they stay captured (their new connections are refused) — then the agent
+//! drains what it already carries — HTTP requests in flight finish, kept-alive connections are told to close,
 //! L4 connections go on — until none is left or the drain time ends; what is still open then is
 //! closed. A second signal ends the drain at once. After a hand-over on upgrade only the
 //! connections drain: the pods are the successor's.
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::FailureMode;
 use crate::drain::{Drain, Phase};
 use crate::pods::EnrolledPods;
 
@@ -23,15 +25,24 @@ const REPORT_EVERY: Duration = Duration::from_secs(5);
 /// Drains as the module says; returns once every connection has ended or been closed.
 pub async fn drain(
     pods: &EnrolledPods,
+    mode: FailureMode,
     drain: &Drain,
     drain_time: Duration,
     second_signal: impl Future<Output = ()>,
 ) {
-    tracing::info!(
-        open = drain.open(),
-        "draining: unenrolling pods, so their new connections go direct (fail open)"
-    );
-    pods.remove_all().await;
+    if mode.unenrolls_on_shutdown() {
+        tracing::info!(
+            open = drain.open(),
+            "draining: unenrolling pods, so their new connections go direct (fail open)"
+        );
+        pods.remove_all().await;
+    } else {
+        tracing::info!(
+            open = drain.open(),
+            "draining: closing the pods' listeners, leaving them captured, so their new connections are refused until an agent is back (fail closed)"
+        );
+        pods.release_all().await;
+    }
     drain_connections(drain, drain_time, second_signal).await;
 }
 

@@ -1,11 +1,12 @@
 //! The agent's drain on shutdown, in-process: pods are unenrolled first (new connections go
-//! direct), connections already carried go on until the drain time ends or a second signal
+//! direct) — failing closed, they stay captured with their listeners closed (new connections
+//! refused) —, connections already carried go on until the drain time ends or a second signal
 //! comes, then are closed.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mesh_agent::lifecycle::shutdown;
+use mesh_agent::lifecycle::{shutdown, FailureMode};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
@@ -57,7 +58,14 @@ async fn pods_are_unenrolled_first_and_connections_closed_at_drain_time() {
     let draining = {
         let drain = drain.clone();
         tokio::spawn(async move {
-            shutdown::drain(&pods, &drain, drain_time, std::future::pending()).await;
+            shutdown::drain(
+                &pods,
+                FailureMode::Open,
+                &drain,
+                drain_time,
+                std::future::pending(),
+            )
+            .await;
         })
     };
     wait_until("the pod is unenrolled", || {
@@ -87,7 +95,14 @@ async fn a_second_signal_closes_at_once() {
             let second = async {
                 let _ = second.await;
             };
-            shutdown::drain(&pods, &drain, Duration::from_secs(3600), second).await;
+            shutdown::drain(
+                &pods,
+                FailureMode::Open,
+                &drain,
+                Duration::from_secs(3600),
+                second,
+            )
+            .await;
         })
     };
     echoes(&mut stream, b"while draining").await;
@@ -108,6 +123,7 @@ async fn the_drain_ends_as_soon_as_no_connection_is_left() {
     let draining = tokio::spawn(async move {
         shutdown::drain(
             &pods,
+            FailureMode::Open,
             &drain,
             Duration::from_secs(3600),
             std::future::pending(),
@@ -120,4 +136,41 @@ async fn the_drain_ends_as_soon_as_no_connection_is_left() {
         .await
         .expect("ends when the last connection does")
         .unwrap();
+}
+
+#[tokio::test]
+async fn failing_closed_leaves_the_pods_captured_and_closes_their_listeners() {
+    let (agent, client, pods, capture) = enrolled_agent().await;
+    let mut stream = client.connect(ECHO).await;
+    echoes(&mut stream, b"before").await;
+    let drain = agent.drain();
+    let draining = {
+        let (drain, pods) = (drain.clone(), pods.clone());
+        tokio::spawn(async move {
+            let mode = FailureMode::Closed;
+            shutdown::drain(
+                &pods,
+                mode,
+                &drain,
+                Duration::from_secs(3600),
+                std::future::pending(),
+            )
+            .await;
+        })
+    };
+    echoes(&mut stream, b"while draining").await;
+    drop(stream);
+    tokio::time::timeout(GUARD, draining)
+        .await
+        .expect("ends when the last connection does")
+        .unwrap();
+    assert!(
+        pods.list().await.is_empty(),
+        "the pod's listeners are closed"
+    );
+    assert_eq!(
+        capture.enrolled.lock().unwrap().len(),
+        1,
+        "still captured: its new connections are refused, not sent direct"
+    );
 }
