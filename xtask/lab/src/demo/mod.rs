@@ -60,6 +60,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         nodes: NODES,
         build: false,
         ip_family: Default::default(),
+        fail_closed: false,
     };
     let manifests = demo_manifests()?;
     let mut lab = step(

@@ -60,10 +60,11 @@ pub fn health(lab: &Lab) -> String {
                     .collect::<Vec<_>>()
                     .join(" and ")
             });
+            let mode = if node.fail_closed { " fail-closed" } else { "" };
             match (pid, is_ready(node)) {
-                (None, _) => format!("{} stopped", node.name),
-                (Some(pid), true) => format!("{} ready (pid {pid})", node.name),
-                (Some(pid), false) => format!("{} not ready (pid {pid})", node.name),
+                (None, _) => format!("{} stopped{mode}", node.name),
+                (Some(pid), true) => format!("{} ready (pid {pid}){mode}", node.name),
+                (Some(pid), false) => format!("{} not ready (pid {pid}){mode}", node.name),
             }
         })
         .collect();
@@ -81,12 +82,27 @@ impl Lab {
         start(self, node)
     }
 
+    /// `lab agent start NODE --fail-closed`: records that the node's agents fail closed from
+    /// now on (this start, later starts and upgrades), then starts one.
+    pub fn start_agent_failing_closed(&mut self, node: &str) -> Result<()> {
+        let name = self.node_named(node)?.name.clone();
+        for recorded in self.state.nodes.iter_mut().filter(|n| n.name == name) {
+            recorded.fail_closed = true;
+        }
+        self.save()?;
+        self.start_agent(node)
+    }
+
     /// `lab agent stop NODE`: SIGTERM (SIGKILL after a bounded wait); its pods then talk
     /// directly (fail open). Its pins and socket are removed; its state directory is kept.
+    /// A fail-closed agent leaves its pins (maps and links): its pods stay captured, and their
+    /// new connections are refused until the next agent; `lab down` removes them.
     pub fn stop_agent(&self, node: &str) -> Result<()> {
         let node = self.node_named(node)?;
         process::stop_all(&own_cgroup(self, node))?;
-        teardown::remove_dir(&process::pin_dir(&node.netns))?;
+        if !node.fail_closed {
+            teardown::remove_dir(&process::pin_dir(&node.netns))?;
+        }
         let _ = std::fs::remove_file(self.dir.agent_socket(&node.name));
         Ok(())
     }
@@ -187,6 +203,7 @@ pub(super) fn spawn_agent(lab: &Lab, node: &Node, bpf_object: Option<&Path>) -> 
         admin_socket: &lab.dir.admin_socket(&node.name),
         log: &log,
         bpf_object,
+        fail_closed: node.fail_closed,
     };
     process::spawn(&launch)
 }

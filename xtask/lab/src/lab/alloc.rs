@@ -28,6 +28,7 @@ pub fn nodes(state: &State, count: u8) -> Vec<Node> {
             address: Ipv4Addr::new(10, 250, 0, i),
             address6: state.ip_family.has_v6().then(|| node_ip6(i)),
             cgroup: state.cgroup_root.join(format!("node-{i}")),
+            fail_closed: false,
         })
         .collect()
 }

@@ -28,6 +28,10 @@ enum LabCommand {
         /// Address families of pods and Services (IPv6: lab-only fd00:10:… addresses).
         #[arg(long, value_enum, default_value_t = IpFamily::Ipv4)]
         ip_family: IpFamily,
+        /// The agents run `--fail-closed`: stopped or killed, they leave their pods captured and
+        /// the pods' new connections refused until an agent is back.
+        #[arg(long)]
+        fail_closed: bool,
         /// YAML files or directories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -67,6 +71,9 @@ enum LabCommand {
         action: AgentAction,
         /// The node (`node-N`).
         node: String,
+        /// With `start`: the node's agents run `--fail-closed` from now on.
+        #[arg(long)]
+        fail_closed: bool,
     },
     /// Remove everything the lab created (also after a crash).
     Down,
@@ -95,6 +102,7 @@ pub fn run(args: LabArgs) -> Result<()> {
             nodes,
             no_build,
             ip_family,
+            fail_closed,
             paths,
         } => {
             let opts = UpOptions {
@@ -102,6 +110,7 @@ pub fn run(args: LabArgs) -> Result<()> {
                 nodes,
                 build: !no_build,
                 ip_family,
+                fail_closed,
             };
             print!("{}", Lab::up(&opts, &paths)?.status());
         }
@@ -130,7 +139,15 @@ pub fn run(args: LabArgs) -> Result<()> {
             std::process::exit(code);
         }
         LabCommand::Status => print!("{}", Lab::open(&name)?.status()),
-        LabCommand::Agent { action, node } => match action {
+        LabCommand::Agent {
+            action,
+            node,
+            fail_closed,
+        } => match action {
+            AgentAction::Start if fail_closed => {
+                Lab::open(&name)?.start_agent_failing_closed(&node)?;
+            }
+            _ if fail_closed => anyhow::bail!("--fail-closed goes with `lab agent start` only"),
             AgentAction::Start => Lab::open(&name)?.start_agent(&node)?,
             AgentAction::Stop => Lab::open(&name)?.stop_agent(&node)?,
             AgentAction::Kill => Lab::open(&name)?.kill_agent(&node)?,

@@ -37,6 +37,10 @@ pub struct Node {
     #[serde(default)]
     pub(super) address6: Option<Ipv6Addr>,
     pub(super) cgroup: PathBuf,
+    /// Its agents run `--fail-closed` (`lab up --fail-closed`, `lab agent start NODE
+    /// --fail-closed`): stopped or killed, they leave the pods captured and refusing.
+    #[serde(default)]
+    pub(super) fail_closed: bool,
 }
 
 /// A pod: a network namespace, a cgroup, a hosts file and its containers' processes.

@@ -25,6 +25,8 @@ pub struct UpOptions {
     pub build: bool,
     /// The families of pod and Service addresses.
     pub ip_family: IpFamily,
+    /// Every node's agent runs `--fail-closed`.
+    pub fail_closed: bool,
 }
 
 impl Lab {
@@ -43,6 +45,9 @@ impl Lab {
             ..State::default()
         };
         state.nodes = alloc::nodes(&state, opts.nodes);
+        for node in &mut state.nodes {
+            node.fail_closed = opts.fail_closed;
+        }
         let plan = Plan::build(&docs, &state)?;
         if opts.build {
             build_binaries()?;

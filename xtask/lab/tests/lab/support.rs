@@ -72,9 +72,26 @@ impl TestLab {
             nodes,
             build: false,
             ip_family,
+            fail_closed: false,
         };
         let paths = paths.to_vec();
         within("lab up", move || Lab::up(&opts, &paths).map(drop))
+    }
+
+    /// `lab up --no-build --fail-closed --nodes N FILES...` (files of `tests/data/`), which
+    /// must succeed.
+    pub fn up_failing_closed(&self, nodes: u8, files: &[&str]) {
+        let paths: Vec<PathBuf> = files.iter().map(|f| data(f)).collect();
+        require_workloads(&paths);
+        let opts = UpOptions {
+            name: self.name.clone(),
+            nodes,
+            build: false,
+            ip_family: IpFamily::Ipv4,
+            fail_closed: true,
+        };
+        within("lab up", move || Lab::up(&opts, &paths).map(drop))
+            .unwrap_or_else(|err| panic!("lab {} up failed: {err:#}", self.name));
     }
 
     /// `lab apply|delete FILE` (a file of `tests/data/`), which must succeed.
@@ -164,6 +181,15 @@ impl TestLab {
             Lab::open(&name)?.start_agent(&node)
         })
         .unwrap_or_else(|e| panic!("lab agent start: {e:#}"));
+    }
+
+    /// `lab agent start NODE --fail-closed`, which must succeed.
+    pub fn start_agent_failing_closed(&self, node: &str) {
+        let (name, node) = (self.name.clone(), node.to_string());
+        within("lab agent start --fail-closed", move || {
+            Lab::open(&name)?.start_agent_failing_closed(&node)
+        })
+        .unwrap_or_else(|e| panic!("lab agent start --fail-closed: {e:#}"));
     }
 
     /// `lab agent upgrade NODE` (with another eBPF object for the successor, when given): the
