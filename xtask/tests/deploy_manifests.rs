@@ -252,6 +252,27 @@ fn upgrades_surge_a_successor_that_finds_the_running_agent_on_the_host() {
 }
 
 #[test]
+fn the_failure_mode_is_a_daemonset_setting_the_agent_reads() {
+    let spec = daemonset().spec.unwrap().template.spec.unwrap();
+    let env = agent(&spec).env.clone().unwrap();
+    let setting = env
+        .iter()
+        .find(|e| e.name == "MESH_FAIL_CLOSED")
+        .expect("MESH_FAIL_CLOSED in the agent's env");
+    let value = setting.value.as_deref().unwrap_or_default();
+    assert!(["true", "false"].contains(&value), "{value:?}");
+    let run = <mesh_agent::config::RunArgs as clap::Args>::augment_args(clap::Command::new("run"));
+    let flag = run
+        .get_arguments()
+        .find(|a| a.get_long() == Some("fail-closed"))
+        .expect("--fail-closed");
+    assert_eq!(
+        flag.get_env().and_then(|e| e.to_str()),
+        Some("MESH_FAIL_CLOSED")
+    );
+}
+
+#[test]
 fn the_agent_drains_within_its_grace_period() {
     let spec = daemonset().spec.unwrap().template.spec.unwrap();
     let grace = spec

@@ -2,7 +2,8 @@
 //! directly (fail open); a `--fail-closed` agent stopped or killed leaves them captured, and
 //! their new connections — out of them and into them — are refused at once (not a hang) until
 //! an agent is back, while pods outside the mesh and the node go on as before. The next agent
-//! replaces the pinned capture and meshes the pods again; `lab down` leaves no pin behind.
+//! replaces the pinned capture and meshes the pods again, an upgrade hands it over; `lab down`
+//! leaves no pin behind.
 
 use crate::mesh_support::{
     curl, enrolled_within, mesh_lab, metrics, pin_dir, pod_ip, pods_answering, sum, CLUSTER,
@@ -84,7 +85,11 @@ fn fail_open_lets_pods_go_direct_and_fail_closed_refuses_until_an_agent_is_back(
     lab.start_agent_failing_closed("node-1");
     enrolled_within(&lab, "node-1", &node_1_pods());
     assert!(lab.status().contains("node-1 ready"), "{}", lab.status());
-    assert_eq!(pinned_agents(&lab), 1, "the fail-closed agent pins its links");
+    assert_eq!(
+        pinned_agents(&lab),
+        1,
+        "the fail-closed agent pins its links"
+    );
 
     lab.kill_agent("node-1");
     // Out of an enrolled pod, and into one from outside the mesh: refused at once.
@@ -107,7 +112,11 @@ fn fail_open_lets_pods_go_direct_and_fail_closed_refuses_until_an_agent_is_back(
     pods_answering(&lab, CLIENT, "http://web/", 1);
     answers(&lab, OUTSIDER, &web_0, "web-0");
     assert!(captured(&lab) > before, "captured again");
-    assert_eq!(pinned_agents(&lab), 1, "the dead agent's links are replaced");
+    assert_eq!(
+        pinned_agents(&lab),
+        1,
+        "the dead agent's links are replaced"
+    );
 }
 
 #[test]
@@ -119,17 +128,38 @@ fn a_stopped_fail_closed_agent_leaves_its_pods_refusing_and_down_leaves_no_pin()
     pods_answering(&lab, CLIENT, "http://web/", 1);
     let web_0 = pod_url(&lab, "mesh/web-0");
 
+    // An upgrade hands the pinned capture over: the successor pins its own links, the
+    // predecessor's go, and the pods are served throughout.
+    let successor = lab.try_upgrade_agent("node-1", None);
+    successor.unwrap_or_else(|e| panic!("lab agent upgrade: {e:#}"));
+    answers(&lab, CLIENT, &web_0, "web-0");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pinned_agents(&lab) != 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        pinned_agents(&lab),
+        1,
+        "only the successor's links stay pinned"
+    );
+
     lab.stop_agent("node-1");
     assert!(
         lab.status().contains("node-1 stopped fail-closed"),
         "{}",
         lab.status()
     );
-    assert!(pin_dir(&lab, "node-1").join("links").exists(), "its links stay pinned");
+    assert!(
+        pin_dir(&lab, "node-1").join("links").exists(),
+        "its links stay pinned"
+    );
     refused(&lab, CLIENT, &web_0);
     refused(&lab, OUTSIDER, &web_0);
 
     lab.down();
     assert_eq!(lab.leftovers(), Vec::<String>::new());
-    assert!(!pin_dir(&lab, "node-1").exists(), "down removes the pinned links");
+    assert!(
+        !pin_dir(&lab, "node-1").exists(),
+        "down removes the pinned links"
+    );
 }

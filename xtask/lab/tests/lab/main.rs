@@ -18,10 +18,10 @@ mod cilium;
 mod cni;
 /// The agent's drain on SIGTERM; its liveness endpoint.
 mod drain;
-/// Fail open by default, `--fail-closed` on request: refused while no agent runs.
-mod fail_closed;
 /// IPv6 and dual-stack labs: both families captured, routed and steered inbound.
 mod dual_stack;
+/// Fail open by default, `--fail-closed` on request: refused while no agent runs.
+mod fail_closed;
 /// The ingress gateway.
 mod gateway;
 /// Bad input is refused and creates nothing.
