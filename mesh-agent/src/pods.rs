@@ -307,6 +307,26 @@ impl EnrolledPods {
             .map_err(|source| listen_error(addr, source))
     }
 
+    /// Removes the capture an agent before this one left for the pod in the netns at `path`,
+    /// a pod this agent does not enroll (no longer meshed while no agent ran): a fail-closed
+    /// predecessor's map entries and pinned `sk_lookup` link would refuse its connections.
+    /// Nothing when the netns is gone or is an enrolled pod's (the path was reused).
+    pub async fn forget(&self, path: &std::path::Path) -> Result<(), EnrollError> {
+        let Ok(netns) = Netns::open(path) else {
+            return Ok(());
+        };
+        let netns_error = |source| EnrollError::Netns {
+            path: path.to_path_buf(),
+            source,
+        };
+        let cookie = netns.cookie().await.map_err(netns_error)?;
+        let pods = self.pods.lock().await;
+        if pods.values().any(|e| e.pod.netns_cookie == cookie) {
+            return Ok(());
+        }
+        self.capture.unenroll(cookie).map_err(EnrollError::Capture)
+    }
+
     /// Stops every pod's accept loops, leaving the pods enrolled: a successor agent accepts on
     /// the same listeners and owns their capture now.
     pub async fn release_all(&self) {

@@ -164,6 +164,9 @@ impl Enrollment {
                 continue;
             }
             tracing::info!(pod = %record.key(), "stale state record dropped");
+            if let Err(error) = self.pods.forget(&record.netns).await {
+                tracing::warn!(pod = %record.key(), %error, "what an earlier agent left for the pod not removed");
+            }
             if let Err(error) = self.settings.state.remove(namespace, name) {
                 tracing::warn!(pod = %record.key(), %error, "stale state record not removed");
             }

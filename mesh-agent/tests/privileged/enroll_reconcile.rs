@@ -12,6 +12,7 @@ use crate::harness::config::{compile, WatchedDir};
 use crate::harness::enrollment::{namespace, node_pod, Setup, TestEnrollment};
 use crate::harness::namespaced::netns::TestNetns;
 use crate::harness::namespaced::{running_as_root_for, unique_name};
+use crate::harness::proxy::FakePodCapture;
 use crate::harness::{wait_until, TempDir};
 
 const AMBIENT: &str = "istio.io/dataplane-mode: ambient";
@@ -102,6 +103,49 @@ async fn a_restarted_agent_re_enrolls_its_pods_from_the_records() {
     );
     assert!(netns.listening().contains("127.0.0.1:15001"));
     restarted.enrollment.pods().remove_all().await;
+}
+
+#[tokio::test]
+async fn a_pod_unmeshed_while_a_fail_closed_agent_was_gone_is_released_by_the_next() {
+    if !running_as_root_for("(ip netns add, setns)") {
+        return;
+    }
+    let ip = "10.253.2.8";
+    let netns = pod_netns("mesh-unmeshed", ip);
+    let meshed = [
+        namespace("shop", AMBIENT),
+        node_pod("shop", "web-0", "", ip),
+    ]
+    .concat();
+    let state = TempDir::new("enroll-unmeshed");
+    let first = Setup::new(compile(&meshed), &state).start();
+    let add = format!(
+        r#"{{"op":"add","namespace":"shop","name":"web-0","uid":"uid-web-0","netns":"{}","ips":["{ip}"]}}"#,
+        netns.path()
+    );
+    assert_eq!(first.handle(&add).await.enrolled, Some(true));
+    let cookie = first.capture.enrolled.lock().unwrap()[0];
+    // A fail-closed agent stops: listeners closed, the pod left captured, its record kept.
+    first.enrollment.pods().release_all().await;
+    drop(first);
+
+    // Unlabelled meanwhile; the next agent shares the maps still holding the pod's entry.
+    let unmeshed = [namespace("shop", ""), node_pod("shop", "web-0", "", ip)].concat();
+    let left = FakePodCapture {
+        enrolled: std::sync::Mutex::new(vec![cookie]),
+        ..FakePodCapture::default()
+    };
+    let next = Setup::new(compile(&unmeshed), &state).start_with(left);
+    let pass = next.enrollment.reconcile().await;
+    assert!(pass.enrolled.is_empty(), "{pass:?}");
+    assert!(
+        next.capture.enrolled.lock().unwrap().is_empty(),
+        "what the predecessor left for the pod is removed: it talks directly again"
+    );
+    assert!(
+        !state.path().join("shop_web-0.json").exists(),
+        "record gone"
+    );
 }
 
 /// A process in a netns of its own holding `ip` on `lo`, with no name under /var/run/netns.
