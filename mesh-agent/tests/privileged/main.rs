@@ -13,6 +13,7 @@ mod ebpf_capture;
 mod ebpf_capture_v6;
 mod ebpf_cgroup_root;
 mod ebpf_counter;
+mod ebpf_fail_closed;
 mod ebpf_kernel;
 mod ebpf_stale_pins;
 mod enroll_reconcile;
