@@ -5,9 +5,11 @@
 pub mod issuer;
 pub mod metrics;
 pub mod renewal;
+pub mod settings;
 pub mod store;
 
 pub use issuer::{CaIssuer, CertificateIssuer};
 pub use metrics::CertificateMetrics;
 pub use renewal::Backoff;
+pub use settings::{CaClientArgs, CaClientSettings};
 pub use store::{CertificateSummary, NodeCertificates};

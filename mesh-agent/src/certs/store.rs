@@ -107,6 +107,27 @@ impl NodeCertificates {
         }
     }
 
+    /// The enrolled pods are exactly `pods` (`namespace/name`, identity): identities gained
+    /// start fetching, identities without a pod left are dropped.
+    pub fn keep(&self, pods: &[(String, Identity)]) {
+        let mut books = self.lock();
+        let gone: Vec<String> = books
+            .pods
+            .keys()
+            .filter(|key| !pods.iter().any(|(kept, _)| kept == *key))
+            .cloned()
+            .collect();
+        for key in gone {
+            if let Some(identity) = books.pods.remove(&key) {
+                Self::drop_unused(&mut books, &identity);
+            }
+        }
+        drop(books);
+        for (key, identity) in pods {
+            self.enrolled(key, identity.clone());
+        }
+    }
+
     /// Every identity held, sorted, with its certificate's public parts.
     pub fn summaries(&self) -> Vec<CertificateSummary> {
         let books = self.lock();

@@ -189,3 +189,24 @@ async fn the_certificate_goes_with_the_last_pod_of_its_identity() {
         "no renewal after release"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn keep_follows_the_enrolled_pods() {
+    let (store, _) = store(&[], 24 * HOUR);
+    let cart = store.identity_of("shop", "cart");
+    let payments = store.identity_of("shop", "payments");
+    let pods = |list: &[(&str, &Identity)]| -> Vec<(String, Identity)> {
+        list.iter()
+            .map(|(k, id)| ((*k).to_owned(), (*id).clone()))
+            .collect()
+    };
+    store.keep(&pods(&[("shop/cart-1", &cart), ("shop/pay-1", &payments)]));
+    let held: Vec<String> = store.summaries().into_iter().map(|s| s.identity).collect();
+    assert_eq!(held, [cart.to_string(), payments.to_string()]);
+    store.keep(&pods(&[("shop/cart-1", &cart), ("shop/cart-2", &cart)]));
+    let summaries = store.summaries();
+    assert_eq!(summaries.len(), 1, "payments had no pod left");
+    assert_eq!(summaries[0].pods, ["shop/cart-1", "shop/cart-2"]);
+    store.keep(&[]);
+    assert!(store.summaries().is_empty());
+}
