@@ -39,7 +39,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         access_log_dir: config.access_log_dir.clone(),
     });
     start_config(&config, &config_state, &mut registry, &mut tasks).await?;
-    let certificates = crate::certs::settings::start(config.ca.as_ref(), &mut registry)?;
+    let certificates = crate::certs::settings::start(config.ca.as_ref(), &mut registry);
 
     let capture = start_capture(&config, inheritance.is_some())?;
     metrics::register_ebpf_counters(&mut registry, capture.counters.clone());

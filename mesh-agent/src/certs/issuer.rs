@@ -23,11 +23,15 @@ pub trait CertificateIssuer: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<WorkloadCertificate, CertificateError>>;
 }
 
-/// Istio's certificate API at `ca`, asked with the token read from `token_file` at each request
-/// (projected tokens rotate), for certificates of `validity`.
+/// Istio's certificate API at `address` (its certificate naming `server_name`, chaining to the
+/// root in `root_file`), asked with the token in `token_file`, for certificates of `validity`.
+/// Both files are read at each request: projected tokens and the published root change, and
+/// may appear only after the agent started.
 #[derive(Clone, Debug)]
 pub struct CaIssuer {
-    pub ca: CaEndpoint,
+    pub address: String,
+    pub server_name: String,
+    pub root_file: PathBuf,
     pub token_file: PathBuf,
     pub validity: Duration,
 }
@@ -49,23 +53,30 @@ impl CaIssuer {
             reason,
         };
         let (key, csr) = key_and_csr(&identity).map_err(unavailable)?;
-        let token = tokio::fs::read_to_string(&self.token_file)
+        let read = |what: &'static str, path: PathBuf| async move {
+            tokio::fs::read_to_string(&path)
+                .await
+                .map_err(|e| format!("{what} {} cannot be read: {e}", path.display()))
+        };
+        let token = read("the agent's token", self.token_file.clone())
             .await
-            .map_err(|e| {
-                unavailable(format!(
-                    "the agent's token {} cannot be read: {e}",
-                    self.token_file.display()
-                ))
-            })?;
+            .map_err(unavailable)?;
+        let ca = CaEndpoint {
+            address: self.address.clone(),
+            server_name: self.server_name.clone(),
+            root: read("the CA's root", self.root_file.clone())
+                .await
+                .map_err(unavailable)?,
+        };
         let mut request = IstioCertificateRequest {
             csr,
             validity_duration: i64::try_from(self.validity.as_secs()).unwrap_or(i64::MAX),
             metadata: None,
         };
         request.impersonate(&identity.to_string());
-        let answer = create_certificate(&self.ca, token.trim(), request)
+        let answer = create_certificate(&ca, token.trim(), request)
             .await
-            .map_err(|status| refusal(&identity, &self.ca.address, &status))?;
+            .map_err(|status| refusal(&identity, &ca.address, &status))?;
         certificate(identity, &answer.cert_chain, &key)
     }
 }

@@ -11,7 +11,6 @@ use prometheus_client::registry::Registry;
 use serde::Serialize;
 
 use super::{Backoff, CaIssuer, CertificateMetrics, NodeCertificates};
-use crate::ca::client::CaEndpoint;
 
 /// Where Istio mounts the mesh root for its agents.
 pub const DEFAULT_CA_ROOT: &str = "/var/run/secrets/istio/root-cert.pem";
@@ -92,35 +91,31 @@ impl CaClientArgs {
 }
 
 /// The certificate manager `settings` describe, its metrics in `registry`; `None` (logged:
-/// plaintext) without a CA.
+/// plaintext) without a CA. The root and the token are read at each request, not here.
 pub fn start(
     settings: Option<&CaClientSettings>,
     registry: &mut Registry,
-) -> anyhow::Result<Option<Arc<NodeCertificates>>> {
+) -> Option<Arc<NodeCertificates>> {
     let Some(settings) = settings else {
         tracing::info!("no --ca-address: workloads get no certificates, traffic stays plaintext");
-        return Ok(None);
+        return None;
     };
-    let root = std::fs::read_to_string(&settings.root)
-        .with_context(|| format!("--ca-root {}", settings.root.display()))?;
     let issuer = CaIssuer {
-        ca: CaEndpoint {
-            address: settings.address.clone(),
-            server_name: settings.server_name.clone(),
-            root,
-        },
+        address: settings.address.clone(),
+        server_name: settings.server_name.clone(),
+        root_file: settings.root.clone(),
         token_file: settings.token.clone(),
         validity: settings.cert_ttl,
     };
     tracing::info!(ca = %settings.address, trust_domain = %settings.trust_domain,
         "workload certificates from the CA");
     let metrics = CertificateMetrics::register(registry);
-    Ok(Some(Arc::new(NodeCertificates::new(
+    Some(Arc::new(NodeCertificates::new(
         settings.trust_domain.clone(),
         Arc::new(issuer),
         metrics,
         Backoff::default(),
-    ))))
+    )))
 }
 
 #[cfg(test)]

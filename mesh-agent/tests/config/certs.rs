@@ -47,8 +47,11 @@ async fn node() -> Node {
     let (_api, ca) = ca::start(ca::self_signed(&root)).await;
     let token = TempDir::new("certs-token");
     std::fs::write(token.path().join("istio-token"), AGENT_ON_NODE_1).unwrap();
+    std::fs::write(token.path().join("root-cert.pem"), &ca.root).unwrap();
     let issuer = CaIssuer {
-        ca: ca.clone(),
+        address: ca.address.clone(),
+        server_name: ca.server_name.clone(),
+        root_file: token.path().join("root-cert.pem"),
         token_file: token.path().join("istio-token"),
         validity: DAY,
     };

@@ -90,3 +90,20 @@ fn refusals_and_outages_are_told_apart() {
     assert!(matches!(err, CertificateError::Unavailable { .. }));
     assert!(err.to_string().contains("https://ca:15012"), "{err}");
 }
+
+#[tokio::test]
+async fn a_missing_token_or_root_is_an_outage_naming_the_file() {
+    let issuer = CaIssuer {
+        address: "https://127.0.0.1:1".into(),
+        server_name: "localhost".into(),
+        root_file: "/nonexistent/root-cert.pem".into(),
+        token_file: "/nonexistent/istio-token".into(),
+        validity: Duration::from_secs(60),
+    };
+    let err = issuer.issue(&cart()).await.unwrap_err();
+    assert!(matches!(err, CertificateError::Unavailable { .. }), "{err}");
+    assert!(
+        err.to_string().contains("/nonexistent/istio-token"),
+        "{err}"
+    );
+}
