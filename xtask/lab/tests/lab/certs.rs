@@ -1,11 +1,15 @@
 //! Workload certificates with real eBPF: `lab up` starts the mesh CA like a control plane (no
 //! API server: its static token file), and each node's agent holds one certificate per
 //! ServiceAccount of its enrolled pods (`/certs`), chains verified against `lab ca-root`'s root;
-//! the last pod of an identity leaving drops it; `lab down` leaves no CA process behind.
+//! the last pod of an identity leaving drops it; `lab down` leaves no CA process behind. With
+//! `lab up --ca-dir`, the CA signs with Istio's plug-in files: chains go through their
+//! intermediate to their root.
 
 use crate::mesh_support::{admin, mesh_lab_of};
+use crate::support::TestLab;
 use mesh_lab::lab::Lab;
 use serde_json::Value;
+use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::Duration;
 use x509_parser::prelude::*;
@@ -13,7 +17,7 @@ use x509_parser::prelude::*;
 const LAB: &str = "t-certs";
 
 /// Node `node`'s `/certs`, polled (bounded) until it lists exactly `identities`, each signed.
-fn certs_settle(lab: &crate::support::TestLab, node: &str, identities: &[&str]) -> Vec<Value> {
+fn certs_settle(lab: &TestLab, node: &str, identities: &[&str]) -> Vec<Value> {
     let mut last = Value::Null;
     for _ in 0..60 {
         last = serde_json::from_str(&admin(lab, node, "/certs")).expect("/certs is JSON");
@@ -110,4 +114,59 @@ fn agents_hold_their_pods_identities_signed_by_the_labs_root() {
         "no CA process after lab down"
     );
     assert_eq!(lab.leftovers(), Vec::<String>::new());
+}
+
+/// Istio's plug-in CA files in `dir`: a root, and an intermediate that signs; the root's PEM.
+fn plug_in_files(dir: &Path) -> String {
+    let root_key = rcgen::KeyPair::generate().unwrap();
+    let mut root = rcgen::CertificateParams::default();
+    root.distinguished_name
+        .push(rcgen::DnType::CommonName, "plug-in root");
+    root.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let root = root.self_signed(&root_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut intermediate = rcgen::CertificateParams::default();
+    intermediate
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "lab intermediate");
+    intermediate.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    let intermediate = intermediate.signed_by(&key, &root, &root_key).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let write = |name: &str, text: String| std::fs::write(dir.join(name), text).unwrap();
+    write("ca-cert.pem", intermediate.pem());
+    write("ca-key.pem", key.serialize_pem());
+    write("cert-chain.pem", intermediate.pem() + &root.pem());
+    write("root-cert.pem", root.pem());
+    root.pem()
+}
+
+#[test]
+fn with_istios_plug_in_files_the_chains_end_at_their_root() {
+    const PLUG_IN_LAB: &str = "t-plugin";
+    let Some(lab) = TestLab::new(PLUG_IN_LAB) else {
+        return;
+    };
+    let dir: PathBuf = std::env::temp_dir().join("mesh-lab-t-plugin-cacerts");
+    let root = plug_in_files(&dir);
+    lab.up_with_ca_dir(2, &["lab-certs.yaml"], &dir);
+    let printed = Lab::open(PLUG_IN_LAB)
+        .and_then(|lab| lab.ca_root())
+        .expect("lab ca-root");
+    assert_eq!(
+        printed.trim(),
+        root.trim(),
+        "lab ca-root prints the plug-in root"
+    );
+    let id = |sa: &str| format!("spiffe://cluster.local/ns/shop/sa/{sa}");
+    let listed = certs_settle(&lab, "node-1", &[&id("cart"), &id("default")]);
+    for cert in &listed {
+        assert_eq!(
+            cert["chain"].as_array().unwrap().len(),
+            2,
+            "leaf and intermediate"
+        );
+        assert_eq!(verified(cert, &root), cert["identity"].as_str().unwrap());
+    }
+    drop(lab);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

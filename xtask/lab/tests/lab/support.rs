@@ -78,6 +78,22 @@ impl TestLab {
         within("lab up", move || Lab::up(&opts, &paths).map(drop))
     }
 
+    /// `lab up --no-build --ca-dir DIR --nodes N FILES...` (files of `tests/data/`): the lab's
+    /// CA signs with Istio's plug-in files in `ca_dir`; must succeed.
+    pub fn up_with_ca_dir(&self, nodes: u8, files: &[&str], ca_dir: &Path) {
+        let opts = UpOptions {
+            name: self.name.clone(),
+            nodes,
+            build: false,
+            ip_family: IpFamily::Ipv4,
+            ca_dir: Some(ca_dir.to_path_buf()),
+        };
+        let paths: Vec<PathBuf> = files.iter().map(|f| data(f)).collect();
+        if let Err(err) = within("lab up", move || Lab::up(&opts, &paths).map(drop)) {
+            panic!("lab {} up failed: {err:#}", self.name);
+        }
+    }
+
     /// `lab apply|delete FILE` (a file of `tests/data/`), which must succeed.
     pub fn kubectl(&self, verb: &str, file: &str) {
         let path = data(file);
