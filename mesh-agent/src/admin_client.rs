@@ -99,6 +99,7 @@ mod tests {
             (AdminQuery::ConfigDump, Method::GET, "/config_dump"),
             (AdminQuery::Clusters, Method::GET, "/clusters"),
             (AdminQuery::Stats, Method::GET, "/stats/prometheus"),
+            (AdminQuery::Certs, Method::GET, "/certs"),
             (logging(None), Method::GET, "/logging"),
             (logging(Some("debug")), Method::POST, "/logging?level=debug"),
             (
