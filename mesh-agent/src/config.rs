@@ -108,6 +108,8 @@ pub struct RunArgs {
     /// around the mesh (the default, fail open). Also `MESH_FAIL_CLOSED=true`.
     #[arg(long, env = "MESH_FAIL_CLOSED")]
     pub fail_closed: bool,
+    #[command(flatten)]
+    pub ca: crate::certs::CaClientArgs,
 }
 
 /// Where the mesh configuration is read from.
@@ -164,6 +166,8 @@ pub struct AgentConfig {
     pub drain_time: Duration,
     /// What the pods' traffic does while no agent runs.
     pub failure_mode: crate::lifecycle::FailureMode,
+    /// The CA workload certificates come from; none: no certificates (plaintext).
+    pub ca: Option<crate::certs::CaClientSettings>,
 }
 
 impl AgentConfig {
@@ -216,6 +220,7 @@ impl AgentConfig {
             access_log_dir: args.access_log_dir,
             drain_time: Duration::from_secs(args.drain_time),
             failure_mode: crate::lifecycle::FailureMode::from_flag(args.fail_closed),
+            ca: args.ca.resolve()?,
         })
     }
 }
