@@ -12,6 +12,7 @@ use crate::admin::{self, AdminServer, Readiness};
 use crate::admin_routes::AgentEndpoints;
 use crate::attach::start_capture;
 use crate::config::{AgentConfig, ConfigSource};
+use crate::dns::NameLookup;
 use crate::drain::Drain;
 use crate::enroll::{Admission, EnrollServer, Enrollment, EnrollmentSettings, StateDir};
 use crate::lifecycle::{watchdog, Liveness, Supervisor};
@@ -37,6 +38,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let mut tasks = Supervisor::new(&mut registry);
     let config_state = ConfigState::with_load_settings(LoadSettings {
         access_log_dir: config.access_log_dir.clone(),
+        ..LoadSettings::default()
     });
     start_config(&config, &config_state, &mut registry, &mut tasks).await?;
 
@@ -248,6 +250,11 @@ async fn start_config(
         "pipeline",
         crate::pipeline::run(updates, state.clone(), metrics),
     );
+    let names = match config.dns_server {
+        Some(server) => NameLookup::with_server(server),
+        None => NameLookup::from_resolv_conf(&config.resolv_conf).context("--resolv-conf")?,
+    };
+    tasks.essential("dns", crate::dns::run(state.clone(), names));
     Ok(())
 }
 

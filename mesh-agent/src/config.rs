@@ -103,6 +103,13 @@ pub struct RunArgs {
     /// a few seconds below the pod's `terminationGracePeriodSeconds`.
     #[arg(long, value_name = "SECONDS", default_value_t = crate::lifecycle::shutdown::DEFAULT_DRAIN_TIME.as_secs())]
     pub drain_time: u64,
+    /// The resolver configuration DNS ServiceEntries are resolved with (servers, search,
+    /// ndots), as the node's own programs resolve.
+    #[arg(long, default_value = "/etc/resolv.conf")]
+    pub resolv_conf: PathBuf,
+    /// Ask this one DNS server (`ADDR:PORT`) instead of those of `--resolv-conf` (tests).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub dns_server: Option<SocketAddr>,
 }
 
 /// Where the mesh configuration is read from.
@@ -157,6 +164,10 @@ pub struct AgentConfig {
     pub access_log_dir: PathBuf,
     /// How long the agent drains on SIGTERM.
     pub drain_time: Duration,
+    /// The resolver configuration of DNS ServiceEntries.
+    pub resolv_conf: PathBuf,
+    /// The one DNS server asked instead, when given.
+    pub dns_server: Option<SocketAddr>,
 }
 
 impl AgentConfig {
@@ -208,6 +219,8 @@ impl AgentConfig {
             worker_threads: worker_threads(args.worker_threads)?,
             access_log_dir: args.access_log_dir,
             drain_time: Duration::from_secs(args.drain_time),
+            resolv_conf: args.resolv_conf,
+            dns_server: args.dns_server,
         })
     }
 }

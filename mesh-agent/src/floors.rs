@@ -55,6 +55,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("check", 10),
     ("config", 10),
     ("lifecycle", 10),
+    ("dns", 10),
     // 11: the agent.
     ("attach", 11),
     ("agent", 11),

@@ -16,6 +16,7 @@ pub mod chance;
 pub mod check;
 pub mod clock;
 pub mod config;
+pub mod dns;
 pub mod document;
 pub mod drain;
 pub mod enroll;

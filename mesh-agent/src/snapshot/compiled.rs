@@ -15,6 +15,7 @@ use super::endpoints::EndpointIndex;
 use super::model::{Cluster, Service};
 use super::policy::{clusters_of, rule_for, RulesByHost};
 use super::registry::Registry;
+use super::resolved::ResolvedNames;
 use super::services::{hostname_of, kube_service};
 use super::Snapshot;
 use crate::resources::{DestinationRuleSpec, Istio, Resource};
@@ -37,6 +38,7 @@ pub(crate) type CompiledServices = HashMap<String, CompiledService, foldhash::fa
 pub(crate) fn registry(
     accepted: &AcceptedMap,
     previous: Option<&Snapshot>,
+    names: &ResolvedNames,
 ) -> (Registry, CompiledServices) {
     let mut index = EndpointIndex::default();
     let mut sources: HashMap<(&str, &str), Vec<Arc<Resource>>, foldhash::fast::RandomState> =
@@ -105,7 +107,7 @@ pub(crate) fn registry(
             se.spec
                 .hosts
                 .iter()
-                .for_each(|host| registry.add_entry_host(se, host));
+                .for_each(|host| registry.add_entry_host(se, host, names));
         }
     }
     (registry, compiled)

@@ -4,10 +4,12 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use ipnet::IpNet;
 use k8s_openapi::api::core::v1::{Service as KubeService, ServicePort as KubePort};
 
 use super::model::{Address, Endpoint, Protocol, Service, ServicePort, Visibility};
 use super::registry::CLUSTER_DOMAIN;
+use super::resolved::ResolvedNames;
 use crate::resources::{Istio, Location, Resolution, ServiceEntrySpec};
 
 /// A Kubernetes Service with its endpoints (sorted by address, so that the order does not
@@ -43,6 +45,9 @@ pub(crate) fn kube_service(service: &KubeService, mut endpoints: Vec<Endpoint>) 
         ports: ports.map(kube_port).collect(),
         endpoints,
         other_family_endpoints: Vec::new(),
+        cidrs: Vec::new(),
+        dns_names: Vec::new(),
+        passthrough: false,
         external: false,
         visibility: Visibility::All,
     }
@@ -79,8 +84,13 @@ pub fn protocol_named(name: &str) -> Option<Protocol> {
     })
 }
 
-/// One host of a ServiceEntry as a service: its ports, addresses and endpoints.
-pub(crate) fn entry_service(entry: &Istio<ServiceEntrySpec>, host: &str) -> Service {
+/// One host of a ServiceEntry as a service: its ports, addresses (single IPs and CIDRs) and
+/// endpoints, DNS names replaced by what `names` resolved them to.
+pub(crate) fn entry_service(
+    entry: &Istio<ServiceEntrySpec>,
+    host: &str,
+    names: &ResolvedNames,
+) -> Service {
     let namespace = entry
         .metadata
         .namespace
@@ -96,27 +106,86 @@ pub(crate) fn entry_service(entry: &Istio<ServiceEntrySpec>, host: &str) -> Serv
             protocol: protocol_named(&p.protocol).unwrap_or(Protocol::Unknown),
         })
         .collect();
-    let endpoints = entry_endpoints(spec, host, &ports);
+    let listed = entry_endpoints(spec, host);
+    let dns_names = listed.iter().filter_map(dns_name).collect();
+    let round_robin = spec.resolution == Some(Resolution::DnsRoundRobin);
+    let endpoints = resolved_endpoints(listed, names, round_robin);
+    let (addresses, cidrs) = entry_addresses(&spec.addresses);
     Service {
         hostname: host.to_string(),
         visibility: Visibility::from_export_to(&spec.export_to, &namespace),
         namespace,
         name: entry.metadata.name.clone().unwrap_or_default(),
-        addresses: spec
-            .addresses
-            .iter()
-            .filter_map(|a| a.parse().ok())
-            .collect(),
+        addresses,
+        cidrs,
         ports,
         endpoints,
         other_family_endpoints: Vec::new(),
+        dns_names,
+        passthrough: matches!(spec.resolution, None | Some(Resolution::None)),
         external: spec.location != Some(Location::MeshInternal),
     }
 }
 
-/// A ServiceEntry's endpoints: those listed, else (DNS resolution) the host itself.
-fn entry_endpoints(spec: &ServiceEntrySpec, host: &str, ports: &[ServicePort]) -> Vec<Endpoint> {
-    let same_ports = || Arc::new(ports.iter().map(|p| (p.port, p.port)).collect());
+/// ServiceEntry `addresses`: single IPs (also written `/32` or `/128`), and CIDRs.
+fn entry_addresses(written: &[String]) -> (Vec<IpAddr>, Vec<IpNet>) {
+    let (mut addresses, mut cidrs) = (Vec::new(), Vec::new());
+    for address in written {
+        if let Ok(ip) = address.parse::<IpAddr>() {
+            addresses.push(ip);
+        } else if let Ok(net) = address.parse::<IpNet>() {
+            match net.prefix_len() == net.max_prefix_len() {
+                true => addresses.push(net.addr()),
+                false => cidrs.push(net.trunc()),
+            }
+        }
+    }
+    (addresses, cidrs)
+}
+
+fn dns_name(endpoint: &Endpoint) -> Option<String> {
+    match &endpoint.address {
+        Address::Dns(name) => Some(name.to_ascii_lowercase()),
+        Address::Ip(_) => None,
+    }
+}
+
+/// Each DNS endpoint as one endpoint per address its name resolved to (the first only for
+/// `DNS_ROUND_ROBIN`, Envoy's LOGICAL_DNS), ports and labels kept; a name not resolved yet
+/// stays a DNS endpoint (no connection can use it).
+fn resolved_endpoints(
+    listed: Vec<Endpoint>,
+    names: &ResolvedNames,
+    round_robin: bool,
+) -> Vec<Endpoint> {
+    let mut endpoints = Vec::with_capacity(listed.len());
+    for endpoint in listed {
+        let resolved = match &endpoint.address {
+            Address::Dns(name) => names.get(name),
+            Address::Ip(_) => None,
+        };
+        let Some(addresses) = resolved else {
+            endpoints.push(endpoint);
+            continue;
+        };
+        let take = if round_robin { 1 } else { addresses.len() };
+        for ip in addresses.iter().take(take) {
+            endpoints.push(Endpoint {
+                address: Address::Ip(*ip),
+                ..endpoint.clone()
+            });
+        }
+    }
+    endpoints
+}
+
+/// A ServiceEntry's endpoints: those listed, else (DNS resolution) the host itself. Each
+/// port's target: the endpoint's port of that name, else the port's `targetPort`, else its
+/// number.
+fn entry_endpoints(spec: &ServiceEntrySpec, host: &str) -> Vec<Endpoint> {
+    let target = |p: &crate::resources::Port, own: Option<u16>| {
+        (p.number, own.or(p.target_port).unwrap_or(p.number))
+    };
     if spec.endpoints.is_empty() {
         let dns = matches!(
             spec.resolution,
@@ -125,7 +194,7 @@ fn entry_endpoints(spec: &ServiceEntrySpec, host: &str, ports: &[ServicePort]) -
         if dns && !host.starts_with('*') {
             return vec![Endpoint {
                 address: Address::Dns(host.into()),
-                ports: same_ports(),
+                ports: Arc::new(spec.ports.iter().map(|p| target(p, None)).collect()),
                 labels: Default::default(),
                 pod: None,
             }];
@@ -140,16 +209,18 @@ fn entry_endpoints(spec: &ServiceEntrySpec, host: &str, ports: &[ServicePort]) -
                 .parse()
                 .map(Address::Ip)
                 .unwrap_or_else(|_| Address::Dns(e.address.clone()));
-            let ports = ports
-                .iter()
-                .map(|p| (p.port, e.ports.get(&p.name).copied().unwrap_or(p.port)));
-            let ports = Arc::new(ports.collect());
+            let ports = spec.ports.iter();
+            let ports = ports.map(|p| target(p, e.ports.get(&p.name).copied()));
             Endpoint {
                 address,
-                ports,
+                ports: Arc::new(ports.collect()),
                 labels: Arc::new(e.labels.clone()),
                 pod: None,
             }
         })
         .collect()
 }
+
+#[cfg(test)]
+#[path = "services_tests.rs"]
+mod tests;

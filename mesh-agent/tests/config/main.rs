@@ -9,6 +9,7 @@ mod harness;
 mod ca;
 mod ca_root;
 mod check;
+mod dns;
 mod dual_stack;
 mod incremental;
 mod reload;
