@@ -7,6 +7,7 @@ mod assemble;
 mod build;
 mod compiled;
 mod contain;
+mod egress;
 mod endpoints;
 mod families;
 mod fingerprint;
@@ -34,6 +35,7 @@ use crate::resources::{
 };
 use crate::validate::access_log_file::AccessLogTarget;
 pub use build::{build, build_with, compile, LoadSettings, Rejected};
+pub use egress::{pseudo_service, Egress, BLACK_HOLE_CLUSTER, PASSTHROUGH_CLUSTER};
 pub use families::pod_ips;
 pub(crate) use fingerprint::Fingerprints;
 pub use model::*;
@@ -65,6 +67,8 @@ pub struct Snapshot {
     peer_authentication: PoliciesByNamespace<PeerAuthenticationSpec>,
     request_authentication: PoliciesByNamespace<RequestAuthenticationSpec>,
     outbound: HashMap<String, OutboundMode>,
+    /// Namespace-wide Sidecars' `egress.hosts`, by namespace.
+    sidecar_hosts: HashMap<String, Vec<String>>,
     telemetry: TelemetryByNamespace,
     rejected: Vec<Rejected>,
     #[serde(skip)]

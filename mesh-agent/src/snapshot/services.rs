@@ -115,7 +115,8 @@ pub(crate) fn entry_service(
         hostname: host.to_string(),
         visibility: Visibility::from_export_to(&spec.export_to, &namespace),
         namespace,
-        name: entry.metadata.name.clone().unwrap_or_default(),
+        // Istio's `destination_service_name` of a ServiceEntry host is the host.
+        name: host.to_string(),
         addresses,
         cidrs,
         ports,

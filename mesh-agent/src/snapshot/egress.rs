@@ -1,0 +1,116 @@
+//! Where an outbound connection or request goes, as Istio's sidecars decide it: a service of
+//! the registry the client may reach — by the address dialled (ClusterIP, ServiceEntry address,
+//! CIDR or resolved IP, a Service's backend), else by the HTTP Host or TLS SNI it names — or,
+//! for any other destination, `PassthroughCluster` under ALLOW_ANY and `BlackHoleCluster`
+//! under REGISTRY_ONLY. Which services a client may reach: those exported to its namespace
+//! and, when a namespace-wide `Sidecar` lists `egress.hosts`, those it lists.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock};
+
+use super::model::{Service, ServicePort, Visibility};
+use super::Snapshot;
+use crate::resources::OutboundMode;
+
+/// The decision.
+#[derive(Clone, Copy, Debug)]
+pub enum Egress<'s> {
+    /// A service port of the registry.
+    Service(&'s Arc<Service>, &'s ServicePort),
+    /// Not in the registry, ALLOW_ANY: to the address dialled.
+    Passthrough,
+    /// Not in the registry, REGISTRY_ONLY: refused.
+    BlackHole,
+}
+
+/// Envoy's names for the two clusters that are not services.
+pub const PASSTHROUGH_CLUSTER: &str = "PassthroughCluster";
+pub const BLACK_HOLE_CLUSTER: &str = "BlackHoleCluster";
+
+/// `PassthroughCluster` or `BlackHoleCluster` as a service, for telemetry to name.
+pub fn pseudo_service(name: &'static str) -> Arc<Service> {
+    static PASSTHROUGH: LazyLock<Arc<Service>> = LazyLock::new(|| pseudo(PASSTHROUGH_CLUSTER));
+    static BLACK_HOLE: LazyLock<Arc<Service>> = LazyLock::new(|| pseudo(BLACK_HOLE_CLUSTER));
+    match name {
+        BLACK_HOLE_CLUSTER => BLACK_HOLE.clone(),
+        _ => PASSTHROUGH.clone(),
+    }
+}
+
+fn pseudo(name: &str) -> Arc<Service> {
+    Arc::new(Service {
+        hostname: name.into(),
+        namespace: "unknown".into(),
+        name: name.into(),
+        addresses: Vec::new(),
+        ports: Vec::new(),
+        endpoints: Vec::new(),
+        other_family_endpoints: Vec::new(),
+        cidrs: Vec::new(),
+        dns_names: Vec::new(),
+        passthrough: true,
+        external: true,
+        visibility: Visibility::All,
+    })
+}
+
+impl Snapshot {
+    /// Where a client in `namespace` reaches by dialling `dst`, naming `host` (an HTTP
+    /// authority, port allowed, or a TLS SNI) when it names one.
+    pub fn egress(&self, dst: SocketAddr, host: Option<&str>, namespace: &str) -> Egress<'_> {
+        let by_name = || {
+            let name = host.map(without_port)?;
+            self.registry.named_at(name, dst.port(), namespace)
+        };
+        let found = self.outbound_service_named(dst, host, namespace);
+        let found = found.or_else(by_name);
+        match found.filter(|(service, _)| self.reachable(service, namespace)) {
+            Some((service, port)) => Egress::Service(service, port),
+            None if self.outbound_mode(namespace) == OutboundMode::RegistryOnly => {
+                Egress::BlackHole
+            }
+            None => Egress::Passthrough,
+        }
+    }
+
+    /// Whether a client in `namespace` may reach `service`: exported there, and listed by the
+    /// namespace's Sidecar `egress.hosts` when it has one.
+    pub fn reachable(&self, service: &Service, namespace: &str) -> bool {
+        if !service.visibility.includes(namespace) {
+            return false;
+        }
+        let Some(hosts) = self.sidecar_hosts.get(namespace) else {
+            return true;
+        };
+        hosts
+            .iter()
+            .any(|listed| sidecar_lists(listed, service, namespace))
+    }
+}
+
+/// Whether a Sidecar `egress.hosts` entry (`ns/host`, `./host`, `*/host`, `~/host`; the host
+/// `*`, `*.suffix` or a hostname) of `namespace` lists `service`.
+fn sidecar_lists(listed: &str, service: &Service, namespace: &str) -> bool {
+    let (ns, host) = listed.split_once('/').unwrap_or(("*", listed));
+    let ns_ok = match ns {
+        "*" => true,
+        "~" => false,
+        "." => service.namespace == namespace,
+        other => service.namespace == other,
+    };
+    let hostname = service.hostname.as_str();
+    let host_ok = match host.strip_prefix('*') {
+        Some("") => true,
+        Some(suffix) => hostname.ends_with(suffix),
+        None => hostname.eq_ignore_ascii_case(host),
+    };
+    ns_ok && host_ok
+}
+
+/// `host` without a `:port`.
+fn without_port(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
