@@ -70,6 +70,8 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     ));
     let enrolling = start_enrollment(&config, &pods, &config_state, &mut registry, &mut tasks)?;
     follow_flows(&mut registry, &capture, &pods, &config_state, &mut tasks);
+    let egress = crate::egress::run(config_state.clone(), pods.clone(), capture.egress.clone());
+    tasks.essential("egress-policies", egress);
     let registry = Arc::new(registry);
     let metrics_routes = admin::metrics_routes(registry.clone());
     let metrics_server = AdminServer::new(config.metrics_addr, metrics_routes).await?;

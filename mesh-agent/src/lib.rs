@@ -19,6 +19,7 @@ pub mod config;
 pub mod dns;
 pub mod document;
 pub mod drain;
+pub mod egress;
 pub mod enroll;
 pub mod errors;
 pub mod facts;

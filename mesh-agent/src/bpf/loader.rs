@@ -91,6 +91,7 @@ pub struct MeshBpf {
     pub(super) original_dsts: Mutex<HashMap<MapData, OriginalDstKey, OriginalDst>>,
     pub(super) pods: Mutex<EnrollmentMaps>,
     pub(super) accel: Option<Mutex<SockHash<MapData, AccelKey>>>,
+    pub(super) egress: Mutex<super::egress::EgressMaps>,
     // Declared last: the pins go after the maps are closed.
     pins: Option<MapPins>,
 }
@@ -145,6 +146,10 @@ impl MeshBpf {
                 take_map(&mut ebpf, "LISTENERS")?,
             )),
             accel,
+            egress: Mutex::new(super::egress::EgressMaps::new(
+                take_map(&mut ebpf, "EGRESS_POLICY")?,
+                take_map(&mut ebpf, "EGRESS_ALLOWED")?,
+            )),
             ebpf: Mutex::new(ebpf),
             pins,
         })

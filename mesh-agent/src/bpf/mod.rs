@@ -4,6 +4,7 @@
 
 mod accel;
 mod counters;
+mod egress;
 mod enroll;
 mod kernel;
 mod loader;

@@ -8,7 +8,9 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 
-use super::model::{Service, ServicePort, Visibility};
+use ipnet::IpNet;
+
+use super::model::{Address, Service, ServicePort, Visibility};
 use super::Snapshot;
 use crate::resources::OutboundMode;
 
@@ -112,5 +114,44 @@ fn without_port(host: &str) -> &str {
     match host.rsplit_once(':') {
         Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
         _ => host,
+    }
+}
+
+impl Snapshot {
+    /// The addresses a REGISTRY_ONLY client in `namespace` may connect to at all — every pod,
+    /// and each service it may reach: ClusterIPs, ServiceEntry addresses and CIDRs, endpoint
+    /// and resolved addresses — for the `connect()` hook to refuse the rest. `None` when
+    /// nothing can be refused there: ALLOW_ANY, or a reachable host that could be at any
+    /// address (resolution NONE without addresses, a DNS name not resolved yet).
+    pub fn egress_allowed(&self, namespace: &str) -> Option<Vec<IpNet>> {
+        if self.outbound_mode(namespace) != OutboundMode::RegistryOnly {
+            return None;
+        }
+        let mut allowed: Vec<IpNet> = self.workloads.keys().map(|ip| IpNet::from(*ip)).collect();
+        let reachable = self.registry.services().iter();
+        for service in reachable.filter(|s| self.reachable(s, namespace)) {
+            let anywhere =
+                service.passthrough && service.addresses.is_empty() && service.cidrs.is_empty();
+            let endpoints = service
+                .endpoints
+                .iter()
+                .chain(&service.other_family_endpoints);
+            let mut ips = Vec::new();
+            for endpoint in endpoints {
+                match endpoint.address {
+                    Address::Ip(ip) => ips.push(IpNet::from(ip)),
+                    Address::Dns(_) => return None,
+                }
+            }
+            if anywhere {
+                return None;
+            }
+            allowed.extend(service.addresses.iter().map(|ip| IpNet::from(*ip)));
+            allowed.extend(service.cidrs.iter().copied());
+            allowed.extend(ips);
+        }
+        allowed.sort();
+        allowed.dedup();
+        Some(allowed)
     }
 }
