@@ -20,6 +20,8 @@ mod cni;
 mod drain;
 /// IPv6 and dual-stack labs: both families captured, routed and steered inbound.
 mod dual_stack;
+/// Egress: REGISTRY_ONLY in connect() and at the proxy, ALLOW_ANY passthrough, TCP route splits.
+mod egress;
 /// The ingress gateway.
 mod gateway;
 /// Bad input is refused and creates nothing.
