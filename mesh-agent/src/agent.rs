@@ -253,10 +253,17 @@ async fn start_config(
         crate::pipeline::run(updates, state.clone(), metrics),
     );
     let names = match config.dns_server {
-        Some(server) => NameLookup::with_server(server),
-        None => NameLookup::from_resolv_conf(&config.resolv_conf).context("--resolv-conf")?,
+        Some(server) => Ok(NameLookup::with_server(server)),
+        None => NameLookup::from_resolv_conf(&config.resolv_conf),
     };
-    tasks.essential("dns", crate::dns::run(state.clone(), names));
+    match names {
+        Ok(names) => _ = tasks.essential("dns", crate::dns::run(state.clone(), names)),
+        // The mesh serves on without: DNS ServiceEntries then have no endpoints.
+        Err(error) => tracing::warn!(
+            error = format!("{error:#}"),
+            "--resolv-conf unusable: DNS ServiceEntries are not resolved"
+        ),
+    }
     Ok(())
 }
 

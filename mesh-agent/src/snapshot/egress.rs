@@ -52,21 +52,27 @@ fn pseudo(name: &str) -> Arc<Service> {
         dns_names: Vec::new(),
         passthrough: true,
         external: true,
+        from_entry: false,
         visibility: Visibility::All,
     })
 }
 
 impl Snapshot {
     /// Where a client in `namespace` reaches by dialling `dst`, naming `host` (an HTTP
-    /// authority, port allowed, or a TLS SNI) when it names one.
+    /// authority, port allowed, or a TLS SNI) when it names one: the Kubernetes Service at the
+    /// address (a ClusterIP, or a backend of one); else, as Envoy picks a virtual host, the
+    /// service `host` names on that port; else the ServiceEntry at the address, unless `host`
+    /// names something else (neither one of its hosts nor an address).
     pub fn egress(&self, dst: SocketAddr, host: Option<&str>, namespace: &str) -> Egress<'_> {
-        let by_name = || {
-            let name = host.map(without_port)?;
-            self.registry.named_at(name, dst.port(), namespace)
+        let name = host.map(without_port);
+        let named = || name.and_then(|n| self.registry.named_at(n, dst.port(), namespace));
+        let other_name = name.is_some_and(|n| n.parse::<std::net::IpAddr>().is_err());
+        let found = match self.outbound_service_named(dst, host, namespace) {
+            Some(service) if !service.0.from_entry => Some(service),
+            Some(entry) => named().or_else(|| (!other_name).then_some(entry)),
+            None => named(),
         };
-        let found = self.outbound_service_named(dst, host, namespace);
-        let found = found.or_else(by_name);
-        match found.filter(|(service, _)| self.reachable(service, namespace)) {
+        match found.filter(|(s, _)| self.reachable(s, namespace)) {
             Some((service, port)) => Egress::Service(service, port),
             None if self.outbound_mode(namespace) == OutboundMode::RegistryOnly => {
                 Egress::BlackHole
@@ -109,10 +115,15 @@ fn sidecar_lists(listed: &str, service: &Service, namespace: &str) -> bool {
     ns_ok && host_ok
 }
 
-/// `host` without a `:port`.
+/// `host` without a `:port` (`[v6]:port` → `v6`; a bare IPv6 address stays whole).
 fn without_port(host: &str) -> &str {
+    if let Some(bracketed) = host.strip_prefix('[') {
+        return bracketed.split(']').next().unwrap_or(bracketed);
+    }
     match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            name
+        }
         _ => host,
     }
 }

@@ -40,6 +40,8 @@ pub struct Service {
     pub passthrough: bool,
     /// A ServiceEntry with `location: MESH_EXTERNAL`.
     pub external: bool,
+    /// A ServiceEntry host (not a Kubernetes Service).
+    pub from_entry: bool,
     /// Which namespaces see it.
     pub visibility: Visibility,
 }

@@ -49,6 +49,7 @@ pub(crate) fn kube_service(service: &KubeService, mut endpoints: Vec<Endpoint>) 
         dns_names: Vec::new(),
         passthrough: false,
         external: false,
+        from_entry: false,
         visibility: Visibility::All,
     }
 }
@@ -125,6 +126,7 @@ pub(crate) fn entry_service(
         dns_names,
         passthrough: matches!(spec.resolution, None | Some(Resolution::None)),
         external: spec.location != Some(Location::MeshInternal),
+        from_entry: true,
     }
 }
 

@@ -188,3 +188,25 @@ async fn tcp_routes_split_connections_by_weight_between_subsets() {
     // Binomial(100, 0.2): 5..=35 holds with probability 1 - 1e-5; round robin would give 50.
     assert!((5..=35).contains(&to_v2), "20% to v2: {to_v2}");
 }
+
+#[tokio::test]
+async fn a_host_the_entry_at_that_address_does_not_list_is_not_that_entry() {
+    let entry = |port: u16| {
+        registry_only()
+            + &format!(
+                "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n\
+                 metadata: {{name: api, namespace: shop}}\nspec:\n  hosts: [api.example.test]\n\
+                 \x20 addresses: [127.0.0.40]\n  resolution: NONE\n\
+                 \x20 ports: [{{number: {port}, name: http, protocol: HTTP}}]\n---\n"
+            )
+    };
+    let (_agent, client, upstream, dst) = external(entry).await;
+    assert_eq!(get(&client, &dst, "api.example.test").await, 200);
+    assert_eq!(
+        get(&client, &dst, "127.0.0.40").await,
+        200,
+        "its address names it too"
+    );
+    assert_eq!(get(&client, &dst, "other.example.test").await, 502);
+    assert_eq!(upstream.seen(), 2);
+}
