@@ -16,6 +16,7 @@ use super::model::{Cluster, Service};
 use super::policy::{clusters_of, rule_for, RulesByHost};
 use super::registry::Registry;
 use super::resolved::ResolvedNames;
+use super::services::EntryInputs;
 use super::services::{hostname_of, kube_service};
 use super::Snapshot;
 use crate::resources::{DestinationRuleSpec, Istio, Resource};
@@ -104,10 +105,17 @@ pub(crate) fn registry(
     }
     for entry in by_key(accepted, "ServiceEntry") {
         if let Resource::ServiceEntry(se) = entry.resource.as_ref() {
+            let namespace = se.metadata.namespace.as_deref().unwrap_or("default");
+            let selector = se.spec.workload_selector.as_ref();
+            let pods = selector.map(|s| index.selected_pods(namespace, &s.labels));
+            let inputs = EntryInputs {
+                names,
+                pods: pods.as_deref(),
+            };
             se.spec
                 .hosts
                 .iter()
-                .for_each(|host| registry.add_entry_host(se, host, names));
+                .for_each(|host| registry.add_entry_host(se, host, &inputs));
         }
     }
     (registry, compiled)

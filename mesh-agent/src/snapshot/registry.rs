@@ -8,8 +8,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 
 use super::model::{Address, Service, ServicePort};
-use super::resolved::ResolvedNames;
-use super::services::entry_service;
+use super::services::{entry_service, EntryInputs};
 use crate::resources::{Istio, ServiceEntrySpec};
 
 /// The cluster's domain suffix.
@@ -184,7 +183,7 @@ impl Registry {
         }
     }
 
-    /// Adds one host of a ServiceEntry, its DNS endpoints as `names` resolved them. A host
+    /// Adds one host of a ServiceEntry, its DNS endpoints as resolved, its selected pods. A host
     /// already in the registry is left as it was. Its CIDRs and its endpoints' addresses at its
     /// ports find it too, after every ClusterIP and `addresses` entry (TCP has nothing else to
     /// tell external hosts apart by).
@@ -192,10 +191,10 @@ impl Registry {
         &mut self,
         entry: &Istio<ServiceEntrySpec>,
         host: &str,
-        names: &ResolvedNames,
+        inputs: &EntryInputs,
     ) {
         let index = self.services.len();
-        if !self.insert(Arc::new(entry_service(entry, host, names)), &[]) {
+        if !self.insert(Arc::new(entry_service(entry, host, inputs)), &[]) {
             return;
         }
         let service = self.services[index].clone();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use k8s_openapi::api::core::v1::{Service as KubeService, ServicePort as KubePort};
 
-use super::model::{Address, Endpoint, Protocol, Service, ServicePort, Visibility};
+use super::model::{Address, Endpoint, Labels, Protocol, Service, ServicePort, Visibility};
 use super::registry::CLUSTER_DOMAIN;
 use super::resolved::ResolvedNames;
 use crate::resources::{Istio, Location, Resolution, ServiceEntrySpec};
@@ -85,12 +85,21 @@ pub fn protocol_named(name: &str) -> Option<Protocol> {
     })
 }
 
+/// What a ServiceEntry's endpoints come from besides the entry.
+pub(crate) struct EntryInputs<'a> {
+    /// The agent's answers for DNS names.
+    pub names: &'a ResolvedNames,
+    /// The pods its `workloadSelector` selects (name, IP, labels), when it has one.
+    pub pods: Option<&'a [(String, IpAddr, Arc<Labels>)]>,
+}
+
 /// One host of a ServiceEntry as a service: its ports, addresses (single IPs and CIDRs) and
-/// endpoints, DNS names replaced by what `names` resolved them to.
+/// endpoints — the pods its `workloadSelector` selects, else those listed or its host — DNS
+/// names replaced by what the agent resolved them to.
 pub(crate) fn entry_service(
     entry: &Istio<ServiceEntrySpec>,
     host: &str,
-    names: &ResolvedNames,
+    inputs: &EntryInputs,
 ) -> Service {
     let namespace = entry
         .metadata
@@ -107,10 +116,13 @@ pub(crate) fn entry_service(
             protocol: protocol_named(&p.protocol).unwrap_or(Protocol::Unknown),
         })
         .collect();
-    let listed = entry_endpoints(spec, host);
+    let listed = match inputs.pods {
+        Some(pods) => selected_endpoints(spec, pods),
+        None => entry_endpoints(spec, host),
+    };
     let dns_names = listed.iter().filter_map(dns_name).collect();
     let round_robin = spec.resolution == Some(Resolution::DnsRoundRobin);
-    let endpoints = resolved_endpoints(listed, names, round_robin);
+    let endpoints = resolved_endpoints(listed, inputs.names, round_robin);
     let (addresses, cidrs) = entry_addresses(&spec.addresses);
     Service {
         hostname: host.to_string(),
@@ -180,6 +192,25 @@ fn resolved_endpoints(
         }
     }
     endpoints
+}
+
+/// The pods a `workloadSelector` selects as endpoints, at each port's `targetPort` or number.
+fn selected_endpoints(
+    spec: &ServiceEntrySpec,
+    pods: &[(String, IpAddr, Arc<Labels>)],
+) -> Vec<Endpoint> {
+    let ports = spec
+        .ports
+        .iter()
+        .map(|p| (p.number, p.target_port.unwrap_or(p.number)));
+    let ports = Arc::new(ports.collect());
+    let endpoint = |(name, ip, labels): &(String, IpAddr, Arc<Labels>)| Endpoint {
+        address: Address::Ip(*ip),
+        ports: Arc::clone(&ports),
+        labels: labels.clone(),
+        pod: Some(name.clone()),
+    };
+    pods.iter().map(endpoint).collect()
 }
 
 /// A ServiceEntry's endpoints: those listed, else (DNS resolution) the host itself. Each

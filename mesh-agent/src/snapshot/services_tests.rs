@@ -158,3 +158,24 @@ fn a_host_or_sni_names_an_entry_exactly_or_by_its_most_specific_wildcard() {
         "not exported there"
     );
 }
+
+#[test]
+fn a_workload_selector_makes_the_selected_pods_of_its_namespace_the_endpoints() {
+    let pod = |name: &str, ns: &str, app: &str, ip: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}, labels: {{app: {app}}}}}\n\
+             status: {{podIP: {ip}}}\n---\n"
+        )
+    };
+    let spec = "  hosts: [vm.example.internal]\n  location: MESH_INTERNAL\n  resolution: STATIC\n\
+                \x20 workloadSelector: {labels: {app: legacy}}\n\
+                \x20 ports: [{number: 80, name: http, protocol: HTTP, targetPort: 8080}]\n";
+    let yaml = entry("vm", spec)
+        + &pod("legacy-1", "shop", "legacy", "10.244.0.7")
+        + &pod("legacy-0", "shop", "legacy", "10.244.0.6")
+        + &pod("web-0", "shop", "web", "10.244.0.8")
+        + &pod("legacy-x", "other", "legacy", "10.244.0.9");
+    let snapshot = snapshot_with(&yaml, &[]);
+    let found = endpoints(&snapshot, "vm.example.internal", 80);
+    assert_eq!(found, [(ip("10.244.0.6"), 8080), (ip("10.244.0.7"), 8080)]);
+}
