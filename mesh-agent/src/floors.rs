@@ -56,6 +56,8 @@ const FLOORS: &[(&str, u8)] = &[
     ("check", 10),
     ("config", 10),
     ("lifecycle", 10),
+    ("dns", 10),
+    ("egress", 10),
     // 11: the agent.
     ("attach", 11),
     ("agent", 11),

@@ -121,6 +121,9 @@ pub fn status_and_flags(error: &(dyn Error + 'static)) -> (StatusCode, ResponseF
     if let Some(fault) = error.downcast_ref::<FaultAborted>() {
         return (fault.status, F::FaultInjected.into());
     }
+    if error.is::<BlackHole>() {
+        return (StatusCode::BAD_GATEWAY, ResponseFlags::default());
+    }
     let (status, flag) = if error.is::<NoRoute>() {
         (StatusCode::NOT_FOUND, F::NoRoute)
     } else if error.is::<NoHealthyUpstream>() {

@@ -12,7 +12,9 @@ pub mod local;
 pub mod metrics;
 pub mod outbound;
 mod outbound_l4;
+mod outbound_route;
 pub mod protocol;
+pub mod sni;
 
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;

@@ -1,10 +1,11 @@
-//! The L4 path of an outbound connection: to the endpoint the Service port's balancer picks
-//! (or the address the app asked for), dialled from inside the pod's netns or through the
-//! same-node path, then bytes copied both ways.
+//! The L4 path of an outbound connection: to the endpoint the balancer of the cluster its
+//! route chose picks (or the address the app asked for), dialled from inside the pod's netns
+//! or through the same-node path, then bytes copied both ways.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpStream;
 
@@ -13,22 +14,48 @@ use super::forward::{forward_within, ConnectionLifetime};
 use super::listener::Connection;
 use super::local::SameNodeHop;
 use super::metrics::ConnectionMetrics;
-use super::{ProxyInputs, TcpLabels};
+use super::outbound_route::{self, L4Upstream};
+use super::{sni, ProxyInputs, TcpLabels};
 use crate::facts::Reporter;
 use crate::lb::{self, Pick};
 use crate::net::{connect, reset, ProxiedPod, UpstreamSockets};
-use crate::resilience::DestinationPool;
-use crate::snapshot::{Address, Cluster, Snapshot};
+use crate::snapshot::{pseudo_service, Address, Cluster, Protocol as PortProtocol, Service};
+use crate::snapshot::{Snapshot, BLACK_HOLE_CLUSTER, PASSTHROUGH_CLUSTER};
 
-/// The L4 path to `original`: the endpoint, `tcp.maxConnections`, the upstream socket (the
-/// same-node path when the endpoint is a pod of this node), then the copy.
+/// The L4 path to `original`: where it goes ([`outbound_route`]: the egress decision by
+/// address or TLS SNI, then `tcp`/`tls` rules), the endpoint, `tcp.maxConnections`, the
+/// upstream socket (the same-node path when the endpoint is a pod of this node), then the copy.
 pub(super) async fn forward(connection: Connection, original: SocketAddr, snapshot: Arc<Snapshot>) {
     let (pod, inputs) = (&connection.pod, &connection.inputs);
-    let Some(pick) = pick_endpoint(inputs, &snapshot, pod.ip, original) else {
+    let source = snapshot.pod_workload(pod);
+    let sni = client_sni(&connection, &snapshot, original).await;
+    let chance = &inputs.http.traffic.chance;
+    let decided = outbound_route::decide(&snapshot, &source, original, sni.as_deref(), chance);
+    let (service, cluster, routed) = match decided {
+        L4Upstream::Cluster {
+            service,
+            cluster,
+            routed,
+        } => (service, Some(cluster), routed),
+        L4Upstream::Passthrough => (pseudo_service(PASSTHROUGH_CLUSTER), None, false),
+        L4Upstream::BlackHole => return black_hole(connection, &snapshot, original, sni),
+        L4Upstream::NoCluster(what) => {
+            tracing::warn!(pod = %pod.name, %original, %what, "no such cluster; resetting");
+            return reset(connection.client);
+        }
+    };
+    let Some(pick) = pick_endpoint(
+        inputs,
+        &snapshot,
+        pod.ip,
+        original,
+        cluster.as_ref(),
+        routed,
+    ) else {
         tracing::warn!(pod = %pod.name, %original, "service has no endpoints; resetting");
         return reset(connection.client);
     };
-    let limits = tcp_limits(inputs, &snapshot, original);
+    let limits = cluster.and_then(|c| inputs.http.traffic.resilience.tcp_pool(&c));
     // `tcp.maxConnections`, node-wide: a connection over it is closed at once.
     let _place = match limits.as_ref().map(|l| l.open_connection()) {
         Some(Err(overflow)) => {
@@ -51,17 +78,44 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
         }
     };
     tracing::debug!(pod = %pod.name, %original, endpoint = %pick.endpoint, "outbound connection");
-    let (metrics, log) = telemetry(
-        &connection,
-        &snapshot,
-        original,
-        pick.endpoint,
-        same_node.as_ref(),
-    );
+    let hop = (pick.endpoint, same_node.as_ref());
+    let (metrics, log) = telemetry(&connection, &snapshot, &service, hop);
     let lifetime = ConnectionLifetime::of(policy.as_ref());
     forward_within(connection.client, upstream, metrics, log, lifetime).await;
     // LEAST_REQUEST counted the connection in flight until here.
     drop(pick);
+}
+
+/// The SNI of a TLS client: peeked when its first bytes are there (detection waited for
+/// them), or, on a port declared TLS, within the detection window.
+async fn client_sni(
+    connection: &Connection,
+    snapshot: &Snapshot,
+    original: SocketAddr,
+) -> Option<String> {
+    let window = connection.inputs.http.detect_window;
+    let declared = snapshot
+        .outbound_service(original)
+        .map(|(_, port)| port.protocol);
+    let tls = matches!(declared, Some(PortProtocol::Tls | PortProtocol::Https));
+    let silence = if tls { window } else { Duration::ZERO };
+    sni::peek(&connection.client, silence, window).await
+}
+
+/// REGISTRY_ONLY refused the connection: logged, counted as `BlackHoleCluster`, closed.
+fn black_hole(
+    connection: Connection,
+    snapshot: &Snapshot,
+    original: SocketAddr,
+    sni: Option<String>,
+) {
+    let pod = &connection.pod;
+    tracing::info!(pod = %pod.name, %original, sni, "REGISTRY_ONLY: destination not in the registry; closed (BlackHoleCluster)");
+    let source = snapshot.pod_workload(pod);
+    let service = pseudo_service(BLACK_HOLE_CLUSTER);
+    let labels = TcpLabels::new(Reporter::source, Some(&source), None, Some(&service));
+    drop(connection.inputs.metrics.open(&labels));
+    reset(connection.client)
 }
 
 /// The upstream socket: through the same-node path, or dialled from inside the pod's netns.
@@ -82,19 +136,17 @@ async fn connect_upstream(
 fn telemetry(
     connection: &Connection,
     snapshot: &Snapshot,
-    original: SocketAddr,
-    endpoint: SocketAddr,
-    same_node: Option<&SameNodeHop>,
+    service: &Service,
+    (endpoint, same_node): (SocketAddr, Option<&SameNodeHop>),
 ) -> (ConnectionMetrics, Option<ConnectionLog>) {
     let (pod, inputs, peer) = (&connection.pod, &connection.inputs, connection.peer);
-    let service = snapshot.outbound_service(original).map(|(s, _)| s.clone());
     let source = snapshot.pod_workload(pod);
     let destination = snapshot.workload(endpoint.ip()).cloned();
     let labels = TcpLabels::new(
         Reporter::source,
         Some(&source),
         destination.as_deref(),
-        service.as_deref(),
+        Some(service),
     );
     let hop = TcpHop {
         reporter: Reporter::source,
@@ -115,38 +167,27 @@ fn telemetry(
     (metrics, ConnectionLog::both(log, inbound_log))
 }
 
-/// The node-wide connection accounting of the destination `original` is a Service port of,
-/// when its DestinationRule sets a `connectionPool`.
-fn tcp_limits(
-    inputs: &ProxyInputs,
-    snapshot: &Snapshot,
-    original: SocketAddr,
-) -> Option<DestinationPool> {
-    let (service, port) = snapshot.outbound_service(original)?;
-    let cluster = snapshot.cluster(&service.hostname, port.port, None)?;
-    inputs.http.traffic.resilience.tcp_pool(cluster)
-}
-
-/// The endpoint for `original`: when it is a ClusterIP:port, its cluster's balancer picks, as
-/// for HTTP (`loadBalancer`, ejected endpoints left out). When it is a backend of a Service port
-/// (Cilium's socket LB translated the ClusterIP before the capture hook, or the app dialled the
-/// pod), that backend is kept while it is one of the cluster's eligible endpoints — the socket
-/// LB already balanced, and a pod dialled on purpose (a StatefulSet's) stays the one dialled —
-/// else the balancer picks. Not a Service: `original` itself (passthrough).
+/// The endpoint in `cluster`: its balancer picks, as for HTTP (`loadBalancer`, ejected
+/// endpoints left out). When no rule chose the cluster and `original` is a backend of its
+/// Service port (Cilium's socket LB translated the ClusterIP before the capture hook, or the
+/// app dialled the pod), that backend is kept while it is one of the cluster's eligible
+/// endpoints — the socket LB already balanced, and a pod dialled on purpose (a StatefulSet's)
+/// stays the one dialled. No cluster: `original` itself (passthrough).
 fn pick_endpoint(
     inputs: &ProxyInputs,
     snapshot: &Snapshot,
     source_ip: IpAddr,
     original: SocketAddr,
+    cluster: Option<&Arc<Cluster>>,
+    routed: bool,
 ) -> Option<Pick> {
-    let Some((service, port)) = snapshot.outbound_service(original) else {
+    let Some(cluster) = cluster else {
         return Some(Pick::at(original));
     };
-    let cluster = snapshot.cluster(&service.hostname, port.port, None)?;
     let traffic = &inputs.http.traffic;
     let detector = traffic.resilience.detector(cluster);
     let eligible = detector.map(|d| d.eligible(&lb::ip_endpoints(cluster)));
-    let is_backend = snapshot.service_at(original).is_none();
+    let is_backend = !routed && snapshot.service_at(original).is_none();
     if is_backend && keeps(cluster, eligible.as_deref(), original) {
         return Some(Pick::at(original));
     }

@@ -13,6 +13,7 @@ use super::endpoints::EndpointIndex;
 use super::policy::RulesByHost;
 use super::references::{self, Context};
 use super::registry::Registry;
+use super::resolved::ResolvedNames;
 use super::routes::MESH_GATEWAY;
 use super::tables::{add_policies, add_routes};
 use super::Snapshot;
@@ -24,9 +25,10 @@ use crate::resources::Resource;
 pub fn compile(
     mut accepted: AcceptedMap,
     previous: Option<&Snapshot>,
+    names: &ResolvedNames,
     problems: &mut Vec<Problem>,
 ) -> Snapshot {
-    let (registry, mut compiled) = compiled::registry(&accepted, previous);
+    let (registry, mut compiled) = compiled::registry(&accepted, previous, names);
     let (rules_kept, dropped_rules) = checked_rules(&accepted, &registry, previous, problems);
     let mut snapshot = {
         let gateways: HashSet<String> = by_kind(&accepted, "Gateway")

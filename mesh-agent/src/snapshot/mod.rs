@@ -7,6 +7,7 @@ mod assemble;
 mod build;
 mod compiled;
 mod contain;
+mod egress;
 mod endpoints;
 mod families;
 mod fingerprint;
@@ -15,6 +16,7 @@ mod model;
 pub(crate) mod policy;
 mod references;
 pub(crate) mod registry;
+mod resolved;
 mod routes;
 mod services;
 mod tables;
@@ -33,11 +35,13 @@ use crate::resources::{
 };
 use crate::validate::access_log_file::AccessLogTarget;
 pub use build::{build, build_with, compile, LoadSettings, Rejected};
+pub use egress::{pseudo_service, Egress, BLACK_HOLE_CLUSTER, PASSTHROUGH_CLUSTER};
 pub use families::pod_ips;
 pub(crate) use fingerprint::Fingerprints;
 pub use model::*;
 pub use policy::merge as merge_traffic_policy;
 pub use registry::{Registry, CLUSTER_DOMAIN};
+pub use resolved::{dns_names, ResolvedNames};
 pub use routes::{HostRoutes, MESH_GATEWAY};
 pub use services::protocol_named;
 pub use telemetry::{TelemetryByNamespace, TelemetryPolicy};
@@ -63,6 +67,8 @@ pub struct Snapshot {
     peer_authentication: PoliciesByNamespace<PeerAuthenticationSpec>,
     request_authentication: PoliciesByNamespace<RequestAuthenticationSpec>,
     outbound: HashMap<String, OutboundMode>,
+    /// Namespace-wide Sidecars' `egress.hosts`, by namespace.
+    sidecar_hosts: HashMap<String, Vec<String>>,
     telemetry: TelemetryByNamespace,
     rejected: Vec<Rejected>,
     #[serde(skip)]

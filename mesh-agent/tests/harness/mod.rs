@@ -12,6 +12,7 @@
 //! - [`gateway`]: the ingress gateway in front of upstream pods.
 //! - [`metrics`]: reading the Prometheus registry text.
 //! - [`client`]: answers as a client reads them (hyper, or raw HTTP/1.1 text).
+//! - [`dns`]: a DNS server answering A queries from a table the test changes.
 //! - [`collector`] (OTLP) and [`fake_api`] (Kubernetes API server, serving what
 //!   [`fake_discovery`] says): test servers the agent calls.
 //! - [`namespaced`]: the privileged pieces (netns, cgroups, eBPF object), root only.
@@ -22,6 +23,7 @@
 pub mod client;
 pub mod collector;
 pub mod config;
+pub mod dns;
 pub mod enrollment;
 pub mod fake_api;
 pub mod fake_discovery;

@@ -9,6 +9,7 @@ mod harness;
 mod authority;
 mod drain;
 mod drain_shutdown;
+mod egress;
 mod enroll_api;
 mod enroll_cli;
 mod gateway_http;
