@@ -5,7 +5,7 @@
 //! ([`reconcile`], finding netns of pods it has no record of by [`scan`]).
 
 pub mod admission;
-pub mod membership;
+pub use crate::snapshot::membership;
 pub mod protocol;
 pub mod reconcile;
 pub mod scan;

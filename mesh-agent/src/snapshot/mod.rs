@@ -11,6 +11,7 @@ mod endpoints;
 mod families;
 mod fingerprint;
 mod kube_view;
+pub mod membership;
 mod model;
 mod peer_authentication;
 pub(crate) mod policy;
