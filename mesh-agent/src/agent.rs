@@ -52,6 +52,8 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         },
         on_outbound_accept: capture.accelerate.clone(),
         local_pods: crate::proxy::LocalPods::new(config.same_node_fast_path),
+        // The tunnel needs the certificate manager (workload certificates from the CA).
+        tunnels: None,
         http: crate::http::HttpInputs::register(&mut registry, crate::http::DEFAULT_DETECT_WINDOW),
     });
     let drain = inputs.http.drain.clone();

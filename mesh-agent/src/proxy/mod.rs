@@ -7,11 +7,13 @@ pub mod connection_log;
 pub mod forward;
 pub mod inbound;
 mod inbound_l4;
+mod inbound_tunnel;
 mod listener;
 pub mod local;
 pub mod metrics;
 pub mod outbound;
 mod outbound_l4;
+mod outbound_tunnel;
 pub mod protocol;
 
 use std::os::fd::BorrowedFd;
@@ -44,6 +46,9 @@ pub struct ProxyInputs {
     pub on_outbound_accept: Option<AcceptHook>,
     /// The pods enrolled on this node, by IP: the same-node fast path.
     pub local_pods: LocalPods,
+    /// The mTLS tunnel to meshed pods of other nodes, and its inbound side (`None`: no
+    /// certificate source, connections go in plain text).
+    pub tunnels: Option<Arc<crate::tunnel::Tunnels>>,
 }
 
 /// Sees an accepted outbound socket: `(socket, netns cookie, peer port)`.

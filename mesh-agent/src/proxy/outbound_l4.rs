@@ -1,6 +1,6 @@
 //! The L4 path of an outbound connection: to the endpoint the Service port's balancer picks
-//! (or the address the app asked for), dialled from inside the pod's netns or through the
-//! same-node path, then bytes copied both ways.
+//! (or the address the app asked for), dialled from inside the pod's netns, through the
+//! same-node path, or in the mTLS tunnel to a meshed pod, then bytes copied both ways.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -13,12 +13,14 @@ use super::forward::{forward_within, ConnectionLifetime};
 use super::listener::Connection;
 use super::local::SameNodeHop;
 use super::metrics::ConnectionMetrics;
+use super::outbound_tunnel::{self, TunnelPlan};
 use super::{ProxyInputs, TcpLabels};
 use crate::facts::Reporter;
 use crate::lb::{self, Pick};
 use crate::net::{connect, reset, ProxiedPod, UpstreamSockets};
 use crate::resilience::DestinationPool;
 use crate::snapshot::{Address, Cluster, Snapshot};
+use crate::tunnel::{TunnelError, TunnelStream};
 
 /// The L4 path to `original`: the endpoint, `tcp.maxConnections`, the upstream socket (the
 /// same-node path when the endpoint is a pod of this node), then the copy.
@@ -42,7 +44,16 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
         .sockets
         .with_connect_timeout(policy.and_then(|p| p.connect_timeout));
     let same_node = inputs.local_pods.fast_path(pick.endpoint);
-    let upstream = match connect_upstream(pod, pick.endpoint, same_node.as_ref(), &sockets).await {
+    let tunnel = match same_node {
+        None => outbound_tunnel::plan(inputs, &snapshot, pod, pick.endpoint),
+        Some(_) => None,
+    };
+    let hop = Hop {
+        endpoint: pick.endpoint,
+        same_node: same_node.as_ref(),
+        tunnel: tunnel.as_ref(),
+    };
+    let upstream = match connect_upstream(inputs, pod, &hop, &sockets).await {
         Ok(upstream) => upstream,
         Err(error) => {
             let endpoint = pick.endpoint;
@@ -50,31 +61,59 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
             return reset(connection.client);
         }
     };
-    tracing::debug!(pod = %pod.name, %original, endpoint = %pick.endpoint, "outbound connection");
-    let (metrics, log) = telemetry(
-        &connection,
-        &snapshot,
-        original,
-        pick.endpoint,
-        same_node.as_ref(),
-    );
+    tracing::debug!(pod = %pod.name, %original, endpoint = %pick.endpoint, tunnel = tunnel.is_some(), "outbound connection");
+    let (metrics, log) = telemetry(&connection, &snapshot, original, &hop);
     let lifetime = ConnectionLifetime::of(policy.as_ref());
-    forward_within(connection.client, upstream, metrics, log, lifetime).await;
+    match upstream {
+        Upstream::Socket(socket) => {
+            forward_within(connection.client, socket, metrics, log, lifetime).await
+        }
+        Upstream::Tunnel(stream) => {
+            forward_within(connection.client, stream, metrics, log, lifetime).await
+        }
+    }
     // LEAST_REQUEST counted the connection in flight until here.
     drop(pick);
 }
 
-/// The upstream socket: through the same-node path, or dialled from inside the pod's netns.
-async fn connect_upstream(
-    pod: &ProxiedPod,
+/// How the upstream is reached: the endpoint, and the same-node path or the tunnel if taken.
+struct Hop<'a> {
     endpoint: SocketAddr,
-    same_node: Option<&SameNodeHop>,
+    same_node: Option<&'a SameNodeHop>,
+    tunnel: Option<&'a TunnelPlan>,
+}
+
+/// The upstream: a socket, or a stream in the tunnel.
+enum Upstream {
+    Socket(TcpStream),
+    Tunnel(TunnelStream),
+}
+
+/// Why the upstream could not be reached.
+#[derive(Debug, thiserror::Error)]
+enum UpstreamError {
+    #[error(transparent)]
+    Connect(#[from] io::Error),
+    #[error("tunnel: {0}")]
+    Tunnel(#[from] TunnelError),
+}
+
+/// The upstream: through the same-node path, the tunnel, or dialled from inside the pod's netns.
+async fn connect_upstream(
+    inputs: &ProxyInputs,
+    pod: &ProxiedPod,
+    hop: &Hop<'_>,
     sockets: &UpstreamSockets,
-) -> io::Result<TcpStream> {
-    match same_node {
-        Some(hop) => hop.connect(sockets).await,
-        None => connect(&pod.netns, endpoint, sockets).await,
+) -> Result<Upstream, UpstreamError> {
+    if let Some(plan) = hop.tunnel {
+        let stream = outbound_tunnel::open(inputs, pod, sockets, plan).await?;
+        return Ok(Upstream::Tunnel(stream));
     }
+    let socket = match hop.same_node {
+        Some(same) => same.connect(sockets).await?,
+        None => connect(&pod.netns, hop.endpoint, sockets).await?,
+    };
+    Ok(Upstream::Socket(socket))
 }
 
 /// Istio's TCP metrics and the access log line of the connection; on the same-node path also
@@ -83,9 +122,9 @@ fn telemetry(
     connection: &Connection,
     snapshot: &Snapshot,
     original: SocketAddr,
-    endpoint: SocketAddr,
-    same_node: Option<&SameNodeHop>,
+    hop: &Hop<'_>,
 ) -> (ConnectionMetrics, Option<ConnectionLog>) {
+    let (endpoint, same_node) = (hop.endpoint, hop.same_node);
     let (pod, inputs, peer) = (&connection.pod, &connection.inputs, connection.peer);
     let service = snapshot.outbound_service(original).map(|(s, _)| s.clone());
     let source = snapshot.pod_workload(pod);
@@ -96,7 +135,11 @@ fn telemetry(
         destination.as_deref(),
         service.as_deref(),
     );
-    let hop = TcpHop {
+    let labels = match hop.tunnel {
+        Some(plan) => labels.mutual_tls(&plan.target.source, &plan.target.destination),
+        None => labels,
+    };
+    let tcp_hop = TcpHop {
         reporter: Reporter::source,
         source: Some(source.clone()),
         destination: destination.clone(),
@@ -104,7 +147,7 @@ fn telemetry(
         downstream: peer,
         upstream: endpoint,
     };
-    let log = ConnectionLog::start(&inputs.http.observers, hop);
+    let log = ConnectionLog::start(&inputs.http.observers, tcp_hop);
     let Some(same) = same_node else {
         return (inputs.metrics.open(&labels), log);
     };

@@ -23,3 +23,4 @@ mod routing;
 mod routing_faults;
 mod socket_lb;
 mod streaming;
+mod tunnel;
