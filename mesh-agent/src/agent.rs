@@ -39,6 +39,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         access_log_dir: config.access_log_dir.clone(),
     });
     start_config(&config, &config_state, &mut registry, &mut tasks).await?;
+    let certificates = crate::certs::settings::start(config.ca.as_ref(), &mut registry)?;
 
     let capture = start_capture(&config, inheritance.is_some())?;
     metrics::register_ebpf_counters(&mut registry, capture.counters.clone());
@@ -52,8 +53,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         },
         on_outbound_accept: capture.accelerate.clone(),
         local_pods: crate::proxy::LocalPods::new(config.same_node_fast_path),
-        // The tunnel needs the certificate manager (workload certificates from the CA).
-        tunnels: None,
+        tunnels: tunnels(certificates.as_ref()),
         http: crate::http::HttpInputs::register(&mut registry, crate::http::DEFAULT_DETECT_WINDOW),
     });
     let drain = inputs.http.drain.clone();
@@ -68,21 +68,21 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         ListenAddrs::default(),
         &mut registry,
     ));
-    let enrolling = start_enrollment(&config, &pods, &config_state, &mut registry, &mut tasks)?;
+    let enrolling = start_enrollment(
+        &config,
+        &pods,
+        certificates.clone(),
+        &config_state,
+        &mut registry,
+        &mut tasks,
+    )?;
     follow_flows(&mut registry, &capture, &pods, &config_state, &mut tasks);
     let registry = Arc::new(registry);
     let metrics_routes = admin::metrics_routes(registry.clone());
     let metrics_server = AdminServer::new(config.metrics_addr, metrics_routes).await?;
     let ready_server =
         AdminServer::new(config.ready_addr, admin::ready_routes(readiness.clone())).await?;
-    let admin_routes = crate::admin_clusters::with_clusters(
-        admin::config_dump_routes(config_state.clone()),
-        config_state,
-        resilience,
-    );
-    let agent_endpoints = AgentEndpoints::new(registry, crate::logging::LogLevels::installed());
-    let admin_server = AdminServer::unix(&config.admin_socket, admin_routes)?
-        .with_agent_endpoints(agent_endpoints);
+    let admin_server = admin_server(&config, config_state, resilience, registry, certificates)?;
     tracing::info!(
         metrics = %metrics_server.address(),
         ready = %ready_server.address(),
@@ -108,6 +108,34 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     drop(capture);
     tracing::info!("mesh-agent stopped");
     Ok(())
+}
+
+/// The admin socket's server: `/config_dump`, `/clusters`, `/logging`, `/stats/prometheus`,
+/// `/certs`.
+fn admin_server(
+    config: &AgentConfig,
+    config_state: ConfigState,
+    resilience: crate::http::Resilience,
+    registry: Arc<Registry>,
+    certificates: Option<Arc<crate::certs::NodeCertificates>>,
+) -> anyhow::Result<AdminServer> {
+    let routes = crate::admin_clusters::with_clusters(
+        admin::config_dump_routes(config_state.clone()),
+        config_state,
+        resilience,
+    );
+    let endpoints = AgentEndpoints::new(registry, crate::logging::LogLevels::installed())
+        .with_certificates(certificates);
+    Ok(AdminServer::unix(&config.admin_socket, routes)?.with_agent_endpoints(endpoints))
+}
+
+/// The mTLS tunnel between agents, when the node has workload certificates (`--ca-address`).
+fn tunnels(
+    certificates: Option<&Arc<crate::certs::NodeCertificates>>,
+) -> Option<Arc<crate::tunnel::Tunnels>> {
+    let certificates: Arc<dyn crate::identity::WorkloadCertificates> = certificates?.clone();
+    let settings = crate::tunnel::TunnelSettings::default();
+    Some(Arc::new(crate::tunnel::Tunnels::new(certificates, settings)))
 }
 
 /// What the agent's end needs.
@@ -157,6 +185,7 @@ async fn run_until_the_end(
 fn start_enrollment(
     config: &AgentConfig,
     pods: &Arc<EnrolledPods>,
+    certificates: Option<Arc<crate::certs::NodeCertificates>>,
     config_state: &ConfigState,
     registry: &mut Registry,
     tasks: &mut Supervisor,
@@ -168,7 +197,8 @@ fn start_enrollment(
         admission: Admission::default(),
         pod_wait: crate::enroll::POD_WAIT,
     };
-    let enrollment = Enrollment::new(pods.clone(), config_state.clone(), settings, registry);
+    let enrollment = Enrollment::new(pods.clone(), config_state.clone(), settings, registry)
+        .with_certificates(certificates);
     let enrollment = Arc::new(enrollment);
     let server = EnrollServer::new(&config.enroll_socket)
         .with_context(|| format!("--enroll-socket {}", config.enroll_socket.display()))?;

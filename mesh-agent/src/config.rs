@@ -103,6 +103,8 @@ pub struct RunArgs {
     /// a few seconds below the pod's `terminationGracePeriodSeconds`.
     #[arg(long, value_name = "SECONDS", default_value_t = crate::lifecycle::shutdown::DEFAULT_DRAIN_TIME.as_secs())]
     pub drain_time: u64,
+    #[command(flatten)]
+    pub ca: crate::certs::CaClientArgs,
 }
 
 /// Where the mesh configuration is read from.
@@ -157,6 +159,8 @@ pub struct AgentConfig {
     pub access_log_dir: PathBuf,
     /// How long the agent drains on SIGTERM.
     pub drain_time: Duration,
+    /// The CA workload certificates come from; none: no certificates (plaintext).
+    pub ca: Option<crate::certs::CaClientSettings>,
 }
 
 impl AgentConfig {
@@ -208,6 +212,7 @@ impl AgentConfig {
             worker_threads: worker_threads(args.worker_threads)?,
             access_log_dir: args.access_log_dir,
             drain_time: Duration::from_secs(args.drain_time),
+            ca: args.ca.resolve()?,
         })
     }
 }

@@ -43,6 +43,7 @@ const FLOORS: &[(&str, u8)] = &[
     // 10: node services.
     ("bpf", 10),
     ("ca", 10),
+    ("certs", 10),
     ("pods", 10),
     ("enroll", 10),
     ("flows", 10),

@@ -12,6 +12,7 @@ pub mod attach;
 pub mod bpf;
 pub mod ca;
 pub mod capture;
+pub mod certs;
 pub mod chance;
 pub mod check;
 pub mod clock;

@@ -16,7 +16,7 @@ use x509_parser::prelude::*;
 use crate::harness::fake_api::FakeApi;
 use crate::harness::TempDir;
 
-const AGENT_ON_NODE_1: &str = "token-of-the-agent-on-node-1";
+pub const AGENT_ON_NODE_1: &str = "token-of-the-agent-on-node-1";
 pub const CART: &str = "token-of-shop-cart";
 pub const CART_ID: &str = "spiffe://cluster.local/ns/shop/sa/cart";
 const PAYMENTS_ID: &str = "spiffe://cluster.local/ns/shop/sa/payments";

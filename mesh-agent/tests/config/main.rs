@@ -8,6 +8,7 @@ mod harness;
 
 mod ca;
 mod ca_root;
+mod certs;
 mod check;
 mod dual_stack;
 mod incremental;
