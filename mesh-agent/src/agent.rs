@@ -135,7 +135,10 @@ fn tunnels(
 ) -> Option<Arc<crate::tunnel::Tunnels>> {
     let certificates: Arc<dyn crate::identity::WorkloadCertificates> = certificates?.clone();
     let settings = crate::tunnel::TunnelSettings::default();
-    Some(Arc::new(crate::tunnel::Tunnels::new(certificates, settings)))
+    Some(Arc::new(crate::tunnel::Tunnels::new(
+        certificates,
+        settings,
+    )))
 }
 
 /// What the agent's end needs.

@@ -32,7 +32,7 @@ impl Inbound {
         inputs: Arc<ProxyInputs>,
         addr: SocketAddr,
     ) -> io::Result<Self> {
-        PodListener::bind(pod, inputs, addr).await.map(Self)
+        PodListener::bind(pod, inputs, addr, None).await.map(Self)
     }
 
     /// The bound address.

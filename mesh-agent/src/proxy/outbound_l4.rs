@@ -13,14 +13,14 @@ use super::forward::{forward_within, ConnectionLifetime};
 use super::listener::Connection;
 use super::local::SameNodeHop;
 use super::metrics::ConnectionMetrics;
-use super::outbound_tunnel::{self, TunnelPlan};
+use super::outbound_tunnel;
 use super::{ProxyInputs, TcpLabels};
 use crate::facts::Reporter;
 use crate::lb::{self, Pick};
 use crate::net::{connect, reset, ProxiedPod, UpstreamSockets};
 use crate::resilience::DestinationPool;
 use crate::snapshot::{Address, Cluster, Snapshot};
-use crate::tunnel::{TunnelError, TunnelStream};
+use crate::tunnel::{TunnelError, TunnelPlan, TunnelStream};
 
 /// The L4 path to `original`: the endpoint, `tcp.maxConnections`, the upstream socket (the
 /// same-node path when the endpoint is a pod of this node), then the copy.

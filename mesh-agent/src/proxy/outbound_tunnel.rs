@@ -4,18 +4,14 @@
 //! identity (its ServiceAccount in the snapshot). The same-node fast path is taken before this.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use super::ProxyInputs;
+use crate::http::PoolTunnel;
 use crate::identity::Identity;
 use crate::net::{ProxiedPod, UpstreamSockets};
 use crate::snapshot::{Snapshot, Workload};
-use crate::tunnel::{TunnelError, TunnelHeaders, TunnelStream, TunnelTarget};
-
-/// A connection's way through the tunnel: where, as whom, and what the CONNECT says.
-pub(super) struct TunnelPlan {
-    pub(super) target: TunnelTarget,
-    headers: TunnelHeaders,
-}
+use crate::tunnel::{TunnelError, TunnelHeaders, TunnelPlan, TunnelStream, TunnelTarget};
 
 /// The plan for a connection from `pod` to `endpoint`: `None` (plain text) when the agent has
 /// no tunnels, the endpoint is not a meshed pod, or either side has no identity.
@@ -44,6 +40,22 @@ pub(super) fn plan(
     Some(TunnelPlan { target, headers })
 }
 
+/// The tunnel of `pod`'s HTTP pool: each endpoint planned as the L4 path plans it, against
+/// the snapshot in force when the connection is opened (same-node endpoints too: the HTTP
+/// path has no fast path).
+pub(super) fn pool_tunnel(inputs: &Arc<ProxyInputs>, pod: &Arc<ProxiedPod>) -> Option<PoolTunnel> {
+    let tunnels = inputs.tunnels.clone()?;
+    let (inputs, pod) = (inputs.clone(), pod.clone());
+    let planner = move |endpoint| {
+        let snapshot = inputs.config.snapshot();
+        plan(&inputs, &snapshot, &pod, endpoint)
+    };
+    Some(PoolTunnel {
+        tunnels,
+        planner: Arc::new(planner),
+    })
+}
+
 /// A workload's SPIFFE identity, when the snapshot knows its principal.
 pub(super) fn identity(workload: &Workload) -> Option<Identity> {
     Identity::parse(workload.principal.as_deref()?).ok()
@@ -60,7 +72,5 @@ pub(super) async fn open(
         .tunnels
         .as_ref()
         .expect("a tunnel is planned only when the agent has tunnels");
-    tunnels
-        .open(&pod.netns, sockets, &plan.target, &plan.headers)
-        .await
+    tunnels.open(&pod.netns, sockets, plan).await
 }

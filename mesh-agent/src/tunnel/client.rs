@@ -57,6 +57,17 @@ pub struct TunnelTarget {
     pub authority: SocketAddr,
 }
 
+/// A connection's way through the tunnel: where, as whom, and what the CONNECT says.
+#[derive(Clone, Debug)]
+pub struct TunnelPlan {
+    pub target: TunnelTarget,
+    pub headers: TunnelHeaders,
+}
+
+/// Which upstream endpoints of one source pod go through the tunnel, and how (`None`: plain
+/// text). The connection level decides from the snapshot; the HTTP pool asks it per endpoint.
+pub type TunnelPlanner = Arc<dyn Fn(SocketAddr) -> Option<TunnelPlan> + Send + Sync>;
+
 type PoolKey = (Identity, SocketAddr, Identity);
 
 /// The pooled tunnels of this agent. Cheap to share (`Arc`).
@@ -64,6 +75,8 @@ pub struct Tunnels {
     certificates: Arc<dyn WorkloadCertificates>,
     settings: TunnelSettings,
     pool: Mutex<HashMap<PoolKey, Vec<Arc<Pooled>>>>,
+    /// One dial at a time per key: connections opened together share the first new one.
+    dialing: Mutex<HashMap<PoolKey, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// One HTTP/2 connection of the pool.
@@ -81,6 +94,7 @@ impl Tunnels {
             certificates,
             settings,
             pool: Mutex::default(),
+            dialing: Mutex::default(),
         }
     }
 
@@ -101,17 +115,17 @@ impl Tunnels {
         all.filter(|p| !p.is_closed()).count()
     }
 
-    /// A CONNECT stream to `target`, its socket opened from `netns` (the source pod's).
+    /// A CONNECT stream as `plan` says, its socket opened from `netns` (the source pod's).
     pub async fn open(
         &self,
         netns: &Netns,
         sockets: &UpstreamSockets,
-        target: &TunnelTarget,
-        headers: &TunnelHeaders,
+        plan: &TunnelPlan,
     ) -> Result<TunnelStream, TunnelError> {
+        let (target, headers) = (&plan.target, &plan.headers);
         let pooled = match self.checkout(target) {
             Some(pooled) => pooled,
-            None => self.dial(netns, sockets, target).await?,
+            None => self.checkout_or_dial(netns, sockets, target).await?,
         };
         let mut request = http::Request::builder()
             .method(http::Method::CONNECT)
@@ -137,6 +151,24 @@ impl Tunnels {
         let max = self.settings.max_streams;
         let free = connections.iter().find(|p| p.take_stream(max))?;
         Some(free.clone())
+    }
+
+    /// A connection with room for a stream, dialled unless another dial made one meanwhile.
+    async fn checkout_or_dial(
+        &self,
+        netns: &Netns,
+        sockets: &UpstreamSockets,
+        target: &TunnelTarget,
+    ) -> Result<Arc<Pooled>, TunnelError> {
+        let gate = {
+            let mut dialing = self.dialing.lock().unwrap_or_else(PoisonError::into_inner);
+            dialing.entry(self.key(target)).or_default().clone()
+        };
+        let _turn = gate.lock().await;
+        match self.checkout(target) {
+            Some(pooled) => Ok(pooled),
+            None => self.dial(netns, sockets, target).await,
+        }
     }
 
     /// A new connection to the target, pooled with its first stream taken.

@@ -10,7 +10,7 @@ mod server;
 mod stream;
 mod tls;
 
-pub use client::{TunnelSettings, TunnelTarget, Tunnels};
+pub use client::{TunnelPlan, TunnelPlanner, TunnelSettings, TunnelTarget, Tunnels};
 pub use headers::TunnelHeaders;
 pub use server::{serve, TunnelAnswer, TunnelRequest};
 pub use stream::TunnelStream;

@@ -5,6 +5,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -16,6 +17,8 @@ pub(super) type StreamLease = Box<dyn FnOnce() + Send + Sync>;
 pub struct TunnelStream {
     io: TokioIo<Upgraded>,
     lease: Option<StreamLease>,
+    /// Bytes read already (to tell the protocol) and given back: read again first.
+    unread: Bytes,
 }
 
 impl TunnelStream {
@@ -23,7 +26,15 @@ impl TunnelStream {
         Self {
             io: TokioIo::new(upgraded),
             lease,
+            unread: Bytes::new(),
         }
+    }
+
+    /// Gives `bytes` back: the next reads return them before anything else.
+    pub fn unread(&mut self, bytes: Vec<u8>) {
+        let mut joined = bytes;
+        joined.extend_from_slice(&self.unread);
+        self.unread = Bytes::from(joined);
     }
 }
 
@@ -41,6 +52,11 @@ impl AsyncRead for TunnelStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if !self.unread.is_empty() {
+            let n = self.unread.len().min(buf.remaining());
+            buf.put_slice(&self.unread.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
         Pin::new(&mut self.io).poll_read(cx, buf)
     }
 }

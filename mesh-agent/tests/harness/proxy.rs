@@ -166,9 +166,18 @@ impl Agent {
         config: ConfigState,
         certificates: Arc<dyn mesh_agent::identity::WorkloadCertificates>,
     ) -> Self {
+        let settings = mesh_agent::tunnel::TunnelSettings::default();
+        Self::with_tunnel_settings(config, certificates, settings)
+    }
+
+    /// [`Agent::with_tunnels`] with `settings` (idle timeout, streams per connection).
+    pub fn with_tunnel_settings(
+        config: ConfigState,
+        certificates: Arc<dyn mesh_agent::identity::WorkloadCertificates>,
+        settings: mesh_agent::tunnel::TunnelSettings,
+    ) -> Self {
         let (inputs, dsts, registry) = inputs(config);
         let mut inputs = Arc::into_inner(inputs).unwrap();
-        let settings = mesh_agent::tunnel::TunnelSettings::default();
         inputs.tunnels = Some(Arc::new(mesh_agent::tunnel::Tunnels::new(
             certificates,
             settings,

@@ -3,13 +3,17 @@
 //! and each agent against an HBONE peer written from the protocol alone.
 
 use std::net::SocketAddr;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Empty};
+use mesh_agent::tunnel::TunnelSettings;
 
 use crate::harness::certificates::{identity, TestCa, TestCertificates};
 use crate::harness::config::{compile, pod};
 use crate::harness::hbone;
 use crate::harness::metrics;
 use crate::harness::proxy::Agent;
-use crate::harness::upstream::echo_server;
+use crate::harness::upstream::{echo_server, Upstream};
 
 const AMBIENT: &str = "istio.io/dataplane-mode: ambient";
 
@@ -175,4 +179,60 @@ async fn the_agent_tunnels_to_an_independent_hbone_server() {
     assert!(baggage.contains("k8s.namespace.name=shop"), "{baggage}");
     assert!(baggage.contains("service.name=sleep"), "{baggage}");
     assert!(connect.headers.contains_key("traceparent"));
+}
+
+#[tokio::test]
+async fn http_crosses_in_the_tunnel_and_both_sides_report_mutual_tls() {
+    let ca = TestCa::new();
+    let yaml = pods("127.0.0.27", true);
+    let source = Agent::with_tunnels(compile(&yaml), TestCertificates::new(ca.clone()));
+    let destination = Agent::with_tunnels(compile(&yaml), TestCertificates::new(ca));
+    destination.tunnel_inbound("web-0", "127.0.0.27").await;
+    let web = Upstream::healthy("127.0.0.27:0".parse().unwrap(), "web").await;
+    let mut client = source.sleep().await.http1(&web.address.to_string()).await;
+    for _ in 0..3 {
+        let request = http::Request::get("/").body(Empty::new().boxed()).unwrap();
+        let response = client.send_request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let tunnelled = [
+        r#"connection_security_policy="mutual_tls""#,
+        r#"source_principal="spiffe://cluster.local/ns/shop/sa/default""#,
+    ];
+    for (agent, reporter) in [(&source, "source"), (&destination, "destination")] {
+        let reporter = format!("reporter=\"{reporter}\"");
+        let labels = [&tunnelled[..], &[reporter.as_str()]].concat();
+        let counted = metrics::requests_total(&agent.registry, &labels, 3).await;
+        assert_eq!(counted, 3, "{reporter}: {}", agent.metrics());
+    }
+    let tunnels = source.inputs.tunnels.as_ref().unwrap();
+    assert_eq!(
+        tunnels.open_connections(),
+        1,
+        "one pooled tunnel connection"
+    );
+}
+
+#[tokio::test]
+async fn connections_share_one_pooled_tunnel_which_closes_once_idle() {
+    let ca = TestCa::new();
+    let yaml = pods("127.0.0.28", true);
+    let settings = TunnelSettings {
+        idle_timeout: Duration::from_millis(300),
+        ..TunnelSettings::default()
+    };
+    let source =
+        Agent::with_tunnel_settings(compile(&yaml), TestCertificates::new(ca.clone()), settings);
+    let destination = Agent::with_tunnels(compile(&yaml), TestCertificates::new(ca));
+    destination.tunnel_inbound("web-0", "127.0.0.28").await;
+    let app = echo_server("127.0.0.28:0".parse().unwrap(), "web").await;
+    let client = source.sleep().await;
+    let app = app.to_string();
+    let exchanges = (0..5).map(|_| client.exchange(&app, b"hi"));
+    for answer in futures::future::join_all(exchanges).await {
+        assert_eq!(answer.unwrap(), b"web:hi");
+    }
+    let tunnels = source.inputs.tunnels.as_ref().unwrap();
+    assert_eq!(tunnels.open_connections(), 1);
+    crate::harness::wait_until("idle tunnel closed", || tunnels.open_connections() == 0).await;
 }
