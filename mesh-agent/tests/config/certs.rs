@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use hyper::Method;
 use mesh_agent::admin_routes::AgentEndpoints;
-use mesh_agent::ca::client::CaEndpoint;
+use mesh_agent::ca::authn::Callers;
+use mesh_agent::ca::client::{create_certificate, CaEndpoint};
+use mesh_agent::ca::server::{serve, Ca};
+use mesh_agent::ca::Settings;
 use mesh_agent::certs::{Backoff, CaIssuer, CertificateMetrics, NodeCertificates};
 use mesh_agent::identity::{Identity, WorkloadCertificates as _};
 use prometheus_client::registry::Registry;
@@ -153,4 +156,54 @@ async fn the_ca_refuses_an_identity_it_does_not_place_on_the_agents_node() {
             .contains("PermissionDenied"),
         "{json}"
     );
+}
+
+/// The CA without an API server (the lab's): callers and pods from its `--token-file`, read at
+/// each request, so a pod listed later is signed without restarting it.
+#[tokio::test]
+async fn a_ca_with_a_static_token_file_authorizes_as_with_the_api_server() {
+    let dir = TempDir::new("certs-static");
+    let tokens = dir.path().join("tokens.yaml");
+    let listing = |pods: &str| {
+        let text = format!(
+            "tokens:\n- {{token: {AGENT_ON_NODE_1}, serviceAccount: mesh-system/mesh-agent, node: node-1}}\n\
+             pods:\n{pods}"
+        );
+        std::fs::write(&tokens, text).unwrap();
+    };
+    listing("- {node: node-1, serviceAccount: shop/cart}\n");
+    let settings = Settings {
+        trust_domain: "cluster.local".into(),
+        max_validity: DAY,
+        node_agents: vec![("mesh-system".into(), "mesh-agent".into())],
+        audience: "istio-ca".into(),
+    };
+    let signer = ca::self_signed(&dir);
+    let root = signer.root().to_owned();
+    let server = Ca {
+        signer,
+        callers: Callers::StaticFile(tokens.clone()),
+        settings,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("https://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { serve(server.into(), listener, &["localhost".into()]).await });
+    let endpoint = CaEndpoint {
+        address,
+        server_name: "localhost".into(),
+        root,
+    };
+    let ask = |id: &str, token: &str| {
+        let (endpoint, asked) = (endpoint.clone(), ca::request(Some(id), Some(id), DAY));
+        let token = token.to_owned();
+        async move { create_certificate(&endpoint, &token, asked).await }
+    };
+    let signed = ask(CART_ID, AGENT_ON_NODE_1).await.unwrap();
+    assert_eq!(ca::verify(&signed.cert_chain, &endpoint.root).0, [CART_ID]);
+    let refused = ask(PAYMENTS_ID, AGENT_ON_NODE_1).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+    let unknown = ask(CART_ID, "not-listed").await.unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::Unauthenticated, "{unknown:?}");
+    listing("- {node: node-1, serviceAccount: shop/payments}\n");
+    ask(PAYMENTS_ID, AGENT_ON_NODE_1).await.unwrap();
 }

@@ -43,6 +43,7 @@ pub fn up(nodes: u8, yaml: &str, agent_args: &str) -> Result<Lab> {
         nodes,
         build: false,
         ip_family: Default::default(),
+        ca_dir: None,
     };
     eprintln!("==> lab {LAB}: {nodes} node(s) from {yaml}, agent flags {agent_args:?}");
     Lab::up(&opts, &[path])

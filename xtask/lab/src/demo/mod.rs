@@ -60,6 +60,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         nodes: NODES,
         build: false,
         ip_family: Default::default(),
+        ca_dir: None,
     };
     let manifests = demo_manifests()?;
     let mut lab = step(

@@ -187,6 +187,7 @@ pub(super) fn spawn_agent(lab: &Lab, node: &Node, bpf_object: Option<&Path>) -> 
         admin_socket: &lab.dir.admin_socket(&node.name),
         log: &log,
         bpf_object,
+        ca_args: super::ca::agent_args(lab, &node.name),
     };
     process::spawn(&launch)
 }

@@ -37,6 +37,8 @@ pub struct AgentLaunch<'a> {
     pub log: &'a Path,
     /// Another eBPF object than the built one (a broken successor, in tests).
     pub bpf_object: Option<&'a Path>,
+    /// `--ca-address` and the rest, pointing it at the lab's CA.
+    pub ca_args: Vec<String>,
 }
 
 /// `<lab root>/agents`: the agents' cgroups, one per node.
@@ -90,6 +92,7 @@ pub fn spawn(launch: &AgentLaunch) -> Result<u32> {
             "--drain-time",
             DRAIN_TIME_SECS,
         ])
+        .args(&launch.ca_args)
         .args(extra_args())
         .env(WORKER_THREADS_ENV, worker_threads())
         .env("NO_COLOR", "1") // a log file, not a terminal

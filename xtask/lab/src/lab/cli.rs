@@ -1,4 +1,4 @@
-//! `cargo xtask lab up|apply|delete|exec|status|agent|top|down` (DESIGN.md §6, "Lab CLI").
+//! `cargo xtask lab up|apply|delete|exec|status|agent|top|ca-root|down` (DESIGN.md §6, "Lab CLI").
 
 use super::{down, ExecTarget, IpFamily, Lab, UpOptions, DEFAULT_LAB};
 use anyhow::{Context, Result};
@@ -28,10 +28,16 @@ enum LabCommand {
         /// Address families of pods and Services (IPv6: lab-only fd00:10:… addresses).
         #[arg(long, value_enum, default_value_t = IpFamily::Ipv4)]
         ip_family: IpFamily,
+        /// Istio's plug-in CA files (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem)
+        /// for the lab's CA [default: it creates a root].
+        #[arg(long)]
+        ca_dir: Option<PathBuf>,
         /// YAML files or directories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Print the lab CA's root certificate (PEM).
+    CaRoot,
     /// Create the objects of the YAML in the running lab.
     Apply {
         #[arg(required = true)]
@@ -95,6 +101,7 @@ pub fn run(args: LabArgs) -> Result<()> {
             nodes,
             no_build,
             ip_family,
+            ca_dir,
             paths,
         } => {
             let opts = UpOptions {
@@ -102,6 +109,7 @@ pub fn run(args: LabArgs) -> Result<()> {
                 nodes,
                 build: !no_build,
                 ip_family,
+                ca_dir,
             };
             print!("{}", Lab::up(&opts, &paths)?.status());
         }
@@ -129,6 +137,7 @@ pub fn run(args: LabArgs) -> Result<()> {
                 .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
             std::process::exit(code);
         }
+        LabCommand::CaRoot => print!("{}", Lab::open(&name)?.ca_root()?),
         LabCommand::Status => print!("{}", Lab::open(&name)?.status()),
         LabCommand::Agent { action, node } => match action {
             AgentAction::Start => Lab::open(&name)?.start_agent(&node)?,

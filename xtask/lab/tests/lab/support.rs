@@ -72,6 +72,7 @@ impl TestLab {
             nodes,
             build: false,
             ip_family,
+            ca_dir: None,
         };
         let paths = paths.to_vec();
         within("lab up", move || Lab::up(&opts, &paths).map(drop))
