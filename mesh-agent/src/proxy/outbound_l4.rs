@@ -62,6 +62,13 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
         }
     };
     tracing::debug!(pod = %pod.name, %original, endpoint = %pick.endpoint, tunnel = tunnel.is_some(), "outbound connection");
+    // A tunnel planned but refused (no agent there) fell back to plain text.
+    let hop = Hop {
+        tunnel: hop
+            .tunnel
+            .filter(|_| matches!(upstream, Upstream::Tunnel(_))),
+        ..hop
+    };
     let (metrics, log) = telemetry(&connection, &snapshot, original, &hop);
     let lifetime = ConnectionLifetime::of(policy.as_ref());
     match upstream {
@@ -106,8 +113,13 @@ async fn connect_upstream(
     sockets: &UpstreamSockets,
 ) -> Result<Upstream, UpstreamError> {
     if let Some(plan) = hop.tunnel {
-        let stream = outbound_tunnel::open(inputs, pod, sockets, plan).await?;
-        return Ok(Upstream::Tunnel(stream));
+        match outbound_tunnel::open(inputs, pod, sockets, plan).await {
+            Ok(stream) => return Ok(Upstream::Tunnel(stream)),
+            Err(error) if error.nobody_listens() => {
+                tracing::warn!(pod = %pod.name, endpoint = %hop.endpoint, %error, "no agent at the destination; plain text (fail open)");
+            }
+            Err(error) => return Err(error.into()),
+        }
     }
     let socket = match hop.same_node {
         Some(same) => same.connect(sockets).await?,

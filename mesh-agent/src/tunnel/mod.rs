@@ -47,3 +47,13 @@ pub enum TunnelError {
     #[error("the peer answered {0} to CONNECT")]
     Refused(http::StatusCode),
 }
+
+impl TunnelError {
+    /// Nothing listens on the peer's tunnel port (its agent is not running, or gone while it
+    /// upgrades): the mesh fails open there, so the caller may go in plain text, as it would
+    /// reach a pod no agent captures.
+    pub fn nobody_listens(&self) -> bool {
+        matches!(self, TunnelError::Connect { source, .. }
+            if source.kind() == std::io::ErrorKind::ConnectionRefused)
+    }
+}

@@ -236,3 +236,20 @@ async fn connections_share_one_pooled_tunnel_which_closes_once_idle() {
     assert_eq!(tunnels.open_connections(), 1);
     crate::harness::wait_until("idle tunnel closed", || tunnels.open_connections() == 0).await;
 }
+
+#[tokio::test]
+async fn with_no_agent_on_the_tunnel_port_the_connection_fails_open_in_plain_text() {
+    let ca = TestCa::new();
+    let source = Agent::with_tunnels(
+        compile(&pods("127.0.0.29", true)),
+        TestCertificates::new(ca),
+    );
+    let app = echo_server("127.0.0.29:0".parse().unwrap(), "web").await;
+    let answer = source.sleep().await.exchange(&app.to_string(), b"hi").await;
+    assert_eq!(answer.unwrap(), b"web:hi");
+    let labels = closed_labels(&source, "source").await;
+    assert!(
+        labels.contains(r#"connection_security_policy="none""#),
+        "{labels}"
+    );
+}

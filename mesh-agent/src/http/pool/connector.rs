@@ -92,22 +92,34 @@ impl PodConnector {
             ),
             None => None,
         };
-        let plan = self
-            .tunnel
-            .as_ref()
-            .and_then(|t| Some((&t.tunnels, (t.planner)(addr)?)));
-        let stream: Box<dyn UpstreamIo> = match plan {
-            Some((tunnels, plan)) => {
-                Box::new(tunnels.open(&self.netns, &self.sockets, &plan).await?)
-            }
-            None => Box::new(connect(&self.netns, addr, &self.sockets).await?),
-        };
+        let stream = self.open_stream(addr).await?;
         let max_duration = self
             .limits
             .as_ref()
             .and_then(|l| l.policy().max_connection_duration);
         let connection = UpstreamConnection::new(stream, place, max_duration);
         Ok(TokioIo::new(connection))
+    }
+}
+
+impl PodConnector {
+    /// A stream to `addr`: in the tunnel when the planner says so (plain text when nobody
+    /// listens on the destination's tunnel port: no agent there, fail open), else a socket.
+    async fn open_stream(&self, addr: SocketAddr) -> Result<Box<dyn UpstreamIo>, BoxError> {
+        let plan = self
+            .tunnel
+            .as_ref()
+            .and_then(|t| Some((&t.tunnels, (t.planner)(addr)?)));
+        if let Some((tunnels, plan)) = plan {
+            match tunnels.open(&self.netns, &self.sockets, &plan).await {
+                Ok(stream) => return Ok(Box::new(stream)),
+                Err(error) if error.nobody_listens() => {
+                    tracing::warn!(endpoint = %addr, %error, "no agent at the destination; plain text (fail open)");
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(Box::new(connect(&self.netns, addr, &self.sockets).await?))
     }
 }
 
