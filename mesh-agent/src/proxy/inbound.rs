@@ -1,5 +1,7 @@
 //! Inbound: connections to a pod's IP, steered by `sk_lookup` to the agent's listener on port
-//! 15006 in the pod's netns, handed to the connection entry with what the client dialled.
+//! 15006 in the pod's netns. One dialled to the tunnel port (15008) is the mTLS tunnel
+//! (`inbound_tunnel.rs`); any other is plain text: closed when the pod's PeerAuthentication is
+//! STRICT for that port, else handed to the connection entry with what the client dialled.
 //!
 //! What the app sees: the connection comes from its own pod IP (an ephemeral port), not from
 //! the client pod. Giving it the client's address would need transparent sockets plus reply

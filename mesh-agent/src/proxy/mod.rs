@@ -1,6 +1,8 @@
 //! The connection level: each enrolled pod gets an outbound listener (127.0.0.1:15001) and an
 //! inbound listener (15006) inside its netns; every connection reads top to bottom as
-//! `listener → original destination → protocol → HTTP path | L4 path (endpoint → upstream → copy)`.
+//! `listener → original destination → protocol → HTTP path | L4 path (endpoint → upstream → copy)`;
+//! upstreams that are meshed pods are reached through the mTLS tunnel (`outbound_tunnel.rs`),
+//! whose streams arrive at the destination pod's inbound listener (`inbound_tunnel.rs`).
 
 mod connection;
 pub mod connection_log;
