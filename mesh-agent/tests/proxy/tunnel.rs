@@ -13,7 +13,7 @@ use crate::harness::config::{compile, pod};
 use crate::harness::hbone;
 use crate::harness::metrics;
 use crate::harness::proxy::Agent;
-use crate::harness::upstream::{echo_server, Upstream};
+use crate::harness::upstream::{echo_server, echoes, streaming_echo_server, Upstream};
 
 const AMBIENT: &str = "istio.io/dataplane-mode: ambient";
 
@@ -251,5 +251,33 @@ async fn with_no_agent_on_the_tunnel_port_the_connection_fails_open_in_plain_tex
     assert!(
         labels.contains(r#"connection_security_policy="none""#),
         "{labels}"
+    );
+}
+
+#[tokio::test]
+async fn a_tunnel_connection_carries_at_most_max_streams_then_another_is_dialled() {
+    let ca = TestCa::new();
+    let yaml = pods("127.0.0.30", true);
+    let settings = TunnelSettings {
+        max_streams: 2,
+        ..TunnelSettings::default()
+    };
+    let source =
+        Agent::with_tunnel_settings(compile(&yaml), TestCertificates::new(ca.clone()), settings);
+    let destination = Agent::with_tunnels(compile(&yaml), TestCertificates::new(ca));
+    destination.tunnel_inbound("web-0", "127.0.0.30").await;
+    let app = streaming_echo_server("127.0.0.30:0".parse().unwrap()).await;
+    let client = source.sleep().await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let mut stream = client.connect(&app.to_string()).await;
+        echoes(&mut stream, b"ping").await;
+        open.push(stream);
+    }
+    let tunnels = source.inputs.tunnels.as_ref().unwrap();
+    assert_eq!(
+        tunnels.open_connections(),
+        2,
+        "3 streams at 2 per connection"
     );
 }
