@@ -53,6 +53,7 @@ pub(super) async fn serve(connection: Connection) {
             return reset(client);
         }
     };
+    let drain = inputs.http.drain.clone();
     let (at, trust_domain) = (
         Arc::new(Arrival {
             pod,
@@ -66,7 +67,7 @@ pub(super) async fn serve(connection: Connection) {
         let at = at.clone();
         async move { answer(at, peer, request).await }
     };
-    if let Err(error) = tunnel::serve(client, config, &trust_domain, on_connect).await {
+    if let Err(error) = tunnel::serve(client, config, &trust_domain, &drain, on_connect).await {
         tracing::debug!(%peer, %error, "tunnel connection refused or failed");
     }
 }

@@ -123,24 +123,19 @@ impl Tunnels {
         plan: &TunnelPlan,
     ) -> Result<TunnelStream, TunnelError> {
         let (target, headers) = (&plan.target, &plan.headers);
-        let pooled = match self.checkout(target) {
-            Some(pooled) => pooled,
-            None => self.checkout_or_dial(netns, sockets, target).await?,
-        };
-        let mut request = http::Request::builder()
-            .method(http::Method::CONNECT)
-            .uri(target.authority.to_string())
-            .version(http::Version::HTTP_2)
-            .body(Empty::new())
-            .expect("a CONNECT to an ip:port is a valid request");
-        request.headers_mut().extend(headers.to_map());
-        let lease = lease(pooled.clone());
-        let response = pooled.sender.clone().send_request(request).await?;
-        if response.status() != http::StatusCode::OK {
-            return Err(TunnelError::Refused(response.status()));
+        if let Some(pooled) = self.checkout(target) {
+            match connect_stream(&pooled, target, headers).await {
+                // A pooled connection the peer is closing (GOAWAY: its agent drains) or lost:
+                // once more on a fresh one.
+                Err(TunnelError::Http(error)) => {
+                    tracing::debug!(%error, "pooled tunnel connection failed; dialling again");
+                    pooled.closed.store(true, Ordering::Release);
+                }
+                done => return done,
+            }
         }
-        let upgraded = hyper::upgrade::on(response).await?;
-        Ok(TunnelStream::new(upgraded, Some(lease)))
+        let pooled = self.checkout_or_dial(netns, sockets, target).await?;
+        connect_stream(&pooled, target, headers).await
     }
 
     /// A pooled connection to the target with room for a stream (counted taken).
@@ -236,15 +231,42 @@ impl Pooled {
     }
 }
 
-/// Gives the stream back when the proxied connection ends.
-fn lease(pooled: Arc<Pooled>) -> Box<dyn FnOnce() + Send + Sync> {
-    Box::new(move || {
-        *pooled
+/// A CONNECT stream on `pooled` (a stream of it taken already, given back with the stream).
+async fn connect_stream(
+    pooled: &Arc<Pooled>,
+    target: &TunnelTarget,
+    headers: &TunnelHeaders,
+) -> Result<TunnelStream, TunnelError> {
+    let mut request = http::Request::builder()
+        .method(http::Method::CONNECT)
+        .uri(target.authority.to_string())
+        .version(http::Version::HTTP_2)
+        .body(Empty::new())
+        .expect("a CONNECT to an ip:port is a valid request");
+    request.headers_mut().extend(headers.to_map());
+    let lease = Lease(pooled.clone());
+    let response = pooled.sender.clone().send_request(request).await?;
+    if response.status() != http::StatusCode::OK {
+        return Err(TunnelError::Refused(response.status()));
+    }
+    let upgraded = hyper::upgrade::on(response).await?;
+    Ok(TunnelStream::new(upgraded, Some(Box::new(lease))))
+}
+
+/// A stream taken on a pooled connection, given back when dropped (with the stream, or at
+/// once when the CONNECT failed).
+struct Lease(Arc<Pooled>);
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let mut last_used = self
+            .0
             .last_used
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
-        pooled.streams.fetch_sub(1, Ordering::AcqRel);
-    })
+            .unwrap_or_else(PoisonError::into_inner);
+        *last_used = Instant::now();
+        self.0.streams.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Runs the HTTP/2 connection until it ends or has been idle (no stream) for `idle`.

@@ -22,6 +22,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::stream::TunnelStream;
 use super::{peer_identity, TunnelError};
+use crate::drain::Drain;
 use crate::identity::Identity;
 
 /// One CONNECT as the tunnel server received it.
@@ -48,11 +49,13 @@ pub enum TunnelAnswer {
 }
 
 /// Serves the tunnel on `tcp` with `config` (the pod's certificate): the peer must be of
-/// `trust_domain`; each CONNECT is answered as `on_connect` decides.
+/// `trust_domain`; each CONNECT is answered as `on_connect` decides. Once the agent drains,
+/// GOAWAY: the streams open finish, the source opens new ones elsewhere (a successor agent).
 pub async fn serve<F, Fut>(
     tcp: TcpStream,
     config: Arc<ServerConfig>,
     trust_domain: &str,
+    drain: &Drain,
     on_connect: F,
 ) -> Result<(), TunnelError>
 where
@@ -80,11 +83,16 @@ where
         let (peer, on_connect) = (peer.clone(), on_connect.clone());
         async move { Ok::<_, std::convert::Infallible>(answer(request, peer, on_connect).await) }
     });
-    http2::Builder::new(TokioExecutor::new())
+    let builder = http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
-        .serve_connection(TokioIo::new(tls), service)
-        .await?;
-    Ok(())
+        .clone();
+    let connection = builder.serve_connection(TokioIo::new(tls), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        served = connection.as_mut() => return Ok(served?),
+        () = drain.draining() => connection.as_mut().graceful_shutdown(),
+    }
+    Ok(connection.await?)
 }
 
 /// One request: a CONNECT to an `ip:port` is handed to `on_connect`; anything else refused.

@@ -10,13 +10,13 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Called once when the stream ends (the pool's stream count).
-pub(super) type StreamLease = Box<dyn FnOnce() + Send + Sync>;
+/// Held while the stream lives; dropping it gives the stream back (the pool's count).
+pub(super) type StreamLease = Box<dyn Send + Sync>;
 
 /// One proxied connection inside the tunnel.
 pub struct TunnelStream {
     io: TokioIo<Upgraded>,
-    lease: Option<StreamLease>,
+    _lease: Option<StreamLease>,
     /// Bytes read already (to tell the protocol) and given back: read again first.
     unread: Bytes,
 }
@@ -25,7 +25,7 @@ impl TunnelStream {
     pub(super) fn new(upgraded: Upgraded, lease: Option<StreamLease>) -> Self {
         Self {
             io: TokioIo::new(upgraded),
-            lease,
+            _lease: lease,
             unread: Bytes::new(),
         }
     }
@@ -35,14 +35,6 @@ impl TunnelStream {
         let mut joined = bytes;
         joined.extend_from_slice(&self.unread);
         self.unread = Bytes::from(joined);
-    }
-}
-
-impl Drop for TunnelStream {
-    fn drop(&mut self) {
-        if let Some(lease) = self.lease.take() {
-            lease();
-        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Empty};
+use mesh_agent::drain::Phase;
 use mesh_agent::tunnel::TunnelSettings;
 
 use crate::harness::certificates::{identity, TestCa, TestCertificates};
@@ -280,4 +281,36 @@ async fn a_tunnel_connection_carries_at_most_max_streams_then_another_is_dialled
         2,
         "3 streams at 2 per connection"
     );
+}
+
+#[tokio::test]
+async fn a_draining_destination_sends_goaway_and_the_next_stream_reaches_its_successor() {
+    let ca = TestCa::new();
+    let yaml = pods("127.0.0.31", true);
+    let source = Agent::with_tunnels(compile(&yaml), TestCertificates::new(ca.clone()));
+    let old = Agent::with_tunnels(compile(&yaml), TestCertificates::new(ca.clone()));
+    old.tunnel_inbound("web-0", "127.0.0.31").await;
+    let app = echo_server("127.0.0.31:0".parse().unwrap(), "web")
+        .await
+        .to_string();
+    let client = source.sleep().await;
+    assert_eq!(client.exchange(&app, b"one").await.unwrap(), b"web:one");
+    old.drain().enter(Phase::Draining);
+    // The old listener closes as it drains; the successor binds the tunnel port again.
+    let successor = Agent::with_tunnels(compile(&yaml), TestCertificates::new(ca));
+    let bound = async {
+        loop {
+            match tokio::net::TcpListener::bind("127.0.0.31:15008").await {
+                Ok(probe) => return drop(probe),
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+    };
+    tokio::time::timeout(crate::harness::GUARD, bound)
+        .await
+        .expect("the old listener closes");
+    successor.tunnel_inbound("web-0", "127.0.0.31").await;
+    assert_eq!(client.exchange(&app, b"two").await.unwrap(), b"web:two");
+    let served = closed_labels(&successor, "destination").await;
+    assert!(served.contains("mutual_tls"), "{served}");
 }
