@@ -314,3 +314,19 @@ async fn a_draining_destination_sends_goaway_and_the_next_stream_reaches_its_suc
     let served = closed_labels(&successor, "destination").await;
     assert!(served.contains("mutual_tls"), "{served}");
 }
+
+#[tokio::test]
+async fn a_stream_open_when_the_destination_drains_goes_on_to_its_end() {
+    let ca = TestCa::new();
+    let yaml = pods("127.0.0.32", true);
+    let source = Agent::with_tunnels(compile(&yaml), TestCertificates::new(ca.clone()));
+    let old = Agent::with_tunnels(compile(&yaml), TestCertificates::new(ca));
+    old.tunnel_inbound("web-0", "127.0.0.32").await;
+    let app = streaming_echo_server("127.0.0.32:0".parse().unwrap()).await;
+    let client = source.sleep().await;
+    let mut stream = client.connect(&app.to_string()).await;
+    echoes(&mut stream, b"before").await;
+    old.drain().enter(Phase::Draining);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    echoes(&mut stream, b"after the drain began").await;
+}
