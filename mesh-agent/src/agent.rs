@@ -57,6 +57,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         },
         on_outbound_accept: capture.accelerate.clone(),
         local_pods: crate::proxy::LocalPods::new(config.same_node_fast_path),
+        tunnels: tunnels(certificates.as_ref()),
         http: crate::http::HttpInputs::register(&mut registry, crate::http::DEFAULT_DETECT_WINDOW),
     });
     let drain = inputs.http.drain.clone();
@@ -133,6 +134,18 @@ fn admin_server(
     let endpoints = AgentEndpoints::new(registry, crate::logging::LogLevels::installed())
         .with_certificates(certificates);
     Ok(AdminServer::unix(&config.admin_socket, routes)?.with_agent_endpoints(endpoints))
+}
+
+/// The mTLS tunnel between agents, when the node has workload certificates (`--ca-address`).
+fn tunnels(
+    certificates: Option<&Arc<crate::certs::NodeCertificates>>,
+) -> Option<Arc<crate::tunnel::Tunnels>> {
+    let certificates: Arc<dyn crate::identity::WorkloadCertificates> = certificates?.clone();
+    let settings = crate::tunnel::TunnelSettings::default();
+    Some(Arc::new(crate::tunnel::Tunnels::new(
+        certificates,
+        settings,
+    )))
 }
 
 /// What the agent's end needs.

@@ -37,6 +37,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("observe", 7),
     // 8: requests.
     ("http", 8),
+    ("tunnel", 8),
     // 9: connections.
     ("proxy", 9),
     // 10: node services.

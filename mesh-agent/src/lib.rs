@@ -46,5 +46,6 @@ pub mod routing;
 pub mod snapshot;
 pub mod sources;
 pub mod spans;
+pub mod tunnel;
 pub mod upgrade;
 pub mod validate;

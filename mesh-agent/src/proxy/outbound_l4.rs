@@ -1,6 +1,6 @@
 //! The L4 path of an outbound connection: to the endpoint the balancer of the cluster its
-//! route chose picks (or the address the app asked for), dialled from inside the pod's netns
-//! or through the same-node path, then bytes copied both ways.
+//! route chose picks (or the address the app asked for), dialled from inside the pod's netns,
+//! through the same-node path, or in the mTLS tunnel to a meshed pod, then bytes copied both ways.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -15,12 +15,14 @@ use super::listener::Connection;
 use super::local::SameNodeHop;
 use super::metrics::ConnectionMetrics;
 use super::outbound_route::{self, L4Upstream};
+use super::outbound_tunnel;
 use super::{sni, ProxyInputs, TcpLabels};
 use crate::facts::Reporter;
 use crate::lb::{self, Pick};
 use crate::net::{connect, reset, ProxiedPod, UpstreamSockets};
 use crate::snapshot::{pseudo_service, Address, Cluster, Protocol as PortProtocol, Service};
 use crate::snapshot::{Snapshot, BLACK_HOLE_CLUSTER, PASSTHROUGH_CLUSTER};
+use crate::tunnel::{TunnelError, TunnelPlan, TunnelStream};
 
 /// The L4 path to `original`: where it goes ([`outbound_route`]: the egress decision by
 /// address or TLS SNI, then `tcp`/`tls` rules), the endpoint, `tcp.maxConnections`, the
@@ -69,19 +71,28 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
         .sockets
         .with_connect_timeout(policy.and_then(|p| p.connect_timeout));
     let same_node = inputs.local_pods.fast_path(pick.endpoint);
-    let upstream = match connect_upstream(pod, pick.endpoint, same_node.as_ref(), &sockets).await {
-        Ok(upstream) => upstream,
-        Err(error) => {
-            let endpoint = pick.endpoint;
-            tracing::warn!(pod = %pod.name, %original, %endpoint, %error, "upstream connect failed; resetting");
-            return reset(connection.client);
-        }
+    let tunnel = match same_node {
+        None => outbound_tunnel::plan(inputs, &snapshot, pod, pick.endpoint),
+        Some(_) => None,
     };
-    tracing::debug!(pod = %pod.name, %original, endpoint = %pick.endpoint, "outbound connection");
-    let hop = (pick.endpoint, same_node.as_ref());
-    let (metrics, log) = telemetry(&connection, &snapshot, &service, hop);
+    let hop = Hop {
+        endpoint: pick.endpoint,
+        same_node: same_node.as_ref(),
+        tunnel: tunnel.as_ref(),
+    };
+    let Some((upstream, hop)) = connect_logged(&connection, original, hop, &sockets).await else {
+        return reset(connection.client);
+    };
+    let (metrics, log) = telemetry(&connection, &snapshot, &service, &hop);
     let lifetime = ConnectionLifetime::of(policy.as_ref());
-    forward_within(connection.client, upstream, metrics, log, lifetime).await;
+    match upstream {
+        Upstream::Socket(socket) => {
+            forward_within(connection.client, socket, metrics, log, lifetime).await
+        }
+        Upstream::Tunnel(stream) => {
+            forward_within(connection.client, stream, metrics, log, lifetime).await
+        }
+    }
     // LEAST_REQUEST counted the connection in flight until here.
     drop(pick);
 }
@@ -118,17 +129,72 @@ fn black_hole(
     reset(connection.client)
 }
 
-/// The upstream socket: through the same-node path, or dialled from inside the pod's netns.
-async fn connect_upstream(
-    pod: &ProxiedPod,
+/// How the upstream is reached: the endpoint, and the same-node path or the tunnel if taken.
+struct Hop<'a> {
     endpoint: SocketAddr,
-    same_node: Option<&SameNodeHop>,
+    same_node: Option<&'a SameNodeHop>,
+    tunnel: Option<&'a TunnelPlan>,
+}
+
+/// The upstream: a socket, or a stream in the tunnel.
+enum Upstream {
+    Socket(TcpStream),
+    Tunnel(TunnelStream),
+}
+
+/// Why the upstream could not be reached.
+#[derive(Debug, thiserror::Error)]
+enum UpstreamError {
+    #[error(transparent)]
+    Connect(#[from] io::Error),
+    #[error("tunnel: {0}")]
+    Tunnel(#[from] TunnelError),
+}
+
+/// [`connect_upstream`], its failure logged; the hop says whether the tunnel was taken (a
+/// tunnel planned but refused, no agent there, fell back to plain text).
+async fn connect_logged<'a>(
+    connection: &Connection,
+    original: SocketAddr,
+    hop: Hop<'a>,
     sockets: &UpstreamSockets,
-) -> io::Result<TcpStream> {
-    match same_node {
-        Some(hop) => hop.connect(sockets).await,
-        None => connect(&pod.netns, endpoint, sockets).await,
+) -> Option<(Upstream, Hop<'a>)> {
+    let (pod, endpoint) = (&connection.pod, hop.endpoint);
+    let upstream = match connect_upstream(&connection.inputs, pod, &hop, sockets).await {
+        Ok(upstream) => upstream,
+        Err(error) => {
+            tracing::warn!(pod = %pod.name, %original, %endpoint, %error, "upstream connect failed; resetting");
+            return None;
+        }
+    };
+    let tunnel = hop
+        .tunnel
+        .filter(|_| matches!(upstream, Upstream::Tunnel(_)));
+    tracing::debug!(pod = %pod.name, %original, %endpoint, tunnel = tunnel.is_some(), "outbound connection");
+    Some((upstream, Hop { tunnel, ..hop }))
+}
+
+/// The upstream: through the same-node path, the tunnel, or dialled from inside the pod's netns.
+async fn connect_upstream(
+    inputs: &ProxyInputs,
+    pod: &ProxiedPod,
+    hop: &Hop<'_>,
+    sockets: &UpstreamSockets,
+) -> Result<Upstream, UpstreamError> {
+    if let Some(plan) = hop.tunnel {
+        match outbound_tunnel::open(inputs, pod, sockets, plan).await {
+            Ok(stream) => return Ok(Upstream::Tunnel(stream)),
+            Err(error) if error.nobody_listens() => {
+                tracing::warn!(pod = %pod.name, endpoint = %hop.endpoint, %error, "no agent at the destination; plain text (fail open)");
+            }
+            Err(error) => return Err(error.into()),
+        }
     }
+    let socket = match hop.same_node {
+        Some(same) => same.connect(sockets).await?,
+        None => connect(&pod.netns, hop.endpoint, sockets).await?,
+    };
+    Ok(Upstream::Socket(socket))
 }
 
 /// Istio's TCP metrics and the access log line of the connection; on the same-node path also
@@ -137,8 +203,9 @@ fn telemetry(
     connection: &Connection,
     snapshot: &Snapshot,
     service: &Service,
-    (endpoint, same_node): (SocketAddr, Option<&SameNodeHop>),
+    hop: &Hop<'_>,
 ) -> (ConnectionMetrics, Option<ConnectionLog>) {
+    let (endpoint, same_node) = (hop.endpoint, hop.same_node);
     let (pod, inputs, peer) = (&connection.pod, &connection.inputs, connection.peer);
     let source = snapshot.pod_workload(pod);
     let destination = snapshot.workload(endpoint.ip()).cloned();
@@ -148,7 +215,11 @@ fn telemetry(
         destination.as_deref(),
         Some(service),
     );
-    let hop = TcpHop {
+    let labels = match hop.tunnel {
+        Some(plan) => labels.mutual_tls(&plan.target.source, &plan.target.destination),
+        None => labels,
+    };
+    let tcp_hop = TcpHop {
         reporter: Reporter::source,
         source: Some(source.clone()),
         destination: destination.clone(),
@@ -156,7 +227,7 @@ fn telemetry(
         downstream: peer,
         upstream: endpoint,
     };
-    let log = ConnectionLog::start(&inputs.http.observers, hop);
+    let log = ConnectionLog::start(&inputs.http.observers, tcp_hop);
     let Some(same) = same_node else {
         return (inputs.metrics.open(&labels), log);
     };

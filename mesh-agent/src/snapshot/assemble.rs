@@ -80,7 +80,15 @@ fn workloads(
             index.add_pod(pod);
         }
     }
-    index.workloads(&snapshot.mesh, &snapshot.telemetry)
+    let namespaces: HashMap<&str, &k8s_openapi::api::core::v1::Namespace> =
+        by_kind(accepted, "Namespace")
+            .filter_map(|a| match a.resource.as_ref() {
+                Resource::Namespace(namespace) => Some((a.key.name.as_str(), namespace)),
+                _ => None,
+            })
+            .collect();
+    let namespace = |name: &str| namespaces.get(name).copied();
+    index.workloads(&snapshot.mesh, &snapshot.telemetry, namespace)
 }
 
 /// Oldest first (`creationTimestamp`, then namespace/name): the order conflicts resolve in.

@@ -12,7 +12,9 @@ mod endpoints;
 mod families;
 mod fingerprint;
 mod kube_view;
+pub mod membership;
 mod model;
+mod peer_authentication;
 pub(crate) mod policy;
 mod references;
 pub(crate) mod registry;
@@ -39,6 +41,7 @@ pub use egress::{pseudo_service, Egress, BLACK_HOLE_CLUSTER, PASSTHROUGH_CLUSTER
 pub use families::pod_ips;
 pub(crate) use fingerprint::Fingerprints;
 pub use model::*;
+pub use peer_authentication::PeerAuthenticationMode;
 pub use policy::merge as merge_traffic_policy;
 pub use registry::{Registry, CLUSTER_DOMAIN};
 pub use resolved::{dns_names, ResolvedNames};

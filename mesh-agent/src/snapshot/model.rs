@@ -160,6 +160,9 @@ pub struct Workload {
     /// Its SPIFFE identity, `spiffe://<trust domain>/ns/NS/sa/SA` (see [`spiffe_id`]), when the
     /// pod is in the registry; `None` for a pod known only by name (telemetry says `unknown`).
     pub principal: Option<String>,
+    /// Whether the pod is in the mesh (its labels and its Namespace's, as Istio decides):
+    /// connections to it go through the tunnel.
+    pub meshed: bool,
     /// What the Telemetry resources say this workload's side of a hop records.
     pub telemetry: super::TelemetryPolicy,
 }

@@ -24,3 +24,4 @@ mod routing;
 mod routing_faults;
 mod socket_lb;
 mod streaming;
+mod tunnel;

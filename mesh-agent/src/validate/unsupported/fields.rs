@@ -29,6 +29,7 @@ const VS: &str = "VirtualService";
 const GW: &str = "Gateway";
 const SE: &str = "ServiceEntry";
 const SC: &str = "Sidecar";
+const PA: &str = "PeerAuthentication";
 const TM: &str = "Telemetry";
 
 /// Fields of a kind, whatever their values: (kind, path, why).
@@ -82,6 +83,7 @@ const VALUES: &[(&str, &str, Values, &str)] = &[
     (TM, "spec.metrics[*].providers[*].name", Values::Except(&["prometheus"]), "metrics are served for Prometheus only"),
     (TM, "spec.metrics[*].overrides[*].match.metric", Values::Except(&["ALL_METRICS"]), "only ALL_METRICS can be switched on or off"),
     (TM, "spec.accessLogging[*].providers[*].name", Values::Except(&["envoy"]), "access logs go to MeshConfig accessLogFile"),
+    (PA, "spec.mtls.mode", Values::OneOf(&["DISABLE"]), "DISABLE is read as PERMISSIVE: plain text is accepted, meshed sources still use the tunnel"),
 ];
 
 /// Where a DestinationRule carries a traffic policy, and the fields it may set there.
@@ -153,6 +155,5 @@ fn is_whole_policy_only(path: &str) -> bool {
 #[rustfmt::skip]
 pub const UNENFORCED_KINDS: &[(&str, &str)] = &[
     ("AuthorizationPolicy", "authorization is not enforced yet: every request is allowed"),
-    ("PeerAuthentication", "mTLS modes are not enforced yet: plain-text connections are accepted"),
     ("RequestAuthentication", "JWTs are not validated yet: requests pass with or without one"),
 ];

@@ -36,6 +36,8 @@ mod l7;
 mod mesh;
 /// The agents' life: stopped, started, enrolment, teardown.
 mod mesh_agent;
+/// The mTLS tunnel between nodes: TLS on the wire, principals, PeerAuthentication STRICT.
+mod mtls;
 /// The lab itself: pods, Services and external hosts wired; `down` leaves nothing behind.
 mod network;
 /// A resource past its range, applied live, fails alone.
