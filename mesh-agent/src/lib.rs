@@ -37,6 +37,7 @@ pub mod observe;
 pub mod pipeline;
 pub mod pods;
 pub mod proxy;
+pub mod ratelimit;
 pub mod resilience;
 pub mod resources;
 pub mod routing;

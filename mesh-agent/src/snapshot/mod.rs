@@ -13,6 +13,7 @@ mod fingerprint;
 mod kube_view;
 mod model;
 pub(crate) mod policy;
+mod rate_limits;
 mod references;
 pub(crate) mod registry;
 mod routes;
@@ -37,6 +38,7 @@ pub use families::pod_ips;
 pub(crate) use fingerprint::Fingerprints;
 pub use model::*;
 pub use policy::merge as merge_traffic_policy;
+pub use rate_limits::{RateLimitFilter, RateLimitFilters};
 pub use registry::{Registry, CLUSTER_DOMAIN};
 pub use routes::{HostRoutes, MESH_GATEWAY};
 pub use services::protocol_named;
@@ -64,6 +66,8 @@ pub struct Snapshot {
     request_authentication: PoliciesByNamespace<RequestAuthenticationSpec>,
     outbound: HashMap<String, OutboundMode>,
     telemetry: TelemetryByNamespace,
+    /// EnvoyFilters' local rate limits.
+    pub rate_limits: RateLimitFilters,
     rejected: Vec<Rejected>,
     #[serde(skip)]
     accepted: build::AcceptedMap,
