@@ -9,6 +9,7 @@ mod cluster_target;
 mod hop_by_hop;
 mod metrics;
 mod pool;
+mod rate_limit;
 mod rescue;
 mod resilient;
 mod route;
@@ -30,6 +31,7 @@ use prometheus_client::registry::Registry;
 pub use body::{boxed, Body};
 pub use metrics::{HttpLabels, HttpMetrics, RequestOutcome};
 pub use pool::Pool;
+pub use rate_limit::{Decision as RateLimitDecision, LocalRateLimiting};
 pub use rescue::{local_reply, status_and_flags};
 pub use resilient::Resilience;
 pub use route::{Direction, GatewayBinding, RouteClient};
@@ -67,6 +69,8 @@ pub struct TrafficInputs {
     pub mirror_metrics: mirror::MirrorMetrics,
     /// Destinations' pools and outlier detectors, retry and outlier metrics.
     pub resilience: Resilience,
+    /// EnvoyFilters' local rate limits: the node's token buckets and their counters.
+    pub rate_limits: LocalRateLimiting,
 }
 
 impl HttpInputs {
@@ -79,6 +83,7 @@ impl HttpInputs {
             traffic: TrafficInputs {
                 mirror_metrics: mirror::MirrorMetrics::register(registry),
                 resilience: Resilience::register(registry),
+                rate_limits: LocalRateLimiting::register(registry),
                 ..TrafficInputs::default()
             },
             drain: crate::drain::Drain::default(),

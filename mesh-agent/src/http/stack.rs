@@ -11,6 +11,7 @@ use super::body::{boxed, Body};
 use super::fault::FaultLayer;
 use super::mirror::{MirrorLayer, DEFAULT_MIRROR_BODY_LIMIT};
 use super::pool::Pool;
+use super::rate_limit::RateLimitLayer;
 use super::rescue::RescueLayer;
 use super::resilient::DestinationLayer;
 use super::route::{Direction, RouteClient, RouteLayer};
@@ -32,7 +33,7 @@ pub type RequestStack = BoxCloneSyncService<Request<Body>, Response<Body>, Infal
 /// requests leave through `pool`.
 ///
 /// The order, outer to inner (slots not built yet in brackets, where they will go):
-/// telemetry → error-to-response → route → [authorization → rate limit] → fault → mirror →
+/// telemetry → error-to-response → route → [authorization] → rate limit → fault → mirror →
 /// destination (the request's resilience context) → timeout → retry → balancer →
 /// circuit breaker → outlier report → pool.
 pub fn request_stack(
@@ -50,6 +51,13 @@ pub fn request_stack(
         chance: traffic.chance.clone(),
     };
     let config_for_destinations = config.clone();
+    let rate_limit = RateLimitLayer::new(
+        traffic.rate_limits.clone(),
+        config.clone(),
+        traffic.chance.clone(),
+        &peers,
+        direction,
+    );
     let stack = ServiceBuilder::new()
         // Outermost, so every request is counted once, local replies and their flags included.
         .layer(TelemetryLayer::new(
@@ -62,6 +70,8 @@ pub fn request_stack(
         .layer(RescueLayer)
         // Matches once; every layer below reads its slice of the chosen route.
         .layer(RouteLayer::new(config, direction).for_client(client))
+        // Below the route (a route's limit and descriptors need it); refusals reach nothing below.
+        .layer(rate_limit)
         // After the route (its rule holds the fault); aborts never reach a mirror or upstream.
         .layer(FaultLayer::new(traffic.chance.clone()))
         // Copies go through everything below, each to its own mirror's endpoints.

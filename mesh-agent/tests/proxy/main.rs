@@ -18,6 +18,7 @@ mod http;
 mod inbound;
 mod outbound;
 mod pool_limits;
+mod rate_limit;
 mod resilience;
 mod routing;
 mod routing_faults;
