@@ -151,7 +151,7 @@ fn allowed(
         let Some(shape) = descriptor.token_bucket.as_ref().and_then(shape) else {
             continue;
         };
-        if !made.iter().any(|m| *m == descriptor.entries) {
+        if !made.contains(&descriptor.entries) {
             continue;
         }
         matched = true;
