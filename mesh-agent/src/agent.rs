@@ -19,7 +19,7 @@ use crate::metrics;
 use crate::net::UpstreamSockets;
 use crate::pipeline::{ConfigMetrics, ConfigState};
 use crate::pods::{EnrolledPods, ListenAddrs};
-use crate::proxy::{ProxyInputs, TcpMetrics};
+use crate::proxy::{ConnectionCaps, ProxyInputs, TcpMetrics};
 use crate::snapshot::LoadSettings;
 use crate::sources::{DirectorySource, KubernetesSource};
 
@@ -52,7 +52,12 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         },
         on_outbound_accept: capture.accelerate.clone(),
         local_pods: crate::proxy::LocalPods::new(config.same_node_fast_path),
-        http: crate::http::HttpInputs::register(&mut registry, crate::http::DEFAULT_DETECT_WINDOW),
+        http: http_inputs(&config, &mut registry),
+        caps: Arc::new(
+            ConnectionCaps::new(config.max_connections, config.max_connections_per_pod)
+                .register(&mut registry),
+        ),
+        direct_connect_warnings: Arc::default(),
     });
     let drain = inputs.http.drain.clone();
     let readiness = Arc::new(readiness(&config_state, &drain, &tasks));
@@ -178,6 +183,16 @@ fn start_enrollment(
 
 /// Readiness over `config`, unready while draining or once an essential task ended; its
 /// `/healthz/live` from a watchdog over this runtime's workers.
+/// The HTTP path's shared inputs, with the downstream timeouts of `config`.
+fn http_inputs(config: &AgentConfig, registry: &mut Registry) -> Arc<crate::http::HttpInputs> {
+    let http = crate::http::HttpInputs::register(registry, crate::http::DEFAULT_DETECT_WINDOW);
+    let http = Arc::into_inner(http).expect("just made");
+    Arc::new(crate::http::HttpInputs {
+        downstream: config.downstream,
+        ..http
+    })
+}
+
 fn readiness(config: &ConfigState, drain: &Drain, tasks: &Supervisor) -> Readiness {
     let liveness = Liveness::watch(
         tokio::runtime::Handle::current(),

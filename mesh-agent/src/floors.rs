@@ -21,6 +21,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("clock", 0),
     ("drain", 0),
     ("identity", 0),
+    ("throttle", 0),
     // 1-4: configuration, one way.
     ("sources", 1),
     ("resources", 1),

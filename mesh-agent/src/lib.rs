@@ -44,5 +44,6 @@ pub mod routing;
 pub mod snapshot;
 pub mod sources;
 pub mod spans;
+pub mod throttle;
 pub mod upgrade;
 pub mod validate;

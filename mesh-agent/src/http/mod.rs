@@ -6,6 +6,7 @@ pub mod answer;
 mod balance;
 mod body;
 mod cluster_target;
+mod downstream;
 mod hop_by_hop;
 mod metrics;
 mod pool;
@@ -29,6 +30,7 @@ use std::time::Duration;
 use prometheus_client::registry::Registry;
 
 pub use body::{boxed, Body};
+pub use downstream::{DownstreamTimeouts, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use metrics::{HttpLabels, HttpMetrics, RequestOutcome};
 pub use pool::Pool;
 pub use rate_limit::{Decision as RateLimitDecision, LocalRateLimiting};
@@ -56,6 +58,8 @@ pub struct HttpInputs {
     pub traffic: TrafficInputs,
     /// The agent's shutdown phase: connections drain and close with it.
     pub drain: crate::drain::Drain,
+    /// The header-read and idle timeouts of downstream connections.
+    pub downstream: DownstreamTimeouts,
 }
 
 /// What routing, faults, mirroring and load balancing share across connections.
@@ -87,6 +91,7 @@ impl HttpInputs {
                 ..TrafficInputs::default()
             },
             drain: crate::drain::Drain::default(),
+            downstream: DownstreamTimeouts::default(),
         })
     }
 }

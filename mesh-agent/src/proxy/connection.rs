@@ -64,11 +64,13 @@ async fn serve_http(connection: Connection, direction: Direction, snapshot: &Sna
         pod,
         inputs,
         http_pool,
+        permit: _permit,
     } = connection;
     let peers = peers(snapshot, direction, &pod, peer);
     let config = inputs.config.clone();
     let stack = request_stack(&inputs.http, config, peers, direction, http_pool);
-    crate::http::serve(client, stack, &inputs.http.drain).await;
+    let http = &inputs.http;
+    crate::http::serve(client, stack, &http.drain, http.downstream).await;
 }
 
 /// The protocol declared for the Service port the connection is addressed to.

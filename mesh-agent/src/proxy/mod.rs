@@ -2,6 +2,7 @@
 //! inbound listener (15006) inside its netns; every connection reads top to bottom as
 //! `listener → original destination → protocol → HTTP path | L4 path (endpoint → upstream → copy)`.
 
+mod caps;
 mod connection;
 pub mod connection_log;
 pub mod forward;
@@ -17,6 +18,9 @@ pub mod protocol;
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
+pub use caps::{
+    Cap, ConnectionCaps, ConnectionPermit, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_POD,
+};
 pub use connection::{serve, Captured};
 pub use inbound::Inbound;
 pub use listener::Connection;
@@ -44,6 +48,10 @@ pub struct ProxyInputs {
     pub on_outbound_accept: Option<AcceptHook>,
     /// The pods enrolled on this node, by IP: the same-node fast path.
     pub local_pods: LocalPods,
+    /// The caps on downstream connections, in all and per pod.
+    pub caps: Arc<ConnectionCaps>,
+    /// Throttles the warning about connections straight to 15001 (no original destination).
+    pub direct_connect_warnings: Arc<crate::throttle::Throttle>,
 }
 
 /// Sees an accepted outbound socket: `(socket, netns cookie, peer port)`.

@@ -17,6 +17,7 @@ mod hop_by_hop;
 mod http;
 mod inbound;
 mod outbound;
+mod overload;
 mod pool_limits;
 mod rate_limit;
 mod resilience;
