@@ -16,6 +16,7 @@ mod resilient;
 mod route;
 mod route_rules;
 mod server;
+mod shadow;
 mod stack;
 mod target;
 mod telemetry;
