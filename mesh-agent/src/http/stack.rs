@@ -51,6 +51,15 @@ pub fn request_stack(
         chance: traffic.chance.clone(),
     };
     let config_for_destinations = config.clone();
+    // Pools are kept per pod, as its sidecar would: the pod whose side this connection is.
+    let own = match direction {
+        Direction::Inbound { .. } => peers.destination.as_ref(),
+        Direction::Outbound { .. } | Direction::Gateway { .. } => peers.source.as_ref(),
+    };
+    let source: std::sync::Arc<str> = own.map_or_else(
+        || "".into(),
+        |w| format!("{}/{}", w.namespace, w.pod_name).into(),
+    );
     let rate_limit = RateLimitLayer::new(
         traffic.rate_limits.clone(),
         config.clone(),
@@ -81,10 +90,10 @@ pub fn request_stack(
             DEFAULT_MIRROR_BODY_LIMIT,
         ))
         // Below the mirror, so copies get their own destination's timeout, pools and detector.
-        .layer(DestinationLayer::new(
-            traffic.resilience.clone(),
-            config_for_destinations,
-        ))
+        .layer(
+            DestinationLayer::new(traffic.resilience.clone(), config_for_destinations)
+                .for_source(source),
+        )
         // The route `timeout`, over every try and backoff.
         .layer(RouteTimeoutLayer::new(None))
         .layer(RetryLayer::new(

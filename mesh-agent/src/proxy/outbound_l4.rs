@@ -28,8 +28,8 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
         tracing::warn!(pod = %pod.name, %original, "service has no endpoints; resetting");
         return reset(connection.client);
     };
-    let limits = tcp_limits(inputs, &snapshot, original);
-    // `tcp.maxConnections`, node-wide: a connection over it is closed at once.
+    let limits = tcp_limits(inputs, &snapshot, pod, original);
+    // `tcp.maxConnections`, per source pod: a connection over it is closed at once.
     let _place = match limits.as_ref().map(|l| l.open_connection()) {
         Some(Err(overflow)) => {
             tracing::warn!(pod = %pod.name, %original, %overflow, "connection pool full; resetting");
@@ -115,16 +115,18 @@ fn telemetry(
     (metrics, ConnectionLog::both(log, inbound_log))
 }
 
-/// The node-wide connection accounting of the destination `original` is a Service port of,
-/// when its DestinationRule sets a `connectionPool`.
+/// The connection accounting of `pod` towards the destination `original` is a Service port
+/// of, when its DestinationRule sets a `connectionPool`.
 fn tcp_limits(
     inputs: &ProxyInputs,
     snapshot: &Snapshot,
+    pod: &ProxiedPod,
     original: SocketAddr,
 ) -> Option<DestinationPool> {
     let (service, port) = snapshot.outbound_service(original)?;
     let cluster = snapshot.cluster(&service.hostname, port.port, None)?;
-    inputs.http.traffic.resilience.tcp_pool(cluster)
+    let source: Arc<str> = format!("{}/{}", pod.namespace, pod.name).into();
+    inputs.http.traffic.resilience.tcp_pool(cluster, &source)
 }
 
 /// The endpoint for `original`: when it is a ClusterIP:port, its cluster's balancer picks, as
