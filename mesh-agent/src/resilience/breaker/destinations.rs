@@ -13,10 +13,13 @@ use super::{ConnectionPoolPolicy, UpstreamProtocol};
 /// Pools kept before idle ones are dropped.
 pub const DEFAULT_POOL_BOUND: usize = 10_000;
 
+/// A source pod (`namespace/pod`) and a destination.
+type PoolKey = (Arc<str>, Destination);
+
 /// The pools of every (source pod, destination) on this node. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct DestinationPools {
-    pools: Arc<Mutex<HashMap<(Arc<str>, Destination), DestinationPool>>>,
+    pools: Arc<Mutex<HashMap<PoolKey, DestinationPool>>>,
     bound: usize,
 }
 
