@@ -103,7 +103,7 @@ pub fn request_stack(
         .map_request(|request: Request<RetryBody<Body>>| request.map(boxed))
         // Below retry, so each try may go to another endpoint (an untried, not ejected one).
         .layer(BalanceLayer)
-        // Per destination (host + subset): an overflow is answered at once (`UO`).
+        // Per source pod and destination (host + subset): an overflow is answered at once (`UO`).
         .map_response(|response: Response<PermitBody<Body>>| response.map(boxed))
         .layer(CircuitBreakerLayer::new(unlimited_pool()))
         // Each try's outcome, per endpoint, to the destination's outlier detector.

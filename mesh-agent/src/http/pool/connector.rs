@@ -1,6 +1,6 @@
 //! Opens upstream connections for the pool: inside the pod's netns, marked, within the
 //! destination's `tcp.connectTimeout` (else the agent's), each holding a place under the
-//! destination's node-wide `tcp.maxConnections`.
+//! destination's `tcp.maxConnections` (per source pod).
 
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
