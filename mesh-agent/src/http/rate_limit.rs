@@ -11,74 +11,20 @@ use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 use hyper::{Request, Response};
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::registry::Registry;
 use tower::{Layer, Service, ServiceExt};
 
 use super::body::Body;
+use super::rate_limit_metrics::{Decision, LocalRateLimiting};
 use super::route::Direction;
 use super::target::RouteTarget;
 use super::telemetry::Peers;
 use crate::chance::Chance;
 use crate::errors::{BoxError, RateLimited};
 use crate::pipeline::ConfigState;
-use crate::ratelimit::{Buckets, LocalRateLimits, RequestFacts, RequestPlace, Verdict};
+use crate::ratelimit::{LocalRateLimits, RequestFacts, RequestPlace, Verdict};
 use crate::resources::PatchContext;
 use crate::routing::MatchedRule;
 use crate::snapshot::Workload;
-
-/// What every connection's limiter shares: the node's buckets and the counters.
-#[derive(Clone, Debug, Default)]
-pub struct LocalRateLimiting {
-    buckets: Arc<Buckets>,
-    metrics: RateLimitMetrics,
-}
-
-impl LocalRateLimiting {
-    /// Registers `mesh_local_rate_limit_requests_total`.
-    pub fn register(registry: &mut Registry) -> Self {
-        let metrics = RateLimitMetrics::default();
-        registry.register(
-            "mesh_local_rate_limit_requests",
-            "Requests checked by a local rate limit, by stat_prefix and decision (ok, \
-             rate_limited: counted only, enforced: refused)",
-            metrics.0.clone(),
-        );
-        Self {
-            buckets: Arc::default(),
-            metrics,
-        }
-    }
-
-    /// Requests counted with `stat_prefix` and `decision`.
-    pub fn count(&self, stat_prefix: &str, decision: Decision) -> u64 {
-        let labels = RateLimitLabels {
-            stat_prefix: stat_prefix.into(),
-            decision,
-        };
-        self.metrics.0.get_or_create(&labels).get()
-    }
-}
-
-#[derive(Clone, Debug, Default)]
-struct RateLimitMetrics(Family<RateLimitLabels, Counter>);
-
-/// What a local rate limit decided.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)]
-pub enum Decision {
-    ok,
-    rate_limited,
-    enforced,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RateLimitLabels {
-    stat_prefix: String,
-    decision: Decision,
-}
 
 /// Limits the requests of one connection.
 #[derive(Clone)]
@@ -201,7 +147,7 @@ impl RateLimitLayer {
             headers: request.headers(),
             remote: self.side.remote,
         };
-        let verdicts = limits.check(&place, facts, &self.shared.buckets, &self.chance);
+        let verdicts = limits.check(&place, facts, self.shared.buckets(), &self.chance);
         self.apply(verdicts, request)
     }
 
@@ -210,30 +156,24 @@ impl RateLimitLayer {
         verdicts: Vec<Verdict>,
         request: &mut Request<Body>,
     ) -> Result<(), RateLimited> {
-        let family = &self.shared.metrics.0;
-        let count = |stat_prefix: &str, decision| {
-            let labels = RateLimitLabels {
-                stat_prefix: stat_prefix.to_string(),
-                decision,
-            };
-            family.get_or_create(&labels).inc();
-        };
         for verdict in verdicts {
             let limited = match verdict {
                 Verdict::Allowed { stat_prefix } => {
-                    count(&stat_prefix, Decision::ok);
+                    self.shared.counted(&stat_prefix, Decision::ok);
                     continue;
                 }
                 Verdict::Limited(limited) => limited,
             };
             if limited.enforced {
-                count(&limited.stat_prefix, Decision::enforced);
+                self.shared
+                    .counted(&limited.stat_prefix, Decision::enforced);
                 return Err(RateLimited {
                     status: limited.status,
                     headers: limited.response_headers,
                 });
             }
-            count(&limited.stat_prefix, Decision::rate_limited);
+            self.shared
+                .counted(&limited.stat_prefix, Decision::rate_limited);
             for (name, value) in limited.request_headers {
                 request.headers_mut().insert(name, value);
             }

@@ -6,6 +6,7 @@
 mod destination_rule;
 mod duration;
 mod envoy_filter;
+mod envoy_match;
 pub mod envoy_patch;
 mod gateway;
 pub mod local_rate_limit;
