@@ -2,12 +2,14 @@
 //! sockets the agent opens there (listen, connect, reset), the listeners on record for a successor
 //! (`listeners.rs`) and the captured pod itself.
 
+mod accept_backoff;
 mod listeners;
 mod netns;
 mod pod;
 mod socket;
 mod socket_file;
 
+pub use accept_backoff::AcceptBackoff;
 pub use listeners::{alive_listeners, close_untaken, inherit, untaken, Listener, ListenerKey};
 pub use netns::{netns_cookie, Netns};
 pub use pod::ProxiedPod;

@@ -16,6 +16,7 @@ pub mod membership;
 mod model;
 mod peer_authentication;
 pub(crate) mod policy;
+mod rate_limits;
 mod references;
 pub(crate) mod registry;
 mod resolved;
@@ -43,6 +44,7 @@ pub(crate) use fingerprint::Fingerprints;
 pub use model::*;
 pub use peer_authentication::PeerAuthenticationMode;
 pub use policy::merge as merge_traffic_policy;
+pub use rate_limits::{RateLimitFilter, RateLimitFilters};
 pub use registry::{Registry, CLUSTER_DOMAIN};
 pub use resolved::{dns_names, ResolvedNames};
 pub use routes::{HostRoutes, MESH_GATEWAY};
@@ -73,6 +75,8 @@ pub struct Snapshot {
     /// Namespace-wide Sidecars' `egress.hosts`, by namespace.
     sidecar_hosts: HashMap<String, Vec<String>>,
     telemetry: TelemetryByNamespace,
+    /// EnvoyFilters' local rate limits.
+    pub rate_limits: RateLimitFilters,
     rejected: Vec<Rejected>,
     #[serde(skip)]
     accepted: build::AcceptedMap,
