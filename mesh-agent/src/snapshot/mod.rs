@@ -4,6 +4,7 @@
 //! a hash lookup whatever the number of services. Serializable for `/config_dump`.
 
 mod assemble;
+mod authz;
 mod build;
 mod compiled;
 mod contain;
@@ -32,6 +33,10 @@ use crate::resources::{
     RequestAuthenticationSpec,
 };
 use crate::validate::access_log_file::AccessLogTarget;
+pub use authz::{
+    AuthzByNamespace, AuthzPolicy, AuthzRule, ConditionMatch, OperationMatch, PathMatch,
+    PathSegment, PolicyScope, SourceMatch, StringMatch, Values, DRY_RUN_ANNOTATION,
+};
 pub use build::{build, build_with, compile, LoadSettings, Rejected};
 pub use families::pod_ips;
 pub(crate) use fingerprint::Fingerprints;
@@ -60,6 +65,9 @@ pub struct Snapshot {
     gateways: BTreeMap<String, GatewayEntry>,
     workloads: HashMap<IpAddr, Arc<Workload>>,
     authorization: PoliciesByNamespace<AuthorizationPolicySpec>,
+    /// The AuthorizationPolicies compiled, by namespace.
+    #[serde(skip)]
+    authz: AuthzByNamespace,
     peer_authentication: PoliciesByNamespace<PeerAuthenticationSpec>,
     request_authentication: PoliciesByNamespace<RequestAuthenticationSpec>,
     outbound: HashMap<String, OutboundMode>,
@@ -214,6 +222,15 @@ impl Snapshot {
         namespace: &str,
     ) -> &[Arc<Istio<AuthorizationPolicySpec>>] {
         self.authorization
+            .get(namespace)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The compiled AuthorizationPolicies of `namespace`, in name order (`authz::policies_for`
+    /// picks those in scope of a workload).
+    pub fn authz_policies(&self, namespace: &str) -> &[Arc<AuthzPolicy>] {
+        self.authz
             .get(namespace)
             .map(Vec::as_slice)
             .unwrap_or_default()

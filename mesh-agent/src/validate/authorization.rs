@@ -90,7 +90,7 @@ fn check_rule(found: &mut Findings, at: &str, rule: &Rule) {
     }
 }
 
-fn source_lists(s: &Source) -> [(&'static str, &Vec<String>); 10] {
+fn source_lists(s: &Source) -> [(&'static str, &Vec<String>); 12] {
     [
         ("principals", &s.principals),
         ("notPrincipals", &s.not_principals),
@@ -98,6 +98,8 @@ fn source_lists(s: &Source) -> [(&'static str, &Vec<String>); 10] {
         ("notRequestPrincipals", &s.not_request_principals),
         ("namespaces", &s.namespaces),
         ("notNamespaces", &s.not_namespaces),
+        ("serviceAccounts", &s.service_accounts),
+        ("notServiceAccounts", &s.not_service_accounts),
         ("ipBlocks", &s.ip_blocks),
         ("notIpBlocks", &s.not_ip_blocks),
         ("remoteIpBlocks", &s.remote_ip_blocks),
@@ -198,6 +200,8 @@ fn http_only(rule: &Rule) -> bool {
             &s.not_principals,
             &s.namespaces,
             &s.not_namespaces,
+            &s.service_accounts,
+            &s.not_service_accounts,
             &s.ip_blocks,
             &s.not_ip_blocks,
             &s.remote_ip_blocks,
