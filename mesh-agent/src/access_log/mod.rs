@@ -183,6 +183,7 @@ impl AccessLog {
         entry.bytes_received = connection.bytes_received;
         entry.bytes_sent = connection.bytes_sent;
         entry.upstream_host = connection.upstream.map(|a| a.to_string());
+        entry.connection_termination_details = connection.termination_details.clone();
         self.push(entry);
     }
 }
@@ -202,6 +203,8 @@ pub struct TcpConnection {
     pub upstream: Option<SocketAddr>,
     /// Envoy's response flags (`-` for none, `UF` when the upstream could not be reached).
     pub response_flags: String,
+    /// Why the proxy closed it (`rbac_access_denied_matched_policy[...]`).
+    pub termination_details: Option<String>,
 }
 
 fn base_entry(peers: &HopPeers<'_>, start: SystemTime, duration: Duration) -> AccessLogEntry {

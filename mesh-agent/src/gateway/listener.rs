@@ -132,6 +132,7 @@ async fn serve_http<IO>(
         destination: None,
         pod_ip: None,
         downstream: Some(peer),
+        peer_identity: None,
     };
     let direction = Direction::Gateway { listener: local };
     let config = shared.config.clone();

@@ -3,6 +3,7 @@
 //! pooled upstream connection.
 
 pub mod answer;
+mod authz;
 mod balance;
 mod body;
 mod cluster_target;
@@ -54,6 +55,8 @@ pub struct HttpInputs {
     pub traffic: TrafficInputs,
     /// The agent's shutdown phase: connections drain and close with it.
     pub drain: crate::drain::Drain,
+    /// AuthorizationPolicies, decided at the destination (HTTP requests and TCP connections).
+    pub authz: crate::authz::Authorizer,
 }
 
 /// What routing, faults, mirroring and load balancing share across connections.
@@ -82,6 +85,7 @@ impl HttpInputs {
                 ..TrafficInputs::default()
             },
             drain: crate::drain::Drain::default(),
+            authz: crate::authz::Authorizer::register(registry),
         })
     }
 }

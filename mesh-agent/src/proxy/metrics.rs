@@ -41,6 +41,7 @@ struct TcpLabelSet {
     destination_version: String,
     request_protocol: String,
     connection_security_policy: String,
+    response_flags: String,
 }
 
 impl TcpLabels {
@@ -77,11 +78,19 @@ impl TcpLabels {
             destination_version: field(destination, |w| w.version.as_deref()),
             request_protocol: "tcp".into(),
             connection_security_policy: "none".into(),
+            response_flags: "-".into(),
         };
         Self {
             set,
             recorded: local.is_none_or(|w| w.telemetry.metrics(reporter)),
         }
+    }
+
+    /// The same labels with Envoy's `response_flags` (`DENY`: refused by an authorization
+    /// policy).
+    pub fn with_response_flags(mut self, flags: &str) -> Self {
+        self.set.response_flags = flags.into();
+        self
     }
 
     /// Whether the reporting side records Istio's metrics for this connection.

@@ -2,6 +2,7 @@
 //! inbound listener (15006) inside its netns; every connection reads top to bottom as
 //! `listener → original destination → protocol → HTTP path | L4 path (endpoint → upstream → copy)`.
 
+mod authorize;
 mod connection;
 pub mod connection_log;
 pub mod forward;
@@ -17,7 +18,7 @@ pub mod protocol;
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
-pub use connection::{serve, Captured};
+pub use connection::{serve, serve_authenticated, Captured};
 pub use inbound::Inbound;
 pub use listener::Connection;
 pub use local::{LocalPods, SameNodeHop};

@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use tokio::net::TcpStream;
 
+use super::authorize::{decide_connection, local_identity, refuse, ConnectionPeer};
 use super::connection_log::{ConnectionLog, TcpHop};
 use super::forward::{forward_within, ConnectionLifetime};
 use super::listener::Connection;
 use super::local::SameNodeHop;
 use super::metrics::ConnectionMetrics;
 use super::{ProxyInputs, TcpLabels};
+use crate::authz::Decision;
 use crate::facts::Reporter;
 use crate::lb::{self, Pick};
 use crate::net::{connect, reset, ProxiedPod, UpstreamSockets};
@@ -42,6 +44,22 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
         .sockets
         .with_connect_timeout(policy.and_then(|p| p.connect_timeout));
     let same_node = inputs.local_pods.fast_path(pick.endpoint);
+    if let Some(hop) = &same_node {
+        // The destination's inbound policies, for the inbound hop this path skips.
+        let decision = same_node_decision(&connection, &snapshot, hop);
+        if !decision.allowed {
+            let endpoint = pick.endpoint;
+            let (metrics, log) = telemetry(
+                &connection,
+                &snapshot,
+                original,
+                endpoint,
+                Some(hop),
+                "DENY",
+            );
+            return refuse(connection.client, metrics, log, &decision);
+        }
+    }
     let upstream = match connect_upstream(pod, pick.endpoint, same_node.as_ref(), &sockets).await {
         Ok(upstream) => upstream,
         Err(error) => {
@@ -57,6 +75,7 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
         original,
         pick.endpoint,
         same_node.as_ref(),
+        "-",
     );
     let lifetime = ConnectionLifetime::of(policy.as_ref());
     forward_within(connection.client, upstream, metrics, log, lifetime).await;
@@ -77,14 +96,36 @@ async fn connect_upstream(
     }
 }
 
+/// The destination pod's policies on a same-node connection from this pod: the agent knows
+/// the client pod, so its registry identity (namespace, service account) stands for the one a
+/// tunnel would prove.
+fn same_node_decision(connection: &Connection, snapshot: &Snapshot, hop: &SameNodeHop) -> Decision {
+    let (pod, inputs) = (&connection.pod, &connection.inputs);
+    let identity = local_identity(snapshot, pod.ip);
+    let peer = ConnectionPeer {
+        address: SocketAddr::new(pod.ip, connection.peer.port()),
+        identity: identity.as_ref(),
+    };
+    let destination = snapshot.pod_workload(&hop.pod);
+    decide_connection(
+        inputs,
+        snapshot,
+        &destination,
+        hop.pod.ip,
+        peer,
+        hop.endpoint,
+    )
+}
+
 /// Istio's TCP metrics and the access log line of the connection; on the same-node path also
-/// those of the inbound hop it skips.
+/// those of the inbound hop it skips, with `destination_flags` (`DENY` when refused).
 fn telemetry(
     connection: &Connection,
     snapshot: &Snapshot,
     original: SocketAddr,
     endpoint: SocketAddr,
     same_node: Option<&SameNodeHop>,
+    destination_flags: &str,
 ) -> (ConnectionMetrics, Option<ConnectionLog>) {
     let (pod, inputs, peer) = (&connection.pod, &connection.inputs, connection.peer);
     let service = snapshot.outbound_service(original).map(|(s, _)| s.clone());
@@ -110,7 +151,9 @@ fn telemetry(
     };
     let source_addr = SocketAddr::new(pod.ip, peer.port());
     let inbound_log = same.destination_log(&inputs.http.observers, source_addr, snapshot);
-    let inbound_labels = same.destination_labels(pod.ip, snapshot);
+    let inbound_labels = same
+        .destination_labels(pod.ip, snapshot)
+        .with_response_flags(destination_flags);
     let metrics = inputs.metrics.open_both(&labels, &inbound_labels);
     (metrics, ConnectionLog::both(log, inbound_log))
 }
