@@ -7,6 +7,7 @@
 mod harness;
 
 mod authority;
+mod authz;
 mod drain;
 mod drain_shutdown;
 mod enroll_api;
