@@ -165,6 +165,7 @@ impl AccessLog {
         entry.protocol = facts.protocol.into();
         entry.response_code = outcome.response_code;
         entry.response_flags = outcome.response_flags.into();
+        entry.response_code_details = outcome.response_code_details.map(str::to_string);
         entry.bytes_received = outcome.request_bytes;
         entry.bytes_sent = outcome.response_bytes;
         entry.upstream_host = outcome.upstream_host.map(|a| a.to_string());

@@ -105,8 +105,8 @@ where
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         let inner = self.inner.clone();
         if let Some(guard) = &self.guard {
-            if !guard.allows(&mut request) {
-                return Box::pin(async { Err(Denied.into()) });
+            if let Err(denied) = guard.allows(&mut request) {
+                return Box::pin(async { Err(denied.into()) });
             }
         }
         Box::pin(inner.oneshot(request))
@@ -115,7 +115,7 @@ where
 
 impl InboundGuard {
     /// Normalizes the request's path, then asks the policies.
-    fn allows(&self, request: &mut Request<Body>) -> bool {
+    fn allows(&self, request: &mut Request<Body>) -> Result<(), Denied> {
         let sent = request.uri().path_and_query().map_or("/", |p| p.as_str());
         let path = normalize(sent, PathNormalization::Base);
         if path != request.uri().path() {
@@ -140,7 +140,10 @@ impl InboundGuard {
         let decision = self
             .authorizer
             .check(&snapshot, &self.workload, self.pod_ip, &facts);
-        decision.allowed
+        match decision.details() {
+            None => Ok(()),
+            details => Err(Denied { details }),
+        }
     }
 }
 

@@ -76,6 +76,14 @@ pub fn local_reply(error: &(dyn Error + 'static)) -> Response<Body> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response.extensions_mut().insert(flags);
+    if let Some(details) = error
+        .downcast_ref::<Denied>()
+        .and_then(|d| d.details.clone())
+    {
+        response
+            .extensions_mut()
+            .insert(ResponseCodeDetails(details));
+    }
     if let Some(code) = grpc_status(error) {
         grpc_trailers_only(&mut response, code);
     }
@@ -187,7 +195,7 @@ mod tests {
             (NoRoute.into(), 404, "NR"),
             (NoHealthyUpstream.into(), 503, "UH"),
             (RateLimited.into(), 429, "RL"),
-            (Denied.into(), 403, "DENY"),
+            (Denied::default().into(), 403, "DENY"),
             (ConnectFailed(io_error()).into(), 503, "UF"),
             (UpstreamReset(io_error()).into(), 503, "UC"),
             (

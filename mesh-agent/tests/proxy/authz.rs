@@ -183,3 +183,38 @@ async fn the_same_node_path_knows_the_client_pod_by_its_registry_identity() {
     let from_bank = "rules: [{from: [{source: {namespaces: [bank]}}]}]";
     assert_eq!(same_node_tcp(&[from_bank]).await.0, b"echo:ping"[..0]);
 }
+
+/// The access log of `agent`, every line kept.
+fn access_log(
+    agent: &Agent,
+) -> tokio::sync::mpsc::Receiver<mesh_agent::access_log::AccessLogEntry> {
+    use mesh_agent::access_log::{AccessLog, AccessLogMetrics};
+    let (log, lines) = AccessLog::bounded(16, &AccessLogMetrics::default());
+    agent.inputs.http.observers.set_access_log(Some(log));
+    lines
+}
+
+#[tokio::test]
+async fn a_denial_is_access_logged_naming_the_rule() {
+    let deny_post = "action: DENY, rules: [{to: [{operation: {ports: ['1']}}]}, {to: [{operation: {methods: [POST]}}]}]";
+    let (agent, app) = web_app(&[deny_post]).await;
+    let mut lines = access_log(&agent);
+    let post = hyper::Request::post("/")
+        .header("host", "web.shop")
+        .body(Default::default())
+        .unwrap();
+    let answer = send_inbound(&agent, &app.address.to_string(), PLAIN, post).await;
+    assert_eq!(answer.status, 403);
+    let entry = tokio::time::timeout(crate::harness::GUARD, lines.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (entry.response_code, entry.response_flags.as_str()),
+        (403, "DENY")
+    );
+    assert_eq!(
+        entry.response_code_details.as_deref(),
+        Some("rbac_access_denied_matched_policy[ns[shop]-policy[p0]-rule[1]]")
+    );
+}

@@ -12,6 +12,8 @@ mod support;
 
 /// `lab apply` / `lab delete` on a running lab; `lab status` phases.
 mod apply;
+/// AuthorizationPolicies enforced at the destination: L7 and TCP rules, DENY, dry run.
+mod authz;
 /// Cilium's socket load balancer (a stand-in) before and after the mesh's connect hook.
 mod cilium;
 /// Enrollment through mesh-cni: at creation, namespace labels live, recovery after stop/kill.
