@@ -1,8 +1,10 @@
 //! Authorization of opaque TCP connections at their destination: on the inbound L4 path, and
 //! on the same-node fast path for the inbound hop it skips. A refused connection is counted
 //! (`response_flags="DENY"`), access-logged with the rule that refused it, and closed before
-//! the app is dialled.
+//! the app is dialled. An allowed one is decided again at every configuration swap while it
+//! lasts: one the policies now deny is closed at once, as ztunnel does.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
 use tokio::net::TcpStream;
@@ -12,6 +14,7 @@ use super::metrics::ConnectionMetrics;
 use super::ProxyInputs;
 use crate::authz::{AuthzFacts, Decision};
 use crate::identity::Identity;
+use crate::pipeline::ConfigState;
 use crate::snapshot::{Snapshot, Workload};
 
 /// Who asks for a connection to a workload: the client's address, and its identity when it
@@ -64,4 +67,30 @@ pub(super) fn refuse(
     }
     drop(metrics);
     drop(client);
+}
+
+/// Runs `forwarding` to its end, or until a configuration swap makes `decide` deny the
+/// connection: then it is dropped, which closes both sockets (its metrics count it closed).
+pub(super) async fn while_allowed(
+    forwarding: impl Future<Output = ()>,
+    config: &ConfigState,
+    decide: impl Fn(&Snapshot) -> Decision,
+) {
+    let mut swaps = config.swaps();
+    tokio::pin!(forwarding);
+    loop {
+        tokio::select! {
+            () = &mut forwarding => return,
+            changed = swaps.changed() => {
+                if changed.is_err() {
+                    return forwarding.await;
+                }
+                let decision = decide(&config.snapshot());
+                if let Some(details) = decision.details() {
+                    tracing::info!(%details, "open connection closed: the policies now deny it");
+                    return;
+                }
+            }
+        }
+    }
 }

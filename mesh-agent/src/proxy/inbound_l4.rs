@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::authorize::{decide_connection, refuse, ConnectionPeer};
+use super::authorize::{decide_connection, refuse, while_allowed, ConnectionPeer};
 use super::connection_log::{ConnectionLog, TcpHop};
 use super::forward::forward;
 use super::listener::Connection;
@@ -63,5 +63,10 @@ pub(super) async fn forward_to_app(
     };
     let log = ConnectionLog::start(&inputs.http.observers, hop);
     let metrics = inputs.metrics.open(&labels);
-    forward(connection.client, upstream, metrics, log).await;
+    let forwarding = forward(connection.client, upstream, metrics, log);
+    let decide = |now: &Snapshot| {
+        let workload = now.pod_workload(pod);
+        decide_connection(inputs, now, &workload, pod.ip, asking, app)
+    };
+    while_allowed(forwarding, &inputs.config, decide).await;
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpStream;
 
-use super::authorize::{decide_connection, local_identity, refuse, ConnectionPeer};
+use super::authorize::{decide_connection, local_identity, refuse, while_allowed, ConnectionPeer};
 use super::connection_log::{ConnectionLog, TcpHop};
 use super::forward::{forward_within, ConnectionLifetime};
 use super::listener::Connection;
@@ -78,7 +78,16 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
         "-",
     );
     let lifetime = ConnectionLifetime::of(policy.as_ref());
-    forward_within(connection.client, upstream, metrics, log, lifetime).await;
+    let (pod, port) = (connection.pod.clone(), connection.peer.port());
+    let forwarding = forward_within(connection.client, upstream, metrics, log, lifetime);
+    match &same_node {
+        // Decided again at every swap: a new DENY cuts it.
+        Some(hop) => {
+            let decide = |now: &Snapshot| same_node_decision_of(inputs, &pod, port, now, hop);
+            while_allowed(forwarding, &inputs.config, decide).await
+        }
+        None => forwarding.await,
+    }
     // LEAST_REQUEST counted the connection in flight until here.
     drop(pick);
 }
@@ -100,10 +109,21 @@ async fn connect_upstream(
 /// the client pod, so its registry identity (namespace, service account) stands for the one a
 /// tunnel would prove.
 fn same_node_decision(connection: &Connection, snapshot: &Snapshot, hop: &SameNodeHop) -> Decision {
-    let (pod, inputs) = (&connection.pod, &connection.inputs);
+    let (pod, inputs, port) = (&connection.pod, &connection.inputs, connection.peer.port());
+    same_node_decision_of(inputs, pod, port, snapshot, hop)
+}
+
+/// [`same_node_decision`] for the client pod `pod`, its connection from `port`.
+fn same_node_decision_of(
+    inputs: &ProxyInputs,
+    pod: &ProxiedPod,
+    port: u16,
+    snapshot: &Snapshot,
+    hop: &SameNodeHop,
+) -> Decision {
     let identity = local_identity(snapshot, pod.ip);
     let peer = ConnectionPeer {
-        address: SocketAddr::new(pod.ip, connection.peer.port()),
+        address: SocketAddr::new(pod.ip, port),
         identity: identity.as_ref(),
     };
     let destination = snapshot.pod_workload(&hop.pod);

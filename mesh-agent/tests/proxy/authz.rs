@@ -218,3 +218,32 @@ async fn a_denial_is_access_logged_naming_the_rule() {
         Some("rbac_access_denied_matched_policy[ns[shop]-policy[p0]-rule[1]]")
     );
 }
+
+#[tokio::test]
+async fn a_new_deny_cuts_an_open_same_node_connection() {
+    use crate::harness::upstream::{echoes, streaming_echo_server};
+    use tokio::io::AsyncReadExt;
+    let echo = streaming_echo_server("127.0.0.4:0".parse().unwrap()).await;
+    let yaml = service("web", "10.96.0.10", "tcp-web", echo.port())
+        + &pod("sleep-0", "app: sleep", "127.0.0.1")
+        + &pod("echo-0", "app: web", "127.0.0.4");
+    let agent = Agent::new(compile(&yaml));
+    agent
+        .inputs
+        .local_pods
+        .insert(current_pod("shop", "echo-0", "127.0.0.4").await);
+    let client = agent.sleep().await;
+    let mut stream = client.connect(&echo.to_string()).await;
+    echoes(&mut stream, b"before").await;
+    let allow_other = "rules: [{from: [{source: {namespaces: [shop]}}]}]";
+    crate::harness::config::apply(
+        &agent.inputs.config,
+        &(yaml.clone() + &policies(&[allow_other])),
+    );
+    echoes(&mut stream, b"still allowed").await;
+    let deny = "action: DENY, rules: [{from: [{source: {namespaces: [shop]}}]}]";
+    crate::harness::config::apply(&agent.inputs.config, &(yaml + &policies(&[deny])));
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(crate::harness::GUARD, stream.read_to_end(&mut rest)).await;
+    assert!(read.expect("closed, not hanging").map_or(true, |n| n == 0));
+}
