@@ -54,6 +54,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("admin_socket", 10),
     ("admin_client", 10),
     ("check", 10),
+    ("authz_check", 10),
     ("config", 10),
     ("lifecycle", 10),
     // 11: the agent.

@@ -10,6 +10,7 @@ pub mod admin_socket;
 pub mod agent;
 pub mod attach;
 pub mod authz;
+pub mod authz_check;
 pub mod bpf;
 pub mod ca;
 pub mod capture;

@@ -185,6 +185,19 @@ impl Snapshot {
         self.workloads.get(&ip)
     }
 
+    /// The pod `namespace/pod_name` and one of its IPs (`mesh-agent authz check`).
+    pub fn workload_named(
+        &self,
+        namespace: &str,
+        pod_name: &str,
+    ) -> Option<(IpAddr, &Arc<Workload>)> {
+        let mut found = self
+            .workloads
+            .iter()
+            .filter(|(_, w)| w.namespace == namespace && w.pod_name == pod_name);
+        found.next().map(|(ip, w)| (*ip, w))
+    }
+
     /// The Telemetry settings for a workload in `namespace` with `labels` that the registry
     /// does not hold (workloads it holds carry theirs: [`Workload::telemetry`]).
     pub fn telemetry_for(&self, namespace: &str, labels: &Labels) -> TelemetryPolicy {
