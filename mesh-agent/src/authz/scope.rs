@@ -80,6 +80,11 @@ spec: {targetRefs: [{kind: Service, group: '', name: web}]}
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
+metadata: {name: gateway-only, namespace: shop}
+spec: {targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: web}]}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
 metadata: {name: elsewhere, namespace: bank}
 spec: {}
 ---

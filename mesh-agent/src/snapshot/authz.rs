@@ -195,14 +195,17 @@ pub fn compile(namespace: &str, policy: &Istio<AuthorizationPolicySpec>) -> Auth
     }
 }
 
+/// A policy with targets applies to the Services among them only (a Gateway target selects no
+/// workload here), never to the whole namespace.
 fn scope(spec: &AuthorizationPolicySpec) -> PolicyScope {
-    let refs = spec.target_ref.iter().chain(&spec.target_refs);
+    let mut refs = spec.target_ref.iter().chain(&spec.target_refs).peekable();
+    let targeted = refs.peek().is_some();
     let services: Vec<String> = refs
         .filter(|r| r.kind == "Service")
         .map(|r| r.name.clone())
         .collect();
     match &spec.selector {
-        _ if !services.is_empty() => PolicyScope::Services(services),
+        _ if targeted => PolicyScope::Services(services),
         Some(selector) => PolicyScope::Selector(selector.match_labels.clone()),
         None => PolicyScope::All,
     }

@@ -4,6 +4,7 @@
 //! normalized path. On the same-node fast path a denied TCP connection is closed before the
 //! app is dialled and counted `response_flags="DENY"`.
 
+use mesh_agent::access_log::AccessLogEntry;
 use mesh_agent::proxy::LocalPods;
 
 use crate::harness::config::{compile, pod, service, sleep};
@@ -149,8 +150,9 @@ async fn an_ip_block_rule_keeps_other_clients_out() {
 }
 
 /// `echo-0` (TCP, `app: web`) at 127.0.0.3 enrolled on this agent, `sleep-0`'s connection to
-/// it on the same-node fast path, with `specs`: what came back.
-async fn same_node_tcp(specs: &[&str]) -> (Vec<u8>, String) {
+/// it on the same-node fast path, with `specs`: what came back, the metrics, and the access
+/// log's lines.
+async fn same_node_tcp(specs: &[&str]) -> (Vec<u8>, String, Vec<AccessLogEntry>) {
     let echo = echo_server("127.0.0.3:0".parse().unwrap(), "echo").await;
     let yaml = service("web", "10.96.0.10", "tcp-web", echo.port())
         + &pod("sleep-0", "app: sleep", "127.0.0.1")
@@ -159,16 +161,36 @@ async fn same_node_tcp(specs: &[&str]) -> (Vec<u8>, String) {
     let agent = Agent::new(compile(&yaml));
     let local: &LocalPods = &agent.inputs.local_pods;
     local.insert(current_pod("shop", "echo-0", "127.0.0.3").await);
+    let mut lines = access_log(&agent);
     let client = agent.sleep().await;
     let answer = client.exchange(&echo.to_string(), b"ping").await;
-    (answer.unwrap_or_default(), text(&agent.registry))
+    let mut logged = Vec::new();
+    while logged.len() < 2 {
+        match tokio::time::timeout(crate::harness::GUARD, lines.recv()).await {
+            Ok(Some(entry)) => logged.push(entry),
+            _ => break,
+        }
+    }
+    (answer.unwrap_or_default(), text(&agent.registry), logged)
 }
 
 #[tokio::test]
 async fn a_denied_same_node_connection_is_closed_before_the_app() {
     let deny_port = "action: DENY, rules: [{to: [{operation: {ports: ['1']}}]}, {from: [{source: {notNamespaces: [bank]}}]}]";
-    let (answer, metrics) = same_node_tcp(&[deny_port]).await;
+    let (answer, metrics, logged) = same_node_tcp(&[deny_port]).await;
     assert_eq!(answer, b"");
+    let lines: Vec<(&str, &str, Option<&str>)> = logged
+        .iter()
+        .map(|e| {
+            let details = e.connection_termination_details.as_deref();
+            (e.reporter.as_str(), e.response_flags.as_str(), details)
+        })
+        .collect();
+    let rule = "rbac_access_denied_matched_policy[ns[shop]-policy[p0]-rule[1]]";
+    assert_eq!(
+        lines,
+        [("source", "-", None), ("destination", "DENY", Some(rule))]
+    );
     let opened = "istio_tcp_connections_opened_total";
     let denied = [r#"reporter="destination""#, r#"response_flags="DENY""#];
     assert!(has_sample(&metrics, opened, &denied, 1), "{metrics}");

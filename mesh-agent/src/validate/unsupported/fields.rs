@@ -86,6 +86,8 @@ const VALUES: &[(&str, &str, Values, &str)] = &[
     (TM, "spec.metrics[*].providers[*].name", Values::Except(&["prometheus"]), "metrics are served for Prometheus only"),
     (TM, "spec.metrics[*].overrides[*].match.metric", Values::Except(&["ALL_METRICS"]), "only ALL_METRICS can be switched on or off"),
     (TM, "spec.accessLogging[*].providers[*].name", Values::Except(&["envoy"]), "access logs go to MeshConfig accessLogFile"),
+    (AP, "spec.targetRef.kind", Values::Except(&["Service"]), "there is no waypoint nor Gateway API gateway: only Service targets select workloads; this target selects none"),
+    (AP, "spec.targetRefs[*].kind", Values::Except(&["Service"]), "there is no waypoint nor Gateway API gateway: only Service targets select workloads; this target selects none"),
     (AP, "spec.action", Values::OneOf(&["CUSTOM"]), "no external authorizer is called: this CUSTOM policy is not applied (requests go on to the DENY and ALLOW policies)"),
 ];
 
