@@ -207,9 +207,7 @@ async fn the_same_node_path_knows_the_client_pod_by_its_registry_identity() {
 }
 
 /// The access log of `agent`, every line kept.
-fn access_log(
-    agent: &Agent,
-) -> tokio::sync::mpsc::Receiver<mesh_agent::access_log::AccessLogEntry> {
+fn access_log(agent: &Agent) -> tokio::sync::mpsc::Receiver<AccessLogEntry> {
     use mesh_agent::access_log::{AccessLog, AccessLogMetrics};
     let (log, lines) = AccessLog::bounded(16, &AccessLogMetrics::default());
     agent.inputs.http.observers.set_access_log(Some(log));
