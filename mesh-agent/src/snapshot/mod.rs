@@ -5,6 +5,7 @@
 
 mod assemble;
 mod authz;
+mod authz_model;
 mod build;
 mod compiled;
 mod contain;
@@ -33,9 +34,10 @@ use crate::resources::{
     RequestAuthenticationSpec,
 };
 use crate::validate::access_log_file::AccessLogTarget;
-pub use authz::{
+pub use authz::DRY_RUN_ANNOTATION;
+pub use authz_model::{
     AuthzByNamespace, AuthzPolicy, AuthzRule, ConditionMatch, OperationMatch, PathMatch,
-    PathSegment, PolicyScope, SourceMatch, StringMatch, Values, DRY_RUN_ANNOTATION,
+    PathSegment, PolicyScope, SourceMatch, StringMatch, Values,
 };
 pub use build::{build, build_with, compile, LoadSettings, Rejected};
 pub use families::pod_ips;

@@ -8,6 +8,7 @@ mod harness;
 
 mod authority;
 mod authz;
+mod authz_l4;
 mod drain;
 mod drain_shutdown;
 mod enroll_api;
