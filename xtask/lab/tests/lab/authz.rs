@@ -2,10 +2,13 @@
 //! rule lets GET under one path through and answers POST `403 RBAC: access denied`; a DENY
 //! policy wins over the ALLOW; a dry-run policy only counts; on TCP a namespace rule lets the
 //! app's own namespace in (on the same node, where the agent knows both pods) and keeps another
-//! namespace's and an unmeshed client out, while an ipBlocks rule lets the other node's pods in.
+//! namespace's and an unmeshed client out, while an ipBlocks rule lets the other node's pods in;
+//! a DENY applied while connections are open cuts them (same node and across nodes).
 
 use crate::mesh_support::{curl, mesh_lab_of, metrics, pod_ip, sum};
 use crate::support::{stdout, TestLab};
+use mesh_lab::lab::ExecTarget;
+use std::process::{Child, Stdio};
 
 const CLUSTER: &str = "lab-authz.yaml";
 const NEAR: (&str, &str) = ("authz", "near");
@@ -105,5 +108,49 @@ fn namespace_and_ip_block_rules_keep_other_clients_out_of_a_tcp_port() {
     assert!(
         denied >= 2,
         "denied connections counted: {denied}\n{node_1}"
+    );
+}
+
+/// A TCP connection from `client` to `addr`: one line echoed, then (after 6 s, while a policy
+/// is applied) a second; prints `FIRST` and then `SECOND` or `CUT`.
+fn open_connection(lab: &TestLab, client: (&str, &str), addr: &str) -> Child {
+    let (host, port) = addr.rsplit_once(':').expect("IP:port");
+    let script = format!(
+        "exec 3<>/dev/tcp/{host}/{port} || exit 2; echo one >&3; read -r -t 5 got <&3 && echo FIRST; \
+         sleep 6; echo two >&3 2>/dev/null; if read -r -t 5 got <&3; then echo SECOND; else echo CUT; fi"
+    );
+    let target = ExecTarget::Pod {
+        namespace: client.0.into(),
+        name: client.1.into(),
+    };
+    let mut cmd = lab.command(&target, &["bash", "-c", &script]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.spawn().expect("starting a client")
+}
+
+#[test]
+fn a_deny_applied_while_connections_are_open_cuts_them() {
+    let Some(lab) = mesh_lab_of("t-authz-live", 2, CLUSTER) else {
+        return;
+    };
+    let addr = format!("{}:7000", pod_ip(&lab, "authz/app"));
+    let argv = ["sample-app", "tcp-client", "--addr", &addr];
+    lab.exec_until_ok(NEAR.0, NEAR.1, &argv);
+    lab.exec_until_ok(FAR.0, FAR.1, &argv);
+    let clients = [NEAR, FAR].map(|client| (client, open_connection(&lab, client, &addr)));
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    lab.kubectl("apply", "lab-authz-deny-open.yaml");
+    for (client, child) in clients {
+        let out = child.wait_with_output().expect("the client ends");
+        let text = stdout(&out);
+        assert_eq!(
+            text.split_whitespace().collect::<Vec<_>>(),
+            ["FIRST", "CUT"],
+            "{client:?}"
+        );
+    }
+    assert!(
+        !echoed(&lab, NEAR, &addr),
+        "a new connection after the DENY"
     );
 }
