@@ -51,9 +51,9 @@ pub fn rule_matches(rule: &AuthzRule, action: AuthzAction, facts: &AuthzFacts) -
     if facts.http.is_none() && action == AuthzAction::Allow && names_http(rule) {
         return false;
     }
-    let from = rule.from.is_empty() || rule.from.iter().any(|s| source_matches(s, facts));
-    let to = rule.to.is_empty() || rule.to.iter().any(|o| operation_matches(o, facts));
-    from && to && rule.when.iter().all(|c| condition_matches(c, facts))
+    (rule.from.is_empty() || rule.from.iter().any(|s| source_matches(s, facts)))
+        && (rule.to.is_empty() || rule.to.iter().any(|o| operation_matches(o, facts)))
+        && rule.when.iter().all(|c| condition_matches(c, facts))
 }
 
 /// Whether the rule names a field only HTTP requests have.
