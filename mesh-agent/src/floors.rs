@@ -33,6 +33,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("lb", 5),
     ("routing", 5),
     ("ratelimit", 5),
+    ("authz", 5),
     // 6-7: sinks.
     ("spans", 6),
     ("access_log", 6),
@@ -57,6 +58,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("admin_socket", 10),
     ("admin_client", 10),
     ("check", 10),
+    ("authz_check", 10),
     ("config", 10),
     ("lifecycle", 10),
     ("dns", 10),

@@ -3,6 +3,7 @@
 //! pooled upstream connection.
 
 pub mod answer;
+mod authz;
 mod balance;
 mod body;
 mod cluster_target;
@@ -62,6 +63,8 @@ pub struct HttpInputs {
     pub drain: crate::drain::Drain,
     /// The header-read and idle timeouts of downstream connections.
     pub downstream: DownstreamTimeouts,
+    /// AuthorizationPolicies, decided at the destination (HTTP requests and TCP connections).
+    pub authz: crate::authz::Authorizer,
 }
 
 /// What routing, faults, mirroring and load balancing share across connections.
@@ -94,6 +97,7 @@ impl HttpInputs {
             },
             drain: crate::drain::Drain::default(),
             downstream: DownstreamTimeouts::default(),
+            authz: crate::authz::Authorizer::register(registry),
         })
     }
 }

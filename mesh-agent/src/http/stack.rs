@@ -6,6 +6,7 @@ use hyper::{Request, Response};
 use tower::util::BoxCloneSyncService;
 use tower::ServiceBuilder;
 
+use super::authz::AuthzLayer;
 use super::balance::BalanceLayer;
 use super::body::{boxed, Body};
 use super::fault::FaultLayer;
@@ -33,7 +34,7 @@ pub type RequestStack = BoxCloneSyncService<Request<Body>, Response<Body>, Infal
 /// requests leave through `pool`.
 ///
 /// The order, outer to inner (slots not built yet in brackets, where they will go):
-/// telemetry → error-to-response → route → [authorization] → rate limit → fault → mirror →
+/// telemetry → error-to-response → route → authorization → rate limit → fault → mirror →
 /// destination (the request's resilience context) → timeout → retry → balancer →
 /// circuit breaker → outlier report → pool.
 pub fn request_stack(
@@ -67,6 +68,7 @@ pub fn request_stack(
         &peers,
         direction,
     );
+    let authz = AuthzLayer::new(&inputs.authz, config.clone(), &peers, direction);
     let stack = ServiceBuilder::new()
         // Outermost, so every request is counted once, local replies and their flags included.
         .layer(TelemetryLayer::new(
@@ -79,6 +81,9 @@ pub fn request_stack(
         .layer(RescueLayer)
         // Matches once; every layer below reads its slice of the chosen route.
         .layer(RouteLayer::new(config, direction).for_client(client))
+        // Inbound only, once the request is known to be for the app; a denial never reaches
+        // a fault, a mirror or the app.
+        .layer(authz)
         // Below the route (a route's limit and descriptors need it); refusals reach nothing below.
         .layer(rate_limit)
         // After the route (its rule holds the fault); aborts never reach a mirror or upstream.

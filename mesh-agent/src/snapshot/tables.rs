@@ -143,4 +143,5 @@ pub(crate) fn add_policies(snapshot: &mut Snapshot, accepted: &AcceptedMap) {
             _ => {}
         }
     }
+    snapshot.authz = super::authz::compile_all(&snapshot.authorization);
 }

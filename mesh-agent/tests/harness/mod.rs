@@ -11,6 +11,8 @@
 //! - [`web`]: the `web` Service over upstream pods behind the outbound proxy of `sleep-0`.
 //! - [`hbone`]: an HBONE client and server written from the protocol alone.
 //! - [`gateway`]: the ingress gateway in front of upstream pods.
+//! - [`inbound`]: a pod's inbound request stack called directly (no `sk_lookup` in-process),
+//!   with the client's address and proven identity a test chooses.
 //! - [`metrics`]: reading the Prometheus registry text.
 //! - [`certificates`]: a test CA and the workload certificates a node's manager would hold.
 //! - [`client`]: answers as a client reads them (hyper, or raw HTTP/1.1 text).
@@ -32,6 +34,7 @@ pub mod fake_api;
 pub mod fake_discovery;
 pub mod gateway;
 pub mod hbone;
+pub mod inbound;
 pub mod metrics;
 pub mod namespaced;
 pub mod proxy;
