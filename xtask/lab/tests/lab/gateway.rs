@@ -2,8 +2,9 @@
 //! every node) calls `http://node-1/` with `Host: shop.example.com`; node-1's agent serves the
 //! Gateway's port, routes to the frontend (on node-2) by the VirtualService bound to the
 //! Gateway, and the frontend's own call to the backend follows the backend's VirtualService
-//! (subset v2 only). Then HTTPS: a certificate made here with the openssl CLI, put in a Secret
-//! the Gateway's `credentialName` names, checked with `curl --resolve … --cacert …`.
+//! (subset v2 only). Then HTTPS: a certificate made here with the openssl CLI, put in the Secret
+//! the Gateway's `credentialName` names — in `istio-system`, the gateway workload's namespace —
+//! checked with `curl --resolve … --cacert …`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -94,7 +95,7 @@ fn https_yaml(host: &str, crt: &Path, key: &Path) -> String {
             .collect::<String>()
     };
     format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {{name: shop-cert, namespace: shop}}\n\
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: shop-cert, namespace: istio-system}}\n\
          type: kubernetes.io/tls\nstringData:\n  tls.crt: |\n{}  tls.key: |\n{}---\n\
          apiVersion: networking.istio.io/v1\nkind: Gateway\n\
          metadata: {{name: web, namespace: shop}}\nspec:\n  selector: {{istio: ingressgateway}}\n\
