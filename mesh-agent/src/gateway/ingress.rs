@@ -15,7 +15,7 @@ use super::selection::{GatewayLabels, GatewayPlan, PortPlan, PortProtocol};
 use super::tls;
 use crate::http::{HttpInputs, Pool};
 use crate::net::Netns;
-use crate::net::UpstreamSockets;
+use crate::net::{NodeLocalGuard, UpstreamSockets};
 use crate::pipeline::ConfigState;
 use crate::snapshot::Snapshot;
 
@@ -30,6 +30,8 @@ pub struct GatewayInputs {
     pub http: Arc<HttpInputs>,
     /// How upstream connections are opened.
     pub sockets: UpstreamSockets,
+    /// What every upstream connection is checked against first: never node-local.
+    pub node_local: Arc<NodeLocalGuard>,
     /// The agent's gateway labels, matched against Gateway selectors.
     pub labels: GatewayLabels,
     /// The address the ports are opened on (`0.0.0.0`: the node's every address).
@@ -71,7 +73,8 @@ impl Drop for OpenPort {
 impl IngressGateway {
     /// A gateway with no port open yet; upstream connections leave from the agent's netns.
     pub fn new(inputs: GatewayInputs) -> std::io::Result<Self> {
-        let pool = Pool::new(Netns::current()?, inputs.sockets);
+        let guard = Some(inputs.node_local);
+        let pool = Pool::guarded(Netns::current()?, inputs.sockets, guard);
         let shared = GatewayShared {
             config: inputs.config,
             http: inputs.http,

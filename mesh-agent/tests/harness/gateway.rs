@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mesh_agent::gateway::{GatewayInputs, GatewayLabels, IngressGateway};
 use mesh_agent::http::{HttpInputs, DEFAULT_DETECT_WINDOW};
-use mesh_agent::net::UpstreamSockets;
+use mesh_agent::net::{NodeLocalGuard, UpstreamSockets};
 use mesh_agent::pipeline::ConfigState;
 use prometheus_client::registry::Registry;
 use tokio::net::{TcpListener, TcpStream};
@@ -52,7 +52,11 @@ impl Gateway {
         let config = ConfigState::default();
         apply(&config, &cluster_yaml(pod_port, &mesh_yaml(pod_port)));
         let mut registry = Registry::default();
+        // The upstream pods live on loopback here; every other node-local address is refused.
+        let exempt = pods.iter().map(|(ip, _)| ip.parse().unwrap()).collect();
+        let node_local = NodeLocalGuard::register(&mut registry, exempt);
         let inputs = GatewayInputs {
+            node_local: std::sync::Arc::new(node_local),
             config: config.clone(),
             http: HttpInputs::register(&mut registry, DEFAULT_DETECT_WINDOW),
             sockets: UpstreamSockets {

@@ -11,6 +11,7 @@ mod drain;
 mod drain_shutdown;
 mod enroll_api;
 mod enroll_cli;
+mod gateway_hardening;
 mod gateway_http;
 mod gateway_https;
 mod hop_by_hop;

@@ -1,8 +1,9 @@
 //! Opens upstream connections for the pool: inside the pod's netns, marked, within the
 //! destination's `tcp.connectTimeout` (else the agent's), each holding a place under the
-//! destination's node-wide `tcp.maxConnections`.
+//! destination's node-wide `tcp.maxConnections`; a gateway's never to a node-local address.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use super::connection::UpstreamConnection;
 use crate::errors::BoxError;
 use crate::net::connect;
 use crate::net::Netns;
-use crate::net::UpstreamSockets;
+use crate::net::{NodeLocalGuard, UpstreamSockets};
 use crate::resilience::DestinationPool;
 
 /// A hyper connector opening sockets inside one pod's netns for one destination (or for
@@ -25,6 +26,8 @@ pub(super) struct PodConnector {
     netns: Netns,
     sockets: UpstreamSockets,
     limits: Option<DestinationPool>,
+    /// The gateway's: node-local destinations refused.
+    guard: Option<Arc<NodeLocalGuard>>,
     /// Set for HTTP/2 clients: the endpoint dialled whatever the request's authority says.
     endpoint: Option<SocketAddr>,
 }
@@ -35,6 +38,7 @@ impl PodConnector {
         netns: Netns,
         sockets: UpstreamSockets,
         limits: Option<DestinationPool>,
+        guard: Option<Arc<NodeLocalGuard>>,
     ) -> Self {
         let sockets =
             sockets.with_connect_timeout(limits.as_ref().and_then(|l| l.policy().connect_timeout));
@@ -42,6 +46,7 @@ impl PodConnector {
             netns,
             sockets,
             limits,
+            guard,
             endpoint: None,
         }
     }
@@ -70,6 +75,9 @@ impl PodConnector {
             Some(endpoint) => endpoint,
             None => endpoint_of(&uri)?,
         };
+        if let Some(guard) = &self.guard {
+            guard.check(addr.ip())?;
+        }
         let place = match &self.limits {
             Some(limits) => Some(
                 limits

@@ -24,7 +24,7 @@ use tower::Service;
 use super::body::Body;
 use crate::errors::BoxError;
 use crate::net::Netns;
-use crate::net::UpstreamSockets;
+use crate::net::{NodeLocalGuard, UpstreamSockets};
 use crate::resilience::breaker::Destination;
 use crate::resilience::DestinationPool;
 use connector::PodConnector;
@@ -38,6 +38,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Pool {
     netns: Netns,
     sockets: UpstreamSockets,
+    guard: Option<Arc<NodeLocalGuard>>,
     unconfigured: Clients,
     destinations: Arc<Mutex<HashMap<Destination, (DestinationPool, Clients)>>>,
 }
@@ -92,10 +93,20 @@ impl Clients {
 impl Pool {
     /// Pools whose connections are opened inside `netns` with `sockets`' settings.
     pub fn new(netns: Netns, sockets: UpstreamSockets) -> Self {
-        let connector = PodConnector::new(netns.clone(), sockets.clone(), None);
+        Self::guarded(netns, sockets, None)
+    }
+
+    /// Pools whose connections `guard` checks first (a gateway's: never node-local).
+    pub fn guarded(
+        netns: Netns,
+        sockets: UpstreamSockets,
+        guard: Option<Arc<NodeLocalGuard>>,
+    ) -> Self {
+        let connector = PodConnector::new(netns.clone(), sockets.clone(), None, guard.clone());
         Self {
             netns,
             sockets,
+            guard,
             unconfigured: Clients::new(connector),
             destinations: Arc::default(),
         }
@@ -118,6 +129,7 @@ impl Pool {
             self.netns.clone(),
             self.sockets.clone(),
             Some(limits.clone()),
+            self.guard.clone(),
         );
         let clients = Clients::new(connector);
         let entry = (limits.clone(), clients.clone());
