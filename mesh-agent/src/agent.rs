@@ -230,6 +230,7 @@ fn gateway_inputs(
         sockets: inputs.sockets.clone(),
         labels: config.gateway_labels.clone(),
         address: std::net::Ipv4Addr::UNSPECIFIED.into(),
+        timeouts: crate::gateway::GatewayTimeouts::default(),
     }
 }
 

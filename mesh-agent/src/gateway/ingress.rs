@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::listener::{GatewayListener, GatewayShared, PortState};
 use super::selection::{GatewayLabels, GatewayPlan, PortPlan, PortProtocol};
+use super::timeouts::GatewayTimeouts;
 use super::tls;
 use crate::http::{HttpInputs, Pool};
 use crate::net::Netns;
@@ -36,6 +37,8 @@ pub struct GatewayInputs {
     pub labels: GatewayLabels,
     /// The address the ports are opened on (`0.0.0.0`: the node's every address).
     pub address: IpAddr,
+    /// The TLS handshake and request-header limits of every port.
+    pub timeouts: GatewayTimeouts,
 }
 
 /// The ingress gateway of this node: one listener per port of the Gateways that select it.
@@ -80,6 +83,7 @@ impl IngressGateway {
             http: inputs.http,
             pool,
             labels: inputs.labels.clone(),
+            timeouts: inputs.timeouts,
         };
         Ok(Self {
             labels: inputs.labels,

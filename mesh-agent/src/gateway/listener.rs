@@ -19,6 +19,7 @@ use tower::ServiceExt;
 use super::hosts::{best_match, normalized};
 use super::identity::gateway_workload;
 use super::selection::{GatewayLabels, PortPlan};
+use super::timeouts::GatewayTimeouts;
 use crate::facts::Reporter;
 use crate::http::{boxed, request_stack, Direction, GatewayBinding, HttpInputs, Peers, Pool};
 use crate::net::Netns;
@@ -43,6 +44,8 @@ pub struct GatewayShared {
     pub pool: Pool,
     /// The agent's gateway labels: the gateway's identity in telemetry ([`gateway_workload`]).
     pub labels: GatewayLabels,
+    /// The TLS handshake and request-header limits.
+    pub timeouts: GatewayTimeouts,
 }
 
 /// The listener of one gateway port.
@@ -108,10 +111,14 @@ async fn serve_connection(
     let tls = state.load().tls.clone();
     match tls {
         None => serve_http(stream, peer, local, state, shared).await,
-        Some(acceptor) => match acceptor.accept(stream).await {
-            Ok(tls) => serve_http(tls, peer, local, state, shared).await,
-            Err(error) => tracing::debug!(%error, %peer, "gateway TLS handshake failed"),
-        },
+        Some(acceptor) => {
+            let limit = shared.timeouts.tls_handshake;
+            match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => serve_http(tls, peer, local, state, shared).await,
+                Ok(Err(error)) => tracing::debug!(%error, %peer, "gateway TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, ?limit, "gateway TLS handshake timed out"),
+            }
+        }
     }
 }
 
@@ -144,7 +151,9 @@ async fn serve_http<IO>(
         stack.clone().oneshot(request)
     });
     let drain = shared.http.drain.clone();
-    if let Err(error) = crate::http::serve_drained(TokioIo::new(io), service, &drain).await {
+    let server = shared.timeouts.server();
+    let served = crate::http::serve_drained_with(server, TokioIo::new(io), service, &drain);
+    if let Err(error) = served.await {
         tracing::debug!(%error, "gateway connection ended with an error");
     }
 }

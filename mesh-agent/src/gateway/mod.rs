@@ -8,6 +8,7 @@ mod identity;
 mod ingress;
 mod listener;
 mod selection;
+mod timeouts;
 mod tls;
 
 #[cfg(test)]
@@ -20,4 +21,5 @@ pub use selection::{
     BadGatewayLabel, BoundServer, GatewayLabels, GatewayPlan, PortPlan, PortProtocol,
     DEFAULT_GATEWAY_LABELS,
 };
+pub use timeouts::{GatewayTimeouts, REQUEST_HEADERS_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
 pub use tls::{CredentialError, ServerCertificates};

@@ -33,7 +33,7 @@ pub use pool::Pool;
 pub use rescue::{local_reply, status_and_flags};
 pub use resilient::Resilience;
 pub use route::{Direction, GatewayBinding, RouteClient};
-pub use server::{serve, serve_drained};
+pub use server::{serve, serve_drained, serve_drained_with};
 pub use stack::{request_stack, RequestStack};
 pub use target::{Balancer, Passthrough, RouteTarget};
 pub use telemetry::{Observed, Peers};

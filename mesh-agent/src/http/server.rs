@@ -69,7 +69,25 @@ where
     B::Error: Into<Box<dyn Error + Send + Sync>>,
     I: Read + Write + Unpin + Send + 'static,
 {
-    let server = auto::Builder::new(TokioExecutor::new());
+    serve_drained_with(auto::Builder::new(TokioExecutor::new()), io, service, drain).await
+}
+
+/// [`serve_drained`] with `server`'s settings (a gateway's header-read timeout).
+pub async fn serve_drained_with<I, S, B>(
+    server: auto::Builder<TokioExecutor>,
+    io: I,
+    service: S,
+    drain: &Drain,
+) -> Result<(), Box<dyn Error + Send + Sync>>
+where
+    S: Service<Request<Incoming>, Response = Response<B>>,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn Error + Send + Sync>> + Send + 'static,
+    B: HttpBody + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn Error + Send + Sync>>,
+    I: Read + Write + Unpin + Send + 'static,
+{
     let http2 = Arc::new(AtomicBool::new(false));
     let service = CloseWhenDraining {
         service,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use mesh_agent::gateway::{GatewayInputs, GatewayLabels, IngressGateway};
+use mesh_agent::gateway::{GatewayInputs, GatewayLabels, GatewayTimeouts, IngressGateway};
 use mesh_agent::http::{HttpInputs, DEFAULT_DETECT_WINDOW};
 use mesh_agent::net::{NodeLocalGuard, UpstreamSockets};
 use mesh_agent::pipeline::ConfigState;
@@ -16,6 +16,12 @@ use tokio::net::{TcpListener, TcpStream};
 use super::client::{get_over, Answer};
 use super::config::{apply, pod, service};
 use super::upstream::healthy_on_one_port;
+
+/// The gateway's limits here: short, so the tests of slow clients end quickly.
+pub const TIMEOUTS: GatewayTimeouts = GatewayTimeouts {
+    tls_handshake: Duration::from_millis(500),
+    request_headers: Duration::from_millis(500),
+};
 
 /// A gateway under test and what it reads.
 pub struct Gateway {
@@ -64,6 +70,7 @@ impl Gateway {
             },
             labels: GatewayLabels::default(),
             address: [127, 0, 0, 1].into(),
+            timeouts: TIMEOUTS,
         };
         let mut gateway = IngressGateway::new(inputs).unwrap();
         gateway.reconcile().await;

@@ -1,8 +1,15 @@
 //! The ingress gateway hardened, in-process on loopback: its upstream connections never reach a
-//! node-local address (refused `UF`, logged and counted, the upstream never dialled).
+//! node-local address (refused `UF`, logged and counted, the upstream never dialled); a client
+//! slow to finish the TLS handshake or a request's headers is cut off.
 
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::gateway_https::{certificate, https_server, secret, to_frontend};
 use crate::harness::config::{gateway, http_server, pod, service, virtual_service};
-use crate::harness::gateway::{free_port, Gateway};
+use crate::harness::gateway::{free_port, Gateway, TIMEOUTS};
 use crate::harness::metrics::has_sample;
 use crate::harness::upstream::Upstream;
 
@@ -37,4 +44,50 @@ async fn a_gateway_route_to_a_loopback_endpoint_is_refused_and_counted() {
         has_sample(&metrics, "istio_requests_total", &flagged, 1),
         "{metrics}"
     );
+}
+
+/// Whether the gateway closes `stream` (EOF or reset) within twice `limit`, whatever it sent.
+async fn closed_within(mut stream: TcpStream, limit: Duration) -> bool {
+    let mut sink = Vec::new();
+    let read = tokio::time::timeout(limit * 2, stream.read_to_end(&mut sink)).await;
+    read.is_ok()
+}
+
+#[tokio::test]
+async fn a_client_slow_to_send_its_request_headers_is_cut_off() {
+    let port = free_port().await;
+    let h = Gateway::new(|_| {
+        gateway(INGRESS, &http_server(port, "[\"*\"]"))
+            + &virtual_service("in", "[\"*\"]", "[web]", to_frontend_rules())
+    })
+    .await;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: shop")
+        .await
+        .unwrap();
+    assert!(closed_within(stream, TIMEOUTS.request_headers).await);
+    // A prompt client is served as before.
+    assert_eq!(h.get(port, "shop.example.com", "/").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_the_tls_handshake_is_cut_off() {
+    let port = free_port().await;
+    let (crt, key, _) = certificate("shop.example.com");
+    let _h = Gateway::new(|_| {
+        secret("shop-cert", &crt, &key)
+            + &gateway(
+                INGRESS,
+                &https_server(port, "shop.example.com", "shop-cert"),
+            )
+            + &to_frontend("[shop.example.com]")
+    })
+    .await;
+    let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    assert!(closed_within(stream, TIMEOUTS.tls_handshake).await);
+}
+
+fn to_frontend_rules() -> &'static str {
+    "  - route: [{destination: {host: frontend}}]\n"
 }

@@ -18,7 +18,7 @@ use crate::harness::config::{gateway, virtual_service};
 use crate::harness::gateway::{free_port, Gateway};
 
 /// A self-signed certificate for `host`: (certificate PEM, key PEM, certificate DER).
-fn certificate(host: &str) -> (String, String, CertificateDer<'static>) {
+pub(crate) fn certificate(host: &str) -> (String, String, CertificateDer<'static>) {
     let made = rcgen::generate_simple_self_signed(vec![host.to_string()]).unwrap();
     let der = made.cert.der().clone();
     (made.cert.pem(), made.key_pair.serialize_pem(), der)
@@ -26,7 +26,7 @@ fn certificate(host: &str) -> (String, String, CertificateDer<'static>) {
 
 /// A `kubernetes.io/tls` Secret `istio-system/<name>` (the gateway workload's namespace)
 /// holding `crt` and `key` (base64 `data`).
-fn secret(name: &str, crt: &str, key: &str) -> String {
+pub(crate) fn secret(name: &str, crt: &str, key: &str) -> String {
     secret_in("istio-system", name, crt, key)
 }
 
@@ -41,7 +41,7 @@ fn secret_in(namespace: &str, name: &str, crt: &str, key: &str) -> String {
     )
 }
 
-fn https_server(port: u16, host: &str, credential: &str) -> String {
+pub(crate) fn https_server(port: u16, host: &str, credential: &str) -> String {
     format!(
         "  - port: {{number: {port}, name: https-{host}, protocol: HTTPS}}\n    hosts: [{host}]\n\
          \x20   tls: {{mode: SIMPLE, credentialName: {credential}}}\n"
@@ -49,7 +49,7 @@ fn https_server(port: u16, host: &str, credential: &str) -> String {
 }
 
 /// Connects to gateway `port` with SNI `host`, trusting only `trusted`, offering `alpn`.
-async fn connect_tls(
+pub(crate) async fn connect_tls(
     port: u16,
     host: &str,
     trusted: &CertificateDer<'static>,
@@ -71,7 +71,7 @@ async fn connect_tls(
         .await
 }
 
-fn to_frontend(hosts: &str) -> String {
+pub(crate) fn to_frontend(hosts: &str) -> String {
     let rules = "  - route: [{destination: {host: frontend}}]\n";
     virtual_service("front", hosts, "[web]", rules)
 }
