@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use prometheus_client::registry::Registry;
 
-pub use body::{boxed, Body};
+pub use body::{boxed, full, Body};
 pub use metrics::{HttpLabels, HttpMetrics, RequestOutcome};
 pub use pool::Pool;
 pub use rescue::{local_reply, status_and_flags};

@@ -1,14 +1,21 @@
 //! The ingress gateway hardened, in-process on loopback: its upstream connections never reach a
 //! node-local address (refused `UF`, logged and counted, the upstream never dialled); a client
-//! slow to finish the TLS handshake or a request's headers is cut off.
+//! slow to finish the TLS handshake or a request's headers is cut off; headers from outside are
+//! taken per `gatewayTopology.numTrustedProxies`; a Host another server serves than the SNI's
+//! is answered 421.
 
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::gateway_https::{certificate, https_server, secret, to_frontend};
-use crate::harness::config::{gateway, http_server, pod, service, virtual_service};
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper::Request;
+
+use super::gateway_https::{certificate, connect_tls, https_server, secret, to_frontend};
+use crate::harness::client::{get_over, send_over, Answer};
+use crate::harness::config::{gateway, http_server, mesh_config, pod, service, virtual_service};
 use crate::harness::gateway::{free_port, Gateway, TIMEOUTS};
 use crate::harness::metrics::has_sample;
 use crate::harness::upstream::Upstream;
@@ -90,4 +97,99 @@ async fn a_client_that_never_finishes_the_tls_handshake_is_cut_off() {
 
 fn to_frontend_rules() -> &'static str {
     "  - route: [{destination: {host: frontend}}]\n"
+}
+
+/// `GET /` to plain gateway `port` with `headers`.
+async fn get_with(port: u16, headers: &[(&str, &str)]) -> Answer {
+    let mut request = Request::get("/").header("host", "shop.example.com");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    send_over(stream, request.body(Empty::<Bytes>::new()).unwrap()).await
+}
+
+fn echoed<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
+    let name = format!("echo-{name}");
+    answer
+        .headers
+        .get(name.as_str())
+        .and_then(|v| v.to_str().ok())
+}
+
+const OUTSIDE: [(&str, &str); 4] = [
+    ("x-forwarded-for", "198.51.100.1, 10.0.0.9"),
+    ("x-request-id", "picked-by-the-client"),
+    ("x-b3-sampled", "1"),
+    ("x-envoy-force-trace", "true"),
+];
+
+#[tokio::test]
+async fn headers_from_outside_are_not_trusted_by_default() {
+    let port = free_port().await;
+    let _h = Gateway::new(|_| {
+        gateway(INGRESS, &http_server(port, "[\"*\"]"))
+            + &virtual_service("in", "[\"*\"]", "[web]", to_frontend_rules())
+    })
+    .await;
+    let answer = get_with(port, &OUTSIDE).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        echoed(&answer, "x-forwarded-for"),
+        Some("198.51.100.1, 10.0.0.9, 127.0.0.1")
+    );
+    assert_eq!(
+        echoed(&answer, "x-envoy-external-address"),
+        Some("127.0.0.1")
+    );
+    assert_eq!(echoed(&answer, "x-forwarded-proto"), Some("http"));
+    let id = echoed(&answer, "x-request-id");
+    assert!(id.is_some_and(|id| id != "picked-by-the-client"), "{id:?}");
+    assert_eq!(echoed(&answer, "x-envoy-force-trace"), None);
+    assert_eq!(echoed(&answer, "x-b3-sampled"), None);
+}
+
+#[tokio::test]
+async fn trusted_proxies_in_front_name_the_client_and_keep_the_request_id() {
+    let port = free_port().await;
+    let _h = Gateway::new(|_| {
+        mesh_config("defaultConfig:\n  gatewayTopology: {numTrustedProxies: 2}\n")
+            + "---\n"
+            + &gateway(INGRESS, &http_server(port, "[\"*\"]"))
+            + &virtual_service("in", "[\"*\"]", "[web]", to_frontend_rules())
+    })
+    .await;
+    let answer = get_with(port, &OUTSIDE).await;
+    assert_eq!(
+        echoed(&answer, "x-envoy-external-address"),
+        Some("198.51.100.1")
+    );
+    assert_eq!(
+        echoed(&answer, "x-request-id"),
+        Some("picked-by-the-client")
+    );
+    assert_eq!(echoed(&answer, "x-envoy-force-trace"), None);
+}
+
+#[tokio::test]
+async fn a_host_that_another_server_serves_than_the_sni_is_misdirected() {
+    let port = free_port().await;
+    let (a_crt, a_key, a_der) = certificate("a.example.com");
+    let (b_crt, b_key, _) = certificate("b.example.com");
+    let _h = Gateway::new(|_| {
+        let servers = https_server(port, "a.example.com", "a-cert")
+            + &https_server(port, "b.example.com", "b-cert");
+        secret("a-cert", &a_crt, &a_key)
+            + &secret("b-cert", &b_crt, &b_key)
+            + &gateway(INGRESS, &servers)
+            + &to_frontend("[a.example.com, b.example.com]")
+    })
+    .await;
+    let tls = connect_tls(port, "a.example.com", &a_der, &[b"http/1.1"]).await;
+    let answer = get_over(tls.unwrap(), "b.example.com", "/").await;
+    assert_eq!(answer.status, 421, "{answer:?}");
+    let tls = connect_tls(port, "a.example.com", &a_der, &[b"http/1.1"]).await;
+    let answer = get_over(tls.unwrap(), "a.example.com:443", "/").await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(echoed(&answer, "x-forwarded-proto"), Some("https"));
 }
