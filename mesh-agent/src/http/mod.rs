@@ -29,7 +29,7 @@ use prometheus_client::registry::Registry;
 
 pub use body::{boxed, full, Body};
 pub use metrics::{HttpLabels, HttpMetrics, RequestOutcome};
-pub use pool::Pool;
+pub use pool::{Origination, OriginationError, Originations, Pool};
 pub use rescue::{local_reply, status_and_flags};
 pub use resilient::Resilience;
 pub use route::{Direction, GatewayBinding, RouteClient};

@@ -1,7 +1,8 @@
 //! The resilience slot of the stack: the destination layer, below the mirror, puts a request's
 //! route `timeout`, retry policy and its destination's pool accounting and outlier detector in
 //! its extensions, where the timeout, retry, balancer, circuit-breaker and outlier layers below
-//! read them. Destinations (host + subset) share their accounting across the node.
+//! read them, and its TLS origination, which the pool reads. Destinations (host + subset) share
+//! their accounting across the node.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,7 @@ use prometheus_client::registry::Registry;
 use tower::{Layer, Service, ServiceExt};
 
 use super::body::Body;
+use super::pool::Originations;
 use super::target::RouteTarget;
 use crate::errors::BoxError;
 use crate::lb::ip_endpoints;
@@ -23,7 +25,7 @@ use crate::resilience::retry::RetryMetrics;
 use crate::resilience::timeout::RouteDeadline;
 use crate::resilience::{OutlierDetector, RetryPolicy};
 use crate::routing::MatchedRule;
-use crate::snapshot::Cluster;
+use crate::snapshot::{Cluster, Snapshot};
 
 /// Every destination's live resilience state on this node. Cheap to clone.
 #[derive(Clone, Debug, Default)]
@@ -34,6 +36,8 @@ pub struct Resilience {
     pub outlier_metrics: OutlierMetrics,
     /// `mesh_retries_*`.
     pub retry_metrics: RetryMetrics,
+    /// Each destination's TLS origination (DestinationRule `tls`).
+    originations: Originations,
 }
 
 impl Resilience {
@@ -99,7 +103,8 @@ impl Resilience {
     }
 
     /// Puts the request's resilience context in its extensions.
-    fn prepare(&self, request: &mut Request<Body>, mesh_retry: &crate::resources::Retry) {
+    fn prepare(&self, request: &mut Request<Body>, snapshot: &Snapshot, generation: u64) {
+        let mesh_retry = &snapshot.mesh.default_http_retry_policy;
         let target = request.extensions().get::<RouteTarget>();
         let cluster = target.and_then(|t| t.balancer.cluster().cloned());
         let upstream = target.map_or(UpstreamProtocol::Http1, |t| t.upstream);
@@ -128,6 +133,9 @@ impl Resilience {
         }
         if let Some(detector) = self.detector(&cluster) {
             extensions.insert(detector);
+        }
+        if let Some(origination) = self.originations.get(&cluster, snapshot, generation) {
+            extensions.insert(origination);
         }
     }
 }
@@ -177,9 +185,11 @@ where
     }
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        let generation = self.layer.config.generation();
         let snapshot = self.layer.config.snapshot();
-        let mesh_retry = &snapshot.mesh.default_http_retry_policy;
-        self.layer.resilience.prepare(&mut request, mesh_retry);
+        self.layer
+            .resilience
+            .prepare(&mut request, &snapshot, generation);
         Box::pin(self.inner.clone().oneshot(request))
     }
 }

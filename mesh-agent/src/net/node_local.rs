@@ -105,7 +105,10 @@ impl NodeLocalGuard {
 
     /// The node's interface addresses, read again once [`NODE_ADDRESSES_TTL`] has passed.
     fn node_addresses(&self) -> Vec<IpAddr> {
-        let mut cached = self.node_addresses.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cached = self
+            .node_addresses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some((read, addresses)) = cached.as_ref() {
             if read.elapsed() < NODE_ADDRESSES_TTL {
                 return addresses.clone();

@@ -17,6 +17,7 @@ mod gateway_https;
 mod hop_by_hop;
 mod http;
 mod inbound;
+mod origination;
 mod outbound;
 mod pool_limits;
 mod resilience;

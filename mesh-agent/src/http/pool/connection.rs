@@ -15,6 +15,7 @@ use hyper_util::client::legacy::connect::{Connected, Connection};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
+use tokio_rustls::client::TlsStream;
 
 use crate::resilience::breaker::limits::ConnectionPermit;
 use crate::resilience::ConnectionPoolPolicy;
@@ -70,9 +71,15 @@ impl Drop for InFlight {
     }
 }
 
+/// The bytes of an upstream connection: plain, or TLS the agent originates.
+pub(super) enum UpstreamStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
 /// An upstream socket with its use, its deadline and its `maxConnections` place.
 pub(super) struct UpstreamConnection {
-    stream: TcpStream,
+    stream: UpstreamStream,
     usage: ConnectionUse,
     deadline: Option<Pin<Box<Sleep>>>,
     _place: Option<ConnectionPermit>,
@@ -81,7 +88,7 @@ pub(super) struct UpstreamConnection {
 impl UpstreamConnection {
     /// `stream`, closed once `max_duration` has passed and nothing is in flight.
     pub(super) fn new(
-        stream: TcpStream,
+        stream: UpstreamStream,
         place: Option<ConnectionPermit>,
         max_duration: Option<Duration>,
     ) -> Self {
@@ -122,7 +129,10 @@ impl AsyncRead for UpstreamConnection {
             tracing::debug!("upstream connection reached maxConnectionDuration; closing");
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        match &mut self.stream {
+            UpstreamStream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            UpstreamStream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+        }
     }
 }
 
@@ -132,7 +142,10 @@ impl AsyncWrite for UpstreamConnection {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        match &mut self.stream {
+            UpstreamStream::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            UpstreamStream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+        }
     }
 
     fn poll_write_vectored(
@@ -140,18 +153,30 @@ impl AsyncWrite for UpstreamConnection {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        match &mut self.stream {
+            UpstreamStream::Plain(tcp) => Pin::new(tcp).poll_write_vectored(cx, bufs),
+            UpstreamStream::Tls(tls) => Pin::new(tls.as_mut()).poll_write_vectored(cx, bufs),
+        }
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+        match &self.stream {
+            UpstreamStream::Plain(tcp) => tcp.is_write_vectored(),
+            UpstreamStream::Tls(tls) => tls.is_write_vectored(),
+        }
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        match &mut self.stream {
+            UpstreamStream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            UpstreamStream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+        }
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
+        match &mut self.stream {
+            UpstreamStream::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            UpstreamStream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Opens upstream connections for the pool: inside the pod's netns, marked, within the
 //! destination's `tcp.connectTimeout` (else the agent's), each holding a place under the
-//! destination's node-wide `tcp.maxConnections`; a gateway's never to a node-local address.
+//! destination's node-wide `tcp.maxConnections`; a gateway's never to a node-local address;
+//! speaking TLS when the destination's DestinationRule originates it (`origination.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,9 +11,11 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use hyper::Uri;
 use hyper_util::rt::TokioIo;
+use tokio_rustls::TlsConnector;
 use tower::Service;
 
-use super::connection::UpstreamConnection;
+use super::connection::{UpstreamConnection, UpstreamStream};
+use super::origination::Origination;
 use crate::errors::BoxError;
 use crate::net::connect;
 use crate::net::Netns;
@@ -28,6 +31,8 @@ pub(super) struct PodConnector {
     limits: Option<DestinationPool>,
     /// The gateway's: node-local destinations refused.
     guard: Option<Arc<NodeLocalGuard>>,
+    /// The TLS spoken to the endpoints, when the destination originates it.
+    origination: Option<Arc<Origination>>,
     /// Set for HTTP/2 clients: the endpoint dialled whatever the request's authority says.
     endpoint: Option<SocketAddr>,
 }
@@ -47,6 +52,7 @@ impl PodConnector {
             sockets,
             limits,
             guard,
+            origination: None,
             endpoint: None,
         }
     }
@@ -57,6 +63,14 @@ impl PodConnector {
         Self {
             endpoint: Some(endpoint),
             ..self.clone()
+        }
+    }
+
+    /// The same connector speaking TLS as `origination` says.
+    pub(super) fn originating(self, origination: Arc<Origination>) -> Self {
+        Self {
+            origination: Some(origination),
+            ..self
         }
     }
 
@@ -87,12 +101,34 @@ impl PodConnector {
             None => None,
         };
         let stream = connect(&self.netns, addr, &self.sockets).await?;
+        let stream = match &self.origination {
+            None => UpstreamStream::Plain(stream),
+            Some(origination) => self.handshake(origination, stream).await?,
+        };
         let max_duration = self
             .limits
             .as_ref()
             .and_then(|l| l.policy().max_connection_duration);
         let connection = UpstreamConnection::new(stream, place, max_duration);
         Ok(TokioIo::new(connection))
+    }
+}
+
+impl PodConnector {
+    /// TLS over `stream` as `origination` says, within the connect timeout; ALPN `h2` for
+    /// HTTP/2 clients (pinned to an endpoint), `http/1.1` otherwise.
+    async fn handshake(
+        &self,
+        origination: &Origination,
+        stream: tokio::net::TcpStream,
+    ) -> Result<UpstreamStream, BoxError> {
+        let (name, config) = origination.client(self.endpoint.is_some())?;
+        let connecting = TlsConnector::from(config).connect(name, stream);
+        let limit = self.sockets.connect_timeout;
+        let tls = tokio::time::timeout(limit, connecting)
+            .await
+            .map_err(|_| format!("TLS handshake not done within {limit:?}"))??;
+        Ok(UpstreamStream::Tls(Box::new(tls)))
     }
 }
 
