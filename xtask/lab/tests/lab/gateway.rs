@@ -12,10 +12,10 @@ use std::process::{Command, Output};
 use crate::mesh_support::{mesh_lab_of, metrics, sum};
 use crate::support::{has_command, ok, stdout, TestLab};
 
-const VISITOR: (&str, &str) = ("outside", "visitor");
+pub(crate) const VISITOR: (&str, &str) = ("outside", "visitor");
 
 /// A scratch directory, removed when dropped.
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(pub(crate) PathBuf);
 
 impl Drop for Scratch {
     fn drop(&mut self) {
@@ -24,7 +24,7 @@ impl Drop for Scratch {
 }
 
 /// `curl ARGS...` from the external host, retried (bounded) until it answers 2xx.
-fn visitor_curl(lab: &TestLab, args: &[&str]) -> Output {
+pub(crate) fn visitor_curl(lab: &TestLab, args: &[&str]) -> Output {
     let mut argv = vec!["curl", "-sS", "-f", "-m", "5"];
     argv.extend_from_slice(args);
     lab.exec_until_ok(VISITOR.0, VISITOR.1, &argv)
@@ -44,7 +44,7 @@ fn backend_version(out: &Output) -> String {
 }
 
 /// The status code of `GET url` with `Host: host` from the external host.
-fn status_of(lab: &TestLab, host: &str, url: &str) -> String {
+pub(crate) fn status_of(lab: &TestLab, host: &str, url: &str) -> String {
     let host = format!("Host: {host}");
     let argv = [
         "curl",
@@ -63,7 +63,7 @@ fn status_of(lab: &TestLab, host: &str, url: &str) -> String {
 }
 
 /// A self-signed certificate for `host` in `dir`: (`tls.crt`, `tls.key`).
-fn make_certificate(dir: &Path, host: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn make_certificate(dir: &Path, host: &str) -> (PathBuf, PathBuf) {
     let (crt, key) = (dir.join("tls.crt"), dir.join("tls.key"));
     let out = Command::new("openssl")
         .args([
