@@ -1,5 +1,5 @@
 //! `mesh-agent admin`: asks a running agent's admin socket one question (`config-dump`,
-//! `clusters`, `logging [LEVEL]`, `stats`) and hands back the answer.
+//! `clusters`, `logging [LEVEL]`, `stats`, `certs`) and hands back the answer.
 
 use std::path::Path;
 
@@ -24,6 +24,8 @@ pub enum AdminQuery {
     },
     /// The Prometheus text, as `/metrics` serves it.
     Stats,
+    /// The workload certificates held: identity, pods, serial, validity, chain (JSON; no keys).
+    Certs,
 }
 
 impl AdminQuery {
@@ -40,6 +42,7 @@ impl AdminQuery {
                 (Method::POST, format!("/logging?level={level}"))
             }
             Self::Stats => (Method::GET, "/stats/prometheus".into()),
+            Self::Certs => (Method::GET, "/certs".into()),
         }
     }
 }
@@ -96,6 +99,7 @@ mod tests {
             (AdminQuery::ConfigDump, Method::GET, "/config_dump"),
             (AdminQuery::Clusters, Method::GET, "/clusters"),
             (AdminQuery::Stats, Method::GET, "/stats/prometheus"),
+            (AdminQuery::Certs, Method::GET, "/certs"),
             (logging(None), Method::GET, "/logging"),
             (logging(Some("debug")), Method::POST, "/logging?level=debug"),
             (

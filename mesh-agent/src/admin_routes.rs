@@ -1,6 +1,7 @@
 //! The admin endpoints (`127.0.0.1:15000`) that are about the agent itself rather than its
 //! configuration: `/logging` — GET shows the log filter, POST `?level=L` or `?<module>=L`
-//! changes it at run time — and `/stats/prometheus`, the same text as `:15020/metrics`.
+//! changes it at run time —, `/stats/prometheus`, the same text as `:15020/metrics`, and
+//! `/certs`, the workload certificates held (identity, serial, validity, chain; never keys).
 
 use std::sync::Arc;
 
@@ -8,14 +9,17 @@ use hyper::{Method, StatusCode};
 use prometheus_client::registry::Registry;
 
 use crate::admin::{self, Reply, Routes};
+use crate::certs::NodeCertificates;
 use crate::logging::{LogLevels, LoggingError};
 
 const TEXT: &str = "text/plain; charset=utf-8";
+const JSON: &str = "application/json";
 
-/// `/logging` and `/stats/prometheus`.
+/// `/logging`, `/stats/prometheus` and `/certs`.
 pub struct AgentEndpoints {
     metrics: Routes,
     levels: Option<LogLevels>,
+    certificates: Option<Arc<NodeCertificates>>,
 }
 
 impl AgentEndpoints {
@@ -24,7 +28,14 @@ impl AgentEndpoints {
         Self {
             metrics: admin::metrics_routes(registry),
             levels,
+            certificates: None,
         }
+    }
+
+    /// Shows `certificates` at `/certs` (none: the agent has no CA, the list is empty).
+    pub fn with_certificates(mut self, certificates: Option<Arc<NodeCertificates>>) -> Self {
+        self.certificates = certificates;
+        self
     }
 
     /// The reply for `method path?query`, or `None` when the path is not one of these.
@@ -33,8 +44,18 @@ impl AgentEndpoints {
             "/stats/prometheus" if method == Method::GET => Some((self.metrics)("/metrics")),
             "/stats/prometheus" => Some(not_allowed("GET")),
             "/logging" => Some(self.logging(method, query.unwrap_or(""))),
+            "/certs" if method == Method::GET => Some(self.certs()),
+            "/certs" => Some(not_allowed("GET")),
             _ => None,
         }
+    }
+
+    fn certs(&self) -> Reply {
+        let body = serde_json::json!({
+            "ca": self.certificates.is_some(),
+            "certificates": self.certificates.as_ref().map(|c| c.summaries()).unwrap_or_default(),
+        });
+        (StatusCode::OK, JSON, format!("{body:#}\n"))
     }
 
     fn logging(&self, method: &Method, query: &str) -> Reply {
@@ -109,6 +130,17 @@ mod tests {
         assert!(endpoints
             .answer(&Method::GET, "/config_dump", None)
             .is_none());
+    }
+
+    #[test]
+    fn certs_without_a_ca_is_an_empty_list_saying_so() {
+        let (endpoints, _) = endpoints();
+        let (status, kind, body) = endpoints.answer(&Method::GET, "/certs", None).unwrap();
+        assert_eq!((status, kind), (StatusCode::OK, JSON));
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json, serde_json::json!({"ca": false, "certificates": []}));
+        let (status, _, _) = endpoints.answer(&Method::POST, "/certs", None).unwrap();
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::admin::{self, AdminServer, Readiness};
 use crate::admin_routes::AgentEndpoints;
 use crate::attach::start_capture;
 use crate::config::{AgentConfig, ConfigSource};
+use crate::dns::NameLookup;
 use crate::drain::Drain;
 use crate::enroll::{Admission, EnrollServer, Enrollment, EnrollmentSettings, StateDir};
 use crate::lifecycle::{watchdog, Liveness, Supervisor};
@@ -19,7 +20,7 @@ use crate::metrics;
 use crate::net::UpstreamSockets;
 use crate::pipeline::{ConfigMetrics, ConfigState};
 use crate::pods::{EnrolledPods, ListenAddrs};
-use crate::proxy::{ProxyInputs, TcpMetrics};
+use crate::proxy::{ConnectionCaps, ProxyInputs, TcpMetrics};
 use crate::snapshot::LoadSettings;
 use crate::sources::{DirectorySource, KubernetesSource};
 
@@ -39,23 +40,21 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let mut tasks = Supervisor::new(&mut registry);
     let config_state = ConfigState::with_load_settings(LoadSettings {
         access_log_dir: config.access_log_dir.clone(),
+        ..LoadSettings::default()
     });
     start_config(&config, &config_state, &mut registry, &mut tasks).await?;
+    let certificates = crate::certs::settings::start(config.ca.as_ref(), &mut registry);
 
     let capture = start_capture(&config, inheritance.is_some())?;
     metrics::register_ebpf_counters(&mut registry, capture.counters.clone());
 
-    let inputs = Arc::new(ProxyInputs {
-        original_dsts: capture.original_dsts.clone(),
-        config: config_state.clone(),
-        metrics: TcpMetrics::register(&mut registry),
-        sockets: UpstreamSockets {
-            connect_timeout: config.connect_timeout,
-        },
-        on_outbound_accept: capture.accelerate.clone(),
-        local_pods: crate::proxy::LocalPods::new(config.same_node_fast_path),
-        http: crate::http::HttpInputs::register(&mut registry, crate::http::DEFAULT_DETECT_WINDOW),
-    });
+    let inputs = proxy_inputs(
+        &config,
+        &config_state,
+        &capture,
+        certificates.as_ref(),
+        &mut registry,
+    );
     let drain = inputs.http.drain.clone();
     let readiness = Arc::new(readiness(&config_state, &drain, &tasks));
     readiness.set_capture_attached(true);
@@ -69,21 +68,23 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         ListenAddrs::default(),
         &mut registry,
     ));
-    let enrolling = start_enrollment(&config, &pods, &config_state, &mut registry, &mut tasks)?;
+    let enrolling = start_enrollment(
+        &config,
+        &pods,
+        certificates.clone(),
+        &config_state,
+        &mut registry,
+        &mut tasks,
+    )?;
     follow_flows(&mut registry, &capture, &pods, &config_state, &mut tasks);
+    let egress = crate::egress::run(config_state.clone(), pods.clone(), capture.egress.clone());
+    tasks.essential("egress-policies", egress);
     let registry = Arc::new(registry);
     let metrics_routes = admin::metrics_routes(registry.clone());
     let metrics_server = AdminServer::new(config.metrics_addr, metrics_routes).await?;
     let ready_server =
         AdminServer::new(config.ready_addr, admin::ready_routes(readiness.clone())).await?;
-    let admin_routes = crate::admin_clusters::with_clusters(
-        admin::config_dump_routes(config_state.clone()),
-        config_state,
-        resilience,
-    );
-    let agent_endpoints = AgentEndpoints::new(registry, crate::logging::LogLevels::installed());
-    let admin_server = AdminServer::unix(&config.admin_socket, admin_routes)?
-        .with_agent_endpoints(agent_endpoints);
+    let admin_server = admin_server(&config, config_state, resilience, registry, certificates)?;
     tracing::info!(
         metrics = %metrics_server.address(),
         ready = %ready_server.address(),
@@ -110,6 +111,65 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     drop(capture);
     tracing::info!("mesh-agent stopped");
     Ok(())
+}
+
+/// What every pod's listeners share: the capture's maps, the config, the metrics, the
+/// tunnels, the HTTP inputs and the connection caps.
+fn proxy_inputs(
+    config: &AgentConfig,
+    config_state: &ConfigState,
+    capture: &crate::attach::Capture,
+    certificates: Option<&Arc<crate::certs::NodeCertificates>>,
+    registry: &mut Registry,
+) -> Arc<ProxyInputs> {
+    Arc::new(ProxyInputs {
+        original_dsts: capture.original_dsts.clone(),
+        config: config_state.clone(),
+        metrics: TcpMetrics::register(registry),
+        sockets: UpstreamSockets {
+            connect_timeout: config.connect_timeout,
+        },
+        on_outbound_accept: capture.accelerate.clone(),
+        local_pods: crate::proxy::LocalPods::new(config.same_node_fast_path),
+        tunnels: tunnels(certificates),
+        http: http_inputs(config, registry),
+        caps: Arc::new(
+            ConnectionCaps::new(config.max_connections, config.max_connections_per_pod)
+                .register(registry),
+        ),
+        direct_connect_warnings: Arc::default(),
+    })
+}
+
+/// The admin socket's server: `/config_dump`, `/clusters`, `/logging`, `/stats/prometheus`,
+/// `/certs`.
+fn admin_server(
+    config: &AgentConfig,
+    config_state: ConfigState,
+    resilience: crate::http::Resilience,
+    registry: Arc<Registry>,
+    certificates: Option<Arc<crate::certs::NodeCertificates>>,
+) -> anyhow::Result<AdminServer> {
+    let routes = crate::admin_clusters::with_clusters(
+        admin::config_dump_routes(config_state.clone()),
+        config_state,
+        resilience,
+    );
+    let endpoints = AgentEndpoints::new(registry, crate::logging::LogLevels::installed())
+        .with_certificates(certificates);
+    Ok(AdminServer::unix(&config.admin_socket, routes)?.with_agent_endpoints(endpoints))
+}
+
+/// The mTLS tunnel between agents, when the node has workload certificates (`--ca-address`).
+fn tunnels(
+    certificates: Option<&Arc<crate::certs::NodeCertificates>>,
+) -> Option<Arc<crate::tunnel::Tunnels>> {
+    let certificates: Arc<dyn crate::identity::WorkloadCertificates> = certificates?.clone();
+    let settings = crate::tunnel::TunnelSettings::default();
+    Some(Arc::new(crate::tunnel::Tunnels::new(
+        certificates,
+        settings,
+    )))
 }
 
 /// What the agent's end needs.
@@ -163,6 +223,7 @@ async fn run_until_the_end(
 fn start_enrollment(
     config: &AgentConfig,
     pods: &Arc<EnrolledPods>,
+    certificates: Option<Arc<crate::certs::NodeCertificates>>,
     config_state: &ConfigState,
     registry: &mut Registry,
     tasks: &mut Supervisor,
@@ -174,7 +235,8 @@ fn start_enrollment(
         admission: Admission::default(),
         pod_wait: crate::enroll::POD_WAIT,
     };
-    let enrollment = Enrollment::new(pods.clone(), config_state.clone(), settings, registry);
+    let enrollment = Enrollment::new(pods.clone(), config_state.clone(), settings, registry)
+        .with_certificates(certificates);
     let enrollment = Arc::new(enrollment);
     let server = EnrollServer::new(&config.enroll_socket)
         .with_context(|| format!("--enroll-socket {}", config.enroll_socket.display()))?;
@@ -186,6 +248,16 @@ fn start_enrollment(
 
 /// Readiness over `config`, unready while draining or once an essential task ended; its
 /// `/healthz/live` from a watchdog over this runtime's workers.
+/// The HTTP path's shared inputs, with the downstream timeouts of `config`.
+fn http_inputs(config: &AgentConfig, registry: &mut Registry) -> Arc<crate::http::HttpInputs> {
+    let http = crate::http::HttpInputs::register(registry, crate::http::DEFAULT_DETECT_WINDOW);
+    let http = Arc::into_inner(http).expect("just made");
+    Arc::new(crate::http::HttpInputs {
+        downstream: config.downstream,
+        ..http
+    })
+}
+
 fn readiness(config: &ConfigState, drain: &Drain, tasks: &Supervisor) -> Readiness {
     let liveness = Liveness::watch(
         tokio::runtime::Handle::current(),
@@ -264,6 +336,18 @@ async fn start_config(
         "pipeline",
         crate::pipeline::run(updates, state.clone(), metrics),
     );
+    let names = match config.dns_server {
+        Some(server) => Ok(NameLookup::with_server(server)),
+        None => NameLookup::from_resolv_conf(&config.resolv_conf),
+    };
+    match names {
+        Ok(names) => _ = tasks.essential("dns", crate::dns::run(state.clone(), names)),
+        // The mesh serves on without: DNS ServiceEntries then have no endpoints.
+        Err(error) => tracing::warn!(
+            error = format!("{error:#}"),
+            "--resolv-conf unusable: DNS ServiceEntries are not resolved"
+        ),
+    }
     Ok(())
 }
 

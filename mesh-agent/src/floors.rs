@@ -21,6 +21,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("clock", 0),
     ("drain", 0),
     ("identity", 0),
+    ("throttle", 0),
     // 1-4: configuration, one way.
     ("sources", 1),
     ("resources", 1),
@@ -31,17 +32,20 @@ const FLOORS: &[(&str, u8)] = &[
     ("resilience", 5),
     ("lb", 5),
     ("routing", 5),
+    ("ratelimit", 5),
     // 6-7: sinks.
     ("spans", 6),
     ("access_log", 6),
     ("observe", 7),
     // 8: requests.
     ("http", 8),
+    ("tunnel", 8),
     // 9: connections.
     ("proxy", 9),
     // 10: node services.
     ("bpf", 10),
     ("ca", 10),
+    ("certs", 10),
     ("pods", 10),
     ("enroll", 10),
     ("flows", 10),
@@ -55,6 +59,8 @@ const FLOORS: &[(&str, u8)] = &[
     ("check", 10),
     ("config", 10),
     ("lifecycle", 10),
+    ("dns", 10),
+    ("egress", 10),
     // 11: the agent.
     ("attach", 11),
     ("agent", 11),

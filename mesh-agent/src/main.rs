@@ -26,7 +26,7 @@ enum Command {
     /// Print the agent's version.
     Version,
     /// Run the agent on this node.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Talk to a running agent's enrollment API.
     Enroll {
         /// The agent's enrollment socket.
@@ -115,7 +115,7 @@ fn main() -> Result<ExitCode> {
         }
         Command::Run(args) => {
             init_tracing();
-            let config = AgentConfig::resolve(args)?;
+            let config = AgentConfig::resolve(*args)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(config.worker_threads)
                 .enable_all()
@@ -148,7 +148,10 @@ fn check(paths: &[PathBuf], access_log_dir: PathBuf) -> Result<ExitCode> {
     if paths.is_empty() {
         bail!("nothing to check: give files or directories");
     }
-    let settings = mesh_agent::snapshot::LoadSettings { access_log_dir };
+    let settings = mesh_agent::snapshot::LoadSettings {
+        access_log_dir,
+        ..Default::default()
+    };
     let outcome = mesh_agent::check::check(paths, &settings, &mut std::io::stdout().lock())?;
     Ok(if outcome.errors > 0 {
         ExitCode::FAILURE

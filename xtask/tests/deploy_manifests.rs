@@ -190,7 +190,61 @@ fn the_agent_mounts_only_bpffs_cgroup2_netns_and_its_socket_dir_from_the_host() 
         .filter(|m| m.read_only == Some(true))
         .map(|m| m.mount_path.as_str())
         .collect();
-    assert_eq!(read_only, ["/host/sys/fs/cgroup", "/var/run/netns"]);
+    assert_eq!(
+        read_only,
+        [
+            "/host/sys/fs/cgroup",
+            "/var/run/netns",
+            "/var/run/secrets/istio",
+            "/var/run/secrets/tokens"
+        ]
+    );
+}
+
+#[test]
+fn the_agent_asks_the_mesh_ca_with_a_pod_bound_token_for_istio_ca() {
+    let spec = daemonset().spec.unwrap().template.spec.unwrap();
+    let args = agent(&spec).args.clone().unwrap();
+    let flag = |name: &str| {
+        let at = args
+            .iter()
+            .position(|a| a == name)
+            .unwrap_or_else(|| panic!("{name}"));
+        args[at + 1].clone()
+    };
+    let ca = documents("ca.yaml");
+    let service = ca.iter().find(|d| d["kind"] == "Service").unwrap();
+    let (name, port) = (
+        &service["metadata"]["name"],
+        &service["spec"]["ports"][0]["port"],
+    );
+    assert_eq!(
+        flag("--ca-address"),
+        format!("https://{}.mesh-system.svc:{port}", name.as_str().unwrap())
+    );
+    let mounted = |volume: &str| {
+        let mounts = agent(&spec).volume_mounts.clone().unwrap();
+        let mount = mounts.into_iter().find(|m| m.name == volume).unwrap();
+        let volume = spec
+            .volumes
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|v| v.name == volume);
+        (mount.mount_path, volume.unwrap().clone())
+    };
+    let (path, token) = mounted("istio-token");
+    let sources = token.projected.unwrap().sources.unwrap();
+    let projected = sources[0].service_account_token.clone().unwrap();
+    assert_eq!(
+        projected.audience.as_deref(),
+        Some("istio-ca"),
+        "the CA's --audience"
+    );
+    assert_eq!(flag("--ca-token"), format!("{path}/{}", projected.path));
+    let (path, root) = mounted("istio-ca-root-cert");
+    assert_eq!(root.config_map.unwrap().name, "istio-ca-root-cert");
+    assert_eq!(flag("--ca-root"), format!("{path}/root-cert.pem"));
 }
 
 #[test]
@@ -406,6 +460,8 @@ fn the_crds_cover_the_watched_istio_kinds_in_every_tutorial_version() {
             .map(|v| (v.name.clone(), v.served, v.storage))
             .collect();
         let expected: &[&str] = match crd.spec.group.as_str() {
+            // Istio serves EnvoyFilter at v1alpha3 only.
+            "networking.istio.io" if crd.spec.names.kind == "EnvoyFilter" => &["v1alpha3"],
             "networking.istio.io" => &["v1alpha3", "v1beta1", "v1"],
             "security.istio.io" => &["v1beta1", "v1"],
             "telemetry.istio.io" => &["v1alpha1", "v1"],
@@ -419,7 +475,7 @@ fn the_crds_cover_the_watched_istio_kinds_in_every_tutorial_version() {
             .filter(|v| v.2)
             .map(|v| v.0.as_str())
             .collect();
-        assert_eq!(stored, ["v1"]);
+        assert_eq!(stored, [*expected.last().unwrap()], "the newest is stored");
         covered.insert((crd.spec.group, crd.spec.names.plural));
     }
     let istio: BTreeSet<(String, String)> = WATCHED_KINDS

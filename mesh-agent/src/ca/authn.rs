@@ -1,5 +1,6 @@
 //! Callers proven by the API server: a ServiceAccount token checked by TokenReview (audience
-//! `istio-ca` by default), and the pods running on a node, for node agents' requests.
+//! `istio-ca` by default), and the pods running on a node, for node agents' requests — or, without
+//! an API server, by the static file of `--token-file` ([`Callers`]).
 
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
 use k8s_openapi::api::core::v1::Pod;
@@ -8,6 +9,36 @@ use kube::{Api, Client};
 use tonic::Status;
 
 use super::authz::Caller;
+use super::static_callers::StaticCallers;
+
+/// Where the CA learns who calls and which pods run where.
+#[derive(Clone)]
+pub enum Callers {
+    /// TokenReview and pod lists (production).
+    Kubernetes(Client),
+    /// `--token-file` (no Kubernetes API: the lab, tests), read at each request.
+    StaticFile(std::path::PathBuf),
+}
+
+impl Callers {
+    /// The caller `token` proves for `audience` (the static file has no audiences).
+    pub async fn review(&self, token: &str, audience: &str) -> Result<Caller, Status> {
+        match self {
+            Callers::Kubernetes(client) => review(client, token, audience).await,
+            Callers::StaticFile(path) => StaticCallers::read(path)?.review(token),
+        }
+    }
+
+    /// (namespace, serviceAccount) of every pod running on `node`.
+    pub async fn pods_on_node(&self, node: &str) -> Result<Vec<(String, String)>, String> {
+        match self {
+            Callers::Kubernetes(client) => pods_on_node(client, node).await,
+            Callers::StaticFile(path) => StaticCallers::read(path)
+                .map(|callers| callers.pods_on_node(node))
+                .map_err(|status| status.message().to_owned()),
+        }
+    }
+}
 
 /// The TokenReview `extra` key holding the node of the pod a projected token is bound to.
 const NODE_NAME: &str = "authentication.kubernetes.io/node-name";

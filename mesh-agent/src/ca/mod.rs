@@ -10,6 +10,7 @@ pub mod publish;
 pub mod root_secret;
 pub mod server;
 pub mod signer;
+pub mod static_callers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -63,6 +64,11 @@ pub struct CaArgs {
     /// Do not publish the root as ConfigMap `istio-ca-root-cert` in every namespace.
     #[arg(long)]
     pub no_publish_root: bool,
+    /// No Kubernetes API (the lab, tests): callers and pods from this file instead of
+    /// TokenReview and pod lists (see `static_callers.rs`); needs --root-dir or plug-in files,
+    /// publishes nothing.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
 }
 
 impl CaArgs {
@@ -89,8 +95,9 @@ impl CaArgs {
         })
     }
 
-    /// The signer: the plug-in CA when its key is there, else the kept self-signed root.
-    pub async fn signer(&self, client: &kube::Client) -> Result<signer::Signer> {
+    /// The signer: the plug-in CA when its key is there, else the kept self-signed root (in
+    /// the Secret through `client`, which only a CA without --root-dir needs).
+    pub async fn signer(&self, client: Option<&kube::Client>) -> Result<signer::Signer> {
         if self.ca_dir.join("ca-key.pem").exists() {
             tracing::info!(dir = %self.ca_dir.display(), "signing with the plug-in CA");
             return keys::plug_in(&self.ca_dir);
@@ -98,6 +105,12 @@ impl CaArgs {
         if let Some(dir) = &self.root_dir {
             return keys::self_signed(dir, &self.trust_domain);
         }
+        let Some(client) = client else {
+            bail!(
+                "without the Kubernetes API (--token-file) the root is kept in --root-dir or \
+                 taken from the plug-in files in --ca-dir; give one"
+            );
+        };
         let Some((namespace, name)) = self.root_secret.split_once('/') else {
             bail!("--root-secret `{}` is not namespace/name", self.root_secret);
         };
@@ -105,26 +118,38 @@ impl CaArgs {
     }
 }
 
-/// Runs the CA until it fails: in-cluster API client, root publication, the gRPC server.
+/// Runs the CA until it fails: in-cluster API client (or the static `--token-file`), root
+/// publication, the gRPC server.
 pub async fn run(args: CaArgs) -> Result<()> {
     let settings = args.settings()?;
-    let client = kube::Client::try_default()
-        .await
-        .context("the CA needs the Kubernetes API (in-cluster or kubeconfig)")?;
-    let signer = args.signer(&client).await?;
-    if !args.no_publish_root {
-        tokio::spawn(publish::keep_published(
-            client.clone(),
-            signer.root().to_owned(),
-        ));
-    }
+    let (signer, callers) = match &args.token_file {
+        Some(file) => {
+            tracing::warn!(file = %file.display(),
+                "static token file: callers and pods from the file, no TokenReview (no Kubernetes API)");
+            let callers = authn::Callers::StaticFile(file.clone());
+            (args.signer(None).await?, callers)
+        }
+        None => {
+            let client = kube::Client::try_default()
+                .await
+                .context("the CA needs the Kubernetes API (in-cluster or kubeconfig)")?;
+            let signer = args.signer(Some(&client)).await?;
+            if !args.no_publish_root {
+                tokio::spawn(publish::keep_published(
+                    client.clone(),
+                    signer.root().to_owned(),
+                ));
+            }
+            (signer, authn::Callers::Kubernetes(client))
+        }
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding the CA to {}", args.listen))?;
     tracing::info!(listen = %args.listen, trust_domain = %settings.trust_domain, "CA serving");
     let ca = server::Ca {
         signer,
-        client,
+        callers,
         settings,
     };
     server::serve(Arc::new(ca), listener, &args.tls_names).await

@@ -18,10 +18,10 @@ use super::proto::{
 use super::signer::Signer;
 use super::{authn, Settings};
 
-/// The CA: its signer, the API server it asks, and its settings.
+/// The CA: its signer, who tells it its callers (the API server), and its settings.
 pub struct Ca {
     pub signer: Signer,
-    pub client: kube::Client,
+    pub callers: authn::Callers,
     pub settings: Settings,
 }
 
@@ -36,7 +36,7 @@ impl Ca {
             Status::unauthenticated("no `authorization: Bearer <ServiceAccount token>` metadata")
         })?;
         let settings = &self.settings;
-        let caller = authn::review(&self.client, token, &settings.audience).await?;
+        let caller = self.callers.review(token, &settings.audience).await?;
         let requested = request.impersonated_identity();
         let grant = authz::decide(
             &caller,
@@ -48,7 +48,9 @@ impl Ca {
         let identity = match grant {
             Grant::Own(identity) => identity,
             Grant::OnNode { identity, node } => {
-                let pods = authn::pods_on_node(&self.client, &node)
+                let pods = self
+                    .callers
+                    .pods_on_node(&node)
                     .await
                     .map_err(Status::unavailable)?;
                 authz::on_node(&identity, &node, &pods).map_err(Status::permission_denied)?;

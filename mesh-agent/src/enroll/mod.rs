@@ -1,11 +1,13 @@
 //! Enrollment: which pods of this node the agent captures. The CNI plugin (`mesh-cni`) asks over
 //! a Unix socket ([`protocol`], [`server`]); the agent decides from its Kubernetes view
 //! ([`membership`], [`view`]), checks the netns ([`admission`]), keeps a record per pod
-//! ([`state`]) and reconciles its pods with the view at start and after every change
+//! ([`state`]), hands their identities to the certificate manager ([`identities`]) and
+//! reconciles its pods with the view at start and after every change
 //! ([`reconcile`], finding netns of pods it has no record of by [`scan`]).
 
 pub mod admission;
-pub mod membership;
+pub mod identities;
+pub use crate::snapshot::membership;
 pub mod protocol;
 pub mod reconcile;
 pub mod scan;

@@ -98,6 +98,7 @@ impl Enrollment {
             }
         }
         self.drop_stale_records(records, &desired).await;
+        self.follow_identities().await;
         if pass != Pass::default() {
             tracing::info!(?pass, "reconciled");
         }

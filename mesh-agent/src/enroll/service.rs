@@ -46,6 +46,7 @@ pub struct Enrollment {
     pub(super) config: ConfigState,
     pub(super) settings: EnrollmentSettings,
     pub(super) lock: Mutex<()>,
+    pub(super) certificates: Option<Arc<crate::certs::NodeCertificates>>,
     failures: Family<FailureLabels, Counter>,
 }
 
@@ -69,6 +70,7 @@ impl Enrollment {
             config,
             settings,
             lock: Mutex::new(()),
+            certificates: None,
             failures,
         }
     }
@@ -112,9 +114,12 @@ impl Enrollment {
         let _changing = self.lock.lock().await;
         if let Membership::NotMeshed(reason) = membership {
             self.release_locked(&spec.namespace, &spec.name, None).await;
+            self.follow_identities().await;
             return Response::not_meshed(reason);
         }
-        match self.enroll_locked(spec).await {
+        let enrolled = self.enroll_locked(spec).await;
+        self.follow_identities().await;
+        match enrolled {
             Ok(pod) => Response::enrolled(pod),
             Err(error) => Response::failed(error),
         }
@@ -156,6 +161,7 @@ impl Enrollment {
         let _changing = self.lock.lock().await;
         self.release_locked(&pod.namespace, &pod.name, pod.uid.as_deref())
             .await;
+        self.follow_identities().await;
         Response::done()
     }
 

@@ -77,7 +77,7 @@ impl IngressGateway {
     /// A gateway with no port open yet; upstream connections leave from the agent's netns.
     pub fn new(inputs: GatewayInputs) -> std::io::Result<Self> {
         let guard = Some(inputs.node_local);
-        let pool = Pool::guarded(Netns::current()?, inputs.sockets, guard);
+        let pool = Pool::with(Netns::current()?, inputs.sockets, None, guard);
         let shared = GatewayShared {
             config: inputs.config,
             http: inputs.http,

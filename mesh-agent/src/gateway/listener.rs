@@ -10,7 +10,6 @@ use arc_swap::ArcSwap;
 use hyper::body::Incoming;
 use hyper::header::HOST;
 use hyper::Request;
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
@@ -81,6 +80,7 @@ impl GatewayListener {
     /// outlives the listener, until the drain time ends.
     pub async fn run(self) {
         let drain = self.shared.http.drain.clone();
+        let mut backoff = crate::net::AcceptBackoff::default();
         loop {
             let accepted = tokio::select! {
                 accepted = self.listener.accept() => accepted,
@@ -89,17 +89,20 @@ impl GatewayListener {
             let (stream, peer) = match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    tracing::debug!(%error, "gateway accept failed");
+                    backoff.after(&error, "ingress-gateway", "gateway").await;
                     continue;
                 }
             };
+            backoff.reset();
             let (state, shared) = (self.state.clone(), self.shared.clone());
             tokio::spawn(drain.track(serve_connection(stream, peer, state, shared)));
         }
     }
 }
 
-/// Terminates TLS when the port is HTTPS, then serves HTTP.
+/// Terminates TLS when the port is HTTPS (the handshake within the gateway's
+/// `tls_handshake` limit: a client that sends nothing, or too little, is closed instead of
+/// holding a socket and a task), then serves HTTP.
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -178,6 +181,7 @@ async fn serve_http<IO>(
         destination: None,
         pod_ip: None,
         downstream: Some(client.peer),
+        security: Default::default(),
     };
     let direction = Direction::Gateway {
         listener: client.local,
@@ -204,9 +208,8 @@ async fn serve_http<IO>(
         }
     });
     let drain = shared.http.drain.clone();
-    let server = shared.timeouts.server();
-    let served = crate::http::serve_drained_with(server, TokioIo::new(io), service, &drain);
-    if let Err(error) = served.await {
+    let timeouts = shared.timeouts.downstream(shared.http.downstream);
+    if let Err(error) = crate::http::serve_drained(io, service, &drain, timeouts).await {
         tracing::debug!(%error, "gateway connection ended with an error");
     }
 }

@@ -1,11 +1,11 @@
 //! Time limits on what a client outside the mesh sends a gateway port before a request is
-//! routed: the TLS handshake of an HTTPS port, and each HTTP/1 request's headers. A client that
-//! opens connections and sends nothing (or one byte a minute) holds no socket for long.
+//! routed: the TLS handshake of an HTTPS port, and each HTTP/1 request's headers (from their
+//! first byte, as Envoy's `request_headers_timeout`). A client that never finishes either (one
+//! byte a minute) holds no socket for long; an idle connection ends at the agent's idle limit.
 
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioTimer};
-use hyper_util::server::conn::auto;
+use crate::http::DownstreamTimeouts;
 
 /// How long a client has to complete the TLS handshake on an HTTPS port.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -17,7 +17,8 @@ pub const REQUEST_HEADERS_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct GatewayTimeouts {
     /// The TLS handshake, from accept to its end.
     pub tls_handshake: Duration,
-    /// An HTTP/1 request's headers; the connection closes when they are late.
+    /// An HTTP/1 request's headers, from their first byte; the connection closes when they
+    /// are late.
     pub request_headers: Duration,
 }
 
@@ -31,13 +32,14 @@ impl Default for GatewayTimeouts {
 }
 
 impl GatewayTimeouts {
-    /// hyper's server settings with the header-read limit.
-    pub fn server(&self) -> auto::Builder<TokioExecutor> {
-        let mut server = auto::Builder::new(TokioExecutor::new());
-        server
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.request_headers);
-        server
+    /// The downstream limits a gateway connection is served with: the stricter of the
+    /// gateway's header limit and the agent's `mesh` one (timed by `http::downstream` from a
+    /// head's first byte, so a kept-alive client waiting between requests is not cut), and
+    /// the agent's idle limit.
+    pub fn downstream(&self, mesh: DownstreamTimeouts) -> DownstreamTimeouts {
+        DownstreamTimeouts {
+            header_read: self.request_headers.min(mesh.header_read),
+            idle: mesh.idle,
+        }
     }
 }

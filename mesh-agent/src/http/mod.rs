@@ -6,14 +6,18 @@ pub mod answer;
 mod balance;
 mod body;
 mod cluster_target;
+mod downstream;
 mod hop_by_hop;
 mod metrics;
 mod pool;
+mod rate_limit;
+mod rate_limit_metrics;
 mod rescue;
 mod resilient;
 mod route;
 mod route_rules;
 mod server;
+mod shadow;
 mod stack;
 mod target;
 mod telemetry;
@@ -28,15 +32,17 @@ use std::time::Duration;
 use prometheus_client::registry::Registry;
 
 pub use body::{boxed, full, Body};
+pub use downstream::{DownstreamTimeouts, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use metrics::{HttpLabels, HttpMetrics, RequestOutcome};
-pub use pool::{Origination, OriginationError, Originations, Pool};
+pub use pool::{Origination, OriginationError, Originations, Pool, PoolTunnel};
+pub use rate_limit_metrics::{Decision as RateLimitDecision, LocalRateLimiting};
 pub use rescue::{local_reply, status_and_flags};
 pub use resilient::Resilience;
 pub use route::{Direction, GatewayBinding, RouteClient};
-pub use server::{serve, serve_drained, serve_drained_with};
+pub use server::{serve, serve_drained, serve_stream};
 pub use stack::{request_stack, RequestStack};
 pub use target::{Balancer, Passthrough, RouteTarget};
-pub use telemetry::{Observed, Peers};
+pub use telemetry::{Observed, PeerSecurity, Peers};
 
 /// How long detection waits for a client's first bytes on an undeclared port.
 pub const DEFAULT_DETECT_WINDOW: Duration = Duration::from_millis(100);
@@ -54,6 +60,8 @@ pub struct HttpInputs {
     pub traffic: TrafficInputs,
     /// The agent's shutdown phase: connections drain and close with it.
     pub drain: crate::drain::Drain,
+    /// The header-read and idle timeouts of downstream connections.
+    pub downstream: DownstreamTimeouts,
 }
 
 /// What routing, faults, mirroring and load balancing share across connections.
@@ -67,6 +75,8 @@ pub struct TrafficInputs {
     pub mirror_metrics: mirror::MirrorMetrics,
     /// Destinations' pools and outlier detectors, retry and outlier metrics.
     pub resilience: Resilience,
+    /// EnvoyFilters' local rate limits: the node's token buckets and their counters.
+    pub rate_limits: LocalRateLimiting,
 }
 
 impl HttpInputs {
@@ -79,9 +89,11 @@ impl HttpInputs {
             traffic: TrafficInputs {
                 mirror_metrics: mirror::MirrorMetrics::register(registry),
                 resilience: Resilience::register(registry),
+                rate_limits: LocalRateLimiting::register(registry),
                 ..TrafficInputs::default()
             },
             drain: crate::drain::Drain::default(),
+            downstream: DownstreamTimeouts::default(),
         })
     }
 }

@@ -2,6 +2,7 @@
 //! sockets the agent opens there (listen, connect, reset), the listeners on record for a successor
 //! (`listeners.rs`), the captured pod itself, and what is node-local (`node_local.rs`).
 
+mod accept_backoff;
 mod listeners;
 mod netns;
 mod node_local;
@@ -9,6 +10,7 @@ mod pod;
 mod socket;
 mod socket_file;
 
+pub use accept_backoff::AcceptBackoff;
 pub use listeners::{alive_listeners, close_untaken, inherit, untaken, Listener, ListenerKey};
 pub use netns::{netns_cookie, Netns};
 pub use node_local::{classify, NodeLocalGuard, NodeLocalReason, NodeLocalRefused};

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 
 use super::ProxyInputs;
-use crate::http::Pool;
-use crate::net::listen;
+use crate::http::{Pool, PoolTunnel};
 use crate::net::ProxiedPod;
+use crate::net::{listen, AcceptBackoff};
 
 /// A listener inside a pod's netns with what every accepted connection needs.
 pub(super) struct PodListener {
@@ -34,17 +34,21 @@ pub struct Connection {
     pub inputs: Arc<ProxyInputs>,
     /// The pod's pooled upstream HTTP connections.
     pub http_pool: Pool,
+    /// Its place under the connection caps, given back when it ends.
+    pub permit: super::ConnectionPermit,
 }
 
 impl PodListener {
-    /// Binds `addr` inside the pod's netns.
+    /// Binds `addr` inside the pod's netns; its HTTP pool goes through `tunnel` where that
+    /// plans it.
     pub(super) async fn bind(
         pod: Arc<ProxiedPod>,
         inputs: Arc<ProxyInputs>,
         addr: SocketAddr,
+        tunnel: Option<PoolTunnel>,
     ) -> io::Result<Self> {
         let listener = listen(&pod.netns, addr).await?;
-        let http_pool = Pool::new(pod.netns.clone(), inputs.sockets.clone());
+        let http_pool = Pool::with(pod.netns.clone(), inputs.sockets.clone(), tunnel, None);
         Ok(Self {
             listener,
             pod,
@@ -68,24 +72,33 @@ impl PodListener {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let drain = self.inputs.http.drain.clone();
+        let pod: Arc<str> = format!("{}/{}", self.pod.namespace, self.pod.name).into();
+        let mut backoff = AcceptBackoff::default();
         loop {
             let accepted = tokio::select! {
                 accepted = self.listener.accept() => accepted,
                 () = drain.draining() => return,
             };
-            match accepted {
-                Ok((client, peer)) => tokio::spawn(drain.track(proxy(Connection {
-                    client,
-                    peer,
-                    pod: self.pod.clone(),
-                    inputs: self.inputs.clone(),
-                    http_pool: self.http_pool.clone(),
-                }))),
+            let (client, peer) = match accepted {
+                Ok(accepted) => accepted,
                 Err(error) => {
-                    tracing::warn!(%error, pod = %self.pod.name, side, "accept failed");
+                    backoff.after(&error, &self.pod.name, side).await;
                     continue;
                 }
             };
+            backoff.reset();
+            // Past a cap: closed at once (dropped), counted by the caps.
+            let Some(permit) = self.inputs.caps.admit(&pod) else {
+                continue;
+            };
+            tokio::spawn(drain.track(proxy(Connection {
+                client,
+                peer,
+                pod: self.pod.clone(),
+                inputs: self.inputs.clone(),
+                http_pool: self.http_pool.clone(),
+                permit,
+            })));
         }
     }
 }

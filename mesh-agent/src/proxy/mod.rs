@@ -1,22 +1,32 @@
 //! The connection level: each enrolled pod gets an outbound listener (127.0.0.1:15001) and an
 //! inbound listener (15006) inside its netns; every connection reads top to bottom as
-//! `listener → original destination → protocol → HTTP path | L4 path (endpoint → upstream → copy)`.
+//! `listener → original destination → protocol → HTTP path | L4 path (endpoint → upstream → copy)`;
+//! upstreams that are meshed pods are reached through the mTLS tunnel (`outbound_tunnel.rs`),
+//! whose streams arrive at the destination pod's inbound listener (`inbound_tunnel.rs`).
 
+mod caps;
 mod connection;
 pub mod connection_log;
 pub mod forward;
 pub mod inbound;
 mod inbound_l4;
+mod inbound_tunnel;
 mod listener;
 pub mod local;
 pub mod metrics;
 pub mod outbound;
 mod outbound_l4;
+mod outbound_route;
+mod outbound_tunnel;
 pub mod protocol;
+pub mod sni;
 
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
+pub use caps::{
+    Cap, ConnectionCaps, ConnectionPermit, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_POD,
+};
 pub use connection::{serve, Captured};
 pub use inbound::Inbound;
 pub use listener::Connection;
@@ -44,6 +54,13 @@ pub struct ProxyInputs {
     pub on_outbound_accept: Option<AcceptHook>,
     /// The pods enrolled on this node, by IP: the same-node fast path.
     pub local_pods: LocalPods,
+    /// The mTLS tunnel to meshed pods of other nodes, and its inbound side (`None`: no
+    /// certificate source, connections go in plain text).
+    pub tunnels: Option<Arc<crate::tunnel::Tunnels>>,
+    /// The caps on downstream connections, in all and per pod.
+    pub caps: Arc<ConnectionCaps>,
+    /// Throttles the warning about connections straight to 15001 (no original destination).
+    pub direct_connect_warnings: Arc<crate::throttle::Throttle>,
 }
 
 /// Sees an accepted outbound socket: `(socket, netns cookie, peer port)`.

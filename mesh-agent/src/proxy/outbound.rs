@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::connection::{serve, Captured};
 use super::listener::{Connection, PodListener};
-use super::ProxyInputs;
+use super::{outbound_tunnel, ProxyInputs};
 use crate::net::{reset, ProxiedPod};
 
 /// A pod's outbound capture listener.
@@ -22,7 +22,8 @@ impl Outbound {
         inputs: Arc<ProxyInputs>,
         addr: SocketAddr,
     ) -> io::Result<Self> {
-        PodListener::bind(pod, inputs, addr).await.map(Self)
+        let tunnel = outbound_tunnel::pool_tunnel(&inputs, &pod);
+        PodListener::bind(pod, inputs, addr, tunnel).await.map(Self)
     }
 
     /// The bound address.
@@ -44,7 +45,9 @@ async fn accept(connection: Connection) {
         accelerate(connection.client.as_fd(), pod.netns_cookie, peer.port());
     }
     let Some(original_dst) = inputs.original_dsts.take(pod.netns_cookie, peer) else {
-        tracing::warn!(pod = %pod.name, %peer, "no original destination; resetting");
+        if let Some(suppressed) = inputs.direct_connect_warnings.allow() {
+            tracing::warn!(pod = %pod.name, %peer, suppressed, "no original destination; resetting");
+        }
         return reset(connection.client);
     };
     serve(connection, Captured::Outbound { original_dst }).await

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use mesh_agent::ca::authn::Callers;
 use mesh_agent::ca::client::{create_certificate, CaEndpoint};
 use mesh_agent::ca::proto::IstioCertificateRequest;
 use mesh_agent::ca::server::{serve, Ca};
@@ -16,7 +17,7 @@ use x509_parser::prelude::*;
 use crate::harness::fake_api::FakeApi;
 use crate::harness::TempDir;
 
-const AGENT_ON_NODE_1: &str = "token-of-the-agent-on-node-1";
+pub const AGENT_ON_NODE_1: &str = "token-of-the-agent-on-node-1";
 pub const CART: &str = "token-of-shop-cart";
 pub const CART_ID: &str = "spiffe://cluster.local/ns/shop/sa/cart";
 const PAYMENTS_ID: &str = "spiffe://cluster.local/ns/shop/sa/payments";
@@ -56,7 +57,7 @@ pub async fn start(signer: Signer) -> (FakeApi, CaEndpoint) {
     let root = signer.root().to_owned();
     let ca = Ca {
         signer,
-        client: kube::Client::try_from(config).unwrap(),
+        callers: Callers::Kubernetes(kube::Client::try_from(config).unwrap()),
         settings,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

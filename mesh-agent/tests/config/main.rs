@@ -8,7 +8,9 @@ mod harness;
 
 mod ca;
 mod ca_root;
+mod certs;
 mod check;
+mod dns;
 mod dual_stack;
 mod incremental;
 mod reload;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use mesh_agent::certs::NodeCertificates;
 use mesh_agent::enroll::{Admission, Enrollment, EnrollmentSettings, Response, StateDir};
 use mesh_agent::pipeline::ConfigState;
 use mesh_agent::pods::{EnrolledPod, PodToEnroll};
@@ -31,6 +32,8 @@ pub struct Setup<'a> {
     pub admission: Admission,
     pub listen: ListenAddrs,
     pub pod_wait: Duration,
+    /// The certificate manager the enrolled pods' identities go to.
+    pub certificates: Option<Arc<NodeCertificates>>,
 }
 
 impl<'a> Setup<'a> {
@@ -42,6 +45,7 @@ impl<'a> Setup<'a> {
             admission: Admission::default(),
             listen: ListenAddrs::default(),
             pod_wait: Duration::from_millis(300),
+            certificates: None,
         }
     }
 
@@ -72,7 +76,8 @@ impl<'a> Setup<'a> {
             admission: self.admission,
             pod_wait: self.pod_wait,
         };
-        let enrollment = Enrollment::new(pods, self.config, settings, &mut agent.registry);
+        let enrollment = Enrollment::new(pods, self.config, settings, &mut agent.registry)
+            .with_certificates(self.certificates);
         TestEnrollment {
             enrollment: Arc::new(enrollment),
             capture,

@@ -18,7 +18,7 @@ use mesh_agent::net::{ProxiedPod, UpstreamSockets};
 use mesh_agent::pipeline::ConfigState;
 pub use mesh_agent::pods::{EnrolledPods, ListenAddrs};
 pub use mesh_agent::proxy::ProxyInputs;
-use mesh_agent::proxy::TcpMetrics;
+use mesh_agent::proxy::{ConnectionCaps, TcpMetrics};
 use mesh_agent::proxy::{Inbound, Outbound};
 use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -92,10 +92,13 @@ pub fn inputs(config: ConfigState) -> (Arc<ProxyInputs>, Arc<FakeOriginalDsts>, 
         },
         on_outbound_accept: None,
         local_pods: Default::default(),
+        tunnels: None,
         http: mesh_agent::http::HttpInputs::register(
             &mut registry,
             mesh_agent::http::DEFAULT_DETECT_WINDOW,
         ),
+        caps: Arc::new(ConnectionCaps::default().register(&mut registry)),
+        direct_connect_warnings: Arc::default(),
     });
     (inputs, dsts, registry)
 }
@@ -156,6 +159,54 @@ impl Agent {
             inputs,
             dsts,
             registry,
+        }
+    }
+
+    /// An agent reading `config` whose tunnels take their certificates from `certificates`
+    /// (destination pods' tunnel port: 15008).
+    pub fn with_tunnels(
+        config: ConfigState,
+        certificates: Arc<dyn mesh_agent::identity::WorkloadCertificates>,
+    ) -> Self {
+        let settings = mesh_agent::tunnel::TunnelSettings::default();
+        Self::with_tunnel_settings(config, certificates, settings)
+    }
+
+    /// [`Agent::with_tunnels`] with `settings` (idle timeout, streams per connection).
+    pub fn with_tunnel_settings(
+        config: ConfigState,
+        certificates: Arc<dyn mesh_agent::identity::WorkloadCertificates>,
+        settings: mesh_agent::tunnel::TunnelSettings,
+    ) -> Self {
+        let (inputs, dsts, registry) = inputs(config);
+        let mut inputs = Arc::into_inner(inputs).unwrap();
+        inputs.tunnels = Some(Arc::new(mesh_agent::tunnel::Tunnels::new(
+            certificates,
+            settings,
+        )));
+        Self {
+            inputs: Arc::new(inputs),
+            dsts,
+            registry,
+        }
+    }
+
+    /// The inbound listener of pod `shop/<name>` bound at `ip`:15008, the tunnel port (as
+    /// `sk_lookup` steers a connection to it), started: its address.
+    pub async fn tunnel_inbound(&self, name: &str, ip: &str) -> SocketAddr {
+        let pod = current_pod("shop", name, ip).await;
+        let addr = SocketAddr::new(ip.parse().unwrap(), mesh_agent::tunnel::HBONE_PORT);
+        let inbound = Inbound::new(pod, self.inputs.clone(), addr).await.unwrap();
+        tokio::spawn(inbound.run());
+        addr
+    }
+
+    /// The same agent, its inputs changed by `edit` (before any listener starts).
+    pub fn with_inputs(self, edit: impl FnOnce(ProxyInputs) -> ProxyInputs) -> Self {
+        let inputs = Arc::into_inner(self.inputs).expect("no listener started yet");
+        Self {
+            inputs: Arc::new(edit(inputs)),
+            ..self
         }
     }
 

@@ -71,15 +71,18 @@ impl Drop for InFlight {
     }
 }
 
-/// The bytes of an upstream connection: plain, or TLS the agent originates.
-pub(super) enum UpstreamStream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
+/// What an upstream connection runs over: a socket, TLS the agent originates over a socket,
+/// or a stream in the mTLS tunnel.
+pub(super) trait UpstreamIo: AsyncRead + AsyncWrite + Send + Unpin {}
 
-/// An upstream socket with its use, its deadline and its `maxConnections` place.
+impl UpstreamIo for TcpStream {}
+impl UpstreamIo for TlsStream<TcpStream> {}
+impl UpstreamIo for crate::tunnel::TunnelStream {}
+
+/// An upstream socket (or tunnel stream) with its use, its deadline and its `maxConnections`
+/// place.
 pub(super) struct UpstreamConnection {
-    stream: UpstreamStream,
+    stream: Box<dyn UpstreamIo>,
     usage: ConnectionUse,
     deadline: Option<Pin<Box<Sleep>>>,
     _place: Option<ConnectionPermit>,
@@ -88,7 +91,7 @@ pub(super) struct UpstreamConnection {
 impl UpstreamConnection {
     /// `stream`, closed once `max_duration` has passed and nothing is in flight.
     pub(super) fn new(
-        stream: UpstreamStream,
+        stream: Box<dyn UpstreamIo>,
         place: Option<ConnectionPermit>,
         max_duration: Option<Duration>,
     ) -> Self {
@@ -129,10 +132,7 @@ impl AsyncRead for UpstreamConnection {
             tracing::debug!("upstream connection reached maxConnectionDuration; closing");
             return Poll::Ready(Ok(()));
         }
-        match &mut self.stream {
-            UpstreamStream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
-            UpstreamStream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
-        }
+        Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
 
@@ -142,10 +142,7 @@ impl AsyncWrite for UpstreamConnection {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.stream {
-            UpstreamStream::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
-            UpstreamStream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
-        }
+        Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -153,30 +150,18 @@ impl AsyncWrite for UpstreamConnection {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.stream {
-            UpstreamStream::Plain(tcp) => Pin::new(tcp).poll_write_vectored(cx, bufs),
-            UpstreamStream::Tls(tls) => Pin::new(tls.as_mut()).poll_write_vectored(cx, bufs),
-        }
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        match &self.stream {
-            UpstreamStream::Plain(tcp) => tcp.is_write_vectored(),
-            UpstreamStream::Tls(tls) => tls.is_write_vectored(),
-        }
+        self.stream.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.stream {
-            UpstreamStream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
-            UpstreamStream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
-        }
+        Pin::new(&mut self.stream).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.stream {
-            UpstreamStream::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
-            UpstreamStream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
-        }
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }

@@ -1,7 +1,9 @@
-//! Opens upstream connections for the pool: inside the pod's netns, marked, within the
+//! Opens upstream connections for the pool: inside the pod's netns, marked (or in the mTLS
+//! tunnel, for the endpoints the source pod's planner sends there), within the
 //! destination's `tcp.connectTimeout` (else the agent's), each holding a place under the
-//! destination's node-wide `tcp.maxConnections`; a gateway's never to a node-local address;
-//! speaking TLS when the destination's DestinationRule originates it (`origination.rs`).
+//! destination's `tcp.maxConnections` (per source pod); a gateway's never to a node-local
+//! address; speaking TLS when the destination's DestinationRule originates it
+//! (`origination.rs`; over a socket only: originated destinations are outside the mesh).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,13 +16,14 @@ use hyper_util::rt::TokioIo;
 use tokio_rustls::TlsConnector;
 use tower::Service;
 
-use super::connection::{UpstreamConnection, UpstreamStream};
+use super::connection::{UpstreamConnection, UpstreamIo};
 use super::origination::Origination;
 use crate::errors::BoxError;
 use crate::net::connect;
 use crate::net::Netns;
 use crate::net::{NodeLocalGuard, UpstreamSockets};
 use crate::resilience::DestinationPool;
+use crate::tunnel::{TunnelPlanner, Tunnels};
 
 /// A hyper connector opening sockets inside one pod's netns for one destination (or for
 /// requests to no configured destination).
@@ -35,6 +38,15 @@ pub(super) struct PodConnector {
     origination: Option<Arc<Origination>>,
     /// Set for HTTP/2 clients: the endpoint dialled whatever the request's authority says.
     endpoint: Option<SocketAddr>,
+    /// The tunnel, for the endpoints its planner sends through it.
+    tunnel: Option<PoolTunnel>,
+}
+
+/// The mTLS tunnel as the pool uses it: the agent's tunnels and the source pod's planner.
+#[derive(Clone)]
+pub struct PoolTunnel {
+    pub tunnels: Arc<Tunnels>,
+    pub planner: TunnelPlanner,
 }
 
 impl PodConnector {
@@ -43,6 +55,7 @@ impl PodConnector {
         netns: Netns,
         sockets: UpstreamSockets,
         limits: Option<DestinationPool>,
+        tunnel: Option<PoolTunnel>,
         guard: Option<Arc<NodeLocalGuard>>,
     ) -> Self {
         let sockets =
@@ -54,6 +67,7 @@ impl PodConnector {
             guard,
             origination: None,
             endpoint: None,
+            tunnel,
         }
     }
 
@@ -100,11 +114,7 @@ impl PodConnector {
             ),
             None => None,
         };
-        let stream = connect(&self.netns, addr, &self.sockets).await?;
-        let stream = match &self.origination {
-            None => UpstreamStream::Plain(stream),
-            Some(origination) => self.handshake(origination, stream).await?,
-        };
+        let stream = self.open_stream(addr).await?;
         let max_duration = self
             .limits
             .as_ref()
@@ -115,20 +125,44 @@ impl PodConnector {
 }
 
 impl PodConnector {
+    /// A stream to `addr`: in the tunnel when the planner says so (plain text when nobody
+    /// listens on the destination's tunnel port: no agent there, fail open), else a socket,
+    /// in TLS when the destination originates it.
+    async fn open_stream(&self, addr: SocketAddr) -> Result<Box<dyn UpstreamIo>, BoxError> {
+        let plan = self
+            .tunnel
+            .as_ref()
+            .and_then(|t| Some((&t.tunnels, (t.planner)(addr)?)));
+        if let Some((tunnels, plan)) = plan {
+            match tunnels.open(&self.netns, &self.sockets, &plan).await {
+                Ok(stream) => return Ok(Box::new(stream)),
+                Err(error) if error.nobody_listens() => {
+                    tracing::warn!(endpoint = %addr, %error, "no agent at the destination; plain text (fail open)");
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        let stream = connect(&self.netns, addr, &self.sockets).await?;
+        match &self.origination {
+            None => Ok(Box::new(stream)),
+            Some(origination) => self.handshake(origination, stream).await,
+        }
+    }
+
     /// TLS over `stream` as `origination` says, within the connect timeout; ALPN `h2` for
     /// HTTP/2 clients (pinned to an endpoint), `http/1.1` otherwise.
     async fn handshake(
         &self,
         origination: &Origination,
         stream: tokio::net::TcpStream,
-    ) -> Result<UpstreamStream, BoxError> {
+    ) -> Result<Box<dyn UpstreamIo>, BoxError> {
         let (name, config) = origination.client(self.endpoint.is_some())?;
         let connecting = TlsConnector::from(config).connect(name, stream);
         let limit = self.sockets.connect_timeout;
         let tls = tokio::time::timeout(limit, connecting)
             .await
             .map_err(|_| format!("TLS handshake not done within {limit:?}"))??;
-        Ok(UpstreamStream::Tls(Box::new(tls)))
+        Ok(Box::new(tls))
     }
 }
 

@@ -3,7 +3,7 @@
 //! client connections. HTTP/1.1 keeps a set of idle connections per endpoint; HTTP/2
 //! multiplexes over one. A destination with a DestinationRule `connectionPool` gets pools of
 //! its own, which apply its connection settings: `connectTimeout`, `maxConnections` (sockets,
-//! node-wide), `idleTimeout`, `maxRequestsPerConnection`, `maxConnectionDuration`. A
+//! per source pod), `idleTimeout`, `maxRequestsPerConnection`, `maxConnectionDuration`. A
 //! destination whose DestinationRule originates TLS gets clients of its own too.
 
 mod connection;
@@ -35,6 +35,7 @@ use crate::net::{NodeLocalGuard, UpstreamSockets};
 use crate::resilience::breaker::Destination;
 use crate::resilience::DestinationPool;
 use connector::PodConnector;
+pub use connector::PoolTunnel;
 
 /// How long an idle upstream connection is kept, for destinations without `connectionPool`.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -45,6 +46,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Pool {
     netns: Netns,
     sockets: UpstreamSockets,
+    tunnel: Option<PoolTunnel>,
     guard: Option<Arc<NodeLocalGuard>>,
     unconfigured: Clients,
     destinations: Arc<Mutex<HashMap<Destination, (DestinationPool, Clients)>>>,
@@ -113,19 +115,29 @@ impl Clients {
 impl Pool {
     /// Pools whose connections are opened inside `netns` with `sockets`' settings.
     pub fn new(netns: Netns, sockets: UpstreamSockets) -> Self {
-        Self::guarded(netns, sockets, None)
+        Self::with(netns, sockets, None, None)
     }
 
-    /// Pools whose connections `guard` checks first (a gateway's: never node-local).
-    pub fn guarded(
+    /// [`Pool::new`] whose connections to the endpoints `tunnel`'s planner names go through
+    /// the mTLS tunnel, and whose other connections `guard` checks first (a gateway's: never
+    /// node-local).
+    pub fn with(
         netns: Netns,
         sockets: UpstreamSockets,
+        tunnel: Option<PoolTunnel>,
         guard: Option<Arc<NodeLocalGuard>>,
     ) -> Self {
-        let connector = PodConnector::new(netns.clone(), sockets.clone(), None, guard.clone());
+        let connector = PodConnector::new(
+            netns.clone(),
+            sockets.clone(),
+            None,
+            tunnel.clone(),
+            guard.clone(),
+        );
         Self {
             netns,
             sockets,
+            tunnel,
             guard,
             unconfigured: Clients::new(connector),
             destinations: Arc::default(),
@@ -150,6 +162,7 @@ impl Pool {
             self.netns.clone(),
             self.sockets.clone(),
             Some(limits.clone()),
+            self.tunnel.clone(),
             self.guard.clone(),
         );
         let clients = Clients::new(connector);
@@ -183,6 +196,7 @@ impl Pool {
             self.netns.clone(),
             self.sockets.clone(),
             limits.cloned(),
+            None,
             self.guard.clone(),
         );
         let clients = Clients::new(connector.originating(origination.clone()));

@@ -141,7 +141,7 @@ fn kinds_not_read_are_found_whatever_their_group_and_kubernetes_own_kinds_are_no
     };
     for (api, name) in [
         ("authentication.istio.io/v1alpha1", "Policy"),
-        ("networking.istio.io/v1alpha3", "EnvoyFilter"),
+        ("networking.istio.io/v1beta1", "ProxyConfig"),
         ("networking.istio.io/v1", "WorkloadEntry"),
         ("extensions.istio.io/v1alpha1", "WasmPlugin"),
         ("gateway.networking.k8s.io/v1", "HTTPRoute"),
@@ -183,12 +183,23 @@ fn the_policy_warning_names_the_kind() {
 }
 
 #[test]
+fn peer_authentication_is_enforced_and_only_disable_is_reported() {
+    let policy = |mode: &str| {
+        format!(
+            "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {{name: p}}\n\
+             spec: {{mtls: {{mode: {mode}}}}}\n"
+        )
+    };
+    for mode in ["STRICT", "PERMISSIVE", "UNSET"] {
+        assert_eq!(found(&policy(mode)), pairs(&[]), "{mode}");
+    }
+    let disable = pairs(&[("spec.mtls.mode", "spec.mtls.mode")]);
+    assert_eq!(found(&policy("DISABLE")), disable);
+}
+
+#[test]
 fn security_kinds_are_reported_whole_until_enforced() {
-    for kind in [
-        "AuthorizationPolicy",
-        "PeerAuthentication",
-        "RequestAuthentication",
-    ] {
+    for kind in ["AuthorizationPolicy", "RequestAuthentication"] {
         let yaml = format!(
             "apiVersion: security.istio.io/v1\nkind: {kind}\nmetadata: {{name: p}}\nspec: {{}}\n"
         );

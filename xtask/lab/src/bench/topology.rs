@@ -44,6 +44,7 @@ pub fn up(nodes: u8, yaml: &str, agent_args: &str) -> Result<Lab> {
         build: false,
         ip_family: Default::default(),
         fail_closed: false,
+        ca_dir: None,
     };
     eprintln!("==> lab {LAB}: {nodes} node(s) from {yaml}, agent flags {agent_args:?}");
     Lab::up(&opts, &[path])

@@ -61,6 +61,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         build: false,
         ip_family: Default::default(),
         fail_closed: false,
+        ca_dir: None,
     };
     let manifests = demo_manifests()?;
     let mut lab = step(

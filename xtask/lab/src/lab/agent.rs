@@ -204,6 +204,7 @@ pub(super) fn spawn_agent(lab: &Lab, node: &Node, bpf_object: Option<&Path>) -> 
         log: &log,
         bpf_object,
         fail_closed: node.fail_closed,
+        ca_args: super::ca::agent_args(lab, &node.name),
     };
     process::spawn(&launch)
 }

@@ -1,4 +1,4 @@
-//! `cargo xtask lab up|apply|delete|exec|status|agent|top|down` (DESIGN.md §6, "Lab CLI").
+//! `cargo xtask lab up|apply|delete|exec|status|agent|top|ca-root|down` (DESIGN.md §6, "Lab CLI").
 
 use super::{down, ExecTarget, IpFamily, Lab, UpOptions, DEFAULT_LAB};
 use anyhow::{Context, Result};
@@ -32,10 +32,16 @@ enum LabCommand {
         /// the pods' new connections refused until an agent is back.
         #[arg(long)]
         fail_closed: bool,
+        /// Istio's plug-in CA files (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem)
+        /// for the lab's CA [default: it creates a root].
+        #[arg(long)]
+        ca_dir: Option<PathBuf>,
         /// YAML files or directories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Print the lab CA's root certificate (PEM).
+    CaRoot,
     /// Create the objects of the YAML in the running lab.
     Apply {
         #[arg(required = true)]
@@ -103,6 +109,7 @@ pub fn run(args: LabArgs) -> Result<()> {
             no_build,
             ip_family,
             fail_closed,
+            ca_dir,
             paths,
         } => {
             let opts = UpOptions {
@@ -111,6 +118,7 @@ pub fn run(args: LabArgs) -> Result<()> {
                 build: !no_build,
                 ip_family,
                 fail_closed,
+                ca_dir,
             };
             print!("{}", Lab::up(&opts, &paths)?.status());
         }
@@ -138,6 +146,7 @@ pub fn run(args: LabArgs) -> Result<()> {
                 .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
             std::process::exit(code);
         }
+        LabCommand::CaRoot => print!("{}", Lab::open(&name)?.ca_root()?),
         LabCommand::Status => print!("{}", Lab::open(&name)?.status()),
         LabCommand::Agent {
             action,

@@ -38,7 +38,8 @@ impl Lab {
             })?,
             ("", "Service") => self.remove_services(|s| s.namespace == ns && s.name == name),
             ("", "Namespace") => self.remove_namespace(&name)?,
-            _ => false, // refused by `deletable` before anything was removed
+            ("", "ServiceAccount") => true, // nothing of it is kept
+            _ => false,                     // refused by `deletable` before anything was removed
         };
         if !found {
             let lab = &self.state.name;
@@ -121,7 +122,7 @@ fn deletable(doc: &Document) -> Result<(), String> {
     objects::check_identity(doc)?;
     match (doc.group(), doc.kind()) {
         _ if is_mesh_resource(doc) => Ok(()),
-        ("", "Pod" | "Service" | "Namespace") | ("apps", "Deployment") => Ok(()),
+        ("", "Pod" | "Service" | "Namespace" | "ServiceAccount") | ("apps", "Deployment") => Ok(()),
         _ => Err(objects::unknown_kind(doc)),
     }
 }

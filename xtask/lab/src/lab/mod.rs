@@ -11,6 +11,7 @@ mod agent_process;
 mod agent_upgrade;
 mod alloc;
 mod apply;
+mod ca;
 pub(crate) mod cgroup;
 mod cli;
 mod cni;
@@ -152,8 +153,10 @@ impl Lab {
         self.dir.log_file(&pod.namespace, &pod.name)
     }
 
+    /// Writes the state, and the pods on each node for the CA.
     fn save(&self) -> Result<()> {
-        self.state.save(&self.dir.state_file())
+        self.state.save(&self.dir.state_file())?;
+        ca::write_callers(self)
     }
 }
 

@@ -42,8 +42,8 @@ pub fn check_identity(doc: &Document) -> Result<(), String> {
 /// The error for a kind the lab does not know.
 pub fn unknown_kind(doc: &Document) -> String {
     format!(
-        "unknown kind {} ({}): the lab takes Namespace, Pod, Deployment, Service, ConfigMap, \
-         Secret and {} resources",
+        "unknown kind {} ({}): the lab takes Namespace, Pod, Deployment, Service, \
+         ServiceAccount, ConfigMap, Secret and {} resources",
         doc.kind(),
         doc.api_version(),
         MESH_GROUPS.join(", ")

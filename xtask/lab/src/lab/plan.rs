@@ -114,6 +114,8 @@ impl Plan {
             _ if is_mesh_resource(doc) => self.mesh_resources.push(objects::mesh_resource(doc)?),
             ("", "Namespace") => self.namespaces.push(objects::namespace(doc)?),
             ("", "Pod") => self.pods.push(objects::pod(doc)?),
+            // Accepted as a cluster accepts them; a pod's identity is its serviceAccountName.
+            ("", "ServiceAccount") => {}
             ("apps", "Deployment") => self.pods.extend(objects::deployment(doc)?),
             ("", "Service") => self.services.push(objects::service(doc)?),
             _ => return Err(objects::unknown_kind(doc)),

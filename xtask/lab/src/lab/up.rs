@@ -1,12 +1,12 @@
 //! `lab up`: validate the input, build the binaries, replace any lab of the same name, then
-//! create the fabric, the nodes and everything the input describes.
+//! create the fabric, the nodes, the CA (`ca.rs`) and everything the input describes.
 
 use super::family::IpFamily;
 use super::manifest::read_documents;
 use super::paths::LabDir;
 use super::plan::Plan;
 use super::state::State;
-use super::{agent, alloc, cgroup, down, net, preflight, run, Lab};
+use super::{agent, alloc, ca, cgroup, down, net, preflight, run, Lab};
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use std::process::Command;
@@ -27,6 +27,8 @@ pub struct UpOptions {
     pub ip_family: IpFamily,
     /// Every node's agent runs `--fail-closed`.
     pub fail_closed: bool,
+    /// Istio's plug-in CA files for the lab's CA (none: it creates a root).
+    pub ca_dir: Option<PathBuf>,
 }
 
 impl Lab {
@@ -57,14 +59,18 @@ impl Lab {
             state,
             dir: LabDir::new(&opts.name),
         };
-        if let Err(err) = lab.create(plan) {
+        let ca_dir = match &opts.ca_dir {
+            Some(dir) => Some(std::path::absolute(dir).context("--ca-dir")?),
+            None => None,
+        };
+        if let Err(err) = lab.create(plan, ca_dir.as_deref()) {
             let _ = down(&opts.name);
             return Err(err.context(format!("lab {} failed to come up (removed)", opts.name)));
         }
         Ok(lab)
     }
 
-    fn create(&mut self, plan: Plan) -> Result<()> {
+    fn create(&mut self, plan: Plan, ca_dir: Option<&std::path::Path>) -> Result<()> {
         self.dir.create()?;
         self.save()?;
         cgroup::create(&self.state.cgroup_root)?;
@@ -73,6 +79,7 @@ impl Lab {
             net::create_node(&self.state.name, node, &self.state.nodes)?;
             cgroup::create(&node.cgroup)?;
         }
+        ca::start(self, ca_dir)?;
         agent::start_agents(self)?;
         self.apply_plan(plan)
     }

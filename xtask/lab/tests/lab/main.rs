@@ -12,6 +12,8 @@ mod support;
 
 /// `lab apply` / `lab delete` on a running lab; `lab status` phases.
 mod apply;
+/// Workload certificates from the lab's CA: `/certs` against `lab ca-root`.
+mod certs;
 /// Cilium's socket load balancer (a stand-in) before and after the mesh's connect hook.
 mod cilium;
 /// Enrollment through mesh-cni: at creation, namespace labels live, recovery after stop/kill.
@@ -20,6 +22,8 @@ mod cni;
 mod drain;
 /// IPv6 and dual-stack labs: both families captured, routed and steered inbound.
 mod dual_stack;
+/// Egress: REGISTRY_ONLY in connect() and at the proxy, ALLOW_ANY passthrough, TCP route splits.
+mod egress;
 /// Fail open by default, `--fail-closed` on request: refused while no agent runs.
 mod fail_closed;
 /// The ingress gateway.
@@ -34,12 +38,16 @@ mod l7;
 mod mesh;
 /// The agents' life: stopped, started, enrolment, teardown.
 mod mesh_agent;
+/// The mTLS tunnel between nodes: TLS on the wire, principals, PeerAuthentication STRICT.
+mod mtls;
 /// The lab itself: pods, Services and external hosts wired; `down` leaves nothing behind.
 mod network;
 /// A resource past its range, applied live, fails alone.
 mod poison;
 /// A real Prometheus scraping the agents; `lab top`.
 mod prometheus;
+/// Istio's local rate limit task: its EnvoyFilter applied live.
+mod rate_limit;
 /// Retries, outlier ejection, circuit breaker, timeout, a killed endpoint.
 mod resilience;
 /// VirtualService routing by weight and header.

@@ -73,6 +73,7 @@ impl TestLab {
             build: false,
             ip_family,
             fail_closed: false,
+            ca_dir: None,
         };
         let paths = paths.to_vec();
         within("lab up", move || Lab::up(&opts, &paths).map(drop))
@@ -89,7 +90,24 @@ impl TestLab {
             build: false,
             ip_family: IpFamily::Ipv4,
             fail_closed: true,
+            ca_dir: None,
         };
+        within("lab up", move || Lab::up(&opts, &paths).map(drop))
+            .unwrap_or_else(|err| panic!("lab {} up failed: {err:#}", self.name));
+    }
+
+    /// `lab up --no-build --ca-dir DIR --nodes N FILES...` (files of `tests/data/`): the lab's
+    /// CA signs with Istio's plug-in files in `ca_dir`; must succeed.
+    pub fn up_with_ca_dir(&self, nodes: u8, files: &[&str], ca_dir: &Path) {
+        let opts = UpOptions {
+            name: self.name.clone(),
+            nodes,
+            build: false,
+            ip_family: IpFamily::Ipv4,
+            fail_closed: false,
+            ca_dir: Some(ca_dir.to_path_buf()),
+        };
+        let paths: Vec<PathBuf> = files.iter().map(|f| data(f)).collect();
         within("lab up", move || Lab::up(&opts, &paths).map(drop))
             .unwrap_or_else(|err| panic!("lab {} up failed: {err:#}", self.name));
     }
