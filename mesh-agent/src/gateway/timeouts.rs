@@ -43,3 +43,22 @@ impl GatewayTimeouts {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stricter_header_limit_and_the_agents_idle_limit_are_served() {
+        let gateway = GatewayTimeouts::default();
+        let mesh = DownstreamTimeouts::default();
+        let served = gateway.downstream(mesh);
+        assert_eq!(served.header_read, REQUEST_HEADERS_TIMEOUT);
+        assert_eq!(served.idle, mesh.idle);
+        let strict = DownstreamTimeouts {
+            header_read: Duration::from_secs(2),
+            idle: Duration::from_secs(60),
+        };
+        assert_eq!(gateway.downstream(strict), strict);
+    }
+}

@@ -1,8 +1,8 @@
 //! The ingress gateway hardened, in-process on loopback: its upstream connections never reach a
 //! node-local address (refused `UF`, logged and counted, the upstream never dialled); a client
-//! slow to finish the TLS handshake or a request's headers is cut off; headers from outside are
-//! taken per `gatewayTopology.numTrustedProxies`; a Host another server serves than the SNI's
-//! is answered 421.
+//! slow to finish the TLS handshake or a request's headers is cut off (one idle between requests
+//! is not); headers from outside are taken per `gatewayTopology.numTrustedProxies`; a Host
+//! another server serves than the SNI's is answered 421.
 
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use bytes::Bytes;
 use http_body_util::Empty;
 use hyper::Request;
+use hyper_util::rt::TokioIo;
 
 use super::gateway_https::{certificate, connect_tls, https_server, secret, to_frontend};
 use crate::harness::client::{get_over, send_over, Answer};
@@ -19,6 +20,7 @@ use crate::harness::config::{gateway, http_server, mesh_config, pod, service, vi
 use crate::harness::gateway::{free_port, Gateway, TIMEOUTS};
 use crate::harness::metrics::has_sample;
 use crate::harness::upstream::Upstream;
+use crate::harness::GUARD;
 
 const INGRESS: &str = "istio: ingressgateway";
 
@@ -76,6 +78,33 @@ async fn a_client_slow_to_send_its_request_headers_is_cut_off() {
     assert!(closed_within(stream, TIMEOUTS.request_headers).await);
     // A prompt client is served as before.
     assert_eq!(h.get(port, "shop.example.com", "/").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_kept_alive_client_idle_past_the_header_limit_is_served_again() {
+    let port = free_port().await;
+    let _h = Gateway::new(|_| {
+        gateway(INGRESS, &http_server(port, "[\"*\"]"))
+            + &virtual_service("in", "[\"*\"]", "[web]", to_frontend_rules())
+    })
+    .await;
+    let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let get = || {
+        Request::get("/")
+            .header("host", "shop.example.com")
+            .body(Empty::<Bytes>::new())
+            .unwrap()
+    };
+    let first = tokio::time::timeout(GUARD, sender.send_request(get())).await;
+    assert_eq!(first.expect("no hang").unwrap().status(), 200);
+    // The head's clock starts at its first byte: waiting between requests is idle, not slow.
+    tokio::time::sleep(TIMEOUTS.request_headers * 3).await;
+    let second = tokio::time::timeout(GUARD, sender.send_request(get())).await;
+    assert_eq!(second.expect("no hang").unwrap().status(), 200);
 }
 
 #[tokio::test]
