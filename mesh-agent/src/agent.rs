@@ -60,7 +60,8 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     readiness.set_capture_attached(true);
     let resilience = inputs.http.traffic.resilience.clone();
     follow_snapshots(&inputs, &config_state, &mut tasks);
-    let gateway = crate::gateway::IngressGateway::new(gateway_inputs(&config, &inputs))?;
+    let gateway_inputs = gateway_inputs(&config, &inputs, &mut registry);
+    let gateway = crate::gateway::IngressGateway::new(gateway_inputs)?;
     let pods = Arc::new(EnrolledPods::new(
         capture.pods.clone(),
         inputs,
@@ -286,14 +287,22 @@ fn follow_flows(
     });
 }
 
-/// The ingress gateway listens on every address of the node's netns, where the agent runs.
-fn gateway_inputs(config: &AgentConfig, inputs: &ProxyInputs) -> crate::gateway::GatewayInputs {
+/// The ingress gateway listens on every address of the node's netns, where the agent runs;
+/// its upstream connections never reach a node-local address.
+fn gateway_inputs(
+    config: &AgentConfig,
+    inputs: &ProxyInputs,
+    registry: &mut Registry,
+) -> crate::gateway::GatewayInputs {
+    let node_local = crate::net::NodeLocalGuard::register(registry, Vec::new());
     crate::gateway::GatewayInputs {
+        node_local: Arc::new(node_local),
         config: inputs.config.clone(),
         http: inputs.http.clone(),
         sockets: inputs.sockets.clone(),
         labels: config.gateway_labels.clone(),
         address: std::net::Ipv4Addr::UNSPECIFIED.into(),
+        timeouts: crate::gateway::GatewayTimeouts::default(),
     }
 }
 

@@ -12,10 +12,11 @@ use tokio::task::JoinHandle;
 
 use super::listener::{GatewayListener, GatewayShared, PortState};
 use super::selection::{GatewayLabels, GatewayPlan, PortPlan, PortProtocol};
+use super::timeouts::GatewayTimeouts;
 use super::tls;
 use crate::http::{HttpInputs, Pool};
 use crate::net::Netns;
-use crate::net::UpstreamSockets;
+use crate::net::{NodeLocalGuard, UpstreamSockets};
 use crate::pipeline::ConfigState;
 use crate::snapshot::Snapshot;
 
@@ -30,10 +31,14 @@ pub struct GatewayInputs {
     pub http: Arc<HttpInputs>,
     /// How upstream connections are opened.
     pub sockets: UpstreamSockets,
+    /// What every upstream connection is checked against first: never node-local.
+    pub node_local: Arc<NodeLocalGuard>,
     /// The agent's gateway labels, matched against Gateway selectors.
     pub labels: GatewayLabels,
     /// The address the ports are opened on (`0.0.0.0`: the node's every address).
     pub address: IpAddr,
+    /// The TLS handshake and request-header limits of every port.
+    pub timeouts: GatewayTimeouts,
 }
 
 /// The ingress gateway of this node: one listener per port of the Gateways that select it.
@@ -71,12 +76,14 @@ impl Drop for OpenPort {
 impl IngressGateway {
     /// A gateway with no port open yet; upstream connections leave from the agent's netns.
     pub fn new(inputs: GatewayInputs) -> std::io::Result<Self> {
-        let pool = Pool::new(Netns::current()?, inputs.sockets);
+        let guard = Some(inputs.node_local);
+        let pool = Pool::with(Netns::current()?, inputs.sockets, None, guard);
         let shared = GatewayShared {
             config: inputs.config,
             http: inputs.http,
             pool,
             labels: inputs.labels.clone(),
+            timeouts: inputs.timeouts,
         };
         Ok(Self {
             labels: inputs.labels,

@@ -15,9 +15,12 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use super::edge::{take_from_outside, Arrival};
 use super::hosts::{best_match, normalized};
 use super::identity::gateway_workload;
 use super::selection::{GatewayLabels, PortPlan};
+use super::sni_host;
+use super::timeouts::GatewayTimeouts;
 use crate::facts::Reporter;
 use crate::http::{boxed, request_stack, Direction, GatewayBinding, HttpInputs, Peers, Pool};
 use crate::net::Netns;
@@ -42,6 +45,8 @@ pub struct GatewayShared {
     pub pool: Pool,
     /// The agent's gateway labels: the gateway's identity in telemetry ([`gateway_workload`]).
     pub labels: GatewayLabels,
+    /// The TLS handshake and request-header limits.
+    pub timeouts: GatewayTimeouts,
 }
 
 /// The listener of one gateway port.
@@ -95,12 +100,9 @@ impl GatewayListener {
     }
 }
 
-/// How long a client has to finish its TLS handshake with the gateway: one that sends
-/// nothing (or too little) is closed instead of holding a socket and a task.
-pub const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Terminates TLS when the port is HTTPS (the handshake within [`TLS_HANDSHAKE_TIMEOUT`]),
-/// then serves HTTP.
+/// Terminates TLS when the port is HTTPS (the handshake within the gateway's
+/// `tls_handshake` limit: a client that sends nothing, or too little, is closed instead of
+/// holding a socket and a task), then serves HTTP.
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -113,52 +115,102 @@ async fn serve_connection(
     let _ = stream.set_nodelay(true);
     let tls = state.load().tls.clone();
     match tls {
-        None => serve_http(stream, peer, local, state, shared).await,
+        None => {
+            let client = Client {
+                peer,
+                local,
+                tls: false,
+                sni: None,
+            };
+            serve_http(stream, client, state, shared).await;
+        }
         Some(acceptor) => {
-            let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
-            match handshake.await {
-                Ok(Ok(tls)) => serve_http(tls, peer, local, state, shared).await,
+            let limit = shared.timeouts.tls_handshake;
+            match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    let sni = tls.get_ref().1.server_name().map(str::to_string);
+                    let client = Client {
+                        peer,
+                        local,
+                        tls: true,
+                        sni,
+                    };
+                    serve_http(tls, client, state, shared).await;
+                }
                 Ok(Err(error)) => tracing::debug!(%error, %peer, "gateway TLS handshake failed"),
-                Err(_) => tracing::debug!(%peer, "gateway TLS handshake timed out"),
+                Err(_) => tracing::debug!(%peer, ?limit, "gateway TLS handshake timed out"),
             }
         }
     }
 }
 
-/// Serves HTTP/1.1 or HTTP/2 on `io` until it closes, each request through the stack.
-async fn serve_http<IO>(
-    io: IO,
+/// Who is on the other end of a gateway connection.
+struct Client {
     peer: SocketAddr,
     local: SocketAddr,
+    /// Over TLS (an HTTPS port).
+    tls: bool,
+    /// The server name the TLS client sent (HTTPS ports).
+    sni: Option<String>,
+}
+
+/// Serves HTTP/1.1 or HTTP/2 on `io` until it closes, each request taken from outside (its
+/// Host against the SNI, its headers per the gateway topology) then through the stack.
+async fn serve_http<IO>(
+    io: IO,
+    client: Client,
     state: Arc<ArcSwap<PortState>>,
     shared: Arc<GatewayShared>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let gateway = gateway_workload(&shared.config.snapshot(), &shared.labels);
+    let snapshot = shared.config.snapshot();
+    let gateway = gateway_workload(&snapshot, &shared.labels);
+    let arrival = Arrival {
+        peer: client.peer.ip(),
+        tls: client.tls,
+        trusted_proxies: snapshot
+            .mesh
+            .default_config
+            .gateway_topology
+            .num_trusted_proxies,
+    };
     let peers = Peers {
         reporter: Reporter::source,
         source: Some(gateway),
         destination: None,
         pod_ip: None,
-        downstream: Some(peer),
+        downstream: Some(client.peer),
         security: Default::default(),
         peer_identity: None,
     };
-    let direction = Direction::Gateway { listener: local };
+    let direction = Direction::Gateway {
+        listener: client.local,
+    };
     let config = shared.config.clone();
     let stack = request_stack(&shared.http, config, peers, direction, shared.pool.clone());
+    let sni = client.sni;
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let mut request = request.map(boxed);
-        if let Some(binding) = binding(&state.load().plan, &request) {
+        let plan = &state.load().plan;
+        let host = host_of(&request).unwrap_or_default().to_string();
+        let misdirected = sni_host::disagree(plan, sni.as_deref(), &host);
+        take_from_outside(request.headers_mut(), arrival);
+        if let Some(binding) = binding(plan, &request) {
             request.extensions_mut().insert(binding);
         }
-        stack.clone().oneshot(request)
+        let stack = stack.clone();
+        let sni = sni.clone().unwrap_or_default();
+        async move {
+            match misdirected {
+                true => Ok(sni_host::misdirected(&host, &sni)),
+                false => stack.oneshot(request).await,
+            }
+        }
     });
     let drain = shared.http.drain.clone();
-    if let Err(error) =
-        crate::http::serve_drained(io, service, &drain, shared.http.downstream).await
-    {
+    let timeouts = shared.timeouts.downstream(shared.http.downstream);
+    if let Err(error) = crate::http::serve_drained(io, service, &drain, timeouts).await {
         tracing::debug!(%error, "gateway connection ended with an error");
     }
 }
@@ -166,9 +218,7 @@ async fn serve_http<IO>(
 /// The Gateway whose server on this port hosts the request's authority; `None`: no server
 /// does (the route layer answers 404 `NR`).
 fn binding<B>(plan: &PortPlan, request: &Request<B>) -> Option<GatewayBinding> {
-    let authority = request.uri().authority().map(|a| a.as_str());
-    let header = || request.headers().get(HOST)?.to_str().ok();
-    let host = normalized(authority.or_else(header)?);
+    let host = normalized(host_of(request)?);
     let servers = plan.servers.iter().map(|s| (s.hosts.as_slice(), s));
     let server = best_match(servers, &host)?;
     Some(GatewayBinding {
@@ -176,4 +226,10 @@ fn binding<B>(plan: &PortPlan, request: &Request<B>) -> Option<GatewayBinding> {
         namespace: server.namespace.clone(),
         host,
     })
+}
+
+/// The request's authority (HTTP/2) or Host header.
+fn host_of<B>(request: &Request<B>) -> Option<&str> {
+    let authority = request.uri().authority().map(|a| a.as_str());
+    authority.or_else(|| request.headers().get(HOST)?.to_str().ok())
 }

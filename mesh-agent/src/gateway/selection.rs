@@ -66,7 +66,7 @@ pub enum PortProtocol {
 pub struct BoundServer {
     /// `namespace/name` of its Gateway: what VirtualServices bind to.
     pub gateway: String,
-    /// The Gateway's namespace (where `credentialName` Secrets live).
+    /// The Gateway's namespace (`./host` entries; Secrets are read in the gateway workload's).
     pub namespace: String,
     /// Its `hosts`.
     pub hosts: Vec<HostPattern>,

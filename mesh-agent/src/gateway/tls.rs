@@ -1,7 +1,11 @@
 //! TLS termination for HTTPS servers (`tls.mode: SIMPLE`): each server's certificate and key
-//! come from the Kubernetes Secret its `credentialName` names (`tls.crt`, `tls.key`, in the
-//! Gateway's namespace); the client's SNI picks the server's certificate when a port has
-//! several; ALPN offers h2 and http/1.1.
+//! come from the Kubernetes Secret its `credentialName` names (`tls.crt`, `tls.key`), read in
+//! the gateway WORKLOAD's namespace — the mesh's root namespace, where [`gateway_workload`]
+//! runs — as Istio reads them (its Secure Gateways task keeps the Secret in `istio-system`
+//! while the Gateway may live elsewhere); the client's SNI picks the server's certificate when
+//! a port has several; ALPN offers h2 and http/1.1.
+//!
+//! [`gateway_workload`]: super::gateway_workload
 
 use std::sync::Arc;
 
@@ -20,7 +24,7 @@ use crate::snapshot::Snapshot;
 /// Why a server's certificate could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
-    /// No Secret by that name in the Gateway's namespace.
+    /// No Secret by that name in the gateway workload's namespace.
     #[error("Secret {0} not found")]
     MissingSecret(String),
     /// The Secret lacks `tls.crt` or `tls.key`.
@@ -87,9 +91,10 @@ fn certified_key(
     snapshot: &Snapshot,
 ) -> Result<CertifiedKey, CredentialError> {
     let name = server.credential_name.as_deref().unwrap_or_default();
-    let secret_name = format!("{}/{name}", server.namespace);
+    let namespace = &snapshot.mesh.root_namespace;
+    let secret_name = format!("{namespace}/{name}");
     let secret = snapshot
-        .secret(&server.namespace, name)
+        .secret(namespace, name)
         .ok_or_else(|| CredentialError::MissingSecret(secret_name.clone()))?;
     let field = |key: &'static str| -> Result<Vec<u8>, CredentialError> {
         let data = secret

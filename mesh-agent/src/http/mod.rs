@@ -32,10 +32,10 @@ use std::time::Duration;
 
 use prometheus_client::registry::Registry;
 
-pub use body::{boxed, Body};
+pub use body::{boxed, full, Body};
 pub use downstream::{DownstreamTimeouts, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use metrics::{HttpLabels, HttpMetrics, RequestOutcome};
-pub use pool::{Pool, PoolTunnel};
+pub use pool::{Origination, OriginationError, Originations, Pool, PoolTunnel};
 pub use rate_limit_metrics::{Decision as RateLimitDecision, LocalRateLimiting};
 pub use rescue::{local_reply, status_and_flags};
 pub use resilient::Resilience;

@@ -1,8 +1,9 @@
 //! The resilience slot of the stack: the destination layer, below the mirror, puts a request's
 //! route `timeout`, retry policy and its destination's pool accounting and outlier detector in
 //! its extensions, where the timeout, retry, balancer, circuit-breaker and outlier layers below
-//! read them. A destination's (host + subset) pool accounting is kept per source pod, as its
-//! sidecar would keep it; outlier detectors are shared across the node.
+//! read them, and its TLS origination, which the pool reads. A destination's (host + subset)
+//! pool accounting is kept per source pod, as its sidecar would keep it; outlier detectors are
+//! shared across the node.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,7 @@ use prometheus_client::registry::Registry;
 use tower::{Layer, Service, ServiceExt};
 
 use super::body::Body;
+use super::pool::Originations;
 use super::target::RouteTarget;
 use crate::errors::BoxError;
 use crate::lb::ip_endpoints;
@@ -24,7 +26,7 @@ use crate::resilience::retry::RetryMetrics;
 use crate::resilience::timeout::RouteDeadline;
 use crate::resilience::{OutlierDetector, RetryPolicy};
 use crate::routing::MatchedRule;
-use crate::snapshot::Cluster;
+use crate::snapshot::{Cluster, Snapshot};
 
 /// Every destination's live resilience state on this node. Cheap to clone.
 #[derive(Clone, Debug, Default)]
@@ -35,6 +37,8 @@ pub struct Resilience {
     pub outlier_metrics: OutlierMetrics,
     /// `mesh_retries_*`.
     pub retry_metrics: RetryMetrics,
+    /// Each destination's TLS origination (DestinationRule `tls`).
+    originations: Originations,
 }
 
 impl Resilience {
@@ -104,13 +108,15 @@ impl Resilience {
     }
 
     /// Puts the request's resilience context in its extensions, its pool accounting that of
-    /// `source`.
+    /// `source`, its origination that of `snapshot` (of `generation`).
     fn prepare(
         &self,
         request: &mut Request<Body>,
-        mesh_retry: &crate::resources::Retry,
+        snapshot: &Snapshot,
+        generation: u64,
         source: &Arc<str>,
     ) {
+        let mesh_retry = &snapshot.mesh.default_http_retry_policy;
         let target = request.extensions().get::<RouteTarget>();
         let cluster = target.and_then(|t| t.balancer.cluster().cloned());
         let upstream = target.map_or(UpstreamProtocol::Http1, |t| t.upstream);
@@ -138,6 +144,9 @@ impl Resilience {
         }
         if let Some(detector) = self.detector(&cluster) {
             extensions.insert(detector);
+        }
+        if let Some(origination) = self.originations.get(&cluster, snapshot, generation) {
+            extensions.insert(origination);
         }
     }
 }
@@ -198,12 +207,12 @@ where
     }
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        let generation = self.layer.config.generation();
         let snapshot = self.layer.config.snapshot();
-        let mesh_retry = &snapshot.mesh.default_http_retry_policy;
         let source = &self.layer.source;
         self.layer
             .resilience
-            .prepare(&mut request, mesh_retry, source);
+            .prepare(&mut request, &snapshot, generation, source);
         Box::pin(self.inner.clone().oneshot(request))
     }
 }

@@ -1,10 +1,11 @@
 //! The ground under every connection: a pod's network namespace (run a job inside it), the
 //! sockets the agent opens there (listen, connect, reset), the listeners on record for a successor
-//! (`listeners.rs`) and the captured pod itself.
+//! (`listeners.rs`), the captured pod itself, and what is node-local (`node_local.rs`).
 
 mod accept_backoff;
 mod listeners;
 mod netns;
+mod node_local;
 mod pod;
 mod socket;
 mod socket_file;
@@ -12,6 +13,7 @@ mod socket_file;
 pub use accept_backoff::AcceptBackoff;
 pub use listeners::{alive_listeners, close_untaken, inherit, untaken, Listener, ListenerKey};
 pub use netns::{netns_cookie, Netns};
+pub use node_local::{classify, NodeLocalGuard, NodeLocalReason, NodeLocalRefused};
 pub use pod::ProxiedPod;
 pub use socket::{connect, listen, reset, UpstreamSockets};
 pub use socket_file::SocketFile;

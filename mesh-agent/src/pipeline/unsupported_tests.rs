@@ -5,7 +5,7 @@ use crate::document::parse_documents;
 
 const RULE: &str = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
                     metadata: {name: web, namespace: shop}\n\
-                    spec: {host: web, trafficPolicy: {tls: {mode: SIMPLE}}}\n";
+                    spec: {host: web, trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}}\n";
 const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n";
 
 fn set(yaml: &str) -> Vec<RawResource> {
@@ -19,19 +19,19 @@ fn text(registry: &Registry) -> String {
 }
 
 const SERIES: &str =
-    "mesh_config_unsupported_fields{kind=\"DestinationRule\",field=\"spec.trafficPolicy.tls\"}";
+    "mesh_config_unsupported_fields{kind=\"DestinationRule\",field=\"spec.trafficPolicy.tls.mode\"}";
 
 #[test]
 fn each_resource_version_is_logged_once() {
     let fields = UnsupportedFields::default();
     let first = fields.observe(&set(&format!("{SERVICE}---\n{RULE}")));
     assert_eq!(first.len(), 1);
-    assert_eq!(first[0].field, "spec.trafficPolicy.tls");
+    assert_eq!(first[0].field, "spec.trafficPolicy.tls.mode");
     assert_eq!(
         fields.observe(&set(&format!("{SERVICE}---\n{RULE}"))),
         vec![]
     );
-    let changed = RULE.replace("SIMPLE", "MUTUAL");
+    let changed = RULE.replace("ISTIO_MUTUAL", "istio_mutual");
     assert_eq!(
         fields
             .observe(&set(&format!("{SERVICE}---\n{changed}")))

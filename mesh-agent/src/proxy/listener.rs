@@ -48,7 +48,7 @@ impl PodListener {
         tunnel: Option<PoolTunnel>,
     ) -> io::Result<Self> {
         let listener = listen(&pod.netns, addr).await?;
-        let http_pool = Pool::with_tunnel(pod.netns.clone(), inputs.sockets.clone(), tunnel);
+        let http_pool = Pool::with(pod.netns.clone(), inputs.sockets.clone(), tunnel, None);
         Ok(Self {
             listener,
             pod,

@@ -42,6 +42,16 @@ pub struct MeshConfig {
 #[serde(rename_all = "camelCase", default)]
 pub struct ProxyConfig {
     pub tracing: Tracing,
+    pub gateway_topology: GatewayTopology,
+}
+
+/// What stands in front of the gateways.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GatewayTopology {
+    /// Proxies in front of the gateways whose `x-forwarded-for` entries (and request id and
+    /// trace context) are trusted; 0: the gateway's peer is the client.
+    pub num_trusted_proxies: u32,
 }
 
 /// Trace sampling.

@@ -135,6 +135,8 @@ pub struct Cluster {
     pub endpoints: Vec<(Address, u16)>,
     /// Top level, port level and subset merged; `portLevelSettings` emptied.
     pub policy: TrafficPolicy,
+    /// The namespace of the DestinationRule it comes from (where its `credentialName` is read).
+    pub rule_namespace: Option<String>,
 }
 
 /// The rules of one VirtualService for one host and port, in the VirtualService's order.

@@ -98,6 +98,7 @@ pub(crate) fn clusters_of(
     rule: Option<&Istio<DestinationRuleSpec>>,
 ) -> Vec<Arc<Cluster>> {
     let top = rule.and_then(|r| r.spec.traffic_policy.as_ref());
+    let namespace = rule.and_then(|r| r.metadata.namespace.as_deref());
     let mut clusters = Vec::new();
     for port in &service.ports {
         let all = service.endpoints.iter();
@@ -107,6 +108,7 @@ pub(crate) fn clusters_of(
             None,
             merge(top, None, port.port),
             all,
+            namespace,
         ));
         for subset in rule.map(|r| r.spec.subsets.as_slice()).unwrap_or_default() {
             let policy = merge(top, subset.traffic_policy.as_ref(), port.port);
@@ -122,6 +124,7 @@ pub(crate) fn clusters_of(
                 Some(&subset.name),
                 policy,
                 selected,
+                namespace,
             ));
         }
     }
@@ -134,6 +137,7 @@ fn cluster<'a>(
     subset: Option<&str>,
     mut policy: TrafficPolicy,
     endpoints: impl Iterator<Item = &'a super::model::Endpoint>,
+    rule_namespace: Option<&str>,
 ) -> Arc<Cluster> {
     if service.passthrough {
         // `resolution: NONE` is Envoy's ORIGINAL_DST cluster: a DestinationRule's balancer
@@ -158,5 +162,6 @@ fn cluster<'a>(
             .filter_map(|e| Some((e.address.clone(), *e.ports.get(&port)?)))
             .collect(),
         policy,
+        rule_namespace: rule_namespace.map(str::to_string),
     })
 }

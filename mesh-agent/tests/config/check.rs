@@ -182,14 +182,14 @@ fn the_tutorials_authentication_policy_is_a_warning_naming_the_kind() {
 }
 
 #[test]
-fn a_destination_rule_with_tls_is_a_warning_naming_the_field() {
+fn a_destination_rule_with_istio_mutual_tls_is_a_warning_naming_the_field() {
     let file = fixture("unsupported/productpage-tls.yaml");
     let (code, out) = check(std::slice::from_ref(&file));
     assert_eq!(code, 0, "warnings alone: {out}");
     let line = format!(
-        "{}:18:5: DestinationRule/default/productpage: spec.trafficPolicy.tls: warning: not \
-         supported by the mesh; ignored: no TLS origination: connections to this destination are \
-         plain TCP",
+        "{}:19:7: DestinationRule/default/productpage: spec.trafficPolicy.tls.mode: warning: not \
+         supported by the mesh; ignored: ISTIO_MUTUAL is the mesh's own tunnel between agents: \
+         the rule originates no TLS itself",
         file.display()
     );
     assert_eq!(out.trim(), line);

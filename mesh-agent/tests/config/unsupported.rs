@@ -8,14 +8,14 @@ use crate::harness::config::{mesh_config, WatchedDir};
 use crate::harness::metrics;
 
 const SERIES: &str =
-    r#"mesh_config_unsupported_fields{kind="DestinationRule",field="spec.trafficPolicy.tls"}"#;
+    r#"mesh_config_unsupported_fields{kind="DestinationRule",field="spec.trafficPolicy.tls.mode"}"#;
 
-/// A DestinationRule originating TLS to `host`.
+/// A DestinationRule asking for Istio's mutual TLS to `host` (the mesh's tunnel, not the rule).
 fn rule_with_tls(host: &str) -> String {
     format!(
         "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
          metadata: {{name: {host}, namespace: shop}}\n\
-         spec: {{host: {host}, trafficPolicy: {{tls: {{mode: SIMPLE}}}}}}\n"
+         spec: {{host: {host}, trafficPolicy: {{tls: {{mode: ISTIO_MUTUAL}}}}}}\n"
     )
 }
 

@@ -39,14 +39,22 @@ pub async fn get_over<IO>(io: IO, host: &str, path: &str) -> Answer
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .unwrap();
-    tokio::spawn(connection);
     let request = Request::get(path)
         .header("host", host)
         .body(Empty::<Bytes>::new())
         .unwrap();
+    send_over(io, request).await
+}
+
+/// `request` over HTTP/1.1 on `io`.
+pub async fn send_over<IO>(io: IO, request: Request<Empty<Bytes>>) -> Answer
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
     let response = tokio::time::timeout(GUARD, sender.send_request(request)).await;
     read(response.expect("no hang").unwrap()).await
 }

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use mesh_agent::gateway::{GatewayInputs, GatewayLabels, IngressGateway};
+use mesh_agent::gateway::{GatewayInputs, GatewayLabels, GatewayTimeouts, IngressGateway};
 use mesh_agent::http::{HttpInputs, DEFAULT_DETECT_WINDOW};
-use mesh_agent::net::UpstreamSockets;
+use mesh_agent::net::{NodeLocalGuard, UpstreamSockets};
 use mesh_agent::pipeline::ConfigState;
 use prometheus_client::registry::Registry;
 use tokio::net::{TcpListener, TcpStream};
@@ -16,6 +16,12 @@ use tokio::net::{TcpListener, TcpStream};
 use super::client::{get_over, Answer};
 use super::config::{apply, pod, service};
 use super::upstream::healthy_on_one_port;
+
+/// The gateway's limits here: short, so the tests of slow clients end quickly.
+pub const TIMEOUTS: GatewayTimeouts = GatewayTimeouts {
+    tls_handshake: Duration::from_millis(500),
+    request_headers: Duration::from_millis(500),
+};
 
 /// A gateway under test and what it reads.
 pub struct Gateway {
@@ -52,7 +58,11 @@ impl Gateway {
         let config = ConfigState::default();
         apply(&config, &cluster_yaml(pod_port, &mesh_yaml(pod_port)));
         let mut registry = Registry::default();
+        // The upstream pods live on loopback here; every other node-local address is refused.
+        let exempt = pods.iter().map(|(ip, _)| ip.parse().unwrap()).collect();
+        let node_local = NodeLocalGuard::register(&mut registry, exempt);
         let inputs = GatewayInputs {
+            node_local: std::sync::Arc::new(node_local),
             config: config.clone(),
             http: HttpInputs::register(&mut registry, DEFAULT_DETECT_WINDOW),
             sockets: UpstreamSockets {
@@ -60,6 +70,7 @@ impl Gateway {
             },
             labels: GatewayLabels::default(),
             address: [127, 0, 0, 1].into(),
+            timeouts: TIMEOUTS,
         };
         let mut gateway = IngressGateway::new(inputs).unwrap();
         gateway.reconcile().await;

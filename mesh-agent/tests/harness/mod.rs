@@ -8,6 +8,7 @@
 //!   (Pods on the test node, Namespaces), a state dir of its own.
 //! - [`upstream`]: upstream pods: one HTTP server whose answers a test sets, a TCP echo server.
 //! - [`streaming`]: gRPC-shaped streaming calls (the upstream's answers, the client's body).
+//! - [`tls_upstream`]: HTTPS upstreams with a test CA (TLS origination).
 //! - [`web`]: the `web` Service over upstream pods behind the outbound proxy of `sleep-0`.
 //! - [`hbone`]: an HBONE client and server written from the protocol alone.
 //! - [`gateway`]: the ingress gateway in front of upstream pods.
@@ -39,6 +40,7 @@ pub mod metrics;
 pub mod namespaced;
 pub mod proxy;
 pub mod streaming;
+pub mod tls_upstream;
 pub mod upstream;
 pub mod web;
 

@@ -18,25 +18,30 @@ use crate::harness::config::{gateway, virtual_service};
 use crate::harness::gateway::{free_port, Gateway};
 
 /// A self-signed certificate for `host`: (certificate PEM, key PEM, certificate DER).
-fn certificate(host: &str) -> (String, String, CertificateDer<'static>) {
+pub(crate) fn certificate(host: &str) -> (String, String, CertificateDer<'static>) {
     let made = rcgen::generate_simple_self_signed(vec![host.to_string()]).unwrap();
     let der = made.cert.der().clone();
     (made.cert.pem(), made.key_pair.serialize_pem(), der)
 }
 
-/// A `kubernetes.io/tls` Secret `shop/<name>` holding `crt` and `key` (base64 `data`).
-fn secret(name: &str, crt: &str, key: &str) -> String {
+/// A `kubernetes.io/tls` Secret `istio-system/<name>` (the gateway workload's namespace)
+/// holding `crt` and `key` (base64 `data`).
+pub(crate) fn secret(name: &str, crt: &str, key: &str) -> String {
+    secret_in("istio-system", name, crt, key)
+}
+
+fn secret_in(namespace: &str, name: &str, crt: &str, key: &str) -> String {
     use base64::Engine;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: shop}}\n\
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {namespace}}}\n\
          type: kubernetes.io/tls\ndata:\n  tls.crt: {}\n  tls.key: {}\n---\n",
         b64(crt),
         b64(key)
     )
 }
 
-fn https_server(port: u16, host: &str, credential: &str) -> String {
+pub(crate) fn https_server(port: u16, host: &str, credential: &str) -> String {
     format!(
         "  - port: {{number: {port}, name: https-{host}, protocol: HTTPS}}\n    hosts: [{host}]\n\
          \x20   tls: {{mode: SIMPLE, credentialName: {credential}}}\n"
@@ -44,7 +49,7 @@ fn https_server(port: u16, host: &str, credential: &str) -> String {
 }
 
 /// Connects to gateway `port` with SNI `host`, trusting only `trusted`, offering `alpn`.
-async fn connect_tls(
+pub(crate) async fn connect_tls(
     port: u16,
     host: &str,
     trusted: &CertificateDer<'static>,
@@ -66,7 +71,7 @@ async fn connect_tls(
         .await
 }
 
-fn to_frontend(hosts: &str) -> String {
+pub(crate) fn to_frontend(hosts: &str) -> String {
     let rules = "  - route: [{destination: {host: frontend}}]\n";
     virtual_service("front", hosts, "[web]", rules)
 }
@@ -137,7 +142,7 @@ async fn sni_picks_the_certificate_of_the_matching_server() {
 }
 
 #[tokio::test]
-async fn an_https_server_without_its_secret_does_not_listen_until_the_secret_arrives() {
+async fn an_https_server_listens_once_its_secret_arrives_in_the_gateway_workload_namespace() {
     let port = free_port().await;
     let (crt, key, der) = certificate("shop.example.com");
     let mesh = gateway(
@@ -146,6 +151,10 @@ async fn an_https_server_without_its_secret_does_not_listen_until_the_secret_arr
     ) + &to_frontend("[shop.example.com]");
     let mesh_now = mesh.clone();
     let mut h = Gateway::new(move |_| mesh_now).await;
+    assert!(h.ports().is_empty());
+    // In the Gateway's own namespace it is not the gateway workload's Secret: still closed.
+    h.reconfigure(&(secret_in("shop", "shop-cert", &crt, &key) + &mesh))
+        .await;
     assert!(h.ports().is_empty());
     h.reconfigure(&(secret("shop-cert", &crt, &key) + &mesh))
         .await;

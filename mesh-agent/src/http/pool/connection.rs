@@ -15,6 +15,7 @@ use hyper_util::client::legacy::connect::{Connected, Connection};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
+use tokio_rustls::client::TlsStream;
 
 use crate::resilience::breaker::limits::ConnectionPermit;
 use crate::resilience::ConnectionPoolPolicy;
@@ -70,10 +71,12 @@ impl Drop for InFlight {
     }
 }
 
-/// What an upstream connection runs over: a socket, or a stream in the mTLS tunnel.
+/// What an upstream connection runs over: a socket, TLS the agent originates over a socket,
+/// or a stream in the mTLS tunnel.
 pub(super) trait UpstreamIo: AsyncRead + AsyncWrite + Send + Unpin {}
 
 impl UpstreamIo for TcpStream {}
+impl UpstreamIo for TlsStream<TcpStream> {}
 impl UpstreamIo for crate::tunnel::TunnelStream {}
 
 /// An upstream socket (or tunnel stream) with its use, its deadline and its `maxConnections`

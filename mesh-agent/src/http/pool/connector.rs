@@ -1,7 +1,9 @@
 //! Opens upstream connections for the pool: inside the pod's netns, marked (or in the mTLS
 //! tunnel, for the endpoints the source pod's planner sends there), within the
 //! destination's `tcp.connectTimeout` (else the agent's), each holding a place under the
-//! destination's `tcp.maxConnections` (per source pod).
+//! destination's `tcp.maxConnections` (per source pod); a gateway's never to a node-local
+//! address; speaking TLS when the destination's DestinationRule originates it
+//! (`origination.rs`; over a socket only: originated destinations are outside the mesh).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,13 +13,15 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use hyper::Uri;
 use hyper_util::rt::TokioIo;
+use tokio_rustls::TlsConnector;
 use tower::Service;
 
 use super::connection::{UpstreamConnection, UpstreamIo};
+use super::origination::Origination;
 use crate::errors::BoxError;
 use crate::net::connect;
 use crate::net::Netns;
-use crate::net::UpstreamSockets;
+use crate::net::{NodeLocalGuard, UpstreamSockets};
 use crate::resilience::DestinationPool;
 use crate::tunnel::{TunnelPlanner, Tunnels};
 
@@ -28,6 +32,10 @@ pub(super) struct PodConnector {
     netns: Netns,
     sockets: UpstreamSockets,
     limits: Option<DestinationPool>,
+    /// The gateway's: node-local destinations refused.
+    guard: Option<Arc<NodeLocalGuard>>,
+    /// The TLS spoken to the endpoints, when the destination originates it.
+    origination: Option<Arc<Origination>>,
     /// Set for HTTP/2 clients: the endpoint dialled whatever the request's authority says.
     endpoint: Option<SocketAddr>,
     /// The tunnel, for the endpoints its planner sends through it.
@@ -48,6 +56,7 @@ impl PodConnector {
         sockets: UpstreamSockets,
         limits: Option<DestinationPool>,
         tunnel: Option<PoolTunnel>,
+        guard: Option<Arc<NodeLocalGuard>>,
     ) -> Self {
         let sockets =
             sockets.with_connect_timeout(limits.as_ref().and_then(|l| l.policy().connect_timeout));
@@ -55,6 +64,8 @@ impl PodConnector {
             netns,
             sockets,
             limits,
+            guard,
+            origination: None,
             endpoint: None,
             tunnel,
         }
@@ -66,6 +77,14 @@ impl PodConnector {
         Self {
             endpoint: Some(endpoint),
             ..self.clone()
+        }
+    }
+
+    /// The same connector speaking TLS as `origination` says.
+    pub(super) fn originating(self, origination: Arc<Origination>) -> Self {
+        Self {
+            origination: Some(origination),
+            ..self
         }
     }
 
@@ -84,6 +103,9 @@ impl PodConnector {
             Some(endpoint) => endpoint,
             None => endpoint_of(&uri)?,
         };
+        if let Some(guard) = &self.guard {
+            guard.check(addr.ip())?;
+        }
         let place = match &self.limits {
             Some(limits) => Some(
                 limits
@@ -104,7 +126,8 @@ impl PodConnector {
 
 impl PodConnector {
     /// A stream to `addr`: in the tunnel when the planner says so (plain text when nobody
-    /// listens on the destination's tunnel port: no agent there, fail open), else a socket.
+    /// listens on the destination's tunnel port: no agent there, fail open), else a socket,
+    /// in TLS when the destination originates it.
     async fn open_stream(&self, addr: SocketAddr) -> Result<Box<dyn UpstreamIo>, BoxError> {
         let plan = self
             .tunnel
@@ -119,7 +142,27 @@ impl PodConnector {
                 Err(error) => return Err(error.into()),
             }
         }
-        Ok(Box::new(connect(&self.netns, addr, &self.sockets).await?))
+        let stream = connect(&self.netns, addr, &self.sockets).await?;
+        match &self.origination {
+            None => Ok(Box::new(stream)),
+            Some(origination) => self.handshake(origination, stream).await,
+        }
+    }
+
+    /// TLS over `stream` as `origination` says, within the connect timeout; ALPN `h2` for
+    /// HTTP/2 clients (pinned to an endpoint), `http/1.1` otherwise.
+    async fn handshake(
+        &self,
+        origination: &Origination,
+        stream: tokio::net::TcpStream,
+    ) -> Result<Box<dyn UpstreamIo>, BoxError> {
+        let (name, config) = origination.client(self.endpoint.is_some())?;
+        let connecting = TlsConnector::from(config).connect(name, stream);
+        let limit = self.sockets.connect_timeout;
+        let tls = tokio::time::timeout(limit, connecting)
+            .await
+            .map_err(|_| format!("TLS handshake not done within {limit:?}"))??;
+        Ok(Box::new(tls))
     }
 }
 

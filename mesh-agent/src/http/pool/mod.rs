@@ -3,11 +3,18 @@
 //! client connections. HTTP/1.1 keeps a set of idle connections per endpoint; HTTP/2
 //! multiplexes over one. A destination with a DestinationRule `connectionPool` gets pools of
 //! its own, which apply its connection settings: `connectTimeout`, `maxConnections` (sockets,
-//! per source pod), `idleTimeout`, `maxRequestsPerConnection`, `maxConnectionDuration`.
+//! per source pod), `idleTimeout`, `maxRequestsPerConnection`, `maxConnectionDuration`. A
+//! destination whose DestinationRule originates TLS gets clients of its own too.
 
 mod connection;
 mod connector;
+mod origination;
+mod originations;
 mod send;
+mod verify;
+
+pub use origination::{Origination, OriginationError};
+pub use originations::Originations;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,7 +31,7 @@ use tower::Service;
 use super::body::Body;
 use crate::errors::BoxError;
 use crate::net::Netns;
-use crate::net::UpstreamSockets;
+use crate::net::{NodeLocalGuard, UpstreamSockets};
 use crate::resilience::breaker::Destination;
 use crate::resilience::DestinationPool;
 use connector::PodConnector;
@@ -40,9 +47,23 @@ pub struct Pool {
     netns: Netns,
     sockets: UpstreamSockets,
     tunnel: Option<PoolTunnel>,
+    guard: Option<Arc<NodeLocalGuard>>,
     unconfigured: Clients,
     destinations: Arc<Mutex<HashMap<Destination, (DestinationPool, Clients)>>>,
+    originated: Arc<Mutex<HashMap<usize, Originated>>>,
 }
+
+/// The clients of one TLS origination (the key is its address; the entry holds it, so the
+/// address stays its own), with the connection accounting they were made under.
+struct Originated {
+    _origination: Arc<Origination>,
+    limits: Option<DestinationPool>,
+    clients: Clients,
+}
+
+/// How many originations' clients a pool keeps before forgetting them all (ones replaced by
+/// a changed DestinationRule or Secret; requests in flight keep theirs).
+const MAX_ORIGINATIONS: usize = 256;
 
 /// How many endpoints' HTTP/2 clients one set of settings keeps before forgetting them all
 /// (clients of endpoints long gone; requests in flight keep theirs).
@@ -94,19 +115,33 @@ impl Clients {
 impl Pool {
     /// Pools whose connections are opened inside `netns` with `sockets`' settings.
     pub fn new(netns: Netns, sockets: UpstreamSockets) -> Self {
-        Self::with_tunnel(netns, sockets, None)
+        Self::with(netns, sockets, None, None)
     }
 
     /// [`Pool::new`] whose connections to the endpoints `tunnel`'s planner names go through
-    /// the mTLS tunnel.
-    pub fn with_tunnel(netns: Netns, sockets: UpstreamSockets, tunnel: Option<PoolTunnel>) -> Self {
-        let connector = PodConnector::new(netns.clone(), sockets.clone(), None, tunnel.clone());
+    /// the mTLS tunnel, and whose other connections `guard` checks first (a gateway's: never
+    /// node-local).
+    pub fn with(
+        netns: Netns,
+        sockets: UpstreamSockets,
+        tunnel: Option<PoolTunnel>,
+        guard: Option<Arc<NodeLocalGuard>>,
+    ) -> Self {
+        let connector = PodConnector::new(
+            netns.clone(),
+            sockets.clone(),
+            None,
+            tunnel.clone(),
+            guard.clone(),
+        );
         Self {
             netns,
             sockets,
             tunnel,
+            guard,
             unconfigured: Clients::new(connector),
             destinations: Arc::default(),
+            originated: Arc::default(),
         }
     }
 
@@ -128,10 +163,49 @@ impl Pool {
             self.sockets.clone(),
             Some(limits.clone()),
             self.tunnel.clone(),
+            self.guard.clone(),
         );
         let clients = Clients::new(connector);
         let entry = (limits.clone(), clients.clone());
         destinations.insert(limits.destination().clone(), entry);
+        clients
+    }
+}
+
+impl Pool {
+    /// The clients speaking TLS as `origination` says, accounted in `limits`.
+    fn originating(
+        &self,
+        origination: &Arc<Origination>,
+        limits: Option<&DestinationPool>,
+    ) -> Clients {
+        let key = Arc::as_ptr(origination) as usize;
+        let mut originated = self.originated.lock().unwrap_or_else(|p| p.into_inner());
+        let same_limits = |o: &Originated| match (&o.limits, limits) {
+            (None, None) => true,
+            (Some(had), Some(now)) => had.same(now),
+            _ => false,
+        };
+        if let Some(known) = originated.get(&key).filter(|o| same_limits(o)) {
+            return known.clients.clone();
+        }
+        if originated.len() >= MAX_ORIGINATIONS {
+            originated.clear();
+        }
+        let connector = PodConnector::new(
+            self.netns.clone(),
+            self.sockets.clone(),
+            limits.cloned(),
+            None,
+            self.guard.clone(),
+        );
+        let clients = Clients::new(connector.originating(origination.clone()));
+        let entry = Originated {
+            _origination: origination.clone(),
+            limits: limits.cloned(),
+            clients: clients.clone(),
+        };
+        originated.insert(key, entry);
         clients
     }
 }
@@ -147,7 +221,10 @@ impl Service<Request<Body>> for Pool {
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let limits = request.extensions().get::<DestinationPool>().cloned();
-        let clients = self.clients(limits.as_ref());
+        let clients = match request.extensions().get::<Arc<Origination>>() {
+            Some(origination) => self.originating(origination, limits.as_ref()),
+            None => self.clients(limits.as_ref()),
+        };
         Box::pin(send::send(clients, limits, request))
     }
 }

@@ -103,7 +103,7 @@ const POLICY_PLACES: &[&str] = &[
 /// Fields of every traffic policy: (path below the policy, why).
 #[rustfmt::skip]
 const POLICY_FIELDS: &[(&str, &str)] = &[
-    ("tls", "no TLS origination: connections to this destination are plain TCP"),
+    ("tls.caCrl", "no certificate revocation check: the CRL is not read"),
     ("loadBalancer.localityLbSetting", "no locality-aware balancing"),
     ("loadBalancer.warmupDurationSecs", "new endpoints take their full share at once"),
     ("loadBalancer.consistentHash.maglev", "consistent hashing uses a ring hash"),
@@ -113,6 +113,12 @@ const POLICY_FIELDS: &[(&str, &str)] = &[
     ("connectionPool.http.useClientProtocol", "the upstream protocol follows the port's protocol"),
     ("tunnel", "no tunnelling: connections go to the destination directly"),
     ("proxyProtocol", "no PROXY protocol header is sent"),
+];
+
+/// Values of every traffic policy the mesh does not act on: (path below the policy, why).
+#[rustfmt::skip]
+const POLICY_VALUES: &[(&str, Values, &str)] = &[
+    ("tls.mode", Values::Except(&["DISABLE", "SIMPLE", "MUTUAL"]), "ISTIO_MUTUAL is the mesh's own tunnel between agents: the rule originates no TLS itself"),
 ];
 
 /// Fields of a DestinationRule itself.
@@ -149,6 +155,13 @@ fn build() -> Vec<UnsupportedField> {
             .filter(move |(path, _)| !place.ends_with("[*]") || !is_whole_policy_only(path))
             .map(move |&(path, why)| field(DR, format!("{place}.{path}"), Values::Any, why))
     });
+    let policy_values = POLICY_PLACES.iter().flat_map(|place| {
+        let at = move |&(path, values, why): &(&str, Values, &'static str)| {
+            field(DR, format!("{place}.{path}"), values, why)
+        };
+        POLICY_VALUES.iter().map(at)
+    });
+    let policies = policies.chain(policy_values);
     fields.chain(valued).chain(rule).chain(policies).collect()
 }
 

@@ -11,6 +11,7 @@ const ACTED_ON: &[&str] = &[
     "defaultHttpRetryPolicy.retryOn",
     "enableTracing",
     "defaultConfig.tracing.sampling",
+    "defaultConfig.gatewayTopology.numTrustedProxies",
     "extensionProviders[*].name",
     "extensionProviders[*].opentelemetry.service",
     "extensionProviders[*].opentelemetry.port",

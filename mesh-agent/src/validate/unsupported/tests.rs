@@ -78,15 +78,11 @@ fn a_tutorial_destination_rule_names_each_occurrence() {
     assert_eq!(
         found(yaml),
         pairs(&[
-            ("spec.trafficPolicy.tls", "spec.trafficPolicy.tls"),
-            (
-                "spec.subsets[*].trafficPolicy.tls",
-                "spec.subsets[1].trafficPolicy.tls"
-            ),
             (
                 "spec.subsets[*].trafficPolicy.loadBalancer.localityLbSetting",
                 "spec.subsets[1].trafficPolicy.loadBalancer.localityLbSetting"
             ),
+            ("spec.trafficPolicy.tls.mode", "spec.trafficPolicy.tls.mode"),
         ])
     );
 }

@@ -2,8 +2,9 @@
 //! every node) calls `http://node-1/` with `Host: shop.example.com`; node-1's agent serves the
 //! Gateway's port, routes to the frontend (on node-2) by the VirtualService bound to the
 //! Gateway, and the frontend's own call to the backend follows the backend's VirtualService
-//! (subset v2 only). Then HTTPS: a certificate made here with the openssl CLI, put in a Secret
-//! the Gateway's `credentialName` names, checked with `curl --resolve … --cacert …`.
+//! (subset v2 only). Then HTTPS: a certificate made here with the openssl CLI, put in the Secret
+//! the Gateway's `credentialName` names — in `istio-system`, the gateway workload's namespace —
+//! checked with `curl --resolve … --cacert …`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -11,10 +12,10 @@ use std::process::{Command, Output};
 use crate::mesh_support::{mesh_lab_of, metrics, sum};
 use crate::support::{has_command, ok, stdout, TestLab};
 
-const VISITOR: (&str, &str) = ("outside", "visitor");
+pub(crate) const VISITOR: (&str, &str) = ("outside", "visitor");
 
 /// A scratch directory, removed when dropped.
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(pub(crate) PathBuf);
 
 impl Drop for Scratch {
     fn drop(&mut self) {
@@ -23,7 +24,7 @@ impl Drop for Scratch {
 }
 
 /// `curl ARGS...` from the external host, retried (bounded) until it answers 2xx.
-fn visitor_curl(lab: &TestLab, args: &[&str]) -> Output {
+pub(crate) fn visitor_curl(lab: &TestLab, args: &[&str]) -> Output {
     let mut argv = vec!["curl", "-sS", "-f", "-m", "5"];
     argv.extend_from_slice(args);
     lab.exec_until_ok(VISITOR.0, VISITOR.1, &argv)
@@ -43,7 +44,7 @@ fn backend_version(out: &Output) -> String {
 }
 
 /// The status code of `GET url` with `Host: host` from the external host.
-fn status_of(lab: &TestLab, host: &str, url: &str) -> String {
+pub(crate) fn status_of(lab: &TestLab, host: &str, url: &str) -> String {
     let host = format!("Host: {host}");
     let argv = [
         "curl",
@@ -62,7 +63,7 @@ fn status_of(lab: &TestLab, host: &str, url: &str) -> String {
 }
 
 /// A self-signed certificate for `host` in `dir`: (`tls.crt`, `tls.key`).
-fn make_certificate(dir: &Path, host: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn make_certificate(dir: &Path, host: &str) -> (PathBuf, PathBuf) {
     let (crt, key) = (dir.join("tls.crt"), dir.join("tls.key"));
     let out = Command::new("openssl")
         .args([
@@ -94,7 +95,7 @@ fn https_yaml(host: &str, crt: &Path, key: &Path) -> String {
             .collect::<String>()
     };
     format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {{name: shop-cert, namespace: shop}}\n\
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: shop-cert, namespace: istio-system}}\n\
          type: kubernetes.io/tls\nstringData:\n  tls.crt: |\n{}  tls.key: |\n{}---\n\
          apiVersion: networking.istio.io/v1\nkind: Gateway\n\
          metadata: {{name: web, namespace: shop}}\nspec:\n  selector: {{istio: ingressgateway}}\n\

@@ -30,6 +30,8 @@ mod egress;
 mod fail_closed;
 /// The ingress gateway.
 mod gateway;
+/// The gateway hardened: Secrets in the gateway workload's namespace, no way into the node.
+mod gateway_hardening;
 /// Bad input is refused and creates nothing.
 mod input;
 /// L7: routing, rewrite, redirect, direct response, headers, gRPC, load balancing.
