@@ -115,6 +115,13 @@ impl LocalFailure {
         if let Some(h2) = e.downcast_ref::<h2::Error>() {
             return Self::of_h2(h2);
         }
+        // hyper's "canceled": the request was dropped before it was ever written (its
+        // connection closed, or went away, while it waited to be sent): never processed.
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_canceled)
+        {
+            return Some(LocalFailure::RefusedStream);
+        }
         let io = e.downcast_ref::<io::Error>()?;
         // `io::Error::source` skips the error it wraps; look at it directly.
         if let Some(known) = io.get_ref().and_then(|inner| Self::of_cause(inner)) {
