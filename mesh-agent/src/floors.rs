@@ -31,6 +31,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("resilience", 5),
     ("lb", 5),
     ("routing", 5),
+    ("jwt", 5),
     // 6-7: sinks.
     ("spans", 6),
     ("access_log", 6),

@@ -10,6 +10,7 @@ mod contain;
 mod endpoints;
 mod families;
 mod fingerprint;
+pub(crate) mod jwt;
 mod kube_view;
 mod model;
 pub(crate) mod policy;
@@ -35,6 +36,7 @@ use crate::validate::access_log_file::AccessLogTarget;
 pub use build::{build, build_with, compile, LoadSettings, Rejected};
 pub use families::pod_ips;
 pub(crate) use fingerprint::Fingerprints;
+pub use jwt::{JwksSource, JwtByNamespace, JwtIssuer, JwtPolicy, JwtScope, TokenLocation};
 pub use model::*;
 pub use policy::merge as merge_traffic_policy;
 pub use registry::{Registry, CLUSTER_DOMAIN};
@@ -62,6 +64,9 @@ pub struct Snapshot {
     authorization: PoliciesByNamespace<AuthorizationPolicySpec>,
     peer_authentication: PoliciesByNamespace<PeerAuthenticationSpec>,
     request_authentication: PoliciesByNamespace<RequestAuthenticationSpec>,
+    /// The RequestAuthentications compiled for the request path.
+    #[serde(skip)]
+    jwt: JwtByNamespace,
     outbound: HashMap<String, OutboundMode>,
     telemetry: TelemetryByNamespace,
     rejected: Vec<Rejected>,
@@ -233,6 +238,14 @@ impl Snapshot {
         namespace: &str,
     ) -> &[Arc<Istio<RequestAuthenticationSpec>>] {
         self.request_authentication
+            .get(namespace)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The compiled RequestAuthentications of `namespace`.
+    pub fn jwt_policies(&self, namespace: &str) -> &[Arc<JwtPolicy>] {
+        self.jwt
             .get(namespace)
             .map(Vec::as_slice)
             .unwrap_or_default()

@@ -135,4 +135,5 @@ pub(crate) fn add_policies(snapshot: &mut Snapshot, accepted: &AcceptedMap) {
             _ => {}
         }
     }
+    snapshot.jwt = super::jwt::compile_all(&snapshot.request_authentication);
 }
