@@ -7,6 +7,7 @@ mod balance;
 mod body;
 mod cluster_target;
 mod hop_by_hop;
+mod jwt;
 mod metrics;
 mod pool;
 mod rescue;
@@ -41,6 +42,9 @@ pub use telemetry::{Observed, Peers};
 /// How long detection waits for a client's first bytes on an undeclared port.
 pub const DEFAULT_DETECT_WINDOW: Duration = Duration::from_millis(100);
 
+/// How long a JWKS fetch may take.
+const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What every HTTP connection shares.
 pub struct HttpInputs {
     /// Istio's request metrics.
@@ -54,6 +58,8 @@ pub struct HttpInputs {
     pub traffic: TrafficInputs,
     /// The agent's shutdown phase: connections drain and close with it.
     pub drain: crate::drain::Drain,
+    /// RequestAuthentications' token checks, with the remote key sets they fetched.
+    pub jwt: crate::jwt::Authenticator,
 }
 
 /// What routing, faults, mirroring and load balancing share across connections.
@@ -82,6 +88,9 @@ impl HttpInputs {
                 ..TrafficInputs::default()
             },
             drain: crate::drain::Drain::default(),
+            jwt: crate::jwt::Authenticator::new(crate::jwt::JwksCache::new(Arc::new(
+                crate::net::WebClient::new(JWKS_FETCH_TIMEOUT),
+            ))),
         })
     }
 }

@@ -13,6 +13,7 @@ use tower::{Layer, Service, ServiceExt};
 
 use super::body::{full, Body};
 use crate::errors::*;
+use crate::jwt::JwtFailure;
 use crate::resilience::retry::{RetriesExhausted, RetryLimitReached};
 use crate::resilience::{Overflow, Timeout};
 
@@ -121,6 +122,9 @@ pub fn status_and_flags(error: &(dyn Error + 'static)) -> (StatusCode, ResponseF
     if let Some(fault) = error.downcast_ref::<FaultAborted>() {
         return (fault.status, F::FaultInjected.into());
     }
+    if let Some(refused) = error.downcast_ref::<JwtFailure>() {
+        return (refused.status(), ResponseFlags::default());
+    }
     let (status, flag) = if error.is::<NoRoute>() {
         (StatusCode::NOT_FOUND, F::NoRoute)
     } else if error.is::<NoHealthyUpstream>() {
@@ -188,6 +192,8 @@ mod tests {
             (NoHealthyUpstream.into(), 503, "UH"),
             (RateLimited.into(), 429, "RL"),
             (Denied.into(), 403, "DENY"),
+            (JwtFailure::Expired.into(), 401, "-"),
+            (JwtFailure::AudienceNotAllowed.into(), 403, "-"),
             (ConnectFailed(io_error()).into(), 503, "UF"),
             (UpstreamReset(io_error()).into(), 503, "UC"),
             (

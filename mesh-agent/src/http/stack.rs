@@ -9,6 +9,7 @@ use tower::ServiceBuilder;
 use super::balance::BalanceLayer;
 use super::body::{boxed, Body};
 use super::fault::FaultLayer;
+use super::jwt::JwtLayer;
 use super::mirror::{MirrorLayer, DEFAULT_MIRROR_BODY_LIMIT};
 use super::pool::Pool;
 use super::rescue::RescueLayer;
@@ -32,7 +33,7 @@ pub type RequestStack = BoxCloneSyncService<Request<Body>, Response<Body>, Infal
 /// requests leave through `pool`.
 ///
 /// The order, outer to inner (slots not built yet in brackets, where they will go):
-/// telemetry → error-to-response → route → [authorization → rate limit] → fault → mirror →
+/// telemetry → error-to-response → route → JWT authentication → [authorization → rate limit] → fault → mirror →
 /// destination (the request's resilience context) → timeout → retry → balancer →
 /// circuit breaker → outlier report → pool.
 pub fn request_stack(
@@ -50,6 +51,7 @@ pub fn request_stack(
         chance: traffic.chance.clone(),
     };
     let config_for_destinations = config.clone();
+    let jwt = JwtLayer::new(&inputs.jwt, config.clone(), &peers, direction);
     let stack = ServiceBuilder::new()
         // Outermost, so every request is counted once, local replies and their flags included.
         .layer(TelemetryLayer::new(
@@ -62,6 +64,9 @@ pub fn request_stack(
         .layer(RescueLayer)
         // Matches once; every layer below reads its slice of the chosen route.
         .layer(RouteLayer::new(config, direction).for_client(client))
+        // Inbound only, once the request is known to be for the app, before authorization
+        // (which reads the end user it finds); a refused token never reaches the app.
+        .layer(jwt)
         // After the route (its rule holds the fault); aborts never reach a mirror or upstream.
         .layer(FaultLayer::new(traffic.chance.clone()))
         // Copies go through everything below, each to its own mirror's endpoints.

@@ -120,3 +120,11 @@ impl JwksCache {
 #[cfg(test)]
 #[path = "keys_tests.rs"]
 mod tests;
+
+/// Key sets fetched with the agent's [`WebClient`](crate::net::WebClient).
+impl JwksFetch for crate::net::WebClient {
+    fn fetch(&self, uri: &str) -> BoxFuture<'static, Result<String, String>> {
+        let (client, uri) = (self.clone(), uri.to_string());
+        Box::pin(async move { client.get(&uri).await })
+    }
+}

@@ -1,15 +1,18 @@
 //! The ground under every connection: a pod's network namespace (run a job inside it), the
 //! sockets the agent opens there (listen, connect, reset), the listeners on record for a successor
-//! (`listeners.rs`) and the captured pod itself.
+//! (`listeners.rs`), the captured pod itself, and the agent's own
+//! HTTP(S) client (`web_client.rs`).
 
 mod listeners;
 mod netns;
 mod pod;
 mod socket;
 mod socket_file;
+mod web_client;
 
 pub use listeners::{alive_listeners, close_untaken, inherit, untaken, Listener, ListenerKey};
 pub use netns::{netns_cookie, Netns};
 pub use pod::ProxiedPod;
 pub use socket::{connect, listen, reset, UpstreamSockets};
 pub use socket_file::SocketFile;
+pub use web_client::{WebClient, WEB_BODY_LIMIT};

@@ -30,6 +30,7 @@ const GW: &str = "Gateway";
 const SE: &str = "ServiceEntry";
 const SC: &str = "Sidecar";
 const TM: &str = "Telemetry";
+const RA: &str = "RequestAuthentication";
 
 /// Fields of a kind, whatever their values: (kind, path, why).
 #[rustfmt::skip]
@@ -83,6 +84,8 @@ const VALUES: &[(&str, &str, Values, &str)] = &[
     (TM, "spec.metrics[*].providers[*].name", Values::Except(&["prometheus"]), "metrics are served for Prometheus only"),
     (TM, "spec.metrics[*].overrides[*].match.metric", Values::Except(&["ALL_METRICS"]), "only ALL_METRICS can be switched on or off"),
     (TM, "spec.accessLogging[*].providers[*].name", Values::Except(&["envoy"]), "access logs go to MeshConfig accessLogFile"),
+    (RA, "spec.targetRef.kind", Values::Except(&["Service"]), "there is no waypoint nor Gateway API gateway: only Service targets select workloads; this target selects none"),
+    (RA, "spec.targetRefs[*].kind", Values::Except(&["Service"]), "there is no waypoint nor Gateway API gateway: only Service targets select workloads; this target selects none"),
 ];
 
 /// Where a DestinationRule carries a traffic policy, and the fields it may set there.
@@ -155,5 +158,4 @@ fn is_whole_policy_only(path: &str) -> bool {
 pub const UNENFORCED_KINDS: &[(&str, &str)] = &[
     ("AuthorizationPolicy", "authorization is not enforced yet: every request is allowed"),
     ("PeerAuthentication", "mTLS modes are not enforced yet: plain-text connections are accepted"),
-    ("RequestAuthentication", "JWTs are not validated yet: requests pass with or without one"),
 ];

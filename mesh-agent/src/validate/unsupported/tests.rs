@@ -188,11 +188,7 @@ fn the_policy_warning_names_the_kind() {
 
 #[test]
 fn security_kinds_are_reported_whole_until_enforced() {
-    for kind in [
-        "AuthorizationPolicy",
-        "PeerAuthentication",
-        "RequestAuthentication",
-    ] {
+    for kind in ["AuthorizationPolicy", "PeerAuthentication"] {
         let yaml = format!(
             "apiVersion: security.istio.io/v1\nkind: {kind}\nmetadata: {{name: p}}\nspec: {{}}\n"
         );
