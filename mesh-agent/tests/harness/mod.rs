@@ -10,6 +10,8 @@
 //! - [`streaming`]: gRPC-shaped streaming calls (the upstream's answers, the client's body).
 //! - [`web`]: the `web` Service over upstream pods behind the outbound proxy of `sleep-0`.
 //! - [`gateway`]: the ingress gateway in front of upstream pods.
+//! - [`inbound`]: a pod's inbound request stack, called directly.
+//! - [`jwt`]: end-user tokens, their signing key and an issuer serving its key set.
 //! - [`metrics`]: reading the Prometheus registry text.
 //! - [`client`]: answers as a client reads them (hyper, or raw HTTP/1.1 text).
 //! - [`collector`] (OTLP) and [`fake_api`] (Kubernetes API server, serving what
@@ -26,6 +28,8 @@ pub mod enrollment;
 pub mod fake_api;
 pub mod fake_discovery;
 pub mod gateway;
+pub mod inbound;
+pub mod jwt;
 pub mod metrics;
 pub mod namespaced;
 pub mod proxy;

@@ -16,6 +16,7 @@ mod gateway_https;
 mod hop_by_hop;
 mod http;
 mod inbound;
+mod jwt;
 mod outbound;
 mod pool_limits;
 mod resilience;
