@@ -62,6 +62,9 @@ impl Authenticator {
         let keys = match &issuer.keys {
             JwksSource::Inline(keys) => keys.clone(),
             JwksSource::Remote(uri) => self.jwks.keys(uri, issuer.timeout).await?,
+            JwksSource::Discovery(config) => {
+                self.jwks.discovered_keys(config, issuer.timeout).await?
+            }
             JwksSource::Unusable(_) => return Err(JwtFailure::NoMatchingKey),
         };
         check_signature(&found.token, &parsed.header, &keys)?;

@@ -59,6 +59,24 @@ impl JwksCache {
 
     /// The keys at `uri`, waiting up to `wait` for a first fetch.
     pub async fn keys(&self, uri: &str, wait: Duration) -> Result<Arc<JwkSet>, JwtFailure> {
+        self.lookup(uri, Lookup::KeySet, wait).await
+    }
+
+    /// The keys named by the OpenID configuration at `config` (its `jwks_uri`), as [`Self::keys`].
+    pub async fn discovered_keys(
+        &self,
+        config: &str,
+        wait: Duration,
+    ) -> Result<Arc<JwkSet>, JwtFailure> {
+        self.lookup(config, Lookup::OpenIdConfiguration, wait).await
+    }
+
+    async fn lookup(
+        &self,
+        uri: &str,
+        lookup: Lookup,
+        wait: Duration,
+    ) -> Result<Arc<JwkSet>, JwtFailure> {
         let pending = {
             let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             let entry = entries.entry(uri.to_string()).or_default();
@@ -69,7 +87,7 @@ impl JwksCache {
                 .as_ref()
                 .is_none_or(|(at, _)| now >= *at + JWKS_RETRY);
             if stale && may_retry && entry.in_flight.is_none() {
-                entry.in_flight = Some(self.start(uri));
+                entry.in_flight = Some(self.start(uri, lookup));
             }
             if let Some(keys) = &entry.keys {
                 return Ok(keys.clone());
@@ -87,14 +105,11 @@ impl JwksCache {
     }
 
     /// Starts fetching `uri`; the receiver sees `true` once the entry holds the outcome.
-    fn start(&self, uri: &str) -> watch::Receiver<bool> {
+    fn start(&self, uri: &str, lookup: Lookup) -> watch::Receiver<bool> {
         let (done, receiver) = watch::channel(false);
-        let (fetch, entries, uri) = (self.fetch.fetch(uri), self.entries.clone(), uri.to_string());
+        let (fetch, entries, uri) = (self.fetch.clone(), self.entries.clone(), uri.to_string());
         tokio::spawn(async move {
-            let outcome = fetch.await.and_then(|body| {
-                serde_json::from_str::<JwkSet>(&body)
-                    .map_err(|e| format!("not a JSON Web Key Set: {e}"))
-            });
+            let outcome = fetch_keys(fetch.as_ref(), &uri, lookup).await;
             let mut entries = entries.lock().unwrap_or_else(|e| e.into_inner());
             let entry = entries.entry(uri.clone()).or_default();
             entry.in_flight = None;
@@ -115,6 +130,31 @@ impl JwksCache {
         });
         receiver
     }
+}
+
+/// What a cached URI holds.
+#[derive(Clone, Copy, Debug)]
+enum Lookup {
+    KeySet,
+    /// An OpenID configuration naming the key set (`jwks_uri`).
+    OpenIdConfiguration,
+}
+
+async fn fetch_keys(fetch: &dyn JwksFetch, uri: &str, lookup: Lookup) -> Result<JwkSet, String> {
+    let keys_uri = match lookup {
+        Lookup::KeySet => uri.to_string(),
+        Lookup::OpenIdConfiguration => {
+            let config: serde_json::Value = serde_json::from_str(&fetch.fetch(uri).await?)
+                .map_err(|e| format!("{uri}: not an OpenID configuration: {e}"))?;
+            let named = config.get("jwks_uri").and_then(serde_json::Value::as_str);
+            named
+                .ok_or_else(|| format!("{uri}: no jwks_uri"))?
+                .to_string()
+        }
+    };
+    let body = fetch.fetch(&keys_uri).await?;
+    serde_json::from_str::<JwkSet>(&body)
+        .map_err(|e| format!("{keys_uri}: not a JSON Web Key Set: {e}"))
 }
 
 #[cfg(test)]

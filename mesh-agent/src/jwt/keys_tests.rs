@@ -122,3 +122,40 @@ async fn a_fetch_slower_than_the_rules_timeout_refuses_the_request() {
     let short = cache.keys(URI, Duration::from_millis(1)).await;
     assert_eq!(short.err(), Some(JwtFailure::JwksFetchFailed));
 }
+
+/// Answers by URI.
+struct ByUri(Vec<(&'static str, String)>);
+
+impl JwksFetch for ByUri {
+    fn fetch(&self, uri: &str) -> BoxFuture<'static, Result<String, String>> {
+        let found = self
+            .0
+            .iter()
+            .find(|(u, _)| *u == uri)
+            .map(|(_, body)| body.clone());
+        Box::pin(async move { found.ok_or_else(|| "404".to_string()) })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_issuer_without_keys_named_publishes_them_in_its_openid_configuration() {
+    let config = "https://issuer.example/.well-known/openid-configuration";
+    let fetch = ByUri(vec![
+        (
+            config,
+            r#"{"issuer": "https://issuer.example", "jwks_uri": "https://issuer.example/keys"}"#
+                .into(),
+        ),
+        ("https://issuer.example/keys", jwks("found").unwrap()),
+    ]);
+    let cache = JwksCache::new(Arc::new(fetch));
+    assert_eq!(
+        kid(&cache.discovered_keys(config, WAIT).await.unwrap()),
+        "found"
+    );
+    let missing = cache.discovered_keys(
+        "https://other.example/.well-known/openid-configuration",
+        WAIT,
+    );
+    assert_eq!(missing.await.err(), Some(JwtFailure::JwksFetchFailed));
+}

@@ -63,8 +63,11 @@ pub enum JwksSource {
     Inline(Arc<JwkSet>),
     /// `jwksUri`, fetched by the agent.
     Remote(String),
-    /// Neither usable (`jwks` not a key set, or no keys named): every token of this issuer is
-    /// rejected, as Envoy does with an unusable key set.
+    /// Neither `jwks` nor `jwksUri`: the issuer's OpenID configuration
+    /// (`<issuer>/.well-known/openid-configuration`) names the key set, as istiod finds it.
+    Discovery(String),
+    /// `jwks` is not a key set: every token of this issuer is rejected, as Envoy does with an
+    /// unusable key set.
     Unusable(String),
 }
 
@@ -153,7 +156,10 @@ fn keys(rule: &JwtRule) -> JwksSource {
     }
     match rule.jwks_uri.as_deref().filter(|u| !u.is_empty()) {
         Some(uri) => JwksSource::Remote(uri.to_string()),
-        None => JwksSource::Unusable("neither jwks nor jwksUri is set".into()),
+        None => JwksSource::Discovery(format!(
+            "{}/.well-known/openid-configuration",
+            rule.issuer.trim_end_matches('/')
+        )),
     }
 }
 
