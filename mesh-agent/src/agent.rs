@@ -12,6 +12,7 @@ use crate::admin::{self, AdminServer, Readiness};
 use crate::admin_routes::AgentEndpoints;
 use crate::attach::start_capture;
 use crate::config::{AgentConfig, ConfigSource};
+use crate::dns::NameLookup;
 use crate::drain::Drain;
 use crate::enroll::{Admission, EnrollServer, Enrollment, EnrollmentSettings, StateDir};
 use crate::lifecycle::{watchdog, Liveness, Supervisor};
@@ -39,6 +40,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let mut tasks = Supervisor::new(&mut registry);
     let config_state = ConfigState::with_load_settings(LoadSettings {
         access_log_dir: config.access_log_dir.clone(),
+        ..LoadSettings::default()
     });
     start_config(&config, &config_state, &mut registry, &mut tasks).await?;
     let certificates = crate::certs::settings::start(config.ca.as_ref(), &mut registry);
@@ -55,6 +57,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         },
         on_outbound_accept: capture.accelerate.clone(),
         local_pods: crate::proxy::LocalPods::new(config.same_node_fast_path),
+        tunnels: tunnels(certificates.as_ref()),
         http: crate::http::HttpInputs::register(&mut registry, crate::http::DEFAULT_DETECT_WINDOW),
     });
     let drain = inputs.http.drain.clone();
@@ -78,6 +81,8 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         &mut tasks,
     )?;
     follow_flows(&mut registry, &capture, &pods, &config_state, &mut tasks);
+    let egress = crate::egress::run(config_state.clone(), pods.clone(), capture.egress.clone());
+    tasks.essential("egress-policies", egress);
     let registry = Arc::new(registry);
     let metrics_routes = admin::metrics_routes(registry.clone());
     let metrics_server = AdminServer::new(config.metrics_addr, metrics_routes).await?;
@@ -129,6 +134,18 @@ fn admin_server(
     let endpoints = AgentEndpoints::new(registry, crate::logging::LogLevels::installed())
         .with_certificates(certificates);
     Ok(AdminServer::unix(&config.admin_socket, routes)?.with_agent_endpoints(endpoints))
+}
+
+/// The mTLS tunnel between agents, when the node has workload certificates (`--ca-address`).
+fn tunnels(
+    certificates: Option<&Arc<crate::certs::NodeCertificates>>,
+) -> Option<Arc<crate::tunnel::Tunnels>> {
+    let certificates: Arc<dyn crate::identity::WorkloadCertificates> = certificates?.clone();
+    let settings = crate::tunnel::TunnelSettings::default();
+    Some(Arc::new(crate::tunnel::Tunnels::new(
+        certificates,
+        settings,
+    )))
 }
 
 /// What the agent's end needs.
@@ -277,6 +294,18 @@ async fn start_config(
         "pipeline",
         crate::pipeline::run(updates, state.clone(), metrics),
     );
+    let names = match config.dns_server {
+        Some(server) => Ok(NameLookup::with_server(server)),
+        None => NameLookup::from_resolv_conf(&config.resolv_conf),
+    };
+    match names {
+        Ok(names) => _ = tasks.essential("dns", crate::dns::run(state.clone(), names)),
+        // The mesh serves on without: DNS ServiceEntries then have no endpoints.
+        Err(error) => tracing::warn!(
+            error = format!("{error:#}"),
+            "--resolv-conf unusable: DNS ServiceEntries are not resolved"
+        ),
+    }
     Ok(())
 }
 

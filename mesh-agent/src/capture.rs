@@ -43,3 +43,19 @@ pub trait PodCapture: Send + Sync + 'static {
     /// Stops capturing: map entries and the pod's `sk_lookup` link are removed.
     fn unenroll(&self, netns_cookie: u64) -> anyhow::Result<()>;
 }
+
+/// Which enrolled pods `connect()` limits, and to which addresses: what the agent computes from
+/// the configuration (REGISTRY_ONLY namespaces) and the capture layer keeps in its maps.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EgressPlan {
+    /// Netns cookie of a limited pod → its policy.
+    pub pods: std::collections::BTreeMap<u64, u32>,
+    /// Policy → the addresses and prefixes its pods may connect to.
+    pub allowed: std::collections::BTreeMap<u32, Vec<ipnet::IpNet>>,
+}
+
+/// Keeps the `connect()` hook's egress policies.
+pub trait EgressPolicies: Send + Sync + 'static {
+    /// Makes `plan` the one in force (entries it no longer holds are removed).
+    fn apply(&self, plan: &EgressPlan) -> anyhow::Result<()>;
+}

@@ -110,6 +110,13 @@ pub struct RunArgs {
     pub fail_closed: bool,
     #[command(flatten)]
     pub ca: crate::certs::CaClientArgs,
+    /// The resolver configuration DNS ServiceEntries are resolved with (servers, search,
+    /// ndots), as the node's own programs resolve.
+    #[arg(long, default_value = "/etc/resolv.conf")]
+    pub resolv_conf: PathBuf,
+    /// Ask this one DNS server (`ADDR:PORT`) instead of those of `--resolv-conf` (tests).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub dns_server: Option<SocketAddr>,
 }
 
 /// Where the mesh configuration is read from.
@@ -168,6 +175,10 @@ pub struct AgentConfig {
     pub failure_mode: crate::lifecycle::FailureMode,
     /// The CA workload certificates come from; none: no certificates (plaintext).
     pub ca: Option<crate::certs::CaClientSettings>,
+    /// The resolver configuration of DNS ServiceEntries.
+    pub resolv_conf: PathBuf,
+    /// The one DNS server asked instead, when given.
+    pub dns_server: Option<SocketAddr>,
 }
 
 impl AgentConfig {
@@ -221,6 +232,8 @@ impl AgentConfig {
             drain_time: Duration::from_secs(args.drain_time),
             failure_mode: crate::lifecycle::FailureMode::from_flag(args.fail_closed),
             ca: args.ca.resolve()?,
+            resolv_conf: args.resolv_conf,
+            dns_server: args.dns_server,
         })
     }
 }

@@ -14,6 +14,12 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[error("no route matches the request")]
 pub struct NoRoute;
 
+/// REGISTRY_ONLY: the destination is in no registry the client may reach (Envoy's
+/// `BlackHoleCluster`): 502, no flag.
+#[derive(Debug, thiserror::Error)]
+#[error("destination not in the registry (REGISTRY_ONLY)")]
+pub struct BlackHole;
+
 /// The destination has no endpoint to send to: `UH`.
 #[derive(Debug, thiserror::Error)]
 #[error("no healthy upstream")]

@@ -38,6 +38,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("observe", 7),
     // 8: requests.
     ("http", 8),
+    ("tunnel", 8),
     // 9: connections.
     ("proxy", 9),
     // 10: node services.
@@ -57,6 +58,8 @@ const FLOORS: &[(&str, u8)] = &[
     ("check", 10),
     ("config", 10),
     ("lifecycle", 10),
+    ("dns", 10),
+    ("egress", 10),
     // 11: the agent.
     ("attach", 11),
     ("agent", 11),

@@ -148,7 +148,10 @@ fn check(paths: &[PathBuf], access_log_dir: PathBuf) -> Result<ExitCode> {
     if paths.is_empty() {
         bail!("nothing to check: give files or directories");
     }
-    let settings = mesh_agent::snapshot::LoadSettings { access_log_dir };
+    let settings = mesh_agent::snapshot::LoadSettings {
+        access_log_dir,
+        ..Default::default()
+    };
     let outcome = mesh_agent::check::check(paths, &settings, &mut std::io::stdout().lock())?;
     Ok(if outcome.errors > 0 {
         ExitCode::FAILURE

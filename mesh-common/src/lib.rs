@@ -24,16 +24,20 @@ pub enum Counter {
     Errors = 3,
     /// Messages moved between an app's and the agent's socket by same-node acceleration.
     Accelerated = 4,
+    /// Outbound connects refused in `connect()`: the pod's egress policy (REGISTRY_ONLY) holds
+    /// no address the destination could belong to.
+    EgressRefused = 5,
 }
 
 impl Counter {
     /// Every counter, in slot order.
-    pub const ALL: [Counter; 5] = [
+    pub const ALL: [Counter; 6] = [
         Counter::CapturedOutbound,
         Counter::CapturedInbound,
         Counter::Bypassed,
         Counter::Errors,
         Counter::Accelerated,
+        Counter::EgressRefused,
     ];
 
     /// The name the agent exports it under, without the `mesh_` prefix.
@@ -44,6 +48,7 @@ impl Counter {
             Counter::Bypassed => "bypassed",
             Counter::Errors => "errors",
             Counter::Accelerated => "accelerated_messages",
+            Counter::EgressRefused => "egress_refused",
         }
     }
 }

@@ -59,6 +59,26 @@ impl PodInfo {
     }
 }
 
+/// The data of an `EGRESS_ALLOWED` key (an LPM trie, whose key is `{prefix_len: u32, data}`): an
+/// egress policy and an address. The policy is always matched whole, so a prefix of `ip` of
+/// `n` bits is the prefix length `EGRESS_POLICY_BITS + n` (IPv4 as its IPv4-mapped IPv6 form).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct EgressKey {
+    /// The policy's id (`EGRESS_POLICY` value).
+    pub policy: u32,
+    pub ip: KernelIp,
+}
+
+/// Bits of the policy id ahead of the address in an `EGRESS_ALLOWED` key.
+pub const EGRESS_POLICY_BITS: u32 = 32;
+
+/// Bits of a whole `EGRESS_ALLOWED` key: the policy and a full address.
+pub const EGRESS_KEY_BITS: u32 = EGRESS_POLICY_BITS + 128;
+
+/// Entries of `EGRESS_ALLOWED`: addresses and prefixes over every policy.
+pub const EGRESS_CAPACITY: u32 = 65536;
+
 /// Key of `ORIG_DSTS`: a captured connection as the agent's outbound listener sees it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -129,6 +149,7 @@ mod pod_impls {
     unsafe impl aya::Pod for crate::OriginalDst {}
     unsafe impl aya::Pod for crate::FlowKey {}
     unsafe impl aya::Pod for crate::AccelKey {}
+    unsafe impl aya::Pod for crate::EgressKey {}
 }
 
 /// Entries of `AGENT_CGROUPS`: the cgroups of this node's agents, the running one and those it

@@ -1,20 +1,26 @@
 //! `cgroup/connect4` and `cgroup/connect6`: redirect an enrolled pod's outbound TCP connects
 //! to the agent's listener inside the pod's netns — 127.0.0.1:15001 for IPv4 (also IPv4-mapped
 //! destinations of IPv6 sockets), [::1]:15001 for plain IPv6 — recording the original
-//! destination under the socket cookie.
+//! destination under the socket cookie. A pod with an egress policy (`EGRESS_POLICY`: the agent
+//! gives one to REGISTRY_ONLY pods) is refused at once (`EPERM`) a destination outside it.
 
-use crate::maps::{self, ENROLLED, SOCK_DSTS};
+use crate::maps::{self, EGRESS_ALLOWED, EGRESS_POLICY, ENROLLED, SOCK_DSTS};
 use aya_ebpf::{
     bindings::bpf_sock_addr,
     helpers::{bpf_get_current_cgroup_id, bpf_get_netns_cookie, bpf_get_socket_cookie},
+    maps::lpm_trie::Key,
     programs::SockAddrContext,
     EbpfContext,
 };
 use core::ptr::{addr_of, addr_of_mut, read_volatile, write_volatile};
 use mesh_common::{
-    Counter, KernelIp, OriginalDst, FAMILY_IPV4, FAMILY_IPV6, LOCALHOST_V4_WORD, LOCALHOST_V6,
-    OUTBOUND_CAPTURE_PORT,
+    Counter, EgressKey, KernelIp, OriginalDst, EGRESS_KEY_BITS, FAMILY_IPV4, FAMILY_IPV6,
+    LOCALHOST_V4_WORD, LOCALHOST_V6, OUTBOUND_CAPTURE_PORT,
 };
+
+/// What a connect hook returns to let the connect proceed, or to fail it with `EPERM`.
+pub const PROCEED: i32 = 1;
+pub const REFUSE: i32 = 0;
 
 const IPPROTO_TCP: u32 = 6;
 
@@ -26,10 +32,12 @@ enum Verdict {
     Bypass,
     /// Redirect to the agent, recording this destination.
     Capture(OriginalDst),
+    /// Outside the pod's egress policy: the connect fails at once.
+    Refuse,
 }
 
-/// `connect4`: IPv4 destinations.
-pub fn try_connect4(ctx: &SockAddrContext) {
+/// `connect4`: IPv4 destinations. [`PROCEED`] or [`REFUSE`].
+pub fn try_connect4(ctx: &SockAddrContext) -> i32 {
     let sa = ctx.sock_addr;
     let word = unsafe { read_volatile(addr_of!((*sa).user_ip4)) };
     let dst = original_dst(sa, KernelIp::from_ipv4_word(word));
@@ -42,12 +50,17 @@ pub fn try_connect4(ctx: &SockAddrContext) {
         }
         Verdict::Bypass => maps::count(Counter::Bypassed),
         Verdict::Ignore => {}
+        Verdict::Refuse => {
+            maps::count(Counter::EgressRefused);
+            return REFUSE;
+        }
     }
+    PROCEED
 }
 
 /// `connect6`: IPv4-mapped destinations are captured as IPv4 (to ::ffff:127.0.0.1), plain
-/// IPv6 ones as IPv6 (to ::1).
-pub fn try_connect6(ctx: &SockAddrContext) {
+/// IPv6 ones as IPv6 (to ::1). [`PROCEED`] or [`REFUSE`].
+pub fn try_connect6(ctx: &SockAddrContext) -> i32 {
     let sa = ctx.sock_addr;
     let mut words = [0u32; 4];
     for (i, word) in words.iter_mut().enumerate() {
@@ -71,7 +84,12 @@ pub fn try_connect6(ctx: &SockAddrContext) {
         }
         Verdict::Bypass => maps::count(Counter::Bypassed),
         Verdict::Ignore => {}
+        Verdict::Refuse => {
+            maps::count(Counter::EgressRefused);
+            return REFUSE;
+        }
     }
+    PROCEED
 }
 
 /// The destination of the connect, with its port in host order.
@@ -115,7 +133,27 @@ fn decide(ctx: &SockAddrContext, dst: OriginalDst) -> Verdict {
     if !dst.ip.is_ipv4() && pod.pod_ip6 == KernelIp::default() {
         return Verdict::Bypass;
     }
+    if !egress_allows(netns, &dst.ip) {
+        return Verdict::Refuse;
+    }
     Verdict::Capture(dst)
+}
+
+/// Whether the pod of `netns` may connect to `ip`: always, unless the agent gave it an egress
+/// policy, whose addresses must then hold `ip`.
+#[inline(always)]
+fn egress_allows(netns: u64, ip: &KernelIp) -> bool {
+    let Some(policy) = (unsafe { EGRESS_POLICY.get(netns) }) else {
+        return true;
+    };
+    let key = Key::new(
+        EGRESS_KEY_BITS,
+        EgressKey {
+            policy: *policy,
+            ip: *ip,
+        },
+    );
+    EGRESS_ALLOWED.get(&key).is_some()
 }
 
 /// Records the original destination; false (and counted as an error) when it can't.

@@ -19,18 +19,17 @@ const PROCEED: i32 = 1;
 /// Verdict of `sk_lookup`: refuse the connection (`SK_DROP`).
 const DROP: u32 = 0;
 
-/// `cgroup/connect4` on the mesh cgroup subtree: capture an enrolled pod's IPv4 connects.
+/// `cgroup/connect4` on the mesh cgroup subtree: capture an enrolled pod's IPv4 connects, or
+/// refuse those its egress policy does not hold.
 #[cgroup_sock_addr(connect4)]
 pub fn mesh_connect4(ctx: SockAddrContext) -> i32 {
-    connect::try_connect4(&ctx);
-    PROCEED
+    connect::try_connect4(&ctx)
 }
 
 /// `cgroup/connect6` on the mesh cgroup subtree: capture IPv4-mapped connects as IPv4.
 #[cgroup_sock_addr(connect6)]
 pub fn mesh_connect6(ctx: SockAddrContext) -> i32 {
-    connect::try_connect6(&ctx);
-    PROCEED
+    connect::try_connect6(&ctx)
 }
 
 /// `sockops` on the mesh cgroup subtree: re-key original destinations at SYN time.

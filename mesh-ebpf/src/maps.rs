@@ -2,12 +2,14 @@
 //! them under its per-node directory (`/sys/fs/bpf/mesh/<node>/<NAME>`).
 
 use aya_ebpf::{
+    bindings::BPF_F_NO_PREALLOC,
     macros::map,
-    maps::{HashMap, LruHashMap, LruPerCpuHashMap, PerCpuArray, SockHash},
+    maps::{HashMap, LpmTrie, LruHashMap, LruPerCpuHashMap, PerCpuArray, SockHash},
 };
 use mesh_common::{
-    AccelKey, Counter, FlowKey, KernelIp, OriginalDst, OriginalDstKey, PodInfo, ACCEL_CAPACITY,
-    AGENT_CGROUP_CAPACITY, COUNTER_SLOTS, FLOW_CAPACITY, ORIGINAL_DST_CAPACITY, POD_CAPACITY,
+    AccelKey, Counter, EgressKey, FlowKey, KernelIp, OriginalDst, OriginalDstKey, PodInfo,
+    ACCEL_CAPACITY, AGENT_CGROUP_CAPACITY, COUNTER_SLOTS, EGRESS_CAPACITY, FLOW_CAPACITY,
+    ORIGINAL_DST_CAPACITY, POD_CAPACITY,
 };
 
 /// Per-CPU event counters. Key: `Counter` slot (u32). Value: u64 count. Size: `COUNTER_SLOTS`.
@@ -19,6 +21,20 @@ static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTER_SLOTS,
 /// Size: `POD_CAPACITY`. Written by the agent (enroll/unenroll); read by `connect4`/`connect6`.
 #[map(name = "ENROLLED")]
 pub static ENROLLED: HashMap<u64, PodInfo> = HashMap::with_max_entries(POD_CAPACITY, 0);
+
+/// Enrolled pods whose outbound connects are limited (REGISTRY_ONLY). Key: netns cookie (u64).
+/// Value: the id of their egress policy (u32). Size: `POD_CAPACITY`. Written by the agent
+/// (on every configuration or enrollment change); read by `connect4`/`connect6`.
+#[map(name = "EGRESS_POLICY")]
+pub static EGRESS_POLICY: HashMap<u64, u32> = HashMap::with_max_entries(POD_CAPACITY, 0);
+
+/// The addresses each egress policy may reach: pods, Service and ServiceEntry addresses and
+/// CIDRs, resolved and static endpoints. Key: LPM `Key<EgressKey>` (policy, then address).
+/// Value: u8 (unused). Size: `EGRESS_CAPACITY`. Written by the agent; read by
+/// `connect4`/`connect6` for pods in `EGRESS_POLICY`: no match refuses the connect.
+#[map(name = "EGRESS_ALLOWED")]
+pub static EGRESS_ALLOWED: LpmTrie<EgressKey, u8> =
+    LpmTrie::with_max_entries(EGRESS_CAPACITY, BPF_F_NO_PREALLOC);
 
 /// Enrolled pods by pod IP. Key: `KernelIp`. Value: `PodInfo`. Size: `POD_CAPACITY`.
 /// Written by the agent; read by `sk_lookup` (which cannot get a netns cookie).

@@ -18,6 +18,8 @@ pub struct CounterTotals {
     pub errors: u64,
     /// Messages moved directly between sockets by same-node acceleration.
     pub accelerated: u64,
+    /// Connects refused by a pod's egress policy.
+    pub egress_refused: u64,
 }
 
 impl CounterTotals {
@@ -29,6 +31,7 @@ impl CounterTotals {
             Counter::Bypassed => self.bypassed,
             Counter::Errors => self.errors,
             Counter::Accelerated => self.accelerated,
+            Counter::EgressRefused => self.egress_refused,
         }
     }
 
@@ -44,6 +47,7 @@ impl CounterTotals {
             Counter::Bypassed => self.bypassed = value,
             Counter::Errors => self.errors = value,
             Counter::Accelerated => self.accelerated = value,
+            Counter::EgressRefused => self.egress_refused = value,
         }
     }
 }

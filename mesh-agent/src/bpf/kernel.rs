@@ -57,6 +57,7 @@ pub const REQUIRED: &[KernelFeature] = &[
         "4.10",
         Probe::Map(MapType::LruPerCpuHash),
     ),
+    feature("LPM trie maps", "4.11", Probe::Map(MapType::LpmTrie)),
     feature(
         "cgroup/connect4 and connect6 programs",
         "4.17",

@@ -98,6 +98,7 @@ pub struct MeshBpf {
     pub(super) accel: Option<Mutex<SockHash<MapData, AccelKey>>>,
     /// The pinned links (`None` without a pin directory: nothing pinned).
     pub(super) links: Option<LinkPins>,
+    pub(super) egress: Mutex<super::egress::EgressMaps>,
     // Declared last: the pins go after the maps are closed (and the links directory).
     pins: Option<MapPins>,
 }
@@ -159,6 +160,10 @@ impl MeshBpf {
                 take_map(&mut ebpf, "LISTENERS")?,
             )),
             accel,
+            egress: Mutex::new(super::egress::EgressMaps::new(
+                take_map(&mut ebpf, "EGRESS_POLICY")?,
+                take_map(&mut ebpf, "EGRESS_ALLOWED")?,
+            )),
             ebpf: Mutex::new(ebpf),
             links,
             pins,

@@ -6,6 +6,7 @@
 mod accel;
 mod cgroup_hooks;
 mod counters;
+mod egress;
 mod enroll;
 mod kernel;
 mod link_pins;

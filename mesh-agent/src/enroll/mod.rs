@@ -7,7 +7,7 @@
 
 pub mod admission;
 pub mod identities;
-pub mod membership;
+pub use crate::snapshot::membership;
 pub mod protocol;
 pub mod reconcile;
 pub mod scan;

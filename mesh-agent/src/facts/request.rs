@@ -126,6 +126,11 @@ impl ResponseFacts<'_> {
     /// Envoy's cluster name for where the request went.
     pub fn upstream_cluster(&self, reporter: Reporter, facts: &RequestFacts) -> String {
         match (reporter, &self.service_host) {
+            (Reporter::source, Some(host))
+                if host == "PassthroughCluster" || host == "BlackHoleCluster" =>
+            {
+                host.clone()
+            }
             (Reporter::source, Some(host)) => {
                 format!("outbound|{}||{host}", facts.host_and_port().1)
             }

@@ -35,6 +35,7 @@ pub fn gateway_workload(snapshot: &Snapshot, labels: &GatewayLabels) -> Arc<Work
         telemetry: snapshot.telemetry_for(&namespace, &pod_labels),
         labels: Arc::new(pod_labels),
         principal: Some(principal),
+        meshed: false,
         namespace,
     })
 }

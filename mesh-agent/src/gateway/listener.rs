@@ -132,6 +132,7 @@ async fn serve_http<IO>(
         destination: None,
         pod_ip: None,
         downstream: Some(peer),
+        security: Default::default(),
     };
     let direction = Direction::Gateway { listener: local };
     let config = shared.config.clone();

@@ -7,6 +7,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::facts::Reporter;
+use crate::identity::Identity;
 use crate::snapshot::{Service, Workload};
 
 /// The value Istio reports for a label it does not know.
@@ -94,6 +95,17 @@ impl HttpLabels {
             response_flags: outcome.response_flags.clone(),
             connection_security_policy: "none".into(),
         }
+    }
+}
+
+impl HttpLabels {
+    /// The request went through the mTLS tunnel: `connection_security_policy="mutual_tls"`,
+    /// the principals those the certificates proved.
+    pub fn mutual_tls(mut self, source: &Identity, destination: &Identity) -> Self {
+        self.connection_security_policy = "mutual_tls".into();
+        self.source_principal = source.to_string();
+        self.destination_principal = destination.to_string();
+        self
     }
 }
 

@@ -30,14 +30,14 @@ use prometheus_client::registry::Registry;
 
 pub use body::{boxed, Body};
 pub use metrics::{HttpLabels, HttpMetrics, RequestOutcome};
-pub use pool::Pool;
+pub use pool::{Pool, PoolTunnel};
 pub use rescue::{local_reply, status_and_flags};
 pub use resilient::Resilience;
 pub use route::{Direction, GatewayBinding, RouteClient};
-pub use server::{serve, serve_drained};
+pub use server::{serve, serve_drained, serve_stream};
 pub use stack::{request_stack, RequestStack};
 pub use target::{Balancer, Passthrough, RouteTarget};
-pub use telemetry::{Observed, Peers};
+pub use telemetry::{Observed, PeerSecurity, Peers};
 
 /// How long detection waits for a client's first bytes on an undeclared port.
 pub const DEFAULT_DETECT_WINDOW: Duration = Duration::from_millis(100);

@@ -125,6 +125,9 @@ pub fn status_and_flags(error: &(dyn Error + 'static)) -> (StatusCode, ResponseF
     if let Some(refused) = error.downcast_ref::<JwtFailure>() {
         return (refused.status(), ResponseFlags::default());
     }
+    if error.is::<BlackHole>() {
+        return (StatusCode::BAD_GATEWAY, ResponseFlags::default());
+    }
     let (status, flag) = if error.is::<NoRoute>() {
         (StatusCode::NOT_FOUND, F::NoRoute)
     } else if error.is::<NoHealthyUpstream>() {

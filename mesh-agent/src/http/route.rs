@@ -25,13 +25,14 @@ use super::route_rules::Routed;
 use super::target::{Passthrough, RouteTarget, Unreachable};
 use super::telemetry::Observed;
 use crate::chance::Chance;
-use crate::errors::BoxError;
+use crate::errors::{BlackHole, BoxError};
 use crate::lb::Balancers;
 use crate::pipeline::ConfigState;
 use crate::resilience::breaker::UpstreamProtocol;
 use crate::routing::headers;
 use crate::snapshot::{
-    Protocol as PortProtocol, Service as MeshService, ServicePort, Snapshot, Workload,
+    pseudo_service, Egress, Protocol as PortProtocol, Service as MeshService, ServicePort,
+    Snapshot, Workload, BLACK_HOLE_CLUSTER, PASSTHROUGH_CLUSTER,
 };
 
 mod gateway;
@@ -138,7 +139,7 @@ impl<S> Route<S> {
                     self.cluster_target(snapshot, service, port, None, version)
                 }
                 None => RouteTarget {
-                    service: None,
+                    service: Some(pseudo_service(PASSTHROUGH_CLUSTER)),
                     balancer: Arc::new(Passthrough(original_dst)),
                     upstream: upstream_protocol(None, version),
                 },
@@ -193,20 +194,26 @@ impl<S> Route<S> {
         }
     }
 
-    /// The Service port an outbound `request` to `original_dst` is for: a ClusterIP:port, or a
-    /// backend of one (Cilium's socket LB translated the ClusterIP first), where the request's
-    /// authority picks among the Services the backend serves.
-    fn outbound_service<'s>(
+    /// Where an outbound `request` to `original_dst` goes ([`Snapshot::egress`]): a ClusterIP
+    /// or ServiceEntry address, or a backend of a Service (Cilium's socket LB translated the
+    /// ClusterIP first), where the request's authority picks among the Services the backend
+    /// serves; else the service its authority names; else passthrough or the black hole.
+    fn egress<'s>(
         &self,
         snapshot: &'s Snapshot,
         original_dst: SocketAddr,
         request: &Request<Body>,
-    ) -> OutboundService<'s> {
+    ) -> Egress<'s> {
         let authority = request.uri().authority().map(|a| a.as_str());
         let host = authority.or_else(|| request.headers().get(HOST)?.to_str().ok());
         let source = self.client.source.as_deref();
         let namespace = source.map_or("default", |w| w.namespace.as_str());
-        snapshot.outbound_service_named(original_dst, host, namespace)
+        let egress = snapshot.egress(original_dst, host, namespace);
+        if let Egress::BlackHole = egress {
+            let client = source.map_or("unknown", |w| w.pod_name.as_str());
+            tracing::info!(%client, namespace, %original_dst, host, "REGISTRY_ONLY: destination not in the registry; 502 (BlackHoleCluster)");
+        }
+        egress
     }
 
     /// The client's namespace, which picks the VirtualService and resolves short host names.
@@ -214,6 +221,14 @@ impl<S> Route<S> {
         let source = self.client.source.as_deref();
         source.map_or(service.namespace.as_str(), |w| w.namespace.as_str())
     }
+}
+
+/// REGISTRY_ONLY refused the request: 502 from the rescue layer, counted as `BlackHoleCluster`.
+fn black_hole(request: &Request<Body>) -> BoxFuture<'static, Result<Response<Body>, BoxError>> {
+    if let Some(observed) = request.extensions().get::<Observed>() {
+        observed.set_service(Some(pseudo_service(BLACK_HOLE_CLUSTER)));
+    }
+    Box::pin(async { Err(BlackHole.into()) })
 }
 
 /// HTTP/2 to the upstream when the port is declared HTTP/2 or gRPC, or the client speaks it.
@@ -241,11 +256,16 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let snapshot = self.config.snapshot();
-        let service = match self.direction {
+        let egress = match self.direction {
             Direction::Outbound { original_dst } => {
-                self.outbound_service(&snapshot, original_dst, &request)
+                Some(self.egress(&snapshot, original_dst, &request))
             }
             Direction::Inbound { .. } | Direction::Gateway { .. } => None,
+        };
+        let service = match egress {
+            Some(Egress::Service(service, port)) => Some((service, port)),
+            Some(Egress::BlackHole) => return black_hole(&request),
+            Some(Egress::Passthrough) | None => None,
         };
         let routed = match self.direction {
             Direction::Outbound { .. } => match service {

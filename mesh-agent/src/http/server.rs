@@ -36,6 +36,14 @@ pub async fn serve(client: TcpStream, stack: RequestStack, drain: &Drain) {
     if let Err(error) = client.set_nodelay(true) {
         tracing::debug!(%error, "cannot set TCP_NODELAY on an HTTP client connection");
     }
+    serve_stream(client, stack, drain).await
+}
+
+/// [`serve`] on any client stream (a connection carried in the mTLS tunnel).
+pub async fn serve_stream<I>(client: I, stack: RequestStack, drain: &Drain)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         stack.clone().oneshot(boxed_request(request))
     });

@@ -25,7 +25,7 @@ mod record;
 mod series;
 
 use context::TelemetryContext;
-pub use context::{Observed, Peers};
+pub use context::{Observed, PeerSecurity, Peers};
 pub use record::PendingRecord;
 
 /// Counts every request in Istio's HTTP metrics.

@@ -19,7 +19,7 @@ pub use reload::{run, Reload};
 pub use unsupported::UnsupportedFields;
 
 use crate::document::SourceUpdate;
-use crate::snapshot::{LoadSettings, Snapshot};
+use crate::snapshot::{LoadSettings, ResolvedNames, Snapshot};
 
 /// The configuration in force, shared by every connection. Cheap to clone.
 #[derive(Clone, Default)]
@@ -34,7 +34,9 @@ struct Inner {
     generation: AtomicU64,
     last_reload: Mutex<Arc<Reload>>,
     swaps: watch::Sender<u64>,
-    load: LoadSettings,
+    load: Mutex<LoadSettings>,
+    /// The last set compiled; locked for a whole build, so builds swap in in order.
+    applied: Mutex<Option<SourceUpdate>>,
 }
 
 impl ConfigState {
@@ -49,7 +51,7 @@ impl ConfigState {
     pub fn with_load_settings(load: LoadSettings) -> Self {
         Self {
             inner: Arc::new(Inner {
-                load,
+                load: Mutex::new(load),
                 ..Inner::default()
             }),
         }
@@ -94,11 +96,39 @@ impl ConfigState {
         update: &SourceUpdate,
         before_swap: impl FnOnce(&Reload, &Snapshot),
     ) -> Arc<Reload> {
+        let mut applied = self.inner.applied.lock().expect("not poisoned");
         let previous = self.snapshot();
-        let (snapshot, reload) = reload::compile(update, &previous, &self.inner.load);
+        let load = self.inner.load.lock().expect("not poisoned").clone();
+        let (snapshot, reload) = reload::compile(update, &previous, &load);
         before_swap(&reload, &snapshot);
         self.replace(Arc::new(snapshot), reload);
+        *applied = Some(update.clone());
         self.last_reload()
+    }
+
+    /// The names the agent resolved for DNS ServiceEntries: when they differ from those in
+    /// force, the last set is compiled again with them (before any set, the first one will be).
+    /// Whether they differed. Blocking, like [`apply`](Self::apply).
+    pub fn resolved(&self, names: ResolvedNames) -> bool {
+        let applied = self.inner.applied.lock().expect("not poisoned");
+        let load = {
+            let mut load = self.inner.load.lock().expect("not poisoned");
+            if *load.names == names {
+                return false;
+            }
+            load.names = Arc::new(names);
+            load.clone()
+        };
+        if let Some(update) = applied.as_ref() {
+            let (snapshot, reload) = reload::compile(update, &self.snapshot(), &load);
+            self.replace(Arc::new(snapshot), reload);
+        }
+        true
+    }
+
+    /// The names in force (what the last build replaced DNS endpoints with).
+    pub fn resolved_names(&self) -> Arc<ResolvedNames> {
+        self.inner.load.lock().expect("not poisoned").names.clone()
     }
 
     fn replace(&self, snapshot: Arc<Snapshot>, reload: Reload) {

@@ -8,7 +8,7 @@ use super::listener::Connection;
 use super::protocol::{self, Declared, Protocol};
 use super::{inbound_l4, outbound_l4};
 use crate::facts::Reporter;
-use crate::http::{request_stack, Direction, Peers};
+use crate::http::{request_stack, Direction, PeerSecurity, Peers};
 use crate::net::ProxiedPod;
 use crate::snapshot::Snapshot;
 
@@ -65,14 +65,23 @@ async fn serve_http(connection: Connection, direction: Direction, snapshot: &Sna
         inputs,
         http_pool,
     } = connection;
-    let peers = peers(snapshot, direction, &pod, peer);
+    let mut peers = peers(snapshot, direction, &pod, peer);
+    if let (Reporter::source, Some(_)) = (peers.reporter, &inputs.tunnels) {
+        let source = peers
+            .source
+            .as_deref()
+            .and_then(super::outbound_tunnel::identity);
+        if let Some(source) = source {
+            peers.security = PeerSecurity::MeshedThroughTunnel { source };
+        }
+    }
     let config = inputs.config.clone();
     let stack = request_stack(&inputs.http, config, peers, direction, http_pool);
     crate::http::serve(client, stack, &inputs.http.drain).await;
 }
 
 /// The protocol declared for the Service port the connection is addressed to.
-fn declared_protocol(snapshot: &Snapshot, direction: Direction) -> Option<Declared> {
+pub(super) fn declared_protocol(snapshot: &Snapshot, direction: Direction) -> Option<Declared> {
     let (_, port) = match direction {
         Direction::Outbound { original_dst } => snapshot.outbound_service(original_dst),
         Direction::Inbound {
@@ -93,6 +102,7 @@ fn peers(snapshot: &Snapshot, direction: Direction, pod: &ProxiedPod, peer: Sock
             destination: None,
             pod_ip: Some(pod.ip),
             downstream: Some(peer),
+            security: PeerSecurity::None,
         },
         Direction::Inbound { .. } => Peers {
             reporter: Reporter::destination,
@@ -100,6 +110,7 @@ fn peers(snapshot: &Snapshot, direction: Direction, pod: &ProxiedPod, peer: Sock
             destination: Some(snapshot.pod_workload(pod)),
             pod_ip: Some(pod.ip),
             downstream: Some(peer),
+            security: PeerSecurity::None,
         },
     }
 }

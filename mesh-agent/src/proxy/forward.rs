@@ -136,10 +136,36 @@ pub async fn within<F: Future>(
     }
 }
 
+/// A stream the L4 path carries: a socket, or a connection in the tunnel.
+pub trait Carried: AsyncRead + AsyncWrite + Unpin + Send {
+    /// Ends it at once on an error: a socket resets (RST), a tunnel stream is cancelled.
+    fn abort(self);
+    /// Readies it for the copy (sockets: no Nagle's delay).
+    fn prepare(&self) {}
+}
+
+impl Carried for TcpStream {
+    fn abort(self) {
+        reset(self)
+    }
+
+    fn prepare(&self) {
+        if let Err(error) = self.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    }
+}
+
+impl Carried for crate::tunnel::TunnelStream {
+    fn abort(self) {
+        drop(self)
+    }
+}
+
 /// [`forward_within`] Istio's default lifetime.
 pub async fn forward(
-    client: TcpStream,
-    upstream: TcpStream,
+    client: impl Carried,
+    upstream: impl Carried,
     metrics: ConnectionMetrics,
     log: Option<ConnectionLog>,
 ) {
@@ -161,15 +187,14 @@ pub async fn forward(
 /// already wrote, so holding them back only adds latency. `log`, when access logging is on,
 /// gets one line once both directions are done.
 pub async fn forward_within(
-    client: TcpStream,
-    mut upstream: TcpStream,
+    client: impl Carried,
+    mut upstream: impl Carried,
     metrics: ConnectionMetrics,
     log: Option<ConnectionLog>,
     lifetime: ConnectionLifetime,
 ) {
-    if let Err(error) = client.set_nodelay(true) {
-        tracing::debug!(%error, "cannot set TCP_NODELAY on the client side");
-    }
+    client.prepare();
+    upstream.prepare();
     let mut counted = Counted {
         inner: client,
         read: metrics.received.clone(),
@@ -195,8 +220,8 @@ pub async fn forward_within(
         Ok(_) => tracing::debug!(from_client, to_client, "connection closed"),
         Err(error) => {
             tracing::debug!(%error, "connection failed; resetting both sides");
-            reset(counted.inner);
-            reset(upstream);
+            counted.inner.abort();
+            upstream.abort();
         }
     }
     drop(metrics);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 
 use super::ProxyInputs;
-use crate::http::Pool;
+use crate::http::{Pool, PoolTunnel};
 use crate::net::listen;
 use crate::net::ProxiedPod;
 
@@ -37,14 +37,16 @@ pub struct Connection {
 }
 
 impl PodListener {
-    /// Binds `addr` inside the pod's netns.
+    /// Binds `addr` inside the pod's netns; its HTTP pool goes through `tunnel` where that
+    /// plans it.
     pub(super) async fn bind(
         pod: Arc<ProxiedPod>,
         inputs: Arc<ProxyInputs>,
         addr: SocketAddr,
+        tunnel: Option<PoolTunnel>,
     ) -> io::Result<Self> {
         let listener = listen(&pod.netns, addr).await?;
-        let http_pool = Pool::new(pod.netns.clone(), inputs.sockets.clone());
+        let http_pool = Pool::with_tunnel(pod.netns.clone(), inputs.sockets.clone(), tunnel);
         Ok(Self {
             listener,
             pod,

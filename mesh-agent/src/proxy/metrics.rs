@@ -9,6 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
 use crate::facts::Reporter;
+use crate::identity::Identity;
 use crate::snapshot::{Service, Workload};
 
 /// The value Istio reports for a label it does not know.
@@ -40,6 +41,7 @@ struct TcpLabelSet {
     destination_app: String,
     destination_version: String,
     request_protocol: String,
+    response_flags: String,
     connection_security_policy: String,
 }
 
@@ -76,12 +78,29 @@ impl TcpLabels {
             destination_app: field(destination, |w| w.app.as_deref()),
             destination_version: field(destination, |w| w.version.as_deref()),
             request_protocol: "tcp".into(),
+            response_flags: "-".into(),
             connection_security_policy: "none".into(),
         };
         Self {
             set,
             recorded: local.is_none_or(|w| w.telemetry.metrics(reporter)),
         }
+    }
+
+    /// The connection went through the mTLS tunnel: `connection_security_policy="mutual_tls"`,
+    /// the principals those the certificates proved.
+    pub fn mutual_tls(mut self, source: &Identity, destination: &Identity) -> Self {
+        self.set.connection_security_policy = "mutual_tls".into();
+        self.set.source_principal = source.to_string();
+        self.set.destination_principal = destination.to_string();
+        self
+    }
+
+    /// The connection was refused by policy (closed before reaching the app):
+    /// `response_flags="DENY"`.
+    pub fn denied(mut self) -> Self {
+        self.set.response_flags = "DENY".into();
+        self
     }
 
     /// Whether the reporting side records Istio's metrics for this connection.

@@ -19,6 +19,7 @@ fn workload(name: &str, namespace: &str, account: Option<&str>) -> Workload {
         service_account: account.map(Into::into),
         labels: Arc::default(),
         principal: Some(spiffe_id("cluster.local", namespace, account)),
+        meshed: false,
         telemetry: TelemetryPolicy::default(),
     }
 }

@@ -1,18 +1,24 @@
 //! The connection level: each enrolled pod gets an outbound listener (127.0.0.1:15001) and an
 //! inbound listener (15006) inside its netns; every connection reads top to bottom as
-//! `listener → original destination → protocol → HTTP path | L4 path (endpoint → upstream → copy)`.
+//! `listener → original destination → protocol → HTTP path | L4 path (endpoint → upstream → copy)`;
+//! upstreams that are meshed pods are reached through the mTLS tunnel (`outbound_tunnel.rs`),
+//! whose streams arrive at the destination pod's inbound listener (`inbound_tunnel.rs`).
 
 mod connection;
 pub mod connection_log;
 pub mod forward;
 pub mod inbound;
 mod inbound_l4;
+mod inbound_tunnel;
 mod listener;
 pub mod local;
 pub mod metrics;
 pub mod outbound;
 mod outbound_l4;
+mod outbound_route;
+mod outbound_tunnel;
 pub mod protocol;
+pub mod sni;
 
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
@@ -44,6 +50,9 @@ pub struct ProxyInputs {
     pub on_outbound_accept: Option<AcceptHook>,
     /// The pods enrolled on this node, by IP: the same-node fast path.
     pub local_pods: LocalPods,
+    /// The mTLS tunnel to meshed pods of other nodes, and its inbound side (`None`: no
+    /// certificate source, connections go in plain text).
+    pub tunnels: Option<Arc<crate::tunnel::Tunnels>>,
 }
 
 /// Sees an accepted outbound socket: `(socket, netns cookie, peer port)`.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::connection::{serve, Captured};
 use super::listener::{Connection, PodListener};
-use super::ProxyInputs;
+use super::{outbound_tunnel, ProxyInputs};
 use crate::net::{reset, ProxiedPod};
 
 /// A pod's outbound capture listener.
@@ -22,7 +22,8 @@ impl Outbound {
         inputs: Arc<ProxyInputs>,
         addr: SocketAddr,
     ) -> io::Result<Self> {
-        PodListener::bind(pod, inputs, addr).await.map(Self)
+        let tunnel = outbound_tunnel::pool_tunnel(&inputs, &pod);
+        PodListener::bind(pod, inputs, addr, tunnel).await.map(Self)
     }
 
     /// The bound address.

@@ -1,10 +1,11 @@
-//! The L4 path of an outbound connection: to the endpoint the Service port's balancer picks
-//! (or the address the app asked for), dialled from inside the pod's netns or through the
-//! same-node path, then bytes copied both ways.
+//! The L4 path of an outbound connection: to the endpoint the balancer of the cluster its
+//! route chose picks (or the address the app asked for), dialled from inside the pod's netns,
+//! through the same-node path, or in the mTLS tunnel to a meshed pod, then bytes copied both ways.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpStream;
 
@@ -13,22 +14,50 @@ use super::forward::{forward_within, ConnectionLifetime};
 use super::listener::Connection;
 use super::local::SameNodeHop;
 use super::metrics::ConnectionMetrics;
-use super::{ProxyInputs, TcpLabels};
+use super::outbound_route::{self, L4Upstream};
+use super::outbound_tunnel;
+use super::{sni, ProxyInputs, TcpLabels};
 use crate::facts::Reporter;
 use crate::lb::{self, Pick};
 use crate::net::{connect, reset, ProxiedPod, UpstreamSockets};
-use crate::resilience::DestinationPool;
-use crate::snapshot::{Address, Cluster, Snapshot};
+use crate::snapshot::{pseudo_service, Address, Cluster, Protocol as PortProtocol, Service};
+use crate::snapshot::{Snapshot, BLACK_HOLE_CLUSTER, PASSTHROUGH_CLUSTER};
+use crate::tunnel::{TunnelError, TunnelPlan, TunnelStream};
 
-/// The L4 path to `original`: the endpoint, `tcp.maxConnections`, the upstream socket (the
-/// same-node path when the endpoint is a pod of this node), then the copy.
+/// The L4 path to `original`: where it goes ([`outbound_route`]: the egress decision by
+/// address or TLS SNI, then `tcp`/`tls` rules), the endpoint, `tcp.maxConnections`, the
+/// upstream socket (the same-node path when the endpoint is a pod of this node), then the copy.
 pub(super) async fn forward(connection: Connection, original: SocketAddr, snapshot: Arc<Snapshot>) {
     let (pod, inputs) = (&connection.pod, &connection.inputs);
-    let Some(pick) = pick_endpoint(inputs, &snapshot, pod.ip, original) else {
+    let source = snapshot.pod_workload(pod);
+    let sni = client_sni(&connection, &snapshot, original).await;
+    let chance = &inputs.http.traffic.chance;
+    let decided = outbound_route::decide(&snapshot, &source, original, sni.as_deref(), chance);
+    let (service, cluster, routed) = match decided {
+        L4Upstream::Cluster {
+            service,
+            cluster,
+            routed,
+        } => (service, Some(cluster), routed),
+        L4Upstream::Passthrough => (pseudo_service(PASSTHROUGH_CLUSTER), None, false),
+        L4Upstream::BlackHole => return black_hole(connection, &snapshot, original, sni),
+        L4Upstream::NoCluster(what) => {
+            tracing::warn!(pod = %pod.name, %original, %what, "no such cluster; resetting");
+            return reset(connection.client);
+        }
+    };
+    let Some(pick) = pick_endpoint(
+        inputs,
+        &snapshot,
+        pod.ip,
+        original,
+        cluster.as_ref(),
+        routed,
+    ) else {
         tracing::warn!(pod = %pod.name, %original, "service has no endpoints; resetting");
         return reset(connection.client);
     };
-    let limits = tcp_limits(inputs, &snapshot, original);
+    let limits = cluster.and_then(|c| inputs.http.traffic.resilience.tcp_pool(&c));
     // `tcp.maxConnections`, node-wide: a connection over it is closed at once.
     let _place = match limits.as_ref().map(|l| l.open_connection()) {
         Some(Err(overflow)) => {
@@ -42,39 +71,130 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
         .sockets
         .with_connect_timeout(policy.and_then(|p| p.connect_timeout));
     let same_node = inputs.local_pods.fast_path(pick.endpoint);
-    let upstream = match connect_upstream(pod, pick.endpoint, same_node.as_ref(), &sockets).await {
-        Ok(upstream) => upstream,
-        Err(error) => {
-            let endpoint = pick.endpoint;
-            tracing::warn!(pod = %pod.name, %original, %endpoint, %error, "upstream connect failed; resetting");
-            return reset(connection.client);
-        }
+    let tunnel = match same_node {
+        None => outbound_tunnel::plan(inputs, &snapshot, pod, pick.endpoint),
+        Some(_) => None,
     };
-    tracing::debug!(pod = %pod.name, %original, endpoint = %pick.endpoint, "outbound connection");
-    let (metrics, log) = telemetry(
-        &connection,
-        &snapshot,
-        original,
-        pick.endpoint,
-        same_node.as_ref(),
-    );
+    let hop = Hop {
+        endpoint: pick.endpoint,
+        same_node: same_node.as_ref(),
+        tunnel: tunnel.as_ref(),
+    };
+    let Some((upstream, hop)) = connect_logged(&connection, original, hop, &sockets).await else {
+        return reset(connection.client);
+    };
+    let (metrics, log) = telemetry(&connection, &snapshot, &service, &hop);
     let lifetime = ConnectionLifetime::of(policy.as_ref());
-    forward_within(connection.client, upstream, metrics, log, lifetime).await;
+    match upstream {
+        Upstream::Socket(socket) => {
+            forward_within(connection.client, socket, metrics, log, lifetime).await
+        }
+        Upstream::Tunnel(stream) => {
+            forward_within(connection.client, stream, metrics, log, lifetime).await
+        }
+    }
     // LEAST_REQUEST counted the connection in flight until here.
     drop(pick);
 }
 
-/// The upstream socket: through the same-node path, or dialled from inside the pod's netns.
-async fn connect_upstream(
-    pod: &ProxiedPod,
+/// The SNI of a TLS client: peeked when its first bytes are there (detection waited for
+/// them), or, on a port declared TLS, within the detection window.
+async fn client_sni(
+    connection: &Connection,
+    snapshot: &Snapshot,
+    original: SocketAddr,
+) -> Option<String> {
+    let window = connection.inputs.http.detect_window;
+    let declared = snapshot
+        .outbound_service(original)
+        .map(|(_, port)| port.protocol);
+    let tls = matches!(declared, Some(PortProtocol::Tls | PortProtocol::Https));
+    let silence = if tls { window } else { Duration::ZERO };
+    sni::peek(&connection.client, silence, window).await
+}
+
+/// REGISTRY_ONLY refused the connection: logged, counted as `BlackHoleCluster`, closed.
+fn black_hole(
+    connection: Connection,
+    snapshot: &Snapshot,
+    original: SocketAddr,
+    sni: Option<String>,
+) {
+    let pod = &connection.pod;
+    tracing::info!(pod = %pod.name, %original, sni, "REGISTRY_ONLY: destination not in the registry; closed (BlackHoleCluster)");
+    let source = snapshot.pod_workload(pod);
+    let service = pseudo_service(BLACK_HOLE_CLUSTER);
+    let labels = TcpLabels::new(Reporter::source, Some(&source), None, Some(&service));
+    drop(connection.inputs.metrics.open(&labels));
+    reset(connection.client)
+}
+
+/// How the upstream is reached: the endpoint, and the same-node path or the tunnel if taken.
+struct Hop<'a> {
     endpoint: SocketAddr,
-    same_node: Option<&SameNodeHop>,
+    same_node: Option<&'a SameNodeHop>,
+    tunnel: Option<&'a TunnelPlan>,
+}
+
+/// The upstream: a socket, or a stream in the tunnel.
+enum Upstream {
+    Socket(TcpStream),
+    Tunnel(TunnelStream),
+}
+
+/// Why the upstream could not be reached.
+#[derive(Debug, thiserror::Error)]
+enum UpstreamError {
+    #[error(transparent)]
+    Connect(#[from] io::Error),
+    #[error("tunnel: {0}")]
+    Tunnel(#[from] TunnelError),
+}
+
+/// [`connect_upstream`], its failure logged; the hop says whether the tunnel was taken (a
+/// tunnel planned but refused, no agent there, fell back to plain text).
+async fn connect_logged<'a>(
+    connection: &Connection,
+    original: SocketAddr,
+    hop: Hop<'a>,
     sockets: &UpstreamSockets,
-) -> io::Result<TcpStream> {
-    match same_node {
-        Some(hop) => hop.connect(sockets).await,
-        None => connect(&pod.netns, endpoint, sockets).await,
+) -> Option<(Upstream, Hop<'a>)> {
+    let (pod, endpoint) = (&connection.pod, hop.endpoint);
+    let upstream = match connect_upstream(&connection.inputs, pod, &hop, sockets).await {
+        Ok(upstream) => upstream,
+        Err(error) => {
+            tracing::warn!(pod = %pod.name, %original, %endpoint, %error, "upstream connect failed; resetting");
+            return None;
+        }
+    };
+    let tunnel = hop
+        .tunnel
+        .filter(|_| matches!(upstream, Upstream::Tunnel(_)));
+    tracing::debug!(pod = %pod.name, %original, %endpoint, tunnel = tunnel.is_some(), "outbound connection");
+    Some((upstream, Hop { tunnel, ..hop }))
+}
+
+/// The upstream: through the same-node path, the tunnel, or dialled from inside the pod's netns.
+async fn connect_upstream(
+    inputs: &ProxyInputs,
+    pod: &ProxiedPod,
+    hop: &Hop<'_>,
+    sockets: &UpstreamSockets,
+) -> Result<Upstream, UpstreamError> {
+    if let Some(plan) = hop.tunnel {
+        match outbound_tunnel::open(inputs, pod, sockets, plan).await {
+            Ok(stream) => return Ok(Upstream::Tunnel(stream)),
+            Err(error) if error.nobody_listens() => {
+                tracing::warn!(pod = %pod.name, endpoint = %hop.endpoint, %error, "no agent at the destination; plain text (fail open)");
+            }
+            Err(error) => return Err(error.into()),
+        }
     }
+    let socket = match hop.same_node {
+        Some(same) => same.connect(sockets).await?,
+        None => connect(&pod.netns, hop.endpoint, sockets).await?,
+    };
+    Ok(Upstream::Socket(socket))
 }
 
 /// Istio's TCP metrics and the access log line of the connection; on the same-node path also
@@ -82,21 +202,24 @@ async fn connect_upstream(
 fn telemetry(
     connection: &Connection,
     snapshot: &Snapshot,
-    original: SocketAddr,
-    endpoint: SocketAddr,
-    same_node: Option<&SameNodeHop>,
+    service: &Service,
+    hop: &Hop<'_>,
 ) -> (ConnectionMetrics, Option<ConnectionLog>) {
+    let (endpoint, same_node) = (hop.endpoint, hop.same_node);
     let (pod, inputs, peer) = (&connection.pod, &connection.inputs, connection.peer);
-    let service = snapshot.outbound_service(original).map(|(s, _)| s.clone());
     let source = snapshot.pod_workload(pod);
     let destination = snapshot.workload(endpoint.ip()).cloned();
     let labels = TcpLabels::new(
         Reporter::source,
         Some(&source),
         destination.as_deref(),
-        service.as_deref(),
+        Some(service),
     );
-    let hop = TcpHop {
+    let labels = match hop.tunnel {
+        Some(plan) => labels.mutual_tls(&plan.target.source, &plan.target.destination),
+        None => labels,
+    };
+    let tcp_hop = TcpHop {
         reporter: Reporter::source,
         source: Some(source.clone()),
         destination: destination.clone(),
@@ -104,7 +227,7 @@ fn telemetry(
         downstream: peer,
         upstream: endpoint,
     };
-    let log = ConnectionLog::start(&inputs.http.observers, hop);
+    let log = ConnectionLog::start(&inputs.http.observers, tcp_hop);
     let Some(same) = same_node else {
         return (inputs.metrics.open(&labels), log);
     };
@@ -115,38 +238,27 @@ fn telemetry(
     (metrics, ConnectionLog::both(log, inbound_log))
 }
 
-/// The node-wide connection accounting of the destination `original` is a Service port of,
-/// when its DestinationRule sets a `connectionPool`.
-fn tcp_limits(
-    inputs: &ProxyInputs,
-    snapshot: &Snapshot,
-    original: SocketAddr,
-) -> Option<DestinationPool> {
-    let (service, port) = snapshot.outbound_service(original)?;
-    let cluster = snapshot.cluster(&service.hostname, port.port, None)?;
-    inputs.http.traffic.resilience.tcp_pool(cluster)
-}
-
-/// The endpoint for `original`: when it is a ClusterIP:port, its cluster's balancer picks, as
-/// for HTTP (`loadBalancer`, ejected endpoints left out). When it is a backend of a Service port
-/// (Cilium's socket LB translated the ClusterIP before the capture hook, or the app dialled the
-/// pod), that backend is kept while it is one of the cluster's eligible endpoints — the socket
-/// LB already balanced, and a pod dialled on purpose (a StatefulSet's) stays the one dialled —
-/// else the balancer picks. Not a Service: `original` itself (passthrough).
+/// The endpoint in `cluster`: its balancer picks, as for HTTP (`loadBalancer`, ejected
+/// endpoints left out). When no rule chose the cluster and `original` is a backend of its
+/// Service port (Cilium's socket LB translated the ClusterIP before the capture hook, or the
+/// app dialled the pod), that backend is kept while it is one of the cluster's eligible
+/// endpoints — the socket LB already balanced, and a pod dialled on purpose (a StatefulSet's)
+/// stays the one dialled. No cluster: `original` itself (passthrough).
 fn pick_endpoint(
     inputs: &ProxyInputs,
     snapshot: &Snapshot,
     source_ip: IpAddr,
     original: SocketAddr,
+    cluster: Option<&Arc<Cluster>>,
+    routed: bool,
 ) -> Option<Pick> {
-    let Some((service, port)) = snapshot.outbound_service(original) else {
+    let Some(cluster) = cluster else {
         return Some(Pick::at(original));
     };
-    let cluster = snapshot.cluster(&service.hostname, port.port, None)?;
     let traffic = &inputs.http.traffic;
     let detector = traffic.resilience.detector(cluster);
     let eligible = detector.map(|d| d.eligible(&lb::ip_endpoints(cluster)));
-    let is_backend = snapshot.service_at(original).is_none();
+    let is_backend = !routed && snapshot.service_at(original).is_none();
     if is_backend && keeps(cluster, eligible.as_deref(), original) {
         return Some(Pick::at(original));
     }

@@ -164,6 +164,33 @@ pub async fn detect(stream: &TcpStream, window: Duration) -> io::Result<Protocol
     }
 }
 
+/// [`detect`] on a stream that cannot be peeked at (a connection in the tunnel): the first
+/// bytes are read, and returned with the protocol for the caller to give back.
+pub async fn detect_by_reading<S>(stream: &mut S, window: Duration) -> (Protocol, Vec<u8>)
+where
+    S: tokio::io::AsyncRead + Unpin,
+{
+    use tokio::io::AsyncReadExt;
+    let deadline = clock::deadline(Instant::now(), window);
+    let mut read = Vec::with_capacity(PEEK_LIMIT);
+    let mut buf = vec![0u8; PEEK_LIMIT];
+    while read.len() < PEEK_LIMIT {
+        let room = PEEK_LIMIT - read.len();
+        let n = match timeout_at(deadline, stream.read(&mut buf[..room])).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) | Err(_) => break,
+        };
+        if n == 0 {
+            break;
+        }
+        read.extend_from_slice(&buf[..n]);
+        if let Some(protocol) = classify(&read) {
+            return (protocol, read);
+        }
+    }
+    (Protocol::Tcp, read)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 //! edit the request and response.
 
 pub mod headers;
+pub mod l4;
 pub mod matching;
 pub mod rewrite;
 pub mod weights;

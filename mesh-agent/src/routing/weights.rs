@@ -2,19 +2,37 @@
 //! whatever its weight; several share requests in proportion to their weights (which need not
 //! add up to 100), a zero weight takes none; when no weight is set at all they share equally.
 
-use crate::resources::HttpRouteDestination;
+use crate::resources::{HttpRouteDestination, RouteDestination};
+
+/// A destination with a share: an HTTP rule's, or a TCP or TLS rule's.
+pub trait Weighted {
+    /// Its `weight` as written.
+    fn weight(&self) -> Option<u32>;
+}
+
+impl Weighted for HttpRouteDestination {
+    fn weight(&self) -> Option<u32> {
+        self.weight
+    }
+}
+
+impl Weighted for RouteDestination {
+    fn weight(&self) -> Option<u32> {
+        self.weight
+    }
+}
 
 /// The sum the draw for `destinations` is taken below (0: nothing to choose).
-pub fn total_weight(destinations: &[HttpRouteDestination]) -> u32 {
+pub fn total_weight<D: Weighted>(destinations: &[D]) -> u32 {
     match destinations.len() {
         0 | 1 => destinations.len() as u32,
         _ if unweighted(destinations) => destinations.len() as u32,
-        _ => destinations.iter().map(|d| d.weight.unwrap_or(0)).sum(),
+        _ => destinations.iter().map(|d| d.weight().unwrap_or(0)).sum(),
     }
 }
 
 /// The destination that `draw` (in `0..total_weight`) falls on.
-pub fn pick(destinations: &[HttpRouteDestination], draw: u32) -> Option<usize> {
+pub fn pick<D: Weighted>(destinations: &[D], draw: u32) -> Option<usize> {
     if destinations.len() == 1 {
         return Some(0);
     }
@@ -23,13 +41,13 @@ pub fn pick(destinations: &[HttpRouteDestination], draw: u32) -> Option<usize> {
     }
     let mut below = 0u32;
     destinations.iter().position(|d| {
-        below += d.weight.unwrap_or(0);
+        below += d.weight().unwrap_or(0);
         draw < below
     })
 }
 
-fn unweighted(destinations: &[HttpRouteDestination]) -> bool {
-    destinations.iter().all(|d| d.weight.unwrap_or(0) == 0)
+fn unweighted<D: Weighted>(destinations: &[D]) -> bool {
+    destinations.iter().all(|d| d.weight().unwrap_or(0) == 0)
 }
 
 #[cfg(test)]
@@ -83,7 +101,7 @@ mod tests {
         assert_eq!(total_weight(&weighted(&[Some(1), Some(3)])), 4);
         assert_eq!(total_weight(&weighted(&[Some(7)])), 1);
         assert_eq!(total_weight(&weighted(&[None, None])), 2);
-        assert_eq!(total_weight(&[]), 0);
+        assert_eq!(total_weight::<HttpRouteDestination>(&[]), 0);
     }
 
     #[test]

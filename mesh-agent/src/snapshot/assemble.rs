@@ -13,6 +13,7 @@ use super::endpoints::EndpointIndex;
 use super::policy::RulesByHost;
 use super::references::{self, Context};
 use super::registry::Registry;
+use super::resolved::ResolvedNames;
 use super::routes::MESH_GATEWAY;
 use super::tables::{add_policies, add_routes};
 use super::Snapshot;
@@ -24,9 +25,10 @@ use crate::resources::Resource;
 pub fn compile(
     mut accepted: AcceptedMap,
     previous: Option<&Snapshot>,
+    names: &ResolvedNames,
     problems: &mut Vec<Problem>,
 ) -> Snapshot {
-    let (registry, mut compiled) = compiled::registry(&accepted, previous);
+    let (registry, mut compiled) = compiled::registry(&accepted, previous, names);
     let (rules_kept, dropped_rules) = checked_rules(&accepted, &registry, previous, problems);
     let mut snapshot = {
         let gateways: HashSet<String> = by_kind(&accepted, "Gateway")
@@ -78,7 +80,15 @@ fn workloads(
             index.add_pod(pod);
         }
     }
-    index.workloads(&snapshot.mesh, &snapshot.telemetry)
+    let namespaces: HashMap<&str, &k8s_openapi::api::core::v1::Namespace> =
+        by_kind(accepted, "Namespace")
+            .filter_map(|a| match a.resource.as_ref() {
+                Resource::Namespace(namespace) => Some((a.key.name.as_str(), namespace)),
+                _ => None,
+            })
+            .collect();
+    let namespace = |name: &str| namespaces.get(name).copied();
+    index.workloads(&snapshot.mesh, &snapshot.telemetry, namespace)
 }
 
 /// Oldest first (`creationTimestamp`, then namespace/name): the order conflicts resolve in.

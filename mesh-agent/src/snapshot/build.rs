@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use super::contain::contain;
 use super::fingerprint::Fingerprints;
+use super::resolved::ResolvedNames;
 use super::Snapshot;
 use crate::document::ResourceKey;
 use crate::document::{namespace_of, Problem, Severity};
@@ -70,17 +71,21 @@ pub struct Rejected {
     pub previous_version_serves: bool,
 }
 
-/// What a build checks resources against besides themselves: the agent's own settings.
+/// What a build reads besides the resources: the agent's own settings, and the addresses it
+/// resolved for DNS ServiceEntries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoadSettings {
     /// The only directory `accessLogFile` may name a file in (`--access-log-dir`).
     pub access_log_dir: std::path::PathBuf,
+    /// What the agent's resolver answered for the DNS names of ServiceEntries.
+    pub names: Arc<ResolvedNames>,
 }
 
 impl Default for LoadSettings {
     fn default() -> Self {
         Self {
             access_log_dir: DEFAULT_ACCESS_LOG_DIR.into(),
+            names: Arc::default(),
         }
     }
 }
@@ -126,7 +131,7 @@ pub fn build_with(
             }
         }
     }
-    let mut snapshot = compile(accepted, previous, &mut problems);
+    let mut snapshot = compile(accepted, previous, &settings.names, &mut problems);
     let access_log = access_log_target(&snapshot.mesh.access_log_file, &settings.access_log_dir);
     snapshot.access_log = access_log.unwrap_or_default();
     (snapshot, problems)

@@ -15,6 +15,8 @@ use super::endpoints::EndpointIndex;
 use super::model::{Cluster, Service};
 use super::policy::{clusters_of, rule_for, RulesByHost};
 use super::registry::Registry;
+use super::resolved::ResolvedNames;
+use super::services::EntryInputs;
 use super::services::{hostname_of, kube_service};
 use super::Snapshot;
 use crate::resources::{DestinationRuleSpec, Istio, Resource};
@@ -37,6 +39,7 @@ pub(crate) type CompiledServices = HashMap<String, CompiledService, foldhash::fa
 pub(crate) fn registry(
     accepted: &AcceptedMap,
     previous: Option<&Snapshot>,
+    names: &ResolvedNames,
 ) -> (Registry, CompiledServices) {
     let mut index = EndpointIndex::default();
     let mut sources: HashMap<(&str, &str), Vec<Arc<Resource>>, foldhash::fast::RandomState> =
@@ -102,10 +105,17 @@ pub(crate) fn registry(
     }
     for entry in by_key(accepted, "ServiceEntry") {
         if let Resource::ServiceEntry(se) = entry.resource.as_ref() {
+            let namespace = se.metadata.namespace.as_deref().unwrap_or("default");
+            let selector = se.spec.workload_selector.as_ref();
+            let pods = selector.map(|s| index.selected_pods(namespace, &s.labels));
+            let inputs = EntryInputs {
+                names,
+                pods: pods.as_deref(),
+            };
             se.spec
                 .hosts
                 .iter()
-                .for_each(|host| registry.add_entry_host(se, host));
+                .for_each(|host| registry.add_entry_host(se, host, &inputs));
         }
     }
     (registry, compiled)

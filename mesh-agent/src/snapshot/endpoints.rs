@@ -67,6 +67,23 @@ impl<'a> EndpointIndex<'a> {
         Some(key)
     }
 
+    /// The pods of `namespace` whose labels hold every one of `selector`'s (a ServiceEntry's
+    /// `workloadSelector`), by name: name, IP and labels.
+    pub(super) fn selected_pods(
+        &self,
+        namespace: &str,
+        selector: &BTreeMap<String, String>,
+    ) -> Vec<(String, IpAddr, Arc<Labels>)> {
+        let mut found: Vec<_> = (self.selected(namespace, Some(selector)).into_iter())
+            .filter_map(|(pod, labels)| {
+                let ip = pod.status.as_ref()?.pod_ip.as_ref()?.parse().ok()?;
+                Some((pod.metadata.name.clone()?, ip, labels.clone()))
+            })
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found
+    }
+
     /// Every indexed pod: namespace, name, the object and its labels.
     pub(super) fn pods(
         &self,

@@ -7,15 +7,19 @@ mod assemble;
 mod build;
 mod compiled;
 mod contain;
+mod egress;
 mod endpoints;
 mod families;
 mod fingerprint;
 pub(crate) mod jwt;
 mod kube_view;
+pub mod membership;
 mod model;
+mod peer_authentication;
 pub(crate) mod policy;
 mod references;
 pub(crate) mod registry;
+mod resolved;
 mod routes;
 mod services;
 mod tables;
@@ -34,12 +38,15 @@ use crate::resources::{
 };
 use crate::validate::access_log_file::AccessLogTarget;
 pub use build::{build, build_with, compile, LoadSettings, Rejected};
+pub use egress::{pseudo_service, Egress, BLACK_HOLE_CLUSTER, PASSTHROUGH_CLUSTER};
 pub use families::pod_ips;
 pub(crate) use fingerprint::Fingerprints;
 pub use jwt::{JwksSource, JwtByNamespace, JwtIssuer, JwtPolicy, JwtScope, TokenLocation};
 pub use model::*;
+pub use peer_authentication::PeerAuthenticationMode;
 pub use policy::merge as merge_traffic_policy;
 pub use registry::{Registry, CLUSTER_DOMAIN};
+pub use resolved::{dns_names, ResolvedNames};
 pub use routes::{HostRoutes, MESH_GATEWAY};
 pub use services::protocol_named;
 pub use telemetry::{TelemetryByNamespace, TelemetryPolicy};
@@ -68,6 +75,8 @@ pub struct Snapshot {
     #[serde(skip)]
     jwt: JwtByNamespace,
     outbound: HashMap<String, OutboundMode>,
+    /// Namespace-wide Sidecars' `egress.hosts`, by namespace.
+    sidecar_hosts: HashMap<String, Vec<String>>,
     telemetry: TelemetryByNamespace,
     rejected: Vec<Rejected>,
     #[serde(skip)]

@@ -29,8 +29,19 @@ pub struct Service {
     /// a destination there is recognised as its backend, never balanced to.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub other_family_endpoints: Vec<Endpoint>,
+    /// ServiceEntry `addresses` written as CIDRs (single addresses are in `addresses`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cidrs: Vec<ipnet::IpNet>,
+    /// The DNS names its endpoints are resolved from (ServiceEntry `resolution: DNS`), resolved
+    /// by the agent ([`ResolvedNames`](super::ResolvedNames)) or not yet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_names: Vec<String>,
+    /// ServiceEntry `resolution: NONE`: connections go to the address the app dialled.
+    pub passthrough: bool,
     /// A ServiceEntry with `location: MESH_EXTERNAL`.
     pub external: bool,
+    /// A ServiceEntry host (not a Kubernetes Service).
+    pub from_entry: bool,
     /// Which namespaces see it.
     pub visibility: Visibility,
 }
@@ -149,6 +160,9 @@ pub struct Workload {
     /// Its SPIFFE identity, `spiffe://<trust domain>/ns/NS/sa/SA` (see [`spiffe_id`]), when the
     /// pod is in the registry; `None` for a pod known only by name (telemetry says `unknown`).
     pub principal: Option<String>,
+    /// Whether the pod is in the mesh (its labels and its Namespace's, as Istio decides):
+    /// connections to it go through the tunnel.
+    pub meshed: bool,
     /// What the Telemetry resources say this workload's side of a hop records.
     pub telemetry: super::TelemetryPolicy,
 }

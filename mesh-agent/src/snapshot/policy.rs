@@ -132,9 +132,18 @@ fn cluster<'a>(
     service: &Service,
     port: u16,
     subset: Option<&str>,
-    policy: TrafficPolicy,
+    mut policy: TrafficPolicy,
     endpoints: impl Iterator<Item = &'a super::model::Endpoint>,
 ) -> Arc<Cluster> {
+    if service.passthrough {
+        // `resolution: NONE` is Envoy's ORIGINAL_DST cluster: a DestinationRule's balancer
+        // has no endpoints to choose among.
+        let simple = Some(crate::resources::SimpleLb::Passthrough);
+        policy.load_balancer = Some(crate::resources::LoadBalancer {
+            simple,
+            ..Default::default()
+        });
+    }
     let name = format!(
         "outbound|{port}|{}|{}",
         subset.unwrap_or_default(),

@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use ipnet::IpNet;
+
 use super::model::{Address, Service, ServicePort};
-use super::services::entry_service;
+use super::services::{entry_service, EntryInputs};
 use crate::resources::{Istio, ServiceEntrySpec};
 
 /// The cluster's domain suffix.
@@ -31,6 +33,9 @@ pub struct Registry {
     /// namespace/name: where a socket load balancer (Cilium's) may have sent a ClusterIP.
     #[serde(skip)]
     by_backend: Index<SocketAddr, Vec<(usize, usize)>>,
+    /// ServiceEntry CIDR addresses with the service port, longest prefix first.
+    #[serde(skip)]
+    by_cidr: Vec<(IpNet, u16, (usize, usize))>,
 }
 
 impl Registry {
@@ -65,9 +70,48 @@ impl Registry {
         }
     }
 
-    /// The service and port at a ClusterIP:port (or ServiceEntry address:port).
+    /// The service and port at a ClusterIP:port, a ServiceEntry address:port (one of its
+    /// `addresses`, an address in one of its CIDRs, one of its endpoints' or resolved IPs).
     pub fn at(&self, addr: SocketAddr) -> Option<(&Arc<Service>, &ServicePort)> {
-        self.port_of(self.by_address.get(&addr)?)
+        let found = self.by_address.get(&addr).or_else(|| {
+            let mut cidrs = self.by_cidr.iter();
+            let within =
+                cidrs.find(|(net, port, _)| *port == addr.port() && net.contains(&addr.ip()));
+            within.map(|(_, _, at)| at)
+        })?;
+        self.port_of(found)
+    }
+
+    /// The service and port an HTTP Host or TLS SNI `host` names on `port`, as a client in
+    /// `namespace` sees it: the service of that hostname (any spelling), else the ServiceEntry
+    /// whose wildcard host covers it, most specific first. Only a service with that port.
+    pub fn named_at(
+        &self,
+        host: &str,
+        port: u16,
+        namespace: &str,
+    ) -> Option<(&Arc<Service>, &ServicePort)> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let with_port = |index: usize| {
+            let service = &self.services[index];
+            let p = service.ports.iter().position(|p| p.port == port)?;
+            service.visibility.includes(namespace).then_some((index, p))
+        };
+        if let Some(found) = self.index_of(&host, namespace).and_then(with_port) {
+            return self.port_of(&found);
+        }
+        let mut rest = host.as_str();
+        while let Some((_, suffix)) = rest.split_once('.') {
+            let wildcard = self.by_host.get(&format!("*.{suffix}"));
+            if let Some(found) = wildcard.and_then(|i| with_port(*i)) {
+                return self.port_of(&found);
+            }
+            rest = suffix;
+        }
+        self.by_host
+            .get("*")
+            .and_then(|i| with_port(*i))
+            .and_then(|f| self.port_of(&f))
     }
 
     /// The service and port an endpoint (pod IP:target port) serves, for inbound telemetry. When
@@ -139,9 +183,34 @@ impl Registry {
         }
     }
 
-    /// Adds one host of a ServiceEntry. A host already in the registry is left as it was.
-    pub(crate) fn add_entry_host(&mut self, entry: &Istio<ServiceEntrySpec>, host: &str) {
-        self.insert(Arc::new(entry_service(entry, host)), &[]);
+    /// Adds one host of a ServiceEntry, its DNS endpoints as resolved, its selected pods. A host
+    /// already in the registry is left as it was. Its CIDRs and its endpoints' addresses at its
+    /// ports find it too, after every ClusterIP and `addresses` entry (TCP has nothing else to
+    /// tell external hosts apart by).
+    pub(crate) fn add_entry_host(
+        &mut self,
+        entry: &Istio<ServiceEntrySpec>,
+        host: &str,
+        inputs: &EntryInputs,
+    ) {
+        let index = self.services.len();
+        if !self.insert(Arc::new(entry_service(entry, host, inputs)), &[]) {
+            return;
+        }
+        let service = self.services[index].clone();
+        for (p, port) in service.ports.iter().enumerate() {
+            for net in &service.cidrs {
+                self.by_cidr.push((*net, port.port, (index, p)));
+            }
+            for endpoint in &service.endpoints {
+                if let Address::Ip(ip) = endpoint.address {
+                    let at = SocketAddr::new(ip, port.port);
+                    self.by_address.entry(at).or_insert((index, p));
+                }
+            }
+        }
+        self.by_cidr
+            .sort_by_key(|(net, ..)| std::cmp::Reverse(net.prefix_len()));
     }
 
     /// Adds `service` unless its hostname is known already; whether it did.

@@ -4,10 +4,12 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use ipnet::IpNet;
 use k8s_openapi::api::core::v1::{Service as KubeService, ServicePort as KubePort};
 
-use super::model::{Address, Endpoint, Protocol, Service, ServicePort, Visibility};
+use super::model::{Address, Endpoint, Labels, Protocol, Service, ServicePort, Visibility};
 use super::registry::CLUSTER_DOMAIN;
+use super::resolved::ResolvedNames;
 use crate::resources::{Istio, Location, Resolution, ServiceEntrySpec};
 
 /// A Kubernetes Service with its endpoints (sorted by address, so that the order does not
@@ -43,7 +45,11 @@ pub(crate) fn kube_service(service: &KubeService, mut endpoints: Vec<Endpoint>) 
         ports: ports.map(kube_port).collect(),
         endpoints,
         other_family_endpoints: Vec::new(),
+        cidrs: Vec::new(),
+        dns_names: Vec::new(),
+        passthrough: false,
         external: false,
+        from_entry: false,
         visibility: Visibility::All,
     }
 }
@@ -79,8 +85,22 @@ pub fn protocol_named(name: &str) -> Option<Protocol> {
     })
 }
 
-/// One host of a ServiceEntry as a service: its ports, addresses and endpoints.
-pub(crate) fn entry_service(entry: &Istio<ServiceEntrySpec>, host: &str) -> Service {
+/// What a ServiceEntry's endpoints come from besides the entry.
+pub(crate) struct EntryInputs<'a> {
+    /// The agent's answers for DNS names.
+    pub names: &'a ResolvedNames,
+    /// The pods its `workloadSelector` selects (name, IP, labels), when it has one.
+    pub pods: Option<&'a [(String, IpAddr, Arc<Labels>)]>,
+}
+
+/// One host of a ServiceEntry as a service: its ports, addresses (single IPs and CIDRs) and
+/// endpoints — the pods its `workloadSelector` selects, else those listed or its host — DNS
+/// names replaced by what the agent resolved them to.
+pub(crate) fn entry_service(
+    entry: &Istio<ServiceEntrySpec>,
+    host: &str,
+    inputs: &EntryInputs,
+) -> Service {
     let namespace = entry
         .metadata
         .namespace
@@ -96,27 +116,110 @@ pub(crate) fn entry_service(entry: &Istio<ServiceEntrySpec>, host: &str) -> Serv
             protocol: protocol_named(&p.protocol).unwrap_or(Protocol::Unknown),
         })
         .collect();
-    let endpoints = entry_endpoints(spec, host, &ports);
+    let listed = match inputs.pods {
+        Some(pods) => selected_endpoints(spec, pods),
+        None => entry_endpoints(spec, host),
+    };
+    let dns_names = listed.iter().filter_map(dns_name).collect();
+    let round_robin = spec.resolution == Some(Resolution::DnsRoundRobin);
+    let endpoints = resolved_endpoints(listed, inputs.names, round_robin);
+    let (addresses, cidrs) = entry_addresses(&spec.addresses);
     Service {
         hostname: host.to_string(),
         visibility: Visibility::from_export_to(&spec.export_to, &namespace),
         namespace,
-        name: entry.metadata.name.clone().unwrap_or_default(),
-        addresses: spec
-            .addresses
-            .iter()
-            .filter_map(|a| a.parse().ok())
-            .collect(),
+        // Istio's `destination_service_name` of a ServiceEntry host is the host.
+        name: host.to_string(),
+        addresses,
+        cidrs,
         ports,
         endpoints,
         other_family_endpoints: Vec::new(),
+        dns_names,
+        passthrough: matches!(spec.resolution, None | Some(Resolution::None)),
         external: spec.location != Some(Location::MeshInternal),
+        from_entry: true,
     }
 }
 
-/// A ServiceEntry's endpoints: those listed, else (DNS resolution) the host itself.
-fn entry_endpoints(spec: &ServiceEntrySpec, host: &str, ports: &[ServicePort]) -> Vec<Endpoint> {
-    let same_ports = || Arc::new(ports.iter().map(|p| (p.port, p.port)).collect());
+/// ServiceEntry `addresses`: single IPs (also written `/32` or `/128`), and CIDRs.
+fn entry_addresses(written: &[String]) -> (Vec<IpAddr>, Vec<IpNet>) {
+    let (mut addresses, mut cidrs) = (Vec::new(), Vec::new());
+    for address in written {
+        if let Ok(ip) = address.parse::<IpAddr>() {
+            addresses.push(ip);
+        } else if let Ok(net) = address.parse::<IpNet>() {
+            match net.prefix_len() == net.max_prefix_len() {
+                true => addresses.push(net.addr()),
+                false => cidrs.push(net.trunc()),
+            }
+        }
+    }
+    (addresses, cidrs)
+}
+
+fn dns_name(endpoint: &Endpoint) -> Option<String> {
+    match &endpoint.address {
+        Address::Dns(name) => Some(name.to_ascii_lowercase()),
+        Address::Ip(_) => None,
+    }
+}
+
+/// Each DNS endpoint as one endpoint per address its name resolved to (the first only for
+/// `DNS_ROUND_ROBIN`, Envoy's LOGICAL_DNS), ports and labels kept; a name not resolved yet
+/// stays a DNS endpoint (no connection can use it).
+fn resolved_endpoints(
+    listed: Vec<Endpoint>,
+    names: &ResolvedNames,
+    round_robin: bool,
+) -> Vec<Endpoint> {
+    let mut endpoints = Vec::with_capacity(listed.len());
+    for endpoint in listed {
+        let resolved = match &endpoint.address {
+            Address::Dns(name) => names.get(name),
+            Address::Ip(_) => None,
+        };
+        let Some(addresses) = resolved else {
+            endpoints.push(endpoint);
+            continue;
+        };
+        let take = if round_robin { 1 } else { addresses.len() };
+        for ip in addresses.iter().take(take) {
+            endpoints.push(Endpoint {
+                address: Address::Ip(*ip),
+                ..endpoint.clone()
+            });
+        }
+    }
+    endpoints
+}
+
+/// The pods a `workloadSelector` selects as endpoints, at each port's `targetPort` or number.
+fn selected_endpoints(
+    spec: &ServiceEntrySpec,
+    pods: &[(String, IpAddr, Arc<Labels>)],
+) -> Vec<Endpoint> {
+    let ports = spec
+        .ports
+        .iter()
+        .map(|p| (p.number, p.target_port.unwrap_or(p.number)));
+    let ports = Arc::new(ports.collect());
+    let endpoint = |(name, ip, labels): &(String, IpAddr, Arc<Labels>)| Endpoint {
+        address: Address::Ip(*ip),
+        ports: Arc::clone(&ports),
+        labels: labels.clone(),
+        pod: Some(name.clone()),
+    };
+    pods.iter().map(endpoint).collect()
+}
+
+/// A ServiceEntry's endpoints: those listed, else (DNS resolution) the host itself. Each
+/// port's target: the endpoint's port of that name, else the port's `targetPort`, else its
+/// number.
+fn entry_endpoints(spec: &ServiceEntrySpec, host: &str) -> Vec<Endpoint> {
+    let target = |p: &crate::resources::Port, own: Option<u16>| {
+        (p.number, own.or(p.target_port).unwrap_or(p.number))
+    };
     if spec.endpoints.is_empty() {
         let dns = matches!(
             spec.resolution,
@@ -125,7 +228,7 @@ fn entry_endpoints(spec: &ServiceEntrySpec, host: &str, ports: &[ServicePort]) -
         if dns && !host.starts_with('*') {
             return vec![Endpoint {
                 address: Address::Dns(host.into()),
-                ports: same_ports(),
+                ports: Arc::new(spec.ports.iter().map(|p| target(p, None)).collect()),
                 labels: Default::default(),
                 pod: None,
             }];
@@ -140,16 +243,18 @@ fn entry_endpoints(spec: &ServiceEntrySpec, host: &str, ports: &[ServicePort]) -
                 .parse()
                 .map(Address::Ip)
                 .unwrap_or_else(|_| Address::Dns(e.address.clone()));
-            let ports = ports
-                .iter()
-                .map(|p| (p.port, e.ports.get(&p.name).copied().unwrap_or(p.port)));
-            let ports = Arc::new(ports.collect());
+            let ports = spec.ports.iter();
+            let ports = ports.map(|p| target(p, e.ports.get(&p.name).copied()));
             Endpoint {
                 address,
-                ports,
+                ports: Arc::new(ports.collect()),
                 labels: Arc::new(e.labels.clone()),
                 pod: None,
             }
         })
         .collect()
 }
+
+#[cfg(test)]
+#[path = "services_tests.rs"]
+mod tests;

@@ -123,7 +123,12 @@ pub(crate) fn add_policies(snapshot: &mut Snapshot, accepted: &AcceptedMap) {
                 .push(Arc::new(p.clone())),
             Resource::Sidecar(s) if s.spec.workload_selector.is_none() => {
                 if let Some(policy) = &s.spec.outbound_traffic_policy {
-                    snapshot.outbound.insert(ns, policy.mode);
+                    snapshot.outbound.insert(ns.clone(), policy.mode);
+                }
+                let hosts = s.spec.egress.iter().flat_map(|e| e.hosts.iter().cloned());
+                let hosts: Vec<String> = hosts.collect();
+                if !hosts.is_empty() {
+                    snapshot.sidecar_hosts.insert(ns, hosts);
                 }
             }
             Resource::Telemetry(t) => snapshot

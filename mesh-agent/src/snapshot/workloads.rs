@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 
 use super::endpoints::EndpointIndex;
 use super::families::pod_ips;
+use super::membership::decide;
 use super::model::{spiffe_id, Labels, Workload};
 use super::telemetry::{resolve, TelemetryByNamespace};
 use crate::net::ProxiedPod;
@@ -16,11 +17,13 @@ use crate::resources::MeshConfig;
 
 impl EndpointIndex<'_> {
     /// Every pod with an IP, as a workload under each of its IPs: its principal in `mesh`'s
-    /// trust domain, its telemetry resolved from `telemetry`.
-    pub fn workloads(
+    /// trust domain, its telemetry resolved from `telemetry`, whether it is meshed (with its
+    /// Namespace object from `namespaces`).
+    pub fn workloads<'n>(
         &self,
         mesh: &MeshConfig,
         telemetry: &TelemetryByNamespace,
+        namespaces: impl Fn(&str) -> Option<&'n Namespace>,
     ) -> HashMap<IpAddr, Arc<Workload>> {
         let mut workloads = HashMap::with_capacity(self.pods().len());
         for ((namespace, name), pod, labels) in self.pods() {
@@ -31,6 +34,7 @@ impl EndpointIndex<'_> {
             let mut workload = workload(namespace, name, pod, labels);
             let account = workload.service_account.as_deref();
             workload.principal = Some(spiffe_id(&mesh.trust_domain, namespace, account));
+            workload.meshed = decide(pod, namespaces(namespace)).is_meshed();
             let root = &mesh.root_namespace;
             workload.telemetry = resolve(telemetry, root, namespace, labels);
             let workload = Arc::new(workload);
@@ -56,6 +60,7 @@ fn workload(namespace: &str, name: &str, pod: &Pod, labels: &Arc<Labels>) -> Wor
             .and_then(|s| s.service_account_name.clone()),
         labels: labels.clone(),
         principal: None,
+        meshed: false,
         telemetry: Default::default(),
     }
 }
@@ -87,6 +92,7 @@ impl super::Snapshot {
                 service_account: None,
                 labels: Default::default(),
                 principal: None,
+                meshed: false,
                 telemetry: self.telemetry_for(&pod.namespace, &Default::default()),
             })
         })

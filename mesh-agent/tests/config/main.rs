@@ -10,6 +10,7 @@ mod ca;
 mod ca_root;
 mod certs;
 mod check;
+mod dns;
 mod dual_stack;
 mod incremental;
 mod reload;

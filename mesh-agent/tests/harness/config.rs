@@ -62,6 +62,7 @@ impl WatchedDir {
         // The agent's access-log directory is the watched one: tests log under it.
         let state = ConfigState::with_load_settings(LoadSettings {
             access_log_dir: dir.path().to_path_buf(),
+            ..LoadSettings::default()
         });
         let metrics = ConfigMetrics::register(registry);
         tokio::spawn(pipeline::run(source.subscribe(), state.clone(), metrics));

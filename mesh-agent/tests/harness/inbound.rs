@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use mesh_agent::facts::Reporter;
-use mesh_agent::http::{boxed, request_stack, Direction, Peers, Pool};
+use mesh_agent::http::{boxed, request_stack, Direction, PeerSecurity, Peers, Pool};
 use mesh_agent::net::{Netns, UpstreamSockets};
 use tower::ServiceExt;
 
@@ -39,6 +39,7 @@ pub async fn send_inbound(
         destination: snapshot.workload(app.ip()).cloned(),
         pod_ip: Some(app.ip()),
         downstream: Some(downstream),
+        security: PeerSecurity::None,
     };
     let direction = Direction::Inbound {
         original_dst: app,

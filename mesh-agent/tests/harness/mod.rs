@@ -9,11 +9,14 @@
 //! - [`upstream`]: upstream pods: one HTTP server whose answers a test sets, a TCP echo server.
 //! - [`streaming`]: gRPC-shaped streaming calls (the upstream's answers, the client's body).
 //! - [`web`]: the `web` Service over upstream pods behind the outbound proxy of `sleep-0`.
+//! - [`hbone`]: an HBONE client and server written from the protocol alone.
 //! - [`gateway`]: the ingress gateway in front of upstream pods.
 //! - [`inbound`]: a pod's inbound request stack, called directly.
 //! - [`jwt`]: end-user tokens, their signing key and an issuer serving its key set.
 //! - [`metrics`]: reading the Prometheus registry text.
+//! - [`certificates`]: a test CA and the workload certificates a node's manager would hold.
 //! - [`client`]: answers as a client reads them (hyper, or raw HTTP/1.1 text).
+//! - [`dns`]: a DNS server answering A queries from a table the test changes.
 //! - [`collector`] (OTLP) and [`fake_api`] (Kubernetes API server, serving what
 //!   [`fake_discovery`] says): test servers the agent calls.
 //! - [`namespaced`]: the privileged pieces (netns, cgroups, eBPF object), root only.
@@ -21,13 +24,16 @@
 //! Items of `mesh_agent` are named here rather than in the tests where that is easy, so a move
 //! in the agent's module tree is fixed in one place.
 
+pub mod certificates;
 pub mod client;
 pub mod collector;
 pub mod config;
+pub mod dns;
 pub mod enrollment;
 pub mod fake_api;
 pub mod fake_discovery;
 pub mod gateway;
+pub mod hbone;
 pub mod inbound;
 pub mod jwt;
 pub mod metrics;

@@ -92,6 +92,7 @@ pub fn inputs(config: ConfigState) -> (Arc<ProxyInputs>, Arc<FakeOriginalDsts>, 
         },
         on_outbound_accept: None,
         local_pods: Default::default(),
+        tunnels: None,
         http: mesh_agent::http::HttpInputs::register(
             &mut registry,
             mesh_agent::http::DEFAULT_DETECT_WINDOW,
@@ -157,6 +158,45 @@ impl Agent {
             dsts,
             registry,
         }
+    }
+
+    /// An agent reading `config` whose tunnels take their certificates from `certificates`
+    /// (destination pods' tunnel port: 15008).
+    pub fn with_tunnels(
+        config: ConfigState,
+        certificates: Arc<dyn mesh_agent::identity::WorkloadCertificates>,
+    ) -> Self {
+        let settings = mesh_agent::tunnel::TunnelSettings::default();
+        Self::with_tunnel_settings(config, certificates, settings)
+    }
+
+    /// [`Agent::with_tunnels`] with `settings` (idle timeout, streams per connection).
+    pub fn with_tunnel_settings(
+        config: ConfigState,
+        certificates: Arc<dyn mesh_agent::identity::WorkloadCertificates>,
+        settings: mesh_agent::tunnel::TunnelSettings,
+    ) -> Self {
+        let (inputs, dsts, registry) = inputs(config);
+        let mut inputs = Arc::into_inner(inputs).unwrap();
+        inputs.tunnels = Some(Arc::new(mesh_agent::tunnel::Tunnels::new(
+            certificates,
+            settings,
+        )));
+        Self {
+            inputs: Arc::new(inputs),
+            dsts,
+            registry,
+        }
+    }
+
+    /// The inbound listener of pod `shop/<name>` bound at `ip`:15008, the tunnel port (as
+    /// `sk_lookup` steers a connection to it), started: its address.
+    pub async fn tunnel_inbound(&self, name: &str, ip: &str) -> SocketAddr {
+        let pod = current_pod("shop", name, ip).await;
+        let addr = SocketAddr::new(ip.parse().unwrap(), mesh_agent::tunnel::HBONE_PORT);
+        let inbound = Inbound::new(pod, self.inputs.clone(), addr).await.unwrap();
+        tokio::spawn(inbound.run());
+        addr
     }
 
     /// The outbound listener of the client pod `shop/sleep-0` (127.0.0.1), started.

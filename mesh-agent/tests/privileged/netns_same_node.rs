@@ -47,6 +47,7 @@ async fn client_to_server(fast_path: bool) -> Run {
     } = Agent::new(compile(""));
     let inputs = Arc::new(ProxyInputs {
         local_pods: LocalPods::new(fast_path),
+        tunnels: None,
         ..Arc::into_inner(inputs).expect("the only reference")
     });
     let (log, mut lines) = AccessLog::bounded(16, &AccessLogMetrics::default());

@@ -70,9 +70,16 @@ impl Drop for InFlight {
     }
 }
 
-/// An upstream socket with its use, its deadline and its `maxConnections` place.
+/// What an upstream connection runs over: a socket, or a stream in the mTLS tunnel.
+pub(super) trait UpstreamIo: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl UpstreamIo for TcpStream {}
+impl UpstreamIo for crate::tunnel::TunnelStream {}
+
+/// An upstream socket (or tunnel stream) with its use, its deadline and its `maxConnections`
+/// place.
 pub(super) struct UpstreamConnection {
-    stream: TcpStream,
+    stream: Box<dyn UpstreamIo>,
     usage: ConnectionUse,
     deadline: Option<Pin<Box<Sleep>>>,
     _place: Option<ConnectionPermit>,
@@ -81,7 +88,7 @@ pub(super) struct UpstreamConnection {
 impl UpstreamConnection {
     /// `stream`, closed once `max_duration` has passed and nothing is in flight.
     pub(super) fn new(
-        stream: TcpStream,
+        stream: Box<dyn UpstreamIo>,
         place: Option<ConnectionPermit>,
         max_duration: Option<Duration>,
     ) -> Self {

@@ -1,8 +1,10 @@
-//! Opens upstream connections for the pool: inside the pod's netns, marked, within the
+//! Opens upstream connections for the pool: inside the pod's netns, marked (or in the mTLS
+//! tunnel, for the endpoints the source pod's planner sends there), within the
 //! destination's `tcp.connectTimeout` (else the agent's), each holding a place under the
 //! destination's node-wide `tcp.maxConnections`.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -11,12 +13,13 @@ use hyper::Uri;
 use hyper_util::rt::TokioIo;
 use tower::Service;
 
-use super::connection::UpstreamConnection;
+use super::connection::{UpstreamConnection, UpstreamIo};
 use crate::errors::BoxError;
 use crate::net::connect;
 use crate::net::Netns;
 use crate::net::UpstreamSockets;
 use crate::resilience::DestinationPool;
+use crate::tunnel::{TunnelPlanner, Tunnels};
 
 /// A hyper connector opening sockets inside one pod's netns for one destination (or for
 /// requests to no configured destination).
@@ -27,6 +30,15 @@ pub(super) struct PodConnector {
     limits: Option<DestinationPool>,
     /// Set for HTTP/2 clients: the endpoint dialled whatever the request's authority says.
     endpoint: Option<SocketAddr>,
+    /// The tunnel, for the endpoints its planner sends through it.
+    tunnel: Option<PoolTunnel>,
+}
+
+/// The mTLS tunnel as the pool uses it: the agent's tunnels and the source pod's planner.
+#[derive(Clone)]
+pub struct PoolTunnel {
+    pub tunnels: Arc<Tunnels>,
+    pub planner: TunnelPlanner,
 }
 
 impl PodConnector {
@@ -35,6 +47,7 @@ impl PodConnector {
         netns: Netns,
         sockets: UpstreamSockets,
         limits: Option<DestinationPool>,
+        tunnel: Option<PoolTunnel>,
     ) -> Self {
         let sockets =
             sockets.with_connect_timeout(limits.as_ref().and_then(|l| l.policy().connect_timeout));
@@ -43,6 +56,7 @@ impl PodConnector {
             sockets,
             limits,
             endpoint: None,
+            tunnel,
         }
     }
 
@@ -78,13 +92,34 @@ impl PodConnector {
             ),
             None => None,
         };
-        let stream = connect(&self.netns, addr, &self.sockets).await?;
+        let stream = self.open_stream(addr).await?;
         let max_duration = self
             .limits
             .as_ref()
             .and_then(|l| l.policy().max_connection_duration);
         let connection = UpstreamConnection::new(stream, place, max_duration);
         Ok(TokioIo::new(connection))
+    }
+}
+
+impl PodConnector {
+    /// A stream to `addr`: in the tunnel when the planner says so (plain text when nobody
+    /// listens on the destination's tunnel port: no agent there, fail open), else a socket.
+    async fn open_stream(&self, addr: SocketAddr) -> Result<Box<dyn UpstreamIo>, BoxError> {
+        let plan = self
+            .tunnel
+            .as_ref()
+            .and_then(|t| Some((&t.tunnels, (t.planner)(addr)?)));
+        if let Some((tunnels, plan)) = plan {
+            match tunnels.open(&self.netns, &self.sockets, &plan).await {
+                Ok(stream) => return Ok(Box::new(stream)),
+                Err(error) if error.nobody_listens() => {
+                    tracing::warn!(endpoint = %addr, %error, "no agent at the destination; plain text (fail open)");
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(Box::new(connect(&self.netns, addr, &self.sockets).await?))
     }
 }
 

@@ -28,6 +28,7 @@ use crate::net::UpstreamSockets;
 use crate::resilience::breaker::Destination;
 use crate::resilience::DestinationPool;
 use connector::PodConnector;
+pub use connector::PoolTunnel;
 
 /// How long an idle upstream connection is kept, for destinations without `connectionPool`.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -38,6 +39,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Pool {
     netns: Netns,
     sockets: UpstreamSockets,
+    tunnel: Option<PoolTunnel>,
     unconfigured: Clients,
     destinations: Arc<Mutex<HashMap<Destination, (DestinationPool, Clients)>>>,
 }
@@ -92,10 +94,17 @@ impl Clients {
 impl Pool {
     /// Pools whose connections are opened inside `netns` with `sockets`' settings.
     pub fn new(netns: Netns, sockets: UpstreamSockets) -> Self {
-        let connector = PodConnector::new(netns.clone(), sockets.clone(), None);
+        Self::with_tunnel(netns, sockets, None)
+    }
+
+    /// [`Pool::new`] whose connections to the endpoints `tunnel`'s planner names go through
+    /// the mTLS tunnel.
+    pub fn with_tunnel(netns: Netns, sockets: UpstreamSockets, tunnel: Option<PoolTunnel>) -> Self {
+        let connector = PodConnector::new(netns.clone(), sockets.clone(), None, tunnel.clone());
         Self {
             netns,
             sockets,
+            tunnel,
             unconfigured: Clients::new(connector),
             destinations: Arc::default(),
         }
@@ -118,6 +127,7 @@ impl Pool {
             self.netns.clone(),
             self.sockets.clone(),
             Some(limits.clone()),
+            self.tunnel.clone(),
         );
         let clients = Clients::new(connector);
         let entry = (limits.clone(), clients.clone());

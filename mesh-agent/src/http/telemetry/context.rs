@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use super::series;
 use crate::facts::Reporter;
 use crate::http::metrics::HttpMetrics;
+use crate::identity::Identity;
 use crate::observe::RequestObservers;
 use crate::pipeline::ConfigState;
 use crate::snapshot::{Service as MeshService, TelemetryPolicy, Workload};
@@ -25,6 +26,24 @@ pub struct Peers {
     pub pod_ip: Option<std::net::IpAddr>,
     /// The client's address as the proxy saw it.
     pub downstream: Option<std::net::SocketAddr>,
+    /// Whether the hop is in the mTLS tunnel, and the identities it proved.
+    pub security: PeerSecurity,
+}
+
+/// How a connection's requests are secured between the agents.
+#[derive(Clone, Debug, Default)]
+pub enum PeerSecurity {
+    /// Plain text.
+    #[default]
+    None,
+    /// The inbound side of the tunnel: both identities proved by certificates.
+    Tunnelled {
+        source: Identity,
+        destination: Identity,
+    },
+    /// The outbound side with tunnels on: a meshed destination is reached through the tunnel,
+    /// its identity verified; this is the source's.
+    MeshedThroughTunnel { source: Identity },
 }
 
 /// Where a request went, filled in by the layers that decide it.

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use hyper::{HeaderMap, Response};
 use tokio::time::Instant;
 
-use super::context::{Observed, Peers, TelemetryContext};
+use super::context::{Observed, PeerSecurity, Peers, TelemetryContext};
 use super::metered::{headers_size, Metered};
 use super::series::SeriesKey;
 use crate::errors::ResponseFlags;
 use crate::facts::{HopPeers, ResponseFacts};
 use crate::http::body::{boxed, Body};
 use crate::http::metrics::{HttpLabels, RequestOutcome};
+use crate::identity::Identity;
 use crate::observe::RequestWatch;
 use crate::snapshot::Workload;
 
@@ -94,13 +95,14 @@ impl PendingRecord {
                 flags: self.flags,
             };
             let labels = || {
-                HttpLabels::new(
+                let labels = HttpLabels::new(
                     context.peers.reporter,
                     context.peers.source.as_deref(),
                     workload.as_deref(),
                     destination.service.as_deref(),
                     &self.outcome(),
-                )
+                );
+                secured(labels, &context.peers.security, workload.as_deref())
             };
             let duration_ms = duration.as_secs_f64() * 1000.0;
             let series = context.series.series(&context.metrics, key, labels);
@@ -141,5 +143,28 @@ fn hop_peers<'a>(peers: &'a Peers, destination: Option<&'a Workload>) -> HopPeer
         destination: destination.map(Into::into),
         pod_ip: peers.pod_ip,
         downstream: peers.downstream,
+    }
+}
+
+/// `labels` of a request secured as `security` says, to `destination` (the workload reached).
+fn secured(
+    labels: HttpLabels,
+    security: &PeerSecurity,
+    destination: Option<&Workload>,
+) -> HttpLabels {
+    match security {
+        PeerSecurity::None => labels,
+        PeerSecurity::Tunnelled {
+            source,
+            destination,
+        } => labels.mutual_tls(source, destination),
+        PeerSecurity::MeshedThroughTunnel { source } => {
+            let meshed = destination.filter(|w| w.meshed);
+            let proven = meshed.and_then(|w| Identity::parse(w.principal.as_deref()?).ok());
+            match proven {
+                Some(destination) => labels.mutual_tls(source, &destination),
+                None => labels,
+            }
+        }
     }
 }

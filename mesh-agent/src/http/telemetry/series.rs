@@ -81,6 +81,7 @@ mod tests {
             service_account: None,
             labels: Arc::default(),
             principal: None,
+            meshed: false,
             telemetry: TelemetryPolicy::default(),
         })
     }

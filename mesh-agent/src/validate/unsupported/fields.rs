@@ -29,6 +29,7 @@ const VS: &str = "VirtualService";
 const GW: &str = "Gateway";
 const SE: &str = "ServiceEntry";
 const SC: &str = "Sidecar";
+const PA: &str = "PeerAuthentication";
 const TM: &str = "Telemetry";
 const RA: &str = "RequestAuthentication";
 
@@ -39,8 +40,6 @@ const FIELDS: &[(&str, &str, &str)] = &[
     (VS, "spec.http[*].delegate", "delegate VirtualServices are not followed: the rule routes nowhere"),
     (VS, "spec.http[*].retries.retryRemoteLocalities", "no localities: retries pick any endpoint"),
     (VS, "spec.http[*].fault.abort.http2Error", "aborts answer with httpStatus or grpcStatus only"),
-    (VS, "spec.tcp", "TCP routes are not applied: a connection goes to the address it was sent to"),
-    (VS, "spec.tls", "TLS (SNI) routes are not applied: a connection goes to the address it was sent to"),
     (GW, "spec.servers[*].tls.httpsRedirect", "no HTTPS redirect yet: the server is not served"),
     (GW, "spec.servers[*].tls.serverCertificate", "certificates come from credentialName (a TLS Secret) only"),
     (GW, "spec.servers[*].tls.privateKey", "certificates come from credentialName (a TLS Secret) only"),
@@ -52,7 +51,6 @@ const FIELDS: &[(&str, &str, &str)] = &[
     (GW, "spec.servers[*].bind", "servers listen on the node address"),
     (GW, "spec.servers[*].defaultEndpoint", "requests go to the routed destination"),
     (GW, "spec.servers[*].port.targetPort", "servers listen on port.number"),
-    (SE, "spec.workloadSelector", "no WorkloadEntries: endpoints come from spec.endpoints or DNS"),
     (SE, "spec.subjectAltNames", "no TLS origination: the identity is not checked"),
     (SE, "spec.endpoints[*].network", "one network: every endpoint is dialled directly"),
     (SE, "spec.endpoints[*].locality", "no locality-aware balancing"),
@@ -60,7 +58,9 @@ const FIELDS: &[(&str, &str, &str)] = &[
     (SE, "spec.endpoints[*].serviceAccount", "the endpoint's identity is not checked"),
     (SC, "spec.workloadSelector", "a Sidecar with a workloadSelector is ignored whole"),
     (SC, "spec.ingress", "inbound listeners are the mesh's own (15006)"),
-    (SC, "spec.egress", "every service stays reachable (no egress scoping)"),
+    (SC, "spec.egress[*].port", "the listed hosts are reachable on every port"),
+    (SC, "spec.egress[*].bind", "outbound connections are captured whatever address they bind"),
+    (SC, "spec.egress[*].captureMode", "outbound connections are captured by the connect hook"),
     (SC, "spec.inboundConnectionPool", "no inbound connection limits"),
     (SC, "spec.outboundTrafficPolicy.egressProxy", "unknown destinations go out directly (ALLOW_ANY)"),
     (TM, "spec.targetRef", "Telemetry applies by selector only: this one applies to its whole namespace"),
@@ -86,6 +86,7 @@ const VALUES: &[(&str, &str, Values, &str)] = &[
     (TM, "spec.accessLogging[*].providers[*].name", Values::Except(&["envoy"]), "access logs go to MeshConfig accessLogFile"),
     (RA, "spec.targetRef.kind", Values::Except(&["Service"]), "there is no waypoint nor Gateway API gateway: only Service targets select workloads; this target selects none"),
     (RA, "spec.targetRefs[*].kind", Values::Except(&["Service"]), "there is no waypoint nor Gateway API gateway: only Service targets select workloads; this target selects none"),
+    (PA, "spec.mtls.mode", Values::OneOf(&["DISABLE"]), "DISABLE is read as PERMISSIVE: plain text is accepted, meshed sources still use the tunnel"),
 ];
 
 /// Where a DestinationRule carries a traffic policy, and the fields it may set there.
@@ -157,5 +158,4 @@ fn is_whole_policy_only(path: &str) -> bool {
 #[rustfmt::skip]
 pub const UNENFORCED_KINDS: &[(&str, &str)] = &[
     ("AuthorizationPolicy", "authorization is not enforced yet: every request is allowed"),
-    ("PeerAuthentication", "mTLS modes are not enforced yet: plain-text connections are accepted"),
 ];

@@ -187,8 +187,23 @@ fn the_policy_warning_names_the_kind() {
 }
 
 #[test]
+fn peer_authentication_is_enforced_and_only_disable_is_reported() {
+    let policy = |mode: &str| {
+        format!(
+            "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {{name: p}}\n\
+             spec: {{mtls: {{mode: {mode}}}}}\n"
+        )
+    };
+    for mode in ["STRICT", "PERMISSIVE", "UNSET"] {
+        assert_eq!(found(&policy(mode)), pairs(&[]), "{mode}");
+    }
+    let disable = pairs(&[("spec.mtls.mode", "spec.mtls.mode")]);
+    assert_eq!(found(&policy("DISABLE")), disable);
+}
+
+#[test]
 fn security_kinds_are_reported_whole_until_enforced() {
-    for kind in ["AuthorizationPolicy", "PeerAuthentication"] {
+    for kind in ["AuthorizationPolicy"] {
         let yaml = format!(
             "apiVersion: security.istio.io/v1\nkind: {kind}\nmetadata: {{name: p}}\nspec: {{}}\n"
         );

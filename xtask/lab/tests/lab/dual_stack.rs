@@ -132,8 +132,9 @@ fn a_dual_stack_lab_captures_both_families() {
         after[0].bypassed, before[0].bypassed,
         "a connect was bypassed"
     );
-    // Node-1's agent pools its connections to v2's IPv4 address (the Service's primary family
-    // and the direct IPv4 request share them): at least one per family reached node-2.
+    // Node-1's agent reaches v2 through the mTLS tunnel, whose streams (every request of both
+    // families, balanced to the Service's primary family) share one pooled connection to
+    // v2's tunnel port: at least that one was steered on node-2.
     let inbound = after[1].inbound - before[1].inbound;
-    assert!(inbound >= 2, "{before:?} → {after:?}");
+    assert!(inbound >= 1, "{before:?} → {after:?}");
 }

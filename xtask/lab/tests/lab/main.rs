@@ -22,6 +22,8 @@ mod cni;
 mod drain;
 /// IPv6 and dual-stack labs: both families captured, routed and steered inbound.
 mod dual_stack;
+/// Egress: REGISTRY_ONLY in connect() and at the proxy, ALLOW_ANY passthrough, TCP route splits.
+mod egress;
 /// Fail open by default, `--fail-closed` on request: refused while no agent runs.
 mod fail_closed;
 /// The ingress gateway.
@@ -36,6 +38,8 @@ mod l7;
 mod mesh;
 /// The agents' life: stopped, started, enrolment, teardown.
 mod mesh_agent;
+/// The mTLS tunnel between nodes: TLS on the wire, principals, PeerAuthentication STRICT.
+mod mtls;
 /// The lab itself: pods, Services and external hosts wired; `down` leaves nothing behind.
 mod network;
 /// A resource past its range, applied live, fails alone.

@@ -1,0 +1,157 @@
+//! The inbound side of the mTLS tunnel: a connection to the pod's tunnel port (steered to the
+//! pod's inbound listener like any other) is served as HBONE with the pod's certificate. Each
+//! CONNECT must name this pod; the app is dialled first and only then is the stream answered
+//! 200 (503 when the app cannot be reached), then served as HTTP through the pod's inbound
+//! request stack or carried as the L4 path carries it, with the peer's proven identity
+//! ([`InboundPeer`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::StatusCode;
+
+use tokio::net::TcpStream;
+
+use super::connection::declared_protocol;
+use super::inbound_l4::{carry, connect_app, InboundPeer};
+use super::listener::Connection;
+use super::outbound_tunnel::identity;
+use super::protocol::{self, Declared, Protocol};
+use super::ProxyInputs;
+use crate::facts::Reporter;
+use crate::http::{request_stack, Direction, PeerSecurity, Peers, Pool};
+use crate::identity::Identity;
+use crate::net::{reset, ProxiedPod};
+use crate::tunnel::{self, server_config, TunnelAnswer, TunnelRequest, TunnelStream};
+
+/// Serves `connection` (to the pod's tunnel port) as HBONE.
+pub(super) async fn serve(connection: Connection) {
+    let Connection {
+        client,
+        peer,
+        pod,
+        inputs,
+        http_pool,
+    } = connection;
+    let Some(tunnels) = inputs.tunnels.clone() else {
+        return reset(client);
+    };
+    let snapshot = inputs.config.snapshot();
+    let Some(own) = identity(&snapshot.pod_workload(&pod)) else {
+        tracing::warn!(pod = %pod.name, %peer, "tunnel to a pod without identity; resetting");
+        return reset(client);
+    };
+    let config = match tunnels.certificates().certificate(&own).await {
+        Ok(certificate) => server_config(&certificate),
+        Err(error) => Err(error.into()),
+    };
+    let own_domain = own.trust_domain.clone();
+    let config = match config {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::warn!(pod = %pod.name, %peer, %error, "no tunnel certificate; resetting");
+            return reset(client);
+        }
+    };
+    let drain = inputs.http.drain.clone();
+    let (at, trust_domain) = (
+        Arc::new(Arrival {
+            pod,
+            inputs,
+            http_pool,
+            own,
+        }),
+        own_domain,
+    );
+    let on_connect = move |request: TunnelRequest| {
+        let at = at.clone();
+        async move { answer(at, peer, request).await }
+    };
+    if let Err(error) = tunnel::serve(client, config, &trust_domain, &drain, on_connect).await {
+        tracing::debug!(%peer, %error, "tunnel connection refused or failed");
+    }
+}
+
+/// Where the tunnel's streams arrive: the pod, its identity, its inbound HTTP pool.
+struct Arrival {
+    pod: Arc<ProxiedPod>,
+    inputs: Arc<ProxyInputs>,
+    http_pool: Pool,
+    own: Identity,
+}
+
+/// One CONNECT: addressed to this pod, the app reached, then 200 and the stream carried.
+async fn answer(at: Arc<Arrival>, downstream: SocketAddr, request: TunnelRequest) -> TunnelAnswer {
+    let app = request.authority;
+    let pod = &at.pod;
+    if !pod.ips.contains(&app.ip()) {
+        tracing::debug!(pod = %pod.name, %app, "CONNECT names another pod");
+        return TunnelAnswer::Refuse(StatusCode::BAD_REQUEST);
+    }
+    let peer = InboundPeer {
+        address: downstream,
+        identity: Some(request.peer),
+    };
+    // Inbound policy (AuthorizationPolicy) decides here on `peer`: a denial answers 401.
+    let upstream = match connect_app(pod, &at.inputs, app).await {
+        Ok(upstream) => upstream,
+        Err(error) => {
+            tracing::debug!(pod = %pod.name, %app, %error, "app connect failed; 503");
+            return TunnelAnswer::Refuse(StatusCode::SERVICE_UNAVAILABLE);
+        }
+    };
+    TunnelAnswer::Accept(Box::new(move |stream| {
+        Box::pin(async move { arrive(&at, stream, upstream, peer, app).await })
+    }))
+}
+
+/// An accepted stream: HTTP (declared or detected) through the pod's inbound request stack,
+/// with both identities; anything else carried to the app at L4.
+async fn arrive(
+    at: &Arrival,
+    mut stream: TunnelStream,
+    upstream: TcpStream,
+    peer: InboundPeer,
+    app: SocketAddr,
+) {
+    let (pod, inputs) = (&at.pod, &at.inputs);
+    let snapshot = inputs.config.snapshot();
+    let direction = Direction::Inbound {
+        original_dst: app,
+        pod_ip: app.ip(),
+    };
+    let protocol = match declared_protocol(&snapshot, direction) {
+        Some(Declared::Tcp) => Protocol::Tcp,
+        Some(Declared::Http) => Protocol::Http1,
+        Some(Declared::Http2 | Declared::Grpc) => Protocol::Http2,
+        None => {
+            let window = inputs.http.detect_window;
+            let (detected, read) = protocol::detect_by_reading(&mut stream, window).await;
+            stream.unread(read);
+            detected
+        }
+    };
+    if protocol == Protocol::Tcp {
+        return carry(stream, upstream, pod, inputs, &peer, app, &snapshot).await;
+    }
+    // The request stack dials the app through the pod's pool.
+    drop(upstream);
+    let source = peer
+        .identity
+        .clone()
+        .expect("a tunnel peer has an identity");
+    let peers = Peers {
+        reporter: Reporter::destination,
+        source: snapshot.workload(peer.address.ip()).cloned(),
+        destination: Some(snapshot.pod_workload(pod)),
+        pod_ip: Some(pod.ip),
+        downstream: Some(peer.address),
+        security: PeerSecurity::Tunnelled {
+            source,
+            destination: at.own.clone(),
+        },
+    };
+    let config = inputs.config.clone();
+    let stack = request_stack(&inputs.http, config, peers, direction, at.http_pool.clone());
+    crate::http::serve_stream(stream, stack, &inputs.http.drain).await;
+}

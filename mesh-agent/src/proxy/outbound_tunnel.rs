@@ -1,0 +1,76 @@
+//! The outbound side of the mTLS tunnel: a connection whose endpoint is a meshed pod (the
+//! snapshot says so from its labels and its Namespace's) goes in an HBONE stream to that pod's
+//! tunnel port, with the source pod's certificate, accepting only the destination pod's
+//! identity (its ServiceAccount in the snapshot). The same-node fast path is taken before this.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::ProxyInputs;
+use crate::http::PoolTunnel;
+use crate::identity::Identity;
+use crate::net::{ProxiedPod, UpstreamSockets};
+use crate::snapshot::{Snapshot, Workload};
+use crate::tunnel::{TunnelError, TunnelHeaders, TunnelPlan, TunnelStream, TunnelTarget};
+
+/// The plan for a connection from `pod` to `endpoint`: `None` (plain text) when the agent has
+/// no tunnels, the endpoint is not a meshed pod, or either side has no identity.
+pub(super) fn plan(
+    inputs: &ProxyInputs,
+    snapshot: &Snapshot,
+    pod: &ProxiedPod,
+    endpoint: SocketAddr,
+) -> Option<TunnelPlan> {
+    inputs.tunnels.as_ref()?;
+    let destination = snapshot.workload(endpoint.ip()).filter(|w| w.meshed)?;
+    let source = snapshot.pod_workload(pod);
+    let target = TunnelTarget {
+        source: identity(&source)?,
+        destination: identity(destination)?,
+        pod: endpoint.ip(),
+        authority: endpoint,
+    };
+    let headers = TunnelHeaders {
+        source_ip: pod.ip,
+        namespace: source.namespace.clone(),
+        workload: source.name.clone(),
+        service: source.app.clone().unwrap_or_else(|| source.name.clone()),
+        version: source.version.clone().unwrap_or_else(|| "latest".into()),
+    };
+    Some(TunnelPlan { target, headers })
+}
+
+/// The tunnel of `pod`'s HTTP pool: each endpoint planned as the L4 path plans it, against
+/// the snapshot in force when the connection is opened (same-node endpoints too: the HTTP
+/// path has no fast path).
+pub(super) fn pool_tunnel(inputs: &Arc<ProxyInputs>, pod: &Arc<ProxiedPod>) -> Option<PoolTunnel> {
+    let tunnels = inputs.tunnels.clone()?;
+    let (inputs, pod) = (inputs.clone(), pod.clone());
+    let planner = move |endpoint| {
+        let snapshot = inputs.config.snapshot();
+        plan(&inputs, &snapshot, &pod, endpoint)
+    };
+    Some(PoolTunnel {
+        tunnels,
+        planner: Arc::new(planner),
+    })
+}
+
+/// A workload's SPIFFE identity, when the snapshot knows its principal.
+pub(super) fn identity(workload: &Workload) -> Option<Identity> {
+    Identity::parse(workload.principal.as_deref()?).ok()
+}
+
+/// Opens the stream `plan` says, its socket from `pod`'s netns.
+pub(super) async fn open(
+    inputs: &ProxyInputs,
+    pod: &ProxiedPod,
+    sockets: &UpstreamSockets,
+    plan: &TunnelPlan,
+) -> Result<TunnelStream, TunnelError> {
+    let tunnels = inputs
+        .tunnels
+        .as_ref()
+        .expect("a tunnel is planned only when the agent has tunnels");
+    tunnels.open(&pod.netns, sockets, plan).await
+}

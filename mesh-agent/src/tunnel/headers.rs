@@ -1,0 +1,101 @@
+//! The headers a CONNECT carries, as ztunnel sends them: `baggage` (the source workload's
+//! cluster, namespace, workload, canonical service and revision), `forwarded` (`for=` the
+//! source pod's address) and a fresh W3C `traceparent`.
+
+use std::net::IpAddr;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+
+/// The cluster name ztunnel reports when none is configured.
+const DEFAULT_CLUSTER: &str = "Kubernetes";
+
+/// Who the CONNECT speaks for.
+#[derive(Clone, Debug)]
+pub struct TunnelHeaders {
+    /// The source pod's address.
+    pub source_ip: IpAddr,
+    /// The source workload's namespace.
+    pub namespace: String,
+    /// The source workload (its Deployment).
+    pub workload: String,
+    /// The canonical service (`app` label, else the workload).
+    pub service: String,
+    /// The canonical revision (`version` label, else `latest`).
+    pub version: String,
+}
+
+impl TunnelHeaders {
+    /// `baggage`, `forwarded` and `traceparent`.
+    pub fn to_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::with_capacity(3);
+        let baggage = format!(
+            "k8s.cluster.name={DEFAULT_CLUSTER},k8s.namespace.name={},k8s.deployment.name={},\
+             service.name={},service.version={}",
+            self.namespace, self.workload, self.service, self.version
+        );
+        let forwarded = match self.source_ip {
+            IpAddr::V4(ip) => format!("for={ip}"),
+            IpAddr::V6(ip) => format!("for=\"[{ip}]\""),
+        };
+        let trace = format!(
+            "00-{:032x}-{:016x}-01",
+            fastrand::u128(1..),
+            fastrand::u64(1..)
+        );
+        for (name, value) in [
+            ("baggage", baggage),
+            ("forwarded", forwarded),
+            ("traceparent", trace),
+        ] {
+            // Names are constant; a value that is not a header value (a label with a newline)
+            // is left out rather than failing the connection.
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                map.insert(HeaderName::from_static(name), value);
+            }
+        }
+        map
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_as_ztunnel_sends_them() {
+        let headers = TunnelHeaders {
+            source_ip: "10.244.1.5".parse().unwrap(),
+            namespace: "shop".into(),
+            workload: "sleep".into(),
+            service: "sleep".into(),
+            version: "v1".into(),
+        }
+        .to_map();
+        assert_eq!(
+            headers["baggage"],
+            "k8s.cluster.name=Kubernetes,k8s.namespace.name=shop,k8s.deployment.name=sleep,\
+             service.name=sleep,service.version=v1"
+        );
+        assert_eq!(headers["forwarded"], "for=10.244.1.5");
+        let trace = headers["traceparent"].to_str().unwrap();
+        let parts: Vec<&str> = trace.split('-').collect();
+        assert_eq!(parts.len(), 4, "{trace}");
+        assert_eq!(
+            (parts[0], parts[1].len(), parts[2].len(), parts[3]),
+            ("00", 32, 16, "01")
+        );
+    }
+
+    #[test]
+    fn an_ipv6_source_is_quoted_and_bracketed() {
+        let headers = TunnelHeaders {
+            source_ip: "fd00::5".parse().unwrap(),
+            namespace: "shop".into(),
+            workload: "sleep".into(),
+            service: "sleep".into(),
+            version: "latest".into(),
+        }
+        .to_map();
+        assert_eq!(headers["forwarded"], "for=\"[fd00::5]\"");
+    }
+}
