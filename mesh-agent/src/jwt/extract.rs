@@ -84,7 +84,7 @@ mod tests {
 
     fn tokens(issuer: &Arc<JwtIssuer>, headers: &HeaderMap, uri: &str) -> Vec<String> {
         let uri: Uri = uri.parse().unwrap();
-        find_tokens(&[issuer.clone()], headers, &uri)
+        find_tokens(std::slice::from_ref(issuer), headers, &uri)
             .into_iter()
             .map(|f| f.token)
             .collect()

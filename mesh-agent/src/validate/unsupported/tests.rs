@@ -202,13 +202,12 @@ fn peer_authentication_is_enforced_and_only_disable_is_reported() {
 }
 
 #[test]
-fn security_kinds_are_reported_whole_until_enforced() {
-    for kind in ["AuthorizationPolicy"] {
-        let yaml = format!(
-            "apiVersion: security.istio.io/v1\nkind: {kind}\nmetadata: {{name: p}}\nspec: {{}}\n"
-        );
-        assert_eq!(found(&yaml), pairs(&[("spec", "spec")]), "{kind}");
-    }
+fn authorization_is_reported_whole_until_enforced() {
+    let kind = "AuthorizationPolicy";
+    let yaml = format!(
+        "apiVersion: security.istio.io/v1\nkind: {kind}\nmetadata: {{name: p}}\nspec: {{}}\n"
+    );
+    assert_eq!(found(&yaml), pairs(&[("spec", "spec")]), "{kind}");
 }
 
 #[test]
@@ -247,4 +246,17 @@ fn snake_case_is_the_protobuf_spelling() {
     assert_eq!(detect::snake_case("corsPolicy"), "cors_policy");
     assert_eq!(detect::snake_case("http2Error"), "http2_error");
     assert_eq!(detect::snake_case("tls"), "tls");
+}
+
+#[test]
+fn request_authentication_is_enforced_and_only_targets_other_than_services_are_reported() {
+    let policy = |kind: &str| {
+        format!(
+            "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {{name: p}}\n\
+             spec: {{targetRefs: [{{kind: {kind}, name: web}}], jwtRules: [{{issuer: i}}]}}\n"
+        )
+    };
+    assert_eq!(found(&policy("Service")), pairs(&[]));
+    let gateway = pairs(&[("spec.targetRefs[*].kind", "spec.targetRefs[0].kind")]);
+    assert_eq!(found(&policy("Gateway")), gateway);
 }
