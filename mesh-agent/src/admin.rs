@@ -192,13 +192,16 @@ impl AdminServer {
 
     /// Serves until the task is dropped.
     pub async fn run(self) {
+        let mut backoff = crate::net::AcceptBackoff::default();
         loop {
             match &self.listener {
-                Listener::Tcp(listener) => {
-                    if let Ok((stream, _)) = listener.accept().await {
+                Listener::Tcp(listener) => match listener.accept().await {
+                    Ok((stream, _)) => {
+                        backoff.reset();
                         self.serve(stream);
                     }
-                }
+                    Err(error) => backoff.after(&error, "-", "admin").await,
+                },
                 Listener::Unix(socket) => match socket.accept().await {
                     Ok((stream, Ok(()))) => self.serve(stream),
                     Ok((stream, Err(refusal))) => serve_refused(stream, refusal),

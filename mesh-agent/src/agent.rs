@@ -20,7 +20,7 @@ use crate::metrics;
 use crate::net::UpstreamSockets;
 use crate::pipeline::{ConfigMetrics, ConfigState};
 use crate::pods::{EnrolledPods, ListenAddrs};
-use crate::proxy::{ProxyInputs, TcpMetrics};
+use crate::proxy::{ConnectionCaps, ProxyInputs, TcpMetrics};
 use crate::snapshot::LoadSettings;
 use crate::sources::{DirectorySource, KubernetesSource};
 
@@ -48,18 +48,13 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let capture = start_capture(&config, inheritance.is_some())?;
     metrics::register_ebpf_counters(&mut registry, capture.counters.clone());
 
-    let inputs = Arc::new(ProxyInputs {
-        original_dsts: capture.original_dsts.clone(),
-        config: config_state.clone(),
-        metrics: TcpMetrics::register(&mut registry),
-        sockets: UpstreamSockets {
-            connect_timeout: config.connect_timeout,
-        },
-        on_outbound_accept: capture.accelerate.clone(),
-        local_pods: crate::proxy::LocalPods::new(config.same_node_fast_path),
-        tunnels: tunnels(certificates.as_ref()),
-        http: crate::http::HttpInputs::register(&mut registry, crate::http::DEFAULT_DETECT_WINDOW),
-    });
+    let inputs = proxy_inputs(
+        &config,
+        &config_state,
+        &capture,
+        certificates.as_ref(),
+        &mut registry,
+    );
     let drain = inputs.http.drain.clone();
     let readiness = Arc::new(readiness(&config_state, &drain, &tasks));
     readiness.set_capture_attached(true);
@@ -115,6 +110,34 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     drop(capture);
     tracing::info!("mesh-agent stopped");
     Ok(())
+}
+
+/// What every pod's listeners share: the capture's maps, the config, the metrics, the
+/// tunnels, the HTTP inputs and the connection caps.
+fn proxy_inputs(
+    config: &AgentConfig,
+    config_state: &ConfigState,
+    capture: &crate::attach::Capture,
+    certificates: Option<&Arc<crate::certs::NodeCertificates>>,
+    registry: &mut Registry,
+) -> Arc<ProxyInputs> {
+    Arc::new(ProxyInputs {
+        original_dsts: capture.original_dsts.clone(),
+        config: config_state.clone(),
+        metrics: TcpMetrics::register(registry),
+        sockets: UpstreamSockets {
+            connect_timeout: config.connect_timeout,
+        },
+        on_outbound_accept: capture.accelerate.clone(),
+        local_pods: crate::proxy::LocalPods::new(config.same_node_fast_path),
+        tunnels: tunnels(certificates),
+        http: http_inputs(config, registry),
+        caps: Arc::new(
+            ConnectionCaps::new(config.max_connections, config.max_connections_per_pod)
+                .register(registry),
+        ),
+        direct_connect_warnings: Arc::default(),
+    })
 }
 
 /// The admin socket's server: `/config_dump`, `/clusters`, `/logging`, `/stats/prometheus`,
@@ -224,6 +247,16 @@ fn start_enrollment(
 
 /// Readiness over `config`, unready while draining or once an essential task ended; its
 /// `/healthz/live` from a watchdog over this runtime's workers.
+/// The HTTP path's shared inputs, with the downstream timeouts of `config`.
+fn http_inputs(config: &AgentConfig, registry: &mut Registry) -> Arc<crate::http::HttpInputs> {
+    let http = crate::http::HttpInputs::register(registry, crate::http::DEFAULT_DETECT_WINDOW);
+    let http = Arc::into_inner(http).expect("just made");
+    Arc::new(crate::http::HttpInputs {
+        downstream: config.downstream,
+        ..http
+    })
+}
+
 fn readiness(config: &ConfigState, drain: &Drain, tasks: &Supervisor) -> Readiness {
     let liveness = Liveness::watch(
         tokio::runtime::Handle::current(),

@@ -117,6 +117,18 @@ pub struct RunArgs {
     /// Ask this one DNS server (`ADDR:PORT`) instead of those of `--resolv-conf` (tests).
     #[arg(long, value_name = "ADDR:PORT")]
     pub dns_server: Option<SocketAddr>,
+    /// Connections open through all pods' listeners at most; one more is closed at accept.
+    #[arg(long, default_value_t = crate::proxy::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Connections open from or to one pod at most; one more is closed at accept.
+    #[arg(long, default_value_t = crate::proxy::DEFAULT_MAX_CONNECTIONS_PER_POD)]
+    pub max_connections_per_pod: usize,
+    /// Milliseconds a client has to send a whole HTTP/1 request head once it starts one.
+    #[arg(long, value_name = "MS", default_value_t = crate::http::DEFAULT_HEADER_READ_TIMEOUT.as_millis() as u64)]
+    pub header_read_timeout_ms: u64,
+    /// Seconds a downstream HTTP connection may stay without a request in flight.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::http::DEFAULT_IDLE_TIMEOUT.as_secs())]
+    pub http_idle_timeout: u64,
 }
 
 /// Where the mesh configuration is read from.
@@ -179,6 +191,11 @@ pub struct AgentConfig {
     pub resolv_conf: PathBuf,
     /// The one DNS server asked instead, when given.
     pub dns_server: Option<SocketAddr>,
+    /// Downstream connections at most, in all and per pod.
+    pub max_connections: usize,
+    pub max_connections_per_pod: usize,
+    /// Downstream HTTP connections: the head's and the idle timeout.
+    pub downstream: crate::http::DownstreamTimeouts,
 }
 
 impl AgentConfig {
@@ -234,8 +251,25 @@ impl AgentConfig {
             ca: args.ca.resolve()?,
             resolv_conf: args.resolv_conf,
             dns_server: args.dns_server,
+            max_connections: at_least_one("--max-connections", args.max_connections)?,
+            max_connections_per_pod: at_least_one(
+                "--max-connections-per-pod",
+                args.max_connections_per_pod,
+            )?,
+            downstream: crate::http::DownstreamTimeouts {
+                header_read: Duration::from_millis(args.header_read_timeout_ms),
+                idle: Duration::from_secs(args.http_idle_timeout),
+            },
         })
     }
+}
+
+/// `value` of `flag`, refused when 0 (no connection at all would be served).
+fn at_least_one(flag: &str, value: usize) -> anyhow::Result<usize> {
+    if value == 0 {
+        bail!("{flag} 0 would refuse every connection: give at least 1");
+    }
+    Ok(value)
 }
 
 /// `--worker-threads`, or the default: [`DEFAULT_WORKER_THREADS`], fewer on a smaller node.
@@ -350,5 +384,39 @@ mod tests {
         assert_eq!(config.failure_mode, FailureMode::Closed);
         let logged = serde_json::to_value(&config).unwrap();
         assert_eq!(logged["failure_mode"], "closed");
+    }
+
+    #[test]
+    fn overload_settings_have_defaults_and_refuse_a_cap_of_zero() {
+        let config = resolved(&[]);
+        assert_eq!(
+            config.max_connections,
+            crate::proxy::DEFAULT_MAX_CONNECTIONS
+        );
+        assert_eq!(config.max_connections_per_pod, 10_000);
+        assert_eq!(config.downstream.header_read, Duration::from_secs(30));
+        assert_eq!(config.downstream.idle, Duration::from_secs(3600));
+        let set = resolved(&[
+            "--max-connections-per-pod",
+            "5",
+            "--header-read-timeout-ms",
+            "250",
+        ]);
+        assert_eq!(set.max_connections_per_pod, 5);
+        assert_eq!(set.downstream.header_read, Duration::from_millis(250));
+        use clap::Parser;
+        let argv = [
+            "run",
+            "--node-name",
+            "n1",
+            "--config-dir",
+            "/c",
+            "--cgroup",
+            "/g",
+            "--max-connections",
+            "0",
+        ];
+        let err = AgentConfig::resolve(Run::try_parse_from(argv).unwrap().args).unwrap_err();
+        assert!(err.to_string().starts_with("--max-connections 0"), "{err}");
     }
 }

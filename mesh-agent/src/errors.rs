@@ -47,10 +47,26 @@ pub struct GrpcFaultAborted {
 #[error("{0}")]
 pub struct DelayInjected(#[source] pub BoxError);
 
-/// A rate limit refused the request: `RL`.
+/// A rate limit refused the request: `RL`, answered with `status` (429 unless configured) and
+/// the limit's `response_headers_to_add`.
 #[derive(Debug, thiserror::Error)]
 #[error("local_rate_limited")]
-pub struct RateLimited;
+pub struct RateLimited {
+    /// The status answered.
+    pub status: StatusCode,
+    /// Headers added to the answer.
+    pub headers: Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)>,
+}
+
+impl Default for RateLimited {
+    /// 429, no headers.
+    fn default() -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            headers: Vec::new(),
+        }
+    }
+}
 
 /// An authorization policy denied the request: `DENY`.
 #[derive(Debug, thiserror::Error)]

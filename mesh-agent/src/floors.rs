@@ -21,6 +21,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("clock", 0),
     ("drain", 0),
     ("identity", 0),
+    ("throttle", 0),
     // 1-4: configuration, one way.
     ("sources", 1),
     ("resources", 1),
@@ -31,6 +32,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("resilience", 5),
     ("lb", 5),
     ("routing", 5),
+    ("ratelimit", 5),
     ("jwt", 5),
     // 6-7: sinks.
     ("spans", 6),

@@ -73,12 +73,16 @@ const fn security(kind: &'static str, plural: &'static str) -> IstioKind {
 }
 
 /// The Istio kinds the agent's Kubernetes source watches (the deploy test checks they match).
-const ISTIO_KINDS: [IstioKind; 9] = [
+const ISTIO_KINDS: [IstioKind; 10] = [
     networking("VirtualService", "virtualservices", &["vs"]),
     networking("DestinationRule", "destinationrules", &["dr"]),
     networking("Gateway", "gateways", &["gw"]),
     networking("ServiceEntry", "serviceentries", &["se"]),
     networking("Sidecar", "sidecars", &[]),
+    IstioKind {
+        versions: &["v1alpha3"],
+        ..networking("EnvoyFilter", "envoyfilters", &[])
+    },
     security("AuthorizationPolicy", "authorizationpolicies"),
     security("PeerAuthentication", "peerauthentications"),
     security("RequestAuthentication", "requestauthentications"),

@@ -10,7 +10,6 @@ use arc_swap::ArcSwap;
 use hyper::body::Incoming;
 use hyper::header::HOST;
 use hyper::Request;
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
@@ -76,6 +75,7 @@ impl GatewayListener {
     /// outlives the listener, until the drain time ends.
     pub async fn run(self) {
         let drain = self.shared.http.drain.clone();
+        let mut backoff = crate::net::AcceptBackoff::default();
         loop {
             let accepted = tokio::select! {
                 accepted = self.listener.accept() => accepted,
@@ -84,17 +84,23 @@ impl GatewayListener {
             let (stream, peer) = match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    tracing::debug!(%error, "gateway accept failed");
+                    backoff.after(&error, "ingress-gateway", "gateway").await;
                     continue;
                 }
             };
+            backoff.reset();
             let (state, shared) = (self.state.clone(), self.shared.clone());
             tokio::spawn(drain.track(serve_connection(stream, peer, state, shared)));
         }
     }
 }
 
-/// Terminates TLS when the port is HTTPS, then serves HTTP.
+/// How long a client has to finish its TLS handshake with the gateway: one that sends
+/// nothing (or too little) is closed instead of holding a socket and a task.
+pub const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Terminates TLS when the port is HTTPS (the handshake within [`TLS_HANDSHAKE_TIMEOUT`]),
+/// then serves HTTP.
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -108,10 +114,14 @@ async fn serve_connection(
     let tls = state.load().tls.clone();
     match tls {
         None => serve_http(stream, peer, local, state, shared).await,
-        Some(acceptor) => match acceptor.accept(stream).await {
-            Ok(tls) => serve_http(tls, peer, local, state, shared).await,
-            Err(error) => tracing::debug!(%error, %peer, "gateway TLS handshake failed"),
-        },
+        Some(acceptor) => {
+            let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+            match handshake.await {
+                Ok(Ok(tls)) => serve_http(tls, peer, local, state, shared).await,
+                Ok(Err(error)) => tracing::debug!(%error, %peer, "gateway TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "gateway TLS handshake timed out"),
+            }
+        }
     }
 }
 
@@ -145,7 +155,9 @@ async fn serve_http<IO>(
         stack.clone().oneshot(request)
     });
     let drain = shared.http.drain.clone();
-    if let Err(error) = crate::http::serve_drained(TokioIo::new(io), service, &drain).await {
+    if let Err(error) =
+        crate::http::serve_drained(io, service, &drain, shared.http.downstream).await
+    {
         tracing::debug!(%error, "gateway connection ended with an error");
     }
 }

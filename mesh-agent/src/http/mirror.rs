@@ -2,14 +2,14 @@
 //! its authority suffixed `-shadow`, goes to each mirror destination drawn for it, fire and
 //! forget — the primary's answer is the only one the client sees, and the shadow can neither
 //! delay nor fail it. The body is buffered up to a bound to be copied; past it the mirror is
-//! skipped and counted (`mesh_mirror_skipped_total`).
+//! skipped and counted (`mesh_mirror_skipped_total`); past the node's bound of shadows in
+//! flight ([`super::shadow`]) too (`mesh_mirror_overflow_total`).
 //!
 //! The route layer resolves each mirror destination to the same target type it gives primary
 //! requests and puts them in the request as [`Shadows`]; this layer swaps that target into the
 //! copy and sends it through the same stack below.
 
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use futures::future::BoxFuture;
 use hyper::header::{HeaderValue, HOST};
@@ -21,15 +21,14 @@ use prometheus_client::registry::Registry;
 use tower::{Layer, Service, ServiceExt};
 
 use super::body::{boxed, Body};
+use super::shadow::{send_shadow, ShadowSlots};
+pub use super::shadow::{DEFAULT_MAX_SHADOWS, SHADOW_DEADLINE};
 use crate::chance::Chance;
 use crate::errors::BoxError;
 use crate::resilience::retry::body::{buffer, Buffered, Buffering};
 
 /// The largest request body copied to mirrors.
 pub const DEFAULT_MIRROR_BODY_LIMIT: usize = 64 * 1024;
-
-/// How long a shadow request may take before it is dropped.
-pub const SHADOW_DEADLINE: Duration = Duration::from_secs(30);
 
 /// One mirror of a request: where the copy goes (`target`, the route layer's target type) and
 /// the share (0–100) of requests mirrored.
@@ -62,6 +61,9 @@ pub fn shadow_authority(authority: &str) -> String {
 pub struct MirrorMetrics {
     sent: Counter,
     skipped: Counter,
+    overflow: Counter,
+    /// The node's shadows in flight.
+    pub slots: ShadowSlots,
 }
 
 impl MirrorMetrics {
@@ -80,7 +82,17 @@ impl MirrorMetrics {
             "Mirrors skipped because the request body passed the buffer bound",
             skipped,
         );
+        registry.register(
+            "mesh_mirror_overflow",
+            "Mirrors dropped because the node's shadow requests in flight were at their bound",
+            metrics.overflow.clone(),
+        );
         metrics
+    }
+
+    /// Mirrors dropped at the bound of shadows in flight.
+    pub fn overflow(&self) -> u64 {
+        self.overflow.get()
     }
 
     /// Shadow requests sent.
@@ -191,9 +203,13 @@ where
         }
     };
     for target in targets {
+        let Some(slot) = metrics.slots.take() else {
+            metrics.overflow.inc();
+            continue;
+        };
         let shadow = shadow_request(&parts, &whole, target);
         metrics.sent.inc();
-        tokio::spawn(send_shadow(inner.clone(), shadow));
+        tokio::spawn(send_shadow(inner.clone(), shadow, slot));
     }
     inner
         .oneshot(Request::from_parts(parts, boxed(whole.replay::<Body>())))
@@ -240,23 +256,6 @@ fn set_authority(request: &mut Request<Body>, authority: &str) {
         if let Ok(uri) = Uri::from_parts(parts) {
             *request.uri_mut() = uri;
         }
-    }
-}
-
-/// Sends a shadow and drains its answer, bounded in time; failures are only logged.
-async fn send_shadow<S>(inner: S, shadow: Request<Body>)
-where
-    S: Service<Request<Body>, Response = Response<Body>, Error = BoxError>,
-{
-    use http_body_util::BodyExt;
-    let exchange = async {
-        let response = inner.oneshot(shadow).await?;
-        response.into_body().collect().await.map(|_| ())
-    };
-    match tokio::time::timeout(SHADOW_DEADLINE, exchange).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::debug!(%error, "shadow request failed"),
-        Err(_) => tracing::debug!("shadow request passed its deadline"),
     }
 }
 

@@ -2,6 +2,7 @@
 //! client sees only the primary, a hanging mirror does not hold the primary, big bodies skip.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -9,6 +10,7 @@ use tower::service_fn;
 
 use super::*;
 use crate::http::body::full;
+use crate::http::shadow::ShadowSlots;
 
 #[derive(Clone, Debug, PartialEq)]
 struct Tag(&'static str);
@@ -128,6 +130,30 @@ async fn every_primary_is_mirrored_once_and_the_client_sees_the_primary() {
         .iter()
         .all(|(host, body)| host == "web.shop-shadow:80" && body == "hello"));
     assert_eq!((metrics.sent(), metrics.skipped()), (20, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn past_the_shadows_in_flight_mirrors_are_dropped_and_counted() {
+    let seen = Seen::default();
+    let metrics = MirrorMetrics {
+        slots: ShadowSlots::new(2),
+        ..MirrorMetrics::default()
+    };
+    let layer = MirrorLayer::<Tag>::new(Chance::seeded(1), metrics.clone(), 1024);
+    let service = layer.layer(upstreams(seen.clone(), true));
+    for _ in 0..5 {
+        let response = service.clone().oneshot(mirrored("x", 100.0)).await.unwrap();
+        assert_eq!(text(response).await, "x");
+    }
+    settle().await;
+    assert_eq!((metrics.sent(), metrics.overflow()), (2, 3));
+    tokio::time::sleep(SHADOW_DEADLINE).await;
+    settle().await;
+    assert_eq!(
+        metrics.slots.in_flight(),
+        0,
+        "hanging shadows give their place back"
+    );
 }
 
 #[tokio::test(start_paused = true)]

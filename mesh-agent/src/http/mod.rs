@@ -6,15 +6,19 @@ pub mod answer;
 mod balance;
 mod body;
 mod cluster_target;
+mod downstream;
 mod hop_by_hop;
 mod jwt;
 mod metrics;
 mod pool;
+mod rate_limit;
+mod rate_limit_metrics;
 mod rescue;
 mod resilient;
 mod route;
 mod route_rules;
 mod server;
+mod shadow;
 mod stack;
 mod target;
 mod telemetry;
@@ -29,8 +33,10 @@ use std::time::Duration;
 use prometheus_client::registry::Registry;
 
 pub use body::{boxed, Body};
+pub use downstream::{DownstreamTimeouts, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use metrics::{HttpLabels, HttpMetrics, RequestOutcome};
 pub use pool::{Pool, PoolTunnel};
+pub use rate_limit_metrics::{Decision as RateLimitDecision, LocalRateLimiting};
 pub use rescue::{local_reply, status_and_flags};
 pub use resilient::Resilience;
 pub use route::{Direction, GatewayBinding, RouteClient};
@@ -58,6 +64,8 @@ pub struct HttpInputs {
     pub traffic: TrafficInputs,
     /// The agent's shutdown phase: connections drain and close with it.
     pub drain: crate::drain::Drain,
+    /// The header-read and idle timeouts of downstream connections.
+    pub downstream: DownstreamTimeouts,
     /// RequestAuthentications' token checks, with the remote key sets they fetched.
     pub jwt: crate::jwt::Authenticator,
 }
@@ -73,6 +81,8 @@ pub struct TrafficInputs {
     pub mirror_metrics: mirror::MirrorMetrics,
     /// Destinations' pools and outlier detectors, retry and outlier metrics.
     pub resilience: Resilience,
+    /// EnvoyFilters' local rate limits: the node's token buckets and their counters.
+    pub rate_limits: LocalRateLimiting,
 }
 
 impl HttpInputs {
@@ -85,9 +95,11 @@ impl HttpInputs {
             traffic: TrafficInputs {
                 mirror_metrics: mirror::MirrorMetrics::register(registry),
                 resilience: Resilience::register(registry),
+                rate_limits: LocalRateLimiting::register(registry),
                 ..TrafficInputs::default()
             },
             drain: crate::drain::Drain::default(),
+            downstream: DownstreamTimeouts::default(),
             jwt: crate::jwt::Authenticator::new(crate::jwt::JwksCache::new(Arc::new(
                 crate::net::WebClient::new(JWKS_FETCH_TIMEOUT),
             ))),

@@ -77,6 +77,12 @@ pub fn local_reply(error: &(dyn Error + 'static)) -> Response<Body> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response.extensions_mut().insert(flags);
+    if let Some(limited) = error.downcast_ref::<RateLimited>() {
+        let headers = response.headers_mut();
+        limited.headers.iter().for_each(|(name, value)| {
+            headers.insert(name, value.clone());
+        });
+    }
     if let Some(code) = grpc_status(error) {
         grpc_trailers_only(&mut response, code);
     }
@@ -136,8 +142,8 @@ pub fn status_and_flags(error: &(dyn Error + 'static)) -> (StatusCode, ResponseF
         (StatusCode::SERVICE_UNAVAILABLE, F::UpstreamOverflow)
     } else if error.is::<Timeout>() {
         (StatusCode::GATEWAY_TIMEOUT, F::UpstreamTimeout)
-    } else if error.is::<RateLimited>() {
-        (StatusCode::TOO_MANY_REQUESTS, F::RateLimited)
+    } else if let Some(limited) = error.downcast_ref::<RateLimited>() {
+        (limited.status, F::RateLimited)
     } else if error.is::<Denied>() {
         (StatusCode::FORBIDDEN, F::Denied)
     } else if error.is::<ConnectFailed>() {
@@ -193,7 +199,16 @@ mod tests {
         let cases: Vec<(BoxError, u16, &str)> = vec![
             (NoRoute.into(), 404, "NR"),
             (NoHealthyUpstream.into(), 503, "UH"),
-            (RateLimited.into(), 429, "RL"),
+            (RateLimited::default().into(), 429, "RL"),
+            (
+                RateLimited {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    headers: Vec::new(),
+                }
+                .into(),
+                503,
+                "RL",
+            ),
             (Denied.into(), 403, "DENY"),
             (JwtFailure::Expired.into(), 401, "-"),
             (JwtFailure::AudienceNotAllowed.into(), 403, "-"),

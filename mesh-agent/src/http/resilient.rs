@@ -1,7 +1,8 @@
 //! The resilience slot of the stack: the destination layer, below the mirror, puts a request's
 //! route `timeout`, retry policy and its destination's pool accounting and outlier detector in
 //! its extensions, where the timeout, retry, balancer, circuit-breaker and outlier layers below
-//! read them. Destinations (host + subset) share their accounting across the node.
+//! read them. A destination's (host + subset) pool accounting is kept per source pod, as its
+//! sidecar would keep it; outlier detectors are shared across the node.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -73,9 +74,13 @@ impl Resilience {
         Some(shared)
     }
 
-    /// The node-wide accounting of `cluster`'s `connectionPool` for opaque TCP connections,
-    /// when it sets one.
-    pub fn tcp_pool(&self, cluster: &Cluster) -> Option<crate::resilience::DestinationPool> {
+    /// The accounting of `cluster`'s `connectionPool` for the opaque TCP connections of
+    /// `source` (`namespace/pod`), when it sets one.
+    pub fn tcp_pool(
+        &self,
+        cluster: &Cluster,
+        source: &Arc<str>,
+    ) -> Option<crate::resilience::DestinationPool> {
         let spec = cluster.policy.connection_pool.as_ref()?;
         let destination = Destination {
             host: cluster.hostname.clone(),
@@ -83,7 +88,7 @@ impl Resilience {
         };
         Some(
             self.pools
-                .connections(&destination, &compile::pool_policy(spec)),
+                .connections(source, &destination, &compile::pool_policy(spec)),
         )
     }
 
@@ -98,8 +103,14 @@ impl Resilience {
         all
     }
 
-    /// Puts the request's resilience context in its extensions.
-    fn prepare(&self, request: &mut Request<Body>, mesh_retry: &crate::resources::Retry) {
+    /// Puts the request's resilience context in its extensions, its pool accounting that of
+    /// `source`.
+    fn prepare(
+        &self,
+        request: &mut Request<Body>,
+        mesh_retry: &crate::resources::Retry,
+        source: &Arc<str>,
+    ) {
         let target = request.extensions().get::<RouteTarget>();
         let cluster = target.and_then(|t| t.balancer.cluster().cloned());
         let upstream = target.map_or(UpstreamProtocol::Http1, |t| t.upstream);
@@ -120,9 +131,8 @@ impl Resilience {
                 host: cluster.hostname.clone(),
                 subset: cluster.subset.clone(),
             };
-            let pool = self
-                .pools
-                .pool(&destination, &compile::pool_policy(spec), upstream);
+            let policy = compile::pool_policy(spec);
+            let pool = self.pools.pool(source, &destination, &policy, upstream);
             extensions.insert(pool.retry_budget());
             extensions.insert(pool);
         }
@@ -137,12 +147,23 @@ impl Resilience {
 pub struct DestinationLayer {
     resilience: Resilience,
     config: crate::pipeline::ConfigState,
+    source: Arc<str>,
 }
 
 impl DestinationLayer {
     /// Reads `resilience`, and the mesh default retry policy from `config`'s snapshot.
     pub fn new(resilience: Resilience, config: crate::pipeline::ConfigState) -> Self {
-        Self { resilience, config }
+        let source = Arc::from("");
+        Self {
+            resilience,
+            config,
+            source,
+        }
+    }
+
+    /// The same, for the requests of `source` (`namespace/pod`): its own pool accounting.
+    pub fn for_source(self, source: Arc<str>) -> Self {
+        Self { source, ..self }
     }
 }
 
@@ -179,7 +200,10 @@ where
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         let snapshot = self.layer.config.snapshot();
         let mesh_retry = &snapshot.mesh.default_http_retry_policy;
-        self.layer.resilience.prepare(&mut request, mesh_retry);
+        let source = &self.layer.source;
+        self.layer
+            .resilience
+            .prepare(&mut request, mesh_retry, source);
         Box::pin(self.inner.clone().oneshot(request))
     }
 }

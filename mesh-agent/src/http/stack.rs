@@ -12,6 +12,7 @@ use super::fault::FaultLayer;
 use super::jwt::JwtLayer;
 use super::mirror::{MirrorLayer, DEFAULT_MIRROR_BODY_LIMIT};
 use super::pool::Pool;
+use super::rate_limit::RateLimitLayer;
 use super::rescue::RescueLayer;
 use super::resilient::DestinationLayer;
 use super::route::{Direction, RouteClient, RouteLayer};
@@ -33,9 +34,9 @@ pub type RequestStack = BoxCloneSyncService<Request<Body>, Response<Body>, Infal
 /// requests leave through `pool`.
 ///
 /// The order, outer to inner (slots not built yet in brackets, where they will go):
-/// telemetry → error-to-response → route → JWT authentication → [authorization → rate limit] → fault → mirror →
-/// destination (the request's resilience context) → timeout → retry → balancer →
-/// circuit breaker → outlier report → pool.
+/// telemetry → error-to-response → route → JWT authentication → [authorization] → rate limit →
+/// fault → mirror → destination (the request's resilience context) → timeout → retry →
+/// balancer → circuit breaker → outlier report → pool.
 pub fn request_stack(
     inputs: &HttpInputs,
     config: ConfigState,
@@ -51,6 +52,22 @@ pub fn request_stack(
         chance: traffic.chance.clone(),
     };
     let config_for_destinations = config.clone();
+    // Pools are kept per pod, as its sidecar would: the pod whose side this connection is.
+    let own = match direction {
+        Direction::Inbound { .. } => peers.destination.as_ref(),
+        Direction::Outbound { .. } | Direction::Gateway { .. } => peers.source.as_ref(),
+    };
+    let source: std::sync::Arc<str> = own.map_or_else(
+        || "".into(),
+        |w| format!("{}/{}", w.namespace, w.pod_name).into(),
+    );
+    let rate_limit = RateLimitLayer::new(
+        traffic.rate_limits.clone(),
+        config.clone(),
+        traffic.chance.clone(),
+        &peers,
+        direction,
+    );
     let jwt = JwtLayer::new(&inputs.jwt, config.clone(), &peers, direction);
     let stack = ServiceBuilder::new()
         // Outermost, so every request is counted once, local replies and their flags included.
@@ -67,6 +84,8 @@ pub fn request_stack(
         // Inbound only, once the request is known to be for the app, before authorization
         // (which reads the end user it finds); a refused token never reaches the app.
         .layer(jwt)
+        // Below the route (a route's limit and descriptors need it); refusals reach nothing below.
+        .layer(rate_limit)
         // After the route (its rule holds the fault); aborts never reach a mirror or upstream.
         .layer(FaultLayer::new(traffic.chance.clone()))
         // Copies go through everything below, each to its own mirror's endpoints.
@@ -76,10 +95,10 @@ pub fn request_stack(
             DEFAULT_MIRROR_BODY_LIMIT,
         ))
         // Below the mirror, so copies get their own destination's timeout, pools and detector.
-        .layer(DestinationLayer::new(
-            traffic.resilience.clone(),
-            config_for_destinations,
-        ))
+        .layer(
+            DestinationLayer::new(traffic.resilience.clone(), config_for_destinations)
+                .for_source(source),
+        )
         // The route `timeout`, over every try and backoff.
         .layer(RouteTimeoutLayer::new(None))
         .layer(RetryLayer::new(
@@ -89,7 +108,7 @@ pub fn request_stack(
         .map_request(|request: Request<RetryBody<Body>>| request.map(boxed))
         // Below retry, so each try may go to another endpoint (an untried, not ejected one).
         .layer(BalanceLayer)
-        // Per destination (host + subset): an overflow is answered at once (`UO`).
+        // Per source pod and destination (host + subset): an overflow is answered at once (`UO`).
         .map_response(|response: Response<PermitBody<Body>>| response.map(boxed))
         .layer(CircuitBreakerLayer::new(unlimited_pool()))
         // Each try's outcome, per endpoint, to the destination's outlier detector.

@@ -3,6 +3,7 @@
 //! (`listeners.rs`), the captured pod itself, and the agent's own
 //! HTTP(S) client (`web_client.rs`).
 
+mod accept_backoff;
 mod listeners;
 mod netns;
 mod pod;
@@ -10,6 +11,7 @@ mod socket;
 mod socket_file;
 mod web_client;
 
+pub use accept_backoff::AcceptBackoff;
 pub use listeners::{alive_listeners, close_untaken, inherit, untaken, Listener, ListenerKey};
 pub use netns::{netns_cookie, Netns};
 pub use pod::ProxiedPod;

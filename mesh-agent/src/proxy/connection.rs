@@ -64,6 +64,7 @@ async fn serve_http(connection: Connection, direction: Direction, snapshot: &Sna
         pod,
         inputs,
         http_pool,
+        permit: _permit,
     } = connection;
     let mut peers = peers(snapshot, direction, &pod, peer);
     if let (Reporter::source, Some(_)) = (peers.reporter, &inputs.tunnels) {
@@ -77,7 +78,8 @@ async fn serve_http(connection: Connection, direction: Direction, snapshot: &Sna
     }
     let config = inputs.config.clone();
     let stack = request_stack(&inputs.http, config, peers, direction, http_pool);
-    crate::http::serve(client, stack, &inputs.http.drain).await;
+    let http = &inputs.http;
+    crate::http::serve(client, stack, &http.drain, http.downstream).await;
 }
 
 /// The protocol declared for the Service port the connection is addressed to.

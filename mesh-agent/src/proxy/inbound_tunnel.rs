@@ -32,6 +32,7 @@ pub(super) async fn serve(connection: Connection) {
         pod,
         inputs,
         http_pool,
+        permit: _permit,
     } = connection;
     let Some(tunnels) = inputs.tunnels.clone() else {
         return reset(client);
@@ -153,5 +154,6 @@ async fn arrive(
     };
     let config = inputs.config.clone();
     let stack = request_stack(&inputs.http, config, peers, direction, at.http_pool.clone());
-    crate::http::serve_stream(stream, stack, &inputs.http.drain).await;
+    let timeouts = inputs.http.downstream;
+    crate::http::serve_stream(stream, stack, &inputs.http.drain, timeouts).await;
 }

@@ -11,8 +11,8 @@ use tokio::net::TcpStream;
 
 use super::ProxyInputs;
 use crate::http::{Pool, PoolTunnel};
-use crate::net::listen;
 use crate::net::ProxiedPod;
+use crate::net::{listen, AcceptBackoff};
 
 /// A listener inside a pod's netns with what every accepted connection needs.
 pub(super) struct PodListener {
@@ -34,6 +34,8 @@ pub struct Connection {
     pub inputs: Arc<ProxyInputs>,
     /// The pod's pooled upstream HTTP connections.
     pub http_pool: Pool,
+    /// Its place under the connection caps, given back when it ends.
+    pub permit: super::ConnectionPermit,
 }
 
 impl PodListener {
@@ -70,24 +72,33 @@ impl PodListener {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let drain = self.inputs.http.drain.clone();
+        let pod: Arc<str> = format!("{}/{}", self.pod.namespace, self.pod.name).into();
+        let mut backoff = AcceptBackoff::default();
         loop {
             let accepted = tokio::select! {
                 accepted = self.listener.accept() => accepted,
                 () = drain.draining() => return,
             };
-            match accepted {
-                Ok((client, peer)) => tokio::spawn(drain.track(proxy(Connection {
-                    client,
-                    peer,
-                    pod: self.pod.clone(),
-                    inputs: self.inputs.clone(),
-                    http_pool: self.http_pool.clone(),
-                }))),
+            let (client, peer) = match accepted {
+                Ok(accepted) => accepted,
                 Err(error) => {
-                    tracing::warn!(%error, pod = %self.pod.name, side, "accept failed");
+                    backoff.after(&error, &self.pod.name, side).await;
                     continue;
                 }
             };
+            backoff.reset();
+            // Past a cap: closed at once (dropped), counted by the caps.
+            let Some(permit) = self.inputs.caps.admit(&pod) else {
+                continue;
+            };
+            tokio::spawn(drain.track(proxy(Connection {
+                client,
+                peer,
+                pod: self.pod.clone(),
+                inputs: self.inputs.clone(),
+                http_pool: self.http_pool.clone(),
+                permit,
+            })));
         }
     }
 }

@@ -4,6 +4,7 @@
 //! upstreams that are meshed pods are reached through the mTLS tunnel (`outbound_tunnel.rs`),
 //! whose streams arrive at the destination pod's inbound listener (`inbound_tunnel.rs`).
 
+mod caps;
 mod connection;
 pub mod connection_log;
 pub mod forward;
@@ -23,6 +24,9 @@ pub mod sni;
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
+pub use caps::{
+    Cap, ConnectionCaps, ConnectionPermit, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_POD,
+};
 pub use connection::{serve, Captured};
 pub use inbound::Inbound;
 pub use listener::Connection;
@@ -53,6 +57,10 @@ pub struct ProxyInputs {
     /// The mTLS tunnel to meshed pods of other nodes, and its inbound side (`None`: no
     /// certificate source, connections go in plain text).
     pub tunnels: Option<Arc<crate::tunnel::Tunnels>>,
+    /// The caps on downstream connections, in all and per pod.
+    pub caps: Arc<ConnectionCaps>,
+    /// Throttles the warning about connections straight to 15001 (no original destination).
+    pub direct_connect_warnings: Arc<crate::throttle::Throttle>,
 }
 
 /// Sees an accepted outbound socket: `(socket, netns cookie, peer port)`.

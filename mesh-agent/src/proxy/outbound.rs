@@ -45,7 +45,9 @@ async fn accept(connection: Connection) {
         accelerate(connection.client.as_fd(), pod.netns_cookie, peer.port());
     }
     let Some(original_dst) = inputs.original_dsts.take(pod.netns_cookie, peer) else {
-        tracing::warn!(pod = %pod.name, %peer, "no original destination; resetting");
+        if let Some(suppressed) = inputs.direct_connect_warnings.allow() {
+            tracing::warn!(pod = %pod.name, %peer, suppressed, "no original destination; resetting");
+        }
         return reset(connection.client);
     };
     serve(connection, Captured::Outbound { original_dst }).await

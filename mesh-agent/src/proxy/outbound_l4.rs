@@ -57,8 +57,9 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
         tracing::warn!(pod = %pod.name, %original, "service has no endpoints; resetting");
         return reset(connection.client);
     };
-    let limits = cluster.and_then(|c| inputs.http.traffic.resilience.tcp_pool(&c));
-    // `tcp.maxConnections`, node-wide: a connection over it is closed at once.
+    let source_pod: Arc<str> = format!("{}/{}", pod.namespace, pod.name).into();
+    let limits = cluster.and_then(|c| inputs.http.traffic.resilience.tcp_pool(&c, &source_pod));
+    // `tcp.maxConnections`, per source pod: a connection over it is closed at once.
     let _place = match limits.as_ref().map(|l| l.open_connection()) {
         Some(Err(overflow)) => {
             tracing::warn!(pod = %pod.name, %original, %overflow, "connection pool full; resetting");

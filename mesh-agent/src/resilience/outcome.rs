@@ -130,10 +130,17 @@ impl LocalFailure {
     }
 
     /// An HTTP/2 stream the upstream reset with `REFUSED_STREAM` was never processed (RFC 9113
-    /// §8.7), so `refused-stream` may retry it; any other h2 error is a reset.
+    /// §8.7), nor was one past the last stream of a graceful GOAWAY (`NO_ERROR`: h2 fails only
+    /// the streams above the last one the server processes, §6.8) — an agent draining its
+    /// connections after a hand-over sends one — so `refused-stream` may retry both; any other
+    /// h2 error is a reset.
     fn of_h2(error: &h2::Error) -> Option<Self> {
+        let unprocessed_at_goaway = error.is_go_away() && error.is_remote();
         match error.reason() {
             Some(h2::Reason::REFUSED_STREAM) => Some(LocalFailure::RefusedStream),
+            Some(h2::Reason::NO_ERROR) if unprocessed_at_goaway => {
+                Some(LocalFailure::RefusedStream)
+            }
             _ => None,
         }
     }

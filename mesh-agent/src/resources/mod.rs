@@ -5,7 +5,11 @@
 
 mod destination_rule;
 mod duration;
+mod envoy_filter;
+mod envoy_match;
+pub mod envoy_patch;
 mod gateway;
+pub mod local_rate_limit;
 mod mesh_config;
 mod parse;
 #[cfg(test)]
@@ -25,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 pub use destination_rule::*;
 pub use duration::{parse_duration, Duration, DurationError};
+pub use envoy_filter::*;
 pub use gateway::*;
 pub use mesh_config::*;
 pub use parse::{parse, Parsed};
@@ -58,6 +63,7 @@ pub enum Resource {
     Gateway(Istio<GatewaySpec>),
     ServiceEntry(Istio<ServiceEntrySpec>),
     Sidecar(Istio<SidecarSpec>),
+    EnvoyFilter(Istio<EnvoyFilterSpec>),
     AuthorizationPolicy(Istio<AuthorizationPolicySpec>),
     PeerAuthentication(Istio<PeerAuthenticationSpec>),
     RequestAuthentication(Istio<RequestAuthenticationSpec>),

@@ -43,6 +43,7 @@ pub fn parse(raw: &RawResource) -> Result<Parsed, Problem> {
         (NETWORKING, "Gateway") => Resource::Gateway(istio(raw, w)?),
         (NETWORKING, "ServiceEntry") => Resource::ServiceEntry(istio(raw, w)?),
         (NETWORKING, "Sidecar") => Resource::Sidecar(istio(raw, w)?),
+        (NETWORKING, "EnvoyFilter") => Resource::EnvoyFilter(envoy_filter(raw, w)?),
         (SECURITY, "AuthorizationPolicy") => Resource::AuthorizationPolicy(istio(raw, w)?),
         (SECURITY, "PeerAuthentication") => Resource::PeerAuthentication(istio(raw, w)?),
         (SECURITY, "RequestAuthentication") => Resource::RequestAuthentication(istio(raw, w)?),
@@ -120,6 +121,18 @@ fn telemetry(
             Ok(telemetry)
         }
     }
+}
+
+/// An EnvoyFilter whose patches read (see [`super::envoy_patch`]): a value that cannot be
+/// typed rejects it.
+fn envoy_filter(
+    raw: &RawResource,
+    warnings: &mut Vec<Problem>,
+) -> Result<Istio<super::EnvoyFilterSpec>, Problem> {
+    let filter: Istio<super::EnvoyFilterSpec> = istio(raw, warnings)?;
+    super::envoy_patch::read(&filter.spec)
+        .map_err(|(field, message)| Problem::error(raw, field, message))?;
+    Ok(filter)
 }
 
 /// Deserializes the whole body (see [`typed_body`]).

@@ -35,6 +35,8 @@ pub(crate) const ISTIO_MAPS: DataMaps = &[
     // Telemetry: tag names (Istio's own have underscores: `request_protocol`).
     &["customTags"],
     &["tagOverrides"],
+    // EnvoyFilter: filter names (`envoy.filters.http.local_ratelimit`) key per-route configs.
+    &["typedPerFilterConfig"],
 ];
 
 /// A Gateway's `selector` is a map of labels (elsewhere a selector holds `matchLabels`).

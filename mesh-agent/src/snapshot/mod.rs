@@ -17,6 +17,7 @@ pub mod membership;
 mod model;
 mod peer_authentication;
 pub(crate) mod policy;
+mod rate_limits;
 mod references;
 pub(crate) mod registry;
 mod resolved;
@@ -45,6 +46,7 @@ pub use jwt::{JwksSource, JwtByNamespace, JwtIssuer, JwtPolicy, JwtScope, TokenL
 pub use model::*;
 pub use peer_authentication::PeerAuthenticationMode;
 pub use policy::merge as merge_traffic_policy;
+pub use rate_limits::{RateLimitFilter, RateLimitFilters};
 pub use registry::{Registry, CLUSTER_DOMAIN};
 pub use resolved::{dns_names, ResolvedNames};
 pub use routes::{HostRoutes, MESH_GATEWAY};
@@ -78,6 +80,8 @@ pub struct Snapshot {
     /// Namespace-wide Sidecars' `egress.hosts`, by namespace.
     sidecar_hosts: HashMap<String, Vec<String>>,
     telemetry: TelemetryByNamespace,
+    /// EnvoyFilters' local rate limits.
+    pub rate_limits: RateLimitFilters,
     rejected: Vec<Rejected>,
     #[serde(skip)]
     accepted: build::AcceptedMap,

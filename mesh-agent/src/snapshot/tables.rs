@@ -88,7 +88,8 @@ fn merge_at_gateway(
     routes.insert(host.to_string(), combined);
 }
 
-/// Security policies, Telemetry resources, Sidecar outbound modes and the MeshConfig.
+/// Security policies, Telemetry resources, Sidecar outbound modes, EnvoyFilters' rate limits
+/// and the MeshConfig.
 pub(crate) fn add_policies(snapshot: &mut Snapshot, accepted: &AcceptedMap) {
     let policy = |a: &&Accepted| {
         matches!(
@@ -98,6 +99,7 @@ pub(crate) fn add_policies(snapshot: &mut Snapshot, accepted: &AcceptedMap) {
                 | Resource::RequestAuthentication(_)
                 | Resource::Sidecar(_)
                 | Resource::Telemetry(_)
+                | Resource::EnvoyFilter(_)
                 | Resource::MeshConfig(_)
         )
     };
@@ -137,6 +139,7 @@ pub(crate) fn add_policies(snapshot: &mut Snapshot, accepted: &AcceptedMap) {
                 .or_default()
                 .push(Arc::new(t.clone())),
             Resource::MeshConfig(mesh) => snapshot.mesh = mesh.as_ref().clone(),
+            Resource::EnvoyFilter(f) => snapshot.rate_limits.add(&ns, &entry.key.name, f),
             _ => {}
         }
     }

@@ -13,6 +13,7 @@ mod authz_attributes;
 mod destination_rule;
 mod destinations;
 mod durations;
+mod envoy_filter;
 mod export_to;
 mod finding;
 mod gateway;

@@ -4,6 +4,7 @@
 use super::authentication::{peer_authentication, request_authentication};
 use super::authorization::authorization_policy;
 use super::destination_rule::destination_rule;
+use super::envoy_filter::envoy_filter;
 use super::finding::Findings;
 use super::gateway::gateway;
 use super::mesh_config::mesh_config;
@@ -24,6 +25,7 @@ pub(crate) fn check(raw: &RawResource, resource: &Resource) -> Vec<Problem> {
         Resource::Gateway(g) => gateway(&mut found, &g.spec, &raw.name),
         Resource::ServiceEntry(entry) => service_entry(&mut found, &entry.spec, namespace),
         Resource::Sidecar(s) => sidecar(&mut found, &s.spec),
+        Resource::EnvoyFilter(f) => envoy_filter(&mut found, &f.spec),
         Resource::AuthorizationPolicy(p) => authorization_policy(&mut found, &p.spec),
         Resource::PeerAuthentication(p) => peer_authentication(&mut found, &p.spec),
         Resource::RequestAuthentication(p) => request_authentication(&mut found, &p.spec),

@@ -466,3 +466,49 @@ fn every_mistake_istio_rejects_is_an_error_naming_its_field() {
     first.sort();
     assert_eq!(first, want, "{out}");
 }
+
+#[test]
+fn the_istio_task_s_local_rate_limit_envoy_filters_are_valid() {
+    let (code, out) = check(&[fixture("rate_limit/istio-task.yaml")]);
+    assert_eq!((code, out.as_str()), (0, ""));
+}
+
+#[test]
+fn a_local_rate_limit_envoy_rejects_is_an_error_naming_its_field() {
+    let file = fixture("rate_limit/errors.yaml");
+    let (code, out) = check(std::slice::from_ref(&file));
+    assert_eq!(code, 1);
+    let at = "spec.configPatches[0].patch.value.typedConfig.tokenBucket";
+    let f = file.display();
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            format!("{f}:19:15: EnvoyFilter/default/bad-bucket: {at}.maxTokens: must be above 0"),
+            format!("{f}:20:15: EnvoyFilter/default/bad-bucket: {at}.fillInterval: 10ms is below the 50ms Envoy allows"),
+            format!("{f}:39:15: EnvoyFilter/default/typo: {at}.fillIntervall: unknown field (a typo?)"),
+        ]
+    );
+}
+
+#[test]
+fn envoy_filter_patches_other_than_local_rate_limits_are_warnings_naming_the_patch() {
+    let file = fixture("rate_limit/unsupported.yaml");
+    let (code, out) = check(std::slice::from_ref(&file));
+    assert_eq!(code, 0, "warnings alone: {out}");
+    let places: Vec<&str> = out
+        .lines()
+        .map(|l| {
+            l.split(": warning: not supported by the mesh; ignored: the mesh has no Envoy")
+                .next()
+                .unwrap()
+        })
+        .collect();
+    let f = file.display();
+    assert_eq!(
+        places,
+        [
+            format!("{f}:13:9: EnvoyFilter/default/lua: spec.configPatches[0].patch.value"),
+            format!("{f}:18:7: EnvoyFilter/default/lua: spec.configPatches[1].applyTo"),
+        ]
+    );
+}

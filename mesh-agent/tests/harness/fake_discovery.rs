@@ -51,6 +51,11 @@ impl Default for Served {
             (NETWORKING, "Gateway", "gateways"),
             (NETWORKING, "ServiceEntry", "serviceentries"),
             (NETWORKING, "Sidecar", "sidecars"),
+            (
+                (NETWORKING.0, &["v1alpha3"][..]),
+                "EnvoyFilter",
+                "envoyfilters",
+            ),
             (SECURITY, "AuthorizationPolicy", "authorizationpolicies"),
             (SECURITY, "PeerAuthentication", "peerauthentications"),
             (SECURITY, "RequestAuthentication", "requestauthentications"),

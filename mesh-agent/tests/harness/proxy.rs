@@ -18,7 +18,7 @@ use mesh_agent::net::{ProxiedPod, UpstreamSockets};
 use mesh_agent::pipeline::ConfigState;
 pub use mesh_agent::pods::{EnrolledPods, ListenAddrs};
 pub use mesh_agent::proxy::ProxyInputs;
-use mesh_agent::proxy::TcpMetrics;
+use mesh_agent::proxy::{ConnectionCaps, TcpMetrics};
 use mesh_agent::proxy::{Inbound, Outbound};
 use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -97,6 +97,8 @@ pub fn inputs(config: ConfigState) -> (Arc<ProxyInputs>, Arc<FakeOriginalDsts>, 
             &mut registry,
             mesh_agent::http::DEFAULT_DETECT_WINDOW,
         ),
+        caps: Arc::new(ConnectionCaps::default().register(&mut registry)),
+        direct_connect_warnings: Arc::default(),
     });
     (inputs, dsts, registry)
 }
@@ -197,6 +199,15 @@ impl Agent {
         let inbound = Inbound::new(pod, self.inputs.clone(), addr).await.unwrap();
         tokio::spawn(inbound.run());
         addr
+    }
+
+    /// The same agent, its inputs changed by `edit` (before any listener starts).
+    pub fn with_inputs(self, edit: impl FnOnce(ProxyInputs) -> ProxyInputs) -> Self {
+        let inputs = Arc::into_inner(self.inputs).expect("no listener started yet");
+        Self {
+            inputs: Arc::new(edit(inputs)),
+            ..self
+        }
     }
 
     /// The outbound listener of the client pod `shop/sleep-0` (127.0.0.1), started.

@@ -15,6 +15,7 @@ use super::config::{compile, pod, service, sleep, ConfigState};
 use super::proxy::{Agent, Client};
 use super::upstream::{on_one_port, Behaviour, Upstream};
 use super::{metrics, GUARD};
+use mesh_agent::proxy::ProxyInputs;
 
 pub const WEB: &str = "10.96.0.10:80";
 
@@ -28,6 +29,15 @@ pub struct Web {
 
 /// `web` over one pod per behaviour, then `mesh_yaml`.
 pub async fn web(behaviours: &[Behaviour], mesh_yaml: &str) -> Web {
+    web_with(behaviours, mesh_yaml, |inputs| inputs).await
+}
+
+/// [`web`] with the agent's inputs changed by `edit` (caps, timeouts).
+pub async fn web_with(
+    behaviours: &[Behaviour],
+    mesh_yaml: &str,
+    edit: impl FnOnce(ProxyInputs) -> ProxyInputs,
+) -> Web {
     let specs: Vec<(String, String)> = (0..behaviours.len())
         .map(|i| (format!("127.0.0.{}", i + 2), format!("v{}", i + 1)))
         .collect();
@@ -45,7 +55,7 @@ pub async fn web(behaviours: &[Behaviour], mesh_yaml: &str) -> Web {
             ip,
         );
     }
-    let agent = Agent::new(compile(&(yaml + mesh_yaml)));
+    let agent = Agent::new(compile(&(yaml + mesh_yaml))).with_inputs(edit);
     let client = agent.sleep().await;
     Web {
         agent,

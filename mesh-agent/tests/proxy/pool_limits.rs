@@ -67,7 +67,7 @@ async fn max_connection_duration_closes_an_upstream_connection_once_drained() {
 }
 
 #[tokio::test]
-async fn max_connections_caps_upstream_sockets_node_wide() {
+async fn max_connections_caps_a_pods_upstream_sockets_and_not_another_pods() {
     let settings = "    loadBalancer: {simple: ROUND_ROBIN}\n    connectionPool: \
                     {tcp: {maxConnections: 1, connectTimeout: 200ms}}\n";
     let h = web(&[Healthy, Healthy], &destination_rule(settings)).await;
@@ -81,4 +81,12 @@ async fn max_connections_caps_upstream_sockets_node_wide() {
         .requests_total(&["response_code=\"503\"", "response_flags=\"UO\""], 1)
         .await;
     assert_eq!(flagged, 1, "an overflow, answered as one");
+    // Pools are per source pod, as sidecars keep them: another pod still gets its socket.
+    let other = h.agent.outbound("sleep-1", "127.0.0.9").await;
+    let stream = other.connect(crate::harness::web::WEB).await;
+    let answer = crate::harness::client::get_over(stream, "web.shop", "/").await;
+    assert_eq!(
+        answer.status, 200,
+        "another pod is not tripped by sleep-0's overflow"
+    );
 }

@@ -1,7 +1,7 @@
 //! Opens upstream connections for the pool: inside the pod's netns, marked (or in the mTLS
 //! tunnel, for the endpoints the source pod's planner sends there), within the
 //! destination's `tcp.connectTimeout` (else the agent's), each holding a place under the
-//! destination's node-wide `tcp.maxConnections`.
+//! destination's `tcp.maxConnections` (per source pod).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

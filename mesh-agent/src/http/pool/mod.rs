@@ -3,7 +3,7 @@
 //! client connections. HTTP/1.1 keeps a set of idle connections per endpoint; HTTP/2
 //! multiplexes over one. A destination with a DestinationRule `connectionPool` gets pools of
 //! its own, which apply its connection settings: `connectTimeout`, `maxConnections` (sockets,
-//! node-wide), `idleTimeout`, `maxRequestsPerConnection`, `maxConnectionDuration`.
+//! per source pod), `idleTimeout`, `maxRequestsPerConnection`, `maxConnectionDuration`.
 
 mod connection;
 mod connector;

@@ -67,10 +67,11 @@ impl PendingRecord {
         response.map(|body| boxed(Metered::new(body, self, response_bytes)))
     }
 
-    /// Takes `grpc-status` from response headers (trailers-only) or trailers.
+    /// Takes `grpc-status` from response headers (trailers-only) or trailers, as a label value
+    /// from a fixed set ([`grpc_status_label`]).
     pub fn see_grpc_status(&mut self, headers: &HeaderMap) {
-        if let Some(status) = headers.get("grpc-status").and_then(|v| v.to_str().ok()) {
-            self.grpc_status = Some(status.to_string());
+        if let Some(status) = headers.get("grpc-status") {
+            self.grpc_status = Some(grpc_status_label(status.as_bytes()).to_string());
         }
     }
 
@@ -165,6 +166,41 @@ fn secured(
                 Some(destination) => labels.mutual_tls(source, &destination),
                 None => labels,
             }
+        }
+    }
+}
+
+/// gRPC's status codes as label values.
+const GRPC_STATUS_LABELS: [&str; 17] = [
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+];
+
+/// The `grpc_response_status` label of an upstream's `grpc-status`: a code gRPC defines
+/// (0–16), else `unknown` — an upstream cannot grow the series past 18 values.
+pub fn grpc_status_label(status: &[u8]) -> &'static str {
+    let code = std::str::from_utf8(status)
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok());
+    code.and_then(|c| GRPC_STATUS_LABELS.get(c).copied())
+        .unwrap_or("unknown")
+}
+
+#[cfg(test)]
+mod grpc_status_tests {
+    #[test]
+    fn a_status_grpc_does_not_define_is_labelled_unknown() {
+        let label = super::grpc_status_label;
+        assert_eq!(label(b"0"), "0");
+        assert_eq!(label(b"14"), "14");
+        for odd in [
+            &b"17"[..],
+            b"-1",
+            b"x-7",
+            b"",
+            b"99999999999999999999",
+            b"\xff",
+        ] {
+            assert_eq!(label(odd), "unknown", "{odd:?}");
         }
     }
 }

@@ -130,21 +130,29 @@ fn a_destination_shares_its_accounting_until_its_policy_changes() {
         max_connections: 1,
         ..Default::default()
     };
-    let a = pools.pool(&reviews, &policy, UpstreamProtocol::Http1);
+    let pod: Arc<str> = "shop/sleep-0".into();
+    let a = pools.pool(&pod, &reviews, &policy, UpstreamProtocol::Http1);
     let held = a.open_connection().unwrap();
-    let b = pools.pool(&reviews, &policy, UpstreamProtocol::Http1);
+    let b = pools.pool(&pod, &reviews, &policy, UpstreamProtocol::Http1);
     assert!(a.same(&b) && b.destination() == &reviews);
     assert!(
         b.open_connection().is_err(),
-        "the same accounting, node-wide"
+        "the same accounting for the same pod"
     );
+    let other: Arc<str> = "shop/sleep-1".into();
+    let others = pools.pool(&other, &reviews, &policy, UpstreamProtocol::Http1);
+    assert!(
+        !others.same(&a),
+        "another pod has its own, as its sidecar would"
+    );
+    assert!(others.open_connection().is_ok());
     let wider = ConnectionPoolPolicy {
         max_connections: 2,
         ..policy
     };
     assert_eq!(
         pools
-            .pool(&reviews, &wider, UpstreamProtocol::Http1)
+            .pool(&pod, &reviews, &wider, UpstreamProtocol::Http1)
             .stats(),
         PoolStats::default()
     );

@@ -133,6 +133,11 @@ const NETWORKING: IstioGroup = IstioGroup {
     name: "networking.istio.io",
     versions: &["v1", "v1beta1", "v1alpha3"],
 };
+/// EnvoyFilter exists at v1alpha3 only.
+const ENVOY_FILTERS: IstioGroup = IstioGroup {
+    name: "networking.istio.io",
+    versions: &["v1alpha3"],
+};
 const SECURITY: IstioGroup = IstioGroup {
     name: "security.istio.io",
     versions: &["v1", "v1beta1"],
@@ -217,6 +222,12 @@ pub const WATCHED_KINDS: &[WatchedKind] = &[
         "Sidecar",
         "sidecars",
         "no per-namespace egress or outbound traffic policy: the mesh config's applies",
+    ),
+    istio(
+        ENVOY_FILTERS,
+        "EnvoyFilter",
+        "envoyfilters",
+        "no local rate limits",
     ),
     istio(
         SECURITY,

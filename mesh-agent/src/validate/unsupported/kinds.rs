@@ -30,7 +30,6 @@ const KNOWN: &[(&str, &str, &str)] = &[
     ("authentication.istio.io", "Policy", "removed in Istio 1.6: use PeerAuthentication (mTLS) and RequestAuthentication (JWT)"),
     ("authentication.istio.io", "MeshPolicy", "removed in Istio 1.6: use a PeerAuthentication in the root namespace"),
     ("rbac.istio.io", "*", "removed in Istio 1.6: use AuthorizationPolicy"),
-    ("networking.istio.io", "EnvoyFilter", "there is no Envoy in this mesh: the patch applies to nothing"),
     ("networking.istio.io", "WorkloadEntry", "VM workloads are not supported: list endpoints in a ServiceEntry"),
     ("networking.istio.io", "WorkloadGroup", "VM workloads are not supported"),
     ("networking.istio.io", "ProxyConfig", "the agent takes its settings from its flags"),
@@ -49,6 +48,7 @@ const READ: &[(&str, &[&str])] = &[
             "Gateway",
             "ServiceEntry",
             "Sidecar",
+            "EnvoyFilter",
         ],
     ),
     (

@@ -5,6 +5,7 @@
 //! and counts them in `mesh_config_unsupported_fields{kind,field}`.
 
 mod detect;
+mod envoy_filter;
 mod fields;
 mod kinds;
 mod mesh_config;
@@ -55,6 +56,9 @@ pub fn find(raw: &RawResource) -> Vec<Finding> {
     }
     if is_mesh_config(raw, group) {
         return mesh_config_findings(raw);
+    }
+    if raw.kind == "EnvoyFilter" {
+        return envoy_filter::findings(raw);
     }
     if !group.ends_with("istio.io") {
         return Vec::new();

@@ -145,7 +145,7 @@ fn kinds_not_read_are_found_whatever_their_group_and_kubernetes_own_kinds_are_no
     };
     for (api, name) in [
         ("authentication.istio.io/v1alpha1", "Policy"),
-        ("networking.istio.io/v1alpha3", "EnvoyFilter"),
+        ("networking.istio.io/v1beta1", "ProxyConfig"),
         ("networking.istio.io/v1", "WorkloadEntry"),
         ("extensions.istio.io/v1alpha1", "WasmPlugin"),
         ("gateway.networking.k8s.io/v1", "HTTPRoute"),

@@ -46,6 +46,8 @@ mod network;
 mod poison;
 /// A real Prometheus scraping the agents; `lab top`.
 mod prometheus;
+/// Istio's local rate limit task: its EnvoyFilter applied live.
+mod rate_limit;
 /// Retries, outlier ejection, circuit breaker, timeout, a killed endpoint.
 mod resilience;
 /// VirtualService routing by weight and header.
