@@ -68,10 +68,18 @@ impl Default for RateLimited {
     }
 }
 
-/// An authorization policy denied the request: `DENY`.
-#[derive(Debug, thiserror::Error)]
+/// An authorization policy denied the request: `DENY`. `details` are Envoy's response code
+/// details (`rbac_access_denied_matched_policy[ns[NS]-policy[NAME]-rule[N]]`) for the access log.
+#[derive(Debug, Default, thiserror::Error)]
 #[error("RBAC: access denied")]
-pub struct Denied;
+pub struct Denied {
+    pub details: Option<String>,
+}
+
+/// Why the proxy answered a request itself, in Envoy's words; travels in the response's
+/// extensions to the access log (`response_code_details`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResponseCodeDetails(pub String);
 
 /// The upstream connection could not be opened: `UF`. The pool raises it; the retry policy and
 /// the outlier detector tell it from a reset.

@@ -33,6 +33,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("lb", 5),
     ("routing", 5),
     ("ratelimit", 5),
+    ("authz", 5),
     ("jwt", 5),
     // 6-7: sinks.
     ("spans", 6),
@@ -58,6 +59,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("admin_socket", 10),
     ("admin_client", 10),
     ("check", 10),
+    ("authz_check", 10),
     ("config", 10),
     ("lifecycle", 10),
     ("dns", 10),

@@ -9,6 +9,8 @@ pub mod admin_routes;
 pub mod admin_socket;
 pub mod agent;
 pub mod attach;
+pub mod authz;
+pub mod authz_check;
 pub mod bpf;
 pub mod ca;
 pub mod capture;

@@ -45,6 +45,11 @@ enum Command {
     },
     /// Run the mesh CA: Istio's certificate API for the node agents (a Deployment, not per node).
     Ca(mesh_agent::ca::CaArgs),
+    /// Explain authorization decisions, like `istioctl x authz check`.
+    Authz {
+        #[command(subcommand)]
+        op: AuthzOp,
+    },
     /// Validate mesh resources like `istioctl analyze`: one line per problem, exit 1 on errors.
     Check {
         /// Files or directories to validate.
@@ -53,6 +58,13 @@ enum Command {
         #[arg(long, default_value = mesh_agent::config::DEFAULT_ACCESS_LOG_DIR)]
         access_log_dir: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum AuthzOp {
+    /// The AuthorizationPolicies in scope of a pod and the decision on a described connection
+    /// or request (read from resource files, as `check` reads them).
+    Check(mesh_agent::authz_check::AuthzCheckArgs),
 }
 
 #[derive(Subcommand)]
@@ -134,6 +146,12 @@ fn main() -> Result<ExitCode> {
             paths,
             access_log_dir,
         } => check(&paths, access_log_dir),
+        Command::Authz {
+            op: AuthzOp::Check(args),
+        } => {
+            mesh_agent::authz_check::authz_check(&args, &mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

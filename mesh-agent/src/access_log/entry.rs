@@ -49,6 +49,12 @@ pub struct AccessLogEntry {
     pub destination_workload: Option<String>,
     /// Server workload's namespace.
     pub destination_namespace: Option<String>,
+    /// Why the proxy answered itself (`rbac_access_denied_matched_policy[...]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_code_details: Option<String>,
+    /// Why the proxy closed a TCP connection (`rbac_access_denied_matched_policy[...]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_termination_details: Option<String>,
 }
 
 impl AccessLogEntry {

@@ -165,6 +165,7 @@ impl AccessLog {
         entry.protocol = facts.protocol.into();
         entry.response_code = outcome.response_code;
         entry.response_flags = outcome.response_flags.into();
+        entry.response_code_details = outcome.response_code_details.map(str::to_string);
         entry.bytes_received = outcome.request_bytes;
         entry.bytes_sent = outcome.response_bytes;
         entry.upstream_host = outcome.upstream_host.map(|a| a.to_string());
@@ -183,6 +184,7 @@ impl AccessLog {
         entry.bytes_received = connection.bytes_received;
         entry.bytes_sent = connection.bytes_sent;
         entry.upstream_host = connection.upstream.map(|a| a.to_string());
+        entry.connection_termination_details = connection.termination_details.clone();
         self.push(entry);
     }
 }
@@ -202,6 +204,8 @@ pub struct TcpConnection {
     pub upstream: Option<SocketAddr>,
     /// Envoy's response flags (`-` for none, `UF` when the upstream could not be reached).
     pub response_flags: String,
+    /// Why the proxy closed it (`rbac_access_denied_matched_policy[...]`).
+    pub termination_details: Option<String>,
 }
 
 fn base_entry(peers: &HopPeers<'_>, start: SystemTime, duration: Duration) -> AccessLogEntry {

@@ -105,6 +105,8 @@ pub struct ResponseFacts<'a> {
     pub response_code: u16,
     /// Envoy's response flags (`-` for none).
     pub response_flags: &'a str,
+    /// Why the proxy answered itself (`rbac_access_denied_matched_policy[...]`), when it did.
+    pub response_code_details: Option<&'a str>,
     /// Request headers and body, in bytes.
     pub request_bytes: u64,
     /// Response headers and body, in bytes.

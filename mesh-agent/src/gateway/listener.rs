@@ -143,6 +143,7 @@ async fn serve_http<IO>(
         pod_ip: None,
         downstream: Some(peer),
         security: Default::default(),
+        peer_identity: None,
     };
     let direction = Direction::Gateway { listener: local };
     let config = shared.config.clone();

@@ -3,6 +3,7 @@
 //! pooled upstream connection.
 
 pub mod answer;
+mod authz;
 mod balance;
 mod body;
 mod cluster_target;
@@ -66,6 +67,8 @@ pub struct HttpInputs {
     pub drain: crate::drain::Drain,
     /// The header-read and idle timeouts of downstream connections.
     pub downstream: DownstreamTimeouts,
+    /// AuthorizationPolicies, decided at the destination (HTTP requests and TCP connections).
+    pub authz: crate::authz::Authorizer,
     /// RequestAuthentications' token checks, with the remote key sets they fetched.
     pub jwt: crate::jwt::Authenticator,
 }
@@ -100,6 +103,7 @@ impl HttpInputs {
             },
             drain: crate::drain::Drain::default(),
             downstream: DownstreamTimeouts::default(),
+            authz: crate::authz::Authorizer::register(registry),
             jwt: crate::jwt::Authenticator::new(crate::jwt::JwksCache::new(Arc::new(
                 crate::net::WebClient::new(JWKS_FETCH_TIMEOUT),
             ))),

@@ -83,6 +83,14 @@ pub fn local_reply(error: &(dyn Error + 'static)) -> Response<Body> {
             headers.insert(name, value.clone());
         });
     }
+    if let Some(details) = error
+        .downcast_ref::<Denied>()
+        .and_then(|d| d.details.clone())
+    {
+        response
+            .extensions_mut()
+            .insert(ResponseCodeDetails(details));
+    }
     if let Some(code) = grpc_status(error) {
         grpc_trailers_only(&mut response, code);
     }
@@ -209,7 +217,7 @@ mod tests {
                 503,
                 "RL",
             ),
-            (Denied.into(), 403, "DENY"),
+            (Denied::default().into(), 403, "DENY"),
             (JwtFailure::Expired.into(), 401, "-"),
             (JwtFailure::AudienceNotAllowed.into(), 403, "-"),
             (ConnectFailed(io_error()).into(), 503, "UF"),

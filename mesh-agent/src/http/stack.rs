@@ -6,6 +6,7 @@ use hyper::{Request, Response};
 use tower::util::BoxCloneSyncService;
 use tower::ServiceBuilder;
 
+use super::authz::AuthzLayer;
 use super::balance::BalanceLayer;
 use super::body::{boxed, Body};
 use super::fault::FaultLayer;
@@ -34,7 +35,7 @@ pub type RequestStack = BoxCloneSyncService<Request<Body>, Response<Body>, Infal
 /// requests leave through `pool`.
 ///
 /// The order, outer to inner (slots not built yet in brackets, where they will go):
-/// telemetry → error-to-response → route → JWT authentication → [authorization] → rate limit →
+/// telemetry → error-to-response → route → JWT authentication → authorization → rate limit →
 /// fault → mirror → destination (the request's resilience context) → timeout → retry →
 /// balancer → circuit breaker → outlier report → pool.
 pub fn request_stack(
@@ -69,6 +70,7 @@ pub fn request_stack(
         direction,
     );
     let jwt = JwtLayer::new(&inputs.jwt, config.clone(), &peers, direction);
+    let authz = AuthzLayer::new(&inputs.authz, config.clone(), &peers, direction);
     let stack = ServiceBuilder::new()
         // Outermost, so every request is counted once, local replies and their flags included.
         .layer(TelemetryLayer::new(
@@ -84,6 +86,9 @@ pub fn request_stack(
         // Inbound only, once the request is known to be for the app, before authorization
         // (which reads the end user it finds); a refused token never reaches the app.
         .layer(jwt)
+        // Inbound only, once the request is known to be for the app; a denial never reaches
+        // a fault, a mirror or the app.
+        .layer(authz)
         // Below the route (a route's limit and descriptors need it); refusals reach nothing below.
         .layer(rate_limit)
         // After the route (its rule holds the fault); aborts never reach a mirror or upstream.

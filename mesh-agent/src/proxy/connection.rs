@@ -9,6 +9,7 @@ use super::protocol::{self, Declared, Protocol};
 use super::{inbound_l4, outbound_l4};
 use crate::facts::Reporter;
 use crate::http::{request_stack, Direction, PeerSecurity, Peers};
+use crate::identity::Identity;
 use crate::net::ProxiedPod;
 use crate::snapshot::Snapshot;
 
@@ -23,7 +24,18 @@ pub enum Captured {
 
 /// Serves `connection`, addressed as `captured` says: HTTP through the request stack, anything
 /// else (declared TCP, opaque bytes, or silence within the detection window) forwarded at L4.
+/// The peer is not authenticated (plain text).
 pub async fn serve(connection: Connection, captured: Captured) {
+    serve_authenticated(connection, captured, None).await
+}
+
+/// [`serve`] for a connection whose peer proved `identity` (the mTLS tunnel): inbound, the
+/// authorization policies see it (`principals`, `namespaces`, `source.*`).
+pub async fn serve_authenticated(
+    connection: Connection,
+    captured: Captured,
+    identity: Option<Identity>,
+) {
     let snapshot = connection.inputs.config.snapshot();
     let direction = captured.direction(&connection.pod);
     let declared = declared_protocol(&snapshot, direction);
@@ -31,13 +43,13 @@ pub async fn serve(connection: Connection, captured: Captured) {
     let detected = protocol::choose(&connection.client, declared, window).await;
     match (detected, captured) {
         (Ok(Protocol::Http1 | Protocol::Http2), _) => {
-            serve_http(connection, direction, &snapshot).await
+            serve_http(connection, direction, &snapshot, identity).await
         }
         (Ok(Protocol::Tcp) | Err(_), Captured::Outbound { original_dst }) => {
             outbound_l4::forward(connection, original_dst, snapshot).await
         }
         (Ok(Protocol::Tcp) | Err(_), Captured::Inbound { original_dst }) => {
-            inbound_l4::forward_to_app(connection, original_dst, snapshot).await
+            inbound_l4::forward_to_app(connection, original_dst, snapshot, identity.as_ref()).await
         }
     }
 }
@@ -57,7 +69,12 @@ impl Captured {
 }
 
 /// The HTTP path: each request of the connection through a request stack of its own.
-async fn serve_http(connection: Connection, direction: Direction, snapshot: &Snapshot) {
+async fn serve_http(
+    connection: Connection,
+    direction: Direction,
+    snapshot: &Snapshot,
+    identity: Option<Identity>,
+) {
     let Connection {
         client,
         peer,
@@ -66,7 +83,10 @@ async fn serve_http(connection: Connection, direction: Direction, snapshot: &Sna
         http_pool,
         permit: _permit,
     } = connection;
-    let mut peers = peers(snapshot, direction, &pod, peer);
+    let mut peers = Peers {
+        peer_identity: identity,
+        ..peers(snapshot, direction, &pod, peer)
+    };
     if let (Reporter::source, Some(_)) = (peers.reporter, &inputs.tunnels) {
         let source = peers
             .source
@@ -105,6 +125,7 @@ fn peers(snapshot: &Snapshot, direction: Direction, pod: &ProxiedPod, peer: Sock
             pod_ip: Some(pod.ip),
             downstream: Some(peer),
             security: PeerSecurity::None,
+            peer_identity: None,
         },
         Direction::Inbound { .. } => Peers {
             reporter: Reporter::destination,
@@ -113,6 +134,7 @@ fn peers(snapshot: &Snapshot, direction: Direction, pod: &ProxiedPod, peer: Sock
             pod_ip: Some(pod.ip),
             downstream: Some(peer),
             security: PeerSecurity::None,
+            peer_identity: None,
         },
     }
 }

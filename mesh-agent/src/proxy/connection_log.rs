@@ -70,7 +70,25 @@ impl ConnectionLog {
     /// The connection ended after `bytes_received` from the client and `bytes_sent` to it;
     /// `failed` when it ended on an error (Envoy's `UC`, upstream connection termination).
     pub fn finish(self, bytes_received: u64, bytes_sent: u64, failed: bool) {
+        let flags = if failed { "UC" } else { "-" };
+        self.write(bytes_received, bytes_sent, flags, None);
+    }
+
+    /// The connection was refused by an authorization policy: `DENY`, with Envoy's
+    /// termination details naming the policy (on the destination's line).
+    pub fn denied(self, details: &str) {
+        self.write(0, 0, "DENY", Some(details));
+    }
+
+    /// The line with `flags`; a denial is the destination's: the source's line of a same-node
+    /// connection the destination refused carries no flag.
+    fn write(self, bytes_received: u64, bytes_sent: u64, flags: &str, details: Option<&str>) {
         let hop = &self.hop;
+        let (own_flags, own_details) = match hop.reporter {
+            Reporter::destination => (flags, details),
+            Reporter::source if flags == "DENY" => ("-", None),
+            Reporter::source => (flags, None),
+        };
         let peers = HopPeers {
             reporter: hop.reporter,
             source: hop.source.as_deref().map(WorkloadRef::from),
@@ -84,11 +102,12 @@ impl ConnectionLog {
             bytes_received,
             bytes_sent,
             upstream: Some(hop.upstream),
-            response_flags: if failed { "UC" } else { "-" }.into(),
+            response_flags: own_flags.into(),
+            termination_details: own_details.map(str::to_string),
         };
         self.log.connection(&peers, &connection);
         if let Some(also) = self.also {
-            also.finish(bytes_received, bytes_sent, failed);
+            also.write(bytes_received, bytes_sent, flags, details);
         }
     }
 }

@@ -99,7 +99,7 @@ fn deny_plain_text(connection: Connection, original_dst: SocketAddr) {
         address: peer,
         identity: None,
     };
-    let labels = destination_labels(pod, &plain, app, &snapshot).denied();
+    let labels = destination_labels(pod, &plain, app, &snapshot).with_response_flags("DENY");
     drop(inputs.metrics.open(&labels));
     tracing::debug!(pod = %pod.name, %peer, %original_dst, "plain text to a STRICT port; closed");
 }

@@ -1,6 +1,7 @@
-//! The L4 path of an inbound connection: to the app on the pod's own IP, dialled from inside the
-//! pod's netns, then bytes copied both ways — for a plain-text connection and for one that came
-//! through the tunnel alike ([`InboundPeer`] says which).
+//! The L4 path of an inbound connection: authorized by the workload's AuthorizationPolicies on
+//! the peer ([`InboundPeer`]: plain text, or proven by the tunnel), then to the app on the pod's
+//! own IP, dialled from inside the pod's netns, bytes copied both ways, decided again at every
+//! configuration swap while it lasts.
 
 use std::io;
 use std::net::SocketAddr;
@@ -8,10 +9,12 @@ use std::sync::Arc;
 
 use tokio::net::TcpStream;
 
+use super::authorize::{decide_connection, while_allowed, ConnectionPeer};
 use super::connection_log::{ConnectionLog, TcpHop};
 use super::forward::{forward, Carried};
 use super::listener::Connection;
 use super::{ProxyInputs, TcpLabels};
+use crate::authz::Decision;
 use crate::facts::Reporter;
 use crate::identity::Identity;
 use crate::net::{connect, reset, ProxiedPod};
@@ -28,16 +31,27 @@ pub struct InboundPeer {
     pub identity: Option<Identity>,
 }
 
-/// The plain-text L4 path: the app is dialled on the address the client dialled, from inside
-/// its own netns: the connection comes from the pod's own IP, which `sk_lookup` leaves alone,
-/// and a listener bound to loopback only stays unreachable from outside the pod.
+/// The plain-text L4 path (`identity`: the same-node path's or none): the policies decide
+/// before the app is dialled; the app is dialled on the address the client dialled, from
+/// inside its own netns: the connection comes from the pod's own IP, which `sk_lookup` leaves
+/// alone, and a listener bound to loopback only stays unreachable from outside the pod.
 pub(super) async fn forward_to_app(
     connection: Connection,
     original: SocketAddr,
     snapshot: Arc<Snapshot>,
+    identity: Option<&Identity>,
 ) {
-    let (pod, inputs, peer) = (&connection.pod, &connection.inputs, connection.peer);
+    let (pod, inputs) = (&connection.pod, &connection.inputs);
     let app = SocketAddr::new(pod.ip_like(original.ip()), original.port());
+    let peer = InboundPeer {
+        address: connection.peer,
+        identity: identity.cloned(),
+    };
+    let decision = authorize(inputs, pod, &peer, app, &snapshot);
+    if !decision.allowed {
+        count_denied(inputs, pod, &peer, app, &snapshot, &decision);
+        return drop(connection.client);
+    }
     let upstream = match connect_app(pod, inputs, app).await {
         Ok(upstream) => upstream,
         Err(error) => {
@@ -45,12 +59,8 @@ pub(super) async fn forward_to_app(
             return reset(connection.client);
         }
     };
-    let peer = InboundPeer {
-        address: peer,
-        identity: None,
-    };
     let (pod, inputs) = (pod.clone(), inputs.clone());
-    carry(
+    carry_allowed(
         connection.client,
         upstream,
         &pod,
@@ -71,8 +81,42 @@ pub(super) async fn connect_app(
     connect(&pod.netns, app, &inputs.sockets).await
 }
 
-/// Copies between `client` and the app's `upstream`, counted and logged as the destination
-/// side (through the tunnel: `mutual_tls` and the certificates' principals).
+/// The policies' decision on `peer`'s TCP connection to `app` of `pod`.
+pub(super) fn authorize(
+    inputs: &ProxyInputs,
+    pod: &ProxiedPod,
+    peer: &InboundPeer,
+    app: SocketAddr,
+    snapshot: &Snapshot,
+) -> Decision {
+    let asking = ConnectionPeer {
+        address: peer.address,
+        identity: peer.identity.as_ref(),
+    };
+    let workload = snapshot.pod_workload(pod);
+    decide_connection(inputs, snapshot, &workload, pod.ip, asking, app)
+}
+
+/// Counts a refused connection (`response_flags="DENY"`) and logs it naming the rule.
+pub(super) fn count_denied(
+    inputs: &ProxyInputs,
+    pod: &ProxiedPod,
+    peer: &InboundPeer,
+    app: SocketAddr,
+    snapshot: &Snapshot,
+    decision: &Decision,
+) {
+    let labels = destination_labels(pod, peer, app, snapshot).with_response_flags("DENY");
+    drop(inputs.metrics.open(&labels));
+    let log = ConnectionLog::start(&inputs.http.observers, hop(pod, peer, app, snapshot));
+    if let Some(log) = log {
+        log.denied(&decision.details().unwrap_or_default());
+    }
+}
+
+/// Copies between `client` and the app's `upstream` if the policies allow `peer` (else both
+/// are closed, counted and logged as denied).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn carry(
     client: impl Carried,
     upstream: TcpStream,
@@ -82,18 +126,43 @@ pub(super) async fn carry(
     app: SocketAddr,
     snapshot: &Snapshot,
 ) {
+    let decision = authorize(inputs, pod, peer, app, snapshot);
+    if !decision.allowed {
+        return count_denied(inputs, pod, peer, app, snapshot, &decision);
+    }
+    carry_allowed(client, upstream, pod, inputs, peer, app, snapshot).await
+}
+
+/// Copies between `client` and the app's `upstream`, counted and logged as the destination
+/// side (through the tunnel: `mutual_tls` and the certificates' principals), until the
+/// connection ends or a configuration swap makes the policies deny it.
+async fn carry_allowed(
+    client: impl Carried,
+    upstream: TcpStream,
+    pod: &ProxiedPod,
+    inputs: &ProxyInputs,
+    peer: &InboundPeer,
+    app: SocketAddr,
+    snapshot: &Snapshot,
+) {
     let labels = destination_labels(pod, peer, app, snapshot);
-    let hop = TcpHop {
+    let log = ConnectionLog::start(&inputs.http.observers, hop(pod, peer, app, snapshot));
+    let metrics = inputs.metrics.open(&labels);
+    let forwarding = forward(client, upstream, metrics, log);
+    let decide = |now: &Snapshot| authorize(inputs, pod, peer, app, now);
+    while_allowed(forwarding, &inputs.config, decide).await;
+}
+
+/// The access log's view of the connection.
+fn hop(pod: &ProxiedPod, peer: &InboundPeer, app: SocketAddr, snapshot: &Snapshot) -> TcpHop {
+    TcpHop {
         reporter: Reporter::destination,
         source: snapshot.workload(peer.address.ip()).cloned(),
         destination: Some(snapshot.pod_workload(pod)),
         pod_ip: pod.ip,
         downstream: peer.address,
         upstream: app,
-    };
-    let log = ConnectionLog::start(&inputs.http.observers, hop);
-    let metrics = inputs.metrics.open(&labels);
-    forward(client, upstream, metrics, log).await;
+    }
 }
 
 /// The destination side's TCP labels of a connection from `peer` to the app at `app`.

@@ -13,7 +13,7 @@ use http::StatusCode;
 use tokio::net::TcpStream;
 
 use super::connection::declared_protocol;
-use super::inbound_l4::{carry, connect_app, InboundPeer};
+use super::inbound_l4::{authorize, carry, connect_app, count_denied, InboundPeer};
 use super::listener::Connection;
 use super::outbound_tunnel::identity;
 use super::protocol::{self, Declared, Protocol};
@@ -93,7 +93,11 @@ async fn answer(at: Arc<Arrival>, downstream: SocketAddr, request: TunnelRequest
         address: downstream,
         identity: Some(request.peer),
     };
-    // Inbound policy (AuthorizationPolicy) decides here on `peer`: a denial answers 401.
+    // A port declared TCP is decided at the CONNECT (a denial answers 401, the app untouched);
+    // HTTP is decided per request by the request stack, detected TCP before it is carried.
+    if let Some(denied) = denied_at_connect(&at, &peer, app) {
+        return denied;
+    }
     let upstream = match connect_app(pod, &at.inputs, app).await {
         Ok(upstream) => upstream,
         Err(error) => {
@@ -104,6 +108,24 @@ async fn answer(at: Arc<Arrival>, downstream: SocketAddr, request: TunnelRequest
     TunnelAnswer::Accept(Box::new(move |stream| {
         Box::pin(async move { arrive(&at, stream, upstream, peer, app).await })
     }))
+}
+
+/// `401` when `app`'s port is declared TCP and the policies deny `peer` (counted, logged).
+fn denied_at_connect(at: &Arrival, peer: &InboundPeer, app: SocketAddr) -> Option<TunnelAnswer> {
+    let snapshot = at.inputs.config.snapshot();
+    let direction = Direction::Inbound {
+        original_dst: app,
+        pod_ip: app.ip(),
+    };
+    if declared_protocol(&snapshot, direction) != Some(Declared::Tcp) {
+        return None;
+    }
+    let decision = authorize(&at.inputs, &at.pod, peer, app, &snapshot);
+    if decision.allowed {
+        return None;
+    }
+    count_denied(&at.inputs, &at.pod, peer, app, &snapshot, &decision);
+    Some(TunnelAnswer::Refuse(StatusCode::UNAUTHORIZED))
 }
 
 /// An accepted stream: HTTP (declared or detected) through the pod's inbound request stack,
@@ -147,6 +169,7 @@ async fn arrive(
         destination: Some(snapshot.pod_workload(pod)),
         pod_ip: Some(pod.ip),
         downstream: Some(peer.address),
+        peer_identity: Some(source.clone()),
         security: PeerSecurity::Tunnelled {
             source,
             destination: at.own.clone(),

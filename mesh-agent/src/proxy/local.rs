@@ -73,8 +73,8 @@ impl LocalPods {
     /// destination pod and the app's address in its netns. `None` when the endpoint is not a
     /// local pod or the fast path is off.
     ///
-    /// Inbound policy (authorization) does not exist yet; once it does, the fast path must run
-    /// the destination pod's inbound checks here, since its inbound listener is skipped.
+    /// The inbound listener is skipped, so the caller runs the destination pod's
+    /// authorization policies itself (`outbound_l4`).
     pub fn fast_path(&self, endpoint: SocketAddr) -> Option<SameNodeHop> {
         if !self.fast_path {
             return None;

@@ -96,10 +96,10 @@ impl TcpLabels {
         self
     }
 
-    /// The connection was refused by policy (closed before reaching the app):
-    /// `response_flags="DENY"`.
-    pub fn denied(mut self) -> Self {
-        self.set.response_flags = "DENY".into();
+    /// The same labels with Envoy's `response_flags` (`DENY`: refused by an authorization
+    /// policy or by PeerAuthentication STRICT).
+    pub fn with_response_flags(mut self, flags: &str) -> Self {
+        self.set.response_flags = flags.into();
         self
     }
 

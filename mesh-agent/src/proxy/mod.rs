@@ -4,6 +4,7 @@
 //! upstreams that are meshed pods are reached through the mTLS tunnel (`outbound_tunnel.rs`),
 //! whose streams arrive at the destination pod's inbound listener (`inbound_tunnel.rs`).
 
+mod authorize;
 mod caps;
 mod connection;
 pub mod connection_log;
@@ -27,7 +28,7 @@ use std::sync::Arc;
 pub use caps::{
     Cap, ConnectionCaps, ConnectionPermit, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_POD,
 };
-pub use connection::{serve, Captured};
+pub use connection::{serve, serve_authenticated, Captured};
 pub use inbound::Inbound;
 pub use listener::Connection;
 pub use local::{LocalPods, SameNodeHop};

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
+use super::authorize::{decide_connection, local_identity, refuse, while_allowed, ConnectionPeer};
 use super::connection_log::{ConnectionLog, TcpHop};
 use super::forward::{forward_within, ConnectionLifetime};
 use super::listener::Connection;
@@ -17,6 +18,7 @@ use super::metrics::ConnectionMetrics;
 use super::outbound_route::{self, L4Upstream};
 use super::outbound_tunnel;
 use super::{sni, ProxyInputs, TcpLabels};
+use crate::authz::Decision;
 use crate::facts::Reporter;
 use crate::lb::{self, Pick};
 use crate::net::{connect, reset, ProxiedPod, UpstreamSockets};
@@ -72,10 +74,15 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
         .sockets
         .with_connect_timeout(policy.and_then(|p| p.connect_timeout));
     let same_node = inputs.local_pods.fast_path(pick.endpoint);
-    let tunnel = match same_node {
-        None => outbound_tunnel::plan(inputs, &snapshot, pod, pick.endpoint),
-        Some(_) => None,
-    };
+    let endpoint = pick.endpoint;
+    let refused = refused_on_same_node(&connection, &snapshot, &service, endpoint, &same_node);
+    if let Some((metrics, log, decision)) = refused {
+        return refuse(connection.client, metrics, log, &decision);
+    }
+    let tunnel = same_node
+        .is_none()
+        .then(|| outbound_tunnel::plan(inputs, &snapshot, pod, pick.endpoint))
+        .flatten();
     let hop = Hop {
         endpoint: pick.endpoint,
         same_node: same_node.as_ref(),
@@ -84,15 +91,17 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
     let Some((upstream, hop)) = connect_logged(&connection, original, hop, &sockets).await else {
         return reset(connection.client);
     };
-    let (metrics, log) = telemetry(&connection, &snapshot, &service, &hop);
+    let (metrics, log) = telemetry(&connection, &snapshot, &service, &hop, "-");
     let lifetime = ConnectionLifetime::of(policy.as_ref());
-    match upstream {
-        Upstream::Socket(socket) => {
-            forward_within(connection.client, socket, metrics, log, lifetime).await
+    let (pod, port) = (connection.pod.clone(), connection.peer.port());
+    let forwarding = carry(connection.client, upstream, metrics, log, lifetime);
+    match &same_node {
+        // Decided again at every swap: a new DENY cuts it.
+        Some(hop) => {
+            let decide = |now: &Snapshot| same_node_decision_of(inputs, &pod, port, now, hop);
+            while_allowed(forwarding, &inputs.config, decide).await
         }
-        Upstream::Tunnel(stream) => {
-            forward_within(connection.client, stream, metrics, log, lifetime).await
-        }
+        None => forwarding.await,
     }
     // LEAST_REQUEST counted the connection in flight until here.
     drop(pick);
@@ -175,6 +184,20 @@ async fn connect_logged<'a>(
     Some((upstream, Hop { tunnel, ..hop }))
 }
 
+/// Copies between `client` and `upstream` (a socket or a tunnel stream) within `lifetime`.
+async fn carry(
+    client: TcpStream,
+    upstream: Upstream,
+    metrics: ConnectionMetrics,
+    log: Option<ConnectionLog>,
+    lifetime: ConnectionLifetime,
+) {
+    match upstream {
+        Upstream::Socket(socket) => forward_within(client, socket, metrics, log, lifetime).await,
+        Upstream::Tunnel(stream) => forward_within(client, stream, metrics, log, lifetime).await,
+    }
+}
+
 /// The upstream: through the same-node path, the tunnel, or dialled from inside the pod's netns.
 async fn connect_upstream(
     inputs: &ProxyInputs,
@@ -198,13 +221,69 @@ async fn connect_upstream(
     Ok(Upstream::Socket(socket))
 }
 
+/// On the same-node path, the destination's inbound policies for the inbound hop this path
+/// skips: when they deny, the telemetry of the refusal (`DENY`) and the decision.
+fn refused_on_same_node(
+    connection: &Connection,
+    snapshot: &Snapshot,
+    service: &Service,
+    endpoint: SocketAddr,
+    same_node: &Option<SameNodeHop>,
+) -> Option<(ConnectionMetrics, Option<ConnectionLog>, Decision)> {
+    let same = same_node.as_ref()?;
+    let decision = same_node_decision(connection, snapshot, same);
+    if decision.allowed {
+        return None;
+    }
+    let hop = Hop {
+        endpoint,
+        same_node: Some(same),
+        tunnel: None,
+    };
+    let (metrics, log) = telemetry(connection, snapshot, service, &hop, "DENY");
+    Some((metrics, log, decision))
+}
+
+/// The destination pod's policies on a same-node connection from this pod: the agent knows
+/// the client pod, so its registry identity (namespace, service account) stands for the one a
+/// tunnel would prove.
+fn same_node_decision(connection: &Connection, snapshot: &Snapshot, hop: &SameNodeHop) -> Decision {
+    let (pod, inputs, port) = (&connection.pod, &connection.inputs, connection.peer.port());
+    same_node_decision_of(inputs, pod, port, snapshot, hop)
+}
+
+/// [`same_node_decision`] for the client pod `pod`, its connection from `port`.
+fn same_node_decision_of(
+    inputs: &ProxyInputs,
+    pod: &ProxiedPod,
+    port: u16,
+    snapshot: &Snapshot,
+    hop: &SameNodeHop,
+) -> Decision {
+    let identity = local_identity(snapshot, pod.ip);
+    let peer = ConnectionPeer {
+        address: SocketAddr::new(pod.ip, port),
+        identity: identity.as_ref(),
+    };
+    let destination = snapshot.pod_workload(&hop.pod);
+    decide_connection(
+        inputs,
+        snapshot,
+        &destination,
+        hop.pod.ip,
+        peer,
+        hop.endpoint,
+    )
+}
+
 /// Istio's TCP metrics and the access log line of the connection; on the same-node path also
-/// those of the inbound hop it skips.
+/// those of the inbound hop it skips, with `destination_flags` (`DENY` when refused).
 fn telemetry(
     connection: &Connection,
     snapshot: &Snapshot,
     service: &Service,
     hop: &Hop<'_>,
+    destination_flags: &str,
 ) -> (ConnectionMetrics, Option<ConnectionLog>) {
     let (endpoint, same_node) = (hop.endpoint, hop.same_node);
     let (pod, inputs, peer) = (&connection.pod, &connection.inputs, connection.peer);
@@ -234,7 +313,9 @@ fn telemetry(
     };
     let source_addr = SocketAddr::new(pod.ip, peer.port());
     let inbound_log = same.destination_log(&inputs.http.observers, source_addr, snapshot);
-    let inbound_labels = same.destination_labels(pod.ip, snapshot);
+    let inbound_labels = same
+        .destination_labels(pod.ip, snapshot)
+        .with_response_flags(destination_flags);
     let metrics = inputs.metrics.open_both(&labels, &inbound_labels);
     (metrics, ConnectionLog::both(log, inbound_log))
 }

@@ -77,6 +77,9 @@ pub struct Source {
     pub not_request_principals: Vec<String>,
     pub namespaces: Vec<String>,
     pub not_namespaces: Vec<String>,
+    /// `namespace/serviceAccount` of the authenticated peer.
+    pub service_accounts: Vec<String>,
+    pub not_service_accounts: Vec<String>,
     pub ip_blocks: Vec<String>,
     pub not_ip_blocks: Vec<String>,
     pub remote_ip_blocks: Vec<String>,

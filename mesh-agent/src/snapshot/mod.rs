@@ -4,6 +4,8 @@
 //! a hash lookup whatever the number of services. Serializable for `/config_dump`.
 
 mod assemble;
+mod authz;
+mod authz_model;
 mod build;
 mod compiled;
 mod contain;
@@ -38,6 +40,11 @@ use crate::resources::{
     RequestAuthenticationSpec,
 };
 use crate::validate::access_log_file::AccessLogTarget;
+pub use authz::DRY_RUN_ANNOTATION;
+pub use authz_model::{
+    AuthzByNamespace, AuthzPolicy, AuthzRule, ConditionMatch, OperationMatch, PathMatch,
+    PathSegment, PolicyScope, SourceMatch, StringMatch, Values,
+};
 pub use build::{build, build_with, compile, LoadSettings, Rejected};
 pub use egress::{pseudo_service, Egress, BLACK_HOLE_CLUSTER, PASSTHROUGH_CLUSTER};
 pub use families::pod_ips;
@@ -71,6 +78,9 @@ pub struct Snapshot {
     gateways: BTreeMap<String, GatewayEntry>,
     workloads: HashMap<IpAddr, Arc<Workload>>,
     authorization: PoliciesByNamespace<AuthorizationPolicySpec>,
+    /// The AuthorizationPolicies compiled, by namespace.
+    #[serde(skip)]
+    authz: AuthzByNamespace,
     peer_authentication: PoliciesByNamespace<PeerAuthenticationSpec>,
     request_authentication: PoliciesByNamespace<RequestAuthenticationSpec>,
     /// The RequestAuthentications compiled for the request path.
@@ -195,6 +205,19 @@ impl Snapshot {
         self.workloads.get(&ip)
     }
 
+    /// The pod `namespace/pod_name` and one of its IPs (`mesh-agent authz check`).
+    pub fn workload_named(
+        &self,
+        namespace: &str,
+        pod_name: &str,
+    ) -> Option<(IpAddr, &Arc<Workload>)> {
+        let mut found = self
+            .workloads
+            .iter()
+            .filter(|(_, w)| w.namespace == namespace && w.pod_name == pod_name);
+        found.next().map(|(ip, w)| (*ip, w))
+    }
+
     /// The Telemetry settings for a workload in `namespace` with `labels` that the registry
     /// does not hold (workloads it holds carry theirs: [`Workload::telemetry`]).
     pub fn telemetry_for(&self, namespace: &str, labels: &Labels) -> TelemetryPolicy {
@@ -232,6 +255,15 @@ impl Snapshot {
         namespace: &str,
     ) -> &[Arc<Istio<AuthorizationPolicySpec>>] {
         self.authorization
+            .get(namespace)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The compiled AuthorizationPolicies of `namespace`, in name order (`authz::policies_for`
+    /// picks those in scope of a workload).
+    pub fn authz_policies(&self, namespace: &str) -> &[Arc<AuthzPolicy>] {
+        self.authz
             .get(namespace)
             .map(Vec::as_slice)
             .unwrap_or_default()

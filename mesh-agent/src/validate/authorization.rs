@@ -90,7 +90,7 @@ fn check_rule(found: &mut Findings, at: &str, rule: &Rule) {
     }
 }
 
-fn source_lists(s: &Source) -> [(&'static str, &Vec<String>); 10] {
+fn source_lists(s: &Source) -> [(&'static str, &Vec<String>); 12] {
     [
         ("principals", &s.principals),
         ("notPrincipals", &s.not_principals),
@@ -98,6 +98,8 @@ fn source_lists(s: &Source) -> [(&'static str, &Vec<String>); 10] {
         ("notRequestPrincipals", &s.not_request_principals),
         ("namespaces", &s.namespaces),
         ("notNamespaces", &s.not_namespaces),
+        ("serviceAccounts", &s.service_accounts),
+        ("notServiceAccounts", &s.not_service_accounts),
         ("ipBlocks", &s.ip_blocks),
         ("notIpBlocks", &s.not_ip_blocks),
         ("remoteIpBlocks", &s.remote_ip_blocks),
@@ -189,28 +191,40 @@ fn custom_limits(found: &mut Findings, at: &str, rule: &Rule) {
     }
 }
 
-/// Whether a rule names only HTTP attributes (no port, IP or namespace a TCP connection has).
+/// Whether a rule names HTTP attributes and nothing that still restricts a TCP connection once
+/// they are left out (Envoy's TCP filter drops them from DENY rules): it denies every TCP
+/// connection in scope. `{}` says so on purpose and is not warned about.
 fn http_only(rule: &Rule) -> bool {
-    let tcp_from = rule.from.iter().any(|f| {
-        let s = &f.source;
+    let tcp_source = |s: &Source| {
+        source_lists(s)
+            .iter()
+            .any(|(name, values)| !name.contains("equestPrincipals") && !values.is_empty())
+    };
+    let http_source = rule.from.iter().any(|f| {
+        !f.source.request_principals.is_empty() || !f.source.not_request_principals.is_empty()
+    });
+    let http_operation = rule.to.iter().any(|t| {
+        let o = &t.operation;
         [
-            &s.principals,
-            &s.not_principals,
-            &s.namespaces,
-            &s.not_namespaces,
-            &s.ip_blocks,
-            &s.not_ip_blocks,
-            &s.remote_ip_blocks,
-            &s.not_remote_ip_blocks,
+            &o.hosts,
+            &o.not_hosts,
+            &o.methods,
+            &o.not_methods,
+            &o.paths,
+            &o.not_paths,
         ]
         .iter()
         .any(|l| !l.is_empty())
     });
-    let tcp_to = rule
-        .to
-        .iter()
-        .any(|t| !t.operation.ports.is_empty() || !t.operation.not_ports.is_empty());
-    (!rule.from.is_empty() && rule.to.is_empty() && !tcp_from) || (!rule.to.is_empty() && !tcp_to)
+    let http_when = rule.when.iter().any(|c| c.key.starts_with("request."));
+    let from = rule.from.is_empty() || rule.from.iter().any(|f| !tcp_source(&f.source));
+    let to = rule.to.is_empty()
+        || rule
+            .to
+            .iter()
+            .any(|t| t.operation.ports.is_empty() && t.operation.not_ports.is_empty());
+    let when = rule.when.iter().all(|c| c.key.starts_with("request."));
+    (http_source || http_operation || http_when) && from && to && when
 }
 
 #[cfg(test)]

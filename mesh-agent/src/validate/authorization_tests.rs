@@ -36,6 +36,11 @@ fn actions_providers_and_rules() {
         ("action: DENY\nrules: [{to: [{operation: {methods: [POST]}}]}]\n", vec![
             "spec.rules[0]: warning: this DENY rule uses only HTTP attributes: it denies all traffic to TCP ports in scope; name the ports",
         ]),
+        ("action: DENY\nrules: [{when: [{key: 'request.headers[x-a]', values: [b]}]}, {from: [{source: {requestPrincipals: ['*']}}]}]\n", vec![
+            "spec.rules[0]: warning: this DENY rule uses only HTTP attributes: it denies all traffic to TCP ports in scope; name the ports",
+            "spec.rules[1]: warning: this DENY rule uses only HTTP attributes: it denies all traffic to TCP ports in scope; name the ports",
+        ]),
+        ("action: DENY\nrules: [{from: [{source: {namespaces: [bank]}}], to: [{operation: {methods: [POST]}}]}, {when: [{key: source.ip, values: [10.0.0.1]}, {key: 'request.headers[x]', values: [y]}]}]\n", vec![]),
     ];
     for (yaml, want) in cases {
         assert_eq!(found(yaml), want, "{yaml}");

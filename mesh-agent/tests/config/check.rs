@@ -196,6 +196,27 @@ fn a_destination_rule_with_tls_is_a_warning_naming_the_field() {
 }
 
 #[test]
+fn authorization_policies_warn_only_where_istio_does_or_the_mesh_cannot_apply_them() {
+    let file = fixture("authz/policies.yaml");
+    let (code, out) = check(std::slice::from_ref(&file));
+    assert_eq!(code, 0, "warnings alone: {out}");
+    let file = file.display();
+    let lines = [
+        format!(
+            "{file}:30:5: AuthorizationPolicy/shop/no-admin: spec.rules[0]: warning: this DENY \
+             rule uses only HTTP attributes: it denies all traffic to TCP ports in scope; name the \
+             ports"
+        ),
+        format!(
+            "{file}:37:3: AuthorizationPolicy/shop/ext: spec.action: warning: not supported by \
+             the mesh; ignored: no external authorizer is called: this CUSTOM policy is not \
+             applied (requests go on to the DENY and ALLOW policies)"
+        ),
+    ];
+    assert_eq!(out.trim(), lines.join("\n"));
+}
+
+#[test]
 fn an_access_log_file_outside_the_access_log_dir_exits_1_naming_the_field() {
     let dir = std::env::temp_dir().join(format!("mesh-check-log-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -6,6 +6,7 @@
 #[path = "../harness/mod.rs"]
 mod harness;
 
+mod authz_check;
 mod ca;
 mod ca_root;
 mod certs;

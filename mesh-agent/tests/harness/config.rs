@@ -215,3 +215,19 @@ pub fn rebuild(set: Vec<RawResource>, previous: &Snapshot) -> (Snapshot, Vec<Pro
 pub fn lines(problems: &[Problem]) -> Vec<String> {
     problems.iter().map(ToString::to_string).collect()
 }
+
+/// AuthorizationPolicies of `shop` named p0, p1, ... selecting `app: web`, one per spec (flow
+/// style, e.g. `action: DENY, rules: [{}]`).
+pub fn authorization_policies(specs: &[&str]) -> String {
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            format!(
+                "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n\
+                 metadata: {{name: p{i}, namespace: shop}}\n\
+                 spec: {{selector: {{matchLabels: {{app: web}}}}, {spec}}}\n---\n"
+            )
+        })
+        .collect()
+}

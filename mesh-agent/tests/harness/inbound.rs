@@ -1,6 +1,6 @@
 //! A pod's inbound request stack, called directly: in-process nothing steers a connection to
 //! the inbound listener (that is `sk_lookup`'s job), so a test hands requests to the stack the
-//! inbound HTTP path builds, as from a client at an address it chooses.
+//! inbound HTTP path builds, as from a client at an address and with an identity it chooses.
 
 use std::net::SocketAddr;
 
@@ -8,7 +8,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use mesh_agent::facts::Reporter;
-use mesh_agent::http::{boxed, request_stack, Direction, PeerSecurity, Peers, Pool};
+use mesh_agent::http::{boxed, request_stack, Direction, Peers, Pool};
+use mesh_agent::identity::Identity;
 use mesh_agent::net::{Netns, UpstreamSockets};
 use tower::ServiceExt;
 
@@ -16,8 +17,8 @@ use super::client::Answer;
 use super::proxy::Agent;
 use super::GUARD;
 
-/// Who sends the requests: the client's address (`identity`: the SPIFFE identity it proved,
-/// `None` for plain text; not carried until the tunnel brings peer identities).
+/// Who sends the requests: the client's address and the identity it proved (`None`: plain
+/// text).
 pub struct InboundClient<'a> {
     pub address: &'a str,
     pub identity: Option<&'a str>,
@@ -39,7 +40,8 @@ pub async fn send_inbound(
         destination: snapshot.workload(app.ip()).cloned(),
         pod_ip: Some(app.ip()),
         downstream: Some(downstream),
-        security: PeerSecurity::None,
+        peer_identity: client.identity.map(|id| Identity::parse(id).unwrap()),
+        security: Default::default(),
     };
     let direction = Direction::Inbound {
         original_dst: app,

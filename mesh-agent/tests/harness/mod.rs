@@ -11,7 +11,8 @@
 //! - [`web`]: the `web` Service over upstream pods behind the outbound proxy of `sleep-0`.
 //! - [`hbone`]: an HBONE client and server written from the protocol alone.
 //! - [`gateway`]: the ingress gateway in front of upstream pods.
-//! - [`inbound`]: a pod's inbound request stack, called directly.
+//! - [`inbound`]: a pod's inbound request stack called directly (no `sk_lookup` in-process),
+//!   with the client's address and proven identity a test chooses.
 //! - [`jwt`]: end-user tokens, their signing key and an issuer serving its key set.
 //! - [`metrics`]: reading the Prometheus registry text.
 //! - [`certificates`]: a test CA and the workload certificates a node's manager would hold.

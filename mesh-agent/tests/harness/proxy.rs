@@ -257,6 +257,16 @@ impl Agent {
         self.inputs.http.drain.clone()
     }
 
+    /// The access log of this agent, every line kept (the receiver gets them).
+    pub fn access_log(
+        &self,
+    ) -> tokio::sync::mpsc::Receiver<mesh_agent::access_log::AccessLogEntry> {
+        use mesh_agent::access_log::{AccessLog, AccessLogMetrics};
+        let (log, lines) = AccessLog::bounded(16, &AccessLogMetrics::default());
+        self.inputs.http.observers.set_access_log(Some(log));
+        lines
+    }
+
     /// The registry's text, as `/metrics` serves it.
     pub fn metrics(&self) -> String {
         super::metrics::text(&self.registry)

@@ -7,6 +7,8 @@
 mod harness;
 
 mod authority;
+mod authz;
+mod authz_l4;
 mod drain;
 mod drain_shutdown;
 mod egress;

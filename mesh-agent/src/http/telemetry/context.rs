@@ -26,6 +26,9 @@ pub struct Peers {
     pub pod_ip: Option<std::net::IpAddr>,
     /// The client's address as the proxy saw it.
     pub downstream: Option<std::net::SocketAddr>,
+    /// The identity the client proved (the mTLS tunnel); `None` for plain text. Inbound
+    /// authorization matches `principals`, `namespaces` and `source.*` on it.
+    pub peer_identity: Option<Identity>,
     /// Whether the hop is in the mTLS tunnel, and the identities it proved.
     pub security: PeerSecurity,
 }

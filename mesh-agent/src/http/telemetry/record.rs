@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::context::{Observed, PeerSecurity, Peers, TelemetryContext};
 use super::metered::{headers_size, Metered};
 use super::series::SeriesKey;
-use crate::errors::ResponseFlags;
+use crate::errors::{ResponseCodeDetails, ResponseFlags};
 use crate::facts::{HopPeers, ResponseFacts};
 use crate::http::body::{boxed, Body};
 use crate::http::metrics::{HttpLabels, RequestOutcome};
@@ -29,6 +29,7 @@ pub struct PendingRecord {
     response_code: u16,
     grpc_status: Option<String>,
     flags: ResponseFlags,
+    details: Option<ResponseCodeDetails>,
     watch: RequestWatch,
     /// Whether this side's Telemetry settings record Istio's metrics.
     metrics_on: bool,
@@ -53,6 +54,7 @@ impl PendingRecord {
             response_code: 0,
             grpc_status: None,
             flags: ResponseFlags::default(),
+            details: None,
             watch,
             metrics_on,
         }
@@ -62,6 +64,7 @@ impl PendingRecord {
     pub(super) fn on_response(mut self, response: Response<Body>) -> Response<Body> {
         self.response_code = response.status().as_u16();
         self.flags = response.extensions().get().copied().unwrap_or_default();
+        self.details = response.extensions().get().cloned();
         self.see_grpc_status(response.headers());
         let response_bytes = headers_size(response.headers());
         response.map(|body| boxed(Metered::new(body, self, response_bytes)))
@@ -114,6 +117,7 @@ impl PendingRecord {
             let outcome = ResponseFacts {
                 response_code: self.response_code,
                 response_flags: &response_flags,
+                response_code_details: self.details.as_ref().map(|d| d.0.as_str()),
                 request_bytes,
                 response_bytes,
                 duration,

@@ -31,6 +31,7 @@ const SE: &str = "ServiceEntry";
 const SC: &str = "Sidecar";
 const PA: &str = "PeerAuthentication";
 const TM: &str = "Telemetry";
+const AP: &str = "AuthorizationPolicy";
 const RA: &str = "RequestAuthentication";
 
 /// Fields of a kind, whatever their values: (kind, path, why).
@@ -72,6 +73,8 @@ const FIELDS: &[(&str, &str, &str)] = &[
     (TM, "spec.metrics[*].reportingInterval", "metrics are current at every scrape"),
     (TM, "spec.metrics[*].overrides[*].tagOverrides", "Istio's standard labels, unchanged"),
     (TM, "spec.metrics[*].overrides[*].match.customMetric", "only ALL_METRICS can be switched on or off"),
+    (AP, "spec.rules[*].from[*].source.requestPrincipals", "no JWT validation yet: requests have no request principal, so this never matches"),
+    (AP, "spec.rules[*].from[*].source.notRequestPrincipals", "no JWT validation yet: requests have no request principal, so every request passes this"),
     (TM, "spec.accessLogging[*].filter", "filter expressions are not evaluated: every entry is logged (sample with MeshConfig accessLogSampling)"),
 ];
 
@@ -87,6 +90,9 @@ const VALUES: &[(&str, &str, Values, &str)] = &[
     (RA, "spec.targetRef.kind", Values::Except(&["Service"]), "there is no waypoint nor Gateway API gateway: only Service targets select workloads; this target selects none"),
     (RA, "spec.targetRefs[*].kind", Values::Except(&["Service"]), "there is no waypoint nor Gateway API gateway: only Service targets select workloads; this target selects none"),
     (PA, "spec.mtls.mode", Values::OneOf(&["DISABLE"]), "DISABLE is read as PERMISSIVE: plain text is accepted, meshed sources still use the tunnel"),
+    (AP, "spec.targetRef.kind", Values::Except(&["Service"]), "there is no waypoint nor Gateway API gateway: only Service targets select workloads; this target selects none"),
+    (AP, "spec.targetRefs[*].kind", Values::Except(&["Service"]), "there is no waypoint nor Gateway API gateway: only Service targets select workloads; this target selects none"),
+    (AP, "spec.action", Values::OneOf(&["CUSTOM"]), "no external authorizer is called: this CUSTOM policy is not applied (requests go on to the DENY and ALLOW policies)"),
 ];
 
 /// Where a DestinationRule carries a traffic policy, and the fields it may set there.
@@ -157,5 +163,4 @@ fn is_whole_policy_only(path: &str) -> bool {
 /// Kinds the mesh reads but does not enforce yet, reported whole (field `spec`).
 #[rustfmt::skip]
 pub const UNENFORCED_KINDS: &[(&str, &str)] = &[
-    ("AuthorizationPolicy", "authorization is not enforced yet: every request is allowed"),
 ];

@@ -202,15 +202,6 @@ fn peer_authentication_is_enforced_and_only_disable_is_reported() {
 }
 
 #[test]
-fn authorization_is_reported_whole_until_enforced() {
-    let kind = "AuthorizationPolicy";
-    let yaml = format!(
-        "apiVersion: security.istio.io/v1\nkind: {kind}\nmetadata: {{name: p}}\nspec: {{}}\n"
-    );
-    assert_eq!(found(&yaml), pairs(&[("spec", "spec")]), "{kind}");
-}
-
-#[test]
 fn mesh_config_settings_not_acted_on_are_found_and_the_others_are_not() {
     let mesh = "accessLogFile: /dev/stdout\nenableTracing: true\n\
                 defaultConfig:\n  discoveryAddress: istiod:15012\n  tracing: {sampling: 10}\n\

@@ -12,6 +12,8 @@ mod support;
 
 /// `lab apply` / `lab delete` on a running lab; `lab status` phases.
 mod apply;
+/// AuthorizationPolicies enforced at the destination: L7 and TCP rules, DENY, dry run.
+mod authz;
 /// Workload certificates from the lab's CA: `/certs` against `lab ca-root`.
 mod certs;
 /// Cilium's socket load balancer (a stand-in) before and after the mesh's connect hook.
