@@ -73,8 +73,6 @@ const FIELDS: &[(&str, &str, &str)] = &[
     (TM, "spec.metrics[*].reportingInterval", "metrics are current at every scrape"),
     (TM, "spec.metrics[*].overrides[*].tagOverrides", "Istio's standard labels, unchanged"),
     (TM, "spec.metrics[*].overrides[*].match.customMetric", "only ALL_METRICS can be switched on or off"),
-    (AP, "spec.rules[*].from[*].source.requestPrincipals", "no JWT validation yet: requests have no request principal, so this never matches"),
-    (AP, "spec.rules[*].from[*].source.notRequestPrincipals", "no JWT validation yet: requests have no request principal, so every request passes this"),
     (TM, "spec.accessLogging[*].filter", "filter expressions are not evaluated: every entry is logged (sample with MeshConfig accessLogSampling)"),
 ];
 
