@@ -111,3 +111,30 @@ async fn an_issuer_whose_keys_cannot_be_fetched_has_its_tokens_refused_until_the
     let accepted = get(&agent, &app, Some(&token)).await;
     assert_eq!(accepted.status, 200, "{}", accepted.body);
 }
+
+#[tokio::test]
+async fn a_policy_requiring_a_request_principal_lets_the_token_in_and_keeps_the_anonymous_out() {
+    let key = SigningKey::new("k1");
+    let issuer = JwksServer::start(Some(&key.jwks)).await;
+    let down = JwksServer::start(None).await;
+    let policy = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n\
+                  metadata: {name: needs-jwt, namespace: shop}\n\
+                  spec: {selector: {matchLabels: {app: web}}, rules: [{from: [{source: \
+                  {requestPrincipals: ['https://issuer.example/alice']}}]}]}\n---\n";
+    let yaml = format!("{policy}{}", config(&issuer.uri(), &down.uri()));
+    let agent = Agent::new(compile(&yaml));
+    let app = Upstream::healthy(format!("{WEB}:0").parse().unwrap(), "web-0").await;
+    let alice = json!({"iss": ISSUER, "sub": "alice", "aud": "shop"});
+    let bob = json!({"iss": ISSUER, "sub": "bob", "aud": "shop"});
+    assert_eq!(get(&agent, &app, Some(&key.sign(&alice))).await.status, 200);
+    let other = get(&agent, &app, Some(&key.sign(&bob))).await;
+    assert_eq!(
+        (other.status, other.body.as_str()),
+        (403, "RBAC: access denied")
+    );
+    let anonymous = get(&agent, &app, None).await;
+    assert_eq!(
+        (anonymous.status, anonymous.body.as_str()),
+        (403, "RBAC: access denied")
+    );
+}
