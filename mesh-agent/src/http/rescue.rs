@@ -83,9 +83,11 @@ pub fn local_reply(error: &(dyn Error + 'static)) -> Response<Body> {
             headers.insert(name, value.clone());
         });
     }
+    let refused = error.downcast_ref::<JwtFailure>().map(|f| f.details());
     if let Some(details) = error
         .downcast_ref::<Denied>()
         .and_then(|d| d.details.clone())
+        .or(refused)
     {
         response
             .extensions_mut()
