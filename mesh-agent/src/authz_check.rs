@@ -78,6 +78,7 @@ pub fn authz_check(args: &AuthzCheckArgs, out: &mut impl Write) -> Result<Decisi
         host: &args.host,
         path: path.as_deref().unwrap_or("/"),
         headers: &headers,
+        auth: None,
     });
     let facts = AuthzFacts {
         peer: identity.as_ref(),

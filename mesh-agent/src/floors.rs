@@ -34,6 +34,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("routing", 5),
     ("ratelimit", 5),
     ("authz", 5),
+    ("jwt", 5),
     // 6-7: sinks.
     ("spans", 6),
     ("access_log", 6),

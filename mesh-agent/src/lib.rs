@@ -33,6 +33,7 @@ pub mod gateway;
 pub mod handover;
 pub mod http;
 pub mod identity;
+pub mod jwt;
 pub mod lb;
 pub mod lifecycle;
 pub mod logging;

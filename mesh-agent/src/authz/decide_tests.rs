@@ -46,6 +46,7 @@ fn decide_on(specs: &[&str], http: Option<(&str, &str)>) -> Decision {
             host: "web.shop",
             path,
             headers: &headers,
+            auth: None,
         }),
     };
     decide(&list, &facts)

@@ -11,6 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use hyper::HeaderMap;
 
 use super::paths::path_matches;
+use crate::facts::RequestAuth;
 use crate::identity::Identity;
 use crate::resources::AuthzAction;
 use crate::snapshot::{
@@ -44,6 +45,8 @@ pub struct HttpFacts<'a> {
     /// The normalized path, without query ([`super::normalize`]).
     pub path: &'a str,
     pub headers: &'a HeaderMap,
+    /// The end user a RequestAuthentication verified (`requestPrincipals`, `request.auth.*`).
+    pub auth: Option<&'a RequestAuth>,
 }
 
 /// Whether `rule` of a policy with `action` matches.
@@ -122,8 +125,9 @@ fn source_matches(s: &SourceMatch, facts: &AuthzFacts) -> bool {
         && values(&s.service_accounts, |a| account.as_ref() == Some(a))
         && values(&s.ip_blocks, |b| b.contains(&facts.source_ip))
         && values(&s.remote_ip_blocks, |b| b.contains(&facts.remote_ip))
-        // No RequestAuthentication yet: a request has no request principal.
-        && http_values(&s.request_principals, facts, |_, _| false)
+        && http_values(&s.request_principals, facts, |m, http| {
+            maybe(m, http.auth.map(|a| a.principal.as_str()))
+        })
 }
 
 fn operation_matches(o: &OperationMatch, facts: &AuthzFacts) -> bool {
@@ -180,8 +184,31 @@ fn condition_matches(c: &ConditionMatch, facts: &AuthzFacts) -> bool {
             .collect();
         return values(&c.values, |m| found.iter().any(|v| string_matches(m, v)));
     }
-    // `request.auth.*` (no JWT yet) and experimental keys: the attribute is missing.
+    if let Some(found) = request_auth(key, facts) {
+        return values(&c.values, |m| found.iter().any(|v| string_matches(m, v)));
+    }
+    // Experimental keys: the attribute is missing.
     values(&c.values, |m| maybe(m, value.as_deref()))
+}
+
+/// The values of a `request.auth.*` key (none without a verified token); `None` for other keys.
+/// Claims nest as `request.auth.claims[outer][inner]`; a list claim gives each string.
+fn request_auth<'a>(key: &str, facts: &AuthzFacts<'a>) -> Option<Vec<&'a str>> {
+    let attribute = key.strip_prefix("request.auth.")?;
+    let Some(auth) = facts.http.and_then(|h| h.auth) else {
+        return Some(Vec::new());
+    };
+    let found = match attribute {
+        "principal" => vec![auth.principal.as_str()],
+        "audiences" => auth.audiences.iter().map(String::as_str).collect(),
+        "presenter" => auth.presenter.as_deref().into_iter().collect(),
+        claims => {
+            let path = claims.strip_prefix("claims[")?.strip_suffix(']')?;
+            let path: Vec<&str> = path.split("][").collect();
+            auth.claim_strings(&path)
+        }
+    };
+    Some(found)
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ fn matches(rule: &str, peer: Option<&Identity>, http: bool) -> bool {
             host: "Web.Shop:80",
             path: "/api/v1/items",
             headers: &headers,
+            auth: None,
         }),
     };
     rule_matches(&rule_of(rule), AuthzAction::Allow, &facts)
@@ -193,5 +194,77 @@ fn an_allow_rule_naming_http_fields_never_matches_tcp() {
     ];
     for (rule, want) in cases {
         assert_eq!(matches(rule, None, false), want, "{rule}");
+    }
+}
+
+#[test]
+fn request_principals_and_request_auth_read_the_verified_token() {
+    let auth = RequestAuth {
+        principal: "https://issuer.example/alice".into(),
+        audiences: vec!["shop".into()],
+        presenter: Some("web".into()),
+        claims: serde_json::json!({"groups": ["dev", "ops"], "org": {"team": "mesh"}}),
+    };
+    let headers = HeaderMap::new();
+    let with = |auth: Option<&RequestAuth>, rule: &str| {
+        let facts = AuthzFacts {
+            peer: None,
+            source_ip: "10.244.2.7".parse().unwrap(),
+            remote_ip: "10.244.2.7".parse().unwrap(),
+            destination: "10.244.1.5:8080".parse().unwrap(),
+            sni: None,
+            http: Some(HttpFacts {
+                method: "GET",
+                host: "web",
+                path: "/",
+                headers: &headers,
+                auth,
+            }),
+        };
+        rule_matches(&rule_of(rule), AuthzAction::Allow, &facts)
+    };
+    let cases = [
+        (
+            "{from: [{source: {requestPrincipals: ['https://issuer.example/*']}}]}",
+            true,
+            false,
+        ),
+        (
+            "{from: [{source: {notRequestPrincipals: ['*']}}]}",
+            false,
+            true,
+        ),
+        (
+            "{when: [{key: 'request.auth.claims[groups]', values: [ops]}]}",
+            true,
+            false,
+        ),
+        (
+            "{when: [{key: 'request.auth.claims[org][team]', values: [mesh]}]}",
+            true,
+            false,
+        ),
+        (
+            "{when: [{key: request.auth.audiences, values: [shop]}]}",
+            true,
+            false,
+        ),
+        (
+            "{when: [{key: request.auth.presenter, values: [web]}]}",
+            true,
+            false,
+        ),
+        (
+            "{when: [{key: 'request.auth.claims[groups]', notValues: [dev]}]}",
+            false,
+            true,
+        ),
+    ];
+    for (rule, verified, anonymous) in cases {
+        assert_eq!(
+            (with(Some(&auth), rule), with(None, rule)),
+            (verified, anonymous),
+            "{rule}"
+        );
     }
 }

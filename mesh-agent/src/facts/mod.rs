@@ -3,6 +3,8 @@
 
 mod reporter;
 mod request;
+mod request_auth;
 
 pub use reporter::Reporter;
 pub use request::{HopPeers, RequestFacts, ResponseFacts, WorkloadRef};
+pub use request_auth::RequestAuth;

@@ -18,6 +18,7 @@ use super::route::Direction;
 use super::telemetry::Peers;
 use crate::authz::{normalize, Authorizer, AuthzFacts, HttpFacts, PathNormalization};
 use crate::errors::{BoxError, Denied};
+use crate::facts::RequestAuth;
 use crate::identity::Identity;
 use crate::pipeline::ConfigState;
 use crate::snapshot::Workload;
@@ -134,6 +135,7 @@ impl InboundGuard {
                 host: authority.or(host_header).unwrap_or_default(),
                 path: &path,
                 headers: request.headers(),
+                auth: request.extensions().get::<RequestAuth>(),
             }),
         };
         let snapshot = self.config.snapshot();

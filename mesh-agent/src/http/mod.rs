@@ -9,6 +9,7 @@ mod body;
 mod cluster_target;
 mod downstream;
 mod hop_by_hop;
+mod jwt;
 mod metrics;
 mod pool;
 mod rate_limit;
@@ -48,6 +49,9 @@ pub use telemetry::{Observed, PeerSecurity, Peers};
 /// How long detection waits for a client's first bytes on an undeclared port.
 pub const DEFAULT_DETECT_WINDOW: Duration = Duration::from_millis(100);
 
+/// How long a JWKS fetch may take.
+const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What every HTTP connection shares.
 pub struct HttpInputs {
     /// Istio's request metrics.
@@ -65,6 +69,8 @@ pub struct HttpInputs {
     pub downstream: DownstreamTimeouts,
     /// AuthorizationPolicies, decided at the destination (HTTP requests and TCP connections).
     pub authz: crate::authz::Authorizer,
+    /// RequestAuthentications' token checks, with the remote key sets they fetched.
+    pub jwt: crate::jwt::Authenticator,
 }
 
 /// What routing, faults, mirroring and load balancing share across connections.
@@ -98,6 +104,9 @@ impl HttpInputs {
             drain: crate::drain::Drain::default(),
             downstream: DownstreamTimeouts::default(),
             authz: crate::authz::Authorizer::register(registry),
+            jwt: crate::jwt::Authenticator::new(crate::jwt::JwksCache::new(Arc::new(
+                crate::net::WebClient::new(JWKS_FETCH_TIMEOUT),
+            ))),
         })
     }
 }

@@ -13,6 +13,7 @@ use tower::{Layer, Service, ServiceExt};
 
 use super::body::{full, Body};
 use crate::errors::*;
+use crate::jwt::JwtFailure;
 use crate::resilience::retry::{RetriesExhausted, RetryLimitReached};
 use crate::resilience::{Overflow, Timeout};
 
@@ -82,9 +83,11 @@ pub fn local_reply(error: &(dyn Error + 'static)) -> Response<Body> {
             headers.insert(name, value.clone());
         });
     }
+    let refused = error.downcast_ref::<JwtFailure>().map(|f| f.details());
     if let Some(details) = error
         .downcast_ref::<Denied>()
         .and_then(|d| d.details.clone())
+        .or(refused)
     {
         response
             .extensions_mut()
@@ -134,6 +137,9 @@ pub fn status_and_flags(error: &(dyn Error + 'static)) -> (StatusCode, ResponseF
     }
     if let Some(fault) = error.downcast_ref::<FaultAborted>() {
         return (fault.status, F::FaultInjected.into());
+    }
+    if let Some(refused) = error.downcast_ref::<JwtFailure>() {
+        return (refused.status(), ResponseFlags::default());
     }
     if error.is::<BlackHole>() {
         return (StatusCode::BAD_GATEWAY, ResponseFlags::default());
@@ -214,6 +220,8 @@ mod tests {
                 "RL",
             ),
             (Denied::default().into(), 403, "DENY"),
+            (JwtFailure::Expired.into(), 401, "-"),
+            (JwtFailure::AudienceNotAllowed.into(), 403, "-"),
             (ConnectFailed(io_error()).into(), 503, "UF"),
             (UpstreamReset(io_error()).into(), 503, "UC"),
             (

@@ -10,6 +10,7 @@ use super::authz::AuthzLayer;
 use super::balance::BalanceLayer;
 use super::body::{boxed, Body};
 use super::fault::FaultLayer;
+use super::jwt::JwtLayer;
 use super::mirror::{MirrorLayer, DEFAULT_MIRROR_BODY_LIMIT};
 use super::pool::Pool;
 use super::rate_limit::RateLimitLayer;
@@ -34,9 +35,9 @@ pub type RequestStack = BoxCloneSyncService<Request<Body>, Response<Body>, Infal
 /// requests leave through `pool`.
 ///
 /// The order, outer to inner (slots not built yet in brackets, where they will go):
-/// telemetry → error-to-response → route → authorization → rate limit → fault → mirror →
-/// destination (the request's resilience context) → timeout → retry → balancer →
-/// circuit breaker → outlier report → pool.
+/// telemetry → error-to-response → route → JWT authentication → authorization → rate limit →
+/// fault → mirror → destination (the request's resilience context) → timeout → retry →
+/// balancer → circuit breaker → outlier report → pool.
 pub fn request_stack(
     inputs: &HttpInputs,
     config: ConfigState,
@@ -68,6 +69,7 @@ pub fn request_stack(
         &peers,
         direction,
     );
+    let jwt = JwtLayer::new(&inputs.jwt, config.clone(), &peers, direction);
     let authz = AuthzLayer::new(&inputs.authz, config.clone(), &peers, direction);
     let stack = ServiceBuilder::new()
         // Outermost, so every request is counted once, local replies and their flags included.
@@ -81,6 +83,9 @@ pub fn request_stack(
         .layer(RescueLayer)
         // Matches once; every layer below reads its slice of the chosen route.
         .layer(RouteLayer::new(config, direction).for_client(client))
+        // Inbound only, once the request is known to be for the app, before authorization
+        // (which reads the end user it finds); a refused token never reaches the app.
+        .layer(jwt)
         // Inbound only, once the request is known to be for the app; a denial never reaches
         // a fault, a mirror or the app.
         .layer(authz)

@@ -1,6 +1,7 @@
 //! The ground under every connection: a pod's network namespace (run a job inside it), the
 //! sockets the agent opens there (listen, connect, reset), the listeners on record for a successor
-//! (`listeners.rs`), the captured pod itself, and what is node-local (`node_local.rs`).
+//! (`listeners.rs`), the captured pod itself, what is node-local (`node_local.rs`), and the
+//! agent's own HTTP(S) client (`web_client.rs`).
 
 mod accept_backoff;
 mod listeners;
@@ -9,6 +10,7 @@ mod node_local;
 mod pod;
 mod socket;
 mod socket_file;
+mod web_client;
 
 pub use accept_backoff::AcceptBackoff;
 pub use listeners::{alive_listeners, close_untaken, inherit, untaken, Listener, ListenerKey};
@@ -17,3 +19,4 @@ pub use node_local::{classify, NodeLocalGuard, NodeLocalReason, NodeLocalRefused
 pub use pod::ProxiedPod;
 pub use socket::{connect, listen, reset, UpstreamSockets};
 pub use socket_file::SocketFile;
+pub use web_client::{WebClient, WEB_BODY_LIMIT};

@@ -13,6 +13,7 @@ mod egress;
 mod endpoints;
 mod families;
 mod fingerprint;
+pub(crate) mod jwt;
 mod kube_view;
 pub mod membership;
 mod model;
@@ -48,6 +49,7 @@ pub use build::{build, build_with, compile, LoadSettings, Rejected};
 pub use egress::{pseudo_service, Egress, BLACK_HOLE_CLUSTER, PASSTHROUGH_CLUSTER};
 pub use families::pod_ips;
 pub(crate) use fingerprint::Fingerprints;
+pub use jwt::{JwksSource, JwtByNamespace, JwtIssuer, JwtPolicy, JwtScope, TokenLocation};
 pub use model::*;
 pub use peer_authentication::PeerAuthenticationMode;
 pub use policy::merge as merge_traffic_policy;
@@ -81,6 +83,9 @@ pub struct Snapshot {
     authz: AuthzByNamespace,
     peer_authentication: PoliciesByNamespace<PeerAuthenticationSpec>,
     request_authentication: PoliciesByNamespace<RequestAuthenticationSpec>,
+    /// The RequestAuthentications compiled for the request path.
+    #[serde(skip)]
+    jwt: JwtByNamespace,
     outbound: HashMap<String, OutboundMode>,
     /// Namespace-wide Sidecars' `egress.hosts`, by namespace.
     sidecar_hosts: HashMap<String, Vec<String>>,
@@ -278,6 +283,14 @@ impl Snapshot {
         namespace: &str,
     ) -> &[Arc<Istio<RequestAuthenticationSpec>>] {
         self.request_authentication
+            .get(namespace)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The compiled RequestAuthentications of `namespace`.
+    pub fn jwt_policies(&self, namespace: &str) -> &[Arc<JwtPolicy>] {
+        self.jwt
             .get(namespace)
             .map(Vec::as_slice)
             .unwrap_or_default()

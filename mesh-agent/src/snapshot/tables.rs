@@ -144,4 +144,5 @@ pub(crate) fn add_policies(snapshot: &mut Snapshot, accepted: &AcceptedMap) {
         }
     }
     snapshot.authz = super::authz::compile_all(&snapshot.authorization);
+    snapshot.jwt = super::jwt::compile_all(&snapshot.request_authentication);
 }

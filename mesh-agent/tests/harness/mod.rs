@@ -14,6 +14,7 @@
 //! - [`gateway`]: the ingress gateway in front of upstream pods.
 //! - [`inbound`]: a pod's inbound request stack called directly (no `sk_lookup` in-process),
 //!   with the client's address and proven identity a test chooses.
+//! - [`jwt`]: end-user tokens, their signing key and an issuer serving its key set.
 //! - [`metrics`]: reading the Prometheus registry text.
 //! - [`certificates`]: a test CA and the workload certificates a node's manager would hold.
 //! - [`client`]: answers as a client reads them (hyper, or raw HTTP/1.1 text).
@@ -36,6 +37,7 @@ pub mod fake_discovery;
 pub mod gateway;
 pub mod hbone;
 pub mod inbound;
+pub mod jwt;
 pub mod metrics;
 pub mod namespaced;
 pub mod proxy;

@@ -20,6 +20,7 @@ mod gateway_https;
 mod hop_by_hop;
 mod http;
 mod inbound;
+mod jwt;
 mod origination;
 mod outbound;
 mod overload;

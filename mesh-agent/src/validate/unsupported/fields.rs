@@ -32,6 +32,7 @@ const SC: &str = "Sidecar";
 const PA: &str = "PeerAuthentication";
 const TM: &str = "Telemetry";
 const AP: &str = "AuthorizationPolicy";
+const RA: &str = "RequestAuthentication";
 
 /// Fields of a kind, whatever their values: (kind, path, why).
 #[rustfmt::skip]
@@ -72,8 +73,6 @@ const FIELDS: &[(&str, &str, &str)] = &[
     (TM, "spec.metrics[*].reportingInterval", "metrics are current at every scrape"),
     (TM, "spec.metrics[*].overrides[*].tagOverrides", "Istio's standard labels, unchanged"),
     (TM, "spec.metrics[*].overrides[*].match.customMetric", "only ALL_METRICS can be switched on or off"),
-    (AP, "spec.rules[*].from[*].source.requestPrincipals", "no JWT validation yet: requests have no request principal, so this never matches"),
-    (AP, "spec.rules[*].from[*].source.notRequestPrincipals", "no JWT validation yet: requests have no request principal, so every request passes this"),
     (TM, "spec.accessLogging[*].filter", "filter expressions are not evaluated: every entry is logged (sample with MeshConfig accessLogSampling)"),
 ];
 
@@ -86,6 +85,8 @@ const VALUES: &[(&str, &str, Values, &str)] = &[
     (TM, "spec.metrics[*].providers[*].name", Values::Except(&["prometheus"]), "metrics are served for Prometheus only"),
     (TM, "spec.metrics[*].overrides[*].match.metric", Values::Except(&["ALL_METRICS"]), "only ALL_METRICS can be switched on or off"),
     (TM, "spec.accessLogging[*].providers[*].name", Values::Except(&["envoy"]), "access logs go to MeshConfig accessLogFile"),
+    (RA, "spec.targetRef.kind", Values::Except(&["Service"]), "there is no waypoint nor Gateway API gateway: only Service targets select workloads; this target selects none"),
+    (RA, "spec.targetRefs[*].kind", Values::Except(&["Service"]), "there is no waypoint nor Gateway API gateway: only Service targets select workloads; this target selects none"),
     (PA, "spec.mtls.mode", Values::OneOf(&["DISABLE"]), "DISABLE is read as PERMISSIVE: plain text is accepted, meshed sources still use the tunnel"),
     (AP, "spec.targetRef.kind", Values::Except(&["Service"]), "there is no waypoint nor Gateway API gateway: only Service targets select workloads; this target selects none"),
     (AP, "spec.targetRefs[*].kind", Values::Except(&["Service"]), "there is no waypoint nor Gateway API gateway: only Service targets select workloads; this target selects none"),
@@ -173,5 +174,4 @@ fn is_whole_policy_only(path: &str) -> bool {
 /// Kinds the mesh reads but does not enforce yet, reported whole (field `spec`).
 #[rustfmt::skip]
 pub const UNENFORCED_KINDS: &[(&str, &str)] = &[
-    ("RequestAuthentication", "JWTs are not validated yet: requests pass with or without one"),
 ];

@@ -198,12 +198,6 @@ fn peer_authentication_is_enforced_and_only_disable_is_reported() {
 }
 
 #[test]
-fn security_kinds_are_reported_whole_until_enforced() {
-    let yaml = "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: p}\nspec: {}\n";
-    assert_eq!(found(yaml), pairs(&[("spec", "spec")]));
-}
-
-#[test]
 fn mesh_config_settings_not_acted_on_are_found_and_the_others_are_not() {
     let mesh = "accessLogFile: /dev/stdout\nenableTracing: true\n\
                 defaultConfig:\n  discoveryAddress: istiod:15012\n  tracing: {sampling: 10}\n\
@@ -239,4 +233,17 @@ fn snake_case_is_the_protobuf_spelling() {
     assert_eq!(detect::snake_case("corsPolicy"), "cors_policy");
     assert_eq!(detect::snake_case("http2Error"), "http2_error");
     assert_eq!(detect::snake_case("tls"), "tls");
+}
+
+#[test]
+fn request_authentication_is_enforced_and_only_targets_other_than_services_are_reported() {
+    let policy = |kind: &str| {
+        format!(
+            "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {{name: p}}\n\
+             spec: {{targetRefs: [{{kind: {kind}, name: web}}], jwtRules: [{{issuer: i}}]}}\n"
+        )
+    };
+    assert_eq!(found(&policy("Service")), pairs(&[]));
+    let gateway = pairs(&[("spec.targetRefs[*].kind", "spec.targetRefs[0].kind")]);
+    assert_eq!(found(&policy("Gateway")), gateway);
 }

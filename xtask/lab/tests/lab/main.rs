@@ -34,6 +34,8 @@ mod gateway;
 mod gateway_hardening;
 /// Bad input is refused and creates nothing.
 mod input;
+/// RequestAuthentication: an issuer's key set served by an external lab host; forged tokens get 401.
+mod jwt;
 /// L7: routing, rewrite, redirect, direct response, headers, gRPC, load balancing.
 mod l7;
 /// Capture and the L4 proxy.

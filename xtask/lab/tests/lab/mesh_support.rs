@@ -26,6 +26,23 @@ pub fn mesh_lab_of(name: &str, nodes: u8, cluster: &str) -> Option<TestLab> {
 /// [`mesh_lab_of`] with the pods' and Services' addresses in `ip_family`.
 pub fn mesh_lab_in(name: &str, ip_family: IpFamily, nodes: u8, cluster: &str) -> Option<TestLab> {
     let lab = TestLab::new(name)?;
+    require_built();
+    lab.up_in(ip_family, nodes, &[cluster]);
+    Some(lab)
+}
+
+/// [`mesh_lab_of`] from cluster files anywhere (a test's own, written at run time).
+pub fn mesh_lab_of_paths(name: &str, nodes: u8, paths: &[PathBuf]) -> Option<TestLab> {
+    let lab = TestLab::new(name)?;
+    require_built();
+    if let Err(err) = lab.try_up(nodes, paths) {
+        panic!("lab {name} up failed: {err:#}");
+    }
+    Some(lab)
+}
+
+/// Panics when the eBPF object or the agent is missing: the mesh cannot be tested without them.
+fn require_built() {
     let object = mesh_lab::lab::target_dir().join("bpfel-unknown-none/release/mesh-ebpf");
     assert!(
         object.is_file(),
@@ -36,8 +53,6 @@ pub fn mesh_lab_in(name: &str, ip_family: IpFamily, nodes: u8, cluster: &str) ->
         agent_binary().is_file(),
         "mesh-agent is not built: run `cargo build --bins -p mesh-agent -p mesh-workloads`"
     );
-    lab.up_in(ip_family, nodes, &[cluster]);
-    Some(lab)
 }
 
 /// `curl -sS -m 5 ARGS...` in a pod.
