@@ -74,6 +74,7 @@ impl TestLab {
             ip_family,
             fail_closed: false,
             ca_dir: None,
+            node_labels: Vec::new(),
         };
         let paths = paths.to_vec();
         within("lab up", move || Lab::up(&opts, &paths).map(drop))
@@ -91,6 +92,7 @@ impl TestLab {
             ip_family: IpFamily::Ipv4,
             fail_closed: true,
             ca_dir: None,
+            node_labels: Vec::new(),
         };
         within("lab up", move || Lab::up(&opts, &paths).map(drop))
             .unwrap_or_else(|err| panic!("lab {} up failed: {err:#}", self.name));
@@ -106,6 +108,7 @@ impl TestLab {
             ip_family: IpFamily::Ipv4,
             fail_closed: false,
             ca_dir: Some(ca_dir.to_path_buf()),
+            node_labels: Vec::new(),
         };
         let paths: Vec<PathBuf> = files.iter().map(|f| data(f)).collect();
         within("lab up", move || Lab::up(&opts, &paths).map(drop))

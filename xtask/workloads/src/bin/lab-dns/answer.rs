@@ -28,10 +28,12 @@ pub fn answer(names: &Names, request: &[u8], ttl: u32) -> Option<Vec<u8>> {
             let name = canonical(&one.name().to_ascii());
             match names.get(&name) {
                 Some(addresses) => {
-                    let wanted = addresses.iter().filter_map(|ip| record(*ip, one.query_type()));
-                    reply.add_answers(wanted.map(|rdata| {
-                        Record::from_rdata(one.name().clone(), ttl, rdata)
-                    }));
+                    let wanted = addresses
+                        .iter()
+                        .filter_map(|ip| record(*ip, one.query_type()));
+                    reply.add_answers(
+                        wanted.map(|rdata| Record::from_rdata(one.name().clone(), ttl, rdata)),
+                    );
                     ResponseCode::NoError
                 }
                 None => ResponseCode::NXDomain,
@@ -72,9 +74,16 @@ mod tests {
     fn known_names_get_their_records_of_the_asked_family_with_the_ttl() {
         let names = parse("10.250.1.1 api.example.net\nfd00:10:250::1:1 api.example.net\n");
         let reply = ask(&names, "API.example.net.", RecordType::A);
-        assert_eq!((reply.id(), reply.response_code()), (7, ResponseCode::NoError));
+        assert_eq!(
+            (reply.id(), reply.response_code()),
+            (7, ResponseCode::NoError)
+        );
         assert!(reply.authoritative());
-        let answers: Vec<String> = reply.answers().iter().map(|r| r.data().to_string()).collect();
+        let answers: Vec<String> = reply
+            .answers()
+            .iter()
+            .map(|r| r.data().to_string())
+            .collect();
         assert_eq!(answers, ["10.250.1.1"]);
         assert_eq!(reply.answers()[0].ttl(), 2);
         let six = ask(&names, "api.example.net", RecordType::AAAA);

@@ -56,7 +56,10 @@ pub fn parse(text: &str) -> Names {
             continue;
         };
         let Ok(address) = address.parse::<IpAddr>() else {
-            eprintln!("lab-dns: zone line {}: {address:?} is not an address", number + 1);
+            eprintln!(
+                "lab-dns: zone line {}: {address:?} is not an address",
+                number + 1
+            );
             continue;
         };
         for name in words {
