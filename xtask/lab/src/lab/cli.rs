@@ -107,7 +107,9 @@ enum LabCommand {
 enum DnsAction {
     /// Answer NAME with ADDRESS... (none: the lab's own answer again).
     Set {
-        name: String,
+        /// The name (e.g. moving.example.net).
+        host: String,
+        /// Its addresses.
         addresses: Vec<std::net::IpAddr>,
     },
 }
@@ -189,11 +191,7 @@ pub fn run(args: LabArgs) -> Result<()> {
             }
         },
         LabCommand::Dns {
-            action:
-                DnsAction::Set {
-                    name: host,
-                    addresses,
-                },
+            action: DnsAction::Set { host, addresses },
         } => Lab::open(&name)?.set_dns_name(&host, addresses)?,
         LabCommand::Down => down(&name)?,
         LabCommand::Top { once } => super::top::run(&Lab::open(&name)?, once)?,

@@ -41,6 +41,12 @@ pub fn start(lab: &Lab) -> Result<()> {
     let fabric = fabric_netns(&lab.state.name);
     let address = format!("{DNS_IP}/16");
     ip_in(&fabric, &["addr", "add", &address, "dev", "fabric0"])?;
+    // Answers go back to pods through their node.
+    for node in &lab.state.nodes {
+        let range = format!("10.244.{}.0/24", node.index);
+        let via = node.address.to_string();
+        ip_in(&fabric, &["route", "add", &range, "via", &via])?;
+    }
     let own = dns_cgroup(&lab.state.cgroup_root);
     cgroup::create(&own)?;
     let log = lab.dir.root().join("logs").join("dns.log");

@@ -16,11 +16,11 @@ pub struct TlsArgs {
     /// Serve HTTPS (TLS, ALPN h2 and http/1.1) instead of plain HTTP.
     #[arg(long)]
     tls: bool,
-    /// The certificate chain (PEM) served with `--tls`.
-    #[arg(long, env = "LAB_TLS_CERT", requires = "tls")]
+    /// The certificate chain (PEM) served with `--tls` (ignored without it).
+    #[arg(long, env = "LAB_TLS_CERT")]
     tls_cert: Option<PathBuf>,
     /// The private key (PEM) of `--tls-cert`.
-    #[arg(long, env = "LAB_TLS_KEY", requires = "tls")]
+    #[arg(long, env = "LAB_TLS_KEY")]
     tls_key: Option<PathBuf>,
 }
 
