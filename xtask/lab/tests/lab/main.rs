@@ -64,6 +64,8 @@ mod routing;
 mod rules;
 /// What a pod cannot do to escape capture.
 mod security;
+/// A namespace's Sidecar (egress.hosts, REGISTRY_ONLY) narrows that namespace only.
+mod sidecar;
 /// Istio metrics with exact counts, principals, access logs.
 mod telemetry;
 /// Faults, mirrors, splits, protocols.
