@@ -5,7 +5,7 @@ use super::plan::{MeshResource, Plan};
 use super::state::Pod;
 use super::{agent, alloc, cgroup, cni, net, process, Lab};
 use super::{external_tls, kube_objects};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use std::path::PathBuf;
 
 impl Lab {
@@ -14,6 +14,13 @@ impl Lab {
     pub fn apply(&mut self, paths: &[PathBuf]) -> Result<()> {
         let docs = read_documents(paths)?;
         let plan = Plan::build(&docs, &self.state)?;
+        if let Some(label) = plan.node_labels.first() {
+            bail!(
+                "Node/{}: node labels are taken at `lab up` only (they choose the gateway its \
+                 agent plays)",
+                label.node
+            );
+        }
         self.apply_plan(plan)
     }
 

@@ -1,5 +1,6 @@
 //! Unprivileged tests of the lab's names: the DNS zone (Services, pods, external hosts, nodes,
-//! runtime names winning), pods' resolv.conf, and the objects written for a labelled node.
+//! runtime names winning), pods' resolv.conf, node labels (flag or Node document) and the objects
+//! written for a labelled node.
 
 use super::dns::{resolv_conf, zone};
 use super::gateway::{label_nodes, NodeLabel};
@@ -84,4 +85,20 @@ fn a_labelled_node_s_gateway_is_a_host_network_pod_at_the_node_address() {
         assert!(pod.contains(field), "{field} in:\n{pod}");
     }
     assert!(!docs.contains_key("Pod.istio-system.gateway-node-1.yaml"));
+}
+
+#[test]
+fn a_node_document_labels_its_node_as_the_flag_does() {
+    let mut state = placed();
+    let text =
+        "apiVersion: v1\nkind: Node\nmetadata: {name: node-2, labels: {istio: egressgateway}}\n";
+    let (mut docs, mut problems) = (Vec::<Document>::new(), Problems::default());
+    parse_file("nodes.yaml", text, &mut docs, &mut problems);
+    let plan = Plan::build(&docs, &state).unwrap();
+    assert_eq!(
+        plan.node_labels,
+        ["node-2:istio=egressgateway".parse().unwrap()]
+    );
+    label_nodes(&mut state.nodes, &plan.node_labels).unwrap();
+    assert_eq!(state.nodes[1].labels()["istio"], "egressgateway");
 }

@@ -57,6 +57,7 @@ impl Lab {
         }
         gateway::label_nodes(&mut state.nodes, &opts.node_labels)?;
         let plan = Plan::build(&docs, &state)?;
+        gateway::label_nodes(&mut state.nodes, &plan.node_labels)?;
         if opts.build {
             build_binaries()?;
         }
