@@ -2,9 +2,10 @@
 //! pods and agents alike, so a DNS ServiceEntry is resolved by the agent's own resolver and
 //! follows a changed address; an HTTPS host (certificate from the lab's external-host root)
 //! reached by SNI passthrough and by TLS origination (the app calls `http://`, the agent speaks
-//! TLS checked against that root, given as a Secret's `ca.crt`).
+//! TLS checked against that root, given as a Secret's `ca.crt`); a plain TCP host matched by
+//! the address the agent resolved.
 
-use crate::mesh_support::{curl, mesh_lab_of};
+use crate::mesh_support::{curl, mesh_lab_of, metrics, sum};
 use crate::support::{stdout, TestLab};
 use std::net::IpAddr;
 use std::thread::sleep;
@@ -118,6 +119,39 @@ fn an_https_external_host_by_sni_passthrough_and_by_tls_origination() {
         ],
     );
     assert!(stdout(&out).starts_with("HTTP/1.1 200"), "{}", stdout(&out));
+}
+
+#[test]
+fn a_plain_tcp_external_host_by_its_resolved_address() {
+    let Some(lab) = mesh_lab_of("t-xtcp", 1, CLUSTER) else {
+        return;
+    };
+    apply(
+        &lab,
+        "echo",
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n\
+         metadata: {name: echo, namespace: shop}\nspec:\n  hosts: [echo.example.net]\n\
+         \x20 location: MESH_EXTERNAL\n  resolution: DNS\n\
+         \x20 ports: [{number: 7000, name: tcp, protocol: TCP}]\n",
+    );
+    let echo = "destination_service_name=\"echo.example.net\"";
+    let client = [
+        "sample-app",
+        "tcp-client",
+        "--addr",
+        "echo.example.net:7000",
+    ];
+    // Bounded: until the agent has resolved the name, the address is nobody's (passthrough).
+    for _ in 0..40 {
+        let out = lab.exec("shop", "client", &client);
+        assert!(out.status.success(), "the echo answered: {}", stdout(&out));
+        let text = metrics(&lab, "node-1");
+        if sum(&text, "istio_tcp_connections_opened_total", echo) >= 1 {
+            return;
+        }
+        sleep(Duration::from_millis(250));
+    }
+    panic!("no TCP connection was counted for echo.example.net");
 }
 
 /// Istio's TLS origination task for secure.example.net (port 80 to targetPort 443 with TLS
