@@ -45,6 +45,7 @@ pub fn up(nodes: u8, yaml: &str, agent_args: &str) -> Result<Lab> {
         ip_family: Default::default(),
         fail_closed: false,
         ca_dir: None,
+        node_labels: Vec::new(),
     };
     eprintln!("==> lab {LAB}: {nodes} node(s) from {yaml}, agent flags {agent_args:?}");
     Lab::up(&opts, &[path])

@@ -62,6 +62,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         ip_family: Default::default(),
         fail_closed: false,
         ca_dir: None,
+        node_labels: Vec::new(),
     };
     let manifests = demo_manifests()?;
     let mut lab = step(

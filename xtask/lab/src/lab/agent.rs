@@ -204,7 +204,12 @@ pub(super) fn spawn_agent(lab: &Lab, node: &Node, bpf_object: Option<&Path>) -> 
         log: &log,
         bpf_object,
         fail_closed: node.fail_closed,
-        ca_args: super::ca::agent_args(lab, &node.name),
+        lab_args: [
+            super::ca::agent_args(lab, &node.name),
+            super::dns::agent_args(),
+            super::gateway::agent_args(node),
+        ]
+        .concat(),
     };
     process::spawn(&launch)
 }

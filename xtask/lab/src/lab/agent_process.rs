@@ -39,8 +39,9 @@ pub struct AgentLaunch<'a> {
     pub bpf_object: Option<&'a Path>,
     /// `--fail-closed`.
     pub fail_closed: bool,
-    /// `--ca-address` and the rest, pointing it at the lab's CA.
-    pub ca_args: Vec<String>,
+    /// The flags pointing it at the lab's CA (`--ca-address` and the rest) and DNS
+    /// (`--dns-server`), and naming the gateway it plays (`--gateway-labels`).
+    pub lab_args: Vec<String>,
 }
 
 /// `<lab root>/agents`: the agents' cgroups, one per node.
@@ -95,7 +96,7 @@ pub fn spawn(launch: &AgentLaunch) -> Result<u32> {
             DRAIN_TIME_SECS,
         ])
         .args(launch.fail_closed.then_some("--fail-closed"))
-        .args(&launch.ca_args)
+        .args(&launch.lab_args)
         .args(extra_args())
         .env(WORKER_THREADS_ENV, worker_threads())
         .env("NO_COLOR", "1") // a log file, not a terminal

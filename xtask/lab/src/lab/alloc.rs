@@ -29,6 +29,7 @@ pub fn nodes(state: &State, count: u8) -> Vec<Node> {
             address6: state.ip_family.has_v6().then(|| node_ip6(i)),
             cgroup: state.cgroup_root.join(format!("node-{i}")),
             fail_closed: false,
+            labels: Default::default(),
         })
         .collect()
 }

@@ -4,8 +4,8 @@ use super::manifest::read_documents;
 use super::plan::{MeshResource, Plan};
 use super::state::Pod;
 use super::{agent, alloc, cgroup, cni, net, process, Lab};
-use super::{hosts, kube_objects};
-use anyhow::{anyhow, Context, Result};
+use super::{external_tls, kube_objects};
+use anyhow::{anyhow, bail, Context, Result};
 use std::path::PathBuf;
 
 impl Lab {
@@ -14,6 +14,13 @@ impl Lab {
     pub fn apply(&mut self, paths: &[PathBuf]) -> Result<()> {
         let docs = read_documents(paths)?;
         let plan = Plan::build(&docs, &self.state)?;
+        if let Some(label) = plan.node_labels.first() {
+            bail!(
+                "Node/{}: node labels are taken at `lab up` only (they choose the gateway its \
+                 agent plays)",
+                label.node
+            );
+        }
         self.apply_plan(plan)
     }
 
@@ -41,7 +48,7 @@ impl Lab {
             self.create_sandbox(pod)
                 .with_context(|| format!("creating pod {}/{}", pod.namespace, pod.name))?;
         }
-        hosts::write_all(&self.state)?;
+        self.write_names()?;
         for resource in &plan.mesh_resources {
             self.write_mesh_resource(resource)?;
         }
@@ -50,6 +57,10 @@ impl Lab {
         }
         for pod in &pods {
             self.cni_add(pod)?;
+        }
+        for host in pods.iter().filter_map(|p| p.external_host.as_deref()) {
+            external_tls::issue(&self.dir, host)
+                .with_context(|| format!("the certificate of external host {host}"))?;
         }
         for pod in &pods {
             process::start_containers(&self.dir, pod)?;

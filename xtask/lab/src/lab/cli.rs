@@ -1,6 +1,6 @@
-//! `cargo xtask lab up|apply|delete|exec|status|agent|top|ca-root|down` (DESIGN.md §6, "Lab CLI").
+//! `cargo xtask lab up|apply|delete|exec|status|agent|top|ca-root|dns|down` (DESIGN.md §6, "Lab CLI").
 
-use super::{down, ExecTarget, IpFamily, Lab, UpOptions, DEFAULT_LAB};
+use super::{down, ExecTarget, IpFamily, Lab, NodeLabel, UpOptions, DEFAULT_LAB};
 use anyhow::{Context, Result};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -36,6 +36,11 @@ enum LabCommand {
         /// for the lab's CA [default: it creates a root].
         #[arg(long)]
         ca_dir: Option<PathBuf>,
+        /// A node's label, `NODE:KEY=VALUE` (repeatable): a labelled node's agent plays the
+        /// gateway its labels describe, e.g. `node-2:istio=egressgateway` for Istio's egress
+        /// gateway (and a host-network pod `istio-system/gateway-node-2` stands for it).
+        #[arg(long = "node-label", value_name = "NODE:KEY=VALUE")]
+        node_labels: Vec<NodeLabel>,
         /// YAML files or directories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -81,6 +86,12 @@ enum LabCommand {
         #[arg(long)]
         fail_closed: bool,
     },
+    /// The lab's DNS: `set NAME [ADDRESS...]` answers NAME with the addresses from now on
+    /// (TTL 1 s), over what it answered; without addresses, back to the lab's own answer.
+    Dns {
+        #[command(subcommand)]
+        action: DnsAction,
+    },
     /// Remove everything the lab created (also after a crash).
     Down,
     /// The busiest source → destination pairs (requests/s, success rate, p50/p99), each second.
@@ -88,6 +99,18 @@ enum LabCommand {
         /// Print one table (over one second) and exit.
         #[arg(long)]
         once: bool,
+    },
+}
+
+/// What `lab dns` does.
+#[derive(clap::Subcommand)]
+enum DnsAction {
+    /// Answer NAME with ADDRESS... (none: the lab's own answer again).
+    Set {
+        /// The name (e.g. moving.example.net).
+        host: String,
+        /// Its addresses.
+        addresses: Vec<std::net::IpAddr>,
     },
 }
 
@@ -110,6 +133,7 @@ pub fn run(args: LabArgs) -> Result<()> {
             ip_family,
             fail_closed,
             ca_dir,
+            node_labels,
             paths,
         } => {
             let opts = UpOptions {
@@ -119,6 +143,7 @@ pub fn run(args: LabArgs) -> Result<()> {
                 ip_family,
                 fail_closed,
                 ca_dir,
+                node_labels,
             };
             print!("{}", Lab::up(&opts, &paths)?.status());
         }
@@ -165,6 +190,9 @@ pub fn run(args: LabArgs) -> Result<()> {
                 println!("the successor (pid {pid}) took over on {node}; the old agent drains");
             }
         },
+        LabCommand::Dns {
+            action: DnsAction::Set { host, addresses },
+        } => Lab::open(&name)?.set_dns_name(&host, addresses)?,
         LabCommand::Down => down(&name)?,
         LabCommand::Top { once } => super::top::run(&Lab::open(&name)?, once)?,
     }

@@ -23,7 +23,7 @@ impl Lab {
         for doc in &docs {
             self.delete_document(doc)?;
         }
-        hosts::write_all(&self.state)?;
+        self.write_names()?;
         kube_objects::sync(&self.state, &self.dir.config_dir())?;
         self.save()
     }

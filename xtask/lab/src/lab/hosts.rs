@@ -1,5 +1,7 @@
 //! Name resolution in the lab: one hosts file per namespace (`/etc/netns/<netns>/hosts`, which
-//! `ip netns exec` mounts over /etc/hosts) naming Services, external hosts and nodes.
+//! `ip netns exec` mounts over /etc/hosts) naming Services, external hosts and nodes, and a
+//! resolv.conf beside it pointing at the lab's DNS (`dns.rs`) for every other name. A name set
+//! at runtime in the DNS (`lab dns set`) is left out of the hosts files, so it is asked there.
 
 use super::state::{Pod, State};
 use anyhow::{Context, Result};
@@ -46,7 +48,14 @@ pub fn write(state: &State, owner: &HostsOwner) -> Result<()> {
         .open(&path)
         .with_context(|| format!("opening {}", path.display()))?;
     file.write_all(render(state, owner).as_bytes())
-        .with_context(|| format!("writing {}", path.display()))
+        .with_context(|| format!("writing {}", path.display()))?;
+    let namespace = match owner {
+        HostsOwner::Pod(pod) if pod.external_host.is_none() => Some(pod.namespace.as_str()),
+        _ => None,
+    };
+    let resolv = dir.join("resolv.conf");
+    std::fs::write(&resolv, super::dns::resolv_conf(namespace))
+        .with_context(|| format!("writing {}", resolv.display()))
 }
 
 /// The hosts file content for `owner`.
@@ -66,7 +75,8 @@ pub fn render(state: &State, owner: &HostsOwner) -> String {
     }
     out.push_str("# external hosts\n");
     for pod in &state.pods {
-        if let Some(host) = &pod.external_host {
+        let runtime = |host: &String| state.dns_names.contains_key(host);
+        if let Some(host) = pod.external_host.as_ref().filter(|h| !runtime(h)) {
             for ip in &pod.ips {
                 let _ = writeln!(out, "{ip}\t{host}");
             }

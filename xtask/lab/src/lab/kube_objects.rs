@@ -1,10 +1,12 @@
 //! The cluster as the agents' discovery reads it: every Service (with its ClusterIP), Pod
 //! (labels, `spec.nodeName`, `spec.serviceAccountName`, `status.podIP`, container ports) and
 //! Namespace (labels) of the lab, written as Kubernetes YAML into the config directory and kept in
-//! sync on apply and delete.
+//! sync on apply and delete; and for each labelled node the host-network pod of the gateway its
+//! agent plays (`gateway.rs`).
 //! Files are `Service.<ns>.<name>.yaml`, `Pod.<ns>.<name>.yaml`, `Namespace.<name>.yaml`.
 
-use super::state::{Pod, Service, State};
+use super::gateway::{gateway_pod_name, GATEWAY_NAMESPACE};
+use super::state::{Node, Pod, Service, State};
 use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -58,6 +60,10 @@ pub(super) fn documents(state: &State) -> Result<BTreeMap<String, String>> {
     for pod in state.pods.iter().filter(|p| p.node.is_some()) {
         let file = format!("Pod.{}.{}.yaml", pod.namespace, pod.name);
         docs.insert(file, yaml("Pod", &pod_object(pod))?);
+    }
+    for node in state.nodes.iter().filter(|n| !n.labels.is_empty()) {
+        let file = format!("Pod.{GATEWAY_NAMESPACE}.{}.yaml", gateway_pod_name(node));
+        docs.insert(file, yaml("Pod", &gateway_pod(node))?);
     }
     Ok(docs)
 }
@@ -132,6 +138,34 @@ fn pod_object(pod: &Pod) -> core::Pod {
                     .map(|ip| core::PodIP { ip: ip.to_string() })
                     .collect(),
             ),
+            ..Default::default()
+        }),
+    }
+}
+
+/// The gateway workload node `node`'s agent plays: a host-network pod at the node's address.
+fn gateway_pod(node: &Node) -> core::Pod {
+    let name = gateway_pod_name(node);
+    let mut metadata = meta(Some(GATEWAY_NAMESPACE), &name, &node.labels);
+    metadata.uid = Some(format!("{}-{name}", node.netns));
+    let container = core::Container {
+        name: "gateway".into(),
+        ..Default::default()
+    };
+    core::Pod {
+        metadata,
+        spec: Some(core::PodSpec {
+            node_name: Some(node.name.clone()),
+            host_network: Some(true),
+            containers: vec![container],
+            ..Default::default()
+        }),
+        status: Some(core::PodStatus {
+            phase: Some("Running".into()),
+            pod_ip: Some(node.address.to_string()),
+            pod_ips: Some(vec![core::PodIP {
+                ip: node.address.to_string(),
+            }]),
             ..Default::default()
         }),
     }

@@ -16,9 +16,14 @@ pub(crate) mod cgroup;
 mod cli;
 mod cni;
 mod delete;
+mod dns;
+#[cfg(test)]
+mod dns_tests;
+mod external_tls;
 mod family;
 #[cfg(test)]
 mod family_tests;
+mod gateway;
 mod hosts;
 mod kube_objects;
 mod manifest;
@@ -41,6 +46,7 @@ mod up;
 pub use agent::METRICS_PORT;
 pub use cli::{run, LabArgs};
 pub use family::IpFamily;
+pub use gateway::NodeLabel;
 pub use paths::{labs_dir, target_dir};
 pub use state::{Node, Pod, Service, ServicePort};
 pub use status::{LabStatus, NodeStatus, PodPhase, PodStatus};

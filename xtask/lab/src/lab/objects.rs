@@ -2,11 +2,12 @@
 //! message that the caller prefixes with the file, document and object.
 
 use super::family::is_cluster_ip6;
+use super::gateway::NodeLabel;
 use super::manifest::Document;
 use super::plan::{MeshResource, Placement, PodPlan, ServicePlan, MESH_GROUPS};
 use super::state::{Container, Labels, ServicePort};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{self as core, Namespace, Pod, PodSpec, Service};
+use k8s_openapi::api::core::v1::{self as core, Namespace, Node, Pod, PodSpec, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::de::DeserializeOwned;
@@ -42,8 +43,8 @@ pub fn check_identity(doc: &Document) -> Result<(), String> {
 /// The error for a kind the lab does not know.
 pub fn unknown_kind(doc: &Document) -> String {
     format!(
-        "unknown kind {} ({}): the lab takes Namespace, Pod, Deployment, Service, \
-         ServiceAccount, ConfigMap, Secret and {} resources",
+        "unknown kind {} ({}): the lab takes Namespace, Node (labels, at `lab up`), Pod, \
+         Deployment, Service, ServiceAccount, ConfigMap, Secret and {} resources",
         doc.kind(),
         doc.api_version(),
         MESH_GROUPS.join(", ")
@@ -57,6 +58,20 @@ pub fn namespace(doc: &Document) -> Result<(String, Labels), String> {
         doc.name().to_string(),
         ns.metadata.labels.unwrap_or_default(),
     ))
+}
+
+/// A Node's labels (`metadata.labels`), as `lab up --node-label` gives them.
+pub fn node_labels(doc: &Document) -> Result<Vec<NodeLabel>, String> {
+    let node: Node = typed(doc)?;
+    let labels = node.metadata.labels.unwrap_or_default();
+    Ok(labels
+        .into_iter()
+        .map(|(key, value)| NodeLabel {
+            node: doc.name().to_string(),
+            key,
+            value,
+        })
+        .collect())
 }
 
 /// A bare Pod.

@@ -1,6 +1,7 @@
 //! From documents to what the lab will create — pods (Deployments expanded), Services, mesh
 //! resources, namespaces — validated as a whole before anything is created.
 
+use super::gateway::NodeLabel;
 use super::manifest::{Document, Problems};
 use super::objects;
 use super::state::{Container, Labels, ServicePort, State};
@@ -23,6 +24,8 @@ pub struct Plan {
     pub pods: Vec<PodPlan>,
     pub services: Vec<ServicePlan>,
     pub mesh_resources: Vec<MeshResource>,
+    /// Labels of `Node` documents (taken at `lab up` only: they name the agents' gateways).
+    pub node_labels: Vec<NodeLabel>,
 }
 
 /// A pod to create.
@@ -118,6 +121,7 @@ impl Plan {
             ("", "ServiceAccount") => {}
             ("apps", "Deployment") => self.pods.extend(objects::deployment(doc)?),
             ("", "Service") => self.services.push(objects::service(doc)?),
+            ("", "Node") => self.node_labels.extend(objects::node_labels(doc)?),
             _ => return Err(objects::unknown_kind(doc)),
         }
         Ok(())

@@ -41,6 +41,9 @@ pub fn start_containers(dir: &LabDir, pod: &Pod) -> Result<()> {
         .stdout(log.try_clone()?)
         .stderr(log);
         pod_env(&mut cmd, pod, container);
+        if let Some(host) = &pod.external_host {
+            cmd.envs(super::external_tls::env(dir, host));
+        }
         let mut enter = cgroup::enter_hook(&pod.cgroup)?;
         // SAFETY: the hook only makes async-signal-safe calls (open/write/close, setsid).
         unsafe {

@@ -24,6 +24,9 @@ pub struct State {
     /// The families of pod and Service addresses (`lab up --ip-family`).
     #[serde(default)]
     pub(super) ip_family: IpFamily,
+    /// Names set at runtime in the lab's DNS (`lab dns set`), over what it would answer.
+    #[serde(default)]
+    pub(super) dns_names: BTreeMap<String, Vec<IpAddr>>,
 }
 
 /// A lab node: a network namespace with a bridge for its pods and its own cgroup subtree.
@@ -41,6 +44,10 @@ pub struct Node {
     /// --fail-closed`): stopped or killed, they leave the pods captured and refusing.
     #[serde(default)]
     pub(super) fail_closed: bool,
+    /// The node's labels (`lab up --node-label`): a labelled node's agent plays the gateway
+    /// workload they describe (`gateway.rs`).
+    #[serde(default)]
+    pub(super) labels: Labels,
 }
 
 /// A pod: a network namespace, a cgroup, a hosts file and its containers' processes.
@@ -155,6 +162,10 @@ impl Node {
     /// The node's cgroup subtree (the agent attaches its programs here).
     pub fn cgroup(&self) -> &Path {
         &self.cgroup
+    }
+    /// The node's labels.
+    pub fn labels(&self) -> &Labels {
+        &self.labels
     }
 }
 

@@ -1,5 +1,5 @@
 //! `lab down`: removes everything of a lab — also after a crash, with no or broken state — by
-//! name: the agents and the CA (SIGTERM first), the cgroup tree, every `<lab>-` network namespace and
+//! name: the agents, the CA and the DNS (SIGTERM first), the cgroup tree, every `<lab>-` network namespace and
 //! `/etc/netns` entry, the agents' map pins and the state dir.
 
 use super::alloc::fabric_netns;
@@ -31,6 +31,7 @@ pub fn down(name: &str) -> Result<()> {
     // The agents first, while the pods' namespaces still exist: they unenroll and detach.
     agent_process::stop_all(&agent_process::agents_cgroup(&root))?;
     agent_process::stop_all(&super::ca::ca_cgroup(&root))?;
+    agent_process::stop_all(&super::dns::dns_cgroup(&root))?;
     cgroup::remove_tree(&root)?;
     for netns in net::list_netns()?.into_iter().filter(|n| owned.owns(n)) {
         kill_netns_processes(&netns)?;

@@ -1,12 +1,14 @@
 //! `lab up`: validate the input, build the binaries, replace any lab of the same name, then
-//! create the fabric, the nodes, the CA (`ca.rs`) and everything the input describes.
+//! create the fabric, the nodes, the CA (`ca.rs`), the DNS (`dns.rs`) and everything the input
+//! describes.
 
 use super::family::IpFamily;
+use super::gateway::{self, NodeLabel};
 use super::manifest::read_documents;
 use super::paths::LabDir;
 use super::plan::Plan;
 use super::state::State;
-use super::{agent, alloc, ca, cgroup, down, net, preflight, run, Lab};
+use super::{agent, alloc, ca, cgroup, dns, down, net, preflight, run, Lab};
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use std::process::Command;
@@ -29,6 +31,9 @@ pub struct UpOptions {
     pub fail_closed: bool,
     /// Istio's plug-in CA files for the lab's CA (none: it creates a root).
     pub ca_dir: Option<PathBuf>,
+    /// Labels of nodes (`--node-label node-2:istio=egressgateway`): a labelled node's agent
+    /// plays the gateway they describe (`gateway.rs`).
+    pub node_labels: Vec<NodeLabel>,
 }
 
 impl Lab {
@@ -50,7 +55,9 @@ impl Lab {
         for node in &mut state.nodes {
             node.fail_closed = opts.fail_closed;
         }
+        gateway::label_nodes(&mut state.nodes, &opts.node_labels)?;
         let plan = Plan::build(&docs, &state)?;
+        gateway::label_nodes(&mut state.nodes, &plan.node_labels)?;
         if opts.build {
             build_binaries()?;
         }
@@ -80,14 +87,15 @@ impl Lab {
             cgroup::create(&node.cgroup)?;
         }
         ca::start(self, ca_dir)?;
+        dns::start(self)?;
         agent::start_agents(self)?;
         self.apply_plan(plan)
     }
 }
 
 /// `cargo build --bins -p mesh-agent -p mesh-cni -p mesh-workloads` in the workspace (the
-/// agent, the CNI plugin the lab runs for each pod, and the `sample-app` and `mesh-load` pods
-/// run), and the eBPF object the agents load
+/// agent, the CNI plugin the lab runs for each pod, the `sample-app` and `mesh-load` pods run
+/// and the lab's `lab-dns`), and the eBPF object the agents load
 /// (`cargo xtask build-ebpf --release`).
 fn build_binaries() -> Result<()> {
     crate::build_ebpf::run(&crate::build_ebpf::Options { release: true })?;

@@ -26,6 +26,10 @@ mod drain;
 mod dual_stack;
 /// Egress: REGISTRY_ONLY in connect() and at the proxy, ALLOW_ANY passthrough, TCP route splits.
 mod egress;
+/// Istio's egress gateway task: a labelled node's agent plays the gateway; traffic leaves from it.
+mod egress_gateway;
+/// External hosts: the lab's DNS followed by a DNS ServiceEntry; HTTPS by SNI and by origination.
+mod external_hosts;
 /// Fail open by default, `--fail-closed` on request: refused while no agent runs.
 mod fail_closed;
 /// The ingress gateway.
@@ -60,6 +64,8 @@ mod routing;
 mod rules;
 /// What a pod cannot do to escape capture.
 mod security;
+/// A namespace's Sidecar (egress.hosts, REGISTRY_ONLY) narrows that namespace only.
+mod sidecar;
 /// Istio metrics with exact counts, principals, access logs.
 mod telemetry;
 /// Faults, mirrors, splits, protocols.

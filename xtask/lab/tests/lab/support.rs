@@ -74,6 +74,7 @@ impl TestLab {
             ip_family,
             fail_closed: false,
             ca_dir: None,
+            node_labels: Vec::new(),
         };
         let paths = paths.to_vec();
         within("lab up", move || Lab::up(&opts, &paths).map(drop))
@@ -91,6 +92,7 @@ impl TestLab {
             ip_family: IpFamily::Ipv4,
             fail_closed: true,
             ca_dir: None,
+            node_labels: Vec::new(),
         };
         within("lab up", move || Lab::up(&opts, &paths).map(drop))
             .unwrap_or_else(|err| panic!("lab {} up failed: {err:#}", self.name));
@@ -106,10 +108,46 @@ impl TestLab {
             ip_family: IpFamily::Ipv4,
             fail_closed: false,
             ca_dir: Some(ca_dir.to_path_buf()),
+            node_labels: Vec::new(),
         };
         let paths: Vec<PathBuf> = files.iter().map(|f| data(f)).collect();
         within("lab up", move || Lab::up(&opts, &paths).map(drop))
             .unwrap_or_else(|err| panic!("lab {} up failed: {err:#}", self.name));
+    }
+
+    /// `lab up --no-build --node-label L... --nodes N FILES...` (files of `tests/data/`; labels
+    /// `NODE:KEY=VALUE`), which must succeed.
+    pub fn up_with_node_labels(&self, nodes: u8, files: &[&str], labels: &[&str]) {
+        let paths: Vec<PathBuf> = files.iter().map(|f| data(f)).collect();
+        require_workloads(&paths);
+        let opts = UpOptions {
+            name: self.name.clone(),
+            nodes,
+            build: false,
+            ip_family: IpFamily::Ipv4,
+            fail_closed: false,
+            ca_dir: None,
+            node_labels: labels
+                .iter()
+                .map(|l| l.parse().expect("NODE:KEY=VALUE"))
+                .collect(),
+        };
+        within("lab up", move || Lab::up(&opts, &paths).map(drop))
+            .unwrap_or_else(|err| panic!("lab {} up failed: {err:#}", self.name));
+    }
+
+    /// `lab dns set NAME ADDRESS...`, which must succeed.
+    pub fn set_dns_name(&self, host: &str, addresses: &[std::net::IpAddr]) {
+        let (name, host, addresses) = (self.name.clone(), host.to_string(), addresses.to_vec());
+        within("lab dns set", move || {
+            Lab::open(&name)?.set_dns_name(&host, addresses)
+        })
+        .unwrap_or_else(|err| panic!("lab dns set failed: {err:#}"));
+    }
+
+    /// The running lab, opened.
+    pub fn open(&self) -> Lab {
+        Lab::open(&self.name).unwrap_or_else(|err| panic!("lab {}: {err:#}", self.name))
     }
 
     /// `lab apply|delete FILE` (a file of `tests/data/`), which must succeed.

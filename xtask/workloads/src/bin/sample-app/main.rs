@@ -8,6 +8,7 @@ mod load;
 mod serve;
 mod stats;
 mod tcp;
+mod tls;
 mod upstream;
 
 use clap::{Parser, Subcommand};

@@ -1,4 +1,5 @@
-//! `sample-app serve`: the HTTP workload (HTTP/1.1 and h2c prior knowledge on one port).
+//! `sample-app serve`: the HTTP workload (HTTP/1.1 and h2c prior knowledge on one port; HTTPS
+//! with `--tls`).
 
 use crate::answer::{self, Identity, PathIntent, Received};
 use crate::fault::FailurePlan;
@@ -45,6 +46,8 @@ pub struct ServeArgs {
     /// An upstream URL called on every request (repeatable); a failure there gives 502.
     #[arg(long = "call")]
     calls: Vec<Uri>,
+    #[command(flatten)]
+    tls: crate::tls::TlsArgs,
 }
 
 /// What every connection shares.
@@ -58,6 +61,7 @@ struct Workload {
 /// Listens, prints `{"listening":ADDR}` on stdout, and serves until the process is stopped.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     StatusCode::from_u16(args.fail_status)?;
+    let tls = args.tls.acceptor()?;
     let listener = TcpListener::bind((args.bind, args.port)).await?;
     println!(
         "{}",
@@ -75,16 +79,29 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     });
     loop {
         let (stream, peer) = listener.accept().await?;
-        let workload = workload.clone();
+        let (workload, tls) = (workload.clone(), tls.clone());
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let workload = workload.clone();
                 async move { Ok::<_, Infallible>(workload.answer(req, peer).await) }
             });
             let builder = auto::Builder::new(TokioExecutor::new());
-            let _ = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _ = match tls {
+                // A failed handshake ends the connection; the client sees why.
+                Some(tls) => match tls.accept(stream).await {
+                    Ok(stream) => {
+                        builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await
+                    }
+                    Err(_) => Ok(()),
+                },
+                None => {
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                }
+            };
         });
     }
 }

@@ -1,0 +1,139 @@
+//! Node labels and the gateways the lab's agents play. A node carries labels
+//! (`lab up --node-label node-2:istio=egressgateway`); its agent then plays the gateway workload
+//! those labels describe (`--gateway-labels`, matched against Gateway selectors) instead of
+//! Istio's ingress gateway, and the agents' discovery sees that workload as a host-network pod
+//! `istio-system/gateway-<node>` at the node's address, so a Service selecting it (Istio's
+//! `istio-egressgateway`) has the node as its endpoint — mesh traffic routed to that Service
+//! reaches the node's agent, and leaves the cluster from that node.
+
+use super::state::{Labels, Node};
+use anyhow::{bail, Result};
+use std::str::FromStr;
+
+/// Where the gateway workloads' pods are (Istio's root namespace).
+pub const GATEWAY_NAMESPACE: &str = "istio-system";
+
+/// `NODE:KEY=VALUE`: one label of one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeLabel {
+    pub node: String,
+    pub key: String,
+    pub value: String,
+}
+
+impl FromStr for NodeLabel {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("{text:?} is not NODE:KEY=VALUE (e.g. node-2:istio=egressgateway)");
+        let (node, label) = text.split_once(':').ok_or_else(bad)?;
+        let (key, value) = label.split_once('=').ok_or_else(bad)?;
+        if node.is_empty() || key.is_empty() {
+            return Err(bad());
+        }
+        Ok(NodeLabel {
+            node: node.into(),
+            key: key.into(),
+            value: value.into(),
+        })
+    }
+}
+
+/// Puts each label on its node; a label naming no node of the lab is an error naming it.
+pub fn label_nodes(nodes: &mut [Node], labels: &[NodeLabel]) -> Result<()> {
+    for label in labels {
+        let Some(node) = nodes.iter_mut().find(|n| n.name == label.node) else {
+            let last = nodes.len();
+            bail!(
+                "--node-label {}:{}={}: no node {:?} (nodes are node-1 … node-{last})",
+                label.node,
+                label.key,
+                label.value,
+                label.node
+            );
+        };
+        node.labels.insert(label.key.clone(), label.value.clone());
+    }
+    Ok(())
+}
+
+/// The flags naming the gateway a labelled node's agent plays (none: Istio's ingress gateway).
+pub fn agent_args(node: &Node) -> Vec<String> {
+    if node.labels.is_empty() {
+        return Vec::new();
+    }
+    vec!["--gateway-labels".into(), render(&node.labels)]
+}
+
+/// `k=v,k2=v2`.
+fn render(labels: &Labels) -> String {
+    let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.join(",")
+}
+
+/// The name of the pod standing for node `node`'s gateway workload.
+pub fn gateway_pod_name(node: &Node) -> String {
+    format!("gateway-{}", node.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str) -> Node {
+        serde_json::from_value(serde_json::json!({
+            "name": name, "index": 2, "netns": "t-node-2", "address": "10.250.0.2",
+            "cgroup": "/sys/fs/cgroup/t-lab/node-2"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_node_label_reads_node_key_and_value() {
+        let label: NodeLabel = "node-2:istio=egressgateway".parse().unwrap();
+        assert_eq!(
+            (
+                label.node.as_str(),
+                label.key.as_str(),
+                label.value.as_str()
+            ),
+            ("node-2", "istio", "egressgateway")
+        );
+        for bad in [
+            "node-2=istio-egressgateway",
+            "node-2:istio",
+            ":a=b",
+            "node-2:=b",
+        ] {
+            let err = bad.parse::<NodeLabel>().unwrap_err();
+            assert!(err.contains("NODE:KEY=VALUE"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_labelled_node_plays_the_gateway_its_labels_describe() {
+        let mut nodes = vec![node("node-1"), node("node-2")];
+        let labels = [
+            "node-2:istio=egressgateway",
+            "node-2:app=istio-egressgateway",
+        ];
+        let labels: Vec<NodeLabel> = labels.iter().map(|l| l.parse().unwrap()).collect();
+        label_nodes(&mut nodes, &labels).unwrap();
+        assert!(
+            agent_args(&nodes[0]).is_empty(),
+            "unlabelled: the ingress gateway"
+        );
+        assert_eq!(
+            agent_args(&nodes[1]),
+            [
+                "--gateway-labels",
+                "app=istio-egressgateway,istio=egressgateway"
+            ]
+        );
+        let unknown = label_nodes(&mut nodes, &["node-3:a=b".parse().unwrap()]).unwrap_err();
+        assert!(
+            unknown.to_string().contains("no node \"node-3\""),
+            "{unknown}"
+        );
+    }
+}
