@@ -19,7 +19,9 @@ mod nginx;
 mod proc_stats;
 mod release;
 mod report;
+mod tls_report;
 mod topology;
+mod tunnels;
 
 use anyhow::Result;
 
