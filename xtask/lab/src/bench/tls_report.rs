@@ -73,3 +73,39 @@ impl L4Report {
         lines
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cross_node(carrier: Carrier, vs_direct: f64, added_p50_us: f64) -> CaseReport {
+        let mut case = CaseReport::skipped(carrier, Way::CrossNode, "");
+        case.status = "ok";
+        (case.rps_vs_direct, case.added_p50_us) = (Some(vs_direct), Some(added_p50_us));
+        case
+    }
+
+    #[test]
+    fn the_tunnel_and_plaintext_sit_side_by_side() {
+        let report = L4Report {
+            profile: "test".into(),
+            connections: 32,
+            duration_s: 10.0,
+            size_bytes: 1024,
+            cases: vec![
+                cross_node(Carrier::Mesh, 0.31, 120.0),
+                cross_node(Carrier::MeshPlaintext, 0.42, 70.0),
+            ],
+            agent_rss_before_load_mib: None,
+            idle_100_pods: None,
+            idle_100_identities: None,
+            new_tunnels: None,
+            connect_hook: None,
+            notes: Vec::new(),
+        };
+        let lines = report.mtls_lines();
+        assert!(lines[0].contains("mTLS     0.31") && lines[0].contains("plaintext     0.42"));
+        assert!(lines[1].contains("mTLS      120") && lines[1].contains("plaintext       70"));
+        assert_eq!(lines.last().unwrap(), "new tunnels: not measured");
+    }
+}
