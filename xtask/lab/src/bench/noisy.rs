@@ -42,6 +42,8 @@ pub struct NoisyRun {
 /// The pods of `http-noisy.yaml` added to the lab, then B without A and with each flood.
 pub fn measure(lab: &mut Lab, plan: &HttpPlan) -> Result<Vec<NoisyRun>> {
     lab.apply(&[bench_file("http-noisy.yaml")])?;
+    // The new-connection flood reuses TIME_WAIT ports, as the other benches' loads do.
+    topology::allow_many_connections(lab)?;
     for server in ["quiet-server", "noisy-server"] {
         topology::wait_listening(topology::pod(lab, MESH_NS, server)?.netns(), SERVER_PORT)?;
     }
