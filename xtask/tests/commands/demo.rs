@@ -167,4 +167,22 @@ fn the_demo_tells_the_story_step_by_step_and_takes_its_lab_down() {
         "the fault fails calls"
     );
     assert!(v("6-mirror", "v1") > 0 && v("6-mirror", "v2") == 0);
+    // Each step ends on a frame of the whole step, the story on a table of every step; an HTTP
+    // demo shows the requests the agents counted, not a TCP count of 0.
+    assert!(
+        stdout.contains("mesh top pairs, whole step"),
+        "whole-step frames"
+    );
+    let table = stdout
+        .split_once("the steps side by side")
+        .map(|(_, table)| table)
+        .expect("the table of the steps");
+    for step in ["1-all-to-v1", "5-fault", "6-mirror"] {
+        assert!(table.contains(step), "{step} in the table:\n{table}");
+    }
+    assert!(
+        stdout.contains("mesh istio_requests_total "),
+        "requests counted"
+    );
+    assert!(!stdout.contains("istio_tcp_connections_opened_total 0"));
 }

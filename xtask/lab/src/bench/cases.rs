@@ -14,8 +14,10 @@ use std::time::Duration;
 pub enum Carrier {
     /// (a) Pod to pod, no proxy.
     Direct,
-    /// (b) Both pods in the mesh, through the agents.
+    /// (b) Both pods in the mesh, through the agents (cross-node: in the mTLS tunnel).
     Mesh,
+    /// (e) (b) with the agents started without certificates: cross-node in plaintext.
+    MeshPlaintext,
     /// (c) The mesh with the agents' `--sk-msg-accel`.
     MeshAccel,
     /// (d) HAProxy in TCP mode in the client's node.
@@ -107,7 +109,8 @@ impl CaseReport {
     pub fn label(&self) -> String {
         let carrier = match self.carrier {
             Carrier::Direct => "(a) direct",
-            Carrier::Mesh => "(b) mesh",
+            Carrier::Mesh => "(b) mesh (mTLS)",
+            Carrier::MeshPlaintext => "(e) mesh plaintext",
             Carrier::MeshAccel => "(c) mesh+sk_msg",
             Carrier::Haproxy => "(d) haproxy",
         };

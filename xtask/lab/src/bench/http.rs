@@ -1,8 +1,9 @@
 //! `cargo xtask bench http` (the L7 path, resilience, telemetry): in one two-node lab, HTTP/1.1 and h2c GETs at
 //! N connections cross-node — (a) direct pod→pod, (b) through the agents with a VirtualService
 //! and metrics on, (c) HAProxy and (d) nginx in HTTP mode in the client's node — then (e) the
-//! mesh with resilience configured and (f) with telemetry off, latency at a fixed 1,000 req/s,
-//! and a timed scrape of the agent's metrics.
+//! mesh with resilience configured, (f) with telemetry off, (g) with 20 AuthorizationPolicies
+//! and a JWT, (h) with a local rate limit that never triggers; latency at a fixed 1,000 req/s,
+//! a timed scrape of the agent's metrics, the rate limiter's accuracy and a noisy neighbour.
 
 use super::haproxy::{Haproxy, HttpFrontend};
 use super::http_cases::{measure, HttpCarrier, HttpCase, HttpCaseReport, HttpPlan};
@@ -13,7 +14,6 @@ use super::load::ClientPlace;
 use super::nginx::Nginx;
 use super::proc_stats::find_agents;
 use super::topology::{self, LabGuard, DIRECT_NS, MESH_NS, SERVER_PORT};
-use crate::build_ebpf::workspace_root;
 use crate::lab::{ExecTarget, Lab};
 use anyhow::Result;
 use std::path::PathBuf;
@@ -78,7 +78,7 @@ pub fn run(args: &HttpArgs) -> Result<()> {
 
 /// A file under `xtask/bench/`.
 pub fn bench_yaml(name: &str) -> PathBuf {
-    workspace_root().join("xtask").join("bench").join(name)
+    topology::bench_file(name)
 }
 
 fn empty_report(plan: &HttpPlan) -> HttpReport {
@@ -93,6 +93,8 @@ fn empty_report(plan: &HttpPlan) -> HttpReport {
         rate_connections: RATE_CONNECTIONS,
         telemetry_off: None,
         scrape: None,
+        rate_limit_accuracy: None,
+        noisy_neighbour: Vec::new(),
         notes: Vec::new(),
     }
 }

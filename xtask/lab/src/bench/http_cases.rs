@@ -25,6 +25,11 @@ pub enum HttpCarrier {
     MeshResilience,
     /// (f) (b) with a mesh-wide Telemetry turning metrics, tracing and access logs off.
     MeshTelemetryOff,
+    /// (g) (b) with 20 AuthorizationPolicies (100 rules) and a RequestAuthentication on the
+    /// server, the load sending a token.
+    MeshAuthz,
+    /// (h) (b) with a local rate limit on the server that never triggers.
+    MeshRateLimit,
     /// (b) once more, last: the variants are compared with the mean of both (b) runs, so a
     /// machine that drifted during the run shows as (b) and (b') apart.
     MeshAgain,
@@ -40,6 +45,8 @@ impl HttpCarrier {
             HttpCarrier::Nginx => "(d) nginx",
             HttpCarrier::MeshResilience => "(e) mesh+resilience",
             HttpCarrier::MeshTelemetryOff => "(f) mesh telemetry off",
+            HttpCarrier::MeshAuthz => "(g) mesh+authz+jwt",
+            HttpCarrier::MeshRateLimit => "(h) mesh+rate limit",
             HttpCarrier::MeshAgain => "(b') mesh again",
         }
     }

@@ -52,6 +52,8 @@ pub struct HttpLoad {
     pub warmup: Duration,
     /// A fixed total rate (requests/s); closed loop without.
     pub rate: Option<f64>,
+    /// A new connection for every request (a connection flood).
+    pub new_connection_per_request: bool,
 }
 
 impl HttpLoad {
@@ -66,6 +68,7 @@ impl HttpLoad {
             duration: Duration::from_secs(1),
             warmup: Duration::ZERO,
             rate: None,
+            new_connection_per_request: false,
         }
     }
 
@@ -108,6 +111,9 @@ impl HttpLoad {
         if let Some(rate) = self.rate {
             argv.extend(["--rate".into(), rate.to_string()]);
         }
+        if self.new_connection_per_request {
+            argv.push("--new-connection-per-request".into());
+        }
         argv
     }
 }
@@ -133,5 +139,8 @@ mod tests {
             argv.ends_with("--host server.bench-mesh:9000 --rate 1000"),
             "{argv}"
         );
+        load.new_connection_per_request = true;
+        let argv = load.options().join(" ");
+        assert!(argv.ends_with(" --new-connection-per-request"), "{argv}");
     }
 }

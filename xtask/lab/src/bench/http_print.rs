@@ -23,6 +23,7 @@ impl HttpReport {
         );
         self.print_fixed_rate();
         self.print_variants();
+        self.print_limits();
         for note in &self.notes {
             println!("note: {note}");
         }

@@ -2,8 +2,10 @@
 //! figures as JSON in `target/bench/http.json`.
 
 use super::http_cases::{HttpCarrier, HttpCaseReport};
+use super::http_limits::LimitAccuracy;
 use super::http_load::HttpProtocol;
 use super::http_telemetry::{Scrape, TelemetryOffCheck};
+use super::noisy::NoisyRun;
 use super::release::target_dir;
 use anyhow::Result;
 use serde::Serialize;
@@ -25,6 +27,10 @@ pub struct HttpReport {
     pub rate_connections: u32,
     pub telemetry_off: Option<TelemetryOffCheck>,
     pub scrape: Option<Scrape>,
+    /// The local rate limit's allowed rate against its configured one.
+    pub rate_limit_accuracy: Option<LimitAccuracy>,
+    /// Pod B's steady load without and with pod A's floods.
+    pub noisy_neighbour: Vec<NoisyRun>,
     /// Why a part did not run, or what to keep in mind reading a figure.
     pub notes: Vec<String>,
 }
@@ -147,6 +153,8 @@ mod tests {
             rate_connections: 2,
             telemetry_off: None,
             scrape: None,
+            rate_limit_accuracy: None,
+            noisy_neighbour: Vec::new(),
             notes: Vec::new(),
         }
     }

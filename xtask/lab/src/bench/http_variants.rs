@@ -2,7 +2,8 @@
 //! the metrics scrape (while metrics are on), (e) with resilience configured, and (f) with a
 //! mesh-wide Telemetry turning telemetry off — each variant's resources applied to the running
 //! lab, and the routing-only ones restored after (e); then (b') — (b) again, telemetry back on —
-//! so that the variants are compared with the mean of two (b) runs around them.
+//! so that the variants are compared with the mean of two (b) runs around them. (g) authz and
+//! (h) rate limit run between (e) and (f); the noisy neighbour runs last, on pods of its own.
 
 use super::http::{bench_yaml, client, fixed_rate, mesh_case, not_run};
 use super::http_cases::{measure, HttpCarrier, HttpCaseReport, HttpPlan};
@@ -10,6 +11,7 @@ use super::http_load::HttpProtocol;
 use super::http_report::HttpReport;
 use super::http_telemetry::{self as telemetry, TelemetryOffCheck};
 use super::topology::MESH_NS;
+use super::{http_limits, noisy};
 use crate::lab::Lab;
 use anyhow::Result;
 
@@ -37,15 +39,19 @@ pub fn mesh_round(
         Err(err) => not_run(report, HttpCarrier::MeshResilience, &format!("{err:#}")),
     }
     lab.apply(&[bench_yaml("http-routing.yaml")])?;
+    http_limits::authz(report, lab, plan, agents)?;
+    http_limits::rate_limit(report, lab, plan, agents)?;
     telemetry_off(report, lab, plan, agents)?;
-    // (b') last, with telemetry back on: the variants are compared with both (b) runs.
+    // (b') with telemetry back on: the variants are compared with both (b) runs.
     match telemetry::remove_telemetry_off(lab) {
-        Ok(()) => run_carrier(report, lab, plan, HttpCarrier::MeshAgain, agents),
-        Err(err) => {
-            not_run(report, HttpCarrier::MeshAgain, &format!("{err:#}"));
-            Ok(())
-        }
+        Ok(()) => run_carrier(report, lab, plan, HttpCarrier::MeshAgain, agents)?,
+        Err(err) => not_run(report, HttpCarrier::MeshAgain, &format!("{err:#}")),
     }
+    match noisy::measure(lab, plan) {
+        Ok(runs) => report.noisy_neighbour = runs,
+        Err(err) => report.notes.push(format!("noisy neighbour: {err:#}")),
+    }
+    Ok(())
 }
 
 /// Both protocols of a mesh carrier.

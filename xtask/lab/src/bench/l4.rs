@@ -1,14 +1,17 @@
-//! `cargo xtask bench l4` (the L4 path): in one run, (a) direct pod→pod, (b) through the agents,
-//! (c) through the agents with `--sk-msg-accel`, (d) HAProxy in TCP mode on the same path — each
-//! cross-node and same-node — plus the connect hook's cost and the agent's idle memory.
+//! `cargo xtask bench l4` (the L4 path): in one run, (a) direct pod→pod, (b) through the agents
+//! (cross-node in the mTLS tunnel), (c) through the agents with `--sk-msg-accel`, (d) HAProxy in
+//! TCP mode on the same path — each cross-node and same-node — and (e) the agents without
+//! certificates (plaintext) cross-node; plus the connect hook's cost, new tunnels per second
+//! and the agent's idle memory with 100 pods (one identity, then one each).
 
 use super::cases::{measure, Carrier, Case, CaseReport, Plan, Way};
 use super::haproxy::{Frontend, Haproxy};
+use super::idle::{self, Identities};
 use super::load::{ClientPlace, MESSAGE_SIZE};
 use super::proc_stats::{find_agents, rss_mib, AgentProcess};
 use super::report::L4Report;
-use super::topology::{self, LabGuard, DIRECT_NS, MESH_NS, SERVER_PORT};
-use super::{hook_cost, idle};
+use super::topology::{self, LabGuard, Security, DIRECT_NS, MESH_NS, SERVER_PORT};
+use super::{hook_cost, tunnels};
 use crate::lab::{ExecTarget, Lab};
 use anyhow::Result;
 use std::time::Duration;
@@ -53,13 +56,17 @@ pub fn run(args: &L4Args) -> Result<()> {
         cases: Vec::new(),
         agent_rss_before_load_mib: None,
         idle_100_pods: None,
+        idle_100_identities: None,
+        new_tunnels: None,
         connect_hook: None,
         notes: Vec::new(),
     };
     plain_round(&mut report, &plan)?;
+    plaintext_round(&mut report, &plan)?;
     accel_round(&mut report, &plan)?;
     if !args.skip_idle {
-        report.idle_100_pods = Some(idle::measure()?);
+        report.idle_100_pods = Some(idle::measure(Identities::Shared)?);
+        report.idle_100_identities = Some(idle::measure(Identities::OnePerPod)?);
     }
     report.fill_ratios();
     report.print();
@@ -67,9 +74,9 @@ pub fn run(args: &L4Args) -> Result<()> {
     Ok(())
 }
 
-/// Default agent flags: (a), the hook cost, (d) and (b).
+/// Default agent flags: (a), the hook cost, (d), (b), then new tunnels.
 fn plain_round(report: &mut L4Report, plan: &Plan) -> Result<()> {
-    let lab = topology::up(2, "l4.yaml", "")?;
+    let mut lab = topology::up(2, "l4.yaml", "")?;
     prepare(&lab)?;
     let agents = find_agents(&lab);
     report.agent_rss_before_load_mib = agents
@@ -91,7 +98,40 @@ fn plain_round(report: &mut L4Report, plan: &Plan) -> Result<()> {
     }
     report.connect_hook = Some(hook_cost::measure(&lab, plan, !agents.is_empty())?);
     haproxy_cases(report, &lab, plan)?;
-    mesh_cases(report, &lab, plan, Carrier::Mesh, &agents)
+    mesh_cases(report, &lab, plan, Carrier::Mesh, &agents)?;
+    if !agents.is_empty() {
+        let pids: Vec<i32> = agents.iter().map(|a| a.pid).collect();
+        match tunnels::measure(&mut lab, &pids) {
+            Ok(measured) => report.new_tunnels = Some(measured),
+            Err(err) => report.notes.push(format!("new tunnels: {err:#}")),
+        }
+    }
+    Ok(())
+}
+
+/// The agents without certificates: (e), cross-node only (same-node never tunnels).
+fn plaintext_round(report: &mut L4Report, plan: &Plan) -> Result<()> {
+    let path = topology::bench_file("l4.yaml");
+    let lab = topology::up_from(2, &path, "", Security::Plaintext)?;
+    prepare(&lab)?;
+    let agents = find_agents(&lab);
+    let (carrier, way) = (Carrier::MeshPlaintext, Way::CrossNode);
+    if agents.iter().any(|a| a.cmdline.contains("--ca-address")) {
+        let reason = "the lab started its agents with --ca-address anyway";
+        report.cases.push(CaseReport::skipped(carrier, way, reason));
+        return Ok(());
+    }
+    if agents.is_empty() {
+        let skipped = CaseReport::skipped(carrier, way, no_agent_reason());
+        report.cases.push(skipped);
+        return Ok(());
+    }
+    let addr = topology::service_addr(&lab, MESH_NS, server_name(way))?;
+    let pids = agents.iter().map(|a| a.pid).collect();
+    report
+        .cases
+        .push(run_case(&lab, plan, carrier, way, addr, pids));
+    Ok(())
 }
 
 /// The agents started with `--sk-msg-accel`: (c).
@@ -180,7 +220,7 @@ fn run_case(
     proxies: Vec<i32>,
 ) -> CaseReport {
     let namespace = match carrier {
-        Carrier::Mesh | Carrier::MeshAccel => MESH_NS,
+        Carrier::Mesh | Carrier::MeshAccel | Carrier::MeshPlaintext => MESH_NS,
         Carrier::Direct | Carrier::Haproxy => DIRECT_NS,
     };
     let client = ClientPlace::Pod(ExecTarget::Pod {

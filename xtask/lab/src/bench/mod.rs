@@ -7,7 +7,10 @@ mod haproxy;
 mod hook_cost;
 mod http;
 mod http_cases;
+mod http_limits;
+mod http_limits_print;
 mod http_load;
+mod http_policies;
 mod http_print;
 mod http_report;
 mod http_telemetry;
@@ -16,10 +19,13 @@ mod idle;
 mod l4;
 mod load;
 mod nginx;
+mod noisy;
 mod proc_stats;
 mod release;
 mod report;
+mod tls_report;
 mod topology;
+mod tunnels;
 
 use anyhow::Result;
 

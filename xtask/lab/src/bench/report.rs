@@ -5,6 +5,7 @@ use super::cases::{Carrier, CaseReport};
 use super::hook_cost::HookCost;
 use super::idle::IdleMemory;
 use super::release::target_dir;
+use super::tunnels::NewTunnels;
 use anyhow::Result;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -20,7 +21,12 @@ pub struct L4Report {
     pub cases: Vec<CaseReport>,
     /// The agents' largest RSS in the benchmark lab (6 pods) before any load, MiB.
     pub agent_rss_before_load_mib: Option<f64>,
+    /// 100 pods sharing one identity (one workload certificate).
     pub idle_100_pods: Option<IdleMemory>,
+    /// 100 pods, an identity (and a certificate) each.
+    pub idle_100_identities: Option<IdleMemory>,
+    /// Tunnel set-ups: CPU each and the rate it allows.
+    pub new_tunnels: Option<NewTunnels>,
     pub connect_hook: Option<HookCost>,
     /// Why a part did not run, or what to keep in mind reading a figure.
     pub notes: Vec<String>,
@@ -69,7 +75,7 @@ impl L4Report {
             self.profile, self.size_bytes, self.connections, self.duration_s
         );
         println!(
-            "{:<28} {:>9} {:>7} {:>7} {:>8} {:>7} {:>9} {:>6} {:>9} {:>7} {:>8} {:>8} {:>8}",
+            "{:<30} {:>9} {:>7} {:>7} {:>8} {:>7} {:>9} {:>6} {:>9} {:>7} {:>8} {:>8} {:>8}",
             "case",
             "req/s",
             "p50µs",
@@ -103,19 +109,8 @@ impl L4Report {
             "agent RSS, benchmark lab before load: {}",
             mib(self.agent_rss_before_load_mib)
         );
-        match &self.idle_100_pods {
-            Some(idle) if idle.status == "ok" => {
-                println!(
-                    "agent RSS idle, {} enrolled pods: {}",
-                    idle.pods,
-                    mib(idle.agent_rss_mib)
-                )
-            }
-            Some(idle) => println!(
-                "agent RSS idle: skipped: {}",
-                idle.reason.clone().unwrap_or_default()
-            ),
-            None => println!("agent RSS idle: not measured"),
+        for idle in [&self.idle_100_pods, &self.idle_100_identities] {
+            println!("{}", idle_line(idle.as_ref()));
         }
         if let Some(hook) = &self.connect_hook {
             println!("{}", hook_line(hook));
@@ -123,6 +118,7 @@ impl L4Report {
         for note in &self.notes {
             println!("note: {note}");
         }
+        self.print_mtls();
         println!(
             "\nbar (L4, README): ztunnel 0.45× plaintext, 0.20× mTLS, +63 µs TCP p50, 14 MiB \
              idle; aim 0.70×, 0.40× mTLS, <40 µs per hop, ≥ HAProxy rate, hook <5 µs, <30 MB idle."
@@ -143,12 +139,12 @@ fn row(case: &CaseReport) -> String {
     let label = case.label();
     if case.status != "ok" {
         let reason = case.reason.clone().unwrap_or_default();
-        return format!("{label:<28} {}: {reason}", case.status);
+        return format!("{label:<30} {}: {reason}", case.status);
     }
     let (t, one) = (case.throughput.clone().unwrap_or_default(), one_p50(case));
     let num = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
     format!(
-        "{label:<28} {:>9.0} {:>7} {:>7} {:>8} {:>7} {:>9} {:>6} {:>9} {:>7} {:>8} {:>8} {:>8}",
+        "{label:<30} {:>9.0} {:>7} {:>7} {:>8} {:>7} {:>9} {:>6} {:>9} {:>7} {:>8} {:>8} {:>8}",
         t.rps,
         t.p50_us,
         t.p99_us,
@@ -164,6 +160,23 @@ fn row(case: &CaseReport) -> String {
     )
 }
 
+fn idle_line(idle: Option<&IdleMemory>) -> String {
+    let mib = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1} MiB"));
+    match idle {
+        Some(idle) if idle.status == "ok" => format!(
+            "agent RSS idle, {} enrolled pods, {} workload certificate(s): {}",
+            idle.pods,
+            idle.certificates.map_or("?".into(), |n| n.to_string()),
+            mib(idle.agent_rss_mib)
+        ),
+        Some(idle) => format!(
+            "agent RSS idle: skipped: {}",
+            idle.reason.clone().unwrap_or_default()
+        ),
+        None => "agent RSS idle: not measured".into(),
+    }
+}
+
 fn ratio(
     case: &CaseReport,
     base: &CaseReport,
@@ -174,7 +187,7 @@ fn ratio(
 }
 
 /// The proxies' CPU time per request over the throughput run: CPU share over request rate.
-fn cpu_us_per_request(case: &CaseReport) -> Option<f64> {
+pub fn cpu_us_per_request(case: &CaseReport) -> Option<f64> {
     let rps = case.throughput.as_ref()?.rps;
     let cpu = case.proxy?.cpu_percent;
     (rps > 0.0).then(|| cpu / 100.0 * 1e6 / rps)

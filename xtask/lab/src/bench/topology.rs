@@ -4,7 +4,7 @@
 use crate::build_ebpf::workspace_root;
 use crate::lab::{down, Lab, Pod, UpOptions};
 use anyhow::{anyhow, bail, Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,8 @@ pub const MESH_NS: &str = "bench-mesh";
 pub const SERVER_PORT: u16 = 9000;
 /// Extra agent flags for the lab's agents (read by the lab's agent hook).
 pub const AGENT_ARGS_ENV: &str = "MESH_LAB_AGENT_ARGS";
+/// Set for `lab up`: the agents run without certificates (the lab's `PLAINTEXT_ENV`).
+pub const PLAINTEXT_ENV: &str = "MESH_LAB_PLAINTEXT";
 /// How long servers get to start listening.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -35,9 +37,32 @@ impl Drop for LabGuard {
 /// Brings the lab up from `yaml` (under `xtask/bench/`) with `agent_args` for its agents, from
 /// the binaries already built (see `release.rs`).
 pub fn up(nodes: u8, yaml: &str, agent_args: &str) -> Result<Lab> {
+    up_from(nodes, &bench_file(yaml), agent_args, Security::Mtls)
+}
+
+/// A file under `xtask/bench/`.
+pub fn bench_file(name: &str) -> PathBuf {
+    workspace_root().join("xtask").join("bench").join(name)
+}
+
+/// Whether the lab's agents get workload certificates (and so tunnel between nodes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Security {
+    /// The lab's default: every agent enrolled with the lab's CA.
+    Mtls,
+    /// The agents start without `--ca-address`: plaintext between nodes.
+    Plaintext,
+}
+
+/// Brings the lab up from the YAML at `path`, its agents with `agent_args` and `security`.
+pub fn up_from(nodes: u8, path: &Path, agent_args: &str, security: Security) -> Result<Lab> {
     // Single-threaded here: nothing else reads the environment concurrently.
     std::env::set_var(AGENT_ARGS_ENV, agent_args);
-    let path: PathBuf = workspace_root().join("xtask").join("bench").join(yaml);
+    match security {
+        Security::Mtls => std::env::remove_var(PLAINTEXT_ENV),
+        Security::Plaintext => std::env::set_var(PLAINTEXT_ENV, "1"),
+    }
+    let yaml = path.file_name().unwrap_or_default().to_string_lossy();
     let opts = UpOptions {
         name: LAB.to_string(),
         nodes,
@@ -47,8 +72,12 @@ pub fn up(nodes: u8, yaml: &str, agent_args: &str) -> Result<Lab> {
         ca_dir: None,
         node_labels: Vec::new(),
     };
-    eprintln!("==> lab {LAB}: {nodes} node(s) from {yaml}, agent flags {agent_args:?}");
-    Lab::up(&opts, &[path])
+    eprintln!(
+        "==> lab {LAB}: {nodes} node(s) from {yaml}, agent flags {agent_args:?}, {security:?}"
+    );
+    let lab = Lab::up(&opts, &[path.to_path_buf()]);
+    std::env::remove_var(PLAINTEXT_ENV);
+    lab
 }
 
 /// The pod `namespace/name`, which the benchmark YAML declares.

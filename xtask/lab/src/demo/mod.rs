@@ -4,6 +4,7 @@
 //! Ctrl-C or `--duration`, then takes the lab down.
 
 mod mesh_counters;
+mod recap;
 mod screen;
 mod steps;
 mod stop;
@@ -52,7 +53,7 @@ pub fn live_figures() -> mesh_counters::MeshFigures {
 pub fn run(args: &DemoArgs) -> Result<()> {
     let mut watch = StopWatch::catch_signals()?;
     if !args.no_build {
-        steps::build_everything()?;
+        steps::build_and_rerun()?;
     }
     let _down = LabTakenDown;
     let opts = UpOptions {

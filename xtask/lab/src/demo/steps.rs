@@ -3,8 +3,10 @@
 use super::screen::TrafficFigures;
 use super::stop::StopWatch;
 use crate::build_ebpf::{self, workspace_root};
+use crate::lab::target_dir;
 use crate::lab::{ExecTarget, Lab};
 use anyhow::{bail, Context, Result};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,17 +25,24 @@ pub fn step<T>(what: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
     Ok(result)
 }
 
-/// Builds what the lab runs: the user-space binaries (`sample-app`, `mesh-agent`) and the
-/// eBPF object the agents load.
-pub fn build_everything() -> Result<()> {
+/// The cargo profile the demo's binaries are built with (`[profile.demo]`: optimized, no fat
+/// LTO), and so the directory under `target/` they land in.
+pub const PROFILE: &str = "demo";
+
+/// Builds what the lab runs — the user-space binaries (`xtask` itself, `sample-app`,
+/// `mesh-agent`, `mesh-cni`) with the demo profile and the eBPF object the agents load — then,
+/// unless this is already the demo profile's `xtask`, runs the same command from it (with
+/// `--no-build`), so the lab's pods and agents are the optimized binaries next to it.
+pub fn build_and_rerun() -> Result<()> {
     step(
-        "building the user-space binaries (sample-app, mesh-agent, mesh-cni)",
+        &format!("building the user-space binaries (--profile {PROFILE}: optimized, no fat LTO)"),
         || {
-            let status = Command::new("cargo")
+            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
                 .current_dir(workspace_root())
+                .args(["build", "--profile", PROFILE, "--bins"])
                 .args([
-                    "build",
-                    "--bins",
+                    "-p",
+                    "xtask",
                     "-p",
                     "mesh-agent",
                     "-p",
@@ -53,7 +62,17 @@ pub fn build_everything() -> Result<()> {
     step("building the eBPF programs (mesh-ebpf)", || {
         build_ebpf::run(&release)
     })?;
-    Ok(())
+    let exe = std::env::current_exe()?;
+    if exe.parent().and_then(|dir| dir.file_name()) == Some(PROFILE.as_ref()) {
+        return Ok(());
+    }
+    let optimized = target_dir().join(PROFILE).join("xtask");
+    eprintln!("==> running the demo from {}", optimized.display());
+    let err = Command::new(&optimized)
+        .args(std::env::args_os().skip(1))
+        .arg("--no-build")
+        .exec();
+    Err(err).with_context(|| format!("starting {}", optimized.display()))
 }
 
 /// Asks `url` (with `headers`, `NAME:VALUE`) once a second (at most [`READY_ATTEMPTS`] times)

@@ -1,11 +1,14 @@
 //! The demo's story, the Istio tutorial's: one backend VirtualService after another (all to v1,
 //! a 90/10 then 50/50 canary, header-based routing, a fault, a mirror), each applied to the
-//! running lab, its YAML printed, then a load from the visitor through the ingress gateway.
+//! running lab, its YAML printed, then a load from the visitor through the ingress gateway;
+//! each step ends on its whole-step frame, and the story on a table of every step.
 
+use super::recap::{self, StepRecap};
 use super::stop::StopWatch;
-use super::traffic::{load_argv, Display, Ending, LoadRun};
+use super::traffic::{load_argv, Display, Ending, LoadRun, Window};
 use crate::lab::{ExecTarget, Lab};
 use anyhow::{Context, Result};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -65,8 +68,27 @@ pub fn step_seconds(duration: Option<u64>) -> u64 {
     duration.map_or(STEP_SECONDS, |secs| (secs / CHAPTERS.len() as u64).max(2))
 }
 
-/// Tells the story in `lab`: every chapter applied, shown and loaded, until the end or a stop.
+/// Tells the story in `lab`: every chapter applied, shown and loaded, until the end or a stop;
+/// then the table of the steps that ran.
 pub fn tell(lab: &mut Lab, concurrency: u32, seconds: u64, watch: &StopWatch) -> Result<Ending> {
+    let mut recaps = Vec::new();
+    let ending = tell_chapters(lab, concurrency, seconds, watch, &mut recaps);
+    if !recaps.is_empty() {
+        println!("\nthe steps side by side (each row: the whole step, through the gateway)\n");
+        for line in recap::table(&recaps) {
+            println!("{line}");
+        }
+    }
+    ending
+}
+
+fn tell_chapters(
+    lab: &mut Lab,
+    concurrency: u32,
+    seconds: u64,
+    watch: &StopWatch,
+    recaps: &mut Vec<StepRecap>,
+) -> Result<Ending> {
     let mut ending = Ending::LoadFinished;
     // One view for the whole story: each chapter's first top table covers the settling time.
     let mut figures = super::live_figures();
@@ -87,12 +109,17 @@ pub fn tell(lab: &mut Lab, concurrency: u32, seconds: u64, watch: &StopWatch) ->
         println!("{}", yaml.trim_end());
         lab.apply(std::slice::from_ref(&path))?;
         pause(watch, SETTLE);
-        let title = format!("step {}/{}: {}", n + 1, CHAPTERS.len(), chapter.title);
-        let mut mesh = || figures.lines();
-        let mut display = Display::for_stdout(title, &mut mesh);
-        if display.is_terminal() {
+        if std::io::stdout().is_terminal() {
             pause(watch, READING_TIME);
         }
+        let title = format!("step {}/{}: {}", n + 1, CHAPTERS.len(), chapter.title);
+        // The step's own window starts with its load, after the settling and reading time.
+        figures.start_step();
+        let mut mesh = |window| match window {
+            Window::Live => figures.lines(),
+            Window::WholeStep => figures.step_lines(),
+        };
+        let mut display = Display::for_stdout(title, &mut mesh);
         display.clear();
         let headers: Vec<&str> = VISITOR_HEADERS
             .iter()
@@ -102,6 +129,12 @@ pub fn tell(lab: &mut Lab, concurrency: u32, seconds: u64, watch: &StopWatch) ->
         let argv = load_argv(GATEWAY_URL, &headers, concurrency, Some(seconds));
         let load = LoadRun::start(lab.exec_command(&visitor(), &argv)?)?;
         ending = load.show(watch, &mut display);
+        if let Some(summary) = display.take_summary() {
+            recaps.push(StepRecap {
+                name: name.to_string(),
+                figures: summary,
+            });
+        }
         if !matches!(ending, Ending::LoadFinished) {
             break;
         }

@@ -89,7 +89,7 @@ impl LoadRun {
             match self.lines.recv_timeout(POLL) {
                 Ok(line) => match TrafficFigures::parse(&line) {
                     Some(figures) if figures.summary => {
-                        display.summary(&figures);
+                        display.whole_step(figures);
                         return Ending::LoadFinished;
                     }
                     Some(figures) => display.interval(&figures),
@@ -111,20 +111,32 @@ impl Drop for LoadRun {
     }
 }
 
+/// Which time the mesh's lines cover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Window {
+    /// Since the previous look (about a second).
+    Live,
+    /// The whole step so far.
+    WholeStep,
+}
+
 /// Where the figures go: a redrawn screen on a terminal, plain lines anywhere else. The mesh's
-/// lines (counters, live top pairs) are looked at once a second, with each interval's figures.
+/// lines (counters, top pairs) are looked at once a second, with each interval's figures, and
+/// once more for the whole step when the load ends: its last frame sums the step up.
 pub struct Display<'m> {
     title: String,
-    mesh: &'m mut dyn FnMut() -> Vec<String>,
+    mesh: &'m mut dyn FnMut(Window) -> Vec<String>,
     terminal: bool,
+    /// The load's summary of the whole step, once it ended.
+    summary: Option<TrafficFigures>,
 }
 
 impl<'m> Display<'m> {
     /// A display for stdout, titled `title`, with the mesh's lines from `mesh`.
-    pub fn for_stdout(title: String, mesh: &'m mut dyn FnMut() -> Vec<String>) -> Self {
+    pub fn for_stdout(title: String, mesh: &'m mut dyn FnMut(Window) -> Vec<String>) -> Self {
         let terminal = std::io::stdout().is_terminal();
         if !terminal {
-            for line in mesh() {
+            for line in mesh(Window::Live) {
                 println!("mesh {line}");
             }
         }
@@ -132,34 +144,44 @@ impl<'m> Display<'m> {
             title,
             mesh,
             terminal,
+            summary: None,
         }
     }
 
-    /// Whether the figures go to a terminal (a redrawn screen).
-    pub fn is_terminal(&self) -> bool {
-        self.terminal
+    /// The load's summary of the whole step, once the load has ended.
+    pub fn take_summary(&mut self) -> Option<TrafficFigures> {
+        self.summary.take()
     }
 
     fn interval(&mut self, figures: &TrafficFigures) {
+        let mesh = (self.mesh)(Window::Live);
+        self.draw(&self.title.clone(), figures, &mesh);
+    }
+
+    /// The step's last frame: the load's figures and the mesh's over the whole step.
+    fn whole_step(&mut self, figures: TrafficFigures) {
+        let mesh = (self.mesh)(Window::WholeStep);
+        let title = format!("{} — whole step, {:.0} s", self.title, figures.t);
+        self.draw(&title, &figures, &mesh);
+        if self.terminal {
+            println!();
+        }
+        self.summary = Some(figures);
+    }
+
+    fn draw(&self, title: &str, figures: &TrafficFigures, mesh: &[String]) {
         if !self.terminal {
             println!("{}", plain_line(figures));
-            for line in (self.mesh)() {
+            for line in mesh {
                 println!("mesh {line}");
             }
             return;
         }
-        let lines = screen(&self.title, figures, &(self.mesh)());
+        let lines = screen(title, figures, mesh);
         let mut out = std::io::stdout().lock();
         // Home, then each line cleared to its end, then the rest of the screen cleared.
         let _ = write!(out, "\x1b[H{}\x1b[J", lines.join("\x1b[K\n"));
         let _ = out.flush();
-    }
-
-    fn summary(&mut self, figures: &TrafficFigures) {
-        if self.terminal {
-            println!();
-        }
-        println!("{}", plain_line(figures));
     }
 
     /// Clears the terminal before the first screen.
@@ -197,15 +219,24 @@ mod tests {
         command.args(["-c", script]);
         let run = LoadRun::start(command).unwrap();
         let watch = StopWatch::unsignalled();
+        let mut windows = Vec::new();
+        let mut mesh = |window| {
+            windows.push(window);
+            Vec::new()
+        };
         let mut display = Display {
             title: "t".into(),
-            mesh: &mut Vec::new,
+            mesh: &mut mesh,
             terminal: false,
+            summary: None,
         };
         assert!(matches!(
             run.show(&watch, &mut display),
             Ending::LoadFinished
         ));
+        let summary = display.take_summary().expect("the step's summary is kept");
+        assert!(summary.summary);
+        assert_eq!(windows, [Window::Live, Window::WholeStep]);
     }
 
     #[test]
@@ -216,9 +247,11 @@ mod tests {
         let watch = StopWatch::unsignalled();
         let mut display = Display {
             title: "t".into(),
-            mesh: &mut Vec::new,
+            mesh: &mut |_| Vec::new(),
             terminal: false,
+            summary: None,
         };
         assert!(matches!(run.show(&watch, &mut display), Ending::LoadFailed));
+        assert!(display.take_summary().is_none());
     }
 }

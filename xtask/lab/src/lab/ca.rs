@@ -25,6 +25,9 @@ pub const CA_PORT: u16 = 15012;
 pub const CA_NAME: &str = "mesh-ca.mesh-system.svc";
 /// The node agents' ServiceAccount (the CA's default `--node-agent`).
 const AGENT_ACCOUNT: &str = "mesh-system/mesh-agent";
+/// Set (non-empty) in the environment of `lab up`: the agents start without the CA's flags, so
+/// traffic between nodes stays plaintext (the benchmarks' baseline for the tunnel's cost).
+pub const PLAINTEXT_ENV: &str = "MESH_LAB_PLAINTEXT";
 /// How long the CA may take to create its root and listen.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -159,10 +162,12 @@ pub fn write_callers(lab: &Lab) -> Result<()> {
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
 }
 
-/// The flags that point `node`'s agent at the CA (none when the lab has no CA).
+/// The flags that point `node`'s agent at the CA (none when the lab has no CA, or when
+/// [`PLAINTEXT_ENV`] is set).
 pub fn agent_args(lab: &Lab, node: &str) -> Vec<String> {
     let root = dir(lab).join("root-cert.pem");
-    if !root.is_file() {
+    let plaintext = std::env::var_os(PLAINTEXT_ENV).is_some_and(|v| !v.is_empty());
+    if !root.is_file() || plaintext {
         return Vec::new();
     }
     vec![
