@@ -79,6 +79,14 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     follow_flows(&mut registry, &capture, &pods, &config_state, &mut tasks);
     let egress = crate::egress::run(config_state.clone(), pods.clone(), capture.egress.clone());
     tasks.essential("egress-policies", egress);
+    let proven = certificates.is_some();
+    let denied = crate::connect_authz::run(
+        config_state.clone(),
+        pods.clone(),
+        capture.denied.clone(),
+        proven,
+    );
+    tasks.essential("connect-denials", denied);
     let registry = Arc::new(registry);
     let metrics_routes = admin::metrics_routes(registry.clone());
     let metrics_server = AdminServer::new(config.metrics_addr, metrics_routes).await?;

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use mesh_common::Counter;
 
 use crate::bpf::{own_cgroup_id, resolve_object, LinkPins, LoadOptions, MeshBpf};
-use crate::capture::{EgressPolicies, OriginalDsts, PodCapture};
+use crate::capture::{DeniedConnects, EgressPolicies, OriginalDsts, PodCapture};
 use crate::config::AgentConfig;
 use crate::flows::FlowSource;
 use crate::metrics::CounterSource;
@@ -21,6 +21,8 @@ pub struct Capture {
     pub pods: Arc<dyn PodCapture>,
     /// The `connect()` hook's egress policies (REGISTRY_ONLY).
     pub egress: Arc<dyn EgressPolicies>,
+    /// The `connect()` hook's authorization denials.
+    pub denied: Arc<dyn DeniedConnects>,
     /// Reads the programs' counters.
     pub counters: CounterSource,
     /// Reads the per-(source pod, destination) connection counts.
@@ -68,6 +70,7 @@ pub fn start_capture(config: &AgentConfig, shared_maps: bool) -> anyhow::Result<
         original_dsts: mesh.clone(),
         pods: mesh.clone(),
         egress: mesh.clone(),
+        denied: mesh.clone(),
         counters: counter_source(mesh.clone()),
         flows: flow_source(mesh.clone()),
         accelerate: config.sk_msg_accel.then(|| accept_hook(mesh.clone())),

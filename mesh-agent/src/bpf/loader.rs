@@ -99,6 +99,7 @@ pub struct MeshBpf {
     /// The pinned links (`None` without a pin directory: nothing pinned).
     pub(super) links: Option<LinkPins>,
     pub(super) egress: Mutex<super::egress::EgressMaps>,
+    pub(super) connect_denied: Mutex<super::connect_denied::ConnectDeniedMap>,
     // Declared last: the pins go after the maps are closed (and the links directory).
     pins: Option<MapPins>,
 }
@@ -164,6 +165,10 @@ impl MeshBpf {
                 take_map(&mut ebpf, "EGRESS_POLICY")?,
                 take_map(&mut ebpf, "EGRESS_ALLOWED")?,
             )),
+            connect_denied: Mutex::new(super::connect_denied::ConnectDeniedMap::new(take_map(
+                &mut ebpf,
+                "CONNECT_DENIED",
+            )?)),
             ebpf: Mutex::new(ebpf),
             links,
             pins,

@@ -5,6 +5,7 @@
 
 mod accel;
 mod cgroup_hooks;
+mod connect_denied;
 mod counters;
 mod egress;
 mod enroll;
