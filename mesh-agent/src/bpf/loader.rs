@@ -52,6 +52,9 @@ pub enum BpfError {
     /// A map operation failed.
     #[error("map operation: {0}")]
     MapOp(#[from] Box<aya::maps::MapError>),
+    /// The maps pinned by a predecessor have another layout than this agent's programs need.
+    #[error(transparent)]
+    Layout(#[from] super::layout::LayoutError),
     /// The cgroup named cannot take the programs (the cgroup2 root).
     #[error(transparent)]
     Cgroup(#[from] PodsCgroupError),
@@ -122,6 +125,10 @@ impl MeshBpf {
         let accelerate = u32::from(options.accelerate);
         let fail_closed = u32::from(options.fail_closed);
         let shared = shared_pins(options)?;
+        if let Some(dir) = options.pin_dir.as_deref().filter(|_| !shared.is_empty()) {
+            // Before anything shares them: a predecessor of another build pinned other layouts.
+            super::layout::check_pins(object, dir)?;
+        }
         let mut loader = EbpfLoader::new();
         for (name, path) in &shared {
             loader.map_pin_path(name.as_str(), path.as_path());
