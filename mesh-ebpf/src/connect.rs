@@ -139,7 +139,7 @@ fn decide(ctx: &SockAddrContext, dst: OriginalDst) -> Verdict {
         return Verdict::Refuse(Counter::EgressRefused);
     }
     let denied = DeniedConnectKey::new(netns, dst.ip, dst.port);
-    if unsafe { CONNECT_DENIED.get(&denied) }.is_some() {
+    if unsafe { CONNECT_DENIED.get(denied) }.is_some() {
         return Verdict::Refuse(Counter::AuthzRefused);
     }
     Verdict::Capture(dst)

@@ -52,7 +52,7 @@ pub enum LayoutError {
     Unreadable {
         map: String,
         dir: String,
-        source: aya::maps::MapError,
+        source: Box<aya::maps::MapError>,
     },
     /// The object's maps could not be read.
     #[error("reading the maps of eBPF object {object}: {message}")]
@@ -105,7 +105,7 @@ pub fn check_pinned(
         let unreadable = |source| LayoutError::Unreadable {
             map: name.clone(),
             dir: dir.display().to_string(),
-            source,
+            source: Box::new(source),
         };
         let info = MapInfo::from_pin(dir.join(name)).map_err(unreadable)?;
         let pinned = MapLayout {

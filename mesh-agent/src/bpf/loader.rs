@@ -54,7 +54,7 @@ pub enum BpfError {
     MapOp(#[from] Box<aya::maps::MapError>),
     /// The maps pinned by a predecessor have another layout than this agent's programs need.
     #[error(transparent)]
-    Layout(#[from] super::layout::LayoutError),
+    Layout(Box<super::layout::LayoutError>),
     /// The cgroup named cannot take the programs (the cgroup2 root).
     #[error(transparent)]
     Cgroup(#[from] PodsCgroupError),
@@ -127,7 +127,7 @@ impl MeshBpf {
         let shared = shared_pins(options)?;
         if let Some(dir) = options.pin_dir.as_deref().filter(|_| !shared.is_empty()) {
             // Before anything shares them: a predecessor of another build pinned other layouts.
-            super::layout::check_pins(object, dir)?;
+            super::layout::check_pins(object, dir).map_err(|e| BpfError::Layout(Box::new(e)))?;
         }
         let mut loader = EbpfLoader::new();
         for (name, path) in &shared {
