@@ -77,8 +77,8 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         &mut tasks,
     )?;
     follow_flows(&mut registry, &capture, &pods, &config_state, &mut tasks);
-    let egress = crate::egress::run(config_state.clone(), pods.clone(), capture.egress.clone());
-    tasks.essential("egress-policies", egress);
+    let proven = certificates.is_some();
+    follow_connect_policies(&config_state, &pods, &capture, proven, &mut tasks);
     let registry = Arc::new(registry);
     let metrics_routes = admin::metrics_routes(registry.clone());
     let metrics_server = AdminServer::new(config.metrics_addr, metrics_routes).await?;
@@ -111,6 +111,23 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     drop(capture);
     tracing::info!("mesh-agent stopped");
     Ok(())
+}
+
+/// Keeps the connect() hook's maps in step with the snapshot and the enrolled pods: the
+/// REGISTRY_ONLY egress policies and the denials the destinations' policies make for sure
+/// (`proven`: the node has workload certificates, so the tunnel proves the pods' identities).
+fn follow_connect_policies(
+    config_state: &ConfigState,
+    pods: &Arc<EnrolledPods>,
+    capture: &crate::attach::Capture,
+    proven: bool,
+    tasks: &mut Supervisor,
+) {
+    let egress = crate::egress::run(config_state.clone(), pods.clone(), capture.egress.clone());
+    tasks.essential("egress-policies", egress);
+    let denied = capture.denied.clone();
+    let denials = crate::connect_authz::run(config_state.clone(), pods.clone(), denied, proven);
+    tasks.essential("connect-denials", denials);
 }
 
 /// What every pod's listeners share: the capture's maps, the config, the metrics, the

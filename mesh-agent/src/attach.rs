@@ -1,13 +1,14 @@
 //! Attaching the capture layer: the one call between the agent's run loop and `bpf::`.
 
 use std::any::Any;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use mesh_common::Counter;
 
 use crate::bpf::{own_cgroup_id, resolve_object, LinkPins, LoadOptions, MeshBpf};
-use crate::capture::{EgressPolicies, OriginalDsts, PodCapture};
+use crate::capture::{DeniedConnects, EgressPolicies, OriginalDsts, PodCapture};
 use crate::config::AgentConfig;
 use crate::flows::FlowSource;
 use crate::metrics::CounterSource;
@@ -21,6 +22,8 @@ pub struct Capture {
     pub pods: Arc<dyn PodCapture>,
     /// The `connect()` hook's egress policies (REGISTRY_ONLY).
     pub egress: Arc<dyn EgressPolicies>,
+    /// The `connect()` hook's authorization denials.
+    pub denied: Arc<dyn DeniedConnects>,
     /// Reads the programs' counters.
     pub counters: CounterSource,
     /// Reads the per-(source pod, destination) connection counts.
@@ -49,10 +52,7 @@ pub fn start_capture(config: &AgentConfig, shared_maps: bool) -> anyhow::Result<
     crate::bpf::check_kernel()?;
     let object = resolve_object(config.bpf_object.as_deref());
     let agent_cgroup = own_cgroup_id().context("finding the agent's own cgroup")?;
-    let left_behind = LinkPins::left_behind(&config.bpf_pin_dir);
-    if left_behind && !shared_maps {
-        tracing::info!(dir = %config.bpf_pin_dir.display(), "a fail-closed agent left its capture pinned: reusing its maps, replacing its links");
-    }
+    let left_behind = !shared_maps && reusable_capture(&object, &config.bpf_pin_dir);
     let options = LoadOptions {
         pin_dir: Some(config.bpf_pin_dir.clone()),
         accelerate: config.sk_msg_accel,
@@ -68,6 +68,7 @@ pub fn start_capture(config: &AgentConfig, shared_maps: bool) -> anyhow::Result<
         original_dsts: mesh.clone(),
         pods: mesh.clone(),
         egress: mesh.clone(),
+        denied: mesh.clone(),
         counters: counter_source(mesh.clone()),
         flows: flow_source(mesh.clone()),
         accelerate: config.sk_msg_accel.then(|| accept_hook(mesh.clone())),
@@ -77,6 +78,26 @@ pub fn start_capture(config: &AgentConfig, shared_maps: bool) -> anyhow::Result<
         }),
         attachment: Box::new(mesh),
     })
+}
+
+/// Whether a fail-closed agent before this one left its capture pinned with maps this agent's
+/// programs can share: then they are reused (its links replaced). Maps of another layout are
+/// replaced instead: the pods' connections are refused by its programs until this agent's
+/// programs and listeners take them over, over new maps.
+fn reusable_capture(object: &Path, pin_dir: &Path) -> bool {
+    if !LinkPins::left_behind(pin_dir) {
+        return false;
+    }
+    match crate::bpf::check_pins(object, pin_dir) {
+        Ok(()) => {
+            tracing::info!(dir = %pin_dir.display(), "a fail-closed agent left its capture pinned: reusing its maps, replacing its links");
+            true
+        }
+        Err(error) => {
+            tracing::warn!(%error, "a fail-closed agent left its capture pinned with maps of another layout: replacing its maps and its links");
+            false
+        }
+    }
 }
 
 /// Reads `COUNTERS` on each scrape; a read failure is logged and exports nothing.

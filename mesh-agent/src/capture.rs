@@ -54,6 +54,17 @@ pub struct EgressPlan {
     pub allowed: std::collections::BTreeMap<u32, Vec<ipnet::IpNet>>,
 }
 
+/// The (source pod, destination) pairs `connect()` refuses because the destination's
+/// AuthorizationPolicies deny them for sure: the source pod's netns cookie and the address and
+/// port its app dials (a pod's, or a ClusterIP's whose every endpoint denies).
+pub type ConnectDenials = std::collections::BTreeSet<(u64, SocketAddr)>;
+
+/// Keeps the `connect()` hook's authorization denials.
+pub trait DeniedConnects: Send + Sync + 'static {
+    /// Makes `denials` the ones in force (pairs it no longer holds are removed).
+    fn apply(&self, denials: &ConnectDenials) -> anyhow::Result<()>;
+}
+
 /// Keeps the `connect()` hook's egress policies.
 pub trait EgressPolicies: Send + Sync + 'static {
     /// Makes `plan` the one in force (entries it no longer holds are removed).

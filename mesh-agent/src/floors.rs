@@ -64,6 +64,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("lifecycle", 10),
     ("dns", 10),
     ("egress", 10),
+    ("connect_authz", 10),
     // 11: the agent.
     ("attach", 11),
     ("agent", 11),

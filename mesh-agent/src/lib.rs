@@ -19,6 +19,7 @@ pub mod chance;
 pub mod check;
 pub mod clock;
 pub mod config;
+pub mod connect_authz;
 pub mod dns;
 pub mod document;
 pub mod drain;

@@ -27,17 +27,21 @@ pub enum Counter {
     /// Outbound connects refused in `connect()`: the pod's egress policy (REGISTRY_ONLY) holds
     /// no address the destination could belong to.
     EgressRefused = 5,
+    /// Outbound connects refused in `connect()`: the AuthorizationPolicies of the destination
+    /// deny this pod for sure (`CONNECT_DENIED`); the connection would have been refused there.
+    AuthzRefused = 6,
 }
 
 impl Counter {
     /// Every counter, in slot order.
-    pub const ALL: [Counter; 6] = [
+    pub const ALL: [Counter; 7] = [
         Counter::CapturedOutbound,
         Counter::CapturedInbound,
         Counter::Bypassed,
         Counter::Errors,
         Counter::Accelerated,
         Counter::EgressRefused,
+        Counter::AuthzRefused,
     ];
 
     /// The name the agent exports it under, without the `mesh_` prefix.
@@ -49,12 +53,20 @@ impl Counter {
             Counter::Errors => "errors",
             Counter::Accelerated => "accelerated_messages",
             Counter::EgressRefused => "egress_refused",
+            Counter::AuthzRefused => "authz_refused",
         }
     }
 }
 
-/// Number of slots in the `COUNTERS` map.
-pub const COUNTER_SLOTS: u32 = Counter::ALL.len() as u32;
+/// Number of slots in the `COUNTERS` map: more than there are counters, so the next counter
+/// added takes a spare slot and the pinned map's layout (which a successor agent must share at
+/// a hand-over) stays the same.
+pub const COUNTER_SLOTS: u32 = 16;
+
+const _: () = assert!(
+    Counter::ALL.len() as u32 <= COUNTER_SLOTS,
+    "COUNTERS has no spare slot left"
+);
 
 /// Port of the agent's outbound capture listener on 127.0.0.1 inside each enrolled pod netns.
 pub const OUTBOUND_CAPTURE_PORT: u16 = 15001;

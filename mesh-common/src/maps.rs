@@ -79,6 +79,36 @@ pub const EGRESS_KEY_BITS: u32 = EGRESS_POLICY_BITS + 128;
 /// Entries of `EGRESS_ALLOWED`: addresses and prefixes over every policy.
 pub const EGRESS_CAPACITY: u32 = 65536;
 
+/// Key of `CONNECT_DENIED`: a pod's connects to one address and port that the destination's
+/// AuthorizationPolicies deny for sure.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DeniedConnectKey {
+    /// Cookie of the source pod's network namespace.
+    pub netns_cookie: u64,
+    /// The destination address (IPv4 as IPv4-mapped), as the app dialled it.
+    pub ip: KernelIp,
+    /// The destination port, host order.
+    pub port: u16,
+    /// Zero.
+    pub _pad: [u8; 6],
+}
+
+impl DeniedConnectKey {
+    /// The key for connects from the pod of `netns_cookie` to `ip`:`port`.
+    pub fn new(netns_cookie: u64, ip: KernelIp, port: u16) -> Self {
+        DeniedConnectKey {
+            netns_cookie,
+            ip,
+            port,
+            _pad: [0; 6],
+        }
+    }
+}
+
+/// Entries of `CONNECT_DENIED`: (source pod, destination) pairs over every pod of the node.
+pub const CONNECT_DENIED_CAPACITY: u32 = 16384;
+
 /// Key of `ORIG_DSTS`: a captured connection as the agent's outbound listener sees it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -142,7 +172,7 @@ pub const ACCEL_CAPACITY: u32 = 65536;
 
 #[cfg(feature = "user")]
 mod pod_impls {
-    // SAFETY: all are #[repr(C)] plain integers without padding (sizes 16, 64, 16, 20, 32, 16).
+    // SAFETY: all are #[repr(C)] plain integers without padding (sizes 16, 64, 16, 20, 32, 16, 20, 32).
     unsafe impl aya::Pod for crate::KernelIp {}
     unsafe impl aya::Pod for crate::PodInfo {}
     unsafe impl aya::Pod for crate::OriginalDstKey {}
@@ -150,6 +180,7 @@ mod pod_impls {
     unsafe impl aya::Pod for crate::FlowKey {}
     unsafe impl aya::Pod for crate::AccelKey {}
     unsafe impl aya::Pod for crate::EgressKey {}
+    unsafe impl aya::Pod for crate::DeniedConnectKey {}
 }
 
 /// Entries of `AGENT_CGROUPS`: the cgroups of this node's agents, the running one and those it
@@ -186,5 +217,6 @@ mod tests {
         assert!(!info.is_own(&KernelIp::from_ip(ip("0.0.0.0"))));
         assert_eq!(size_of::<PodInfo>(), 64);
         assert_eq!(size_of::<OriginalDstKey>(), 16);
+        assert_eq!(size_of::<DeniedConnectKey>(), 32);
     }
 }

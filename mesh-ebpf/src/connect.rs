@@ -2,9 +2,10 @@
 //! to the agent's listener inside the pod's netns — 127.0.0.1:15001 for IPv4 (also IPv4-mapped
 //! destinations of IPv6 sockets), [::1]:15001 for plain IPv6 — recording the original
 //! destination under the socket cookie. A pod with an egress policy (`EGRESS_POLICY`: the agent
-//! gives one to REGISTRY_ONLY pods) is refused at once (`EPERM`) a destination outside it.
+//! gives one to REGISTRY_ONLY pods) is refused at once (`EPERM`) a destination outside it, and
+//! so is a destination whose AuthorizationPolicies deny the pod for sure (`CONNECT_DENIED`).
 
-use crate::maps::{self, EGRESS_ALLOWED, EGRESS_POLICY, ENROLLED, SOCK_DSTS};
+use crate::maps::{self, CONNECT_DENIED, EGRESS_ALLOWED, EGRESS_POLICY, ENROLLED, SOCK_DSTS};
 use aya_ebpf::{
     bindings::bpf_sock_addr,
     helpers::{bpf_get_current_cgroup_id, bpf_get_netns_cookie, bpf_get_socket_cookie},
@@ -14,8 +15,8 @@ use aya_ebpf::{
 };
 use core::ptr::{addr_of, addr_of_mut, read_volatile, write_volatile};
 use mesh_common::{
-    Counter, EgressKey, KernelIp, OriginalDst, EGRESS_KEY_BITS, FAMILY_IPV4, FAMILY_IPV6,
-    LOCALHOST_V4_WORD, LOCALHOST_V6, OUTBOUND_CAPTURE_PORT,
+    Counter, DeniedConnectKey, EgressKey, KernelIp, OriginalDst, EGRESS_KEY_BITS, FAMILY_IPV4,
+    FAMILY_IPV6, LOCALHOST_V4_WORD, LOCALHOST_V6, OUTBOUND_CAPTURE_PORT,
 };
 
 /// What a connect hook returns to let the connect proceed, or to fail it with `EPERM`.
@@ -32,8 +33,9 @@ enum Verdict {
     Bypass,
     /// Redirect to the agent, recording this destination.
     Capture(OriginalDst),
-    /// Outside the pod's egress policy: the connect fails at once.
-    Refuse,
+    /// Outside the pod's egress policy, or denied by the destination's policies: the connect
+    /// fails at once, counted in this slot.
+    Refuse(Counter),
 }
 
 /// `connect4`: IPv4 destinations. [`PROCEED`] or [`REFUSE`].
@@ -50,8 +52,8 @@ pub fn try_connect4(ctx: &SockAddrContext) -> i32 {
         }
         Verdict::Bypass => maps::count(Counter::Bypassed),
         Verdict::Ignore => {}
-        Verdict::Refuse => {
-            maps::count(Counter::EgressRefused);
+        Verdict::Refuse(counter) => {
+            maps::count(counter);
             return REFUSE;
         }
     }
@@ -84,8 +86,8 @@ pub fn try_connect6(ctx: &SockAddrContext) -> i32 {
         }
         Verdict::Bypass => maps::count(Counter::Bypassed),
         Verdict::Ignore => {}
-        Verdict::Refuse => {
-            maps::count(Counter::EgressRefused);
+        Verdict::Refuse(counter) => {
+            maps::count(counter);
             return REFUSE;
         }
     }
@@ -134,7 +136,11 @@ fn decide(ctx: &SockAddrContext, dst: OriginalDst) -> Verdict {
         return Verdict::Bypass;
     }
     if !egress_allows(netns, &dst.ip) {
-        return Verdict::Refuse;
+        return Verdict::Refuse(Counter::EgressRefused);
+    }
+    let denied = DeniedConnectKey::new(netns, dst.ip, dst.port);
+    if unsafe { CONNECT_DENIED.get(denied) }.is_some() {
+        return Verdict::Refuse(Counter::AuthzRefused);
     }
     Verdict::Capture(dst)
 }

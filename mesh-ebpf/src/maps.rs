@@ -7,9 +7,9 @@ use aya_ebpf::{
     maps::{HashMap, LpmTrie, LruHashMap, LruPerCpuHashMap, PerCpuArray, SockHash},
 };
 use mesh_common::{
-    AccelKey, Counter, EgressKey, FlowKey, KernelIp, OriginalDst, OriginalDstKey, PodInfo,
-    ACCEL_CAPACITY, AGENT_CGROUP_CAPACITY, COUNTER_SLOTS, EGRESS_CAPACITY, FLOW_CAPACITY,
-    ORIGINAL_DST_CAPACITY, POD_CAPACITY,
+    AccelKey, Counter, DeniedConnectKey, EgressKey, FlowKey, KernelIp, OriginalDst, OriginalDstKey,
+    PodInfo, ACCEL_CAPACITY, AGENT_CGROUP_CAPACITY, CONNECT_DENIED_CAPACITY, COUNTER_SLOTS,
+    EGRESS_CAPACITY, FLOW_CAPACITY, ORIGINAL_DST_CAPACITY, POD_CAPACITY,
 };
 
 /// Per-CPU event counters. Key: `Counter` slot (u32). Value: u64 count. Size: `COUNTER_SLOTS`.
@@ -35,6 +35,15 @@ pub static EGRESS_POLICY: HashMap<u64, u32> = HashMap::with_max_entries(POD_CAPA
 #[map(name = "EGRESS_ALLOWED")]
 pub static EGRESS_ALLOWED: LpmTrie<EgressKey, u8> =
     LpmTrie::with_max_entries(EGRESS_CAPACITY, BPF_F_NO_PREALLOC);
+
+/// (Source pod, destination) pairs the destination's AuthorizationPolicies deny for sure, on
+/// facts the agent knows (the pod's identity, the port): pods and the ClusterIPs whose every
+/// endpoint denies. Key: `DeniedConnectKey` (netns cookie, address, port). Value: u8 (unused).
+/// Size: `CONNECT_DENIED_CAPACITY`. Written by the agent (`connect_authz.rs`, on every
+/// configuration or enrollment change); read by `connect4`/`connect6`: a hit refuses the connect.
+#[map(name = "CONNECT_DENIED")]
+pub static CONNECT_DENIED: HashMap<DeniedConnectKey, u8> =
+    HashMap::with_max_entries(CONNECT_DENIED_CAPACITY, BPF_F_NO_PREALLOC);
 
 /// Enrolled pods by pod IP. Key: `KernelIp`. Value: `PodInfo`. Size: `POD_CAPACITY`.
 /// Written by the agent; read by `sk_lookup` (which cannot get a netns cookie).

@@ -4,6 +4,7 @@
 //! ([`decide`]). Plain decisions, no sockets: the inbound HTTP layer and the L4 paths call
 //! [`Authorizer::check`] and turn a denial into a 403 or a closed connection.
 
+mod certain;
 mod decide;
 mod metrics;
 mod paths;
@@ -14,6 +15,7 @@ use std::net::IpAddr;
 
 use prometheus_client::registry::Registry;
 
+pub use certain::surely_denied;
 pub use decide::{decide, Decision, DryRun, RuleId};
 pub use metrics::AuthzMetrics;
 pub use paths::{normalize, path_matches, PathNormalization};

@@ -20,6 +20,8 @@ pub struct CounterTotals {
     pub accelerated: u64,
     /// Connects refused by a pod's egress policy.
     pub egress_refused: u64,
+    /// Connects refused because the destination's policies deny the pod for sure.
+    pub authz_refused: u64,
 }
 
 impl CounterTotals {
@@ -32,6 +34,7 @@ impl CounterTotals {
             Counter::Errors => self.errors,
             Counter::Accelerated => self.accelerated,
             Counter::EgressRefused => self.egress_refused,
+            Counter::AuthzRefused => self.authz_refused,
         }
     }
 
@@ -48,6 +51,7 @@ impl CounterTotals {
             Counter::Errors => self.errors = value,
             Counter::Accelerated => self.accelerated = value,
             Counter::EgressRefused => self.egress_refused = value,
+            Counter::AuthzRefused => self.authz_refused = value,
         }
     }
 }

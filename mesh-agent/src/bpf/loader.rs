@@ -52,6 +52,9 @@ pub enum BpfError {
     /// A map operation failed.
     #[error("map operation: {0}")]
     MapOp(#[from] Box<aya::maps::MapError>),
+    /// The maps pinned by a predecessor have another layout than this agent's programs need.
+    #[error(transparent)]
+    Layout(Box<super::layout::LayoutError>),
     /// The cgroup named cannot take the programs (the cgroup2 root).
     #[error(transparent)]
     Cgroup(#[from] PodsCgroupError),
@@ -99,6 +102,7 @@ pub struct MeshBpf {
     /// The pinned links (`None` without a pin directory: nothing pinned).
     pub(super) links: Option<LinkPins>,
     pub(super) egress: Mutex<super::egress::EgressMaps>,
+    pub(super) connect_denied: Mutex<super::connect_denied::ConnectDeniedMap>,
     // Declared last: the pins go after the maps are closed (and the links directory).
     pins: Option<MapPins>,
 }
@@ -121,6 +125,10 @@ impl MeshBpf {
         let accelerate = u32::from(options.accelerate);
         let fail_closed = u32::from(options.fail_closed);
         let shared = shared_pins(options)?;
+        if let Some(dir) = options.pin_dir.as_deref().filter(|_| !shared.is_empty()) {
+            // Before anything shares them: a predecessor of another build pinned other layouts.
+            super::layout::check_pins(object, dir).map_err(|e| BpfError::Layout(Box::new(e)))?;
+        }
         let mut loader = EbpfLoader::new();
         for (name, path) in &shared {
             loader.map_pin_path(name.as_str(), path.as_path());
@@ -164,6 +172,10 @@ impl MeshBpf {
                 take_map(&mut ebpf, "EGRESS_POLICY")?,
                 take_map(&mut ebpf, "EGRESS_ALLOWED")?,
             )),
+            connect_denied: Mutex::new(super::connect_denied::ConnectDeniedMap::new(take_map(
+                &mut ebpf,
+                "CONNECT_DENIED",
+            )?)),
             ebpf: Mutex::new(ebpf),
             links,
             pins,

@@ -5,10 +5,12 @@
 
 mod accel;
 mod cgroup_hooks;
+mod connect_denied;
 mod counters;
 mod egress;
 mod enroll;
 mod kernel;
+mod layout;
 mod link_pins;
 mod loader;
 mod mounts;
@@ -23,6 +25,7 @@ pub use counters::{CounterTotals, FlowCount};
 pub use kernel::{
     check_kernel, first_missing, KernelError, KernelFeature, Probe, MINIMUM_KERNEL, REQUIRED,
 };
+pub use layout::{check_pins, LayoutError, MapLayout};
 pub use link_pins::{LinkPins, LINKS_DIR};
 pub use loader::{BpfError, LoadOptions, MeshBpf};
 pub use mounts::{cgroup2_mount, ensure_bpffs, BPFFS_ROOT};

@@ -20,6 +20,8 @@ mod certs;
 mod cilium;
 /// Enrollment through mesh-cni: at creation, namespace labels live, recovery after stop/kill.
 mod cni;
+/// AuthorizationPolicy denials decided in connect() on the source's node.
+mod connect_deny;
 /// The agent's drain on SIGTERM; its liveness endpoint.
 mod drain;
 /// IPv6 and dual-stack labs: both families captured, routed and steered inbound.
