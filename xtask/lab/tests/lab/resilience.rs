@@ -116,11 +116,13 @@ fn outlier_detection_ejects_the_broken_pod(lab: &TestLab) {
     });
 }
 
-/// Why `/clusters` on node-1 says `endpoint` of `cluster` is ejected, if it is.
+/// Why `/clusters` on node-1 says `endpoint` of `cluster` is ejected for the client, if it is
+/// (each source pod has its own detector).
 fn ejection(lab: &TestLab, cluster: &str, endpoint: &str) -> Option<String> {
     let clusters: Value = serde_json::from_str(&admin(lab, "node-1", "/clusters")).unwrap();
     let view = clusters.as_array()?.iter().find(|c| c["name"] == cluster)?;
-    let mut states = view["outlier"].as_array()?.iter();
+    let source = format!("{}/{}", CLIENT.0, CLIENT.1);
+    let mut states = view["outlier"][&source].as_array()?.iter();
     let state = states.find(|e| e["endpoint"] == endpoint)?;
     state["ejected"].as_str().map(String::from)
 }
