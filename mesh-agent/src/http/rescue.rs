@@ -70,16 +70,25 @@ fn flag_retries(mut response: Response<Body>) -> Response<Body> {
 pub fn local_reply(error: &(dyn Error + 'static)) -> Response<Body> {
     let (status, flags) = status_and_flags(error);
     tracing::debug!(%error, %status, %flags, "local reply");
-    let mut response = Response::new(full(format!("{error}")));
+    // Envoy's global rate limit answers without a body.
+    let global = error.is::<OverLimit>() || error.is::<RateLimitServiceFailed>();
+    let body = if global {
+        String::new()
+    } else {
+        format!("{error}")
+    };
+    let mut response = Response::new(full(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response.extensions_mut().insert(flags);
-    if let Some(limited) = error.downcast_ref::<RateLimited>() {
+    let limited = error.downcast_ref::<RateLimited>().map(|l| &l.headers);
+    let over = error.downcast_ref::<OverLimit>().map(|l| &l.headers);
+    if let Some(added) = limited.or(over) {
         let headers = response.headers_mut();
-        limited.headers.iter().for_each(|(name, value)| {
+        added.iter().for_each(|(name, value)| {
             headers.insert(name, value.clone());
         });
     }
@@ -154,6 +163,10 @@ pub fn status_and_flags(error: &(dyn Error + 'static)) -> (StatusCode, ResponseF
         (StatusCode::GATEWAY_TIMEOUT, F::UpstreamTimeout)
     } else if let Some(limited) = error.downcast_ref::<RateLimited>() {
         (limited.status, F::RateLimited)
+    } else if error.is::<OverLimit>() {
+        (StatusCode::TOO_MANY_REQUESTS, F::RateLimited)
+    } else if error.is::<RateLimitServiceFailed>() {
+        (StatusCode::INTERNAL_SERVER_ERROR, F::RateLimitServiceError)
     } else if error.is::<Denied>() {
         (StatusCode::FORBIDDEN, F::Denied)
     } else if error.is::<ConnectFailed>() {
@@ -220,6 +233,24 @@ mod tests {
                 "RL",
             ),
             (Denied::default().into(), 403, "DENY"),
+            (
+                OverLimit {
+                    domain: "d".into(),
+                    headers: Vec::new(),
+                }
+                .into(),
+                429,
+                "RL",
+            ),
+            (
+                RateLimitServiceFailed {
+                    domain: "d".into(),
+                    reason: "timeout".into(),
+                }
+                .into(),
+                500,
+                "RLSE",
+            ),
             (JwtFailure::Expired.into(), 401, "-"),
             (JwtFailure::AudienceNotAllowed.into(), 403, "-"),
             (ConnectFailed(io_error()).into(), 503, "UF"),

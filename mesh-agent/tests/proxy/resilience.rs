@@ -81,7 +81,10 @@ async fn a_pod_answering_503_stops_receiving_traffic_with_consecutive_errors_1()
         .iter()
         .find(|c| c.name == "outbound|80||web.shop.svc.cluster.local")
         .expect("the web cluster in /clusters");
-    let outlier = web.outlier.get("shop/sleep-0").expect("sleep-0's outlier state shown");
+    let outlier = web
+        .outlier
+        .get("shop/sleep-0")
+        .expect("sleep-0's outlier state shown");
     let ejected: Vec<String> = outlier
         .iter()
         .filter(|e| e.ejected.is_some())

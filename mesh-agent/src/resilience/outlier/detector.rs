@@ -191,7 +191,8 @@ impl OutlierDetector {
     /// Moves its share of the ejected-endpoints gauge to what is ejected now.
     fn report_ejected(&mut self) {
         let now = self.ejected_count();
-        self.metrics.add_ejected(&self.name, now as i64 - self.reported as i64);
+        self.metrics
+            .add_ejected(&self.name, now as i64 - self.reported as i64);
         self.reported = now;
     }
 
@@ -206,7 +207,8 @@ impl OutlierDetector {
 impl Drop for OutlierDetector {
     /// A detector replaced or dropped takes its ejected endpoints out of the gauge.
     fn drop(&mut self) {
-        self.metrics.add_ejected(&self.name, -(self.reported as i64));
+        self.metrics
+            .add_ejected(&self.name, -(self.reported as i64));
     }
 }
 
