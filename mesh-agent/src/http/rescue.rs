@@ -218,6 +218,27 @@ mod tests {
     }
 
     #[test]
+    fn the_global_rate_limit_answers_429_rl_and_500_rlse_without_a_body() {
+        use http_body::Body as _;
+        let over: BoxError = OverLimit {
+            domain: "d".into(),
+            headers: Vec::new(),
+        }
+        .into();
+        let failed: BoxError = RateLimitServiceFailed {
+            domain: "d".into(),
+            reason: "timeout".into(),
+        }
+        .into();
+        for (error, status, flags) in [(over, 429, "RL"), (failed, 500, "RLSE")] {
+            let (code, found) = status_and_flags(&*error);
+            assert_eq!((code.as_u16(), found.to_string().as_str()), (status, flags));
+            let reply = local_reply(&*error);
+            assert_eq!(reply.body().size_hint().exact(), Some(0), "{error}");
+        }
+    }
+
+    #[test]
     fn error_to_status_and_flags_table() {
         let cases: Vec<(BoxError, u16, &str)> = vec![
             (NoRoute.into(), 404, "NR"),
@@ -233,24 +254,6 @@ mod tests {
                 "RL",
             ),
             (Denied::default().into(), 403, "DENY"),
-            (
-                OverLimit {
-                    domain: "d".into(),
-                    headers: Vec::new(),
-                }
-                .into(),
-                429,
-                "RL",
-            ),
-            (
-                RateLimitServiceFailed {
-                    domain: "d".into(),
-                    reason: "timeout".into(),
-                }
-                .into(),
-                500,
-                "RLSE",
-            ),
             (JwtFailure::Expired.into(), 401, "-"),
             (JwtFailure::AudienceNotAllowed.into(), 403, "-"),
             (ConnectFailed(io_error()).into(), 503, "UF"),

@@ -30,10 +30,13 @@ pub enum RlsError {
     Status(#[from] tonic::Status),
 }
 
+/// A channel per (endpoint, `:authority`).
+type Channels = HashMap<(SocketAddr, Option<String>), Channel>;
+
 /// The node's channels to rate limit services. Cheap to clone.
 #[derive(Clone, Debug, Default)]
 pub struct RateLimitServiceClient {
-    channels: Arc<Mutex<HashMap<(SocketAddr, Option<String>), Channel>>>,
+    channels: Arc<Mutex<Channels>>,
 }
 
 impl RateLimitServiceClient {

@@ -16,7 +16,7 @@ use super::global_rate_limit::{GlobalRateLimitConfig, RATE_LIMIT_FILTER};
 use super::local_rate_limit::{
     LocalRateLimitConfig, RouteRateLimit, LOCAL_RATE_LIMIT_FILTER, LOCAL_RATE_LIMIT_TYPE,
 };
-use super::{EnvoyConfigPatch, EnvoyFilterSpec, PatchContext};
+use super::{EnvoyConfigPatch, EnvoyFilterSpec, PatchContext, PatchMatch};
 
 /// A patch the mesh acts on.
 #[derive(Clone, Debug, PartialEq)]
@@ -83,44 +83,10 @@ fn read_one(patch: &EnvoyConfigPatch, at: &str) -> Result<PatchReading, (String,
     let operation = change.operation.as_deref().unwrap_or("");
     let context = matches.context.unwrap_or_default();
     let read = match patch.apply_to.as_deref() {
-        Some("HTTP_FILTER") => {
-            let ops = ["INSERT_BEFORE", "INSERT_AFTER", "INSERT_FIRST", "ADD"];
-            if !ops.contains(&operation) || matches.route_configuration.is_some() {
-                return skip(format!("{at}.patch.operation"), NOT_RATE_LIMIT);
-            }
-            let Some(port) = listener_port(matches.listener.as_ref()) else {
-                return skip(format!("{at}.match.listener"), MATCH_UNSUPPORTED);
-            };
-            let name = value.get("name").and_then(Value::as_str);
-            let known = [LOCAL_RATE_LIMIT_FILTER, RATE_LIMIT_FILTER];
-            if !name.is_some_and(|n| known.contains(&n))
-                || keys_beyond(&value, &["name", "typedConfig"])
-            {
-                return skip(format!("{at}.patch.value"), NOT_RATE_LIMIT);
-            }
-            let config_at = format!("{at}.patch.value.typedConfig");
-            let typed_at = value.get("typedConfig");
-            let ((config, config_at), global) = if name == Some(RATE_LIMIT_FILTER) {
-                let global = global_filter(typed_at, &config_at, &mut ignored)?;
-                ((None, config_at), Some(global))
-            } else {
-                (typed_config(typed_at, &config_at, &mut ignored)?, None)
-            };
-            let scope = PatchScope {
-                filter: true,
-                port,
-                ..PatchScope::default()
-            };
-            RateLimitPatch {
-                context,
-                scope,
-                config,
-                config_at,
-                rate_limits: Vec::new(),
-                virtual_host: false,
-                global,
-            }
-        }
+        Some("HTTP_FILTER") => match filter_patch(&matches, &value, operation, at, &mut ignored)? {
+            Ok(patch) => patch,
+            Err(skipped) => return skip(skipped.at, skipped.why),
+        },
         Some("HTTP_ROUTE") if operation == "MERGE" && matches.listener.is_none() => {
             let Some(scope) = route_scope(matches.route_configuration.as_ref()) else {
                 return skip(format!("{at}.match.routeConfiguration"), MATCH_UNSUPPORTED);
@@ -162,6 +128,51 @@ fn read_one(patch: &EnvoyConfigPatch, at: &str) -> Result<PatchReading, (String,
         patch: Ok(read),
         ignored,
     })
+}
+
+/// An `HTTP_FILTER` patch inserting one of the rate limit filters, else why it is skipped.
+fn filter_patch(
+    matches: &PatchMatch,
+    value: &Value,
+    operation: &str,
+    at: &str,
+    ignored: &mut Vec<Skipped>,
+) -> Result<Result<RateLimitPatch, Skipped>, (String, String)> {
+    let skip = |at: String, why| Ok(Err(Skipped { at, why }));
+    let ops = ["INSERT_BEFORE", "INSERT_AFTER", "INSERT_FIRST", "ADD"];
+    if !ops.contains(&operation) || matches.route_configuration.is_some() {
+        return skip(format!("{at}.patch.operation"), NOT_RATE_LIMIT);
+    }
+    let Some(port) = listener_port(matches.listener.as_ref()) else {
+        return skip(format!("{at}.match.listener"), MATCH_UNSUPPORTED);
+    };
+    let name = value.get("name").and_then(Value::as_str);
+    let known = [LOCAL_RATE_LIMIT_FILTER, RATE_LIMIT_FILTER];
+    if !name.is_some_and(|n| known.contains(&n)) || keys_beyond(value, &["name", "typedConfig"]) {
+        return skip(format!("{at}.patch.value"), NOT_RATE_LIMIT);
+    }
+    let config_at = format!("{at}.patch.value.typedConfig");
+    let typed_at = value.get("typedConfig");
+    let ((config, config_at), global) = if name == Some(RATE_LIMIT_FILTER) {
+        let global = global_filter(typed_at, &config_at, ignored)?;
+        ((None, config_at), Some(global))
+    } else {
+        (typed_config(typed_at, &config_at, ignored)?, None)
+    };
+    let scope = PatchScope {
+        filter: true,
+        port,
+        ..PatchScope::default()
+    };
+    Ok(Ok(RateLimitPatch {
+        context: matches.context.unwrap_or_default(),
+        scope,
+        config,
+        config_at,
+        rate_limits: Vec::new(),
+        virtual_host: false,
+        global,
+    }))
 }
 
 type RouteValue = (Option<LocalRateLimitConfig>, String, Vec<RouteRateLimit>);
