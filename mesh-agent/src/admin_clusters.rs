@@ -1,6 +1,8 @@
 //! `/clusters` on the admin port: every cluster of the snapshot in force with its endpoints and,
-//! where the cluster has outlier detection running, each endpoint's ejection state.
+//! where the cluster has outlier detection running, each endpoint's ejection state as each
+//! source pod's detector sees it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use hyper::StatusCode;
@@ -19,9 +21,10 @@ pub struct ClusterView {
     pub name: String,
     /// Endpoint addresses (`ip:port`, or `name:port` for DNS ones).
     pub endpoints: Vec<String>,
-    /// The outlier state of each endpoint tried so far; absent without outlier detection.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub outlier: Option<Vec<EndpointState>>,
+    /// By source pod (`namespace/pod`), the outlier state of each endpoint as that pod's
+    /// detector sees it; absent without outlier detection or before a pod sent a request.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub outlier: BTreeMap<String, Vec<EndpointState>>,
 }
 
 /// Answers `/clusters` with [`clusters`] as JSON, anything else with `others`.
@@ -50,8 +53,9 @@ pub fn clusters(config: &ConfigState, resilience: &Resilience) -> Vec<ClusterVie
             endpoints: endpoints(cluster),
             outlier: detectors
                 .iter()
-                .find(|(name, _)| *name == cluster.name)
-                .map(|(_, detector)| detector.snapshot()),
+                .filter(|(name, _, _)| *name == cluster.name)
+                .map(|(_, source, detector)| (source.to_string(), detector.snapshot()))
+                .collect(),
         })
         .collect();
     views.sort_by(|a, b| a.name.cmp(&b.name));

@@ -97,6 +97,28 @@ pub struct StreamRefused;
 #[error("upstream connect error or disconnect/reset before headers: {0}")]
 pub struct UpstreamReset(#[source] pub BoxError);
 
+/// The rate limit service answered `OVER_LIMIT`: `RL`, 429 with no body (as Envoy), with
+/// `x-envoy-ratelimited: true` and the answer's headers.
+#[derive(Debug, thiserror::Error)]
+#[error("over the limit of rate limit domain {domain}")]
+pub struct OverLimit {
+    /// The filter's domain (for the log).
+    pub domain: String,
+    /// Headers added to the answer.
+    pub headers: Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)>,
+}
+
+/// The rate limit service could not answer and `failure_mode_deny` is on: `RLSE`, 500 with no
+/// body (as Envoy).
+#[derive(Debug, thiserror::Error)]
+#[error("rate limit service of domain {domain} failed: {reason}")]
+pub struct RateLimitServiceFailed {
+    /// The filter's domain.
+    pub domain: String,
+    /// What failed.
+    pub reason: String,
+}
+
 /// One of Envoy's response flags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u16)]
@@ -123,11 +145,13 @@ pub enum ResponseFlag {
     RateLimited = 1 << 9,
     /// `DENY`: denied by authorization policy.
     Denied = 1 << 10,
+    /// `RLSE`: the rate limit service failed and `failure_mode_deny` refused the request.
+    RateLimitServiceError = 1 << 11,
 }
 
 impl ResponseFlag {
     /// Every flag, in the order Envoy prints them.
-    const ALL: [(ResponseFlag, &'static str); 11] = [
+    const ALL: [(ResponseFlag, &'static str); 12] = [
         (Self::NoHealthyUpstream, "UH"),
         (Self::ConnectFailed, "UF"),
         (Self::UpstreamOverflow, "UO"),
@@ -137,6 +161,7 @@ impl ResponseFlag {
         (Self::DelayInjected, "DI"),
         (Self::FaultInjected, "FI"),
         (Self::RateLimited, "RL"),
+        (Self::RateLimitServiceError, "RLSE"),
         (Self::RetriesExhausted, "URX"),
         (Self::Denied, "DENY"),
     ];

@@ -574,3 +574,46 @@ fn the_image_holds_the_bpf_object_where_the_daemonset_looks() {
 mod ca;
 #[path = "deploy_manifests/privilege.rs"]
 mod privilege;
+
+#[test]
+fn the_optional_rate_limit_service_is_where_the_example_envoy_filter_asks() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let docs = documents("ratelimit/rate-limit-service.yaml");
+    let mut services = Vec::new();
+    for doc in &docs {
+        match doc["kind"].as_str().unwrap() {
+            "ConfigMap" => drop(typed::<ConfigMap>(doc)),
+            "Deployment" => {
+                let deployment: Deployment = typed(doc);
+                let pod = deployment.spec.unwrap().template.spec.unwrap();
+                let image = pod.containers[0].image.clone().unwrap();
+                assert!(
+                    !image.ends_with(":latest") && image.contains(':'),
+                    "{image} pinned"
+                );
+            }
+            "Service" => services.push(typed::<Service>(doc)),
+            other => panic!("unexpected {other}"),
+        }
+    }
+    let example = &documents("ratelimit/envoyfilter-global-example.yaml")[0];
+    let config = &example["spec"]["configPatches"][0]["patch"]["value"]["typed_config"];
+    let cluster = config["rate_limit_service"]["grpc_service"]["envoy_grpc"]["cluster_name"]
+        .as_str()
+        .unwrap();
+    let ratelimit = services
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some("ratelimit"))
+        .unwrap();
+    let namespace = ratelimit.metadata.namespace.as_deref().unwrap();
+    let ports = ratelimit.spec.as_ref().unwrap().ports.clone().unwrap();
+    let grpc = ports
+        .iter()
+        .find(|p| p.name.as_deref() == Some("grpc-port"));
+    let wanted = format!(
+        "outbound|{}||ratelimit.{namespace}.svc.cluster.local",
+        grpc.unwrap().port
+    );
+    assert_eq!(cluster, wanted);
+}

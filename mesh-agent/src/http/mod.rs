@@ -13,9 +13,11 @@ mod jwt;
 mod metrics;
 mod pool;
 mod rate_limit;
+mod rate_limit_global;
 mod rate_limit_metrics;
 mod rescue;
 mod resilient;
+mod rls_client;
 mod route;
 mod route_rules;
 mod server;
@@ -37,7 +39,7 @@ pub use body::{boxed, full, Body};
 pub use downstream::{DownstreamTimeouts, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use metrics::{HttpLabels, HttpMetrics, RequestOutcome};
 pub use pool::{Origination, OriginationError, Originations, Pool, PoolTunnel};
-pub use rate_limit_metrics::{Decision as RateLimitDecision, LocalRateLimiting};
+pub use rate_limit_metrics::{Decision as RateLimitDecision, GlobalDecision, RateLimiting};
 pub use rescue::{local_reply, status_and_flags};
 pub use resilient::Resilience;
 pub use route::{Direction, GatewayBinding, RouteClient};
@@ -84,8 +86,9 @@ pub struct TrafficInputs {
     pub mirror_metrics: mirror::MirrorMetrics,
     /// Destinations' pools and outlier detectors, retry and outlier metrics.
     pub resilience: Resilience,
-    /// EnvoyFilters' local rate limits: the node's token buckets and their counters.
-    pub rate_limits: LocalRateLimiting,
+    /// EnvoyFilters' rate limits: the node's token buckets, the rate limit service's client
+    /// and their counters.
+    pub rate_limits: RateLimiting,
 }
 
 impl HttpInputs {
@@ -98,7 +101,7 @@ impl HttpInputs {
             traffic: TrafficInputs {
                 mirror_metrics: mirror::MirrorMetrics::register(registry),
                 resilience: Resilience::register(registry),
-                rate_limits: LocalRateLimiting::register(registry),
+                rate_limits: RateLimiting::register(registry),
                 ..TrafficInputs::default()
             },
             drain: crate::drain::Drain::default(),

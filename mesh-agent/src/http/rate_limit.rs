@@ -3,7 +3,9 @@
 //! request on the side its connection serves — SIDECAR_INBOUND for the pod receiving,
 //! SIDECAR_OUTBOUND for the pod sending, GATEWAY at the ingress gateway — and refuses an
 //! enforced limit with [`RateLimited`] (429 `local_rate_limited`, flag `RL`, answered by the
-//! rescue layer). Verdicts are counted in `mesh_local_rate_limit_requests_total`.
+//! rescue layer). Verdicts are counted in `mesh_local_rate_limit_requests_total`. Then the
+//! global `ratelimit` filters of the side ask their rate limit service
+//! ([`super::rate_limit_global`]).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -14,14 +16,17 @@ use hyper::{Request, Response};
 use tower::{Layer, Service, ServiceExt};
 
 use super::body::Body;
-use super::rate_limit_metrics::{Decision, LocalRateLimiting};
+use super::rate_limit_global::ask;
+use super::rate_limit_metrics::{Decision, RateLimiting};
 use super::route::Direction;
 use super::target::RouteTarget;
 use super::telemetry::Peers;
 use crate::chance::Chance;
 use crate::errors::{BoxError, RateLimited};
 use crate::pipeline::ConfigState;
-use crate::ratelimit::{LocalRateLimits, RequestFacts, RequestPlace, Verdict};
+use crate::ratelimit::{
+    global_checks, GlobalCheck, LocalRateLimits, RequestFacts, RequestPlace, Verdict,
+};
 use crate::resources::PatchContext;
 use crate::routing::MatchedRule;
 use crate::snapshot::Workload;
@@ -29,7 +34,7 @@ use crate::snapshot::Workload;
 /// Limits the requests of one connection.
 #[derive(Clone)]
 pub struct RateLimitLayer {
-    shared: LocalRateLimiting,
+    shared: RateLimiting,
     config: ConfigState,
     chance: Chance,
     side: Side,
@@ -47,7 +52,7 @@ struct Side {
 impl RateLimitLayer {
     /// The limiter of a connection between `peers` going `direction`.
     pub fn new(
-        shared: LocalRateLimiting,
+        shared: RateLimiting,
         config: ConfigState,
         chance: Chance,
         peers: &Peers,
@@ -121,11 +126,12 @@ impl RateLimitLayer {
         }
     }
 
-    /// The verdicts on `request`, counted; the refusal when one is enforced.
-    fn decide(&self, request: &mut Request<Body>) -> Result<(), RateLimited> {
+    /// The local verdicts on `request`, counted; the refusal when one is enforced; else the
+    /// questions for the rate limit services.
+    fn decide(&self, request: &mut Request<Body>) -> Result<Vec<GlobalCheck>, RateLimited> {
         let limits = self.limits();
-        if limits.is_empty() {
-            return Ok(());
+        if limits.filters.is_empty() {
+            return Ok(Vec::new());
         }
         let port = self.side.port;
         let vhost = match self.side.context {
@@ -146,9 +152,19 @@ impl RateLimitLayer {
         let facts = RequestFacts {
             headers: request.headers(),
             remote: self.side.remote,
+            method: Some(request.method()),
+            uri: Some(request.uri()),
         };
-        let verdicts = limits.check(&place, facts, self.shared.buckets(), &self.chance);
-        self.apply(verdicts, request)
+        let checks = match limits.has_global() {
+            true => global_checks(&limits.filters, &place, facts),
+            false => Vec::new(),
+        };
+        let verdicts = match limits.is_empty() {
+            true => Vec::new(),
+            false => limits.check(&place, facts, self.shared.buckets(), &self.chance),
+        };
+        self.apply(verdicts, request)?;
+        Ok(checks)
     }
 
     fn apply(
@@ -196,9 +212,22 @@ where
     }
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
-        if let Err(limited) = self.layer.decide(&mut request) {
-            return Box::pin(async move { Err(limited.into()) });
+        let checks = match self.layer.decide(&mut request) {
+            Ok(checks) => checks,
+            Err(limited) => return Box::pin(async move { Err(limited.into()) }),
+        };
+        let inner = self.inner.clone();
+        if checks.is_empty() {
+            return Box::pin(inner.oneshot(request));
         }
-        Box::pin(self.inner.clone().oneshot(request))
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let added = ask(&layer.shared, &layer.config, checks, &mut request).await?;
+            let mut response = inner.oneshot(request).await?;
+            for (name, value) in added {
+                response.headers_mut().append(name, value);
+            }
+            Ok(response)
+        })
     }
 }

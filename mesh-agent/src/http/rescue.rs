@@ -70,16 +70,25 @@ fn flag_retries(mut response: Response<Body>) -> Response<Body> {
 pub fn local_reply(error: &(dyn Error + 'static)) -> Response<Body> {
     let (status, flags) = status_and_flags(error);
     tracing::debug!(%error, %status, %flags, "local reply");
-    let mut response = Response::new(full(format!("{error}")));
+    // Envoy's global rate limit answers without a body.
+    let global = error.is::<OverLimit>() || error.is::<RateLimitServiceFailed>();
+    let body = if global {
+        String::new()
+    } else {
+        format!("{error}")
+    };
+    let mut response = Response::new(full(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response.extensions_mut().insert(flags);
-    if let Some(limited) = error.downcast_ref::<RateLimited>() {
+    let limited = error.downcast_ref::<RateLimited>().map(|l| &l.headers);
+    let over = error.downcast_ref::<OverLimit>().map(|l| &l.headers);
+    if let Some(added) = limited.or(over) {
         let headers = response.headers_mut();
-        limited.headers.iter().for_each(|(name, value)| {
+        added.iter().for_each(|(name, value)| {
             headers.insert(name, value.clone());
         });
     }
@@ -154,6 +163,10 @@ pub fn status_and_flags(error: &(dyn Error + 'static)) -> (StatusCode, ResponseF
         (StatusCode::GATEWAY_TIMEOUT, F::UpstreamTimeout)
     } else if let Some(limited) = error.downcast_ref::<RateLimited>() {
         (limited.status, F::RateLimited)
+    } else if error.is::<OverLimit>() {
+        (StatusCode::TOO_MANY_REQUESTS, F::RateLimited)
+    } else if error.is::<RateLimitServiceFailed>() {
+        (StatusCode::INTERNAL_SERVER_ERROR, F::RateLimitServiceError)
     } else if error.is::<Denied>() {
         (StatusCode::FORBIDDEN, F::Denied)
     } else if error.is::<ConnectFailed>() {
@@ -202,6 +215,27 @@ mod tests {
             .get::<ResponseFlags>()
             .copied();
         assert_eq!(flags.map(|f| f.to_string()).as_deref(), Some("URX"));
+    }
+
+    #[test]
+    fn the_global_rate_limit_answers_429_rl_and_500_rlse_without_a_body() {
+        use http_body::Body as _;
+        let over: BoxError = OverLimit {
+            domain: "d".into(),
+            headers: Vec::new(),
+        }
+        .into();
+        let failed: BoxError = RateLimitServiceFailed {
+            domain: "d".into(),
+            reason: "timeout".into(),
+        }
+        .into();
+        for (error, status, flags) in [(over, 429, "RL"), (failed, 500, "RLSE")] {
+            let (code, found) = status_and_flags(&*error);
+            assert_eq!((code.as_u16(), found.to_string().as_str()), (status, flags));
+            let reply = local_reply(&*error);
+            assert_eq!(reply.body().size_hint().exact(), Some(0), "{error}");
+        }
     }
 
     #[test]

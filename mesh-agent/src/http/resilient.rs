@@ -2,11 +2,9 @@
 //! route `timeout`, retry policy and its destination's pool accounting and outlier detector in
 //! its extensions, where the timeout, retry, balancer, circuit-breaker and outlier layers below
 //! read them, and its TLS origination, which the pool reads. A destination's (host + subset)
-//! pool accounting is kept per source pod, as its sidecar would keep it; outlier detectors are
-//! shared across the node.
+//! pool accounting and outlier detector are kept per source pod, as its sidecar would keep them.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
@@ -21,10 +19,10 @@ use crate::errors::BoxError;
 use crate::lb::ip_endpoints;
 use crate::resilience::breaker::{Destination, DestinationPools, UpstreamProtocol};
 use crate::resilience::from_snapshot as compile;
-use crate::resilience::outlier::{OutlierMetrics, SharedDetector};
+use crate::resilience::outlier::{OutlierMetrics, SharedDetector, SourceDetectors};
 use crate::resilience::retry::RetryMetrics;
 use crate::resilience::timeout::RouteDeadline;
-use crate::resilience::{OutlierDetector, RetryPolicy};
+use crate::resilience::RetryPolicy;
 use crate::routing::MatchedRule;
 use crate::snapshot::{Cluster, Snapshot};
 
@@ -32,7 +30,7 @@ use crate::snapshot::{Cluster, Snapshot};
 #[derive(Clone, Debug, Default)]
 pub struct Resilience {
     pools: DestinationPools,
-    detectors: Arc<Mutex<HashMap<String, SharedDetector>>>,
+    detectors: SourceDetectors,
     /// `mesh_outlier_*`.
     pub outlier_metrics: OutlierMetrics,
     /// `mesh_retries_*`.
@@ -51,31 +49,17 @@ impl Resilience {
         }
     }
 
-    /// The outlier detector of `cluster` when it sets `outlierDetection`, following its
-    /// endpoints; a new one when the policy changed.
-    pub fn detector(&self, cluster: &Cluster) -> Option<SharedDetector> {
+    /// The outlier detector of `cluster` for the requests of `source` (`namespace/pod`) when
+    /// it sets `outlierDetection`, following its endpoints; a new one when the policy changed.
+    pub fn detector(&self, cluster: &Cluster, source: &Arc<str>) -> Option<SharedDetector> {
         let spec = cluster.policy.outlier_detection.as_ref()?;
         let policy = compile::outlier_policy(spec);
         let endpoints = ip_endpoints(cluster);
-        let mut detectors = self.detectors.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(found) = detectors.get(&cluster.name) {
-            let mut detector = found.lock();
-            if detector.policy() == &policy {
-                detector.set_endpoints(&endpoints);
-                return Some(found.clone());
-            }
-        }
-        let detector = OutlierDetector::new(
-            policy,
-            &cluster.name,
-            &endpoints,
-            self.outlier_metrics.clone(),
-            tokio::time::Instant::now(),
-        );
-        let shared = SharedDetector::new(detector);
-        tokio::spawn(shared.clone().run_sweeps());
-        detectors.insert(cluster.name.clone(), shared.clone());
-        Some(shared)
+        let metrics = &self.outlier_metrics;
+        Some(
+            self.detectors
+                .detector(source, &cluster.name, policy, &endpoints, metrics),
+        )
     }
 
     /// The accounting of `cluster`'s `connectionPool` for the opaque TCP connections of
@@ -96,15 +80,10 @@ impl Resilience {
         )
     }
 
-    /// The outlier state of every destination with outlier detection, by cluster name.
-    pub fn detectors(&self) -> Vec<(String, SharedDetector)> {
-        let detectors = self.detectors.lock().unwrap_or_else(|p| p.into_inner());
-        let mut all: Vec<_> = detectors
-            .iter()
-            .map(|(n, d)| (n.clone(), d.clone()))
-            .collect();
-        all.sort_by(|a, b| a.0.cmp(&b.0));
-        all
+    /// The outlier state of every destination with outlier detection: cluster name, source
+    /// pod, detector; by cluster then source.
+    pub fn detectors(&self) -> Vec<(String, Arc<str>, SharedDetector)> {
+        self.detectors.all()
     }
 
     /// Puts the request's resilience context in its extensions, its pool accounting that of
@@ -142,7 +121,7 @@ impl Resilience {
             extensions.insert(pool.retry_budget());
             extensions.insert(pool);
         }
-        if let Some(detector) = self.detector(&cluster) {
+        if let Some(detector) = self.detector(&cluster, source) {
             extensions.insert(detector);
         }
         if let Some(origination) = self.originations.get(&cluster, snapshot, generation) {

@@ -48,18 +48,17 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
             return reset(connection.client);
         }
     };
-    let Some(pick) = pick_endpoint(
-        inputs,
-        &snapshot,
-        pod.ip,
+    let source_pod: Arc<str> = format!("{}/{}", pod.namespace, pod.name).into();
+    let picking = Picking {
+        source_ip: pod.ip,
+        source_pod: &source_pod,
         original,
-        cluster.as_ref(),
         routed,
-    ) else {
+    };
+    let Some(pick) = pick_endpoint(inputs, &snapshot, &picking, cluster.as_ref()) else {
         tracing::warn!(pod = %pod.name, %original, "service has no endpoints; resetting");
         return reset(connection.client);
     };
-    let source_pod: Arc<str> = format!("{}/{}", pod.namespace, pod.name).into();
     let limits = cluster.and_then(|c| inputs.http.traffic.resilience.tcp_pool(&c, &source_pod));
     // `tcp.maxConnections`, per source pod: a connection over it is closed at once.
     let _place = match limits.as_ref().map(|l| l.open_connection()) {
@@ -329,16 +328,21 @@ fn telemetry(
 fn pick_endpoint(
     inputs: &ProxyInputs,
     snapshot: &Snapshot,
-    source_ip: IpAddr,
-    original: SocketAddr,
+    picking: &Picking,
     cluster: Option<&Arc<Cluster>>,
-    routed: bool,
 ) -> Option<Pick> {
+    let Picking {
+        source_ip,
+        source_pod,
+        original,
+        routed,
+    } = *picking;
     let Some(cluster) = cluster else {
         return Some(Pick::at(original));
     };
     let traffic = &inputs.http.traffic;
-    let detector = traffic.resilience.detector(cluster);
+    // The source pod's own outlier detector, as its sidecar's.
+    let detector = traffic.resilience.detector(cluster, source_pod);
     let eligible = detector.map(|d| d.eligible(&lb::ip_endpoints(cluster)));
     let is_backend = !routed && snapshot.service_at(original).is_none();
     if is_backend && keeps(cluster, eligible.as_deref(), original) {
@@ -346,6 +350,16 @@ fn pick_endpoint(
     }
     let balancer = traffic.balancers.of(cluster);
     lb::for_connection(&balancer, source_ip, original, eligible.as_deref())
+}
+
+/// Who picks an endpoint for what: the source pod (its address, `namespace/pod`), the
+/// address it dialled, and whether a rule chose the cluster.
+#[derive(Clone, Copy)]
+struct Picking<'a> {
+    source_ip: IpAddr,
+    source_pod: &'a Arc<str>,
+    original: SocketAddr,
+    routed: bool,
 }
 
 /// Whether `backend` is one of `cluster`'s endpoints, and not ejected.

@@ -1,13 +1,14 @@
 //! A request's rate limit descriptors, as Envoy makes them from a route's `rate_limits`: each
 //! entry's actions in order give one descriptor — `request_headers` the header's value under
-//! its key (a missing header drops the descriptor, or only that action with
+//! its key (pseudo-headers `:path`, `:method`, `:authority`, `:scheme` from the request line;
+//! a missing header drops the descriptor, or only that action with
 //! `skip_if_absent`), `remote_address` the client's address under `remote_address`,
 //! `generic_key` a fixed value under its key (`generic_key` by default). Entries with an
 //! action the mesh does not read make no descriptor (reported at validation).
 
 use std::net::IpAddr;
 
-use hyper::HeaderMap;
+use hyper::{HeaderMap, Method, Uri};
 
 use crate::resources::local_rate_limit::{DescriptorEntry, RateLimitAction, RouteRateLimit};
 
@@ -18,6 +19,29 @@ pub struct RequestFacts<'a> {
     pub headers: &'a HeaderMap,
     /// The downstream client's address.
     pub remote: Option<IpAddr>,
+    /// The request's method (`:method`).
+    pub method: Option<&'a Method>,
+    /// The request's target (`:path`, `:authority`, `:scheme`).
+    pub uri: Option<&'a Uri>,
+}
+
+impl RequestFacts<'_> {
+    /// The value of header `name`, pseudo-headers included (`:authority` falls back on `Host`).
+    fn header(&self, name: &str) -> Option<String> {
+        let uri = self.uri;
+        let host = || self.headers.get("host").and_then(|v| v.to_str().ok());
+        let value = match name {
+            ":path" => uri.and_then(Uri::path_and_query).map(|p| p.as_str()),
+            ":method" => self.method.map(Method::as_str),
+            ":authority" => uri
+                .and_then(Uri::authority)
+                .map(|a| a.as_str())
+                .or_else(host),
+            ":scheme" => uri.and_then(Uri::scheme_str),
+            _ => self.headers.get(name).and_then(|v| v.to_str().ok()),
+        };
+        value.map(str::to_string)
+    }
 }
 
 /// The descriptors of a request under `limits`, in order.
@@ -54,10 +78,8 @@ fn entry(action: &RateLimitAction, facts: RequestFacts) -> Option<Option<Descrip
         }))
     };
     if let Some(headers) = &action.request_headers {
-        let value = facts.headers.get(headers.header_name.as_str());
-        let value = value.and_then(|v| v.to_str().ok());
-        return match value {
-            Some(value) => pair(&headers.descriptor_key, value.to_string()),
+        return match facts.header(&headers.header_name) {
+            Some(value) => pair(&headers.descriptor_key, value),
             None if headers.skip_if_absent => Some(None),
             None => None,
         };
@@ -91,6 +113,8 @@ mod tests {
         let facts = RequestFacts {
             headers: &map,
             remote: Some("10.0.0.7".parse().unwrap()),
+            method: None,
+            uri: None,
         };
         let found = descriptors(&limits(yaml), facts);
         let text = |d: &Vec<DescriptorEntry>| {
@@ -127,5 +151,28 @@ mod tests {
             ],
             "a missing header drops its descriptor unless skip_if_absent"
         );
+    }
+
+    #[test]
+    fn pseudo_headers_come_from_the_request_line() {
+        let yaml = "
+- actions: [{requestHeaders: {headerName: ':path', descriptorKey: PATH}}]
+- actions: [{requestHeaders: {headerName: ':method', descriptorKey: m}}, {requestHeaders: {headerName: ':authority', descriptorKey: a}}]
+";
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "web.shop".parse().unwrap());
+        let uri: Uri = "/productpage?u=1".parse().unwrap();
+        let facts = RequestFacts {
+            headers: &headers,
+            remote: None,
+            method: Some(&Method::GET),
+            uri: Some(&uri),
+        };
+        let found = descriptors(&limits(yaml), facts);
+        let values: Vec<Vec<&str>> = found
+            .iter()
+            .map(|d| d.iter().map(|e| e.value.as_str()).collect())
+            .collect();
+        assert_eq!(values, [vec!["/productpage?u=1"], vec!["GET", "web.shop"]]);
     }
 }

@@ -72,6 +72,11 @@ impl LocalRateLimits {
         !self.filters.iter().any(|f| f.patch.scope.filter)
     }
 
+    /// Whether a global rate limit filter applies to this side.
+    pub fn has_global(&self) -> bool {
+        self.filters.iter().any(|f| f.patch.global.is_some())
+    }
+
     /// The verdicts of the filters that checked a request at `place` (none when no filter
     /// applies or none drew it as enabled).
     pub fn check(
@@ -92,7 +97,10 @@ impl LocalRateLimits {
             .rev()
             .find_map(|f| Some((f.id.clone(), f.patch.config.as_ref()?)));
         let made = descriptors(routes.iter().flat_map(|f| &f.patch.rate_limits), facts);
-        let inserted = self.filters.iter().filter(|f| f.patch.scope.filter);
+        let inserted = self
+            .filters
+            .iter()
+            .filter(|f| f.patch.scope.filter && f.patch.global.is_none());
         let matching = inserted.filter(|f| f.patch.scope.port.is_none_or(|p| p == place.port));
         let now = Instant::now();
         let mut verdicts = Vec::new();
@@ -127,7 +135,7 @@ impl LocalRateLimits {
 }
 
 /// Whether a patch's route match covers `place`.
-fn covers(scope: &PatchScope, place: &RequestPlace) -> bool {
+pub(super) fn covers(scope: &PatchScope, place: &RequestPlace) -> bool {
     scope.port.is_none_or(|p| p == place.port)
         && scope
             .vhost

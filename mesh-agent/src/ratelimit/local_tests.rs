@@ -45,6 +45,8 @@ fn passed(limits: &LocalRateLimits, buckets: &Buckets, n: usize, user: Option<&s
     let facts = RequestFacts {
         headers: &headers,
         remote: None,
+        method: None,
+        uri: None,
     };
     let chance = Chance::seeded(1);
     let refused = |v: &Verdict| matches!(v, Verdict::Limited(l) if l.enforced);
@@ -67,6 +69,8 @@ async fn the_task_s_filter_passes_four_a_minute_per_pod() {
     let facts = RequestFacts {
         headers: &headers,
         remote: None,
+        method: None,
+        uri: None,
     };
     let verdicts = productpage.check(&place(), facts, &buckets, &Chance::seeded(1));
     let Some(Verdict::Limited(limited)) = verdicts.first() else {
@@ -115,6 +119,8 @@ async fn a_route_s_descriptor_limits_one_header_value_and_the_route_bucket_the_r
     let facts = RequestFacts {
         headers: &headers,
         remote: None,
+        method: None,
+        uri: None,
     };
     let verdicts = reviews.check(&elsewhere, facts, &buckets, &Chance::seeded(1));
     assert!(
@@ -141,6 +147,8 @@ async fn without_filter_enabled_nothing_is_checked_and_not_enforced_only_counts(
     let facts = RequestFacts {
         headers: &headers,
         remote: None,
+        method: None,
+        uri: None,
     };
     let verdicts = limits.check(&place(), facts, &buckets, &Chance::seeded(1));
     assert!(

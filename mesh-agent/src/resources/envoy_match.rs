@@ -5,7 +5,16 @@
 
 use serde_json::{Map, Value};
 
+use super::parse::deserialize;
+
 /// Which requests a patch covers.
+/// A patch the mesh does not apply (or a field it does not act on), where, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub at: String,
+    pub why: &'static str,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PatchScope {
     /// `true` for the filter itself, `false` for a route's configuration.
@@ -68,11 +77,35 @@ pub(super) fn route_scope(configuration: Option<&Value>) -> Option<PatchScope> {
     {
         return None;
     }
-    let text = |v: &Value, key| v.get(key).and_then(Value::as_str).map(str::to_string);
+    // An empty name is proto3's unset: any (the global task's `vhost: {name: ""}`).
+    let text = |v: &Value, key| {
+        let name = v.get(key).and_then(Value::as_str).filter(|n| !n.is_empty());
+        name.map(str::to_string)
+    };
     Some(PatchScope {
         filter: false,
         port: port_number(configuration)?,
         vhost: text(&vhost, "name"),
         route: text(&route, "name"),
     })
+}
+
+/// `T` from `value` found at `at`: a wrong type or an unknown field is an error there.
+pub(super) fn typed<T: serde::de::DeserializeOwned>(
+    value: &Value,
+    at: &str,
+) -> Result<T, (String, String)> {
+    let (typed, unknown) = deserialize::<T>(value).map_err(|(f, m)| (join(at, &f), m))?;
+    match unknown.first() {
+        Some(field) => Err((join(at, field), "unknown field (a typo?)".into())),
+        None => Ok(typed),
+    }
+}
+
+pub(super) fn join(at: &str, field: &str) -> String {
+    match field {
+        "" | "." => at.to_string(),
+        f if f.starts_with('[') => format!("{at}{f}"),
+        f => format!("{at}.{f}"),
+    }
 }

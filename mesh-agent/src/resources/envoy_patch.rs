@@ -1,19 +1,22 @@
-//! What an EnvoyFilter's patches mean to the mesh: the two patches of Istio's local rate-limit
-//! task — `HTTP_FILTER` inserting `envoy.filters.http.local_ratelimit`, and `HTTP_ROUTE`
-//! merging its per-route configuration and the route's `rate_limits` — are read into
+//! What an EnvoyFilter's patches mean to the mesh: the patches of Istio's local and global
+//! rate-limit tasks — `HTTP_FILTER` inserting `envoy.filters.http.local_ratelimit` or
+//! `envoy.filters.http.ratelimit`, `HTTP_ROUTE` merging the local filter's per-route
+//! configuration and the route's `rate_limits`, `VIRTUAL_HOST` merging the virtual host's
+//! `rate_limits` — are read into
 //! [`RateLimitPatch`]es; any other patch is [`Skipped`] with why, and fields read but not acted
 //! on are listed, so `validate::unsupported` reports both. A value that cannot be typed is an
 //! error naming its field.
 
 use serde_json::Value;
 
-pub use super::envoy_match::PatchScope;
-use super::envoy_match::{keys_beyond, listener_port, route_scope};
+use super::envoy_global::{global_filter, route_limits, virtual_host_limits, NOT_ACTED_ON};
+use super::envoy_match::{keys_beyond, listener_port, route_scope, typed};
+pub use super::envoy_match::{PatchScope, Skipped};
+use super::global_rate_limit::{GlobalRateLimitConfig, RATE_LIMIT_FILTER};
 use super::local_rate_limit::{
     LocalRateLimitConfig, RouteRateLimit, LOCAL_RATE_LIMIT_FILTER, LOCAL_RATE_LIMIT_TYPE,
 };
-use super::parse::deserialize;
-use super::{EnvoyConfigPatch, EnvoyFilterSpec, PatchContext};
+use super::{EnvoyConfigPatch, EnvoyFilterSpec, PatchContext, PatchMatch};
 
 /// A patch the mesh acts on.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,15 +30,12 @@ pub struct RateLimitPatch {
     pub config: Option<LocalRateLimitConfig>,
     /// Where `config` is written (`spec.configPatches[0].patch.value.typedConfig.value`).
     pub config_at: String,
-    /// The route's `rate_limits` (`HTTP_ROUTE` only): the descriptors of its requests.
+    /// The route's `rate_limits` (`HTTP_ROUTE`, `VIRTUAL_HOST`): the descriptors of its requests.
     pub rate_limits: Vec<RouteRateLimit>,
-}
-
-/// A patch the mesh does not apply, where, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Skipped {
-    pub at: String,
-    pub why: &'static str,
+    /// `rate_limits` of a virtual host (`VIRTUAL_HOST`): used by routes without their own.
+    pub virtual_host: bool,
+    /// The global rate limit filter (`HTTP_FILTER` inserting `envoy.filters.http.ratelimit`).
+    pub global: Option<GlobalRateLimitConfig>,
 }
 
 /// One patch read: applied or skipped, and what of it is ignored.
@@ -45,15 +45,13 @@ pub struct PatchReading {
     pub ignored: Vec<Skipped>,
 }
 
-const NOT_RATE_LIMIT: &str = "the mesh has no Envoy: only the local rate limit patches \
-    (HTTP_FILTER inserting envoy.filters.http.local_ratelimit, HTTP_ROUTE merging its \
-    per-route configuration and rate_limits) are acted on";
+const NOT_RATE_LIMIT: &str = "the mesh has no Envoy: only the rate limit patches \
+    (HTTP_FILTER inserting envoy.filters.http.local_ratelimit or envoy.filters.http.ratelimit, \
+    HTTP_ROUTE merging the local filter's per-route configuration and rate_limits, \
+    VIRTUAL_HOST merging rate_limits) are acted on";
 const MATCH_UNSUPPORTED: &str = "the mesh matches local rate limit patches by context, \
     portNumber, the HTTP connection manager filter, vhost name and route name (action ANY or \
     ROUTE) only";
-const ACTION_NOT_ACTED_ON: &str = "the mesh's descriptors come from request_headers, \
-    remote_address and generic_key actions only: this rate_limits entry makes no descriptor";
-const NOT_ACTED_ON: &str = "read, not acted on by the mesh's local rate limit";
 
 /// Reads every patch of `spec`; a value that cannot be typed is `(field, message)`.
 pub fn read(spec: &EnvoyFilterSpec) -> Result<Vec<PatchReading>, (String, String)> {
@@ -85,35 +83,10 @@ fn read_one(patch: &EnvoyConfigPatch, at: &str) -> Result<PatchReading, (String,
     let operation = change.operation.as_deref().unwrap_or("");
     let context = matches.context.unwrap_or_default();
     let read = match patch.apply_to.as_deref() {
-        Some("HTTP_FILTER") => {
-            let ops = ["INSERT_BEFORE", "INSERT_AFTER", "INSERT_FIRST", "ADD"];
-            if !ops.contains(&operation) || matches.route_configuration.is_some() {
-                return skip(format!("{at}.patch.operation"), NOT_RATE_LIMIT);
-            }
-            let Some(port) = listener_port(matches.listener.as_ref()) else {
-                return skip(format!("{at}.match.listener"), MATCH_UNSUPPORTED);
-            };
-            if value.get("name").and_then(Value::as_str) != Some(LOCAL_RATE_LIMIT_FILTER)
-                || keys_beyond(&value, &["name", "typedConfig"])
-            {
-                return skip(format!("{at}.patch.value"), NOT_RATE_LIMIT);
-            }
-            let config_at = format!("{at}.patch.value.typedConfig");
-            let (config, config_at) =
-                typed_config(value.get("typedConfig"), &config_at, &mut ignored)?;
-            let scope = PatchScope {
-                filter: true,
-                port,
-                ..PatchScope::default()
-            };
-            RateLimitPatch {
-                context,
-                scope,
-                config,
-                config_at,
-                rate_limits: Vec::new(),
-            }
-        }
+        Some("HTTP_FILTER") => match filter_patch(&matches, &value, operation, at, &mut ignored)? {
+            Ok(patch) => patch,
+            Err(skipped) => return skip(skipped.at, skipped.why),
+        },
         Some("HTTP_ROUTE") if operation == "MERGE" && matches.listener.is_none() => {
             let Some(scope) = route_scope(matches.route_configuration.as_ref()) else {
                 return skip(format!("{at}.match.routeConfiguration"), MATCH_UNSUPPORTED);
@@ -128,6 +101,25 @@ fn read_one(patch: &EnvoyConfigPatch, at: &str) -> Result<PatchReading, (String,
                 config,
                 config_at,
                 rate_limits,
+                virtual_host: false,
+                global: None,
+            }
+        }
+        Some("VIRTUAL_HOST") if operation == "MERGE" && matches.listener.is_none() => {
+            let Some(scope) = route_scope(matches.route_configuration.as_ref()) else {
+                return skip(format!("{at}.match.routeConfiguration"), MATCH_UNSUPPORTED);
+            };
+            let Some(rate_limits) = virtual_host_limits(&value, at, &mut ignored)? else {
+                return skip(format!("{at}.patch.value"), NOT_RATE_LIMIT);
+            };
+            RateLimitPatch {
+                context,
+                scope,
+                config: None,
+                config_at: format!("{at}.patch.value"),
+                rate_limits,
+                virtual_host: true,
+                global: None,
             }
         }
         _ => return skip(format!("{at}.applyTo"), NOT_RATE_LIMIT),
@@ -136,6 +128,51 @@ fn read_one(patch: &EnvoyConfigPatch, at: &str) -> Result<PatchReading, (String,
         patch: Ok(read),
         ignored,
     })
+}
+
+/// An `HTTP_FILTER` patch inserting one of the rate limit filters, else why it is skipped.
+fn filter_patch(
+    matches: &PatchMatch,
+    value: &Value,
+    operation: &str,
+    at: &str,
+    ignored: &mut Vec<Skipped>,
+) -> Result<Result<RateLimitPatch, Skipped>, (String, String)> {
+    let skip = |at: String, why| Ok(Err(Skipped { at, why }));
+    let ops = ["INSERT_BEFORE", "INSERT_AFTER", "INSERT_FIRST", "ADD"];
+    if !ops.contains(&operation) || matches.route_configuration.is_some() {
+        return skip(format!("{at}.patch.operation"), NOT_RATE_LIMIT);
+    }
+    let Some(port) = listener_port(matches.listener.as_ref()) else {
+        return skip(format!("{at}.match.listener"), MATCH_UNSUPPORTED);
+    };
+    let name = value.get("name").and_then(Value::as_str);
+    let known = [LOCAL_RATE_LIMIT_FILTER, RATE_LIMIT_FILTER];
+    if !name.is_some_and(|n| known.contains(&n)) || keys_beyond(value, &["name", "typedConfig"]) {
+        return skip(format!("{at}.patch.value"), NOT_RATE_LIMIT);
+    }
+    let config_at = format!("{at}.patch.value.typedConfig");
+    let typed_at = value.get("typedConfig");
+    let ((config, config_at), global) = if name == Some(RATE_LIMIT_FILTER) {
+        let global = global_filter(typed_at, &config_at, ignored)?;
+        ((None, config_at), Some(global))
+    } else {
+        (typed_config(typed_at, &config_at, ignored)?, None)
+    };
+    let scope = PatchScope {
+        filter: true,
+        port,
+        ..PatchScope::default()
+    };
+    Ok(Ok(RateLimitPatch {
+        context: matches.context.unwrap_or_default(),
+        scope,
+        config,
+        config_at,
+        rate_limits: Vec::new(),
+        virtual_host: false,
+        global,
+    }))
 }
 
 type RouteValue = (Option<LocalRateLimitConfig>, String, Vec<RouteRateLimit>);
@@ -161,26 +198,8 @@ fn route_value(
     let config = per_filter.and_then(|f| f.get(LOCAL_RATE_LIMIT_FILTER));
     let (config, config_at) = typed_config(config, &config_at, ignored)?;
     let limits_at = format!("{at}.patch.value.route.rateLimits");
-    let limits = route.and_then(|r| r.get("rateLimits")).cloned();
-    let limits: Vec<RouteRateLimit> = match limits {
-        None => Vec::new(),
-        Some(limits) => typed(&limits, &limits_at)?,
-    };
-    for (i, limit) in limits.iter().enumerate() {
-        let actions = limit.actions.iter().enumerate();
-        let unused = actions.filter_map(|(j, a)| Some((j, a.not_acted_on()?)));
-        ignored.extend(unused.map(|(j, kind)| Skipped {
-            at: format!("{limits_at}[{i}].actions[{j}].{kind}"),
-            why: ACTION_NOT_ACTED_ON,
-        }));
-        if limit.limit.is_some() || limit.disable_key.is_some() {
-            let at = format!("{limits_at}[{i}]");
-            ignored.push(Skipped {
-                at,
-                why: NOT_ACTED_ON,
-            });
-        }
-    }
+    let limits = route.and_then(|r| r.get("rateLimits"));
+    let limits = route_limits(limits, &limits_at, ignored)?;
     Ok(Some((config, config_at, limits)))
 }
 
@@ -220,21 +239,4 @@ fn typed_config(
     });
     ignored.extend(unused);
     Ok((Some(config), body_at))
-}
-
-/// `T` from `value` found at `at`: a wrong type or an unknown field is an error there.
-fn typed<T: serde::de::DeserializeOwned>(value: &Value, at: &str) -> Result<T, (String, String)> {
-    let (typed, unknown) = deserialize::<T>(value).map_err(|(f, m)| (join(at, &f), m))?;
-    match unknown.first() {
-        Some(field) => Err((join(at, field), "unknown field (a typo?)".into())),
-        None => Ok(typed),
-    }
-}
-
-fn join(at: &str, field: &str) -> String {
-    match field {
-        "" | "." => at.to_string(),
-        f if f.starts_with('[') => format!("{at}{f}"),
-        f => format!("{at}.{f}"),
-    }
 }

@@ -6,9 +6,11 @@
 mod destination_rule;
 mod duration;
 mod envoy_filter;
+mod envoy_global;
 mod envoy_match;
 pub mod envoy_patch;
 mod gateway;
+pub mod global_rate_limit;
 pub mod local_rate_limit;
 mod mesh_config;
 mod parse;

@@ -2,7 +2,9 @@
 //! with `max_tokens` and `tokens_per_fill` above 0 and a `fill_interval` of at least 50 ms (a
 //! route's configuration and each descriptor must have one); descriptors with entries;
 //! header names and values that HTTP allows; `rate_limits` entries with actions, header
-//! actions naming a header and a key. Patches the mesh does not act on are `unsupported`'s.
+//! actions naming a header and a key (a virtual host's too). The global rate limit filter's
+//! problems (a domain, the service's cluster) are found as it is read. Patches the mesh does
+//! not act on are `unsupported`'s.
 
 use super::finding::Findings;
 use super::labels::selector_labels;
@@ -28,9 +30,15 @@ pub(crate) fn envoy_filter(found: &mut Findings, spec: &EnvoyFilterSpec) {
             ),
             None => {}
         }
-        let limits_at = at.split(".typedPerFilterConfig").next().unwrap_or(at);
+        let limits_at = match patch.virtual_host {
+            true => format!("{at}.rateLimits"),
+            false => {
+                let value = at.split(".typedPerFilterConfig").next().unwrap_or(at);
+                format!("{value}.route.rateLimits")
+            }
+        };
         for (i, limit) in patch.rate_limits.iter().enumerate() {
-            rate_limit(found, &format!("{limits_at}.route.rateLimits[{i}]"), limit);
+            rate_limit(found, &format!("{limits_at}[{i}]"), limit);
         }
     }
 }

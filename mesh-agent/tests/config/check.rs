@@ -533,3 +533,33 @@ fn envoy_filter_patches_other_than_local_rate_limits_are_warnings_naming_the_pat
         ]
     );
 }
+
+#[test]
+fn the_istio_task_s_global_rate_limit_envoy_filters_are_valid() {
+    let (code, out) = check(&[fixture("rate_limit/istio-global-task.yaml")]);
+    assert_eq!((code, out.as_str()), (0, ""));
+}
+
+#[test]
+fn a_global_rate_limit_envoy_rejects_is_an_error_naming_its_field() {
+    let file = fixture("rate_limit/global-errors.yaml");
+    let (code, out) = check(std::slice::from_ref(&file));
+    assert_eq!(code, 1);
+    let at = "spec.configPatches[0].patch.value.typedConfig";
+    let f = file.display();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with(&format!("{f}:"))
+            && lines[0].contains(&format!(
+                "EnvoyFilter/default/no-domain: {at}.domain: must not be empty"
+            )),
+        "{out}"
+    );
+    assert!(
+        lines[1].contains(&format!(
+            "EnvoyFilter/default/not-a-bool: {at}.failureModeDeny:"
+        )),
+        "{out}"
+    );
+}

@@ -19,6 +19,7 @@
 //! - [`certificates`]: a test CA and the workload certificates a node's manager would hold.
 //! - [`client`]: answers as a client reads them (hyper, or raw HTTP/1.1 text).
 //! - [`dns`]: a DNS server answering A queries from a table the test changes.
+//! - [`rls`]: a rate limit service (Envoy's RLS API) counting hits per descriptor.
 //! - [`collector`] (OTLP) and [`fake_api`] (Kubernetes API server, serving what
 //!   [`fake_discovery`] says): test servers the agent calls.
 //! - [`namespaced`]: the privileged pieces (netns, cgroups, eBPF object), root only.
@@ -41,6 +42,7 @@ pub mod jwt;
 pub mod metrics;
 pub mod namespaced;
 pub mod proxy;
+pub mod rls;
 pub mod streaming;
 pub mod tls_upstream;
 pub mod upstream;

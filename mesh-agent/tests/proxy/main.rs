@@ -26,6 +26,7 @@ mod outbound;
 mod overload;
 mod pool_limits;
 mod rate_limit;
+mod rate_limit_global;
 mod resilience;
 mod routing;
 mod routing_faults;

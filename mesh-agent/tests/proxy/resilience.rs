@@ -81,7 +81,10 @@ async fn a_pod_answering_503_stops_receiving_traffic_with_consecutive_errors_1()
         .iter()
         .find(|c| c.name == "outbound|80||web.shop.svc.cluster.local")
         .expect("the web cluster in /clusters");
-    let outlier = web.outlier.as_ref().expect("outlier state shown");
+    let outlier = web
+        .outlier
+        .get("shop/sleep-0")
+        .expect("sleep-0's outlier state shown");
     let ejected: Vec<String> = outlier
         .iter()
         .filter(|e| e.ejected.is_some())
@@ -90,6 +93,41 @@ async fn a_pod_answering_503_stops_receiving_traffic_with_consecutive_errors_1()
     assert_eq!(ejected, ["127.0.0.2"]);
     let json = serde_json::to_string(&clusters).unwrap();
     assert!(json.contains("consecutive_gateway"), "{json}");
+}
+
+#[tokio::test]
+async fn one_pods_ejection_leaves_another_pods_requests_to_the_endpoint() {
+    let h = web(&[Always(503), Healthy], &destination_rule(EJECT_ON_ONE)).await;
+    for _ in 0..10 {
+        assert_eq!(h.status().await, 200);
+    }
+    let seen = h.pods[0].seen();
+    assert!(seen <= 2, "ejected for sleep-0 after {seen}");
+    // Detectors are per source pod, as sidecars keep them: sleep-1 still tries the endpoint.
+    let other = h.agent.outbound("sleep-1", "127.0.0.9").await;
+    for _ in 0..10 {
+        let stream = other.connect(crate::harness::web::WEB).await;
+        let answer = crate::harness::client::get_over(stream, "web.shop", "/").await;
+        assert_eq!(answer.status, 200, "a 503 is retried to the healthy pod");
+    }
+    let more = h.pods[0].seen() - seen;
+    assert!(
+        (1..=2).contains(&more),
+        "sleep-1's requests reached the endpoint sleep-0 ejected until its own detector ejected \
+         it: {more}"
+    );
+    assert_eq!(
+        h.metric("mesh_outlier_ejected_endpoints"),
+        2,
+        "one endpoint ejected by each pod's detector"
+    );
+    let clusters = mesh_agent::admin_clusters::clusters(h.config(), h.resilience());
+    let web = clusters
+        .iter()
+        .find(|c| c.name == "outbound|80||web.shop.svc.cluster.local")
+        .unwrap();
+    let sources: Vec<&String> = web.outlier.keys().collect();
+    assert_eq!(sources, ["shop/sleep-0", "shop/sleep-1"]);
 }
 
 #[tokio::test]

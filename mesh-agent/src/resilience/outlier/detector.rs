@@ -20,6 +20,9 @@ pub struct OutlierDetector {
     endpoints: BTreeMap<SocketAddr, Health>,
     pub(super) next_sweep: Instant,
     metrics: OutlierMetrics,
+    /// Its share of `mesh_outlier_ejected_endpoints` (several detectors, one per source pod,
+    /// add up under one destination).
+    reported: usize,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -67,6 +70,7 @@ impl OutlierDetector {
             endpoints,
             next_sweep,
             metrics,
+            reported: 0,
         }
     }
 
@@ -81,7 +85,13 @@ impl OutlierDetector {
         for endpoint in endpoints {
             self.endpoints.entry(*endpoint).or_default();
         }
-        self.metrics.set_ejected(&self.name, self.ejected_count());
+        self.report_ejected();
+    }
+
+    /// Whether it is the same as a new detector: nothing ejected, no failure counted, no
+    /// ejection remembered (so it can be dropped and made again).
+    pub fn is_pristine(&self) -> bool {
+        self.endpoints.values().all(Health::is_pristine)
     }
 
     /// Records that a try to `endpoint` came to `outcome` at `now`; returns the reason when
@@ -139,7 +149,7 @@ impl OutlierDetector {
             }
         }
         self.next_sweep = clock::deadline(now, self.policy.interval);
-        self.metrics.set_ejected(&self.name, self.ejected_count());
+        self.report_ejected();
     }
 
     /// Every endpoint's state at `now`, for `/clusters`.
@@ -174,8 +184,16 @@ impl OutlierDetector {
         health.ejected = Some((until, reason));
         health.reset();
         self.metrics.ejected(&self.name, reason);
-        self.metrics.set_ejected(&self.name, ejected + 1);
+        self.report_ejected();
         true
+    }
+
+    /// Moves its share of the ejected-endpoints gauge to what is ejected now.
+    fn report_ejected(&mut self) {
+        let now = self.ejected_count();
+        self.metrics
+            .add_ejected(&self.name, now as i64 - self.reported as i64);
+        self.reported = now;
     }
 
     fn ejected_count(&self) -> usize {
@@ -186,7 +204,23 @@ impl OutlierDetector {
     }
 }
 
+impl Drop for OutlierDetector {
+    /// A detector replaced or dropped takes its ejected endpoints out of the gauge.
+    fn drop(&mut self) {
+        self.metrics
+            .add_ejected(&self.name, -(self.reported as i64));
+    }
+}
+
 impl Health {
+    fn is_pristine(&self) -> bool {
+        self.ejected.is_none()
+            && self.ejections == 0
+            && self.consecutive_5xx == 0
+            && self.consecutive_gateway == 0
+            && self.consecutive_local_origin == 0
+    }
+
     /// Counts `outcome` Envoy's way: unless split, a local failure counts as a 503 (a timeout
     /// as a 504); split, it counts apart and an answer clears the local-origin run.
     fn count(&mut self, outcome: &Outcome, split: bool) {

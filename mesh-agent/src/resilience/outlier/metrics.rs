@@ -46,7 +46,7 @@ impl OutlierMetrics {
         );
         registry.register(
             "mesh_outlier_ejected_endpoints",
-            "Endpoints ejected now",
+            "Endpoints ejected now, summed over the source pods (each has its own detector)",
             metrics.ejected.clone(),
         );
         metrics
@@ -66,11 +66,16 @@ impl OutlierMetrics {
             .inc();
     }
 
-    pub(super) fn set_ejected(&self, destination: &str, now: usize) {
+    /// Adds `change` to the endpoints of `destination` ejected now (summed over the
+    /// detectors of every source pod).
+    pub(super) fn add_ejected(&self, destination: &str, change: i64) {
+        if change == 0 {
+            return;
+        }
         let labels = DestinationLabels {
             destination: destination.into(),
         };
-        self.ejected.get_or_create(&labels).set(now as i64);
+        self.ejected.get_or_create(&labels).inc_by(change);
     }
 
     /// Ejections of `destination` so far, all reasons.

@@ -1,12 +1,14 @@
 //! Outlier detection (DestinationRule `outlierDetection`), with Envoy's semantics: an endpoint
 //! that fails too many times in a row is ejected for `baseEjectionTime` × its number of
 //! ejections and gets no traffic until it returns, within `maxEjectionPercent`; below
-//! `minHealthPercent` healthy endpoints the balancer spreads over all of them.
+//! `minHealthPercent` healthy endpoints the balancer spreads over all of them. Each source
+//! pod has its own detector per destination ([`sources`]), as its sidecar would.
 
 pub mod detector;
 pub mod layer;
 pub mod metrics;
 pub mod shared;
+pub mod sources;
 
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ pub use detector::{EndpointState, OutlierDetector};
 pub use layer::{OutlierReport, OutlierReportLayer};
 pub use metrics::OutlierMetrics;
 pub use shared::SharedDetector;
+pub use sources::SourceDetectors;
 
 /// A destination's `outlierDetection`, compiled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -38,6 +38,8 @@ mod fail_closed;
 mod gateway;
 /// The gateway hardened: Secrets in the gateway workload's namespace, no way into the node.
 mod gateway_hardening;
+/// Istio's global rate limit task: two nodes' agents ask one rate limit service.
+mod global_rate_limit;
 /// Bad input is refused and creates nothing.
 mod input;
 /// RequestAuthentication: an issuer's key set served by an external lab host; forged tokens get 401.

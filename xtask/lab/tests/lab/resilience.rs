@@ -1,7 +1,8 @@
 //! Resilience in the lab with real eBPF, the tutorial's scenarios on one two-node lab: retries
 //! (a route's and the mesh default), outlier ejection, a circuit breaker, a route timeout and a
 //! killed endpoint, each applied with `lab apply` and removed with `lab delete` as a user would.
-//! The client runs on node-1, so node-1's agent is the one that retries, breaks and ejects.
+//! The clients run on node-1, so node-1's agent is the one that retries, breaks and ejects — for
+//! each client pod on its own, as its sidecar would.
 
 use crate::mesh_support::traffic::{
     self, has_policy, kubectl_until, requests, routed_by, steady, sum_of,
@@ -13,6 +14,8 @@ use std::thread::sleep;
 use std::time::Duration;
 
 const CLIENT: (&str, &str) = ("shop", "client");
+/// Another client on node-1: its outlier detectors are its own, as its sidecar's would be.
+const OTHER_CLIENT: (&str, &str) = ("shop", "other-client");
 
 /// What `sample-app load` from the client counted: `requests` to `url`, `concurrency` at a time.
 fn load(lab: &TestLab, url: &str, requests: u64, concurrency: u64) -> traffic::Load {
@@ -82,7 +85,7 @@ fn outlier_detection_ejects_the_broken_pod(lab: &TestLab) {
         let url = format!("http://{service}/");
         let endpoint = format!("{}:8080", pod_ip(lab, &format!("shop/{broken}")));
         let cluster = format!("outbound|80||{}", host(service));
-        let ejected = || ejection(lab, &cluster, &endpoint);
+        let ejected = || ejection(lab, CLIENT, &cluster, &endpoint);
         for _ in 0..20 {
             if ejected().is_some() {
                 break;
@@ -110,17 +113,35 @@ fn outlier_detection_ejects_the_broken_pod(lab: &TestLab) {
             &[&series],
         );
         assert_eq!(counted, 1, "mesh_outlier_ejections_total for {cluster}");
+
+        // Another pod of the node still reaches the endpoint the client's detector ejected,
+        // until its own detector ejects it.
+        assert_eq!(ejection(lab, OTHER_CLIENT, &cluster, &endpoint), None);
+        let other = traffic::load(lab, OTHER_CLIENT, &url, 6, 1);
+        let reached = steady(arrived) - later;
+        eprintln!("{service}: other-client's 6 requests: {other:?}, {reached} reached {broken}");
+        assert!(
+            reached >= 1,
+            "{broken} ejected for other-client too: {other:?}"
+        );
+        assert_eq!(
+            ejection(lab, OTHER_CLIENT, &cluster, &endpoint).as_deref(),
+            Some(reason),
+            "then other-client's own detector ejects it"
+        );
     }
     kubectl_until(lab, "delete", file, |s| {
         !has_policy(s, &gateway, "outlierDetection")
     });
 }
 
-/// Why `/clusters` on node-1 says `endpoint` of `cluster` is ejected, if it is.
-fn ejection(lab: &TestLab, cluster: &str, endpoint: &str) -> Option<String> {
+/// Why `/clusters` on node-1 says `endpoint` of `cluster` is ejected for `client`, if it is
+/// (each source pod has its own detector).
+fn ejection(lab: &TestLab, client: (&str, &str), cluster: &str, endpoint: &str) -> Option<String> {
     let clusters: Value = serde_json::from_str(&admin(lab, "node-1", "/clusters")).unwrap();
     let view = clusters.as_array()?.iter().find(|c| c["name"] == cluster)?;
-    let mut states = view["outlier"].as_array()?.iter();
+    let source = format!("{}/{}", client.0, client.1);
+    let mut states = view["outlier"][&source].as_array()?.iter();
     let state = states.find(|e| e["endpoint"] == endpoint)?;
     state["ejected"].as_str().map(String::from)
 }
