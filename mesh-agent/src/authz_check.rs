@@ -13,7 +13,6 @@ use anyhow::{anyhow, bail, Context, Result};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::HeaderMap;
 
-use crate::authz::PathNormalization;
 use crate::authz::{decide, normalize, policies_for, AuthzFacts, Decision, HttpFacts};
 use crate::document::read_documents;
 use crate::identity::Identity;
@@ -72,7 +71,7 @@ pub fn authz_check(args: &AuthzCheckArgs, out: &mut impl Write) -> Result<Decisi
     let path = args
         .path
         .as_deref()
-        .map(|p| normalize(p, PathNormalization::Base));
+        .map(|p| normalize(p, snapshot.mesh.path_normalization.normalization));
     let http = (args.method.is_some() || path.is_some()).then(|| HttpFacts {
         method: args.method.as_deref().unwrap_or("GET"),
         host: &args.host,

@@ -1,8 +1,8 @@
 //! The authorization layer, inbound only, right below the route: the destination workload's
 //! AuthorizationPolicies decide on each request ([`crate::authz`]); a denial fails with
 //! [`Denied`], which the rescue layer answers `403 RBAC: access denied` (flag `DENY`). The path
-//! is normalized first as Istio's default `BASE` says, and the app gets the normalized path:
-//! what was authorized is what is served (`/public/../admin` is `/admin` for both).
+//! was normalized above the route (`super::path`), so what was authorized is what is served
+//! (`/public/../admin` is `/admin` for both).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -10,13 +10,13 @@ use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 use hyper::header::HOST;
-use hyper::{Request, Response, Uri};
+use hyper::{Request, Response};
 use tower::{Layer, Service, ServiceExt};
 
 use super::body::Body;
 use super::route::Direction;
 use super::telemetry::Peers;
-use crate::authz::{normalize, Authorizer, AuthzFacts, HttpFacts, PathNormalization};
+use crate::authz::{Authorizer, AuthzFacts, HttpFacts};
 use crate::errors::{BoxError, Denied};
 use crate::facts::RequestAuth;
 use crate::identity::Identity;
@@ -103,10 +103,10 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
         let inner = self.inner.clone();
         if let Some(guard) = &self.guard {
-            if let Err(denied) = guard.allows(&mut request) {
+            if let Err(denied) = guard.allows(&request) {
                 return Box::pin(async { Err(denied.into()) });
             }
         }
@@ -115,13 +115,8 @@ where
 }
 
 impl InboundGuard {
-    /// Normalizes the request's path, then asks the policies.
-    fn allows(&self, request: &mut Request<Body>) -> Result<(), Denied> {
-        let sent = request.uri().path_and_query().map_or("/", |p| p.as_str());
-        let path = normalize(sent, PathNormalization::Base);
-        if path != request.uri().path() {
-            set_path(request, &path);
-        }
+    /// Asks the policies about the request (its path normalized above the route).
+    fn allows(&self, request: &Request<Body>) -> Result<(), Denied> {
         let authority = request.uri().authority().map(|a| a.as_str());
         let host_header = request.headers().get(HOST).and_then(|h| h.to_str().ok());
         let facts = AuthzFacts {
@@ -133,7 +128,7 @@ impl InboundGuard {
             http: Some(HttpFacts {
                 method: request.method().as_str(),
                 host: authority.or(host_header).unwrap_or_default(),
-                path: &path,
+                path: request.uri().path(),
                 headers: request.headers(),
                 auth: request.extensions().get::<RequestAuth>(),
             }),
@@ -146,22 +141,5 @@ impl InboundGuard {
             None => Ok(()),
             details => Err(Denied { details }),
         }
-    }
-}
-
-/// Replaces the request's path, keeping its query.
-fn set_path(request: &mut Request<Body>, path: &str) {
-    let uri = request.uri();
-    let path_and_query = match uri.query() {
-        Some(query) => format!("{path}?{query}"),
-        None => path.to_string(),
-    };
-    let mut parts = uri.clone().into_parts();
-    let Ok(path_and_query) = path_and_query.parse() else {
-        return;
-    };
-    parts.path_and_query = Some(path_and_query);
-    if let Ok(uri) = Uri::from_parts(parts) {
-        *request.uri_mut() = uri;
     }
 }

@@ -11,6 +11,7 @@ mod downstream;
 mod hop_by_hop;
 mod jwt;
 mod metrics;
+mod path;
 mod pool;
 mod rate_limit;
 mod rate_limit_metrics;

@@ -24,6 +24,7 @@ mod jwt;
 mod origination;
 mod outbound;
 mod overload;
+mod path_normalization;
 mod pool_limits;
 mod rate_limit;
 mod resilience;

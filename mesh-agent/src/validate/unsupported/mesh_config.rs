@@ -20,6 +20,7 @@ const ACTED_ON: &[&str] = &[
     "accessLogSampling",
     "trustDomain",
     "rootNamespace",
+    "pathNormalization.normalization",
 ];
 
 /// What happens instead, for the settings tutorials set most.
