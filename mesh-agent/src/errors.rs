@@ -76,6 +76,19 @@ pub struct Denied {
     pub details: Option<String>,
 }
 
+/// A CUSTOM policy's external authorizer refused the request, or its check failed and the
+/// provider does not fail open: answered with the authorizer's status, headers and body
+/// (`UAEX`).
+#[derive(Debug, thiserror::Error)]
+#[error("external authorization denied the request ({status})")]
+pub struct ExtAuthzDenied {
+    pub status: StatusCode,
+    pub headers: hyper::HeaderMap,
+    pub body: bytes::Bytes,
+    /// Envoy's response code details: `ext_authz_denied` or `ext_authz_error`.
+    pub details: &'static str,
+}
+
 /// Why the proxy answered a request itself, in Envoy's words; travels in the response's
 /// extensions to the access log (`response_code_details`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,11 +136,13 @@ pub enum ResponseFlag {
     RateLimited = 1 << 9,
     /// `DENY`: denied by authorization policy.
     Denied = 1 << 10,
+    /// `UAEX`: denied by the external authorizer (or its check failed).
+    ExtAuthzDenied = 1 << 11,
 }
 
 impl ResponseFlag {
     /// Every flag, in the order Envoy prints them.
-    const ALL: [(ResponseFlag, &'static str); 11] = [
+    const ALL: [(ResponseFlag, &'static str); 12] = [
         (Self::NoHealthyUpstream, "UH"),
         (Self::ConnectFailed, "UF"),
         (Self::UpstreamOverflow, "UO"),
@@ -139,6 +154,7 @@ impl ResponseFlag {
         (Self::RateLimited, "RL"),
         (Self::RetriesExhausted, "URX"),
         (Self::Denied, "DENY"),
+        (Self::ExtAuthzDenied, "UAEX"),
     ];
 }
 

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ext_authz::{ExtAuthzGrpc, ExtAuthzHttp};
 use super::gateway::OutboundTrafficPolicy;
 use super::virtual_service::Retry;
 
@@ -89,13 +90,16 @@ pub struct Tracing {
     pub sampling: f64,
 }
 
-/// A named telemetry backend; the mesh uses OpenTelemetry and Zipkin collectors.
+/// A named extension: a telemetry backend (OpenTelemetry, Zipkin collectors) or an external
+/// authorizer (CUSTOM AuthorizationPolicies).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ExtensionProvider {
     pub name: String,
     pub opentelemetry: Option<Collector>,
     pub zipkin: Option<Collector>,
+    pub envoy_ext_authz_http: Option<ExtAuthzHttp>,
+    pub envoy_ext_authz_grpc: Option<ExtAuthzGrpc>,
 }
 
 /// A collector's service host and port.

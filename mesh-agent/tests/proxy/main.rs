@@ -14,6 +14,7 @@ mod drain_shutdown;
 mod egress;
 mod enroll_api;
 mod enroll_cli;
+mod ext_authz;
 mod gateway_hardening;
 mod gateway_http;
 mod gateway_https;
