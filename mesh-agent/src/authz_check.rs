@@ -89,7 +89,12 @@ pub fn authz_check(args: &AuthzCheckArgs, out: &mut impl Write) -> Result<Decisi
         sni: None,
         http,
     };
-    if let Some(custom) = custom_check(&policies, &facts) {
+    // CUSTOM applies to HTTP requests only (`http/authz.rs`).
+    let custom = facts
+        .http
+        .as_ref()
+        .and_then(|_| custom_check(&policies, &facts));
+    if let Some(custom) = custom {
         let (provider, rule) = (&custom.provider, &custom.rule);
         writeln!(out, "custom: provider {provider} decides first (by {rule})")?;
     }
