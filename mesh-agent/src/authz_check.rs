@@ -13,8 +13,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::HeaderMap;
 
-use crate::authz::PathNormalization;
-use crate::authz::{decide, normalize, policies_for, AuthzFacts, Decision, HttpFacts};
+use crate::authz::{
+    custom_check, decide, normalize, policies_for, AuthzFacts, Decision, HttpFacts,
+};
 use crate::document::read_documents;
 use crate::identity::Identity;
 use crate::resources::AuthzAction;
@@ -72,7 +73,7 @@ pub fn authz_check(args: &AuthzCheckArgs, out: &mut impl Write) -> Result<Decisi
     let path = args
         .path
         .as_deref()
-        .map(|p| normalize(p, PathNormalization::Base));
+        .map(|p| normalize(p, snapshot.mesh.path_normalization.normalization));
     let http = (args.method.is_some() || path.is_some()).then(|| HttpFacts {
         method: args.method.as_deref().unwrap_or("GET"),
         host: &args.host,
@@ -88,6 +89,15 @@ pub fn authz_check(args: &AuthzCheckArgs, out: &mut impl Write) -> Result<Decisi
         sni: None,
         http,
     };
+    // CUSTOM applies to HTTP requests only (`http/authz.rs`).
+    let custom = facts
+        .http
+        .as_ref()
+        .and_then(|_| custom_check(&policies, &facts));
+    if let Some(custom) = custom {
+        let (provider, rule) = (&custom.provider, &custom.rule);
+        writeln!(out, "custom: provider {provider} decides first (by {rule})")?;
+    }
     let decision = decide(&policies, &facts);
     report(&decision, out)?;
     Ok(decision)
@@ -156,11 +166,11 @@ fn describe(policy: &AuthzPolicy) -> String {
     let dry_run = if policy.dry_run { " (dry run)" } else { "" };
     let action = action_name(policy.action);
     let (ns, name) = (&policy.namespace, &policy.name);
-    let skipped = match policy.action {
-        AuthzAction::Custom => ": not applied (no external authorizer)",
-        _ => "",
+    let provider = match (&policy.provider, policy.action) {
+        (Some(provider), AuthzAction::Custom) => format!(", provider {provider}"),
+        _ => String::new(),
     };
-    format!("{action:<6} {ns}/{name}: {rules} rule(s){dry_run}{skipped}")
+    format!("{action:<6} {ns}/{name}: {rules} rule(s){provider}{dry_run}")
 }
 
 fn action_name(action: AuthzAction) -> &'static str {

@@ -76,6 +76,19 @@ pub struct Denied {
     pub details: Option<String>,
 }
 
+/// A CUSTOM policy's external authorizer refused the request, or its check failed and the
+/// provider does not fail open: answered with the authorizer's status, headers and body
+/// (`UAEX`).
+#[derive(Debug, thiserror::Error)]
+#[error("external authorization denied the request ({status})")]
+pub struct ExtAuthzDenied {
+    pub status: StatusCode,
+    pub headers: hyper::HeaderMap,
+    pub body: bytes::Bytes,
+    /// Envoy's response code details: `ext_authz_denied` or `ext_authz_error`.
+    pub details: &'static str,
+}
+
 /// Why the proxy answered a request itself, in Envoy's words; travels in the response's
 /// extensions to the access log (`response_code_details`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,11 +160,13 @@ pub enum ResponseFlag {
     Denied = 1 << 10,
     /// `RLSE`: the rate limit service failed and `failure_mode_deny` refused the request.
     RateLimitServiceError = 1 << 11,
+    /// `UAEX`: denied by the external authorizer (or its check failed).
+    ExtAuthzDenied = 1 << 12,
 }
 
 impl ResponseFlag {
     /// Every flag, in the order Envoy prints them.
-    const ALL: [(ResponseFlag, &'static str); 12] = [
+    const ALL: [(ResponseFlag, &'static str); 13] = [
         (Self::NoHealthyUpstream, "UH"),
         (Self::ConnectFailed, "UF"),
         (Self::UpstreamOverflow, "UO"),
@@ -164,6 +179,7 @@ impl ResponseFlag {
         (Self::RateLimitServiceError, "RLSE"),
         (Self::RetriesExhausted, "URX"),
         (Self::Denied, "DENY"),
+        (Self::ExtAuthzDenied, "UAEX"),
     ];
 }
 

@@ -1,5 +1,5 @@
-//! Istio's evaluation of the policies in scope: CUSTOM (not supported: reported when the
-//! configuration is read, skipped here) → DENY (any match denies) → no ALLOW policy: allow →
+//! Istio's evaluation of the policies in scope: CUSTOM (a matching rule sends the request to
+//! its provider, [`custom_check`]; the caller asks it first) → DENY (any match denies) → no ALLOW policy: allow →
 //! an ALLOW match allows → otherwise deny. AUDIT matches are noted, never decide. Dry-run
 //! policies (`istio.io/dry-run`) are evaluated apart, as Envoy's shadow rules: what they would
 //! have decided is reported, never enforced.
@@ -113,6 +113,28 @@ fn dry_run<'p>(
     Some(DryRun {
         action,
         allowed,
+        rule,
+    })
+}
+
+/// A CUSTOM rule that matched: its policy's provider decides before DENY and ALLOW.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomCheck {
+    /// The MeshConfig extension provider's name.
+    pub provider: String,
+    pub rule: RuleId,
+}
+
+/// The first enforced CUSTOM rule that matches `facts`, in policy order (Istio allows one
+/// provider per workload).
+pub fn custom_check(policies: &[&AuthzPolicy], facts: &AuthzFacts) -> Option<CustomCheck> {
+    let enforced = policies.iter().copied().filter(|p| !p.dry_run);
+    let rule = first_match(enforced, AuthzAction::Custom, facts)?;
+    let policy = policies
+        .iter()
+        .find(|p| p.namespace == rule.namespace && p.name == rule.policy)?;
+    Some(CustomCheck {
+        provider: policy.provider.clone().unwrap_or_default(),
         rule,
     })
 }

@@ -24,10 +24,21 @@ fn policies(specs: &[&str]) -> crate::snapshot::Snapshot {
             )
         })
         .collect();
-    snapshot_of(&docs.join("---\n"))
+    let checker = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\n\
+                   data:\n  mesh: 'extensionProviders: [{name: checker, envoyExtAuthzGrpc: {service: c.shop, port: 9191}}]'\n";
+    snapshot_of(&(docs.join("---\n") + "---\n" + checker))
 }
 
 fn decide_on(specs: &[&str], http: Option<(&str, &str)>) -> Decision {
+    on(specs, http, decide)
+}
+
+/// `f` on the policies of `specs` and a request (`http`) from 10.244.2.7 (or a connection).
+fn on<T>(
+    specs: &[&str],
+    http: Option<(&str, &str)>,
+    f: impl FnOnce(&[&AuthzPolicy], &AuthzFacts) -> T,
+) -> T {
     let snapshot = policies(specs);
     let list: Vec<&AuthzPolicy> = snapshot
         .authz_policies("shop")
@@ -49,7 +60,7 @@ fn decide_on(specs: &[&str], http: Option<(&str, &str)>) -> Decision {
             auth: None,
         }),
     };
-    decide(&list, &facts)
+    f(&list, &facts)
 }
 
 fn id(policy: &str, rule: usize) -> Option<RuleId> {
@@ -146,4 +157,21 @@ fn tcp_ignores_allow_rules_with_http_fields_and_http_fields_of_deny_rules() {
     for (spec, allowed) in cases {
         assert_eq!(decide_on(&[spec], None).allowed, allowed, "{spec}");
     }
+}
+
+#[test]
+fn a_matching_enforced_custom_rule_names_its_provider() {
+    let custom = "{action: CUSTOM, provider: {name: checker}, rules: [{to: [{operation: {methods: [POST]}}]}]}";
+    let dry = "dry-run {action: CUSTOM, provider: {name: checker}, rules: [{}]}";
+    let deny_all = "{action: DENY, rules: [{}]}";
+    let asked = on(&[custom, deny_all], POST, custom_check);
+    let want = CustomCheck {
+        provider: "checker".into(),
+        rule: id("p0", 0).unwrap(),
+    };
+    assert_eq!(asked, Some(want));
+    assert_eq!(on(&[custom, deny_all], GET, custom_check), None);
+    assert_eq!(on(&[dry], GET, custom_check), None);
+    let decided = decide_on(&[custom], POST);
+    assert!(decided.allowed, "CUSTOM never decides among DENY and ALLOW");
 }

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use prometheus_client::registry::Registry;
 
 pub use certain::surely_denied;
-pub use decide::{decide, Decision, DryRun, RuleId};
+pub use decide::{custom_check, decide, CustomCheck, Decision, DryRun, RuleId};
 pub use metrics::AuthzMetrics;
 pub use paths::{normalize, path_matches, PathNormalization};
 pub use rules::{rule_matches, string_matches, AuthzFacts, HttpFacts};
@@ -36,6 +36,19 @@ impl Authorizer {
         Self {
             metrics: AuthzMetrics::register(registry),
         }
+    }
+
+    /// The CUSTOM rule in scope of `workload` (at `pod_ip`) that matches `facts`: its provider
+    /// is asked before the DENY and ALLOW policies decide.
+    pub fn custom(
+        &self,
+        snapshot: &Snapshot,
+        workload: &Workload,
+        pod_ip: IpAddr,
+        facts: &AuthzFacts,
+    ) -> Option<CustomCheck> {
+        let policies = policies_for(snapshot, workload, pod_ip);
+        custom_check(&policies, facts)
     }
 
     /// Whether the policies in scope of `workload` (at `pod_ip`) let `facts` through. Dry-run

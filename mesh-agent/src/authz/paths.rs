@@ -1,25 +1,11 @@
-//! Request paths as AuthorizationPolicies see them: normalized the way Envoy does for Istio's
-//! MeshConfig `pathNormalization` (default `BASE`: RFC 3986 dot segments and percent-encoding
-//! case, no slash merging, `%2F` kept), so `/admin/../public`, `/%61dmin` or `\admin` name the
+//! Request paths as routing and AuthorizationPolicies see them: normalized the way Envoy does
+//! for Istio's MeshConfig `pathNormalization` (default `BASE`: RFC 3986 dot segments and
+//! percent-encoding case, no slash merging, `%2F` kept), so `/admin/../public`, `/%61dmin` or `\admin` name the
 //! path the app will serve; then matched exactly, by prefix or suffix, or by `{*}`/`{**}`
 //! templates.
 
+pub use crate::resources::PathNormalization;
 use crate::snapshot::{PathMatch, PathSegment};
-
-/// Istio's `pathNormalization.normalization`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum PathNormalization {
-    /// The path as sent.
-    None,
-    /// RFC 3986: `.`/`..` segments resolved, unreserved characters decoded, other escapes
-    /// upper-cased, `\` read as `/` (Envoy's `normalize_path`).
-    #[default]
-    Base,
-    /// `Base`, then `//` merged into `/`.
-    MergeSlashes,
-    /// `%2F` and `%5C` decoded to `/` first, then `MergeSlashes`.
-    DecodeAndMergeSlashes,
-}
 
 /// The path of `path_and_query` (query and fragment cut off), normalized as `mode` says.
 pub fn normalize(path_and_query: &str, mode: PathNormalization) -> String {

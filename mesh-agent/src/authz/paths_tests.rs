@@ -65,3 +65,33 @@ fn paths_match_exactly_by_prefix_suffix_presence_and_templates() {
         );
     }
 }
+
+/// Istio's security guidance, mode by mode: which tricks still reach `/admin` past a rule on
+/// `paths: [/admin, /admin/*]` (`true`: the rule sees `/admin`; `false`: it does not, and an
+/// app that resolves or decodes the path itself would serve `/admin`).
+#[test]
+fn each_mode_stops_the_tricks_istio_says_it_stops() {
+    use PathNormalization as N;
+    let rule = [PathMatch::of("/admin"), PathMatch::of("/admin/*")];
+    let seen_as_admin = |sent: &str, mode| {
+        let path = normalize(sent, mode);
+        rule.iter().any(|p| path_matches(p, &path))
+    };
+    let table = [
+        ("/public/../admin", [false, true, true, true]),
+        ("/%61dmin", [false, true, true, true]),
+        ("\\admin", [false, true, true, true]),
+        ("//admin", [false, false, true, true]),
+        ("/admin//x", [true, true, true, true]),
+        ("/%2Fadmin", [false, false, false, true]),
+        ("/%2fadmin", [false, false, false, true]),
+        ("/%5Cadmin", [false, false, false, true]),
+        ("/x/..%2Fadmin", [false, false, false, true]),
+    ];
+    let modes = [N::None, N::Base, N::MergeSlashes, N::DecodeAndMergeSlashes];
+    for (sent, wants) in table {
+        for (mode, want) in modes.into_iter().zip(wants) {
+            assert_eq!(seen_as_admin(sent, mode), want, "{mode:?} {sent}");
+        }
+    }
+}

@@ -1,11 +1,10 @@
-//! Which AuthorizationPolicies apply to a workload: those of the root namespace (mesh-wide, a
-//! `selector` there picks workloads in every namespace) and of its own namespace, each when its
-//! scope takes the workload — no selector, a `selector` whose labels it carries, or
-//! `targetRefs` to a Service of the policy's namespace that the workload backs.
+//! Which AuthorizationPolicies apply to a workload: those of the root namespace and of its own
+//! namespace whose scope takes it (the walk RequestAuthentication shares:
+//! [`crate::snapshot::PolicyScope`]).
 
 use std::net::IpAddr;
 
-use crate::snapshot::{Address, AuthzPolicy, PolicyScope, Snapshot, Workload};
+use crate::snapshot::{scope_namespaces, AuthzPolicy, Snapshot, Workload};
 
 /// The policies in scope of `workload` (at `pod_ip`): the root namespace's first.
 pub fn policies_for<'s>(
@@ -13,38 +12,12 @@ pub fn policies_for<'s>(
     workload: &Workload,
     pod_ip: IpAddr,
 ) -> Vec<&'s AuthzPolicy> {
-    let root = snapshot.mesh.root_namespace.as_str();
-    let mut namespaces = vec![root];
-    if workload.namespace != root {
-        namespaces.push(&workload.namespace);
-    }
-    namespaces
+    scope_namespaces(snapshot, workload)
         .into_iter()
         .flat_map(|ns| snapshot.authz_policies(ns))
         .map(AsRef::as_ref)
-        .filter(|p| in_scope(snapshot, p, workload, pod_ip))
+        .filter(|p| p.scope.takes(snapshot, &p.namespace, workload, pod_ip))
         .collect()
-}
-
-fn in_scope(
-    snapshot: &Snapshot,
-    policy: &AuthzPolicy,
-    workload: &Workload,
-    pod_ip: IpAddr,
-) -> bool {
-    match &policy.scope {
-        PolicyScope::All => true,
-        PolicyScope::Selector(labels) => labels
-            .iter()
-            .all(|(k, v)| workload.labels.get(k) == Some(v)),
-        PolicyScope::Services(names) => names.iter().any(|name| {
-            let service = snapshot.service(name, &policy.namespace);
-            service.is_some_and(|s| {
-                s.namespace == policy.namespace
-                    && s.endpoints.iter().any(|e| e.address == Address::Ip(pod_ip))
-            })
-        }),
-    }
 }
 
 #[cfg(test)]

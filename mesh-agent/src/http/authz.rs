@@ -1,147 +1,153 @@
 //! The authorization layer, inbound only, right below the route: the destination workload's
-//! AuthorizationPolicies decide on each request ([`crate::authz`]); a denial fails with
-//! [`Denied`], which the rescue layer answers `403 RBAC: access denied` (flag `DENY`). The path
-//! is normalized first as Istio's default `BASE` says, and the app gets the normalized path:
-//! what was authorized is what is served (`/public/../admin` is `/admin` for both).
+//! AuthorizationPolicies decide on each request ([`crate::authz`]) in Istio's order. A CUSTOM
+//! rule that matches sends the request to its external authorizer first ([`ExtAuthz`]): a
+//! refusal is the authorizer's answer (flag `UAEX`); allowed, its header edits apply and DENY
+//! and ALLOW policies decide. Their denial fails with [`Denied`], which the rescue layer
+//! answers `403 RBAC: access denied` (flag `DENY`). The path was normalized above the route
+//! (`super::path`), so what was authorized is what is served.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use futures::future::BoxFuture;
 use hyper::header::HOST;
-use hyper::{Request, Response, Uri};
-use tower::{Layer, Service, ServiceExt};
+use hyper::{Request, Response};
+use tower::{Service, ServiceExt};
 
 use super::body::Body;
+use super::ext_authz::{Allowed, CheckedRequest, ExtAuthz};
+use super::inbound_step::{inbound_to, Answer, InboundLayer, InboundStep, InboundTo};
 use super::route::Direction;
 use super::telemetry::Peers;
-use crate::authz::{normalize, Authorizer, AuthzFacts, HttpFacts, PathNormalization};
+use crate::authz::{Authorizer, AuthzFacts, CustomCheck, HttpFacts};
 use crate::errors::{BoxError, Denied};
 use crate::facts::RequestAuth;
 use crate::identity::Identity;
 use crate::pipeline::ConfigState;
-use crate::snapshot::Workload;
 
 /// What an inbound connection's requests are authorized against.
-struct InboundGuard {
+pub struct InboundGuard {
     authorizer: Authorizer,
+    ext_authz: ExtAuthz,
     config: ConfigState,
-    workload: Arc<Workload>,
-    pod_ip: IpAddr,
-    /// The pod's IP and the port the client dialled.
-    destination: SocketAddr,
+    to: InboundTo,
     peer: SocketAddr,
     identity: Option<Identity>,
 }
 
 /// Authorizes the requests of an inbound connection; passes others through.
-#[derive(Clone)]
-pub struct AuthzLayer {
-    guard: Option<Arc<InboundGuard>>,
-}
+pub type AuthzLayer = InboundLayer<InboundGuard>;
 
 impl AuthzLayer {
     /// For a connection between `peers` going `direction`: only inbound connections (with a
     /// known destination pod and client address) are authorized.
     pub fn new(
-        authorizer: &Authorizer,
+        (authorizer, ext_authz): (&Authorizer, &ExtAuthz),
         config: ConfigState,
         peers: &Peers,
         direction: Direction,
     ) -> Self {
-        let guard = match (direction, &peers.destination, peers.downstream) {
-            (
-                Direction::Inbound {
-                    original_dst,
-                    pod_ip,
-                },
-                Some(workload),
-                Some(peer),
-            ) => Some(Arc::new(InboundGuard {
-                authorizer: authorizer.clone(),
-                config,
-                workload: workload.clone(),
-                pod_ip,
-                destination: SocketAddr::new(pod_ip, original_dst.port()),
-                peer,
-                identity: peers.peer_identity.clone(),
-            })),
-            _ => None,
+        let guard = inbound_to(peers, direction).zip(peers.downstream);
+        Self::with(guard.map(|(to, peer)| InboundGuard {
+            authorizer: authorizer.clone(),
+            ext_authz: ext_authz.clone(),
+            config,
+            to,
+            peer,
+            identity: peers.peer_identity.clone(),
+        }))
+    }
+}
+
+impl InboundStep for InboundGuard {
+    fn run<S>(self: Arc<Self>, mut request: Request<Body>, next: S) -> Answer
+    where
+        S: Service<Request<Body>, Response = Response<Body>, Error = BoxError> + Send + 'static,
+        S::Future: Send,
+    {
+        let Some(custom) = self.custom(&request) else {
+            return match self.allows(&request) {
+                Ok(()) => Box::pin(next.oneshot(request)),
+                Err(denied) => Box::pin(async { Err(denied.into()) }),
+            };
         };
-        Self { guard }
-    }
-}
-
-impl<S> Layer<S> for AuthzLayer {
-    type Service = Authorization<S>;
-    fn layer(&self, inner: S) -> Authorization<S> {
-        Authorization {
-            inner,
-            guard: self.guard.clone(),
-        }
-    }
-}
-
-/// See [`AuthzLayer`].
-#[derive(Clone)]
-pub struct Authorization<S> {
-    inner: S,
-    guard: Option<Arc<InboundGuard>>,
-}
-
-impl<S> Service<Request<Body>> for Authorization<S>
-where
-    S: Service<Request<Body>, Response = Response<Body>, Error = BoxError> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = Response<Body>;
-    type Error = BoxError;
-    type Future = BoxFuture<'static, Result<Response<Body>, BoxError>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
-        let inner = self.inner.clone();
-        if let Some(guard) = &self.guard {
-            if let Err(denied) = guard.allows(&mut request) {
-                return Box::pin(async { Err(denied.into()) });
+        Box::pin(async move {
+            let allowed = self.ask(&custom, self.checked(&request)).await?;
+            edit_request(&mut request, &allowed);
+            self.allows(&request)?;
+            let mut response = next.oneshot(request).await?;
+            let headers = response.headers_mut();
+            for (name, value) in allowed.downstream {
+                headers.append(name, value);
             }
-        }
-        Box::pin(inner.oneshot(request))
+            Ok(response)
+        })
     }
 }
 
 impl InboundGuard {
-    /// Normalizes the request's path, then asks the policies.
-    fn allows(&self, request: &mut Request<Body>) -> Result<(), Denied> {
-        let sent = request.uri().path_and_query().map_or("/", |p| p.as_str());
-        let path = normalize(sent, PathNormalization::Base);
-        if path != request.uri().path() {
-            set_path(request, &path);
-        }
+    /// What the policies know of the request (its path normalized above the route).
+    fn facts<'r>(&'r self, request: &'r Request<Body>) -> AuthzFacts<'r> {
         let authority = request.uri().authority().map(|a| a.as_str());
         let host_header = request.headers().get(HOST).and_then(|h| h.to_str().ok());
-        let facts = AuthzFacts {
+        AuthzFacts {
             peer: self.identity.as_ref(),
             source_ip: self.peer.ip(),
             remote_ip: self.peer.ip(),
-            destination: self.destination,
+            destination: self.to.destination,
             sni: None,
             http: Some(HttpFacts {
                 method: request.method().as_str(),
                 host: authority.or(host_header).unwrap_or_default(),
-                path: &path,
+                path: request.uri().path(),
                 headers: request.headers(),
                 auth: request.extensions().get::<RequestAuth>(),
             }),
-        };
+        }
+    }
+
+    /// The CUSTOM rule that sends the request to an external authorizer, if one matches.
+    fn custom(&self, request: &Request<Body>) -> Option<CustomCheck> {
+        let (snapshot, to) = (self.config.snapshot(), &self.to);
+        let facts = self.facts(request);
+        self.authorizer
+            .custom(&snapshot, &to.workload, to.pod_ip, &facts)
+    }
+
+    /// What the external authorizer is told of `request`.
+    fn checked<'r>(&self, request: &'r Request<Body>) -> CheckedRequest<'r> {
+        CheckedRequest {
+            method: request.method(),
+            uri: request.uri(),
+            headers: request.headers(),
+            version: request.version(),
+            source: self.peer,
+            destination: self.to.destination,
+            source_principal: self.identity.as_ref().map(ToString::to_string),
+        }
+    }
+
+    /// Asks the external authorizer `custom` names.
+    async fn ask(
+        &self,
+        custom: &CustomCheck,
+        checked: CheckedRequest<'_>,
+    ) -> Result<Allowed, BoxError> {
         let snapshot = self.config.snapshot();
+        let asked = self.ext_authz.check(&snapshot, &custom.provider, checked);
+        asked.await.map_err(|denied| {
+            let workload = &self.to.workload;
+            tracing::debug!(namespace = %workload.namespace, pod = %workload.pod_name, rule = %custom.rule, status = %denied.status, "external authorization denied");
+            denied.into()
+        })
+    }
+
+    /// Asks the DENY and ALLOW policies about the request.
+    fn allows(&self, request: &Request<Body>) -> Result<(), Denied> {
+        let (snapshot, to) = (self.config.snapshot(), &self.to);
+        let facts = self.facts(request);
         let decision = self
             .authorizer
-            .check(&snapshot, &self.workload, self.pod_ip, &facts);
+            .check(&snapshot, &to.workload, to.pod_ip, &facts);
         match decision.details() {
             None => Ok(()),
             details => Err(Denied { details }),
@@ -149,19 +155,16 @@ impl InboundGuard {
     }
 }
 
-/// Replaces the request's path, keeping its query.
-fn set_path(request: &mut Request<Body>, path: &str) {
-    let uri = request.uri();
-    let path_and_query = match uri.query() {
-        Some(query) => format!("{path}?{query}"),
-        None => path.to_string(),
-    };
-    let mut parts = uri.clone().into_parts();
-    let Ok(path_and_query) = path_and_query.parse() else {
-        return;
-    };
-    parts.path_and_query = Some(path_and_query);
-    if let Ok(uri) = Uri::from_parts(parts) {
-        *request.uri_mut() = uri;
+/// The authorizer's edits of an allowed request.
+fn edit_request(request: &mut Request<Body>, allowed: &Allowed) {
+    let headers = request.headers_mut();
+    for name in &allowed.remove {
+        headers.remove(name);
+    }
+    for (name, value, append) in &allowed.upstream {
+        match append {
+            true => headers.append(name.clone(), value.clone()),
+            false => headers.insert(name.clone(), value.clone()).is_some(),
+        };
     }
 }

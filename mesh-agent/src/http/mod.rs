@@ -8,9 +8,12 @@ mod balance;
 mod body;
 mod cluster_target;
 mod downstream;
+pub mod ext_authz;
 mod hop_by_hop;
+mod inbound_step;
 mod jwt;
 mod metrics;
+mod path;
 mod pool;
 mod rate_limit;
 mod rate_limit_global;
@@ -73,6 +76,8 @@ pub struct HttpInputs {
     pub authz: crate::authz::Authorizer,
     /// RequestAuthentications' token checks, with the remote key sets they fetched.
     pub jwt: crate::jwt::Authenticator,
+    /// CUSTOM AuthorizationPolicies' external authorizers.
+    pub ext_authz: ext_authz::ExtAuthz,
 }
 
 /// What routing, faults, mirroring and load balancing share across connections.
@@ -110,6 +115,7 @@ impl HttpInputs {
             jwt: crate::jwt::Authenticator::new(crate::jwt::JwksCache::new(Arc::new(
                 crate::net::WebClient::new(JWKS_FETCH_TIMEOUT),
             ))),
+            ext_authz: ext_authz::ExtAuthz::default(),
         })
     }
 }

@@ -68,6 +68,9 @@ fn flag_retries(mut response: Response<Body>) -> Response<Body> {
 
 /// The local reply for `error`: its status, its flags, its message as the body.
 pub fn local_reply(error: &(dyn Error + 'static)) -> Response<Body> {
+    if let Some(denied) = error.downcast_ref::<ExtAuthzDenied>() {
+        return authorizer_reply(denied);
+    }
     let (status, flags) = status_and_flags(error);
     tracing::debug!(%error, %status, %flags, "local reply");
     // Envoy's global rate limit answers without a body.
@@ -108,6 +111,17 @@ pub fn local_reply(error: &(dyn Error + 'static)) -> Response<Body> {
     response
 }
 
+/// What the external authorizer said the client gets.
+fn authorizer_reply(denied: &ExtAuthzDenied) -> Response<Body> {
+    let mut response = Response::new(full(denied.body.clone()));
+    *response.status_mut() = denied.status;
+    *response.headers_mut() = denied.headers.clone();
+    let extensions = response.extensions_mut();
+    extensions.insert(ResponseFlags::from(ResponseFlag::ExtAuthzDenied));
+    extensions.insert(ResponseCodeDetails(denied.details.into()));
+    response
+}
+
 /// The `grpc-status` `error` answers with, when it is a gRPC fault (possibly delayed).
 fn grpc_status(error: &(dyn Error + 'static)) -> Option<u32> {
     if let Some(delayed) = error.downcast_ref::<DelayInjected>() {
@@ -140,6 +154,9 @@ pub fn status_and_flags(error: &(dyn Error + 'static)) -> (StatusCode, ResponseF
     if let Some(delayed) = error.downcast_ref::<DelayInjected>() {
         let (status, flags) = status_and_flags(&*delayed.0);
         return (status, flags.with(F::DelayInjected));
+    }
+    if let Some(denied) = error.downcast_ref::<ExtAuthzDenied>() {
+        return (denied.status, F::ExtAuthzDenied.into());
     }
     if error.is::<GrpcFaultAborted>() {
         return (StatusCode::OK, F::FaultInjected.into());

@@ -8,7 +8,8 @@
 //! matching rule is [`NoRoute`](super::errors::NoRoute). Without rules, the Service itself over
 //! all its endpoints. A backend pod IP:port of a Service (Cilium's socket LB translated the
 //! ClusterIP before the capture hook) is routed as that Service. Not a Service: the original
-//! destination. Inbound: the app in the pod.
+//! destination. Inbound: the app in the pod. The path is first normalized as MeshConfig
+//! `pathNormalization` says ([`normalize_path`]), for every direction, as Envoy does.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use tower::{Layer, Service, ServiceExt};
 
 use super::body::Body;
 use super::cluster_target::ClusterTarget;
+use super::path::normalize_path;
 use super::route_rules::Routed;
 use super::target::{Passthrough, RouteTarget, Unreachable};
 use super::telemetry::Observed;
@@ -254,8 +256,9 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         let snapshot = self.config.snapshot();
+        normalize_path(&mut request, snapshot.mesh.path_normalization.normalization);
         let egress = match self.direction {
             Direction::Outbound { original_dst } => {
                 Some(self.egress(&snapshot, original_dst, &request))

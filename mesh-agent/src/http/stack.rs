@@ -70,7 +70,12 @@ pub fn request_stack(
         direction,
     );
     let jwt = JwtLayer::new(&inputs.jwt, config.clone(), &peers, direction);
-    let authz = AuthzLayer::new(&inputs.authz, config.clone(), &peers, direction);
+    let authz = AuthzLayer::new(
+        (&inputs.authz, &inputs.ext_authz),
+        config.clone(),
+        &peers,
+        direction,
+    );
     let stack = ServiceBuilder::new()
         // Outermost, so every request is counted once, local replies and their flags included.
         .layer(TelemetryLayer::new(

@@ -1,13 +1,12 @@
-//! Which JWT rules apply to a workload: every RequestAuthentication of the root namespace
-//! (mesh-wide; a `selector` there picks workloads in every namespace) and of its own namespace
-//! whose scope takes it — no selector, a `selector` whose labels it carries, or `targetRefs` to
-//! a Service of the policy's namespace that the workload backs. Unlike PeerAuthentication, all
-//! of them apply together: their rules are merged.
+//! Which JWT rules apply to a workload: every RequestAuthentication of the root namespace and
+//! of its own namespace whose scope takes it (the walk AuthorizationPolicy shares:
+//! [`crate::snapshot::PolicyScope`]). Unlike PeerAuthentication, all of them apply together:
+//! their rules are merged.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::snapshot::{Address, JwtIssuer, JwtPolicy, JwtScope, Snapshot, Workload};
+use crate::snapshot::{scope_namespaces, JwtIssuer, Snapshot, Workload};
 
 /// The JWT rules in scope of `workload` (at `pod_ip`): the root namespace's first.
 pub fn issuers_for(
@@ -15,32 +14,12 @@ pub fn issuers_for(
     workload: &Workload,
     pod_ip: IpAddr,
 ) -> Vec<Arc<JwtIssuer>> {
-    let root = snapshot.mesh.root_namespace.as_str();
-    let mut namespaces = vec![root];
-    if workload.namespace != root {
-        namespaces.push(&workload.namespace);
-    }
-    namespaces
+    scope_namespaces(snapshot, workload)
         .into_iter()
         .flat_map(|ns| snapshot.jwt_policies(ns))
-        .filter(|p| in_scope(snapshot, p, workload, pod_ip))
+        .filter(|p| p.scope.takes(snapshot, &p.namespace, workload, pod_ip))
         .flat_map(|p| p.issuers.iter().cloned())
         .collect()
-}
-
-fn in_scope(snapshot: &Snapshot, policy: &JwtPolicy, workload: &Workload, pod_ip: IpAddr) -> bool {
-    match &policy.scope {
-        JwtScope::All => true,
-        JwtScope::Selector(labels) => labels
-            .iter()
-            .all(|(k, v)| workload.labels.get(k) == Some(v)),
-        JwtScope::Services(names) => names.iter().any(|name| {
-            snapshot.service(name, &policy.namespace).is_some_and(|s| {
-                s.namespace == policy.namespace
-                    && s.endpoints.iter().any(|e| e.address == Address::Ip(pod_ip))
-            })
-        }),
-    }
 }
 
 #[cfg(test)]

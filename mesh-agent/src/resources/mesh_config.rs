@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ext_authz::{ExtAuthzGrpc, ExtAuthzHttp};
 use super::gateway::OutboundTrafficPolicy;
 use super::virtual_service::Retry;
 
@@ -35,6 +36,33 @@ pub struct MeshConfig {
     pub trust_domain: String,
     /// Where mesh-wide resources live (Telemetry, AuthorizationPolicy): `istio-system`.
     pub root_namespace: String,
+    /// How request paths are normalized before routing and authorization.
+    pub path_normalization: PathNormalizationConfig,
+}
+
+/// MeshConfig `pathNormalization`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PathNormalizationConfig {
+    pub normalization: PathNormalization,
+}
+
+/// Istio's `pathNormalization.normalization`, as Envoy's connection manager applies it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PathNormalization {
+    /// The path as sent.
+    None,
+    /// RFC 3986: `.`/`..` segments resolved, unreserved characters decoded, other escapes
+    /// upper-cased, `\` read as `/` (Envoy's `normalize_path`). `DEFAULT` is `BASE`.
+    #[default]
+    #[serde(alias = "DEFAULT")]
+    Base,
+    /// `Base`, then `//` merged into `/` (Envoy's `merge_slashes`).
+    MergeSlashes,
+    /// `%2F` and `%5C` (either case) decoded to `/` first (Envoy's `UNESCAPE_AND_FORWARD`),
+    /// then `MergeSlashes`.
+    DecodeAndMergeSlashes,
 }
 
 /// The part of `defaultConfig` the mesh uses.
@@ -62,13 +90,16 @@ pub struct Tracing {
     pub sampling: f64,
 }
 
-/// A named telemetry backend; the mesh uses OpenTelemetry and Zipkin collectors.
+/// A named extension: a telemetry backend (OpenTelemetry, Zipkin collectors) or an external
+/// authorizer (CUSTOM AuthorizationPolicies).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ExtensionProvider {
     pub name: String,
     pub opentelemetry: Option<Collector>,
     pub zipkin: Option<Collector>,
+    pub envoy_ext_authz_http: Option<ExtAuthzHttp>,
+    pub envoy_ext_authz_grpc: Option<ExtAuthzGrpc>,
 }
 
 /// A collector's service host and port.
@@ -108,6 +139,7 @@ impl Default for MeshConfig {
             access_log_sampling: 100.0,
             trust_domain: DEFAULT_TRUST_DOMAIN.into(),
             root_namespace: MESH_CONFIG_MAP.0.into(),
+            path_normalization: PathNormalizationConfig::default(),
         }
     }
 }

@@ -58,12 +58,32 @@ pub fn compile(
         snapshot
     };
     add_policies(&mut snapshot, &accepted);
+    problems.extend(unknown_providers(&accepted, &snapshot.mesh));
     snapshot.workloads = workloads(&accepted, &snapshot);
     snapshot.registry = registry;
     snapshot.compiled = compiled;
     snapshot.accepted = accepted;
     snapshot.rejected = rejected(problems, &snapshot);
     snapshot
+}
+
+/// CUSTOM AuthorizationPolicies whose provider is no authorizer of MeshConfig
+/// `extensionProviders` (Istio: the provider must be defined).
+fn unknown_providers(accepted: &AcceptedMap, mesh: &crate::resources::MeshConfig) -> Vec<Problem> {
+    let policies = by_kind(accepted, "AuthorizationPolicy");
+    let policies = policies.filter_map(|entry| match entry.resource.as_ref() {
+        Resource::AuthorizationPolicy(p) => {
+            Some((entry, super::authz::unknown_provider(&p.spec, mesh)?))
+        }
+        _ => None,
+    });
+    policies
+        .map(|(entry, message)| {
+            let severity = crate::document::Severity::Error;
+            let field = "spec.provider.name".to_string();
+            Problem::about(&entry.origin, &entry.key, severity, field, message)
+        })
+        .collect()
 }
 
 fn by_kind<'a>(accepted: &'a AcceptedMap, kind: &'a str) -> impl Iterator<Item = &'a Accepted> {

@@ -10,10 +10,11 @@ use ipnet::IpNet;
 
 use super::authz_model::{
     AuthzByNamespace, AuthzPolicy, AuthzRule, ConditionMatch, OperationMatch, PathMatch,
-    PolicyScope, SourceMatch, StringMatch, Values,
+    SourceMatch, StringMatch, Values,
 };
+use super::scope::PolicyScope;
 use crate::resources::{
-    AuthorizationPolicySpec, AuthzAction, Condition, Istio, Operation, Rule, Source,
+    AuthorizationPolicySpec, AuthzAction, Condition, Istio, MeshConfig, Operation, Rule, Source,
 };
 
 /// The annotation that makes a policy a dry run: evaluated, logged and counted, not enforced.
@@ -32,6 +33,31 @@ pub(crate) fn compile_all(
         .collect()
 }
 
+/// Why a CUSTOM policy's provider cannot decide: it is no `envoyExtAuthzHttp` or
+/// `envoyExtAuthzGrpc` provider of MeshConfig `extensionProviders`.
+pub(crate) fn unknown_provider(
+    spec: &AuthorizationPolicySpec,
+    mesh: &MeshConfig,
+) -> Option<String> {
+    let name = &spec.provider.as_ref()?.name;
+    if spec.action != Some(AuthzAction::Custom) || name.is_empty() {
+        return None;
+    }
+    let authorizers: Vec<&str> = mesh
+        .extension_providers
+        .iter()
+        .filter(|p| p.envoy_ext_authz_http.is_some() || p.envoy_ext_authz_grpc.is_some())
+        .map(|p| p.name.as_str())
+        .collect();
+    if authorizers.contains(&name.as_str()) {
+        return None;
+    }
+    Some(format!(
+        "extension provider {name:?} is not an authorizer of MeshConfig extensionProviders (available: [{}]); its requests are denied",
+        authorizers.join(", ")
+    ))
+}
+
 /// One policy of `namespace`, compiled (validation has checked its values).
 pub fn compile(namespace: &str, policy: &Istio<AuthorizationPolicySpec>) -> AuthzPolicy {
     let spec = &policy.spec;
@@ -44,24 +70,13 @@ pub fn compile(namespace: &str, policy: &Istio<AuthorizationPolicySpec>) -> Auth
         name: policy.metadata.name.clone().unwrap_or_default(),
         action: spec.action.unwrap_or(AuthzAction::Allow),
         dry_run,
-        scope: scope(spec),
+        provider: spec.provider.as_ref().map(|p| p.name.clone()),
+        scope: PolicyScope::of(
+            spec.selector.as_ref(),
+            spec.target_ref.as_ref(),
+            &spec.target_refs,
+        ),
         rules: spec.rules.iter().map(|r| rule(namespace, r)).collect(),
-    }
-}
-
-/// A policy with targets applies to the Services among them only (a Gateway target selects no
-/// workload here), never to the whole namespace.
-fn scope(spec: &AuthorizationPolicySpec) -> PolicyScope {
-    let mut refs = spec.target_ref.iter().chain(&spec.target_refs).peekable();
-    let targeted = refs.peek().is_some();
-    let services: Vec<String> = refs
-        .filter(|r| r.kind == "Service")
-        .map(|r| r.name.clone())
-        .collect();
-    match &spec.selector {
-        _ if targeted => PolicyScope::Services(services),
-        Some(selector) => PolicyScope::Selector(selector.match_labels.clone()),
-        None => PolicyScope::All,
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use serde::Serialize;
 
-use super::model::Labels;
+use super::scope::PolicyScope;
 use crate::resources::AuthzAction;
 
 /// Compiled policies by namespace, in name order.
@@ -21,20 +21,11 @@ pub struct AuthzPolicy {
     pub action: AuthzAction,
     /// `istio.io/dry-run: "true"`.
     pub dry_run: bool,
+    /// CUSTOM: the MeshConfig extension provider that decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     pub scope: PolicyScope,
     pub rules: Vec<AuthzRule>,
-}
-
-/// Which workloads of its namespace (every namespace's, for the root namespace) a policy
-/// applies to.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub enum PolicyScope {
-    /// No selector nor target: every workload.
-    All,
-    /// `selector.matchLabels`: the workloads carrying all of them.
-    Selector(Labels),
-    /// `targetRefs` to Services (their names): the workloads those Services select.
-    Services(Vec<String>),
 }
 
 /// One rule: any `from` and any `to` (when given) and every `when`.

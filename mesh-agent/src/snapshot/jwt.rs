@@ -2,13 +2,14 @@
 //! [`JwtIssuer`] (where its tokens are, which keys verify them, what reaches the app), inline
 //! key sets parsed once here rather than per request.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::jwk::JwkSet;
 use serde::Serialize;
 
+use super::scope::PolicyScope;
 use crate::resources::{Istio, JwtRule, RequestAuthenticationSpec};
 
 /// The default wait for a remote key set (Istio's `timeout` default).
@@ -22,20 +23,8 @@ pub type JwtByNamespace = HashMap<String, Vec<Arc<JwtPolicy>>>;
 pub struct JwtPolicy {
     pub namespace: String,
     pub name: String,
-    pub scope: JwtScope,
+    pub scope: PolicyScope,
     pub issuers: Vec<Arc<JwtIssuer>>,
-}
-
-/// Which workloads a policy takes.
-#[derive(Debug, Serialize)]
-pub enum JwtScope {
-    /// No selector: every workload of the namespace (of the mesh in the root namespace).
-    All,
-    /// `selector.matchLabels`.
-    Selector(BTreeMap<String, String>),
-    /// `targetRefs`: the workloads backing these Services of the policy's namespace (other
-    /// kinds select no workload here).
-    Services(Vec<String>),
 }
 
 /// One `jwtRules` entry.
@@ -102,22 +91,12 @@ pub fn compile(namespace: &str, policy: &Istio<RequestAuthenticationSpec>) -> Jw
     JwtPolicy {
         namespace: namespace.to_string(),
         name: policy.metadata.name.clone().unwrap_or_default(),
-        scope: scope(spec),
+        scope: PolicyScope::of(
+            spec.selector.as_ref(),
+            spec.target_ref.as_ref(),
+            &spec.target_refs,
+        ),
         issuers: spec.jwt_rules.iter().map(|r| Arc::new(issuer(r))).collect(),
-    }
-}
-
-fn scope(spec: &RequestAuthenticationSpec) -> JwtScope {
-    let mut refs = spec.target_ref.iter().chain(&spec.target_refs).peekable();
-    let targeted = refs.peek().is_some();
-    let services = refs
-        .filter(|r| r.kind == "Service")
-        .map(|r| r.name.clone())
-        .collect();
-    match &spec.selector {
-        _ if targeted => JwtScope::Services(services),
-        Some(selector) => JwtScope::Selector(selector.match_labels.clone()),
-        None => JwtScope::All,
     }
 }
 

@@ -24,6 +24,7 @@ mod references;
 pub(crate) mod registry;
 mod resolved;
 mod routes;
+mod scope;
 mod services;
 mod tables;
 mod telemetry;
@@ -43,13 +44,13 @@ use crate::validate::access_log_file::AccessLogTarget;
 pub use authz::DRY_RUN_ANNOTATION;
 pub use authz_model::{
     AuthzByNamespace, AuthzPolicy, AuthzRule, ConditionMatch, OperationMatch, PathMatch,
-    PathSegment, PolicyScope, SourceMatch, StringMatch, Values,
+    PathSegment, SourceMatch, StringMatch, Values,
 };
 pub use build::{build, build_with, compile, LoadSettings, Rejected};
 pub use egress::{pseudo_service, Egress, BLACK_HOLE_CLUSTER, PASSTHROUGH_CLUSTER};
 pub use families::pod_ips;
 pub(crate) use fingerprint::Fingerprints;
-pub use jwt::{JwksSource, JwtByNamespace, JwtIssuer, JwtPolicy, JwtScope, TokenLocation};
+pub use jwt::{JwksSource, JwtByNamespace, JwtIssuer, JwtPolicy, TokenLocation};
 pub use model::*;
 pub use peer_authentication::PeerAuthenticationMode;
 pub use policy::merge as merge_traffic_policy;
@@ -57,6 +58,7 @@ pub use rate_limits::{RateLimitFilter, RateLimitFilters};
 pub use registry::{Registry, CLUSTER_DOMAIN};
 pub use resolved::{dns_names, ResolvedNames};
 pub use routes::{HostRoutes, MESH_GATEWAY};
+pub use scope::{scope_namespaces, PolicyScope};
 pub use services::protocol_named;
 pub use telemetry::{TelemetryByNamespace, TelemetryPolicy};
 pub use workloads::workload_name;

@@ -23,7 +23,7 @@ fn authz_check(args: &[&str]) -> (i32, String, String) {
 
 const SCOPE: &str = "policies in scope of shop/web-0:
   DENY   shop/audit-writes: 1 rule(s) (dry run)
-  CUSTOM shop/ext: 1 rule(s): not applied (no external authorizer)
+  CUSTOM shop/ext: 1 rule(s), provider opa
   DENY   shop/no-admin: 1 rule(s)
   ALLOW  shop/web-readers: 1 rule(s)
 ";
@@ -46,7 +46,8 @@ fn an_allowed_request_names_the_allow_rule() {
     ];
     let (code, out, _) = authz_check(&request);
     assert_eq!(code, 0);
-    let decision = "decision: ALLOW (by ns[shop]-policy[web-readers]-rule[0])\n\
+    let decision = "custom: provider opa decides first (by ns[shop]-policy[ext]-rule[0])\n\
+                    decision: ALLOW (by ns[shop]-policy[web-readers]-rule[0])\n\
                     dry run: the DENY policies would allow (no rule matched)\n";
     assert_eq!(out, format!("{SCOPE}{decision}"));
 }
@@ -66,7 +67,8 @@ fn a_denied_request_names_the_deny_rule_after_normalizing_the_path() {
         "/public/../admin",
     ];
     let (_, out, _) = authz_check(&request);
-    let decision = "decision: DENY (by ns[shop]-policy[no-admin]-rule[0])\n\
+    let decision = "custom: provider opa decides first (by ns[shop]-policy[ext]-rule[0])\n\
+                    decision: DENY (by ns[shop]-policy[no-admin]-rule[0])\n\
                     dry run: the DENY policies would deny (ns[shop]-policy[audit-writes]-rule[0])\n";
     assert_eq!(out, format!("{SCOPE}{decision}"));
 }

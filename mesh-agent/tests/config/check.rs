@@ -201,19 +201,26 @@ fn authorization_policies_warn_only_where_istio_does_or_the_mesh_cannot_apply_th
     let (code, out) = check(std::slice::from_ref(&file));
     assert_eq!(code, 0, "warnings alone: {out}");
     let file = file.display();
-    let lines = [
-        format!(
-            "{file}:30:5: AuthorizationPolicy/shop/no-admin: spec.rules[0]: warning: this DENY \
+    let lines = [format!(
+        "{file}:30:5: AuthorizationPolicy/shop/no-admin: spec.rules[0]: warning: this DENY \
              rule uses only HTTP attributes: it denies all traffic to TCP ports in scope; name the \
              ports"
-        ),
-        format!(
-            "{file}:37:3: AuthorizationPolicy/shop/ext: spec.action: warning: not supported by \
-             the mesh; ignored: no external authorizer is called: this CUSTOM policy is not \
-             applied (requests go on to the DENY and ALLOW policies)"
-        ),
-    ];
+    )];
     assert_eq!(out.trim(), lines.join("\n"));
+}
+
+#[test]
+fn a_custom_policy_naming_no_authorizer_of_the_mesh_config_exits_1() {
+    let file = fixture("invalid/unknown_authorizer.yaml");
+    let (code, out) = check(std::slice::from_ref(&file));
+    assert_eq!(code, 1, "{out}");
+    let line = format!(
+        "{}:7:14: AuthorizationPolicy/shop/ext: spec.provider.name: extension provider \"opa\" is \
+         not an authorizer of MeshConfig extensionProviders (available: [checker]); its requests \
+         are denied",
+        file.display()
+    );
+    assert_eq!(out.trim(), line);
 }
 
 #[test]

@@ -14,6 +14,7 @@
 //! - [`gateway`]: the ingress gateway in front of upstream pods.
 //! - [`inbound`]: a pod's inbound request stack called directly (no `sk_lookup` in-process),
 //!   with the client's address and proven identity a test chooses.
+//! - [`ext_authz`]: external authorizers (HTTP and gRPC) for CUSTOM policies.
 //! - [`jwt`]: end-user tokens, their signing key and an issuer serving its key set.
 //! - [`metrics`]: reading the Prometheus registry text.
 //! - [`certificates`]: a test CA and the workload certificates a node's manager would hold.
@@ -33,6 +34,7 @@ pub mod collector;
 pub mod config;
 pub mod dns;
 pub mod enrollment;
+pub mod ext_authz;
 pub mod fake_api;
 pub mod fake_discovery;
 pub mod gateway;

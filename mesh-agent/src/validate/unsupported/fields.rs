@@ -90,7 +90,6 @@ const VALUES: &[(&str, &str, Values, &str)] = &[
     (PA, "spec.mtls.mode", Values::OneOf(&["DISABLE"]), "DISABLE is read as PERMISSIVE: plain text is accepted, meshed sources still use the tunnel"),
     (AP, "spec.targetRef.kind", Values::Except(&["Service"]), "there is no waypoint nor Gateway API gateway: only Service targets select workloads; this target selects none"),
     (AP, "spec.targetRefs[*].kind", Values::Except(&["Service"]), "there is no waypoint nor Gateway API gateway: only Service targets select workloads; this target selects none"),
-    (AP, "spec.action", Values::OneOf(&["CUSTOM"]), "no external authorizer is called: this CUSTOM policy is not applied (requests go on to the DENY and ALLOW policies)"),
 ];
 
 /// Where a DestinationRule carries a traffic policy, and the fields it may set there.
