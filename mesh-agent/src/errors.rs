@@ -123,11 +123,13 @@ pub enum ResponseFlag {
     RateLimited = 1 << 9,
     /// `DENY`: denied by authorization policy.
     Denied = 1 << 10,
+    /// `OM`: refused by overload protection (a pod's requests in flight at their cap).
+    Overloaded = 1 << 11,
 }
 
 impl ResponseFlag {
     /// Every flag, in the order Envoy prints them.
-    const ALL: [(ResponseFlag, &'static str); 11] = [
+    const ALL: [(ResponseFlag, &'static str); 12] = [
         (Self::NoHealthyUpstream, "UH"),
         (Self::ConnectFailed, "UF"),
         (Self::UpstreamOverflow, "UO"),
@@ -139,6 +141,7 @@ impl ResponseFlag {
         (Self::RateLimited, "RL"),
         (Self::RetriesExhausted, "URX"),
         (Self::Denied, "DENY"),
+        (Self::Overloaded, "OM"),
     ];
 }
 

@@ -11,6 +11,7 @@ mod downstream;
 mod hop_by_hop;
 mod jwt;
 mod metrics;
+mod pod_requests;
 mod pool;
 mod rate_limit;
 mod rate_limit_metrics;
@@ -36,6 +37,7 @@ use prometheus_client::registry::Registry;
 pub use body::{boxed, full, Body};
 pub use downstream::{DownstreamTimeouts, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use metrics::{HttpLabels, HttpMetrics, RequestOutcome};
+pub use pod_requests::{PodOverloaded, RequestCaps, DEFAULT_MAX_REQUESTS_IN_FLIGHT_PER_POD};
 pub use pool::{Origination, OriginationError, Originations, Pool, PoolTunnel};
 pub use rate_limit_metrics::{Decision as RateLimitDecision, LocalRateLimiting};
 pub use rescue::{local_reply, status_and_flags};
@@ -71,6 +73,8 @@ pub struct HttpInputs {
     pub authz: crate::authz::Authorizer,
     /// RequestAuthentications' token checks, with the remote key sets they fetched.
     pub jwt: crate::jwt::Authenticator,
+    /// The per-pod cap on requests in flight.
+    pub request_caps: Arc<RequestCaps>,
 }
 
 /// What routing, faults, mirroring and load balancing share across connections.
@@ -107,6 +111,7 @@ impl HttpInputs {
             jwt: crate::jwt::Authenticator::new(crate::jwt::JwksCache::new(Arc::new(
                 crate::net::WebClient::new(JWKS_FETCH_TIMEOUT),
             ))),
+            request_caps: Arc::new(RequestCaps::default().register(registry)),
         })
     }
 }
