@@ -324,6 +324,7 @@ fn gateway_inputs(
         labels: config.gateway_labels.clone(),
         address: std::net::Ipv4Addr::UNSPECIFIED.into(),
         timeouts: crate::gateway::GatewayTimeouts::default(),
+        caps: inputs.caps.clone(),
     }
 }
 

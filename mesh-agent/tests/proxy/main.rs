@@ -14,6 +14,7 @@ mod drain_shutdown;
 mod egress;
 mod enroll_api;
 mod enroll_cli;
+mod gateway_handshakes;
 mod gateway_hardening;
 mod gateway_http;
 mod gateway_https;
