@@ -40,6 +40,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let mut tasks = Supervisor::new(&mut registry);
     let config_state = ConfigState::with_load_settings(LoadSettings {
         access_log_dir: config.access_log_dir.clone(),
+        tls_file_dir: config.tls_file_dir.clone(),
         ..LoadSettings::default()
     });
     start_config(&config, &config_state, &mut registry, &mut tasks).await?;
@@ -152,6 +153,7 @@ fn proxy_inputs(
         http: http_inputs(config, registry),
         caps: Arc::new(
             ConnectionCaps::new(config.max_connections, config.max_connections_per_pod)
+                .with_handshakes_per_second(config.max_handshakes_per_second)
                 .register(registry),
         ),
         direct_connect_warnings: Arc::default(),
@@ -269,6 +271,8 @@ fn start_enrollment(
 fn http_inputs(config: &AgentConfig, registry: &mut Registry) -> Arc<crate::http::HttpInputs> {
     let http = crate::http::HttpInputs::register(registry, crate::http::DEFAULT_DETECT_WINDOW);
     let http = Arc::into_inner(http).expect("just made");
+    http.request_caps
+        .set_per_pod(config.max_requests_in_flight_per_pod);
     Arc::new(crate::http::HttpInputs {
         downstream: config.downstream,
         ..http
@@ -320,6 +324,7 @@ fn gateway_inputs(
         labels: config.gateway_labels.clone(),
         address: std::net::Ipv4Addr::UNSPECIFIED.into(),
         timeouts: crate::gateway::GatewayTimeouts::default(),
+        caps: inputs.caps.clone(),
     }
 }
 

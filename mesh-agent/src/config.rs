@@ -9,6 +9,7 @@ use anyhow::bail;
 use serde::Serialize;
 
 pub use crate::validate::access_log_file::DEFAULT_ACCESS_LOG_DIR;
+pub use crate::validate::tls_files::DEFAULT_TLS_FILE_DIR;
 
 /// Default Prometheus endpoint (Istio's port).
 pub const DEFAULT_METRICS_ADDR: &str = "0.0.0.0:15020";
@@ -99,6 +100,11 @@ pub struct RunArgs {
     /// /dev/stdout and /dev/stderr); the agent opens nothing outside it.
     #[arg(long, default_value = DEFAULT_ACCESS_LOG_DIR)]
     pub access_log_dir: PathBuf,
+    /// The only directory DestinationRule certificate files (`caCertificates`,
+    /// `clientCertificate`, `privateKey`, `caCrl`) may be in; a rule naming another file is
+    /// rejected, and nothing is read outside it (symlinks included).
+    #[arg(long, default_value = DEFAULT_TLS_FILE_DIR)]
+    pub tls_file_dir: PathBuf,
     /// Seconds the agent drains on SIGTERM before closing the connections still open; keep it
     /// a few seconds below the pod's `terminationGracePeriodSeconds`.
     #[arg(long, value_name = "SECONDS", default_value_t = crate::lifecycle::shutdown::DEFAULT_DRAIN_TIME.as_secs())]
@@ -123,6 +129,13 @@ pub struct RunArgs {
     /// Connections open from or to one pod at most; one more is closed at accept.
     #[arg(long, default_value_t = crate::proxy::DEFAULT_MAX_CONNECTIONS_PER_POD)]
     pub max_connections_per_pod: usize,
+    /// HTTP requests in flight from or to one pod at most; one more is answered 503 (`OM`).
+    #[arg(long, default_value_t = crate::http::DEFAULT_MAX_REQUESTS_IN_FLIGHT_PER_POD)]
+    pub max_requests_in_flight_per_pod: usize,
+    /// Tunnel TLS handshakes a second per pod (and gateway TLS handshakes per client
+    /// address) at most; one more connection is reset before its handshake.
+    #[arg(long, default_value_t = crate::proxy::DEFAULT_MAX_HANDSHAKES_PER_SECOND)]
+    pub max_handshakes_per_second: u32,
     /// Milliseconds a client has to send a whole HTTP/1 request head once it starts one.
     #[arg(long, value_name = "MS", default_value_t = crate::http::DEFAULT_HEADER_READ_TIMEOUT.as_millis() as u64)]
     pub header_read_timeout_ms: u64,
@@ -181,6 +194,8 @@ pub struct AgentConfig {
     pub worker_threads: usize,
     /// Where `accessLogFile` may name files.
     pub access_log_dir: PathBuf,
+    /// Where DestinationRule certificate files may be.
+    pub tls_file_dir: PathBuf,
     /// How long the agent drains on SIGTERM.
     pub drain_time: Duration,
     /// What the pods' traffic does while no agent runs.
@@ -194,6 +209,10 @@ pub struct AgentConfig {
     /// Downstream connections at most, in all and per pod.
     pub max_connections: usize,
     pub max_connections_per_pod: usize,
+    /// HTTP requests in flight per pod at most.
+    pub max_requests_in_flight_per_pod: usize,
+    /// TLS handshakes a second per pod (tunnel) or client (gateway) at most.
+    pub max_handshakes_per_second: u32,
     /// Downstream HTTP connections: the head's and the idle timeout.
     pub downstream: crate::http::DownstreamTimeouts,
 }
@@ -215,6 +234,9 @@ impl AgentConfig {
                 "--access-log-dir {:?} must be absolute",
                 args.access_log_dir
             );
+        }
+        if !args.tls_file_dir.is_absolute() {
+            bail!("--tls-file-dir {:?} must be absolute", args.tls_file_dir);
         }
         for namespace in &args.secret_namespaces {
             namespace_name(namespace)?;
@@ -246,6 +268,7 @@ impl AgentConfig {
             gateway_labels: args.gateway_labels,
             worker_threads: worker_threads(args.worker_threads)?,
             access_log_dir: args.access_log_dir,
+            tls_file_dir: args.tls_file_dir,
             drain_time: Duration::from_secs(args.drain_time),
             failure_mode: crate::lifecycle::FailureMode::from_flag(args.fail_closed),
             ca: args.ca.resolve()?,
@@ -256,6 +279,14 @@ impl AgentConfig {
                 "--max-connections-per-pod",
                 args.max_connections_per_pod,
             )?,
+            max_requests_in_flight_per_pod: at_least_one(
+                "--max-requests-in-flight-per-pod",
+                args.max_requests_in_flight_per_pod,
+            )?,
+            max_handshakes_per_second: at_least_one(
+                "--max-handshakes-per-second",
+                args.max_handshakes_per_second as usize,
+            )? as u32,
             downstream: crate::http::DownstreamTimeouts {
                 header_read: Duration::from_millis(args.header_read_timeout_ms),
                 idle: Duration::from_secs(args.http_idle_timeout),
@@ -267,7 +298,7 @@ impl AgentConfig {
 /// `value` of `flag`, refused when 0 (no connection at all would be served).
 fn at_least_one(flag: &str, value: usize) -> anyhow::Result<usize> {
     if value == 0 {
-        bail!("{flag} 0 would refuse every connection: give at least 1");
+        bail!("{flag} 0 would refuse everything: give at least 1");
     }
     Ok(value)
 }

@@ -162,11 +162,13 @@ pub enum ResponseFlag {
     RateLimitServiceError = 1 << 11,
     /// `UAEX`: denied by the external authorizer (or its check failed).
     ExtAuthzDenied = 1 << 12,
+    /// `OM`: refused by overload protection (a pod's requests in flight at their cap).
+    Overloaded = 1 << 13,
 }
 
 impl ResponseFlag {
     /// Every flag, in the order Envoy prints them.
-    const ALL: [(ResponseFlag, &'static str); 13] = [
+    const ALL: [(ResponseFlag, &'static str); 14] = [
         (Self::NoHealthyUpstream, "UH"),
         (Self::ConnectFailed, "UF"),
         (Self::UpstreamOverflow, "UO"),
@@ -180,6 +182,7 @@ impl ResponseFlag {
         (Self::RetriesExhausted, "URX"),
         (Self::Denied, "DENY"),
         (Self::ExtAuthzDenied, "UAEX"),
+        (Self::Overloaded, "OM"),
     ];
 }
 

@@ -11,6 +11,7 @@ pub mod agent;
 pub mod attach;
 pub mod authz;
 pub mod authz_check;
+pub mod beneath;
 pub mod bpf;
 pub mod ca;
 pub mod capture;

@@ -57,6 +57,10 @@ enum Command {
         /// The agent's --access-log-dir, which `accessLogFile` is checked against.
         #[arg(long, default_value = mesh_agent::config::DEFAULT_ACCESS_LOG_DIR)]
         access_log_dir: PathBuf,
+        /// The agent's --tls-file-dir, which DestinationRule certificate files are checked
+        /// against.
+        #[arg(long, default_value = mesh_agent::config::DEFAULT_TLS_FILE_DIR)]
+        tls_file_dir: PathBuf,
     },
 }
 
@@ -145,7 +149,8 @@ fn main() -> Result<ExitCode> {
         Command::Check {
             paths,
             access_log_dir,
-        } => check(&paths, access_log_dir),
+            tls_file_dir,
+        } => check(&paths, access_log_dir, tls_file_dir),
         Command::Authz {
             op: AuthzOp::Check(args),
         } => {
@@ -162,12 +167,13 @@ fn current_thread() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn check(paths: &[PathBuf], access_log_dir: PathBuf) -> Result<ExitCode> {
+fn check(paths: &[PathBuf], access_log_dir: PathBuf, tls_file_dir: PathBuf) -> Result<ExitCode> {
     if paths.is_empty() {
         bail!("nothing to check: give files or directories");
     }
     let settings = mesh_agent::snapshot::LoadSettings {
         access_log_dir,
+        tls_file_dir,
         ..Default::default()
     };
     let outcome = mesh_agent::check::check(paths, &settings, &mut std::io::stdout().lock())?;

@@ -33,6 +33,7 @@ pub fn gateway_workload(snapshot: &Snapshot, labels: &GatewayLabels) -> Arc<Work
         version: None,
         service_account: Some(GATEWAY_SERVICE_ACCOUNT.into()),
         telemetry: snapshot.telemetry_for(&namespace, &pod_labels),
+        limits: Default::default(),
         labels: Arc::new(pod_labels),
         principal: Some(principal),
         meshed: false,

@@ -39,6 +39,8 @@ pub struct GatewayInputs {
     pub address: IpAddr,
     /// The TLS handshake and request-header limits of every port.
     pub timeouts: GatewayTimeouts,
+    /// The agent's caps: TLS handshakes a second per client address.
+    pub caps: Arc<crate::proxy::ConnectionCaps>,
 }
 
 /// The ingress gateway of this node: one listener per port of the Gateways that select it.
@@ -84,6 +86,7 @@ impl IngressGateway {
             pool,
             labels: inputs.labels.clone(),
             timeouts: inputs.timeouts,
+            caps: inputs.caps,
         };
         Ok(Self {
             labels: inputs.labels,

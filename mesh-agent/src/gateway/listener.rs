@@ -25,6 +25,7 @@ use crate::facts::Reporter;
 use crate::http::{boxed, request_stack, Direction, GatewayBinding, HttpInputs, Peers, Pool};
 use crate::net::Netns;
 use crate::pipeline::ConfigState;
+use crate::proxy::HandshakeListener;
 
 /// What a port serves now; swapped in place when the Gateways change.
 pub struct PortState {
@@ -47,6 +48,8 @@ pub struct GatewayShared {
     pub labels: GatewayLabels,
     /// The TLS handshake and request-header limits.
     pub timeouts: GatewayTimeouts,
+    /// The agent's caps: TLS handshakes a second per client address.
+    pub caps: Arc<crate::proxy::ConnectionCaps>,
 }
 
 /// The listener of one gateway port.
@@ -100,9 +103,9 @@ impl GatewayListener {
     }
 }
 
-/// Terminates TLS when the port is HTTPS (the handshake within the gateway's
-/// `tls_handshake` limit: a client that sends nothing, or too little, is closed instead of
-/// holding a socket and a task), then serves HTTP.
+/// Terminates TLS when the port is HTTPS (at most the agent's handshakes a second per client
+/// address, each within the gateway's `tls_handshake` limit: a client that sends nothing, or
+/// too little, is closed instead of holding a socket and a task), then serves HTTP.
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -125,6 +128,11 @@ async fn serve_connection(
             serve_http(stream, client, state, shared).await;
         }
         Some(acceptor) => {
+            // Before the handshake, the expensive part: a client past its rate is closed.
+            let handshakes = &shared.caps.handshakes;
+            if !handshakes.allow(&peer.ip().to_string(), None, HandshakeListener::gateway) {
+                return;
+            }
             let limit = shared.timeouts.tls_handshake;
             match tokio::time::timeout(limit, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => {

@@ -14,6 +14,7 @@ mod inbound_step;
 mod jwt;
 mod metrics;
 mod path;
+mod pod_requests;
 mod pool;
 mod rate_limit;
 mod rate_limit_global;
@@ -41,6 +42,7 @@ use prometheus_client::registry::Registry;
 pub use body::{boxed, full, Body};
 pub use downstream::{DownstreamTimeouts, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use metrics::{HttpLabels, HttpMetrics, RequestOutcome};
+pub use pod_requests::{PodOverloaded, RequestCaps, DEFAULT_MAX_REQUESTS_IN_FLIGHT_PER_POD};
 pub use pool::{Origination, OriginationError, Originations, Pool, PoolTunnel};
 pub use rate_limit_metrics::{Decision as RateLimitDecision, GlobalDecision, RateLimiting};
 pub use rescue::{local_reply, status_and_flags};
@@ -78,6 +80,8 @@ pub struct HttpInputs {
     pub jwt: crate::jwt::Authenticator,
     /// CUSTOM AuthorizationPolicies' external authorizers.
     pub ext_authz: ext_authz::ExtAuthz,
+    /// The per-pod cap on requests in flight.
+    pub request_caps: Arc<RequestCaps>,
 }
 
 /// What routing, faults, mirroring and load balancing share across connections.
@@ -116,6 +120,7 @@ impl HttpInputs {
                 crate::net::WebClient::new(JWKS_FETCH_TIMEOUT),
             ))),
             ext_authz: ext_authz::ExtAuthz::default(),
+            request_caps: Arc::new(RequestCaps::default().register(registry)),
         })
     }
 }

@@ -12,6 +12,7 @@ use hyper::{Request, Response, StatusCode};
 use tower::{Layer, Service, ServiceExt};
 
 use super::body::{full, Body};
+use super::pod_requests::PodOverloaded;
 use crate::errors::*;
 use crate::jwt::JwtFailure;
 use crate::resilience::retry::{RetriesExhausted, RetryLimitReached};
@@ -176,6 +177,8 @@ pub fn status_and_flags(error: &(dyn Error + 'static)) -> (StatusCode, ResponseF
         (StatusCode::SERVICE_UNAVAILABLE, F::NoHealthyUpstream)
     } else if error.is::<Overflow>() {
         (StatusCode::SERVICE_UNAVAILABLE, F::UpstreamOverflow)
+    } else if error.is::<PodOverloaded>() {
+        (StatusCode::SERVICE_UNAVAILABLE, F::Overloaded)
     } else if error.is::<Timeout>() {
         (StatusCode::GATEWAY_TIMEOUT, F::UpstreamTimeout)
     } else if let Some(limited) = error.downcast_ref::<RateLimited>() {

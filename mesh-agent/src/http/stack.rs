@@ -12,6 +12,7 @@ use super::body::{boxed, Body};
 use super::fault::FaultLayer;
 use super::jwt::JwtLayer;
 use super::mirror::{MirrorLayer, DEFAULT_MIRROR_BODY_LIMIT};
+use super::pod_requests::PodRequestsLayer;
 use super::pool::Pool;
 use super::rate_limit::RateLimitLayer;
 use super::rescue::RescueLayer;
@@ -35,7 +36,7 @@ pub type RequestStack = BoxCloneSyncService<Request<Body>, Response<Body>, Infal
 /// requests leave through `pool`.
 ///
 /// The order, outer to inner (slots not built yet in brackets, where they will go):
-/// telemetry → error-to-response → route → JWT authentication → authorization → rate limit →
+/// telemetry → error-to-response → the pod's requests in flight → route → JWT authentication → authorization → rate limit →
 /// fault → mirror → destination (the request's resilience context) → timeout → retry →
 /// balancer → circuit breaker → outlier report → pool.
 pub fn request_stack(
@@ -69,6 +70,11 @@ pub fn request_stack(
         &peers,
         direction,
     );
+    let pod_requests = PodRequestsLayer {
+        caps: inputs.request_caps.clone(),
+        pod: source.clone(),
+        own: own.and_then(|w| w.limits.max_requests_in_flight),
+    };
     let jwt = JwtLayer::new(&inputs.jwt, config.clone(), &peers, direction);
     let authz = AuthzLayer::new(
         (&inputs.authz, &inputs.ext_authz),
@@ -86,6 +92,8 @@ pub fn request_stack(
         ))
         // The only place that turns a failure below into a status code and response flags.
         .layer(RescueLayer)
+        // Before any work: a pod at its cap of requests in flight gets 503 `OM` at once.
+        .layer(pod_requests)
         // Matches once; every layer below reads its slice of the chosen route.
         .layer(RouteLayer::new(config, direction).for_client(client))
         // Inbound only, once the request is known to be for the app, before authorization

@@ -1,14 +1,16 @@
 //! Load balancing of one cluster (DestinationRule `trafficPolicy.loadBalancer`, already merged
 //! per subset and port by the snapshot): ROUND_ROBIN, LEAST_REQUEST (power of two choices over
 //! in-flight counts), RANDOM, PASSTHROUGH (the address the client dialled) and consistent hash
-//! on a header, cookie, source IP or query parameter. A [`ClusterBalancer`] is built once per
-//! cluster per snapshot (the hash ring with it) and picks synchronously.
+//! on a header, cookie, source IP or query parameter; endpoint weights honoured by each
+//! (`weights`). A [`ClusterBalancer`] is built once per cluster per snapshot (the hash ring with
+//! it) and picks synchronously.
 
 mod allowed;
 pub mod cache;
 pub mod hash_key;
 pub mod least_request;
 pub mod ring;
+pub mod weights;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,6 +24,7 @@ use crate::snapshot::{Address, Cluster};
 use hash_key::HashKey;
 use least_request::{InFlight, Loads};
 use ring::Ring;
+use weights::Weights;
 
 pub use allowed::{for_connection, pick_within};
 pub use cache::Balancers;
@@ -77,6 +80,8 @@ enum Algorithm {
 #[derive(Debug)]
 pub struct ClusterBalancer {
     endpoints: Vec<SocketAddr>,
+    /// `None`: every endpoint weighs the same.
+    weights: Option<Weights>,
     algorithm: Algorithm,
     chance: Chance,
 }
@@ -85,7 +90,8 @@ impl ClusterBalancer {
     /// The balancer of `cluster` (endpoints known by IP; DNS ones are resolved elsewhere).
     pub fn for_cluster(cluster: &Cluster, chance: Chance) -> Self {
         let lb = cluster.policy.load_balancer.as_ref();
-        Self::new(ip_endpoints(cluster), lb, chance)
+        let (endpoints, weights) = ip_weighted_endpoints(cluster);
+        Self::weighted(endpoints, weights, lb, chance)
     }
 
     /// Round robin goes on from where `previous` (the same cluster's balancer before a reload)
@@ -101,9 +107,24 @@ impl ClusterBalancer {
 
     /// A balancer over `endpoints` with the `lb` settings (none: round robin).
     pub fn new(endpoints: Vec<SocketAddr>, lb: Option<&LoadBalancer>, chance: Chance) -> Self {
-        let algorithm = algorithm(&endpoints, lb);
+        Self::weighted(endpoints, Vec::new(), lb, chance)
+    }
+
+    /// A balancer over `endpoints` weighing each as `weights` says (one per endpoint; empty:
+    /// evenly), with the `lb` settings.
+    pub fn weighted(
+        endpoints: Vec<SocketAddr>,
+        weights: Vec<u32>,
+        lb: Option<&LoadBalancer>,
+        chance: Chance,
+    ) -> Self {
+        let algorithm = algorithm(&endpoints, &weights, lb);
+        let weights = (weights.len() == endpoints.len())
+            .then(|| Weights::new(weights))
+            .flatten();
         Self {
             endpoints,
+            weights,
             algorithm,
             chance,
         }
@@ -125,12 +146,13 @@ impl ClusterBalancer {
         let count = self.endpoints.len();
         let at = |index: usize| Pick::at(self.endpoints[index]);
         match &self.algorithm {
-            Algorithm::RoundRobin(next) => Some(at(next.fetch_add(1, Ordering::Relaxed) % count)),
-            Algorithm::Random | Algorithm::Passthrough => Some(at(self.random(count))),
+            Algorithm::RoundRobin(next) => Some(at(match &self.weights {
+                Some(weights) => weights.next_in_turn(),
+                None => next.fetch_add(1, Ordering::Relaxed) % count,
+            })),
+            Algorithm::Random | Algorithm::Passthrough => Some(at(self.draw(count))),
             Algorithm::LeastRequest(loads) => {
-                let (a, b) =
-                    least_request::candidates(count, self.random(count), self.random(count - 1));
-                let index = least_request::less_loaded(loads, a, b);
+                let index = self.least_request(loads, count);
                 let mut pick = at(index);
                 pick.in_flight = Some(loads.start(index));
                 Some(pick)
@@ -138,11 +160,36 @@ impl ClusterBalancer {
             Algorithm::ConsistentHash(key, ring) => {
                 let (hashed, set_cookie) = hash_key::hash_of(key, input);
                 let index = hashed.and_then(|h| ring.owner(h));
-                let mut pick = at(index.unwrap_or_else(|| self.random(count)));
+                let mut pick = at(index.unwrap_or_else(|| self.draw(count)));
                 pick.set_cookie = set_cookie;
                 Some(pick)
             }
         }
+    }
+
+    /// Power of two choices: two distinct candidates (drawn by weight when weighted, then
+    /// possibly the same), the less loaded (per unit of weight) wins.
+    fn least_request(&self, loads: &Loads, count: usize) -> usize {
+        match &self.weights {
+            Some(weights) => {
+                let (a, b) = (self.draw(count), self.draw(count));
+                weights.less_loaded((loads.of(a), loads.of(b)), a, b)
+            }
+            None => {
+                let (a, b) =
+                    least_request::candidates(count, self.random(count), self.random(count - 1));
+                least_request::less_loaded(loads, a, b)
+            }
+        }
+    }
+
+    /// One of `count` endpoints at random, in proportion to their weights.
+    fn draw(&self, count: usize) -> usize {
+        let Some(weights) = &self.weights else {
+            return self.random(count);
+        };
+        let scaled = u128::from(self.chance.below(u32::MAX)) * u128::from(weights.total());
+        weights.owner((scaled / u128::from(u32::MAX)) as u64)
     }
 
     fn random(&self, bound: usize) -> usize {
@@ -159,12 +206,26 @@ pub fn ip_endpoints(cluster: &Cluster) -> Vec<SocketAddr> {
     cluster.endpoints.iter().filter_map(ip).collect()
 }
 
-fn algorithm(endpoints: &[SocketAddr], lb: Option<&LoadBalancer>) -> Algorithm {
+/// The endpoints of `cluster` known by IP and their weights (empty when even), in its order.
+pub fn ip_weighted_endpoints(cluster: &Cluster) -> (Vec<SocketAddr>, Vec<u32>) {
+    let ip = |(address, port): &(Address, u16)| match address {
+        Address::Ip(ip) => Some(SocketAddr::new(*ip, *port)),
+        Address::Dns(_) => None,
+    };
+    let weight = |index: usize| cluster.weights.get(index).copied();
+    let known = cluster.endpoints.iter().enumerate();
+    let (endpoints, weights): (Vec<_>, Vec<_>) = known
+        .filter_map(|(index, endpoint)| Some((ip(endpoint)?, weight(index))))
+        .unzip();
+    (endpoints, weights.into_iter().flatten().collect())
+}
+
+fn algorithm(endpoints: &[SocketAddr], weights: &[u32], lb: Option<&LoadBalancer>) -> Algorithm {
     let hashed = lb
         .and_then(|lb| lb.consistent_hash.as_ref())
         .and_then(hash_key::parse);
     if let Some((key, size)) = hashed {
-        return Algorithm::ConsistentHash(key, Ring::new(endpoints, size));
+        return Algorithm::ConsistentHash(key, Ring::weighted(endpoints, weights, size));
     }
     match lb.and_then(|lb| lb.simple) {
         Some(SimpleLb::LeastRequest | SimpleLb::LeastConn) => {
@@ -180,3 +241,7 @@ fn algorithm(endpoints: &[SocketAddr], lb: Option<&LoadBalancer>) -> Algorithm {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "weighted_tests.rs"]
+mod weighted_tests;

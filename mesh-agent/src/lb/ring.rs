@@ -16,15 +16,28 @@ pub struct Ring {
 impl Ring {
     /// A ring of at least `size` points over `endpoints` (evenly shared).
     pub fn new(endpoints: &[SocketAddr], size: usize) -> Self {
+        Self::weighted(endpoints, &[], size)
+    }
+
+    /// A ring of at least `size` points over `endpoints`, each owning a share of the points in
+    /// proportion to its weight in `weights` (empty: evenly), as Envoy's ring hash does.
+    pub fn weighted(endpoints: &[SocketAddr], weights: &[u32], size: usize) -> Self {
         if endpoints.is_empty() {
             return Self::default();
         }
-        let per_endpoint = size.max(1).div_ceil(endpoints.len());
+        let total: u64 = weights.iter().map(|w| u64::from(*w)).sum();
+        let share = |index: usize| match weights.get(index) {
+            Some(weight) if total > 0 => {
+                let points = (size.max(1) as u128 * u128::from(*weight)).div_ceil(total.into());
+                (points as usize).max(1)
+            }
+            _ => size.max(1).div_ceil(endpoints.len()),
+        };
         let mut points: Vec<(u64, usize)> = endpoints
             .iter()
             .enumerate()
             .flat_map(|(index, endpoint)| {
-                (0..per_endpoint).map(move |n| (hash(format!("{endpoint}_{n}").as_bytes()), index))
+                (0..share(index)).map(move |n| (hash(format!("{endpoint}_{n}").as_bytes()), index))
             })
             .collect();
         points.sort_unstable();

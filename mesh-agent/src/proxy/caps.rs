@@ -1,8 +1,8 @@
 //! Downstream connection caps: at most `node` connections open through the pods' listeners
-//! of this agent, and at most `per_pod` from (or to) any one pod, so one pod cannot take
-//! every file descriptor of the node proxy. A connection past a cap is closed at once and
-//! counted in `mesh_downstream_connections_refused_total{cap}`; the warning naming the pod is
-//! throttled.
+//! of this agent, and at most `per_pod` from (or to) any one pod (its `mesh.io/max-connections`
+//! annotation overrides the flag for that pod), so one pod cannot take every file descriptor of
+//! the node proxy. A connection past a cap is closed at once and counted in
+//! `mesh_downstream_connections_refused_total{cap}`; the warning naming the pod is throttled.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,6 +12,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
+use super::handshakes::HandshakeRate;
 use crate::throttle::Throttle;
 
 /// Connections open through this agent's pod listeners, by default at most.
@@ -42,6 +43,8 @@ pub struct ConnectionCaps {
     open: Mutex<Open>,
     refused: Family<CapLabels, Counter>,
     warnings: Throttle,
+    /// The handshakes per second of each pod's tunnel port and each gateway client.
+    pub handshakes: HandshakeRate,
 }
 
 #[derive(Debug, Default)]
@@ -65,7 +68,14 @@ impl ConnectionCaps {
             open: Mutex::default(),
             refused: Family::default(),
             warnings: Throttle::default(),
+            handshakes: HandshakeRate::default(),
         }
+    }
+
+    /// The same, with `per_second` handshakes a second per pod or gateway client.
+    pub fn with_handshakes_per_second(self, per_second: u32) -> Self {
+        self.handshakes.set_per_second(per_second);
+        self
     }
 
     /// The same, its refusals counted in `registry`.
@@ -76,17 +86,20 @@ impl ConnectionCaps {
              connections, pod: one pod's)",
             self.refused.clone(),
         );
+        self.handshakes.register(registry);
         self
     }
 
-    /// Admits one more connection of `pod` (`namespace/name`): the permit holds its place
-    /// until dropped; `None` when a cap is reached (counted and warned about).
-    pub fn admit(self: &Arc<Self>, pod: &Arc<str>) -> Option<ConnectionPermit> {
+    /// Admits one more connection of `pod` (`namespace/name`), whose own cap is `own` (its
+    /// annotation; `None`: the flag's): the permit holds its place until dropped; `None` when a
+    /// cap is reached (counted and warned about).
+    pub fn admit(self: &Arc<Self>, pod: &Arc<str>, own: Option<usize>) -> Option<ConnectionPermit> {
+        let per_pod = own.unwrap_or(self.per_pod);
         let mut open = self.open.lock().expect("not poisoned");
         let of_pod = open.by_pod.get(pod).copied().unwrap_or(0);
         let hit = match () {
             () if open.total >= self.node => Some((Cap::node, self.node)),
-            () if of_pod >= self.per_pod => Some((Cap::pod, self.per_pod)),
+            () if of_pod >= per_pod => Some((Cap::pod, per_pod)),
             () => None,
         };
         if let Some((cap, max)) = hit {
@@ -143,14 +156,25 @@ mod tests {
     fn a_pod_past_its_cap_is_refused_while_another_is_admitted_and_places_come_back() {
         let caps = Arc::new(ConnectionCaps::new(3, 2));
         let (a, b): (Arc<str>, Arc<str>) = ("shop/a".into(), "shop/b".into());
-        let first = caps.admit(&a).unwrap();
-        let _second = caps.admit(&a).unwrap();
-        assert!(caps.admit(&a).is_none());
+        let first = caps.admit(&a, None).unwrap();
+        let _second = caps.admit(&a, None).unwrap();
+        assert!(caps.admit(&a, None).is_none());
         assert_eq!(caps.refused(Cap::pod), 1);
-        let _third = caps.admit(&b).unwrap();
-        assert!(caps.admit(&b).is_none(), "the node's cap");
+        let _third = caps.admit(&b, None).unwrap();
+        assert!(caps.admit(&b, None).is_none(), "the node's cap");
         assert_eq!(caps.refused(Cap::node), 1);
         drop(first);
-        assert!(caps.admit(&a).is_some());
+        assert!(caps.admit(&a, None).is_some());
+    }
+
+    #[test]
+    fn a_pod_s_own_cap_replaces_the_flag_for_it_alone() {
+        let caps = Arc::new(ConnectionCaps::new(100, 2));
+        let (a, b): (Arc<str>, Arc<str>) = ("shop/a".into(), "shop/b".into());
+        let _a1 = caps.admit(&a, Some(1)).unwrap();
+        assert!(caps.admit(&a, Some(1)).is_none(), "its annotation: 1");
+        let _b: Vec<_> = (0..2).map(|_| caps.admit(&b, None).unwrap()).collect();
+        assert!(caps.admit(&b, None).is_none(), "the flag: 2");
+        let _a: Vec<_> = (0..4).map(|_| caps.admit(&a, Some(5)).unwrap()).collect();
     }
 }

@@ -13,6 +13,7 @@ use http::StatusCode;
 use tokio::net::TcpStream;
 
 use super::connection::declared_protocol;
+use super::handshakes::HandshakeListener;
 use super::inbound_l4::{authorize, carry, connect_app, count_denied, InboundPeer};
 use super::listener::Connection;
 use super::outbound_tunnel::identity;
@@ -38,7 +39,18 @@ pub(super) async fn serve(connection: Connection) {
         return reset(client);
     };
     let snapshot = inputs.config.snapshot();
-    let Some(own) = identity(&snapshot.pod_workload(&pod)) else {
+    let workload = snapshot.pod_workload(&pod);
+    // Before the handshake, the expensive part: a pod past its handshakes per second is reset.
+    let key = format!("{}/{}", pod.namespace, pod.name);
+    let own_rate = workload.limits.max_handshakes_per_second;
+    if !inputs
+        .caps
+        .handshakes
+        .allow(&key, own_rate, HandshakeListener::tunnel)
+    {
+        return reset(client);
+    }
+    let Some(own) = identity(&workload) else {
         tracing::warn!(pod = %pod.name, %peer, "tunnel to a pod without identity; resetting");
         return reset(client);
     };

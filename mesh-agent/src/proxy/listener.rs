@@ -1,6 +1,7 @@
 //! What a pod's outbound and inbound capture listeners share: a socket bound inside the pod's
 //! netns, the pod, the proxy inputs and the pod's HTTP upstream pool, and the accept loop that
-//! hands each [`Connection`] on.
+//! hands each [`Connection`] on. Every pod has its own listeners (and kernel accept queues),
+//! each with its own accept task taking one connection a turn: pods are served round-robin.
 
 use std::future::Future;
 use std::io;
@@ -13,6 +14,7 @@ use super::ProxyInputs;
 use crate::http::{Pool, PoolTunnel};
 use crate::net::ProxiedPod;
 use crate::net::{listen, AcceptBackoff};
+use crate::resources::pod_limits::PodLimits;
 
 /// A listener inside a pod's netns with what every accepted connection needs.
 pub(super) struct PodListener {
@@ -64,6 +66,15 @@ impl PodListener {
             .expect("a bound listener has an address")
     }
 
+    /// The pod's cap annotations as the snapshot in force has them.
+    fn own_limits(&self) -> PodLimits {
+        let snapshot = self.inputs.config.snapshot();
+        snapshot
+            .workload(self.pod.ip)
+            .map(|w| w.limits)
+            .unwrap_or_default()
+    }
+
     /// Accepts connections until the task is dropped or the agent drains (the listener closes
     /// then); each runs `proxy` in its own task, counted open and cut when the drain time ends.
     pub(super) async fn run<F, Fut>(self, side: &'static str, proxy: F)
@@ -88,7 +99,8 @@ impl PodListener {
             };
             backoff.reset();
             // Past a cap: closed at once (dropped), counted by the caps.
-            let Some(permit) = self.inputs.caps.admit(&pod) else {
+            let own = self.own_limits().max_connections;
+            let Some(permit) = self.inputs.caps.admit(&pod, own) else {
                 continue;
             };
             tokio::spawn(drain.track(proxy(Connection {
@@ -99,6 +111,10 @@ impl PodListener {
                 http_pool: self.http_pool.clone(),
                 permit,
             })));
+            // One connection a turn, then the other pods' accept loops run: the pods' accept
+            // queues are served round-robin however fast one pod connects (tokio's budget
+            // alone would let a flooding pod take 128 in a row).
+            tokio::task::yield_now().await;
         }
     }
 }

@@ -21,6 +21,7 @@ fn workload(name: &str, namespace: &str, account: Option<&str>) -> Workload {
         principal: Some(spiffe_id("cluster.local", namespace, account)),
         meshed: false,
         telemetry: TelemetryPolicy::default(),
+        limits: Default::default(),
     }
 }
 

@@ -9,6 +9,7 @@ mod caps;
 mod connection;
 pub mod connection_log;
 pub mod forward;
+mod handshakes;
 pub mod inbound;
 mod inbound_l4;
 mod inbound_tunnel;
@@ -29,6 +30,7 @@ pub use caps::{
     Cap, ConnectionCaps, ConnectionPermit, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_POD,
 };
 pub use connection::{serve, serve_authenticated, Captured};
+pub use handshakes::{HandshakeListener, HandshakeRate, DEFAULT_MAX_HANDSHAKES_PER_SECOND};
 pub use inbound::Inbound;
 pub use listener::Connection;
 pub use local::{LocalPods, SameNodeHop};

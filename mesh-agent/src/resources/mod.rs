@@ -18,6 +18,7 @@ mod parse;
 #[cfg(test)]
 mod parse_tests;
 mod pattern;
+pub mod pod_limits;
 mod proto_names;
 mod regex_rewrite;
 mod security;

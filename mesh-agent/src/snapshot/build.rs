@@ -26,6 +26,7 @@ use crate::document::{Origin, RawResource, ResourceSet};
 use crate::resources::{parse, Parsed, Resource};
 use crate::validate;
 use crate::validate::access_log_file::{self, access_log_target, DEFAULT_ACCESS_LOG_DIR};
+use crate::validate::tls_files;
 
 pub use super::assemble::compile;
 
@@ -77,6 +78,8 @@ pub struct Rejected {
 pub struct LoadSettings {
     /// The only directory `accessLogFile` may name a file in (`--access-log-dir`).
     pub access_log_dir: std::path::PathBuf,
+    /// The only directory DestinationRule certificate files may be in (`--tls-file-dir`).
+    pub tls_file_dir: std::path::PathBuf,
     /// What the agent's resolver answered for the DNS names of ServiceEntries.
     pub names: Arc<ResolvedNames>,
 }
@@ -85,6 +88,7 @@ impl Default for LoadSettings {
     fn default() -> Self {
         Self {
             access_log_dir: DEFAULT_ACCESS_LOG_DIR.into(),
+            tls_file_dir: tls_files::DEFAULT_TLS_FILE_DIR.into(),
             names: Arc::default(),
         }
     }
@@ -134,6 +138,7 @@ pub fn build_with(
     let mut snapshot = compile(accepted, previous, &settings.names, &mut problems);
     let access_log = access_log_target(&snapshot.mesh.access_log_file, &settings.access_log_dir);
     snapshot.access_log = access_log.unwrap_or_default();
+    snapshot.tls_file_dir.clone_from(&settings.tls_file_dir);
     (snapshot, problems)
 }
 
@@ -179,6 +184,7 @@ fn checked(raw: &RawResource, settings: &LoadSettings) -> Result<Parsed, Vec<Pro
                 resource,
                 &settings.access_log_dir,
             ));
+            found.extend(tls_files::check(raw, resource, &settings.tls_file_dir));
             found
         }
         None => Vec::new(),

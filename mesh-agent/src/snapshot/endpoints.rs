@@ -254,6 +254,7 @@ fn endpoint(
         ports,
         labels,
         pod,
+        weight: 1,
     }
 }
 

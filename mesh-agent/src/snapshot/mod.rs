@@ -74,6 +74,8 @@ pub struct Snapshot {
     /// Where the mesh's `accessLogFile` sends access logs, checked against the agent's
     /// access-log directory.
     pub access_log: AccessLogTarget,
+    /// The only directory DestinationRule certificate files are read from (`--tls-file-dir`).
+    pub tls_file_dir: std::path::PathBuf,
     registry: Registry,
     clusters: HashMap<String, Vec<Arc<Cluster>>>,
     routes: HashMap<String, Vec<Arc<HostRoutes>>>,

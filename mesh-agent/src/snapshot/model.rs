@@ -86,6 +86,14 @@ pub struct Endpoint {
     pub labels: Arc<Labels>,
     /// The pod behind it, when known.
     pub pod: Option<String>,
+    /// Its share of the load against the service's other endpoints (ServiceEntry
+    /// `endpoints[].weight`, Envoy's `load_balancing_weight`); 1 unless set.
+    #[serde(skip_serializing_if = "is_one")]
+    pub weight: u32,
+}
+
+fn is_one(weight: &u32) -> bool {
+    *weight == 1
 }
 
 /// Which namespaces a resource is exported to (`exportTo`).
@@ -133,6 +141,10 @@ pub struct Cluster {
     pub subset: Option<String>,
     /// Endpoint address and target port.
     pub endpoints: Vec<(Address, u16)>,
+    /// Each endpoint's weight, in the order of `endpoints`; empty when they all weigh the same
+    /// (the balancers then spread evenly).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub weights: Vec<u32>,
     /// Top level, port level and subset merged; `portLevelSettings` emptied.
     pub policy: TrafficPolicy,
     /// The namespace of the DestinationRule it comes from (where its `credentialName` is read).
@@ -167,6 +179,8 @@ pub struct Workload {
     pub meshed: bool,
     /// What the Telemetry resources say this workload's side of a hop records.
     pub telemetry: super::TelemetryPolicy,
+    /// Its cap annotations (`mesh.io/max-*`); unset ones take the agent's flags.
+    pub limits: crate::resources::pod_limits::PodLimits,
 }
 
 /// The SPIFFE identity Istio gives a pod running as service account `service_account`

@@ -153,14 +153,19 @@ fn cluster<'a>(
         subset.unwrap_or_default(),
         service.hostname
     );
+    let (endpoints, mut weights): (Vec<_>, Vec<u32>) = endpoints
+        .filter_map(|e| Some(((e.address.clone(), *e.ports.get(&port)?), e.weight)))
+        .unzip();
+    if weights.windows(2).all(|pair| pair[0] == pair[1]) {
+        weights.clear();
+    }
     Arc::new(Cluster {
         name,
         hostname: service.hostname.clone(),
         port,
         subset: subset.map(str::to_string),
-        endpoints: endpoints
-            .filter_map(|e| Some((e.address.clone(), *e.ports.get(&port)?)))
-            .collect(),
+        endpoints,
+        weights,
         policy,
         rule_namespace: rule_namespace.map(str::to_string),
     })

@@ -209,13 +209,14 @@ fn selected_endpoints(
         ports: Arc::clone(&ports),
         labels: labels.clone(),
         pod: Some(name.clone()),
+        weight: 1,
     };
     pods.iter().map(endpoint).collect()
 }
 
-/// A ServiceEntry's endpoints: those listed, else (DNS resolution) the host itself. Each
-/// port's target: the endpoint's port of that name, else the port's `targetPort`, else its
-/// number.
+/// A ServiceEntry's endpoints: those listed (with their labels and weights), else (DNS
+/// resolution) the host itself. Each port's target: the endpoint's port of that name, else the
+/// port's `targetPort`, else its number.
 fn entry_endpoints(spec: &ServiceEntrySpec, host: &str) -> Vec<Endpoint> {
     let target = |p: &crate::resources::Port, own: Option<u16>| {
         (p.number, own.or(p.target_port).unwrap_or(p.number))
@@ -231,6 +232,7 @@ fn entry_endpoints(spec: &ServiceEntrySpec, host: &str) -> Vec<Endpoint> {
                 ports: Arc::new(spec.ports.iter().map(|p| target(p, None)).collect()),
                 labels: Default::default(),
                 pod: None,
+                weight: 1,
             }];
         }
         return Vec::new();
@@ -250,6 +252,8 @@ fn entry_endpoints(spec: &ServiceEntrySpec, host: &str) -> Vec<Endpoint> {
                 ports: Arc::new(ports.collect()),
                 labels: Arc::new(e.labels.clone()),
                 pod: None,
+                // Istio reads an unset (0) weight as 1.
+                weight: e.weight.filter(|w| *w > 0).unwrap_or(1),
             }
         })
         .collect()

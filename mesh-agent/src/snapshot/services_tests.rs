@@ -179,3 +179,24 @@ fn a_workload_selector_makes_the_selected_pods_of_its_namespace_the_endpoints() 
     let found = endpoints(&snapshot, "vm.example.internal", 80);
     assert_eq!(found, [(ip("10.244.0.6"), 8080), (ip("10.244.0.7"), 8080)]);
 }
+
+#[test]
+fn endpoint_weights_reach_the_clusters_and_even_ones_are_dropped() {
+    let spec = "  hosts: [api.example.com]\n  location: MESH_EXTERNAL\n  resolution: STATIC\n\
+                \x20 ports: [{number: 80, name: http, protocol: HTTP}]\n  endpoints:\n\
+                \x20 - {address: 192.0.2.1, weight: 1, labels: {track: a}}\n\
+                \x20 - {address: 192.0.2.2, weight: 3, labels: {track: b}}\n\
+                \x20 - {address: 192.0.2.3, labels: {track: b}}\n\
+                \x20 - {address: 192.0.2.4, weight: 0, labels: {track: b}}\n";
+    let rule = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
+                metadata: {name: api, namespace: shop}\nspec:\n  host: api.example.com\n\
+                \x20 subsets: [{name: a, labels: {track: a}}, {name: b, labels: {track: b}}]\n";
+    let snapshot = snapshot_with(&(entry("api", spec) + rule), &[]);
+    let weights = |subset: Option<&str>| {
+        let cluster = snapshot.cluster("api.example.com", 80, subset).unwrap();
+        (cluster.endpoints.len(), cluster.weights.clone())
+    };
+    assert_eq!(weights(None), (4, vec![1, 3, 1, 1]), "unset and 0 weigh 1");
+    assert_eq!(weights(Some("a")), (1, vec![]));
+    assert_eq!(weights(Some("b")), (3, vec![3, 1, 1]));
+}

@@ -13,6 +13,7 @@ use super::membership::decide;
 use super::model::{spiffe_id, Labels, Workload};
 use super::telemetry::{resolve, TelemetryByNamespace};
 use crate::net::ProxiedPod;
+use crate::resources::pod_limits::PodLimits;
 use crate::resources::MeshConfig;
 
 impl EndpointIndex<'_> {
@@ -62,6 +63,7 @@ fn workload(namespace: &str, name: &str, pod: &Pod, labels: &Arc<Labels>) -> Wor
         principal: None,
         meshed: false,
         telemetry: Default::default(),
+        limits: PodLimits::read(pod.metadata.annotations.as_ref()).0,
     }
 }
 
@@ -94,6 +96,7 @@ impl super::Snapshot {
                 principal: None,
                 meshed: false,
                 telemetry: self.telemetry_for(&pod.namespace, &Default::default()),
+                limits: PodLimits::default(),
             })
         })
     }

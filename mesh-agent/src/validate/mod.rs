@@ -31,6 +31,7 @@ mod service_entry;
 mod sidecar;
 mod telemetry;
 mod tls;
+pub mod tls_files;
 mod traffic_policy;
 pub mod unsupported;
 mod virtual_service;
@@ -45,5 +46,19 @@ use crate::resources::Resource;
 pub(crate) fn check(raw: &RawResource, resource: &Resource) -> Vec<Problem> {
     let mut problems = ranges::check(raw, resource);
     problems.extend(rules::check(raw, resource));
+    problems.extend(pod_limits(raw, resource));
     problems
+}
+
+/// A warning for each of a pod's cap annotations that cannot be read (the flag applies).
+fn pod_limits(raw: &RawResource, resource: &Resource) -> Vec<Problem> {
+    let Resource::Pod(pod) = resource else {
+        return Vec::new();
+    };
+    let annotations = pod.metadata.annotations.as_ref();
+    let (_, ignored) = crate::resources::pod_limits::PodLimits::read(annotations);
+    let warning = |(key, why): (&str, String)| {
+        Problem::warning(raw, format!("metadata.annotations.{key}"), why)
+    };
+    ignored.into_iter().map(warning).collect()
 }

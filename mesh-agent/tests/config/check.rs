@@ -570,3 +570,41 @@ fn a_global_rate_limit_envoy_rejects_is_an_error_naming_its_field() {
         "{out}"
     );
 }
+
+#[test]
+fn a_destination_rule_naming_a_node_file_exits_1_naming_the_field_and_the_directory() {
+    let dir = std::env::temp_dir().join(format!("mesh-check-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rule.yaml");
+    let rule = |subset_key: &str| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
+             metadata: {{name: partner, namespace: shop}}\nspec:\n  host: partner.example.com\n\
+             \x20 subsets:\n  - name: v1\n    labels: {{version: v1}}\n    trafficPolicy:\n\
+             \x20     tls: {{mode: MUTUAL, clientCertificate: /etc/certs/client.pem, \
+             privateKey: {subset_key}}}\n"
+        )
+    };
+    std::fs::write(&file, rule("/etc/shadow")).unwrap();
+    let (code, out) = check(std::slice::from_ref(&file));
+    std::fs::write(&file, rule("/etc/certs/client.key")).unwrap();
+    let (code_inside, out_inside) = check(std::slice::from_ref(&file));
+    let (code_elsewhere, _) = check_with(
+        &["--tls-file-dir", "/srv/certs"],
+        std::slice::from_ref(&file),
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.trim().starts_with(&format!(
+            "{}:10:69: DestinationRule/shop/partner: spec.subsets[0].trafficPolicy.tls.privateKey: \
+             \"/etc/shadow\" refused: not under the certificate directory; certificate files \
+             must be under /etc/certs (the agent's --tls-file-dir), or use credentialName",
+            file.display()
+        )),
+        "{out}"
+    );
+    assert_eq!(code_inside, 0, "{out_inside}");
+    assert!(!out_inside.contains("refused"), "{out_inside}");
+    assert_eq!(code_elsewhere, 1, "outside --tls-file-dir /srv/certs");
+}

@@ -18,7 +18,12 @@ use mesh_agent::snapshot::{build, LoadSettings, Snapshot};
 
 /// The configuration compiled from `yaml`, which must be valid.
 pub fn compile(yaml: &str) -> ConfigState {
-    let state = ConfigState::default();
+    // Test certificate files are written under the temp dir (`TestCa::write`): the agent's
+    // --tls-file-dir there.
+    let state = ConfigState::with_load_settings(LoadSettings {
+        tls_file_dir: std::env::temp_dir(),
+        ..LoadSettings::default()
+    });
     apply(&state, yaml);
     state
 }

@@ -10,6 +10,7 @@ use mesh_agent::gateway::{GatewayInputs, GatewayLabels, GatewayTimeouts, Ingress
 use mesh_agent::http::{HttpInputs, DEFAULT_DETECT_WINDOW};
 use mesh_agent::net::{NodeLocalGuard, UpstreamSockets};
 use mesh_agent::pipeline::ConfigState;
+use mesh_agent::proxy::ConnectionCaps;
 use prometheus_client::registry::Registry;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -30,6 +31,8 @@ pub struct Gateway {
     pub registry: Registry,
     /// The port the upstream pods listen on.
     pub pod_port: u16,
+    /// The caps the gateway shares with the agent (its TLS handshakes per client).
+    pub caps: std::sync::Arc<ConnectionCaps>,
 }
 
 /// Services `frontend` (10.96.0.20) and `backend` (10.96.0.30) in `shop`, port 80 to the
@@ -61,6 +64,7 @@ impl Gateway {
         // The upstream pods live on loopback here; every other node-local address is refused.
         let exempt = pods.iter().map(|(ip, _)| ip.parse().unwrap()).collect();
         let node_local = NodeLocalGuard::register(&mut registry, exempt);
+        let caps = std::sync::Arc::new(ConnectionCaps::default());
         let inputs = GatewayInputs {
             node_local: std::sync::Arc::new(node_local),
             config: config.clone(),
@@ -71,6 +75,7 @@ impl Gateway {
             labels: GatewayLabels::default(),
             address: [127, 0, 0, 1].into(),
             timeouts: TIMEOUTS,
+            caps: caps.clone(),
         };
         let mut gateway = IngressGateway::new(inputs).unwrap();
         gateway.reconcile().await;
@@ -79,6 +84,7 @@ impl Gateway {
             config,
             registry,
             pod_port,
+            caps,
         }
     }
 

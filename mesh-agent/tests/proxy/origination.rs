@@ -63,6 +63,43 @@ async fn simple_tls_is_spoken_to_the_endpoint_with_the_ca_file_and_sni() {
     );
 }
 
+/// A CA file reached through a symlink out of the agent's --tls-file-dir (the temp dir in the
+/// harness) is not read: the origination is unusable (503 `UF`); the same file inside works.
+#[tokio::test]
+async fn a_ca_file_linked_from_outside_the_tls_file_dir_is_not_read() {
+    let ca = TestCa::new();
+    let issued = ca.issue(&["partner.example.com"]);
+    let outside = std::path::Path::new("/var/tmp")
+        .join(format!("mesh-outside-ca-{}.pem", std::process::id()));
+    std::fs::write(&outside, ca.pem()).unwrap();
+    let link = std::env::temp_dir().join(format!("mesh-linked-ca-{}.pem", std::process::id()));
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&outside, &link).unwrap();
+    let policy = |file: &std::path::Path| {
+        simple(&format!(
+            "caCertificates: {}, sni: partner.example.com",
+            file.display()
+        ))
+    };
+    let linked = https_web(&issued, None, &policy(&link), "").await;
+    let through_link = linked.get("/", &[]).await;
+    let flagged = ["response_code=\"503\"", "response_flags=\"UF,URX\""];
+    let counted = linked.requests_total(&flagged, 1).await;
+    let inside = https_web(
+        &issued,
+        None,
+        &policy(&ca.write("origination-inside-ca")),
+        "",
+    )
+    .await;
+    let direct = inside.get("/", &[]).await;
+    let _ = std::fs::remove_file(&link);
+    let _ = std::fs::remove_file(&outside);
+    assert_eq!(through_link.status, 503, "{through_link:?}");
+    assert_eq!(counted, 1);
+    assert_eq!(direct.status, 200, "{direct:?}");
+}
+
 #[tokio::test]
 async fn a_server_the_ca_does_not_vouch_for_fails_uf_unless_verification_is_skipped() {
     let (ca, other) = (TestCa::new(), TestCa::new());

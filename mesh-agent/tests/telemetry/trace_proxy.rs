@@ -70,7 +70,10 @@ async fn inbound_side(inputs: Arc<ProxyInputs>, port: u16) {
                 pod: pod.clone(),
                 inputs: inputs.clone(),
                 http_pool: pool.clone(),
-                permit: inputs.caps.admit(&Arc::from("shop/backend-0")).unwrap(),
+                permit: inputs
+                    .caps
+                    .admit(&Arc::from("shop/backend-0"), None)
+                    .unwrap(),
             };
             let captured = Captured::Inbound { original_dst: addr };
             tokio::spawn(serve(connection, captured));

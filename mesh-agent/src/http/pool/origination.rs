@@ -1,7 +1,7 @@
 //! TLS origination, DestinationRule `trafficPolicy.tls` (top level, per port, per subset, merged
 //! in `snapshot/policy.rs`): the app calls `http://host` and the agent speaks TLS to the
 //! endpoint, as in Istio's egress TLS origination task. `SIMPLE` verifies the server; `MUTUAL`
-//! also presents a client certificate. Trust: `caCertificates` (a PEM file on the node), else
+//! also presents a client certificate. Trust: `caCertificates` (a PEM file under `--tls-file-dir`), else
 //! the `ca.crt` of the `credentialName` Secret, else the node's system roots;
 //! `insecureSkipVerify: true` checks nothing. The name checked is `sni` (else the destination
 //! host), or any of `subjectAltNames` when set. `credentialName` is read in the
@@ -16,8 +16,10 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 
 use super::verify::{AnyServer, OneOfNames};
+use crate::beneath::read_beneath;
 use crate::resources::{ClientTls, ClientTlsMode};
 use crate::snapshot::{Cluster, Snapshot};
+use crate::validate::tls_files::tls_file;
 
 /// Why a destination's TLS settings cannot be used; its requests fail `UF` meanwhile.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -108,14 +110,14 @@ fn material(cluster: &Cluster, snapshot: &Snapshot) -> Option<Result<Material, O
         let insecure = tls.insecure_skip_verify == Some(true);
         let ca = match (set(&tls.ca_certificates), &credential) {
             _ if insecure => None,
-            (Some(path), _) => Some(file(path)?),
+            (Some(path), _) => Some(file(snapshot, path)?),
             (None, Some(credential)) => credential.ca.clone(),
             (None, None) => None,
         };
         let identity = match (&credential, mutual) {
             (_, false) => None,
             (Some(credential), true) => Some(credential.identity()?),
-            (None, true) => Some(files_identity(tls)?),
+            (None, true) => Some(files_identity(snapshot, tls)?),
         };
         Ok(Material {
             tls: tls.clone(),
@@ -130,16 +132,24 @@ fn set(field: &Option<String>) -> Option<&str> {
     field.as_deref().filter(|v| !v.is_empty())
 }
 
-fn file(path: &str) -> Result<Vec<u8>, OriginationError> {
-    std::fs::read(path).map_err(|e| OriginationError::Unusable {
+/// The file at `path`, read only beneath the snapshot's certificate directory (the resource was
+/// checked against it; a symlink out of it is refused here).
+fn file(snapshot: &Snapshot, path: &str) -> Result<Vec<u8>, OriginationError> {
+    let unusable = |reason: String| OriginationError::Unusable {
         what: path.to_string(),
-        reason: e.to_string(),
-    })
+        reason,
+    };
+    let dir = &snapshot.tls_file_dir;
+    let relative = tls_file(path, dir).map_err(unusable)?;
+    read_beneath(dir, &relative).map_err(|e| unusable(e.to_string()))
 }
 
-fn files_identity(tls: &ClientTls) -> Result<(Vec<u8>, Vec<u8>), OriginationError> {
+fn files_identity(
+    snapshot: &Snapshot,
+    tls: &ClientTls,
+) -> Result<(Vec<u8>, Vec<u8>), OriginationError> {
     match (set(&tls.client_certificate), set(&tls.private_key)) {
-        (Some(cert), Some(key)) => Ok((file(cert)?, file(key)?)),
+        (Some(cert), Some(key)) => Ok((file(snapshot, cert)?, file(snapshot, key)?)),
         _ => Err(OriginationError::NoClientCertificate),
     }
 }

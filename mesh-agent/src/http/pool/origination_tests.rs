@@ -9,6 +9,7 @@ fn cluster(tls: Option<ClientTls>) -> Cluster {
         port: 443,
         subset: None,
         endpoints: Vec::new(),
+        weights: Vec::new(),
         policy: TrafficPolicy {
             tls,
             ..TrafficPolicy::default()

@@ -83,6 +83,7 @@ mod tests {
             principal: None,
             meshed: false,
             telemetry: TelemetryPolicy::default(),
+            limits: Default::default(),
         })
     }
 

@@ -55,7 +55,6 @@ const FIELDS: &[(&str, &str, &str)] = &[
     (SE, "spec.subjectAltNames", "no TLS origination: the identity is not checked"),
     (SE, "spec.endpoints[*].network", "one network: every endpoint is dialled directly"),
     (SE, "spec.endpoints[*].locality", "no locality-aware balancing"),
-    (SE, "spec.endpoints[*].weight", "endpoints are balanced evenly"),
     (SE, "spec.endpoints[*].serviceAccount", "the endpoint's identity is not checked"),
     (SC, "spec.workloadSelector", "a Sidecar with a workloadSelector is ignored whole"),
     (SC, "spec.ingress", "inbound listeners are the mesh's own (15006)"),

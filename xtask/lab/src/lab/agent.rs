@@ -208,6 +208,7 @@ pub(super) fn spawn_agent(lab: &Lab, node: &Node, bpf_object: Option<&Path>) -> 
             super::ca::agent_args(lab, &node.name),
             super::dns::agent_args(),
             super::gateway::agent_args(node),
+            super::external_tls::agent_args(&lab.dir),
         ]
         .concat(),
     };

@@ -40,7 +40,8 @@ pub struct AgentLaunch<'a> {
     /// `--fail-closed`.
     pub fail_closed: bool,
     /// The flags pointing it at the lab's CA (`--ca-address` and the rest) and DNS
-    /// (`--dns-server`), and naming the gateway it plays (`--gateway-labels`).
+    /// (`--dns-server`), naming the gateway it plays (`--gateway-labels`) and where certificate
+    /// files may be (`--tls-file-dir`).
     pub lab_args: Vec<String>,
 }
 

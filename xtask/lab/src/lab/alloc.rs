@@ -69,6 +69,7 @@ pub fn pod(state: &mut State, plan: &PodPlan, ns_labels: &Labels) -> Result<Pod>
         external_host: plan.external_host.clone(),
         deployment: plan.deployment.clone(),
         service_account: plan.service_account.clone(),
+        annotations: plan.annotations.clone(),
         containers: plan.containers.clone(),
     };
     state.pods.push(pod.clone());

@@ -15,6 +15,13 @@ fn dir(lab_dir: &LabDir) -> PathBuf {
     lab_dir.root().join("external-ca")
 }
 
+/// The agents' `--tls-file-dir`: the root's directory, so a DestinationRule's
+/// `caCertificates` may name [`root_file`] (the agent reads certificate files there only).
+pub fn agent_args(lab_dir: &LabDir) -> Vec<String> {
+    let dir = std::path::absolute(dir(lab_dir)).unwrap_or_else(|_| dir(lab_dir));
+    vec!["--tls-file-dir".into(), dir.display().to_string()]
+}
+
 /// The root certificate (PEM) the external hosts' certificates chain to.
 pub fn root_file(lab_dir: &LabDir) -> PathBuf {
     dir(lab_dir).join("root-cert.pem")

@@ -1,5 +1,5 @@
 //! The cluster as the agents' discovery reads it: every Service (with its ClusterIP), Pod
-//! (labels, `spec.nodeName`, `spec.serviceAccountName`, `status.podIP`, container ports) and
+//! (labels, annotations, `spec.nodeName`, `spec.serviceAccountName`, `status.podIP`, container ports) and
 //! Namespace (labels) of the lab, written as Kubernetes YAML into the config directory and kept in
 //! sync on apply and delete; and for each labelled node the host-network pod of the gateway its
 //! agent plays (`gateway.rs`).
@@ -121,6 +121,7 @@ fn pod_object(pod: &Pod) -> core::Pod {
     });
     let mut metadata = meta(Some(&pod.namespace), &pod.name, &pod.labels);
     metadata.uid = Some(pod.uid.clone());
+    metadata.annotations = (!pod.annotations.is_empty()).then(|| pod.annotations.clone());
     core::Pod {
         metadata,
         spec: Some(core::PodSpec {

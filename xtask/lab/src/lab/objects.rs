@@ -130,6 +130,7 @@ fn pod_plan(
         external_host,
         deployment: deployment.map(str::to_string),
         service_account: spec.service_account_name.clone(),
+        annotations,
         containers: spec
             .containers
             .iter()

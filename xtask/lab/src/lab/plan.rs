@@ -41,6 +41,8 @@ pub struct PodPlan {
     pub deployment: Option<String>,
     /// `spec.serviceAccountName` (the pod's SPIFFE identity); `None` means `default`.
     pub service_account: Option<String>,
+    /// `metadata.annotations`, passed to the agents' config (the mesh reads some).
+    pub annotations: Labels,
     pub containers: Vec<Container>,
 }
 

@@ -74,6 +74,9 @@ pub struct Pod {
     /// `spec.serviceAccountName`, passed to the agents' config; `None` means `default`.
     #[serde(default)]
     pub(super) service_account: Option<String>,
+    /// `metadata.annotations`, passed to the agents' config.
+    #[serde(default)]
+    pub(super) annotations: Labels,
     pub(super) containers: Vec<Container>,
 }
 

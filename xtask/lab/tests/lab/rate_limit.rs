@@ -1,7 +1,9 @@
 //! Istio's local rate limit task in the lab with real eBPF: its EnvoyFilter (4 tokens a
 //! minute for each productpage instance, SIDECAR_INBOUND) applied live lets exactly 4 of 10
 //! requests through; the rest are answered 429 `local_rate_limited` with the task's
-//! `x-local-rate-limit` header, flagged `RL` in Istio's metrics.
+//! `x-local-rate-limit` header, flagged `RL` in Istio's metrics. Per-pod caps: a pod annotated
+//! `mesh.io/max-connections: "2"` holding two connections has its third closed at accept
+//! (counted `cap="pod"`) while another pod on the node is served.
 
 use crate::mesh_support::{admin, curl, mesh_lab_of, metrics, sum};
 use crate::support::stdout;
@@ -72,4 +74,45 @@ fn the_task_s_local_rate_limit_passes_four_a_minute_and_answers_429_after() {
         Some(6),
         "six requests flagged RL by the productpage side"
     );
+}
+
+/// Holds two connections to productpage open, then tries a third with a request; prints what
+/// the third got (`third <status>` or `third closed`).
+const GREEDY: &str = r#"
+import socket
+held = [socket.create_connection(("productpage", 9080), timeout=5) for _ in range(2)]
+third = socket.create_connection(("productpage", 9080), timeout=5)
+try:
+    third.sendall(b"GET / HTTP/1.1\r\nHost: productpage\r\nConnection: close\r\n\r\n")
+    answer = third.recv(100)
+    print("third " + (answer.split()[1].decode() if answer else "closed"))
+except OSError:
+    print("third closed")
+"#;
+
+#[test]
+fn a_pod_over_its_annotated_connection_cap_is_refused_while_another_pod_is_served() {
+    let Some(lab) = mesh_lab_of("t-podcap", 1, "lab-pod-caps.yaml") else {
+        return;
+    };
+    let probe = ["curl", "-fsS", "-m", "5", URL];
+    lab.exec_until_ok(CLIENT.0, CLIENT.1, &probe);
+    lab.exec_until_ok("default", "greedy", &probe);
+    let out = lab.exec("default", "greedy", &["python3", "-c", GREEDY]);
+    let printed = stdout(&out);
+    assert!(printed.contains("third closed"), "{printed} {out:?}");
+    let served = curl(
+        &lab,
+        CLIENT.0,
+        CLIENT.1,
+        &["-o", "/dev/null", "-w", "%{http_code}", URL],
+    );
+    assert_eq!(stdout(&served).trim(), "200", "the client pod is served");
+    let text = metrics(&lab, NODE);
+    let refused = sum(
+        &text,
+        "mesh_downstream_connections_refused_total",
+        r#"cap="pod""#,
+    );
+    assert!(refused >= 1, "{refused} refusals counted");
 }
