@@ -159,7 +159,7 @@ pub(super) fn add_converted(
         problems.extend(converted.notes.0.iter().cloned().map(warn));
         let message = format!(
             "applied as the resources below; apply them instead:\n---\n{}",
-            converted.yaml()
+            converted.yaml().trim_end()
         );
         problems.push(warn(("spec".into(), message)));
         let tables = (
