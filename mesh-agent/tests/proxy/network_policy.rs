@@ -74,3 +74,33 @@ async fn without_a_policy_selecting_the_pod_every_client_gets_in() {
     let answer = other.exchange(&echo.to_string(), b"ping").await;
     assert_eq!(answer.unwrap_or_default(), b"echo:ping");
 }
+
+/// Through the tunnel the app is dialled inside its pod too: the CONNECT answers to the pod's
+/// ingress rules, the source being the pod at the peer's address only if it runs as the
+/// identity the peer's certificate proved.
+#[tokio::test]
+async fn a_tunnel_connect_answers_to_the_pods_ingress_rules_by_its_authenticated_source() {
+    use crate::harness::certificates::{identity, TestCa, TestCertificates};
+    use crate::harness::hbone;
+    let ambient = "istio.io/dataplane-mode: ambient";
+    let yaml = pod("sleep-0", &format!("app: sleep, {ambient}"), "127.0.0.1")
+        + &pod("echo-0", &format!("app: web, {ambient}"), "127.0.0.26")
+        + WEB_INGRESS;
+    let ca = TestCa::new();
+    let agent = Agent::with_tunnels(compile(&yaml), TestCertificates::new(ca.clone()));
+    let tunnel = agent.tunnel_inbound("echo-0", "127.0.0.26").await;
+    let app = echo_server("127.0.0.26:0".parse().unwrap(), "web").await;
+    // sleep-0 runs as shop/default: its certificate makes it the policy's `app: sleep` peer.
+    let sleep = ca.issue(&identity("shop", "default"));
+    let mut client = hbone::Client::connect(tunnel, &sleep).await.unwrap();
+    let (status, answer) = client.exchange(&app.to_string(), b"hello").await;
+    assert_eq!((status, answer.as_slice()), (200, &b"web:hello"[..]));
+    // Another identity from the same address is not that pod: no rule admits it.
+    let other = ca.issue(&identity("shop", "intruder"));
+    let mut client = hbone::Client::connect(tunnel, &other).await.unwrap();
+    assert_eq!(client.exchange(&app.to_string(), b"hello").await.0, 401);
+    let metrics = text(&agent.registry);
+    let denied = [r#"path="tunnel""#, r#"policy="shop/web-ingress""#];
+    let counter = "mesh_network_policy_denied_total";
+    assert!(has_sample(&metrics, counter, &denied, 1), "{metrics}");
+}
