@@ -141,7 +141,7 @@ pub fn authorization_policy(
             };
             let constrained = operation != Operation::default();
             let to = constrained
-                .then(|| RuleTo { operation })
+                .then_some(RuleTo { operation })
                 .into_iter()
                 .collect();
             rules.push(Rule {
