@@ -36,6 +36,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("ratelimit", 5),
     ("authz", 5),
     ("jwt", 5),
+    ("network_policy", 5),
     // 6-7: sinks.
     ("spans", 6),
     ("access_log", 6),

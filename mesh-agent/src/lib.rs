@@ -41,6 +41,7 @@ pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
 pub mod net;
+pub mod network_policy;
 pub mod observe;
 pub mod pipeline;
 pub mod pods;

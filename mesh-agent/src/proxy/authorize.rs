@@ -2,7 +2,9 @@
 //! on the same-node fast path for the inbound hop it skips. A refused connection is counted
 //! (`response_flags="DENY"`), access-logged with the rule that refused it, and closed before
 //! the app is dialled. An allowed one is decided again at every configuration swap while it
-//! lasts: one the policies now deny is closed at once, as ztunnel does.
+//! lasts: one the policies now deny is closed at once, as ztunnel does. The deliveries that skip
+//! the CNI (same-node fast path, tunnel) also answer to the pod's ingress NetworkPolicies,
+//! decided once when the connection arrives (CNIs leave established connections alone too).
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -14,6 +16,7 @@ use super::metrics::ConnectionMetrics;
 use super::ProxyInputs;
 use crate::authz::{AuthzFacts, Decision};
 use crate::identity::Identity;
+use crate::network_policy::{self, Verdict};
 use crate::pipeline::ConfigState;
 use crate::snapshot::{Snapshot, Workload};
 
@@ -46,6 +49,46 @@ pub(super) fn decide_connection(
     inputs.http.authz.check(snapshot, workload, pod_ip, &facts)
 }
 
+/// The ingress NetworkPolicies of `destination` on a connection from `source_ip` (the pod
+/// `source`, when known) to `app`, delivered by `path` (`same_node`, `tunnel`); a refusal is
+/// counted (`mesh_network_policy_denied_total`) and logged.
+pub(super) fn network_policy_verdict(
+    inputs: &ProxyInputs,
+    snapshot: &Snapshot,
+    destination: &Workload,
+    app: SocketAddr,
+    source_ip: IpAddr,
+    source: Option<&Workload>,
+    path: &'static str,
+) -> Verdict {
+    let verdict = network_policy::decide(snapshot, destination, app.port(), source_ip, source);
+    if let Verdict::Denied(policies) = &verdict {
+        let metrics = &inputs.metrics.network_policy;
+        metrics.denied(path, &destination.namespace, policies);
+        let pod = &destination.pod_name;
+        tracing::info!(%source_ip, %app, pod, path, ?policies, "connection refused: no ingress rule of the pod's NetworkPolicies allows it");
+    }
+    verdict
+}
+
+/// The pod a tunnel's peer is: the workload at its address, if it runs as the identity the
+/// peer's certificate proved (else only `ipBlock` rules can match it).
+pub(super) fn tunnel_source<'s>(
+    snapshot: &'s Snapshot,
+    address: IpAddr,
+    identity: Option<&Identity>,
+) -> Option<&'s Workload> {
+    let workload = snapshot.workload(address)?;
+    let identity = identity?;
+    let account = workload
+        .service_account
+        .as_deref()
+        .filter(|a| !a.is_empty());
+    let same = workload.namespace == identity.namespace
+        && account.unwrap_or("default") == identity.service_account;
+    same.then_some(workload.as_ref())
+}
+
 /// The identity the agent knows a local pod by (from the registry: namespace and service
 /// account), for the same-node path where both ends are this node's pods.
 pub(super) fn local_identity(snapshot: &Snapshot, pod_ip: IpAddr) -> Option<Identity> {
@@ -54,16 +97,15 @@ pub(super) fn local_identity(snapshot: &Snapshot, pod_ip: IpAddr) -> Option<Iden
 }
 
 /// Closes `client` without touching the app; `metrics` (opened with `DENY`) count it closed
-/// and `log` writes its line naming the rule.
+/// and `log` writes its line naming the rule (`details`).
 pub(super) fn refuse(
     client: TcpStream,
     metrics: ConnectionMetrics,
     log: Option<ConnectionLog>,
-    decision: &Decision,
+    details: &str,
 ) {
-    let details = decision.details().unwrap_or_default();
     if let Some(log) = log {
-        log.denied(&details);
+        log.denied(details);
     }
     drop(metrics);
     drop(client);

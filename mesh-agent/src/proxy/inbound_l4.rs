@@ -49,7 +49,7 @@ pub(super) async fn forward_to_app(
     };
     let decision = authorize(inputs, pod, &peer, app, &snapshot);
     if !decision.allowed {
-        count_denied(inputs, pod, &peer, app, &snapshot, &decision);
+        count_denied(inputs, pod, &peer, app, &snapshot, &details(&decision));
         return drop(connection.client);
     }
     let upstream = match connect_app(pod, inputs, app).await {
@@ -97,20 +97,26 @@ pub(super) fn authorize(
     decide_connection(inputs, snapshot, &workload, pod.ip, asking, app)
 }
 
-/// Counts a refused connection (`response_flags="DENY"`) and logs it naming the rule.
+/// What the access log says of a denial by `decision`.
+pub(super) fn details(decision: &Decision) -> String {
+    decision.details().unwrap_or_default()
+}
+
+/// Counts a refused connection (`response_flags="DENY"`) and logs it naming the rule
+/// (`details`).
 pub(super) fn count_denied(
     inputs: &ProxyInputs,
     pod: &ProxiedPod,
     peer: &InboundPeer,
     app: SocketAddr,
     snapshot: &Snapshot,
-    decision: &Decision,
+    details: &str,
 ) {
     let labels = destination_labels(pod, peer, app, snapshot).with_response_flags("DENY");
     drop(inputs.metrics.open(&labels));
     let log = ConnectionLog::start(&inputs.http.observers, hop(pod, peer, app, snapshot));
     if let Some(log) = log {
-        log.denied(&decision.details().unwrap_or_default());
+        log.denied(details);
     }
 }
 
@@ -128,7 +134,7 @@ pub(super) async fn carry(
 ) {
     let decision = authorize(inputs, pod, peer, app, snapshot);
     if !decision.allowed {
-        return count_denied(inputs, pod, peer, app, snapshot, &decision);
+        return count_denied(inputs, pod, peer, app, snapshot, &details(&decision));
     }
     carry_allowed(client, upstream, pod, inputs, peer, app, snapshot).await
 }

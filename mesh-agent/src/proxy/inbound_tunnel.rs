@@ -12,9 +12,10 @@ use http::StatusCode;
 
 use tokio::net::TcpStream;
 
+use super::authorize::{network_policy_verdict, tunnel_source};
 use super::connection::declared_protocol;
 use super::handshakes::HandshakeListener;
-use super::inbound_l4::{authorize, carry, connect_app, count_denied, InboundPeer};
+use super::inbound_l4::{authorize, carry, connect_app, count_denied, details, InboundPeer};
 use super::listener::Connection;
 use super::outbound_tunnel::identity;
 use super::protocol::{self, Declared, Protocol};
@@ -107,6 +108,9 @@ async fn answer(at: Arc<Arrival>, downstream: SocketAddr, request: TunnelRequest
     };
     // A port declared TCP is decided at the CONNECT (a denial answers 401, the app untouched);
     // HTTP is decided per request by the request stack, detected TCP before it is carried.
+    if let Some(denied) = network_policy_denied(&at, &peer, app) {
+        return denied;
+    }
     if let Some(denied) = denied_at_connect(&at, &peer, app) {
         return denied;
     }
@@ -120,6 +124,31 @@ async fn answer(at: Arc<Arrival>, downstream: SocketAddr, request: TunnelRequest
     TunnelAnswer::Accept(Box::new(move |stream| {
         Box::pin(async move { arrive(&at, stream, upstream, peer, app).await })
     }))
+}
+
+/// `401` when the pod's ingress NetworkPolicies refuse the peer, whatever the protocol: the CNI
+/// never sees what the tunnel delivers inside the pod. Counted and logged, the app untouched.
+fn network_policy_denied(
+    at: &Arrival,
+    peer: &InboundPeer,
+    app: SocketAddr,
+) -> Option<TunnelAnswer> {
+    let snapshot = at.inputs.config.snapshot();
+    let destination = snapshot.pod_workload(&at.pod);
+    let (address, identity) = (peer.address.ip(), peer.identity.as_ref());
+    let source = tunnel_source(&snapshot, address, identity);
+    let verdict = network_policy_verdict(
+        &at.inputs,
+        &snapshot,
+        &destination,
+        app,
+        address,
+        source,
+        "tunnel",
+    );
+    let details = verdict.details()?;
+    count_denied(&at.inputs, &at.pod, peer, app, &snapshot, &details);
+    Some(TunnelAnswer::Refuse(StatusCode::UNAUTHORIZED))
 }
 
 /// `401` when `app`'s port is declared TCP and the policies deny `peer` (counted, logged).
@@ -136,7 +165,14 @@ fn denied_at_connect(at: &Arrival, peer: &InboundPeer, app: SocketAddr) -> Optio
     if decision.allowed {
         return None;
     }
-    count_denied(&at.inputs, &at.pod, peer, app, &snapshot, &decision);
+    count_denied(
+        &at.inputs,
+        &at.pod,
+        peer,
+        app,
+        &snapshot,
+        &details(&decision),
+    );
     Some(TunnelAnswer::Refuse(StatusCode::UNAUTHORIZED))
 }
 

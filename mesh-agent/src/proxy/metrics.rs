@@ -116,12 +116,19 @@ pub struct TcpMetrics {
     closed: Family<TcpLabelSet, Counter>,
     sent: Family<TcpLabelSet, Counter>,
     received: Family<TcpLabelSet, Counter>,
+    /// Connections the destination's ingress NetworkPolicies refused on the paths that skip
+    /// the CNI.
+    pub network_policy: crate::network_policy::NetworkPolicyMetrics,
 }
 
 impl TcpMetrics {
-    /// Registers the counters (`istio_tcp_*_total`) in `registry`.
+    /// Registers the counters (`istio_tcp_*_total`, `mesh_network_policy_denied_total`) in
+    /// `registry`.
     pub fn register(registry: &mut Registry) -> Arc<Self> {
-        let metrics = Self::default();
+        let metrics = Self {
+            network_policy: crate::network_policy::NetworkPolicyMetrics::register(registry),
+            ..Self::default()
+        };
         let families = [
             (
                 "istio_tcp_connections_opened",

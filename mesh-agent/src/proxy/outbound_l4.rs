@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
-use super::authorize::{decide_connection, local_identity, refuse, while_allowed, ConnectionPeer};
+use super::authorize::{
+    decide_connection, local_identity, network_policy_verdict, refuse, while_allowed,
+    ConnectionPeer,
+};
 use super::connection_log::{ConnectionLog, TcpHop};
 use super::forward::{forward_within, ConnectionLifetime};
 use super::listener::Connection;
@@ -75,8 +78,8 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
     let same_node = inputs.local_pods.fast_path(pick.endpoint);
     let endpoint = pick.endpoint;
     let refused = refused_on_same_node(&connection, &snapshot, &service, endpoint, &same_node);
-    if let Some((metrics, log, decision)) = refused {
-        return refuse(connection.client, metrics, log, &decision);
+    if let Some((metrics, log, details)) = refused {
+        return refuse(connection.client, metrics, log, &details);
     }
     let tunnel = same_node
         .is_none()
@@ -221,26 +224,48 @@ async fn connect_upstream(
 }
 
 /// On the same-node path, the destination's inbound policies for the inbound hop this path
-/// skips: when they deny, the telemetry of the refusal (`DENY`) and the decision.
+/// skips: when they deny, the telemetry of the refusal (`DENY`) and what refused it.
 fn refused_on_same_node(
     connection: &Connection,
     snapshot: &Snapshot,
     service: &Service,
     endpoint: SocketAddr,
     same_node: &Option<SameNodeHop>,
-) -> Option<(ConnectionMetrics, Option<ConnectionLog>, Decision)> {
+) -> Option<(ConnectionMetrics, Option<ConnectionLog>, String)> {
     let same = same_node.as_ref()?;
-    let decision = same_node_decision(connection, snapshot, same);
-    if decision.allowed {
-        return None;
-    }
+    let details = same_node_refusal(connection, snapshot, same)?;
     let hop = Hop {
         endpoint,
         same_node: Some(same),
         tunnel: None,
     };
     let (metrics, log) = telemetry(connection, snapshot, service, &hop, "DENY");
-    Some((metrics, log, decision))
+    Some((metrics, log, details))
+}
+
+/// Why the same-node hop is refused: the destination pod's ingress NetworkPolicies (the CNI
+/// never sees this delivery; the client is the registry's pod), then its AuthorizationPolicies.
+fn same_node_refusal(
+    connection: &Connection,
+    snapshot: &Snapshot,
+    hop: &SameNodeHop,
+) -> Option<String> {
+    let destination = snapshot.pod_workload(&hop.pod);
+    let client = connection.pod.ip;
+    let source = snapshot.workload(client).map(AsRef::as_ref);
+    let inputs = &connection.inputs;
+    let verdict = network_policy_verdict(
+        inputs,
+        snapshot,
+        &destination,
+        hop.endpoint,
+        client,
+        source,
+        "same_node",
+    );
+    verdict
+        .details()
+        .or_else(|| same_node_decision(connection, snapshot, hop).details())
 }
 
 /// The destination pod's policies on a same-node connection from this pod: the agent knows

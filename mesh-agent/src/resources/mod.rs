@@ -1,8 +1,10 @@
 //! Typed mesh resources: Istio's `networking.istio.io`, `security.istio.io` and
 //! `telemetry.istio.io` kinds in every API version tutorials use (older spellings accepted),
-//! core Kubernetes kinds through `k8s-openapi`, and the mesh-wide MeshConfig. [`parse`] turns a
+//! Istio 1.5's `authentication.istio.io` Policy, core Kubernetes kinds (and NetworkPolicy) through
+//! `k8s-openapi`, and the mesh-wide MeshConfig. [`parse`] turns a
 //! raw document into one of them.
 
+mod authentication_policy;
 mod destination_rule;
 mod duration;
 mod envoy_filter;
@@ -28,9 +30,11 @@ mod virtual_service;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Namespace, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
+pub use authentication_policy::*;
 pub use destination_rule::*;
 pub use duration::{parse_duration, Duration, DurationError};
 pub use envoy_filter::*;
@@ -73,6 +77,10 @@ pub enum Resource {
     PeerAuthentication(Istio<PeerAuthenticationSpec>),
     RequestAuthentication(Istio<RequestAuthenticationSpec>),
     Telemetry(Istio<TelemetrySpec>),
+    /// `authentication.istio.io/v1alpha1` Policy or MeshPolicy (Istio 1.5), applied converted.
+    AuthenticationPolicy(Istio<AuthenticationPolicySpec>),
+    /// `networking.k8s.io/v1` NetworkPolicy: its ingress rules, for what the agent delivers.
+    NetworkPolicy(NetworkPolicy),
     Namespace(Namespace),
     Service(Service),
     Endpoints(Endpoints),

@@ -27,6 +27,7 @@ pub struct Parsed {
 const NETWORKING: &str = "networking.istio.io";
 const SECURITY: &str = "security.istio.io";
 const TELEMETRY: &str = "telemetry.istio.io";
+const AUTHENTICATION: &str = "authentication.istio.io";
 
 /// Reads `raw` as its kind; an error rejects the document.
 pub fn parse(raw: &RawResource) -> Result<Parsed, Problem> {
@@ -48,6 +49,8 @@ pub fn parse(raw: &RawResource) -> Result<Parsed, Problem> {
         (SECURITY, "PeerAuthentication") => Resource::PeerAuthentication(istio(raw, w)?),
         (SECURITY, "RequestAuthentication") => Resource::RequestAuthentication(istio(raw, w)?),
         (TELEMETRY, "Telemetry") => Resource::Telemetry(telemetry(raw, w)?),
+        (AUTHENTICATION, "Policy" | "MeshPolicy") => Resource::AuthenticationPolicy(istio(raw, w)?),
+        ("networking.k8s.io", "NetworkPolicy") => Resource::NetworkPolicy(typed(raw, w)?),
         ("", "Namespace") => Resource::Namespace(typed(raw, w)?),
         ("", "Service") => Resource::Service(typed(raw, w)?),
         ("", "Endpoints") => Resource::Endpoints(typed(raw, w)?),
@@ -75,6 +78,7 @@ fn check_version(raw: &RawResource, group: &str, version: &str) -> Result<(), Pr
         NETWORKING => &["v1alpha3", "v1beta1", "v1"],
         SECURITY => &["v1beta1", "v1"],
         TELEMETRY => &["v1alpha1", "v1"],
+        AUTHENTICATION => &["v1alpha1"],
         _ => return Ok(()),
     };
     if supported.contains(&version) {

@@ -57,7 +57,7 @@ pub fn compile(
         }
         snapshot
     };
-    add_policies(&mut snapshot, &accepted);
+    add_policies(&mut snapshot, &accepted, problems);
     problems.extend(unknown_providers(&accepted, &snapshot.mesh));
     snapshot.workloads = workloads(&accepted, &snapshot);
     snapshot.registry = registry;

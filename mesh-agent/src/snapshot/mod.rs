@@ -4,6 +4,7 @@
 //! a hash lookup whatever the number of services. Serializable for `/config_dump`.
 
 mod assemble;
+mod authn_policy;
 mod authz;
 mod authz_model;
 mod build;
@@ -17,6 +18,7 @@ pub(crate) mod jwt;
 mod kube_view;
 pub mod membership;
 mod model;
+mod network_policies;
 mod peer_authentication;
 pub(crate) mod policy;
 mod rate_limits;
@@ -87,6 +89,8 @@ pub struct Snapshot {
     authz: AuthzByNamespace,
     peer_authentication: PoliciesByNamespace<PeerAuthenticationSpec>,
     request_authentication: PoliciesByNamespace<RequestAuthenticationSpec>,
+    /// Kubernetes NetworkPolicies, by namespace (`network_policies.rs`).
+    network_policies: network_policies::NetworkPoliciesByNamespace,
     /// The RequestAuthentications compiled for the request path.
     #[serde(skip)]
     jwt: JwtByNamespace,

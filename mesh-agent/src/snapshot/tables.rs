@@ -88,9 +88,14 @@ fn merge_at_gateway(
     routes.insert(host.to_string(), combined);
 }
 
-/// Security policies, Telemetry resources, Sidecar outbound modes, EnvoyFilters' rate limits
-/// and the MeshConfig.
-pub(crate) fn add_policies(snapshot: &mut Snapshot, accepted: &AcceptedMap) {
+/// Security policies (Istio 1.5's authentication Policies converted: their warnings go to
+/// `problems`), NetworkPolicies, Telemetry resources, Sidecar outbound modes, EnvoyFilters' rate
+/// limits and the MeshConfig.
+pub(crate) fn add_policies(
+    snapshot: &mut Snapshot,
+    accepted: &AcceptedMap,
+    problems: &mut Vec<crate::document::Problem>,
+) {
     let policy = |a: &&Accepted| {
         matches!(
             a.resource.as_ref(),
@@ -101,6 +106,7 @@ pub(crate) fn add_policies(snapshot: &mut Snapshot, accepted: &AcceptedMap) {
                 | Resource::Telemetry(_)
                 | Resource::EnvoyFilter(_)
                 | Resource::MeshConfig(_)
+                | Resource::NetworkPolicy(_)
         )
     };
     let mut sorted: Vec<&Accepted> = accepted.values().filter(policy).collect();
@@ -140,9 +146,11 @@ pub(crate) fn add_policies(snapshot: &mut Snapshot, accepted: &AcceptedMap) {
                 .push(Arc::new(t.clone())),
             Resource::MeshConfig(mesh) => snapshot.mesh = mesh.as_ref().clone(),
             Resource::EnvoyFilter(f) => snapshot.rate_limits.add(&ns, &entry.key.name, f),
+            Resource::NetworkPolicy(p) => snapshot.add_network_policy(ns, p),
             _ => {}
         }
     }
+    super::authn_policy::add_converted(snapshot, accepted, problems);
     snapshot.authz = super::authz::compile_all(&snapshot.authorization);
     snapshot.jwt = super::jwt::compile_all(&snapshot.request_authentication);
 }

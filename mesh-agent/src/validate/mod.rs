@@ -24,6 +24,7 @@ mod l4_routes;
 mod labels;
 mod mesh_config;
 mod names;
+mod network_policy;
 mod outlier;
 pub(crate) mod ranges;
 mod rules;

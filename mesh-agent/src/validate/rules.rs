@@ -8,6 +8,7 @@ use super::envoy_filter::envoy_filter;
 use super::finding::Findings;
 use super::gateway::gateway;
 use super::mesh_config::mesh_config;
+use super::network_policy::network_policy;
 use super::service_entry::service_entry;
 use super::sidecar::sidecar;
 use super::telemetry::telemetry;
@@ -31,6 +32,7 @@ pub(crate) fn check(raw: &RawResource, resource: &Resource) -> Vec<Problem> {
         Resource::RequestAuthentication(p) => request_authentication(&mut found, &p.spec),
         Resource::Telemetry(t) => telemetry(&mut found, &t.spec),
         Resource::MeshConfig(mesh) => mesh_config(&mut found, mesh),
+        Resource::NetworkPolicy(p) => network_policy(&mut found, p.spec.as_ref()),
         _ => {}
     }
     found

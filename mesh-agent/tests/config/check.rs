@@ -168,17 +168,43 @@ fn values_past_their_range_exit_1_with_one_line_each() {
 }
 
 #[test]
-fn the_tutorials_authentication_policy_is_a_warning_naming_the_kind() {
-    let file = fixture("unsupported/jwt-policy.yaml");
+fn the_tutorials_authentication_policy_is_deprecated_and_its_replacement_printed() {
+    let file = fixture("legacy/jwt-policy.yaml");
     let (code, out) = check(std::slice::from_ref(&file));
     assert_eq!(code, 0, "warnings alone: {out}");
-    let line = format!(
-        "{}:3:1: Policy/foo/jwt-example: kind: warning: kind authentication.istio.io/Policy is not \
-         supported by the mesh; ignored: removed in Istio 1.6: use PeerAuthentication (mTLS) and \
-         RequestAuthentication (JWT)",
-        file.display()
+    let at = |place: &str| format!("{}:{place}: Policy/foo/jwt-example: ", file.display());
+    let lines: Vec<&str> = out.lines().collect();
+    let deprecated = at("17:1") + "kind: warning: kind authentication.istio.io/Policy is deprecated: removed in Istio 1.6; applied as";
+    assert!(lines[0].starts_with(&deprecated), "{out}");
+    let replacement =
+        at("21:1") + "spec: warning: applied as the resources below; apply them instead:";
+    assert_eq!(lines[1], replacement);
+    let yaml = out.split_once("apply them instead:\n").unwrap().1;
+    let documents: Vec<&str> = yaml.split("---\n").skip(1).collect();
+    let kinds: Vec<&str> = documents.iter().filter_map(|d| d.lines().nth(1)).collect();
+    assert_eq!(
+        kinds,
+        [
+            "kind: PeerAuthentication",
+            "kind: RequestAuthentication",
+            "kind: AuthorizationPolicy"
+        ]
     );
-    assert_eq!(out.trim(), line);
+    assert!(
+        out.contains("        notRequestPrincipals:\n        - '*'\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("        notPaths:\n        - /health\n"),
+        "{out}"
+    );
+    let notes = [
+        at("30:7") + "spec.origins[0].jwt.triggerRules: warning: triggerRules now only decide",
+        at("33:3") + "spec.principalBinding: warning: no equivalent:",
+    ];
+    for note in notes {
+        assert!(out.lines().any(|l| l.starts_with(&note)), "{note}\n{out}");
+    }
 }
 
 #[test]

@@ -23,6 +23,8 @@ mod hop_by_hop;
 mod http;
 mod inbound;
 mod jwt;
+mod legacy_policy;
+mod network_policy;
 mod origination;
 mod outbound;
 mod overload;

@@ -171,6 +171,15 @@ pub const WATCHED_KINDS: &[WatchedKind] = &[
         "endpoints of a Service, with their pod (targetRef)",
     ),
     with_purpose(
+        kind_in(
+            "networking.k8s.io",
+            "NetworkPolicy",
+            "networkpolicies",
+            Selection::All,
+        ),
+        "ingress rules for the connections the agent delivers inside pods (same-node, tunnel)",
+    ),
+    with_purpose(
         core("Pod", "pods", Selection::OwnNode),
         "the workloads this agent captures: identity, IP, labels, annotations",
     ),

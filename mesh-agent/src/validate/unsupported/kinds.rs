@@ -27,8 +27,6 @@ const KUBERNETES_GROUPS: &[&str] = &[
 /// What happens instead, for kinds tutorials use: (group, kind or `*`, why).
 #[rustfmt::skip]
 const KNOWN: &[(&str, &str, &str)] = &[
-    ("authentication.istio.io", "Policy", "removed in Istio 1.6: use PeerAuthentication (mTLS) and RequestAuthentication (JWT)"),
-    ("authentication.istio.io", "MeshPolicy", "removed in Istio 1.6: use a PeerAuthentication in the root namespace"),
     ("rbac.istio.io", "*", "removed in Istio 1.6: use AuthorizationPolicy"),
     ("networking.istio.io", "WorkloadEntry", "VM workloads are not supported: list endpoints in a ServiceEntry"),
     ("networking.istio.io", "WorkloadGroup", "VM workloads are not supported"),
@@ -37,6 +35,21 @@ const KNOWN: &[(&str, &str, &str)] = &[
     ("gateway.networking.k8s.io", "*", "the Kubernetes Gateway API is not supported yet: use Istio's Gateway and VirtualService"),
     ("networking.k8s.io", "Ingress", "Kubernetes Ingress is not served: use Istio's Gateway and VirtualService"),
 ];
+
+/// Kinds the mesh reads and applies as their replacements, but warns about: (group, kind, why).
+#[rustfmt::skip]
+const DEPRECATED: &[(&str, &str, &str)] = &[
+    ("authentication.istio.io", "Policy", "removed in Istio 1.6; applied as the PeerAuthentication, RequestAuthentication and AuthorizationPolicy it stands for (the replacement YAML is in the warning at `spec`): apply those instead"),
+    ("authentication.istio.io", "MeshPolicy", "removed in Istio 1.6; applied as the root namespace's PeerAuthentication (and RequestAuthentication, AuthorizationPolicy) it stands for (the replacement YAML is in the warning at `spec`): apply those instead"),
+];
+
+/// Why `kind` of `group` is deprecated, when the mesh reads it only for compatibility.
+pub fn deprecated_kind(group: &str, kind: &str) -> Option<&'static str> {
+    let found = DEPRECATED
+        .iter()
+        .find(|(g, k, _)| *g == group && *k == kind);
+    found.map(|(.., why)| *why)
+}
 
 /// Kinds the mesh reads, by group (`parse` types them).
 const READ: &[(&str, &[&str])] = &[
@@ -60,6 +73,7 @@ const READ: &[(&str, &[&str])] = &[
         ],
     ),
     ("telemetry.istio.io", &["Telemetry"]),
+    ("authentication.istio.io", &["Policy", "MeshPolicy"]),
 ];
 
 /// Why `kind` of `group` is not read, or `None` when the mesh reads it or it is not mesh

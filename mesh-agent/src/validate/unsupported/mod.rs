@@ -15,7 +15,7 @@ mod tests;
 use serde_json::Value;
 
 pub use fields::{unsupported_fields, UnsupportedField, Values, UNENFORCED_KINDS};
-pub use kinds::unsupported_kind;
+pub use kinds::{deprecated_kind, unsupported_kind};
 
 use crate::document::{namespace_of, Problem, RawResource};
 use crate::resources::{MESH_CONFIG_KEY, MESH_CONFIG_MAP};
@@ -31,12 +31,15 @@ pub struct Finding {
     pub at: String,
     /// What the mesh does instead.
     pub why: &'static str,
+    /// A kind read only for compatibility, applied as its replacement (not ignored).
+    pub deprecated: bool,
 }
 
 impl Finding {
     /// The warning about `raw` this finding is.
     pub fn problem(&self, raw: &RawResource) -> Problem {
         let message = match self.field.as_str() {
+            "*" if self.deprecated => format!("kind {} is deprecated: {}", self.kind, self.why),
             "*" => format!(
                 "kind {} is not supported by the mesh; ignored: {}",
                 self.kind, self.why
@@ -53,6 +56,14 @@ pub fn find(raw: &RawResource) -> Vec<Finding> {
     if let Some(why) = unsupported_kind(group, &raw.kind) {
         let kind = format!("{group}/{}", raw.kind);
         return vec![finding(kind, "*".into(), "kind".into(), why)];
+    }
+    if let Some(why) = deprecated_kind(group, &raw.kind) {
+        let kind = format!("{group}/{}", raw.kind);
+        let found = finding(kind, "*".into(), "kind".into(), why);
+        return vec![Finding {
+            deprecated: true,
+            ..found
+        }];
     }
     if is_mesh_config(raw, group) {
         return mesh_config_findings(raw);
@@ -86,6 +97,7 @@ pub fn may_carry(raw: &RawResource) -> bool {
     let group = group_of(&raw.api_version);
     group.ends_with("istio.io")
         || unsupported_kind(group, &raw.kind).is_some()
+        || deprecated_kind(group, &raw.kind).is_some()
         || is_mesh_config(raw, group)
 }
 
@@ -95,6 +107,7 @@ fn finding(kind: String, field: String, at: String, why: &'static str) -> Findin
         field,
         at,
         why,
+        deprecated: false,
     }
 }
 

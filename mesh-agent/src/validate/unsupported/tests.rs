@@ -164,7 +164,7 @@ fn kinds_not_read_are_found_whatever_their_group_and_kubernetes_own_kinds_are_no
 }
 
 #[test]
-fn the_policy_warning_names_the_kind() {
+fn the_legacy_policy_is_reported_deprecated_not_ignored() {
     let yaml = "apiVersion: authentication.istio.io/v1alpha1\nkind: Policy\n\
                 metadata: {name: jwt-example, namespace: foo}\n\
                 spec:\n  targets: [{name: httpbin}]\n  origins: [{jwt: {issuer: x}}]\n";
@@ -176,7 +176,7 @@ fn the_policy_warning_names_the_kind() {
     assert!(
         warnings[0].starts_with(
             "t.yaml:2:1: Policy/foo/jwt-example: kind: warning: kind authentication.istio.io/Policy \
-             is not supported by the mesh; ignored: removed in Istio 1.6"
+             is deprecated: removed in Istio 1.6; applied as the PeerAuthentication"
         ),
         "{warnings:?}"
     );

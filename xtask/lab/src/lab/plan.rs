@@ -10,11 +10,15 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 /// API groups whose resources are configuration for the mesh (copied to `config/`).
-pub const MESH_GROUPS: [&str; 4] = [
+pub const MESH_GROUPS: [&str; 6] = [
     "networking.istio.io",
     "security.istio.io",
     "telemetry.istio.io",
     "gateway.networking.k8s.io",
+    // Istio 1.5's Policy and MeshPolicy (the agent applies their replacements).
+    "authentication.istio.io",
+    // NetworkPolicy (the agent enforces ingress rules where it delivers inside a pod).
+    "networking.k8s.io",
 ];
 
 /// What one `up` or `apply` will create.

@@ -54,6 +54,8 @@ mod mesh_agent;
 mod mtls;
 /// The lab itself: pods, Services and external hosts wired; `down` leaves nothing behind.
 mod network;
+/// Kubernetes NetworkPolicy ingress rules on the same-node fast path.
+mod network_policy;
 /// A resource past its range, applied live, fails alone.
 mod poison;
 /// A real Prometheus scraping the agents; `lab top`.
