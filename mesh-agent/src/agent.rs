@@ -309,7 +309,8 @@ fn follow_flows(
 }
 
 /// The ingress gateway listens on every address of the node's netns, where the agent runs;
-/// its upstream connections never reach a node-local address.
+/// its upstream connections never reach a node-local address, and reach meshed pods of other
+/// nodes in the tunnel as the gateway's own identity.
 fn gateway_inputs(
     config: &AgentConfig,
     inputs: &ProxyInputs,
@@ -325,6 +326,14 @@ fn gateway_inputs(
         address: std::net::Ipv4Addr::UNSPECIFIED.into(),
         timeouts: crate::gateway::GatewayTimeouts::default(),
         caps: inputs.caps.clone(),
+        account: config.gateway_service_account.clone(),
+        tunnel: inputs
+            .tunnels
+            .clone()
+            .map(|tunnels| crate::gateway::GatewayTunnel {
+                tunnels,
+                local_pods: inputs.local_pods.clone(),
+            }),
     }
 }
 

@@ -93,6 +93,11 @@ pub struct RunArgs {
     /// satisfy are served on the node's address.
     #[arg(long, default_value = crate::gateway::DEFAULT_GATEWAY_LABELS)]
     pub gateway_labels: crate::gateway::GatewayLabels,
+    /// The ServiceAccount (`namespace/name`) this node's ingress gateway runs as: its identity
+    /// in the tunnel and telemetry [default: istio-ingressgateway-service-account in the
+    /// mesh's root namespace, as Istio's gateway Deployment].
+    #[arg(long, value_name = "NAMESPACE/NAME")]
+    pub gateway_service_account: Option<crate::gateway::GatewayServiceAccount>,
     /// Threads serving traffic [default: 2, as ztunnel, or fewer when the node has fewer CPUs].
     #[arg(long, env = "MESH_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
@@ -190,6 +195,8 @@ pub struct AgentConfig {
     pub connect_timeout: Duration,
     /// The ingress gateway's labels.
     pub gateway_labels: crate::gateway::GatewayLabels,
+    /// The ingress gateway's ServiceAccount (`None`: Istio's, in the root namespace).
+    pub gateway_service_account: Option<crate::gateway::GatewayServiceAccount>,
     /// Runtime worker threads serving traffic.
     pub worker_threads: usize,
     /// Where `accessLogFile` may name files.
@@ -266,6 +273,7 @@ impl AgentConfig {
             same_node_fast_path: !args.no_same_node_fast_path,
             connect_timeout: Duration::from_millis(args.connect_timeout_ms),
             gateway_labels: args.gateway_labels,
+            gateway_service_account: args.gateway_service_account,
             worker_threads: worker_threads(args.worker_threads)?,
             access_log_dir: args.access_log_dir,
             tls_file_dir: args.tls_file_dir,

@@ -1,9 +1,12 @@
 //! Callers proven by the API server: a ServiceAccount token checked by TokenReview (audience
 //! `istio-ca` by default), and the pods running on a node, for node agents' requests — or, without
-//! an API server, by the static file of `--token-file` ([`Callers`]).
+//! an API server, by the static file of `--token-file` ([`Callers`]); a node's labels, for
+//! gateway identities (`gateway_nodes.rs`).
 
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
-use k8s_openapi::api::core::v1::Pod;
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
 use tonic::Status;
@@ -26,6 +29,16 @@ impl Callers {
         match self {
             Callers::Kubernetes(client) => review(client, token, audience).await,
             Callers::StaticFile(path) => StaticCallers::read(path)?.review(token),
+        }
+    }
+
+    /// The labels of Node `node` (none when it has none).
+    pub async fn node_labels(&self, node: &str) -> Result<BTreeMap<String, String>, String> {
+        match self {
+            Callers::Kubernetes(client) => node_labels(client, node).await,
+            Callers::StaticFile(path) => StaticCallers::read(path)
+                .map(|callers| callers.node_labels(node))
+                .map_err(|status| status.message().to_owned()),
         }
     }
 
@@ -114,4 +127,14 @@ pub async fn pods_on_node(client: &Client, node: &str) -> Result<Vec<(String, St
             (namespace, sa)
         })
         .collect())
+}
+
+/// The labels of Node `node`, read from the API server.
+pub async fn node_labels(client: &Client, node: &str) -> Result<BTreeMap<String, String>, String> {
+    let api: Api<Node> = Api::all(client.clone());
+    let found = api
+        .get(node)
+        .await
+        .map_err(|e| format!("reading Node `{node}` failed: {e}"))?;
+    Ok(found.metadata.labels.unwrap_or_default())
 }

@@ -4,6 +4,7 @@
 pub mod authn;
 pub mod authz;
 pub mod client;
+pub mod gateway_nodes;
 pub mod keys;
 pub mod proto;
 pub mod publish;
@@ -29,6 +30,8 @@ pub struct Settings {
     pub node_agents: Vec<(String, String)>,
     /// The audience the callers' tokens must be for.
     pub audience: String,
+    /// The ingress gateways' identities and the nodes that may obtain them.
+    pub gateways: gateway_nodes::GatewayNodes,
 }
 
 /// `mesh-agent ca`'s flags.
@@ -55,6 +58,14 @@ pub struct CaArgs {
     /// Node agents' ServiceAccounts as `namespace/name` (repeat for several).
     #[arg(long = "node-agent", default_value = "mesh-system/mesh-agent")]
     pub node_agents: Vec<String>,
+    /// Identities of ingress gateways run by node agents, as `namespace/serviceAccount`
+    /// (repeat for several): a node agent obtains one only for a node carrying
+    /// --gateway-node-label.
+    #[arg(long = "gateway-identity", default_value = gateway_nodes::DEFAULT_GATEWAY_IDENTITY)]
+    pub gateway_identities: Vec<String>,
+    /// The Node label (`key=value`) of the nodes whose agents run the ingress gateway.
+    #[arg(long, default_value = gateway_nodes::DEFAULT_GATEWAY_NODE_LABEL)]
+    pub gateway_node_label: String,
     /// Audience of the callers' ServiceAccount tokens.
     #[arg(long, default_value = "istio-ca")]
     pub audience: String,
@@ -92,6 +103,11 @@ impl CaArgs {
             max_validity: Duration::from_secs(self.max_cert_ttl_secs),
             node_agents,
             audience: self.audience.clone(),
+            gateways: gateway_nodes::GatewayNodes::parse(
+                &self.gateway_identities,
+                &self.gateway_node_label,
+            )
+            .map_err(anyhow::Error::msg)?,
         })
     }
 

@@ -17,6 +17,7 @@ use super::proto::{
 };
 use super::signer::Signer;
 use super::{authn, Settings};
+use crate::identity::Identity;
 
 /// The CA: its signer, who tells it its callers (the API server), and its settings.
 pub struct Ca {
@@ -48,12 +49,7 @@ impl Ca {
         let identity = match grant {
             Grant::Own(identity) => identity,
             Grant::OnNode { identity, node } => {
-                let pods = self
-                    .callers
-                    .pods_on_node(&node)
-                    .await
-                    .map_err(Status::unavailable)?;
-                authz::on_node(&identity, &node, &pods).map_err(Status::permission_denied)?;
+                self.authorize_on_node(&identity, &node).await?;
                 identity
             }
         };
@@ -64,6 +60,31 @@ impl Ca {
             .map_err(|e| Status::invalid_argument(format!("{e:#}")))?;
         tracing::info!(%identity, ?validity, "signed a workload certificate");
         Ok(IstioCertificateResponse { cert_chain })
+    }
+}
+
+impl Ca {
+    /// A node agent may obtain `identity` when a pod of it runs on `node`, or when it is an
+    /// ingress gateway's and `node` is labelled as running the gateway.
+    async fn authorize_on_node(&self, identity: &Identity, node: &str) -> Result<(), Status> {
+        let pods = self
+            .callers
+            .pods_on_node(node)
+            .await
+            .map_err(Status::unavailable)?;
+        let on_node = authz::on_node(identity, node, &pods);
+        let gateways = &self.settings.gateways;
+        if on_node.is_ok() || !gateways.names(identity) {
+            return on_node.map_err(Status::permission_denied);
+        }
+        let labels = self
+            .callers
+            .node_labels(node)
+            .await
+            .map_err(Status::unavailable)?;
+        gateways
+            .runs_gateway(identity, node, &labels)
+            .map_err(Status::permission_denied)
     }
 }
 

@@ -8,8 +8,11 @@
 //! - {token: "s3cr3t", serviceAccount: mesh-system/mesh-agent, node: node-1}
 //! pods:                          # the pods running, as a pod list by spec.nodeName answers
 //! - {node: node-1, serviceAccount: shop/cart}
+//! nodes:                         # Node labels (the nodes running the ingress gateway)
+//! - {name: node-1, labels: {node-restriction.kubernetes.io/ingress-gateway: "true"}}
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -25,6 +28,8 @@ pub struct StaticCallers {
     pub tokens: Vec<StaticToken>,
     #[serde(default)]
     pub pods: Vec<StaticPod>,
+    #[serde(default)]
+    pub nodes: Vec<StaticNode>,
 }
 
 /// A token and who it proves.
@@ -45,6 +50,15 @@ pub struct StaticToken {
 pub struct StaticPod {
     pub node: String,
     pub service_account: String,
+}
+
+/// A node and its labels.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticNode {
+    pub name: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 impl StaticCallers {
@@ -86,6 +100,14 @@ impl StaticCallers {
     }
 }
 
+impl StaticCallers {
+    /// The labels of node `node` (none when it is not listed).
+    pub fn node_labels(&self, node: &str) -> BTreeMap<String, String> {
+        let listed = self.nodes.iter().find(|n| n.name == node);
+        listed.map(|n| n.labels.clone()).unwrap_or_default()
+    }
+}
+
 fn split(name: &str) -> Option<(String, String)> {
     match name.split_once('/') {
         Some((ns, sa)) if !ns.is_empty() && !sa.is_empty() => Some((ns.into(), sa.into())),
@@ -107,7 +129,9 @@ mod tests {
         - {token: cart, serviceAccount: shop/cart}\n\
         pods:\n\
         - {node: node-1, serviceAccount: shop/cart}\n\
-        - {node: node-2, serviceAccount: shop/payments}\n";
+        - {node: node-2, serviceAccount: shop/payments}\n\
+        nodes:\n\
+        - {name: node-1, labels: {node-restriction.kubernetes.io/ingress-gateway: \"true\"}}\n";
 
     #[test]
     fn tokens_prove_service_accounts_and_nodes() {
@@ -126,6 +150,11 @@ mod tests {
             [("shop".into(), "cart".into())]
         );
         assert!(callers.pods_on_node("node-3").is_empty());
+        assert_eq!(
+            callers.node_labels("node-1")["node-restriction.kubernetes.io/ingress-gateway"],
+            "true"
+        );
+        assert!(callers.node_labels("node-2").is_empty());
     }
 
     #[test]

@@ -10,10 +10,12 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio::task::JoinHandle;
 
+use super::identity::GatewayServiceAccount;
 use super::listener::{GatewayListener, GatewayShared, PortState};
 use super::selection::{GatewayLabels, GatewayPlan, PortPlan, PortProtocol};
 use super::timeouts::GatewayTimeouts;
 use super::tls;
+use super::tunnel::{GatewayIdentity, GatewayTunnel};
 use crate::http::{HttpInputs, Pool};
 use crate::net::Netns;
 use crate::net::{NodeLocalGuard, UpstreamSockets};
@@ -41,6 +43,10 @@ pub struct GatewayInputs {
     pub timeouts: GatewayTimeouts,
     /// The agent's caps: TLS handshakes a second per client address.
     pub caps: Arc<crate::proxy::ConnectionCaps>,
+    /// The ServiceAccount the gateway runs as (`None`: Istio's, in the root namespace).
+    pub account: Option<GatewayServiceAccount>,
+    /// The mTLS tunnel to meshed pods of other nodes (`None`: no certificates, plain text).
+    pub tunnel: Option<GatewayTunnel>,
 }
 
 /// The ingress gateway of this node: one listener per port of the Gateways that select it.
@@ -79,12 +85,21 @@ impl IngressGateway {
     /// A gateway with no port open yet; upstream connections leave from the agent's netns.
     pub fn new(inputs: GatewayInputs) -> std::io::Result<Self> {
         let guard = Some(inputs.node_local);
-        let pool = Pool::with(Netns::current()?, inputs.sockets, None, guard);
+        let identity = GatewayIdentity {
+            labels: inputs.labels.clone(),
+            account: inputs.account,
+        };
+        let tunnel = inputs
+            .tunnel
+            .map(|t| identity.pool_tunnel(inputs.config.clone(), t));
+        let tunnelled = tunnel.is_some();
+        let pool = Pool::with(Netns::current()?, inputs.sockets, tunnel, guard);
         let shared = GatewayShared {
             config: inputs.config,
             http: inputs.http,
             pool,
-            labels: inputs.labels.clone(),
+            identity,
+            tunnelled,
             timeouts: inputs.timeouts,
             caps: inputs.caps,
         };

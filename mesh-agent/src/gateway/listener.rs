@@ -18,11 +18,14 @@ use tower::ServiceExt;
 use super::edge::{take_from_outside, Arrival};
 use super::hosts::{best_match, normalized};
 use super::identity::gateway_workload;
-use super::selection::{GatewayLabels, PortPlan};
+use super::selection::PortPlan;
 use super::sni_host;
 use super::timeouts::GatewayTimeouts;
+use super::tunnel::GatewayIdentity;
 use crate::facts::Reporter;
-use crate::http::{boxed, request_stack, Direction, GatewayBinding, HttpInputs, Peers, Pool};
+use crate::http::{
+    boxed, request_stack, Direction, GatewayBinding, HttpInputs, PeerSecurity, Peers, Pool,
+};
 use crate::net::Netns;
 use crate::pipeline::ConfigState;
 use crate::proxy::HandshakeListener;
@@ -44,8 +47,10 @@ pub struct GatewayShared {
     /// Upstream connections, opened from the node's own netns (never enrolled, so never
     /// captured).
     pub pool: Pool,
-    /// The agent's gateway labels: the gateway's identity in telemetry ([`gateway_workload`]).
-    pub labels: GatewayLabels,
+    /// Who the gateway is: its labels and ServiceAccount ([`gateway_workload`]).
+    pub identity: GatewayIdentity,
+    /// Whether meshed pods of other nodes are reached in the tunnel (the pool plans it).
+    pub tunnelled: bool,
     /// The TLS handshake and request-header limits.
     pub timeouts: GatewayTimeouts,
     /// The agent's caps: TLS handshakes a second per client address.
@@ -173,7 +178,12 @@ async fn serve_http<IO>(
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let snapshot = shared.config.snapshot();
-    let gateway = gateway_workload(&snapshot, &shared.labels);
+    let identity = &shared.identity;
+    let gateway = gateway_workload(&snapshot, &identity.labels, identity.account.as_ref());
+    let security = match identity.identity(&snapshot) {
+        Some(source) if shared.tunnelled => PeerSecurity::MeshedThroughTunnel { source },
+        _ => PeerSecurity::None,
+    };
     let arrival = Arrival {
         peer: client.peer.ip(),
         tls: client.tls,
@@ -189,7 +199,7 @@ async fn serve_http<IO>(
         destination: None,
         pod_ip: None,
         downstream: Some(client.peer),
-        security: Default::default(),
+        security,
         peer_identity: None,
     };
     let direction = Direction::Gateway {

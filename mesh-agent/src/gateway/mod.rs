@@ -14,12 +14,15 @@ mod selection;
 mod sni_host;
 mod timeouts;
 mod tls;
+mod tunnel;
 
 #[cfg(test)]
 mod selection_tests;
 
 pub use hosts::{normalized, HostPattern};
-pub use identity::{gateway_workload, GATEWAY_SERVICE_ACCOUNT, GATEWAY_WORKLOAD};
+pub use identity::{
+    gateway_workload, GatewayServiceAccount, GATEWAY_SERVICE_ACCOUNT, GATEWAY_WORKLOAD,
+};
 pub use ingress::{GatewayInputs, IngressGateway, GATEWAY_REFRESH};
 pub use selection::{
     BadGatewayLabel, BoundServer, GatewayLabels, GatewayPlan, PortPlan, PortProtocol,
@@ -27,3 +30,4 @@ pub use selection::{
 };
 pub use timeouts::{GatewayTimeouts, REQUEST_HEADERS_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
 pub use tls::{CredentialError, ServerCertificates};
+pub use tunnel::{GatewayIdentity, GatewayTunnel};

@@ -31,7 +31,7 @@ pub(super) fn plan(
         authority: endpoint,
     };
     let headers = TunnelHeaders {
-        source_ip: pod.ip,
+        source_ip: Some(pod.ip),
         namespace: source.namespace.clone(),
         workload: source.name.clone(),
         service: source.app.clone().unwrap_or_else(|| source.name.clone()),
@@ -53,6 +53,7 @@ pub(super) fn pool_tunnel(inputs: &Arc<ProxyInputs>, pod: &Arc<ProxiedPod>) -> O
     Some(PoolTunnel {
         tunnels,
         planner: Arc::new(planner),
+        plain_when_refused: false,
     })
 }
 

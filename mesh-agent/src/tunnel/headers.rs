@@ -1,6 +1,7 @@
 //! The headers a CONNECT carries, as ztunnel sends them: `baggage` (the source workload's
 //! cluster, namespace, workload, canonical service and revision), `forwarded` (`for=` the
-//! source pod's address) and a fresh W3C `traceparent`.
+//! source pod's address; none for the ingress gateway, whose pooled connections serve many
+//! clients) and a fresh W3C `traceparent`.
 
 use std::net::IpAddr;
 
@@ -12,8 +13,8 @@ const DEFAULT_CLUSTER: &str = "Kubernetes";
 /// Who the CONNECT speaks for.
 #[derive(Clone, Debug)]
 pub struct TunnelHeaders {
-    /// The source pod's address.
-    pub source_ip: IpAddr,
+    /// The source pod's address (`None`: the ingress gateway, no `forwarded` header).
+    pub source_ip: Option<IpAddr>,
     /// The source workload's namespace.
     pub namespace: String,
     /// The source workload (its Deployment).
@@ -34,8 +35,9 @@ impl TunnelHeaders {
             self.namespace, self.workload, self.service, self.version
         );
         let forwarded = match self.source_ip {
-            IpAddr::V4(ip) => format!("for={ip}"),
-            IpAddr::V6(ip) => format!("for=\"[{ip}]\""),
+            Some(IpAddr::V4(ip)) => format!("for={ip}"),
+            Some(IpAddr::V6(ip)) => format!("for=\"[{ip}]\""),
+            None => String::new(),
         };
         let trace = format!(
             "00-{:032x}-{:016x}-01",
@@ -49,6 +51,9 @@ impl TunnelHeaders {
         ] {
             // Names are constant; a value that is not a header value (a label with a newline)
             // is left out rather than failing the connection.
+            if value.is_empty() {
+                continue;
+            }
             if let Ok(value) = HeaderValue::from_str(&value) {
                 map.insert(HeaderName::from_static(name), value);
             }
@@ -64,7 +69,7 @@ mod tests {
     #[test]
     fn headers_as_ztunnel_sends_them() {
         let headers = TunnelHeaders {
-            source_ip: "10.244.1.5".parse().unwrap(),
+            source_ip: Some("10.244.1.5".parse().unwrap()),
             namespace: "shop".into(),
             workload: "sleep".into(),
             service: "sleep".into(),
@@ -89,7 +94,7 @@ mod tests {
     #[test]
     fn an_ipv6_source_is_quoted_and_bracketed() {
         let headers = TunnelHeaders {
-            source_ip: "fd00::5".parse().unwrap(),
+            source_ip: Some("fd00::5".parse().unwrap()),
             namespace: "shop".into(),
             workload: "sleep".into(),
             service: "sleep".into(),
@@ -97,5 +102,19 @@ mod tests {
         }
         .to_map();
         assert_eq!(headers["forwarded"], "for=\"[fd00::5]\"");
+    }
+
+    #[test]
+    fn the_gateway_sends_no_forwarded() {
+        let headers = TunnelHeaders {
+            source_ip: None,
+            namespace: "istio-system".into(),
+            workload: "istio-ingressgateway".into(),
+            service: "istio-ingressgateway".into(),
+            version: "latest".into(),
+        }
+        .to_map();
+        assert!(!headers.contains_key("forwarded"));
+        assert!(headers.contains_key("baggage") && headers.contains_key("traceparent"));
     }
 }

@@ -56,4 +56,12 @@ impl TunnelError {
         matches!(self, TunnelError::Connect { source, .. }
             if source.kind() == std::io::ErrorKind::ConnectionRefused)
     }
+
+    /// The CA refused the source's certificate (not an outage): the source has no identity.
+    pub fn identity_refused(&self) -> bool {
+        matches!(
+            self,
+            TunnelError::Source(crate::identity::CertificateError::Refused { .. })
+        )
+    }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mesh_agent::ca::authn::Callers;
 use mesh_agent::ca::client::{create_certificate, CaEndpoint};
+use mesh_agent::ca::gateway_nodes::GatewayNodes;
 use mesh_agent::ca::proto::IstioCertificateRequest;
 use mesh_agent::ca::server::{serve, Ca};
 use mesh_agent::ca::signer::Signer;
@@ -18,6 +19,9 @@ use crate::harness::fake_api::FakeApi;
 use crate::harness::TempDir;
 
 pub const AGENT_ON_NODE_1: &str = "token-of-the-agent-on-node-1";
+const AGENT_ON_NODE_2: &str = "token-of-the-agent-on-node-2";
+const GATEWAY_ID: &str =
+    "spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account";
 pub const CART: &str = "token-of-shop-cart";
 pub const CART_ID: &str = "spiffe://cluster.local/ns/shop/sa/cart";
 const PAYMENTS_ID: &str = "spiffe://cluster.local/ns/shop/sa/payments";
@@ -30,7 +34,19 @@ fn pod(name: &str, sa: &str, node: &str, phase: &str) -> Value {
         "status": {"phase": phase}})
 }
 
-/// A fake cluster (cart runs on node-1, payments on node-2 — a finished payments pod is still
+/// Node `name`, labelled as running the ingress gateway when `gateway`.
+fn node(name: &str, gateway: bool) -> Value {
+    let labels = match gateway {
+        true => {
+            json!({"kubernetes.io/hostname": name, "node-restriction.kubernetes.io/ingress-gateway": "true"})
+        }
+        false => json!({"kubernetes.io/hostname": name}),
+    };
+    json!({"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": labels, "resourceVersion": "1"}})
+}
+
+/// A fake cluster (node-1 runs the ingress gateway; cart runs on node-1, payments on node-2 — a finished payments pod is still
 /// listed on node-1) and a CA signing with `signer`.
 pub async fn start(signer: Signer) -> (FakeApi, CaEndpoint) {
     let api = FakeApi::default();
@@ -40,11 +56,18 @@ pub async fn start(signer: Signer) -> (FakeApi, CaEndpoint) {
         pod("pay-job", "payments", "node-1", "Succeeded"),
     ];
     api.set("/api/v1/pods", pods, 1);
-    api.grant_token(
-        AGENT_ON_NODE_1,
-        json!({"username": "system:serviceaccount:mesh-system:mesh-agent",
-            "extra": {"authentication.kubernetes.io/node-name": ["node-1"]}}),
+    api.set(
+        "/api/v1/nodes",
+        vec![node("node-1", true), node("node-2", false)],
+        1,
     );
+    for (token, node) in [(AGENT_ON_NODE_1, "node-1"), (AGENT_ON_NODE_2, "node-2")] {
+        api.grant_token(
+            token,
+            json!({"username": "system:serviceaccount:mesh-system:mesh-agent",
+                "extra": {"authentication.kubernetes.io/node-name": [node]}}),
+        );
+    }
     api.grant_token(CART, json!({"username": "system:serviceaccount:shop:cart"}));
     let api_addr = api.serve().await;
     let config = kube::Config::new(format!("http://{api_addr}").parse().unwrap());
@@ -53,6 +76,7 @@ pub async fn start(signer: Signer) -> (FakeApi, CaEndpoint) {
         max_validity: DAY,
         node_agents: vec![("mesh-system".into(), "mesh-agent".into())],
         audience: "istio-ca".into(),
+        gateways: GatewayNodes::default(),
     };
     let root = signer.root().to_owned();
     let ca = Ca {
@@ -190,6 +214,40 @@ async fn an_identity_not_on_the_callers_node_is_refused_naming_it_and_the_node()
         refused.message().contains("only its own identity"),
         "{refused:?}"
     );
+}
+
+#[tokio::test]
+async fn only_the_agent_of_a_node_labelled_as_running_the_gateway_gets_the_gateway_identity() {
+    let dir = TempDir::new("ca-root");
+    let (api, ca) = start(self_signed(&dir)).await;
+    let asked = request(Some(GATEWAY_ID), Some(GATEWAY_ID), DAY);
+    let answer = create_certificate(&ca, AGENT_ON_NODE_1, asked)
+        .await
+        .unwrap();
+    assert_eq!(verify(&answer.cert_chain, &ca.root).0, [GATEWAY_ID]);
+    assert!(
+        api.requests()
+            .iter()
+            .any(|r| r.starts_with("GET /api/v1/nodes/node-1")),
+        "{:#?}",
+        api.requests()
+    );
+    let asked = request(Some(GATEWAY_ID), Some(GATEWAY_ID), DAY);
+    let refused = create_certificate(&ca, AGENT_ON_NODE_2, asked)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    let message = refused.message();
+    assert!(
+        message.contains("node `node-2` does not carry the label node-restriction.kubernetes.io/ingress-gateway=true"),
+        "{message}"
+    );
+    // The label grants gateway identities only, never a workload's.
+    let asked = request(Some(PAYMENTS_ID), Some(PAYMENTS_ID), DAY);
+    let refused = create_certificate(&ca, AGENT_ON_NODE_1, asked)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
 }
 
 #[tokio::test]

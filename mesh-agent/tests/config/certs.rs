@@ -180,6 +180,7 @@ async fn a_ca_with_a_static_token_file_authorizes_as_with_the_api_server() {
         max_validity: DAY,
         node_agents: vec![("mesh-system".into(), "mesh-agent".into())],
         audience: "istio-ca".into(),
+        gateways: mesh_agent::ca::gateway_nodes::GatewayNodes::default(),
     };
     let signer = ca::self_signed(&dir);
     let root = signer.root().to_owned();

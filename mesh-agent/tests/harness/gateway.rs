@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use mesh_agent::gateway::{GatewayInputs, GatewayLabels, GatewayTimeouts, IngressGateway};
+use mesh_agent::gateway::{
+    GatewayInputs, GatewayLabels, GatewayTimeouts, GatewayTunnel, IngressGateway,
+};
 use mesh_agent::http::{HttpInputs, DEFAULT_DETECT_WINDOW};
 use mesh_agent::net::{NodeLocalGuard, UpstreamSockets};
 use mesh_agent::pipeline::ConfigState;
@@ -56,6 +58,14 @@ pub async fn free_port() -> u16 {
 impl Gateway {
     /// Pods up, `mesh_yaml` (built with the pods' port) compiled, the gateway reconciled.
     pub async fn new(mesh_yaml: impl FnOnce(u16) -> String) -> Self {
+        Self::with_tunnel(mesh_yaml, None).await
+    }
+
+    /// [`Gateway::new`] whose upstream connections to meshed pods go through `tunnel`.
+    pub async fn with_tunnel(
+        mesh_yaml: impl FnOnce(u16) -> String,
+        tunnel: Option<GatewayTunnel>,
+    ) -> Self {
         let pods = [("127.0.0.2", "frontend"), ("127.0.0.3", "backend")];
         let (pod_port, _) = healthy_on_one_port(&pods).await;
         let config = ConfigState::default();
@@ -76,6 +86,8 @@ impl Gateway {
             address: [127, 0, 0, 1].into(),
             timeouts: TIMEOUTS,
             caps: caps.clone(),
+            account: None,
+            tunnel,
         };
         let mut gateway = IngressGateway::new(inputs).unwrap();
         gateway.reconcile().await;

@@ -19,6 +19,7 @@ mod gateway_handshakes;
 mod gateway_hardening;
 mod gateway_http;
 mod gateway_https;
+mod gateway_mtls;
 mod hop_by_hop;
 mod http;
 mod inbound;

@@ -256,6 +256,36 @@ async fn with_no_agent_on_the_tunnel_port_the_connection_fails_open_in_plain_tex
 }
 
 #[tokio::test]
+async fn http_failing_open_in_plain_text_is_reported_none_not_mutual_tls() {
+    let ca = TestCa::new();
+    let source = Agent::with_tunnels(
+        compile(&pods("127.0.0.33", true)),
+        TestCertificates::new(ca),
+    );
+    // No agent serves web-0's tunnel port: the request goes in plain text.
+    let web = Upstream::healthy("127.0.0.33:0".parse().unwrap(), "web").await;
+    let mut client = source.sleep().await.http1(&web.address.to_string()).await;
+    for _ in 0..2 {
+        let request = http::Request::get("/").body(Empty::new().boxed()).unwrap();
+        let response = client.send_request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let plain = [
+        r#"reporter="source""#,
+        r#"connection_security_policy="none""#,
+    ];
+    let counted = metrics::requests_total(&source.registry, &plain, 2).await;
+    assert_eq!(counted, 2, "{}", source.metrics());
+    assert!(
+        !source
+            .metrics()
+            .contains(r#"connection_security_policy="mutual_tls""#),
+        "{}",
+        source.metrics()
+    );
+}
+
+#[tokio::test]
 async fn a_tunnel_connection_carries_at_most_max_streams_then_another_is_dialled() {
     let ca = TestCa::new();
     let yaml = pods("127.0.0.30", true);

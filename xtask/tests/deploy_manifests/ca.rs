@@ -149,6 +149,7 @@ fn rbac_grants_exactly_what_the_ca_does() {
             " configmaps [] create",
             " configmaps [istio-ca-root-cert] get,patch",
             " namespaces [] list",
+            " nodes [] get",
             " pods [] list",
             "authentication.k8s.io tokenreviews [] create",
         ]

@@ -73,11 +73,27 @@ impl Drop for InFlight {
 
 /// What an upstream connection runs over: a socket, TLS the agent originates over a socket,
 /// or a stream in the mTLS tunnel.
-pub(super) trait UpstreamIo: AsyncRead + AsyncWrite + Send + Unpin {}
+pub(super) trait UpstreamIo: AsyncRead + AsyncWrite + Send + Unpin {
+    /// Whether it is a stream in the mTLS tunnel.
+    fn in_tunnel(&self) -> bool {
+        false
+    }
+}
 
 impl UpstreamIo for TcpStream {}
 impl UpstreamIo for TlsStream<TcpStream> {}
-impl UpstreamIo for crate::tunnel::TunnelStream {}
+impl UpstreamIo for crate::tunnel::TunnelStream {
+    fn in_tunnel(&self) -> bool {
+        true
+    }
+}
+
+/// Whether the connection a response came over was a stream in the mTLS tunnel; in each
+/// response's extensions (hyper-util copies a connection's extras there), so telemetry says
+/// `mutual_tls` only for what the tunnel carried — not for a meshed destination reached in
+/// plain text because no agent listened on its tunnel port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CarriedInTunnel(pub bool);
 
 /// An upstream socket (or tunnel stream) with its use, its deadline and its `maxConnections`
 /// place.
@@ -118,7 +134,8 @@ impl UpstreamConnection {
 
 impl Connection for UpstreamConnection {
     fn connected(&self) -> Connected {
-        Connected::new().extra(self.usage.clone())
+        let tunnel = CarriedInTunnel(self.stream.in_tunnel());
+        Connected::new().extra(self.usage.clone()).extra(tunnel)
     }
 }
 

@@ -47,6 +47,9 @@ pub(super) struct PodConnector {
 pub struct PoolTunnel {
     pub tunnels: Arc<Tunnels>,
     pub planner: TunnelPlanner,
+    /// The CA refusing the source's identity sends the connection in plain text (the ingress
+    /// gateway on a node not running it is a client outside the mesh) instead of failing it.
+    pub plain_when_refused: bool,
 }
 
 impl PodConnector {
@@ -132,12 +135,15 @@ impl PodConnector {
         let plan = self
             .tunnel
             .as_ref()
-            .and_then(|t| Some((&t.tunnels, (t.planner)(addr)?)));
-        if let Some((tunnels, plan)) = plan {
-            match tunnels.open(&self.netns, &self.sockets, &plan).await {
+            .and_then(|t| Some((t, (t.planner)(addr)?)));
+        if let Some((tunnel, plan)) = plan {
+            match tunnel.tunnels.open(&self.netns, &self.sockets, &plan).await {
                 Ok(stream) => return Ok(Box::new(stream)),
                 Err(error) if error.nobody_listens() => {
                     tracing::warn!(endpoint = %addr, %error, "no agent at the destination; plain text (fail open)");
+                }
+                Err(error) if tunnel.plain_when_refused && error.identity_refused() => {
+                    tracing::warn!(endpoint = %addr, %error, "no certificate for this source; plain text, outside the mesh");
                 }
                 Err(error) => return Err(error.into()),
             }

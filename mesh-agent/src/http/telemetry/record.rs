@@ -15,6 +15,7 @@ use crate::errors::{ResponseCodeDetails, ResponseFlags};
 use crate::facts::{HopPeers, ResponseFacts};
 use crate::http::body::{boxed, Body};
 use crate::http::metrics::{HttpLabels, RequestOutcome};
+use crate::http::pool::CarriedInTunnel;
 use crate::identity::Identity;
 use crate::observe::RequestWatch;
 use crate::snapshot::Workload;
@@ -33,6 +34,8 @@ pub struct PendingRecord {
     watch: RequestWatch,
     /// Whether this side's Telemetry settings record Istio's metrics.
     metrics_on: bool,
+    /// Whether the upstream connection was a tunnel stream (`None`: no upstream answered).
+    carried_in_tunnel: Option<bool>,
 }
 
 impl PendingRecord {
@@ -57,6 +60,7 @@ impl PendingRecord {
             details: None,
             watch,
             metrics_on,
+            carried_in_tunnel: None,
         }
     }
 
@@ -65,6 +69,8 @@ impl PendingRecord {
         self.response_code = response.status().as_u16();
         self.flags = response.extensions().get().copied().unwrap_or_default();
         self.details = response.extensions().get().cloned();
+        let carried = response.extensions().get::<CarriedInTunnel>();
+        self.carried_in_tunnel = carried.map(|c| c.0);
         self.see_grpc_status(response.headers());
         let response_bytes = headers_size(response.headers());
         response.map(|body| boxed(Metered::new(body, self, response_bytes)))
@@ -106,7 +112,13 @@ impl PendingRecord {
                     destination.service.as_deref(),
                     &self.outcome(),
                 );
-                secured(labels, &context.peers.security, workload.as_deref())
+                let security = &context.peers.security;
+                match (security, self.carried_in_tunnel) {
+                    // The source side planned the tunnel, the upstream went in plain text
+                    // (nobody on the destination's tunnel port: fail open): `none`.
+                    (PeerSecurity::MeshedThroughTunnel { .. }, Some(false)) => labels,
+                    _ => secured(labels, security, workload.as_deref()),
+                }
             };
             let duration_ms = duration.as_secs_f64() * 1000.0;
             let series = context.series.series(&context.metrics, key, labels);

@@ -71,6 +71,7 @@ pub fn up_from(nodes: u8, path: &Path, agent_args: &str, security: Security) -> 
         fail_closed: false,
         ca_dir: None,
         node_labels: Vec::new(),
+        cert_ttl_secs: None,
     };
     eprintln!(
         "==> lab {LAB}: {nodes} node(s) from {yaml}, agent flags {agent_args:?}, {security:?}"

@@ -64,6 +64,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         fail_closed: false,
         ca_dir: None,
         node_labels: Vec::new(),
+        cert_ttl_secs: None,
     };
     let manifests = demo_manifests()?;
     let mut lab = step(

@@ -28,6 +28,8 @@ const AGENT_ACCOUNT: &str = "mesh-system/mesh-agent";
 /// Set (non-empty) in the environment of `lab up`: the agents start without the CA's flags, so
 /// traffic between nodes stays plaintext (the benchmarks' baseline for the tunnel's cost).
 pub const PLAINTEXT_ENV: &str = "MESH_LAB_PLAINTEXT";
+/// The Node label of the nodes running the ingress gateway (the CA's default).
+const GATEWAY_NODE_LABEL: &str = "node-restriction.kubernetes.io/ingress-gateway";
 /// How long the CA may take to create its root and listen.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -147,6 +149,13 @@ pub fn write_callers(lab: &Lab) -> Result<()> {
         let (token, name) = (token.trim(), &node.name);
         text += &format!("- {{token: {token}, serviceAccount: {AGENT_ACCOUNT}, node: {name}}}\n");
     }
+    // Every lab agent runs the ingress gateway: each node carries the label that lets its
+    // agent obtain the gateway's identity (the CA's default --gateway-node-label).
+    text += "nodes:\n";
+    for node in &lab.state.nodes {
+        let name = &node.name;
+        text += &format!("- {{name: {name}, labels: {{{GATEWAY_NODE_LABEL}: \"true\"}}}}\n");
+    }
     text += "pods:\n";
     for pod in &lab.state.pods {
         if let Some(node) = &pod.node {
@@ -170,7 +179,9 @@ pub fn agent_args(lab: &Lab, node: &str) -> Vec<String> {
     if !root.is_file() || plaintext {
         return Vec::new();
     }
-    vec![
+    let ttl = lab.state.cert_ttl_secs.iter();
+    let ttl = ttl.flat_map(|secs| ["--cert-ttl-secs".into(), secs.to_string()]);
+    let flags = vec![
         "--ca-address".into(),
         format!("https://{CA_IP}:{CA_PORT}"),
         "--ca-server-name".into(),
@@ -179,7 +190,8 @@ pub fn agent_args(lab: &Lab, node: &str) -> Vec<String> {
         root.to_string_lossy().into_owned(),
         "--ca-token".into(),
         token_file(lab, node).to_string_lossy().into_owned(),
-    ]
+    ];
+    flags.into_iter().chain(ttl).collect()
 }
 
 impl Lab {

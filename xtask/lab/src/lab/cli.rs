@@ -41,6 +41,10 @@ enum LabCommand {
         /// gateway (and a host-network pod `istio-system/gateway-node-2` stands for it).
         #[arg(long = "node-label", value_name = "NODE:KEY=VALUE")]
         node_labels: Vec<NodeLabel>,
+        /// The agents ask for workload certificates of this lifetime (seconds; renewed at
+        /// half of it) [default: the agent's, 24 h].
+        #[arg(long)]
+        cert_ttl_secs: Option<u64>,
         /// YAML files or directories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -134,6 +138,7 @@ pub fn run(args: LabArgs) -> Result<()> {
             fail_closed,
             ca_dir,
             node_labels,
+            cert_ttl_secs,
             paths,
         } => {
             let opts = UpOptions {
@@ -144,6 +149,7 @@ pub fn run(args: LabArgs) -> Result<()> {
                 fail_closed,
                 ca_dir,
                 node_labels,
+                cert_ttl_secs,
             };
             print!("{}", Lab::up(&opts, &paths)?.status());
         }

@@ -27,6 +27,9 @@ pub struct State {
     /// Names set at runtime in the lab's DNS (`lab dns set`), over what it would answer.
     #[serde(default)]
     pub(super) dns_names: BTreeMap<String, Vec<IpAddr>>,
+    /// The agents' workload certificate lifetime (`lab up --cert-ttl-secs`).
+    #[serde(default)]
+    pub(super) cert_ttl_secs: Option<u64>,
 }
 
 /// A lab node: a network namespace with a bridge for its pods and its own cgroup subtree.

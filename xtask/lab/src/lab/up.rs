@@ -34,6 +34,8 @@ pub struct UpOptions {
     /// Labels of nodes (`--node-label node-2:istio=egressgateway`): a labelled node's agent
     /// plays the gateway they describe (`gateway.rs`).
     pub node_labels: Vec<NodeLabel>,
+    /// The agents' `--cert-ttl-secs` (none: their default).
+    pub cert_ttl_secs: Option<u64>,
 }
 
 impl Lab {
@@ -49,6 +51,7 @@ impl Lab {
             name: opts.name.clone(),
             cgroup_root: cgroup::lab_root(&opts.name)?,
             ip_family: opts.ip_family,
+            cert_ttl_secs: opts.cert_ttl_secs,
             ..State::default()
         };
         state.nodes = alloc::nodes(&state, opts.nodes);

@@ -38,6 +38,8 @@ mod fail_closed;
 mod gateway;
 /// The gateway hardened: Secrets in the gateway workload's namespace, no way into the node.
 mod gateway_hardening;
+/// The gateway's own identity: a STRICT workload answers it through the tunnel.
+mod gateway_identity;
 /// Istio's global rate limit task: two nodes' agents ask one rate limit service.
 mod global_rate_limit;
 /// Bad input is refused and creates nothing.
@@ -64,6 +66,8 @@ mod prometheus;
 mod rate_limit;
 /// Retries, outlier ejection, circuit breaker, timeout, a killed endpoint.
 mod resilience;
+/// Certificates renewed every few seconds while traffic crosses the tunnel: nothing dropped.
+mod rotation;
 /// VirtualService routing by weight and header.
 mod routing;
 /// A VirtualService Istio's validation rejects (`retryOn`), applied live, fails alone.

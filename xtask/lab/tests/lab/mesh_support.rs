@@ -42,7 +42,7 @@ pub fn mesh_lab_of_paths(name: &str, nodes: u8, paths: &[PathBuf]) -> Option<Tes
 }
 
 /// Panics when the eBPF object or the agent is missing: the mesh cannot be tested without them.
-fn require_built() {
+pub fn require_built() {
     let object = mesh_lab::lab::target_dir().join("bpfel-unknown-none/release/mesh-ebpf");
     assert!(
         object.is_file(),

@@ -75,6 +75,7 @@ impl TestLab {
             fail_closed: false,
             ca_dir: None,
             node_labels: Vec::new(),
+            cert_ttl_secs: None,
         };
         let paths = paths.to_vec();
         within("lab up", move || Lab::up(&opts, &paths).map(drop))
@@ -93,7 +94,27 @@ impl TestLab {
             fail_closed: true,
             ca_dir: None,
             node_labels: Vec::new(),
+            cert_ttl_secs: None,
         };
+        within("lab up", move || Lab::up(&opts, &paths).map(drop))
+            .unwrap_or_else(|err| panic!("lab {} up failed: {err:#}", self.name));
+    }
+
+    /// `lab up --no-build --cert-ttl-secs SECS --nodes N FILES...` (files of `tests/data/`):
+    /// the agents ask for certificates of that lifetime; must succeed.
+    pub fn up_with_cert_ttl(&self, nodes: u8, files: &[&str], secs: u64) {
+        let opts = UpOptions {
+            name: self.name.clone(),
+            nodes,
+            build: false,
+            ip_family: IpFamily::Ipv4,
+            fail_closed: false,
+            ca_dir: None,
+            node_labels: Vec::new(),
+            cert_ttl_secs: Some(secs),
+        };
+        let paths: Vec<PathBuf> = files.iter().map(|f| data(f)).collect();
+        require_workloads(&paths);
         within("lab up", move || Lab::up(&opts, &paths).map(drop))
             .unwrap_or_else(|err| panic!("lab {} up failed: {err:#}", self.name));
     }
@@ -109,6 +130,7 @@ impl TestLab {
             fail_closed: false,
             ca_dir: Some(ca_dir.to_path_buf()),
             node_labels: Vec::new(),
+            cert_ttl_secs: None,
         };
         let paths: Vec<PathBuf> = files.iter().map(|f| data(f)).collect();
         within("lab up", move || Lab::up(&opts, &paths).map(drop))
@@ -131,6 +153,7 @@ impl TestLab {
                 .iter()
                 .map(|l| l.parse().expect("NODE:KEY=VALUE"))
                 .collect(),
+            cert_ttl_secs: None,
         };
         within("lab up", move || Lab::up(&opts, &paths).map(drop))
             .unwrap_or_else(|err| panic!("lab {} up failed: {err:#}", self.name));
