@@ -68,9 +68,14 @@ async fn drive(target: Arc<Target>, window: Window, mut pace: Pace) -> Tally {
                     tally.record(done - began);
                 }
             }
-            Ok(Ok(_)) => tally.errors += 1,
-            Ok(Err(_)) | Err(_) => {
-                tally.errors += 1;
+            Ok(Ok(status)) => tally.fail(format_args!("answered {status}")),
+            Ok(Err(error)) => {
+                tally.fail(format_args!("{error:#}"));
+                sender = None;
+                sleep(BACKOFF).await;
+            }
+            Err(_) => {
+                tally.fail(format_args!("no answer within {REQUEST_TIMEOUT:?}"));
                 sender = None;
                 sleep(BACKOFF).await;
             }
