@@ -154,6 +154,10 @@ impl LocalFailure {
 }
 
 #[cfg(test)]
+#[path = "outcome_wire_tests.rs"]
+mod wire_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::errors::{BoxError, UpstreamReset};

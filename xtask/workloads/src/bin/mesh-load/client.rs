@@ -92,8 +92,13 @@ async fn drive(shape: Shape, window: Window, mut pace: Pace) -> Tally {
                     tally.record(done - began);
                 }
             }
-            Ok(Err(_)) | Err(_) => {
-                tally.errors += 1;
+            Ok(Err(error)) => {
+                tally.fail(format_args!("{error}"));
+                stream = None;
+                sleep(BACKOFF).await;
+            }
+            Err(_) => {
+                tally.fail(format_args!("no answer within {REQUEST_TIMEOUT:?}"));
                 stream = None;
                 sleep(BACKOFF).await;
             }

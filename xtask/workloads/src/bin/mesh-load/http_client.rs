@@ -68,9 +68,14 @@ async fn drive(target: Arc<Target>, window: Window, mut pace: Pace) -> Tally {
                     tally.record(done - began);
                 }
             }
-            Ok(Ok(_)) => tally.errors += 1,
-            Ok(Err(_)) | Err(_) => {
-                tally.errors += 1;
+            Ok(Ok(status)) => tally.fail(format_args!("answered {status}")),
+            Ok(Err(error)) => {
+                tally.fail(format_args!("{error:#}"));
+                sender = None;
+                sleep(BACKOFF).await;
+            }
+            Err(_) => {
+                tally.fail(format_args!("no answer within {REQUEST_TIMEOUT:?}"));
                 sender = None;
                 sleep(BACKOFF).await;
             }
@@ -101,7 +106,9 @@ async fn exchange(sender: &mut Option<Sender>, target: &Target) -> Result<hyper:
     let response = match conn.send(request()?).await {
         Ok(response) => response,
         // RFC 9113 §8.7: a stream the server refused, or one past the last stream of its
-        // GOAWAY, was never processed: it is sent again on a new connection, as h2 clients do.
+        // GOAWAY, was never processed; nor was a request hyper dropped unsent (its connection
+        // task ended on a GOAWAY while the request waited to go out): it is sent again on a new
+        // connection, as h2 clients do (hyper-util's pooled client too).
         Err(error) if never_processed(&error) => {
             let conn = sender.insert(Sender::open(target).await?);
             conn.send(request()?).await?
@@ -122,8 +129,12 @@ async fn exchange(sender: &mut Option<Sender>, target: &Target) -> Result<hyper:
     Ok(status)
 }
 
-/// Whether an h2 request failed before the server processed it (safe to send again).
+/// Whether an h2 request failed before the server processed it (safe to send again): hyper
+/// dropped it unsent (`canceled`), or the server refused its stream or left it past its GOAWAY.
 fn never_processed(error: &hyper::Error) -> bool {
+    if error.is_canceled() {
+        return true;
+    }
     let cause = std::error::Error::source(error).and_then(|e| e.downcast_ref::<h2::Error>());
     let Some(cause) = cause else {
         return false;
@@ -169,5 +180,28 @@ impl Sender {
                 send.send_request(request).await
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request still waiting for its connection's task when that task ends (as hyper's h2
+    /// client ends it on a server's graceful GOAWAY) is dropped unsent, `canceled`: sent again.
+    #[tokio::test]
+    async fn a_request_dropped_unsent_by_its_connection_was_never_processed() {
+        let (io, _server) = tokio::io::duplex(64 * 1024);
+        let (mut send, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(io))
+            .await
+            .expect("the client's preface fits the pipe");
+        let request = Request::get("http://load.up/")
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        let waiting = send.send_request(request);
+        drop(connection);
+        let error = waiting.await.expect_err("its connection is gone");
+        assert!(error.is_canceled(), "{error:#}");
+        assert!(never_processed(&error), "{error:#}");
     }
 }

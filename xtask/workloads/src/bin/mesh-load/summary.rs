@@ -2,7 +2,10 @@
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Failures described in the summary at most (the first ones).
+const FAILURES_KEPT: usize = 5;
 
 /// Lowest and highest latency the histogram tracks, in microseconds (1 µs … 60 s).
 const LOWEST_US: u64 = 1;
@@ -14,6 +17,8 @@ pub struct Tally {
     pub latency: Histogram<u64>,
     /// Requests that failed (connect, write, read, timeout, or an HTTP answer other than 2xx).
     pub errors: u64,
+    /// The first failures, described (what failed and when), for a reader of the summary.
+    pub failures: Vec<String>,
 }
 
 impl Tally {
@@ -23,6 +28,20 @@ impl Tally {
             latency: Histogram::new_with_bounds(LOWEST_US, HIGHEST_US, 3)
                 .expect("static histogram bounds are valid"),
             errors: 0,
+            failures: Vec::new(),
+        }
+    }
+
+    /// Counts one failed request, described as `what` (the first few are kept, stamped with
+    /// the wall clock in seconds since the epoch, to be found in the agents' logs).
+    pub fn fail(&mut self, what: impl std::fmt::Display) {
+        self.errors += 1;
+        if self.failures.len() < FAILURES_KEPT {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            self.failures
+                .push(format!("{:.3}: {what}", now.as_secs_f64()));
         }
     }
 
@@ -36,6 +55,9 @@ impl Tally {
     pub fn merge(&mut self, other: &Tally) {
         let _ = self.latency.add(&other.latency);
         self.errors += other.errors;
+        let room = FAILURES_KEPT.saturating_sub(self.failures.len());
+        self.failures
+            .extend(other.failures.iter().take(room).cloned());
     }
 }
 
@@ -53,6 +75,8 @@ pub struct Summary {
     pub p999_us: u64,
     /// Failed requests (any phase; HTTP: any answer other than 2xx too).
     pub errors: u64,
+    /// The first failures described (`<unix time>: <what>`), at most 5.
+    pub failures: Vec<String>,
     /// The run's shape, echoed back.
     pub connections: u32,
     pub size: usize,
@@ -87,6 +111,7 @@ impl Summary {
             p99_us: quantile(0.99),
             p999_us: quantile(0.999),
             errors: tally.errors,
+            failures: tally.failures.clone(),
             connections: shape.connections,
             size: shape.size,
             duration_s: window.as_secs_f64(),
