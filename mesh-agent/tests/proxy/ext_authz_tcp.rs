@@ -77,3 +77,39 @@ async fn an_http_provider_does_not_apply_to_tcp() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(authorizer.asked().is_empty(), "{:?}", authorizer.asked());
 }
+
+/// Through the tunnel, a CONNECT to a port declared TCP is asked about before the app is
+/// dialled: the authorizer's refusal answers 401; allowed, the stream is carried. The principal
+/// is the one the client's certificate proved.
+#[tokio::test]
+async fn a_tunnel_connect_to_a_tcp_port_meets_the_authorizer() {
+    use crate::harness::certificates::{identity, TestCa, TestCertificates};
+    use crate::harness::hbone;
+    use crate::harness::upstream::echo_server;
+    let authorizer = grpc_authorizer("127.0.0.5").await;
+    let app = echo_server("127.0.0.27:0".parse().unwrap(), "web").await;
+    let ambient = "istio.io/dataplane-mode: ambient";
+    let mesh = "extensionProviders:\n- name: checker\n  envoyExtAuthzGrpc:\n    service: ext-authz.shop.svc.cluster.local\n    port: 80\n";
+    let yaml = service("web", "10.96.0.10", "tcp-web", app.port())
+        + &service("ext-authz", "10.96.0.20", "grpc", authorizer.address.port())
+        + &pod("echo-0", &format!("app: web, {ambient}"), "127.0.0.27")
+        + &pod("ext-authz-0", "app: ext-authz", "127.0.0.5")
+        + &policies(&[CUSTOM_ALL])
+        + &mesh_config(mesh);
+    let ca = TestCa::new();
+    let agent = Agent::with_tunnels(compile(&yaml), TestCertificates::new(ca.clone()));
+    let tunnel = agent.tunnel_inbound("echo-0", "127.0.0.27").await;
+    let sleep = ca.issue(&identity("shop", "sleep"));
+    let mut client = hbone::Client::connect(tunnel, &sleep).await.unwrap();
+    assert_eq!(client.exchange(&app.to_string(), b"hello").await.0, 401);
+    authorizer.allow_connections.store(true, Ordering::SeqCst);
+    let mut client = hbone::Client::connect(tunnel, &sleep).await.unwrap();
+    let (status, answer) = client.exchange(&app.to_string(), b"hello").await;
+    assert_eq!((status, answer.as_slice()), (200, &b"web:hello"[..]));
+    let asked = "tcp from spiffe://cluster.local/ns/shop/sa/sleep";
+    assert_eq!(authorizer.asked(), [asked, asked]);
+    let metrics = text(&agent.registry);
+    let refused = [r#"reporter="destination""#, r#"response_flags="UAEX""#];
+    let opened = "istio_tcp_connections_opened_total";
+    assert!(has_sample(&metrics, opened, &refused, 1), "{metrics}");
+}
