@@ -87,18 +87,18 @@ async fn a_tunnel_connect_to_a_tcp_port_meets_the_authorizer() {
     use crate::harness::hbone;
     use crate::harness::upstream::echo_server;
     let authorizer = grpc_authorizer("127.0.0.5").await;
-    let app = echo_server("127.0.0.27:0".parse().unwrap(), "web").await;
+    let app = echo_server("127.0.0.47:0".parse().unwrap(), "web").await;
     let ambient = "istio.io/dataplane-mode: ambient";
     let mesh = "extensionProviders:\n- name: checker\n  envoyExtAuthzGrpc:\n    service: ext-authz.shop.svc.cluster.local\n    port: 80\n";
     let yaml = service("web", "10.96.0.10", "tcp-web", app.port())
         + &service("ext-authz", "10.96.0.20", "grpc", authorizer.address.port())
-        + &pod("echo-0", &format!("app: web, {ambient}"), "127.0.0.27")
+        + &pod("echo-0", &format!("app: web, {ambient}"), "127.0.0.47")
         + &pod("ext-authz-0", "app: ext-authz", "127.0.0.5")
         + &policies(&[CUSTOM_ALL])
         + &mesh_config(mesh);
     let ca = TestCa::new();
     let agent = Agent::with_tunnels(compile(&yaml), TestCertificates::new(ca.clone()));
-    let tunnel = agent.tunnel_inbound("echo-0", "127.0.0.27").await;
+    let tunnel = agent.tunnel_inbound("echo-0", "127.0.0.47").await;
     let sleep = ca.issue(&identity("shop", "sleep"));
     let mut client = hbone::Client::connect(tunnel, &sleep).await.unwrap();
     assert_eq!(client.exchange(&app.to_string(), b"hello").await.0, 401);
