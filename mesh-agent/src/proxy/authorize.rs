@@ -1,7 +1,8 @@
 //! Authorization of opaque TCP connections at their destination: on the inbound L4 path, and
 //! on the same-node fast path for the inbound hop it skips. A refused connection is counted
 //! (`response_flags="DENY"`), access-logged with the rule that refused it, and closed before
-//! the app is dialled. An allowed one is decided again at every configuration swap while it
+//! the app is dialled. A CUSTOM policy's external authorizer is asked first
+//! ([`custom_refusal`]); its refusal is flagged `UAEX`, as Envoy's network filter does. An allowed one is decided again at every configuration swap while it
 //! lasts: one the policies now deny is closed at once, as ztunnel does. The deliveries that skip
 //! the CNI (same-node fast path, tunnel) also answer to the pod's ingress NetworkPolicies,
 //! decided once when the connection arrives (CNIs leave established connections alone too).
@@ -15,6 +16,7 @@ use super::connection_log::ConnectionLog;
 use super::metrics::ConnectionMetrics;
 use super::ProxyInputs;
 use crate::authz::{AuthzFacts, Decision};
+use crate::http::ext_authz::CheckedConnection;
 use crate::identity::Identity;
 use crate::network_policy::{self, Verdict};
 use crate::pipeline::ConfigState;
@@ -47,6 +49,43 @@ pub(super) fn decide_connection(
         http: None,
     };
     inputs.http.authz.check(snapshot, workload, pod_ip, &facts)
+}
+
+/// Why a CUSTOM policy's external authorizer refuses a TCP connection from `peer` to `app` of
+/// `workload` (at `pod_ip`), when one of its rules matches (Envoy's network ext_authz filter,
+/// asked before DENY and ALLOW); `None` when none matches or the authorizer allows. The rule
+/// match is all a connection without a CUSTOM policy costs.
+pub(super) async fn custom_refusal(
+    inputs: &ProxyInputs,
+    snapshot: &Snapshot,
+    workload: &Workload,
+    pod_ip: IpAddr,
+    peer: ConnectionPeer<'_>,
+    app: SocketAddr,
+) -> Option<String> {
+    let facts = AuthzFacts {
+        peer: peer.identity,
+        source_ip: peer.address.ip(),
+        remote_ip: peer.address.ip(),
+        destination: app,
+        sni: None,
+        http: None,
+    };
+    let custom = inputs
+        .http
+        .authz
+        .custom(snapshot, workload, pod_ip, &facts)?;
+    let connection = CheckedConnection {
+        source: peer.address,
+        destination: app,
+        source_principal: peer.identity.map(ToString::to_string),
+    };
+    let ext_authz = &inputs.http.ext_authz;
+    let asked = ext_authz.check_connection(snapshot, &custom.provider, &connection);
+    let denied = asked.await.err()?;
+    let (pod, rule, source) = (&workload.pod_name, &custom.rule, peer.address);
+    tracing::info!(%source, %app, pod, %rule, details = denied.details, "connection refused by the external authorizer");
+    Some(format!("{} {rule}", denied.details))
 }
 
 /// The ingress NetworkPolicies of `destination` on a connection from `source_ip` (the pod
@@ -96,16 +135,16 @@ pub(super) fn local_identity(snapshot: &Snapshot, pod_ip: IpAddr) -> Option<Iden
     Identity::parse(principal).ok()
 }
 
-/// Closes `client` without touching the app; `metrics` (opened with `DENY`) count it closed
-/// and `log` writes its line naming the rule (`details`).
+/// Closes `client` without touching the app; `metrics` (opened with `flag`: `DENY`, `UAEX`)
+/// count it closed and `log` writes its line naming the rule (`details`).
 pub(super) fn refuse(
     client: TcpStream,
     metrics: ConnectionMetrics,
     log: Option<ConnectionLog>,
-    details: &str,
+    (details, flag): (&str, &str),
 ) {
     if let Some(log) = log {
-        log.denied(details);
+        log.refused(flag, details);
     }
     drop(metrics);
     drop(client);

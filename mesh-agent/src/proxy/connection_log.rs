@@ -77,7 +77,13 @@ impl ConnectionLog {
     /// The connection was refused by an authorization policy: `DENY`, with Envoy's
     /// termination details naming the policy (on the destination's line).
     pub fn denied(self, details: &str) {
-        self.write(0, 0, "DENY", Some(details));
+        self.refused("DENY", details);
+    }
+
+    /// The connection was refused with `flag`: `DENY`, or `UAEX` by a CUSTOM policy's
+    /// external authorizer.
+    pub fn refused(self, flag: &str, details: &str) {
+        self.write(0, 0, flag, Some(details));
     }
 
     /// The line with `flags`; a denial is the destination's: the source's line of a same-node
@@ -86,7 +92,7 @@ impl ConnectionLog {
         let hop = &self.hop;
         let (own_flags, own_details) = match hop.reporter {
             Reporter::destination => (flags, details),
-            Reporter::source if flags == "DENY" => ("-", None),
+            Reporter::source if matches!(flags, "DENY" | "UAEX") => ("-", None),
             Reporter::source => (flags, None),
         };
         let peers = HopPeers {

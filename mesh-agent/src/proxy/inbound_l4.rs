@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpStream;
 
-use super::authorize::{decide_connection, while_allowed, ConnectionPeer};
+use super::authorize::{custom_refusal, decide_connection, while_allowed, ConnectionPeer};
 use super::connection_log::{ConnectionLog, TcpHop};
 use super::forward::{forward, Carried};
 use super::listener::Connection;
@@ -47,6 +47,10 @@ pub(super) async fn forward_to_app(
         address: connection.peer,
         identity: identity.cloned(),
     };
+    if let Some(details) = custom_refused(inputs, pod, &peer, app, &snapshot).await {
+        count_refused(inputs, pod, &peer, app, &snapshot, (&details, "UAEX"));
+        return drop(connection.client);
+    }
     let decision = authorize(inputs, pod, &peer, app, &snapshot);
     if !decision.allowed {
         count_denied(inputs, pod, &peer, app, &snapshot, &details(&decision));
@@ -97,6 +101,23 @@ pub(super) fn authorize(
     decide_connection(inputs, snapshot, &workload, pod.ip, asking, app)
 }
 
+/// Why the CUSTOM policy's external authorizer refuses `peer`'s TCP connection to `app` of
+/// `pod`, if one of its rules matches and the authorizer says no.
+pub(super) async fn custom_refused(
+    inputs: &ProxyInputs,
+    pod: &ProxiedPod,
+    peer: &InboundPeer,
+    app: SocketAddr,
+    snapshot: &Snapshot,
+) -> Option<String> {
+    let asking = ConnectionPeer {
+        address: peer.address,
+        identity: peer.identity.as_ref(),
+    };
+    let workload = snapshot.pod_workload(pod);
+    custom_refusal(inputs, snapshot, &workload, pod.ip, asking, app).await
+}
+
 /// What the access log says of a denial by `decision`.
 pub(super) fn details(decision: &Decision) -> String {
     decision.details().unwrap_or_default()
@@ -112,11 +133,24 @@ pub(super) fn count_denied(
     snapshot: &Snapshot,
     details: &str,
 ) {
-    let labels = destination_labels(pod, peer, app, snapshot).with_response_flags("DENY");
+    count_refused(inputs, pod, peer, app, snapshot, (details, "DENY"));
+}
+
+/// Counts a refused connection with `flag` (`DENY`, or `UAEX` for the external authorizer)
+/// and logs it with `details`.
+pub(super) fn count_refused(
+    inputs: &ProxyInputs,
+    pod: &ProxiedPod,
+    peer: &InboundPeer,
+    app: SocketAddr,
+    snapshot: &Snapshot,
+    (details, flag): (&str, &'static str),
+) {
+    let labels = destination_labels(pod, peer, app, snapshot).with_response_flags(flag);
     drop(inputs.metrics.open(&labels));
     let log = ConnectionLog::start(&inputs.http.observers, hop(pod, peer, app, snapshot));
     if let Some(log) = log {
-        log.denied(details);
+        log.refused(flag, details);
     }
 }
 

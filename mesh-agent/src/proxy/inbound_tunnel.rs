@@ -15,7 +15,10 @@ use tokio::net::TcpStream;
 use super::authorize::{network_policy_verdict, tunnel_source};
 use super::connection::declared_protocol;
 use super::handshakes::HandshakeListener;
-use super::inbound_l4::{authorize, carry, connect_app, count_denied, details, InboundPeer};
+use super::inbound_l4::{
+    authorize, carry, connect_app, count_denied, count_refused, custom_refused, details,
+    InboundPeer,
+};
 use super::listener::Connection;
 use super::outbound_tunnel::identity;
 use super::protocol::{self, Declared, Protocol};
@@ -111,7 +114,7 @@ async fn answer(at: Arc<Arrival>, downstream: SocketAddr, request: TunnelRequest
     if let Some(denied) = network_policy_denied(&at, &peer, app) {
         return denied;
     }
-    if let Some(denied) = denied_at_connect(&at, &peer, app) {
+    if let Some(denied) = denied_at_connect(&at, &peer, app).await {
         return denied;
     }
     let upstream = match connect_app(pod, &at.inputs, app).await {
@@ -151,8 +154,13 @@ fn network_policy_denied(
     Some(TunnelAnswer::Refuse(StatusCode::UNAUTHORIZED))
 }
 
-/// `401` when `app`'s port is declared TCP and the policies deny `peer` (counted, logged).
-fn denied_at_connect(at: &Arrival, peer: &InboundPeer, app: SocketAddr) -> Option<TunnelAnswer> {
+/// `401` when `app`'s port is declared TCP and the policies deny `peer`: its CUSTOM policy's
+/// external authorizer (`UAEX`), then DENY and ALLOW (`DENY`); counted, logged.
+async fn denied_at_connect(
+    at: &Arrival,
+    peer: &InboundPeer,
+    app: SocketAddr,
+) -> Option<TunnelAnswer> {
     let snapshot = at.inputs.config.snapshot();
     let direction = Direction::Inbound {
         original_dst: app,
@@ -160,6 +168,17 @@ fn denied_at_connect(at: &Arrival, peer: &InboundPeer, app: SocketAddr) -> Optio
     };
     if declared_protocol(&snapshot, direction) != Some(Declared::Tcp) {
         return None;
+    }
+    if let Some(details) = custom_refused(&at.inputs, &at.pod, peer, app, &snapshot).await {
+        count_refused(
+            &at.inputs,
+            &at.pod,
+            peer,
+            app,
+            &snapshot,
+            (&details, "UAEX"),
+        );
+        return Some(TunnelAnswer::Refuse(StatusCode::UNAUTHORIZED));
     }
     let decision = authorize(&at.inputs, &at.pod, peer, app, &snapshot);
     if decision.allowed {
@@ -191,7 +210,8 @@ async fn arrive(
         original_dst: app,
         pod_ip: app.ip(),
     };
-    let protocol = match declared_protocol(&snapshot, direction) {
+    let declared = declared_protocol(&snapshot, direction);
+    let protocol = match declared {
         Some(Declared::Tcp) => Protocol::Tcp,
         Some(Declared::Http) => Protocol::Http1,
         Some(Declared::Http2 | Declared::Grpc) => Protocol::Http2,
@@ -203,6 +223,12 @@ async fn arrive(
         }
     };
     if protocol == Protocol::Tcp {
+        // Detected TCP meets its CUSTOM policy here (declared TCP met it at the CONNECT).
+        if declared.is_none() {
+            if let Some(details) = custom_refused(inputs, pod, &peer, app, &snapshot).await {
+                return count_refused(inputs, pod, &peer, app, &snapshot, (&details, "UAEX"));
+            }
+        }
         return carry(stream, upstream, pod, inputs, &peer, app, &snapshot).await;
     }
     // The request stack dials the app through the pod's pool.

@@ -10,8 +10,8 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 use super::authorize::{
-    decide_connection, local_identity, network_policy_verdict, refuse, while_allowed,
-    ConnectionPeer,
+    custom_refusal, decide_connection, local_identity, network_policy_verdict, refuse,
+    while_allowed, ConnectionPeer,
 };
 use super::connection_log::{ConnectionLog, TcpHop};
 use super::forward::{forward_within, ConnectionLifetime};
@@ -78,8 +78,8 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
     let same_node = inputs.local_pods.fast_path(pick.endpoint);
     let endpoint = pick.endpoint;
     let refused = refused_on_same_node(&connection, &snapshot, &service, endpoint, &same_node);
-    if let Some((metrics, log, details)) = refused {
-        return refuse(connection.client, metrics, log, &details);
+    if let Some((metrics, log, (details, flag))) = refused.await {
+        return refuse(connection.client, metrics, log, (&details, flag));
     }
     let tunnel = same_node
         .is_none()
@@ -225,31 +225,36 @@ async fn connect_upstream(
 
 /// On the same-node path, the destination's inbound policies for the inbound hop this path
 /// skips: when they deny, the telemetry of the refusal (`DENY`) and what refused it.
-fn refused_on_same_node(
+async fn refused_on_same_node(
     connection: &Connection,
     snapshot: &Snapshot,
     service: &Service,
     endpoint: SocketAddr,
     same_node: &Option<SameNodeHop>,
-) -> Option<(ConnectionMetrics, Option<ConnectionLog>, String)> {
+) -> Option<(
+    ConnectionMetrics,
+    Option<ConnectionLog>,
+    (String, &'static str),
+)> {
     let same = same_node.as_ref()?;
-    let details = same_node_refusal(connection, snapshot, same)?;
+    let (details, flag) = same_node_refusal(connection, snapshot, same).await?;
     let hop = Hop {
         endpoint,
         same_node: Some(same),
         tunnel: None,
     };
-    let (metrics, log) = telemetry(connection, snapshot, service, &hop, "DENY");
-    Some((metrics, log, details))
+    let (metrics, log) = telemetry(connection, snapshot, service, &hop, flag);
+    Some((metrics, log, (details, flag)))
 }
 
 /// Why the same-node hop is refused: the destination pod's ingress NetworkPolicies (the CNI
-/// never sees this delivery; the client is the registry's pod), then its AuthorizationPolicies.
-fn same_node_refusal(
+/// never sees this delivery; the client is the registry's pod), then its CUSTOM policy's
+/// external authorizer (`UAEX`), then its other AuthorizationPolicies; with the flag (`DENY`).
+async fn same_node_refusal(
     connection: &Connection,
     snapshot: &Snapshot,
     hop: &SameNodeHop,
-) -> Option<String> {
+) -> Option<(String, &'static str)> {
     let destination = snapshot.pod_workload(&hop.pod);
     let client = connection.pod.ip;
     let source = snapshot.workload(client).map(AsRef::as_ref);
@@ -263,9 +268,27 @@ fn same_node_refusal(
         source,
         "same_node",
     );
-    verdict
-        .details()
-        .or_else(|| same_node_decision(connection, snapshot, hop).details())
+    if let Some(details) = verdict.details() {
+        return Some((details, "DENY"));
+    }
+    let identity = local_identity(snapshot, client);
+    let peer = ConnectionPeer {
+        address: SocketAddr::new(client, connection.peer.port()),
+        identity: identity.as_ref(),
+    };
+    let asked = custom_refusal(
+        inputs,
+        snapshot,
+        &destination,
+        hop.pod.ip,
+        peer,
+        hop.endpoint,
+    );
+    if let Some(details) = asked.await {
+        return Some((details, "UAEX"));
+    }
+    let decision = same_node_decision(connection, snapshot, hop);
+    decision.details().map(|details| (details, "DENY"))
 }
 
 /// The destination pod's policies on a same-node connection from this pod: the agent knows

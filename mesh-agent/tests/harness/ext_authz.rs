@@ -3,11 +3,13 @@
 //! gRPC one (`envoy.service.auth.v3.Authorization/Check`). Both allow a request whose check
 //! carries `x-ext-authz: allow` — adding `x-user: alice` for the app and `x-checked: yes` for
 //! the client — and deny the others `403` with `x-ext-authz-check-result: denied` and a body
-//! naming the path they were asked about; each records those paths.
+//! naming the path they were asked about; each records those paths. The gRPC one also answers
+//! an opaque TCP connection's check (recorded `tcp from <principal>`) as the test sets.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -21,6 +23,8 @@ use tonic::server::UnaryService;
 pub struct Authorizer {
     pub address: SocketAddr,
     asked: Mutex<Vec<String>>,
+    /// Whether the gRPC authorizer allows an opaque TCP connection's check (no HTTP request).
+    pub allow_connections: AtomicBool,
 }
 
 impl Authorizer {
@@ -39,6 +43,7 @@ async fn listen(ip: &str) -> (tokio::net::TcpListener, Arc<Authorizer>) {
     let authorizer = Arc::new(Authorizer {
         address: listener.local_addr().unwrap(),
         asked: Mutex::default(),
+        allow_connections: AtomicBool::new(false),
     });
     (listener, authorizer)
 }
@@ -110,12 +115,10 @@ impl UnaryService<CheckRequest> for Check {
     type Future = BoxFuture<'static, Result<tonic::Response<CheckResponse>, tonic::Status>>;
 
     fn call(&mut self, request: tonic::Request<CheckRequest>) -> Self::Future {
-        let http = request
-            .into_inner()
-            .attributes
-            .and_then(|a| a.request)
-            .and_then(|r| r.http);
-        let http = http.unwrap_or_default();
+        let attributes = request.into_inner().attributes.unwrap_or_default();
+        let Some(http) = attributes.request.and_then(|r| r.http) else {
+            return connection_check(&self.0, attributes.source.unwrap_or_default());
+        };
         self.0.record(&http.path);
         let allow = http
             .headers
@@ -151,6 +154,22 @@ impl UnaryService<CheckRequest> for Check {
     }
 }
 
+/// A TCP connection's check: recorded as `tcp from <principal>`, allowed or denied (code 7)
+/// as the test says.
+fn connection_check(
+    authorizer: &Authorizer,
+    source: Peer,
+) -> BoxFuture<'static, Result<tonic::Response<CheckResponse>, tonic::Status>> {
+    authorizer.record(&format!("tcp from {}", source.principal));
+    let allow = authorizer.allow_connections.load(Ordering::SeqCst);
+    let code = if allow { 0 } else { 7 };
+    let response = CheckResponse {
+        status: Some(RpcStatus { code }),
+        ..CheckResponse::default()
+    };
+    Box::pin(async move { Ok(tonic::Response::new(response)) })
+}
+
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct CheckRequest {
     #[prost(message, optional, tag = "1")]
@@ -159,8 +178,16 @@ pub struct CheckRequest {
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct AttributeContext {
+    #[prost(message, optional, tag = "1")]
+    pub source: Option<Peer>,
     #[prost(message, optional, tag = "4")]
     pub request: Option<AttributeRequest>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Peer {
+    #[prost(string, tag = "4")]
+    pub principal: String,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

@@ -15,6 +15,7 @@ mod egress;
 mod enroll_api;
 mod enroll_cli;
 mod ext_authz;
+mod ext_authz_tcp;
 mod gateway_handshakes;
 mod gateway_hardening;
 mod gateway_http;

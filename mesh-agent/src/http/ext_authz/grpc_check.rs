@@ -19,11 +19,8 @@ use super::proto::{
 use super::{Allowed, CheckedRequest, Verdict};
 use crate::errors::ExtAuthzDenied;
 
-/// Asks the authorizer behind `channel`; `Err` when no usable answer came.
-pub(super) async fn check(
-    channel: Channel,
-    request: &CheckedRequest<'_>,
-) -> Result<Verdict, String> {
+/// Asks the authorizer behind `channel` about `asking`; `Err` when no usable answer came.
+pub(super) async fn ask(channel: Channel, asking: CheckRequest) -> Result<Verdict, String> {
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready()
         .await
@@ -31,7 +28,7 @@ pub(super) async fn check(
     let path = http::uri::PathAndQuery::from_static(proto::CHECK);
     let codec = tonic_prost::ProstCodec::default();
     let response: CheckResponse = grpc
-        .unary(tonic::Request::new(check_request(request)), path, codec)
+        .unary(tonic::Request::new(asking), path, codec)
         .await
         .map(tonic::Response::into_inner)
         .map_err(|status| format!("Check failed: {status}"))?;
@@ -81,7 +78,7 @@ pub fn check_request(request: &CheckedRequest<'_>) -> CheckRequest {
     }
 }
 
-fn peer(address: SocketAddr, principal: Option<String>) -> Peer {
+pub(super) fn peer(address: SocketAddr, principal: Option<String>) -> Peer {
     Peer {
         address: Some(proto::Address {
             socket_address: Some(proto::SocketAddress {

@@ -3,9 +3,12 @@
 //! `envoy.service.auth.v3.Authorization/Check` (`envoyExtAuthzGrpc`, [`grpc_check`]). An
 //! authorizer that cannot be reached, times out or fails (HTTP 5xx) lets the request through
 //! only when the provider says `failOpen`; otherwise the client gets `statusOnError` (403).
+//! Opaque TCP connections are asked about with Envoy's network filter's attributes
+//! ([`network_check`]; gRPC providers only, as Istio).
 
 mod grpc_check;
 mod http_check;
+mod network_check;
 pub mod proto;
 
 use std::collections::HashMap;
@@ -57,6 +60,14 @@ pub struct CheckedRequest<'a> {
     pub source_principal: Option<String>,
 }
 
+/// What the authorizer is told of an opaque TCP connection (Envoy's network filter): the
+/// peers' addresses and the client's proven SPIFFE identity, no request.
+pub struct CheckedConnection {
+    pub source: SocketAddr,
+    pub destination: SocketAddr,
+    pub source_principal: Option<String>,
+}
+
 /// An allowed request's header edits.
 #[derive(Debug, Default)]
 pub struct Allowed {
@@ -95,25 +106,43 @@ impl ExtAuthz {
             let address = authorizer_address(snapshot, settings.service, settings.port).await?;
             match (&found.envoy_ext_authz_http, &found.envoy_ext_authz_grpc) {
                 (Some(http), _) => http_check::check(&self.http, address, http, &request).await,
-                (None, _) => grpc_check::check(self.channel(address), &request).await,
+                (None, _) => {
+                    let asking = grpc_check::check_request(&request);
+                    grpc_check::ask(self.channel(address), asking).await
+                }
             }
         };
-        let outcome = match tokio::time::timeout(settings.timeout, asked).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(format!("no answer within {:?}", settings.timeout)),
+        settle(provider, &settings, asked).await
+    }
+
+    /// Asks `provider` about an opaque TCP `connection`, as Envoy's network ext_authz filter
+    /// does: only a gRPC provider applies (Istio ignores a CUSTOM policy with an HTTP provider
+    /// on TCP, and so does the mesh: `Ok`, logged at debug).
+    pub async fn check_connection(
+        &self,
+        snapshot: &Snapshot,
+        provider: &str,
+        connection: &CheckedConnection,
+    ) -> Result<(), ExtAuthzDenied> {
+        let providers = &snapshot.mesh.extension_providers;
+        let Some(found) = providers.iter().find(|p| p.name == provider) else {
+            tracing::warn!(%provider, "CUSTOM policy names an unknown extension provider: denied");
+            return Err(failed(StatusCode::FORBIDDEN));
         };
-        match outcome {
-            Ok(Verdict::Allow(allowed)) => Ok(allowed),
-            Ok(Verdict::Deny(denied)) => Err(denied),
-            Err(error) if settings.fail_open => {
-                tracing::warn!(%provider, %error, "external authorization failed: allowed (failOpen)");
-                Ok(Allowed::default())
-            }
-            Err(error) => {
-                tracing::warn!(%provider, %error, "external authorization failed: denied");
-                Err(failed(settings.status_on_error))
-            }
+        let Some(settings) = Settings::of(found) else {
+            tracing::warn!(%provider, "extension provider is no authorizer: denied");
+            return Err(failed(StatusCode::FORBIDDEN));
+        };
+        if found.envoy_ext_authz_grpc.is_none() {
+            tracing::debug!(%provider, "CUSTOM policy with an HTTP provider ignored on TCP, as Istio does");
+            return Ok(());
         }
+        let asked = async {
+            let address = authorizer_address(snapshot, settings.service, settings.port).await?;
+            let asking = network_check::check_request(connection);
+            grpc_check::ask(self.channel(address), asking).await
+        };
+        settle(provider, &settings, asked).await.map(drop)
     }
 
     /// The gRPC channel to `address`, made once (it reconnects by itself).
@@ -128,6 +157,31 @@ impl ExtAuthz {
                     .connect_lazy()
             })
             .clone()
+    }
+}
+
+/// The authorizer's answer within the provider's timeout; a failure to get one allows only
+/// when the provider says `failOpen`.
+async fn settle(
+    provider: &str,
+    settings: &Settings<'_>,
+    asked: impl std::future::Future<Output = Result<Verdict, String>>,
+) -> Result<Allowed, ExtAuthzDenied> {
+    let outcome = match tokio::time::timeout(settings.timeout, asked).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(format!("no answer within {:?}", settings.timeout)),
+    };
+    match outcome {
+        Ok(Verdict::Allow(allowed)) => Ok(allowed),
+        Ok(Verdict::Deny(denied)) => Err(denied),
+        Err(error) if settings.fail_open => {
+            tracing::warn!(%provider, %error, "external authorization failed: allowed (failOpen)");
+            Ok(Allowed::default())
+        }
+        Err(error) => {
+            tracing::warn!(%provider, %error, "external authorization failed: denied");
+            Err(failed(settings.status_on_error))
+        }
     }
 }
 
