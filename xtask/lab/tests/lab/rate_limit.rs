@@ -3,7 +3,9 @@
 //! requests through; the rest are answered 429 `local_rate_limited` with the task's
 //! `x-local-rate-limit` header, flagged `RL` in Istio's metrics. Per-pod caps: a pod annotated
 //! `mesh.io/max-connections: "2"` holding two connections has its third closed at accept
-//! (counted `cap="pod"`) while another pod on the node is served.
+//! (counted `cap="pod"`) while another pod on the node is served. A route descriptor on the
+//! client's outbound side limits one `x-user` value while another is served; a client that
+//! trickles a request head (slowloris) is cut by the agent's header-read timeout.
 
 use crate::mesh_support::{admin, curl, mesh_lab_of, metrics, sum};
 use crate::support::stdout;
@@ -115,4 +117,68 @@ fn a_pod_over_its_annotated_connection_cap_is_refused_while_another_pod_is_serve
         r#"cap="pod""#,
     );
     assert!(refused >= 1, "{refused} refusals counted");
+}
+
+/// The status of a GET of [`URL`] from the client with `x-user: user`.
+fn status_as(lab: &crate::support::TestLab, user: &str) -> String {
+    let header = format!("x-user: {user}");
+    let out = curl(
+        lab,
+        CLIENT.0,
+        CLIENT.1,
+        &["-o", "/dev/null", "-w", "%{http_code}", "-H", &header, URL],
+    );
+    stdout(&out).trim().to_string()
+}
+
+/// Opens a connection to productpage, sends the start of a request head and then one more
+/// header line every 2 s for up to 90 s, never ending the head; prints `cut` when the peer
+/// closes the connection, `answered <status>` when it answers, `never cut` otherwise.
+const SLOWLORIS: &str = r#"
+import socket, time
+s = socket.create_connection(("productpage", 9080), timeout=2)
+s.sendall(b"GET / HTTP/1.1\r\nHost: productpage\r\n")
+verdict = "never cut"
+deadline = time.time() + 90
+while time.time() < deadline:
+    try:
+        answer = s.recv(100)
+        verdict = "answered " + answer.split()[1].decode() if answer else "cut"
+        break
+    except socket.timeout:
+        pass
+    try:
+        s.sendall(b"x-trickle: 1\r\n")
+    except OSError:
+        verdict = "cut"
+        break
+print(verdict)
+"#;
+
+#[test]
+fn a_descriptor_limits_one_user_while_another_is_served_and_a_slowloris_is_cut() {
+    let Some(lab) = mesh_lab_of("t-rldesc", 1, "lab-rate-limit.yaml") else {
+        return;
+    };
+    lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-fsS", "-m", "5", URL]);
+    lab.kubectl("apply", "lab-rate-limit-descriptors.yaml");
+    let applied = (0..80).any(|_| {
+        let found = admin(&lab, NODE, "/config_dump").contains("per-user-limit");
+        found || {
+            sleep(Duration::from_millis(250));
+            false
+        }
+    });
+    assert!(applied, "the agent never took the EnvoyFilter");
+    let alice: Vec<String> = (0..4).map(|_| status_as(&lab, "alice")).collect();
+    let bob: Vec<String> = (0..4).map(|_| status_as(&lab, "bob")).collect();
+    assert_eq!(alice, ["200", "200", "429", "429"], "alice: 2 a minute");
+    assert_eq!(bob, ["200", "200", "200", "200"], "bob: the filter's 100");
+
+    let out = lab.exec(CLIENT.0, CLIENT.1, &["python3", "-c", SLOWLORIS]);
+    let verdict = stdout(&out).trim().to_string();
+    assert!(
+        verdict == "cut" || verdict == "answered 408",
+        "a head trickled for 90 s must be cut by the 30 s header-read timeout: {verdict} {out:?}"
+    );
 }

@@ -40,6 +40,7 @@ fn retries_ejection_circuit_breaking_and_timeouts_protect_callers() {
     retries_lift_a_flaky_backend(&lab);
     outlier_detection_ejects_the_broken_pod(&lab);
     a_circuit_breaker_answers_the_overflow_at_once(&lab);
+    one_pods_tripped_breaker_leaves_another_pod_served(&lab);
     a_route_timeout_cuts_a_slow_backend(&lab);
     a_killed_endpoint_is_retried_away_from(&lab);
 }
@@ -171,6 +172,38 @@ fn a_circuit_breaker_answers_the_overflow_at_once(lab: &TestLab) {
         Some(&served),
         "the 503s are the agent's own replies, not httpbin's"
     );
+    kubectl_until(lab, "delete", file, |s| {
+        !has_policy(s, &httpbin, "connectionPool")
+    });
+}
+
+/// The same pool of 1 tripped by the client's 20 concurrent 3-second requests: `other-client`,
+/// on the same node, asking while the flood holds the client's pool, is served — its pool is
+/// its own, as its sidecar's would be (one pool per node would answer it 503 `UO`).
+fn one_pods_tripped_breaker_leaves_another_pod_served(lab: &TestLab) {
+    let (file, httpbin) = ("lab-resilience-pool.yaml", host("httpbin"));
+    kubectl_until(lab, "apply", file, |s| {
+        has_policy(s, &httpbin, "connectionPool")
+    });
+    let (flood, other) = std::thread::scope(|scope| {
+        let flood = scope.spawn(|| load(lab, "http://httpbin/delay/3000", 20, 20));
+        sleep(Duration::from_millis(1000));
+        let argv = [
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "http://httpbin/delay/200",
+        ];
+        let other = crate::mesh_support::curl(lab, OTHER_CLIENT.0, OTHER_CLIENT.1, &argv);
+        (flood.join().expect("the flood's thread"), stdout(&other))
+    });
+    eprintln!("client's flood behind a pool of 1: {flood:?}; other-client got {other}");
+    assert!(
+        flood.code("503") >= 10,
+        "the client's breaker tripped: {flood:?}"
+    );
+    assert_eq!(other.trim(), "200", "other-client's own pool is untouched");
     kubectl_until(lab, "delete", file, |s| {
         !has_policy(s, &httpbin, "connectionPool")
     });
