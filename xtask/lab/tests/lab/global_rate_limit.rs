@@ -4,10 +4,8 @@
 //! requests alternating between the nodes exactly 4 pass, and both nodes answer the rest 429
 //! with `x-envoy-ratelimited: true`, flagged `RL`.
 
-use crate::mesh_support::{admin, curl, mesh_lab_of, metrics, sum};
+use crate::mesh_support::{config_dump_shows, curl, mesh_lab_of, metrics, sum};
 use crate::support::stdout;
-use std::thread::sleep;
-use std::time::Duration;
 
 const CLIENTS: [(&str, &str); 2] = [("default", "client-1"), ("default", "client-2")];
 const URL: &str = "http://productpage:9080/";
@@ -22,13 +20,7 @@ fn a_global_limit_through_the_rate_limit_service_is_shared_by_two_nodes() {
     }
     lab.kubectl("apply", "lab-global-rate-limit-filter.yaml");
     for node in ["node-1", "node-2"] {
-        let applied = (0..80).any(|_| {
-            let found = admin(&lab, node, "/config_dump").contains("filter-ratelimit#0");
-            found || {
-                sleep(Duration::from_millis(250));
-                false
-            }
-        });
+        let applied = config_dump_shows(&lab, node, "filter-ratelimit#0");
         assert!(applied, "{node}'s agent never took the EnvoyFilter");
     }
 

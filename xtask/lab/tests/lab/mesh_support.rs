@@ -106,6 +106,16 @@ pub fn admin(lab: &TestLab, node: &str, path: &str) -> String {
     stdout(&ok(lab.exec_node(node, &argv)))
 }
 
+/// Whether `node`'s agent shows `needle` in its `/config_dump` within 20 s (asked every 250 ms).
+pub fn config_dump_shows(lab: &TestLab, node: &str, needle: &str) -> bool {
+    (0..80).any(|_| {
+        admin(lab, node, "/config_dump").contains(needle) || {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            false
+        }
+    })
+}
+
 /// The sum of every sample of `series` whose labels contain `with` (`""`: all of them).
 pub fn sum(text: &str, series: &str, with: &str) -> u64 {
     text.lines()

@@ -7,7 +7,7 @@
 //! client's outbound side limits one `x-user` value while another is served; a client that
 //! trickles a request head (slowloris) is cut by the agent's header-read timeout.
 
-use crate::mesh_support::{admin, curl, mesh_lab_of, metrics, sum};
+use crate::mesh_support::{config_dump_shows, curl, mesh_lab_of, metrics, sum};
 use crate::support::stdout;
 use std::thread::sleep;
 use std::time::Duration;
@@ -23,13 +23,7 @@ fn the_task_s_local_rate_limit_passes_four_a_minute_and_answers_429_after() {
     };
     lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-fsS", "-m", "5", URL]);
     lab.kubectl("apply", "lab-rate-limit-filter.yaml");
-    let applied = (0..80).any(|_| {
-        let found = admin(&lab, NODE, "/config_dump").contains("filter-local-ratelimit-svc#0");
-        found || {
-            sleep(Duration::from_millis(250));
-            false
-        }
-    });
+    let applied = config_dump_shows(&lab, NODE, "filter-local-ratelimit-svc#0");
     assert!(applied, "the agent never took the EnvoyFilter");
 
     let mut statuses = Vec::new();
@@ -162,13 +156,7 @@ fn a_descriptor_limits_one_user_while_another_is_served_and_a_slowloris_is_cut()
     };
     lab.exec_until_ok(CLIENT.0, CLIENT.1, &["curl", "-fsS", "-m", "5", URL]);
     lab.kubectl("apply", "lab-rate-limit-descriptors.yaml");
-    let applied = (0..80).any(|_| {
-        let found = admin(&lab, NODE, "/config_dump").contains("per-user-limit");
-        found || {
-            sleep(Duration::from_millis(250));
-            false
-        }
-    });
+    let applied = config_dump_shows(&lab, NODE, "per-user-limit");
     assert!(applied, "the agent never took the EnvoyFilter");
     let alice: Vec<String> = (0..4).map(|_| status_as(&lab, "alice")).collect();
     let bob: Vec<String> = (0..4).map(|_| status_as(&lab, "bob")).collect();
