@@ -22,7 +22,7 @@ pub use paths::{normalize, path_matches, PathNormalization};
 pub use rules::{rule_matches, string_matches, AuthzFacts, HttpFacts};
 pub use scope::policies_for;
 
-use crate::snapshot::{Snapshot, Workload};
+use crate::snapshot::{AuthzPolicy, Snapshot, Workload};
 
 /// Decides, logs and counts; shared by every connection. Cheap to clone.
 #[derive(Clone, Debug, Default)]
@@ -62,13 +62,24 @@ impl Authorizer {
         facts: &AuthzFacts,
     ) -> Decision {
         let policies = policies_for(snapshot, workload, pod_ip);
+        self.check_policies(&policies, workload, facts)
+    }
+
+    /// [`Self::check`] over `policies`, those already found in scope of `workload` (one scope
+    /// walk per request when the caller also looks for a CUSTOM rule).
+    pub fn check_policies(
+        &self,
+        policies: &[&AuthzPolicy],
+        workload: &Workload,
+        facts: &AuthzFacts,
+    ) -> Decision {
         if policies.is_empty() {
             return Decision {
                 allowed: true,
                 ..Decision::default()
             };
         }
-        let decision = decide(&policies, facts);
+        let decision = decide(policies, facts);
         self.metrics.record(&decision);
         log(&decision, workload, facts);
         decision

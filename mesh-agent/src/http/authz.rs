@@ -18,7 +18,7 @@ use super::ext_authz::{Allowed, CheckedRequest, ExtAuthz};
 use super::inbound_step::{inbound_to, Answer, InboundLayer, InboundStep, InboundTo};
 use super::route::Direction;
 use super::telemetry::Peers;
-use crate::authz::{Authorizer, AuthzFacts, CustomCheck, HttpFacts};
+use crate::authz::{custom_check, policies_for, Authorizer, AuthzFacts, CustomCheck, HttpFacts};
 use crate::errors::{BoxError, Denied};
 use crate::facts::RequestAuth;
 use crate::identity::Identity;
@@ -64,11 +64,12 @@ impl InboundStep for InboundGuard {
         S: Service<Request<Body>, Response = Response<Body>, Error = BoxError> + Send + 'static,
         S::Future: Send,
     {
-        let Some(custom) = self.custom(&request) else {
-            return match self.allows(&request) {
-                Ok(()) => Box::pin(next.oneshot(request)),
-                Err(denied) => Box::pin(async { Err(denied.into()) }),
-            };
+        let Some(custom) = self.first_step(&request) else {
+            return Box::pin(next.oneshot(request));
+        };
+        let custom = match custom {
+            Ok(custom) => custom,
+            Err(denied) => return Box::pin(async { Err(denied.into()) }),
         };
         Box::pin(async move {
             let allowed = self.ask(&custom, self.checked(&request)).await?;
@@ -105,12 +106,23 @@ impl InboundGuard {
         }
     }
 
-    /// The CUSTOM rule that sends the request to an external authorizer, if one matches.
-    fn custom(&self, request: &Request<Body>) -> Option<CustomCheck> {
+    /// With one walk of the policies in scope: the CUSTOM rule whose external authorizer must
+    /// be asked first (`Some(Ok)`), else the DENY/ALLOW verdict — `None` when it allows.
+    fn first_step(&self, request: &Request<Body>) -> Option<Result<CustomCheck, Denied>> {
         let (snapshot, to) = (self.config.snapshot(), &self.to);
         let facts = self.facts(request);
-        self.authorizer
-            .custom(&snapshot, &to.workload, to.pod_ip, &facts)
+        let policies = policies_for(&snapshot, &to.workload, to.pod_ip);
+        if let Some(custom) = custom_check(&policies, &facts) {
+            return Some(Ok(custom));
+        }
+        let decision = self
+            .authorizer
+            .check_policies(&policies, &to.workload, &facts);
+        decision.details().map(|details| {
+            Err(Denied {
+                details: Some(details),
+            })
+        })
     }
 
     /// What the external authorizer is told of `request`.
