@@ -2,8 +2,9 @@
 //! on the same-node fast path for the inbound hop it skips. A refused connection is counted
 //! (`response_flags="DENY"`), access-logged with the rule that refused it, and closed before
 //! the app is dialled. A CUSTOM policy's external authorizer is asked first
-//! ([`custom_refusal`]); its refusal is flagged `UAEX`, as Envoy's network filter does. An allowed one is decided again at every configuration swap while it
-//! lasts: one the policies now deny is closed at once, as ztunnel does. The deliveries that skip
+//! ([`custom_refusal`]); its refusal is flagged `UAEX`, as Envoy's network filter does. An
+//! allowed one is decided again at every configuration swap while it lasts: one the policies
+//! now deny is closed at once, as ztunnel does. The deliveries that skip
 //! the CNI (same-node fast path, tunnel) also answer to the pod's ingress NetworkPolicies,
 //! decided once when the connection arrives (CNIs leave established connections alone too).
 
