@@ -15,6 +15,8 @@ use std::time::Duration;
 const TELEMETRY_OFF_YAML: &str = "http-telemetry-off.yaml";
 /// Series wanted on the scraped agent before timing the scrape.
 const WANTED_SERIES: usize = 1000;
+/// How long an apply or delete is given to reach the agents before the next run.
+const SETTLE: Duration = Duration::from_secs(2);
 /// Timed scrapes; the median is reported.
 const SCRAPES: usize = 5;
 
@@ -56,6 +58,7 @@ pub fn apply_telemetry_off(lab: &mut Lab) -> Result<String> {
         .join(TELEMETRY_OFF_YAML);
     lab.apply(std::slice::from_ref(&path))
         .with_context(|| format!("lab apply {TELEMETRY_OFF_YAML}"))?;
+    std::thread::sleep(SETTLE);
     Ok("lab apply".into())
 }
 
@@ -65,7 +68,9 @@ pub fn remove_telemetry_off(lab: &mut Lab) -> Result<()> {
         .join("xtask/bench")
         .join(TELEMETRY_OFF_YAML);
     lab.delete(std::slice::from_ref(&path))
-        .with_context(|| format!("lab delete {TELEMETRY_OFF_YAML}"))
+        .with_context(|| format!("lab delete {TELEMETRY_OFF_YAML}"))?;
+    std::thread::sleep(SETTLE);
+    Ok(())
 }
 
 /// The agent's `/metrics` text on `node` (from 127.0.0.1 in the node's netns).
