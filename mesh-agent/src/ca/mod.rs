@@ -30,7 +30,7 @@ pub struct Settings {
     pub node_agents: Vec<(String, String)>,
     /// The audience the callers' tokens must be for.
     pub audience: String,
-    /// The ingress gateways' identities and the nodes that may obtain them.
+    /// The gateways' identities (ingress, egress) and the nodes that may obtain them.
     pub gateways: gateway_nodes::GatewayNodes,
 }
 
@@ -66,6 +66,14 @@ pub struct CaArgs {
     /// The Node label (`key=value`) of the nodes whose agents run the ingress gateway.
     #[arg(long, default_value = gateway_nodes::DEFAULT_GATEWAY_NODE_LABEL)]
     pub gateway_node_label: String,
+    /// Identities of egress gateways run by node agents, as `namespace/serviceAccount`
+    /// (repeat for several): a node agent obtains one only for a node carrying
+    /// --egress-gateway-node-label.
+    #[arg(long = "egress-gateway-identity", default_value = gateway_nodes::DEFAULT_EGRESS_GATEWAY_IDENTITY)]
+    pub egress_gateway_identities: Vec<String>,
+    /// The Node label (`key=value`) of the nodes whose agents run the egress gateway.
+    #[arg(long, default_value = gateway_nodes::DEFAULT_EGRESS_GATEWAY_NODE_LABEL)]
+    pub egress_gateway_node_label: String,
     /// Audience of the callers' ServiceAccount tokens.
     #[arg(long, default_value = "istio-ca")]
     pub audience: String,
@@ -103,11 +111,25 @@ impl CaArgs {
             max_validity: Duration::from_secs(self.max_cert_ttl_secs),
             node_agents,
             audience: self.audience.clone(),
-            gateways: gateway_nodes::GatewayNodes::parse(
-                &self.gateway_identities,
-                &self.gateway_node_label,
-            )
-            .map_err(anyhow::Error::msg)?,
+            gateways: self.gateways().map_err(anyhow::Error::msg)?,
+        })
+    }
+
+    /// The ingress and egress gateways of the flags.
+    fn gateways(&self) -> Result<gateway_nodes::GatewayNodes, String> {
+        use gateway_nodes::GatewayKind;
+        let ingress = GatewayKind::parse(
+            "ingress",
+            &self.gateway_identities,
+            &self.gateway_node_label,
+        )?;
+        let egress = GatewayKind::parse(
+            "egress",
+            &self.egress_gateway_identities,
+            &self.egress_gateway_node_label,
+        )?;
+        Ok(gateway_nodes::GatewayNodes {
+            kinds: vec![ingress, egress],
         })
     }
 

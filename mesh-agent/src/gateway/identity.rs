@@ -1,9 +1,11 @@
-//! Who the ingress gateway is: requests entering through it report it as their source, as
-//! Istio's `istio-ingressgateway` Deployment would be reported — workload and app
-//! `istio-ingressgateway` in the mesh's root namespace (`istio-system`), running as service
-//! account `istio-ingressgateway-service-account` (or `--gateway-service-account`), labelled
+//! Who the gateway is: requests entering through it report it as their source, as Istio's
+//! gateway Deployment would be reported — the ingress gateway as workload and app
+//! `istio-ingressgateway` running as service account `istio-ingressgateway-service-account`,
+//! the egress gateway (gateway labels `istio: egressgateway`, as Istio's egress gateway's pods
+//! carry) as `istio-egressgateway` with `istio-egressgateway-service-account` — in the mesh's
+//! root namespace (`istio-system`; `--gateway-service-account` names another account), labelled
 //! with the agent's gateway labels. Its principal is the identity whose certificate it presents
-//! in the tunnel (`tunnel.rs`), which the CA grants only to nodes that run the gateway.
+//! in the tunnel (`tunnel.rs`), which the CA grants only to nodes labelled for that gateway.
 
 use std::sync::Arc;
 
@@ -14,6 +16,22 @@ use crate::snapshot::{spiffe_id, Snapshot, Workload};
 pub const GATEWAY_WORKLOAD: &str = "istio-ingressgateway";
 /// The service account Istio's ingress gateway runs as.
 pub const GATEWAY_SERVICE_ACCOUNT: &str = "istio-ingressgateway-service-account";
+/// Istio's egress gateway Deployment.
+pub const EGRESS_GATEWAY_WORKLOAD: &str = "istio-egressgateway";
+/// The service account Istio's egress gateway runs as.
+pub const EGRESS_GATEWAY_SERVICE_ACCOUNT: &str = "istio-egressgateway-service-account";
+
+/// Which of Istio's gateways the agent's gateway labels describe: the egress gateway when they
+/// say `istio: egressgateway` (or `app: istio-egressgateway`), else the ingress gateway. Its
+/// workload name and default service account.
+pub fn gateway_kind(labels: &GatewayLabels) -> (&'static str, &'static str) {
+    let says = |key: &str, value: &str| labels.0.get(key).is_some_and(|v| v == value);
+    if says("istio", "egressgateway") || says("app", EGRESS_GATEWAY_WORKLOAD) {
+        (EGRESS_GATEWAY_WORKLOAD, EGRESS_GATEWAY_SERVICE_ACCOUNT)
+    } else {
+        (GATEWAY_WORKLOAD, GATEWAY_SERVICE_ACCOUNT)
+    }
+}
 
 /// `--gateway-service-account`: the ServiceAccount (`namespace/name`) the gateway runs as,
 /// as Istio's gateway Deployment's `serviceAccountName` would say.
@@ -47,26 +65,24 @@ pub fn gateway_workload(
     labels: &GatewayLabels,
     account: Option<&GatewayServiceAccount>,
 ) -> Arc<Workload> {
+    let (workload, default_account) = gateway_kind(labels);
     let (namespace, service_account) = match account {
         Some(account) => (account.namespace.clone(), account.name.as_str()),
-        None => (
-            snapshot.mesh.root_namespace.clone(),
-            GATEWAY_SERVICE_ACCOUNT,
-        ),
+        None => (snapshot.mesh.root_namespace.clone(), default_account),
     };
     let mut pod_labels = labels.0.clone();
     pod_labels
         .entry("app".into())
-        .or_insert_with(|| GATEWAY_WORKLOAD.into());
+        .or_insert_with(|| workload.into());
     let principal = spiffe_id(
         &snapshot.mesh.trust_domain,
         &namespace,
         Some(service_account),
     );
     Arc::new(Workload {
-        name: GATEWAY_WORKLOAD.into(),
-        pod_name: GATEWAY_WORKLOAD.into(),
-        app: Some(GATEWAY_WORKLOAD.into()),
+        name: workload.into(),
+        pod_name: workload.into(),
+        app: Some(workload.into()),
         version: None,
         service_account: Some(service_account.into()),
         telemetry: snapshot.telemetry_for(&namespace, &pod_labels),
@@ -93,6 +109,30 @@ mod tests {
         );
         assert_eq!(workload.labels["istio"], "ingressgateway");
         assert_eq!(workload.labels["app"], "istio-ingressgateway");
+    }
+
+    #[test]
+    fn the_egress_gateway_is_istio_s_egress_gateway_with_its_own_identity() {
+        let labels: GatewayLabels = "istio=egressgateway".parse().unwrap();
+        let workload = gateway_workload(&Snapshot::default(), &labels, None);
+        assert_eq!(workload.name, "istio-egressgateway");
+        assert_eq!(workload.app.as_deref(), Some("istio-egressgateway"));
+        assert_eq!(workload.labels["app"], "istio-egressgateway");
+        assert_eq!(
+            workload.service_account.as_deref(),
+            Some("istio-egressgateway-service-account")
+        );
+        assert_eq!(
+            workload.principal.as_deref(),
+            Some("spiffe://cluster.local/ns/istio-system/sa/istio-egressgateway-service-account")
+        );
+        let account: GatewayServiceAccount = "edge/egress".parse().unwrap();
+        let workload = gateway_workload(&Snapshot::default(), &labels, Some(&account));
+        assert_eq!(workload.name, "istio-egressgateway");
+        assert_eq!(
+            workload.principal.as_deref(),
+            Some("spiffe://cluster.local/ns/edge/sa/egress")
+        );
     }
 
     #[test]

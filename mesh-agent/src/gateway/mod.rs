@@ -21,7 +21,8 @@ mod selection_tests;
 
 pub use hosts::{normalized, HostPattern};
 pub use identity::{
-    gateway_workload, GatewayServiceAccount, GATEWAY_SERVICE_ACCOUNT, GATEWAY_WORKLOAD,
+    gateway_kind, gateway_workload, GatewayServiceAccount, EGRESS_GATEWAY_SERVICE_ACCOUNT,
+    EGRESS_GATEWAY_WORKLOAD, GATEWAY_SERVICE_ACCOUNT, GATEWAY_WORKLOAD,
 };
 pub use ingress::{GatewayInputs, IngressGateway, GATEWAY_REFRESH};
 pub use selection::{

@@ -22,6 +22,8 @@ pub const AGENT_ON_NODE_1: &str = "token-of-the-agent-on-node-1";
 const AGENT_ON_NODE_2: &str = "token-of-the-agent-on-node-2";
 const GATEWAY_ID: &str =
     "spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account";
+const EGRESS_GATEWAY_ID: &str =
+    "spiffe://cluster.local/ns/istio-system/sa/istio-egressgateway-service-account";
 pub const CART: &str = "token-of-shop-cart";
 pub const CART_ID: &str = "spiffe://cluster.local/ns/shop/sa/cart";
 const PAYMENTS_ID: &str = "spiffe://cluster.local/ns/shop/sa/payments";
@@ -34,19 +36,15 @@ fn pod(name: &str, sa: &str, node: &str, phase: &str) -> Value {
         "status": {"phase": phase}})
 }
 
-/// Node `name`, labelled as running the ingress gateway when `gateway`.
-fn node(name: &str, gateway: bool) -> Value {
-    let labels = match gateway {
-        true => {
-            json!({"kubernetes.io/hostname": name, "node-restriction.kubernetes.io/ingress-gateway": "true"})
-        }
-        false => json!({"kubernetes.io/hostname": name}),
-    };
+/// Node `name`, labelled as running the `gateway` (`ingress` or `egress`) gateway.
+fn node(name: &str, gateway: &str) -> Value {
+    let label = format!("node-restriction.kubernetes.io/{gateway}-gateway");
+    let labels = json!({"kubernetes.io/hostname": name, label: "true"});
     json!({"apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name, "labels": labels, "resourceVersion": "1"}})
 }
 
-/// A fake cluster (node-1 runs the ingress gateway; cart runs on node-1, payments on node-2 — a finished payments pod is still
+/// A fake cluster (node-1 runs the ingress gateway, node-2 the egress gateway; cart runs on node-1, payments on node-2 — a finished payments pod is still
 /// listed on node-1) and a CA signing with `signer`.
 pub async fn start(signer: Signer) -> (FakeApi, CaEndpoint) {
     let api = FakeApi::default();
@@ -58,7 +56,7 @@ pub async fn start(signer: Signer) -> (FakeApi, CaEndpoint) {
     api.set("/api/v1/pods", pods, 1);
     api.set(
         "/api/v1/nodes",
-        vec![node("node-1", true), node("node-2", false)],
+        vec![node("node-1", "ingress"), node("node-2", "egress")],
         1,
     );
     for (token, node) in [(AGENT_ON_NODE_1, "node-1"), (AGENT_ON_NODE_2, "node-2")] {
@@ -248,6 +246,35 @@ async fn only_the_agent_of_a_node_labelled_as_running_the_gateway_gets_the_gatew
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+}
+
+#[tokio::test]
+async fn only_the_agent_of_a_node_labelled_for_the_egress_gateway_gets_its_identity() {
+    let dir = TempDir::new("ca-root");
+    let (api, ca) = start(self_signed(&dir)).await;
+    let asked = request(Some(EGRESS_GATEWAY_ID), Some(EGRESS_GATEWAY_ID), DAY);
+    let answer = create_certificate(&ca, AGENT_ON_NODE_2, asked)
+        .await
+        .unwrap();
+    assert_eq!(verify(&answer.cert_chain, &ca.root).0, [EGRESS_GATEWAY_ID]);
+    assert!(
+        api.requests()
+            .iter()
+            .any(|r| r.starts_with("GET /api/v1/nodes/node-2")),
+        "{:#?}",
+        api.requests()
+    );
+    // The ingress gateway's node plays only the ingress gateway.
+    let asked = request(Some(EGRESS_GATEWAY_ID), Some(EGRESS_GATEWAY_ID), DAY);
+    let refused = create_certificate(&ca, AGENT_ON_NODE_1, asked)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    let message = refused.message();
+    assert!(
+        message.contains("node `node-1` does not carry the label node-restriction.kubernetes.io/egress-gateway=true of the nodes running the egress gateway"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
