@@ -1,6 +1,7 @@
 //! The balancer layer: picks the endpoint of each request with its route target's
 //! [`Balancer`](super::target::Balancer), kept off ejected endpoints and, for a retry, off those
-//! already tried.
+//! already tried, then to the closest locality priority with room (`lb/locality.rs`: a retry
+//! whose closer endpoints were all tried goes to the next).
 
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
@@ -66,7 +67,8 @@ fn is_retry(request: &Request<Body>) -> bool {
 }
 
 /// The cluster's endpoints and those a pick may land on (not ejected, not tried where others
-/// remain); `None` when nothing restricts the balancer.
+/// remain, in the closest locality priority with room); `None` when nothing restricts the
+/// balancer.
 fn allowed(
     request: &Request<Body>,
     target: &RouteTarget,
@@ -85,7 +87,7 @@ fn allowed(
     if let Some(tried) = tried {
         allowed = tried.untried(&allowed);
     }
-    Some((all, allowed))
+    Some((all, target.balancer.closest(allowed)))
 }
 
 impl<S> Service<Request<Body>> for Balance<S>

@@ -42,4 +42,11 @@ impl Balancer for ClusterTarget {
     fn cluster(&self) -> Option<&Arc<Cluster>> {
         self.cluster.as_ref()
     }
+
+    fn closest(&self, eligible: Vec<SocketAddr>) -> Vec<SocketAddr> {
+        match &self.cluster {
+            Some(cluster) => self.balancers.of(cluster).closest(eligible),
+            None => eligible,
+        }
+    }
 }

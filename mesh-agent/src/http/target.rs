@@ -37,6 +37,12 @@ pub trait Balancer: Send + Sync {
     fn cluster(&self) -> Option<&Arc<Cluster>> {
         None
     }
+
+    /// `eligible` kept to the closest locality priority with room for this pick
+    /// (`lb/locality.rs`); unchanged by default.
+    fn closest(&self, eligible: Vec<SocketAddr>) -> Vec<SocketAddr> {
+        eligible
+    }
 }
 
 /// Always the same address: a destination that is not a Service, or the app behind inbound.

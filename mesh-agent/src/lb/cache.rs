@@ -1,10 +1,12 @@
 //! The balancers of the clusters in use, shared by every connection: built on first use,
 //! rebuilt when a new snapshot brings a new version of the cluster (its ring with it; round
-//! robin goes on where it was), forgotten when a snapshot no longer has the cluster.
+//! robin goes on where it was), forgotten when a snapshot no longer has the cluster; built for
+//! the agent's own locality (`--locality`), which locality-aware balancing compares with.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use super::locality::Locality;
 use super::ClusterBalancer;
 use crate::chance::Chance;
 use crate::pipeline::ConfigState;
@@ -18,6 +20,8 @@ type Built = (Arc<Cluster>, Arc<ClusterBalancer>);
 pub struct Balancers {
     by_cluster: RwLock<HashMap<String, Built>>,
     chance: Chance,
+    /// Where the agent's node runs (`None`: unknown).
+    own: Option<Locality>,
 }
 
 impl Balancers {
@@ -26,7 +30,13 @@ impl Balancers {
         Self {
             by_cluster: RwLock::default(),
             chance,
+            own: None,
         }
+    }
+
+    /// Balancers for clients at locality `own`.
+    pub fn at_locality(self, own: Option<Locality>) -> Self {
+        Self { own, ..self }
     }
 
     /// The balancer of `cluster` as the snapshot in force has it.
@@ -39,7 +49,7 @@ impl Balancers {
             found => found.map(|(_, balancer)| balancer.clone()),
         };
         drop(cached);
-        let mut balancer = ClusterBalancer::for_cluster(cluster, self.chance.clone());
+        let mut balancer = ClusterBalancer::for_cluster(cluster, self.chance.clone(), self.own.as_ref());
         if let Some(previous) = previous {
             balancer = balancer.continue_from(&previous);
         }

@@ -2,18 +2,20 @@
 //! per subset and port by the snapshot): ROUND_ROBIN, LEAST_REQUEST (power of two choices over
 //! in-flight counts), RANDOM, PASSTHROUGH (the address the client dialled) and consistent hash
 //! on a header, cookie, source IP or query parameter; endpoint weights honoured by each
-//! (`weights`). A [`ClusterBalancer`] is built once per cluster per snapshot (the hash ring with
+//! (`weights`); endpoint localities by `locality` (distributed weights, failover priorities). A [`ClusterBalancer`] is built once per cluster per snapshot (the hash ring with
 //! it) and picks synchronously.
 
 mod allowed;
 pub mod cache;
 pub mod hash_key;
 pub mod least_request;
+pub mod locality;
 pub mod ring;
 pub mod weights;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use hyper::header::HeaderValue;
 use hyper::{HeaderMap, Uri};
@@ -23,6 +25,7 @@ use crate::resources::{LoadBalancer, SimpleLb};
 use crate::snapshot::{Address, Cluster};
 use hash_key::HashKey;
 use least_request::{InFlight, Loads};
+use locality::{Locality, Priorities};
 use ring::Ring;
 use weights::Weights;
 
@@ -84,14 +87,40 @@ pub struct ClusterBalancer {
     weights: Option<Weights>,
     algorithm: Algorithm,
     chance: Chance,
+    /// Failover priorities by locality (`None`: one priority).
+    priorities: Option<Priorities>,
 }
 
 impl ClusterBalancer {
-    /// The balancer of `cluster` (endpoints known by IP; DNS ones are resolved elsewhere).
-    pub fn for_cluster(cluster: &Cluster, chance: Chance) -> Self {
+    /// The balancer of `cluster` (endpoints known by IP; DNS ones are resolved elsewhere), for
+    /// clients at `own` locality (`None`: unknown, localities not looked at).
+    pub fn for_cluster(cluster: &Cluster, chance: Chance, own: Option<&Locality>) -> Self {
         let lb = cluster.policy.load_balancer.as_ref();
-        let (endpoints, weights) = ip_weighted_endpoints(cluster);
-        Self::weighted(endpoints, weights, lb, chance)
+        let (endpoints, weights, localities) = ip_weighted_endpoints(cluster);
+        let plan = locality::plan(own, &localities, &weights, &cluster.policy);
+        let Some(shares) = plan.weights else {
+            let priorities = plan.priorities.map(|l| Priorities::new(&endpoints, &l));
+            let balancer = Self::weighted(endpoints, weights, lb, chance);
+            return Self {
+                priorities,
+                ..balancer
+            };
+        };
+        let (endpoints, shares): (Vec<_>, Vec<_>) = endpoints
+            .into_iter()
+            .zip(shares)
+            .filter(|(_, share)| *share > 0)
+            .unzip();
+        Self::weighted(endpoints, shares, lb, chance)
+    }
+
+    /// `eligible` (the endpoints a pick may land on) kept to the closest locality priority
+    /// with room for this pick (`locality.rs`); unchanged without priorities.
+    pub fn closest(&self, eligible: Vec<SocketAddr>) -> Vec<SocketAddr> {
+        match &self.priorities {
+            Some(priorities) => priorities.narrow(eligible, self.chance.below(100)),
+            None => eligible,
+        }
     }
 
     /// Round robin goes on from where `previous` (the same cluster's balancer before a reload)
@@ -127,6 +156,7 @@ impl ClusterBalancer {
             weights,
             algorithm,
             chance,
+            priorities: None,
         }
     }
 
@@ -206,18 +236,23 @@ pub fn ip_endpoints(cluster: &Cluster) -> Vec<SocketAddr> {
     cluster.endpoints.iter().filter_map(ip).collect()
 }
 
-/// The endpoints of `cluster` known by IP and their weights (empty when even), in its order.
-pub fn ip_weighted_endpoints(cluster: &Cluster) -> (Vec<SocketAddr>, Vec<u32>) {
+/// The endpoints of `cluster` known by IP, their weights (empty when even) and localities
+/// (empty when none is known), in its order.
+pub fn ip_weighted_endpoints(cluster: &Cluster) -> (Vec<SocketAddr>, Vec<u32>, Vec<Arc<str>>) {
     let ip = |(address, port): &(Address, u16)| match address {
         Address::Ip(ip) => Some(SocketAddr::new(*ip, *port)),
         Address::Dns(_) => None,
     };
-    let weight = |index: usize| cluster.weights.get(index).copied();
-    let known = cluster.endpoints.iter().enumerate();
-    let (endpoints, weights): (Vec<_>, Vec<_>) = known
-        .filter_map(|(index, endpoint)| Some((ip(endpoint)?, weight(index))))
-        .unzip();
-    (endpoints, weights.into_iter().flatten().collect())
+    let (mut endpoints, mut weights, mut localities) = (Vec::new(), Vec::new(), Vec::new());
+    for (index, endpoint) in cluster.endpoints.iter().enumerate() {
+        let Some(address) = ip(endpoint) else {
+            continue;
+        };
+        endpoints.push(address);
+        weights.extend(cluster.weights.get(index).copied());
+        localities.extend(cluster.localities.get(index).cloned());
+    }
+    (endpoints, weights, localities)
 }
 
 fn algorithm(endpoints: &[SocketAddr], weights: &[u32], lb: Option<&LoadBalancer>) -> Algorithm {

@@ -368,7 +368,7 @@ fn telemetry(
 }
 
 /// The endpoint in `cluster`: its balancer picks, as for HTTP (`loadBalancer`, ejected
-/// endpoints left out). When no rule chose the cluster and `original` is a backend of its
+/// endpoints left out, the closest locality priority with room). When no rule chose the cluster and `original` is a backend of its
 /// Service port (Cilium's socket LB translated the ClusterIP before the capture hook, or the
 /// app dialled the pod), that backend is kept while it is one of the cluster's eligible
 /// endpoints — the socket LB already balanced, and a pod dialled on purpose (a StatefulSet's)
@@ -391,12 +391,12 @@ fn pick_endpoint(
     let traffic = &inputs.http.traffic;
     // The source pod's own outlier detector, as its sidecar's.
     let detector = traffic.resilience.detector(cluster, source_pod);
-    let eligible = detector.map(|d| d.eligible(&lb::ip_endpoints(cluster)));
+    let balancer = traffic.balancers.of(cluster);
+    let eligible = detector.map(|d| balancer.closest(d.eligible(&lb::ip_endpoints(cluster))));
     let is_backend = !routed && snapshot.service_at(original).is_none();
     if is_backend && keeps(cluster, eligible.as_deref(), original) {
         return Some(Pick::at(original));
     }
-    let balancer = traffic.balancers.of(cluster);
     lb::for_connection(&balancer, source_ip, original, eligible.as_deref())
 }
 

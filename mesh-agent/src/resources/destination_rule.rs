@@ -59,8 +59,35 @@ pub struct PortTrafficPolicy {
 pub struct LoadBalancer {
     pub simple: Option<SimpleLb>,
     pub consistent_hash: Option<ConsistentHash>,
-    pub locality_lb_setting: Option<Value>,
+    pub locality_lb_setting: Option<LocalityLbSetting>,
     pub warmup_duration_secs: Option<Duration>,
+}
+
+/// Locality-aware balancing (`loadBalancer.localityLbSetting`): on unless `enabled: false`;
+/// `distribute` weighs localities, `failover` orders regions (`lb/locality.rs`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LocalityLbSetting {
+    pub distribute: Vec<LocalityDistribute>,
+    pub failover: Vec<LocalityFailover>,
+    pub failover_priority: Vec<String>,
+    pub enabled: Option<bool>,
+}
+
+/// Where the traffic of clients `from` a locality goes: locality pattern → weight (sum 100).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LocalityDistribute {
+    pub from: String,
+    pub to: BTreeMap<String, u32>,
+}
+
+/// The region the traffic of region `from` goes to when its own endpoints are unhealthy.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LocalityFailover {
+    pub from: String,
+    pub to: String,
 }
 
 /// Sticky balancing: what a request is hashed on (the first key set) and the ring's size.

@@ -255,6 +255,7 @@ fn endpoint(
         labels,
         pod,
         weight: 1,
+        locality: None,
     }
 }
 

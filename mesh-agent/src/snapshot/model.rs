@@ -90,6 +90,10 @@ pub struct Endpoint {
     /// `endpoints[].weight`, Envoy's `load_balancing_weight`); 1 unless set.
     #[serde(skip_serializing_if = "is_one")]
     pub weight: u32,
+    /// Where it runs, `region/zone/subzone` (ServiceEntry `endpoints[].locality`), for
+    /// locality-aware balancing; `None` unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locality: Option<Arc<str>>,
 }
 
 fn is_one(weight: &u32) -> bool {
@@ -145,6 +149,10 @@ pub struct Cluster {
     /// (the balancers then spread evenly).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub weights: Vec<u32>,
+    /// Each endpoint's locality (`region/zone/subzone`, empty unknown), in the order of
+    /// `endpoints`; empty when none has one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub localities: Vec<Arc<str>>,
     /// Top level, port level and subset merged; `portLevelSettings` emptied.
     pub policy: TrafficPolicy,
     /// The namespace of the DestinationRule it comes from (where its `credentialName` is read).

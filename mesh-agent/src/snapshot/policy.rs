@@ -153,11 +153,19 @@ fn cluster<'a>(
         subset.unwrap_or_default(),
         service.hostname
     );
+    let mut localities = Vec::new();
     let (endpoints, mut weights): (Vec<_>, Vec<u32>) = endpoints
-        .filter_map(|e| Some(((e.address.clone(), *e.ports.get(&port)?), e.weight)))
+        .filter_map(|e| {
+            let target = (e.address.clone(), *e.ports.get(&port)?);
+            localities.push(e.locality.clone().unwrap_or_else(|| Arc::from("")));
+            Some((target, e.weight))
+        })
         .unzip();
     if weights.windows(2).all(|pair| pair[0] == pair[1]) {
         weights.clear();
+    }
+    if localities.iter().all(|l| l.is_empty()) {
+        localities = Vec::new();
     }
     Arc::new(Cluster {
         name,
@@ -166,6 +174,7 @@ fn cluster<'a>(
         subset: subset.map(str::to_string),
         endpoints,
         weights,
+        localities,
         policy,
         rule_namespace: rule_namespace.map(str::to_string),
     })

@@ -210,6 +210,7 @@ fn selected_endpoints(
         labels: labels.clone(),
         pod: Some(name.clone()),
         weight: 1,
+        locality: None,
     };
     pods.iter().map(endpoint).collect()
 }
@@ -233,6 +234,7 @@ fn entry_endpoints(spec: &ServiceEntrySpec, host: &str) -> Vec<Endpoint> {
                 labels: Default::default(),
                 pod: None,
                 weight: 1,
+                locality: None,
             }];
         }
         return Vec::new();
@@ -254,6 +256,7 @@ fn entry_endpoints(spec: &ServiceEntrySpec, host: &str) -> Vec<Endpoint> {
                 pod: None,
                 // Istio reads an unset (0) weight as 1.
                 weight: e.weight.filter(|w| *w > 0).unwrap_or(1),
+                locality: e.locality.as_deref().filter(|l| !l.is_empty()).map(Arc::from),
             }
         })
         .collect()

@@ -22,6 +22,7 @@ mod http_policies;
 mod http_route;
 mod l4_routes;
 mod labels;
+mod locality;
 mod mesh_config;
 mod names;
 mod network_policy;

@@ -1,8 +1,8 @@
 //! A DestinationRule's traffic policies (Istio's `validateTrafficPolicy` and what it calls):
 //! never empty; load balancing one of simple or consistent hash, hashed on one key, ring or
 //! maglev sized within Envoy's bounds; connection pools and outlier detection with durations of
-//! at least 1ms; client TLS with the certificates its mode needs; port-level policies naming a
-//! port. (Numbers past their range: [`super::ranges`].)
+//! at least 1ms; client TLS with the certificates its mode needs; locality settings
+//! (`locality.rs`); port-level policies naming a port. (Numbers past their range: [`super::ranges`].)
 
 use super::durations::duration;
 use super::finding::Findings;
@@ -73,6 +73,11 @@ fn level_of(policy: &TrafficPolicy) -> PortTrafficPolicy {
 fn settings(found: &mut Findings, at: &str, level: &PortTrafficPolicy) {
     if let Some(lb) = &level.load_balancer {
         load_balancer(found, &format!("{at}.loadBalancer"), lb);
+        if let Some(setting) = &lb.locality_lb_setting {
+            let at = format!("{at}.loadBalancer.localityLbSetting");
+            let outlier = level.outlier_detection.is_some();
+            super::locality::locality_lb_setting(found, &at, setting, outlier);
+        }
     }
     if let Some(pool) = &level.connection_pool {
         connection_pool(found, &format!("{at}.connectionPool"), pool);

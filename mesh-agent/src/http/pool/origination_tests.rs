@@ -10,6 +10,7 @@ fn cluster(tls: Option<ClientTls>) -> Cluster {
         subset: None,
         endpoints: Vec::new(),
         weights: Vec::new(),
+        localities: Vec::new(),
         policy: TrafficPolicy {
             tls,
             ..TrafficPolicy::default()

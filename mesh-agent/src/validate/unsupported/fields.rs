@@ -54,7 +54,6 @@ const FIELDS: &[(&str, &str, &str)] = &[
     (GW, "spec.servers[*].port.targetPort", "servers listen on port.number"),
     (SE, "spec.subjectAltNames", "no TLS origination: the identity is not checked"),
     (SE, "spec.endpoints[*].network", "one network: every endpoint is dialled directly"),
-    (SE, "spec.endpoints[*].locality", "no locality-aware balancing"),
     (SE, "spec.endpoints[*].serviceAccount", "the endpoint's identity is not checked"),
     (SC, "spec.workloadSelector", "a Sidecar with a workloadSelector is ignored whole"),
     (SC, "spec.ingress", "inbound listeners are the mesh's own (15006)"),
@@ -103,7 +102,7 @@ const POLICY_PLACES: &[&str] = &[
 #[rustfmt::skip]
 const POLICY_FIELDS: &[(&str, &str)] = &[
     ("tls.caCrl", "no certificate revocation check: the CRL is not read"),
-    ("loadBalancer.localityLbSetting", "no locality-aware balancing"),
+    ("loadBalancer.localityLbSetting.failoverPriority", "endpoints are ordered by locality only, not by labels"),
     ("loadBalancer.warmupDurationSecs", "new endpoints take their full share at once"),
     ("loadBalancer.consistentHash.maglev", "consistent hashing uses a ring hash"),
     ("loadBalancer.consistentHash.httpCookie.attributes", "the generated cookie carries name, path and TTL only"),

@@ -49,7 +49,7 @@ const WHY: &[(&str, &str)] = &[
     ("defaultProviders", "providers come from Telemetry resources and extensionProviders"),
     ("accessLogFormat", "access log lines use the mesh's fixed format (accessLogEncoding)"),
     ("enableAutoMtls", "traffic between agents is always mTLS"),
-    ("localityLbSetting", "no locality-aware balancing"),
+    ("localityLbSetting", "the mesh-wide setting is not read: DestinationRules' are (locality-aware balancing is on unless one says `enabled: false`)"),
 ];
 
 const OTHERWISE: &str = "the mesh does not act on this MeshConfig setting";

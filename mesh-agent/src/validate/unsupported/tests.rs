@@ -74,13 +74,13 @@ fn a_tutorial_destination_rule_names_each_occurrence() {
                 \x20 trafficPolicy: {tls: {mode: ISTIO_MUTUAL}, loadBalancer: {simple: RANDOM}}\n\
                 \x20 subsets:\n  - {name: v1, labels: {version: v1}}\n\
                 \x20 - name: v2\n    labels: {version: v2}\n\
-                \x20   trafficPolicy: {tls: {mode: SIMPLE}, loadBalancer: {localityLbSetting: {enabled: true}}}\n";
+                \x20   trafficPolicy: {tls: {mode: SIMPLE}, loadBalancer: {localityLbSetting: {failoverPriority: [a]}}}\n";
     assert_eq!(
         found(yaml),
         pairs(&[
             (
-                "spec.subsets[*].trafficPolicy.loadBalancer.localityLbSetting",
-                "spec.subsets[1].trafficPolicy.loadBalancer.localityLbSetting"
+                "spec.subsets[*].trafficPolicy.loadBalancer.localityLbSetting.failoverPriority",
+                "spec.subsets[1].trafficPolicy.loadBalancer.localityLbSetting.failoverPriority"
             ),
             ("spec.trafficPolicy.tls.mode", "spec.trafficPolicy.tls.mode"),
         ])
