@@ -34,6 +34,8 @@ use crate::sources::{DirectorySource, KubernetesSource};
 /// With `--fail-closed` the pods stay enrolled and the links stay pinned: only the listeners
 /// close, and the pods' new connections are refused until the next agent serves them.
 pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
+    let locality = own_locality(&config).await;
+    let config = AgentConfig { locality, ..config };
     tracing::info!(config = %serde_json::to_string(&config)?, "mesh-agent starting");
     let inheritance = crate::upgrade::take_over(&config)?;
     let mut registry = Registry::default();
@@ -267,14 +269,39 @@ fn start_enrollment(
 
 /// Readiness over `config`, unready while draining or once an essential task ended; its
 /// `/healthz/live` from a watchdog over this runtime's workers.
+/// Where this node runs: `--locality`, else (Kubernetes) its Node's topology labels, read once;
+/// unknown when they cannot be read (warned: localities are then not compared).
+async fn own_locality(config: &AgentConfig) -> Option<crate::lb::locality::Locality> {
+    if config.locality.is_some() || !matches!(config.source, ConfigSource::Kubernetes) {
+        return config.locality.clone();
+    }
+    let labels = async {
+        let client = kube::Client::try_default().await?;
+        crate::sources::kubernetes::node_labels(&client, &config.node_name).await
+    };
+    match labels.await {
+        Ok(labels) => crate::lb::locality::Locality::of_node(&labels),
+        Err(error) => {
+            tracing::warn!(node = %config.node_name, %error,
+                "reading the node's topology labels failed: locality-aware balancing is off");
+            None
+        }
+    }
+}
+
 /// The HTTP path's shared inputs, with the downstream timeouts of `config`.
 fn http_inputs(config: &AgentConfig, registry: &mut Registry) -> Arc<crate::http::HttpInputs> {
     let http = crate::http::HttpInputs::register(registry, crate::http::DEFAULT_DETECT_WINDOW);
     let http = Arc::into_inner(http).expect("just made");
     http.request_caps
         .set_per_pod(config.max_requests_in_flight_per_pod);
+    let balancers = crate::lb::Balancers::default().at_locality(config.locality.clone());
     Arc::new(crate::http::HttpInputs {
         downstream: config.downstream,
+        traffic: crate::http::TrafficInputs {
+            balancers: Arc::new(balancers),
+            ..http.traffic
+        },
         ..http
     })
 }

@@ -89,15 +89,22 @@ pub struct RunArgs {
     /// Upstream connect timeout in milliseconds; the client is reset when it expires.
     #[arg(long, default_value_t = DEFAULT_CONNECT_TIMEOUT_MS)]
     pub connect_timeout_ms: u64,
-    /// Labels of this node's ingress gateway (`k=v,...`): Gateways whose selector they
-    /// satisfy are served on the node's address.
+    /// Labels of this node's gateway (`k=v,...`): Gateways whose selector they satisfy are
+    /// served on the node's address; `istio=egressgateway` makes it Istio's egress gateway
+    /// (workload istio-egressgateway, its own service account and certificate).
     #[arg(long, default_value = crate::gateway::DEFAULT_GATEWAY_LABELS)]
     pub gateway_labels: crate::gateway::GatewayLabels,
-    /// The ServiceAccount (`namespace/name`) this node's ingress gateway runs as: its identity
-    /// in the tunnel and telemetry [default: istio-ingressgateway-service-account in the
-    /// mesh's root namespace, as Istio's gateway Deployment].
+    /// The ServiceAccount (`namespace/name`) this node's gateway runs as: its identity in the
+    /// tunnel and telemetry [default: istio-ingressgateway-service-account, or
+    /// istio-egressgateway-service-account for the egress gateway, in the mesh's root
+    /// namespace, as Istio's gateway Deployments].
     #[arg(long, value_name = "NAMESPACE/NAME")]
     pub gateway_service_account: Option<crate::gateway::GatewayServiceAccount>,
+    /// Where this node runs, `region/zone/subzone` (as its Node's `topology.kubernetes.io/region`,
+    /// `topology.kubernetes.io/zone` and `topology.istio.io/subzone` labels say): locality-aware
+    /// balancing prefers endpoints closest to it [default: unknown, localities not compared].
+    #[arg(long, value_name = "REGION/ZONE/SUBZONE")]
+    pub locality: Option<crate::lb::locality::Locality>,
     /// Threads serving traffic [default: 2, as ztunnel, or fewer when the node has fewer CPUs].
     #[arg(long, env = "MESH_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
@@ -197,6 +204,8 @@ pub struct AgentConfig {
     pub gateway_labels: crate::gateway::GatewayLabels,
     /// The ingress gateway's ServiceAccount (`None`: Istio's, in the root namespace).
     pub gateway_service_account: Option<crate::gateway::GatewayServiceAccount>,
+    /// Where this node runs, for locality-aware balancing.
+    pub locality: Option<crate::lb::locality::Locality>,
     /// Runtime worker threads serving traffic.
     pub worker_threads: usize,
     /// Where `accessLogFile` may name files.
@@ -274,6 +283,7 @@ impl AgentConfig {
             connect_timeout: Duration::from_millis(args.connect_timeout_ms),
             gateway_labels: args.gateway_labels,
             gateway_service_account: args.gateway_service_account,
+            locality: args.locality,
             worker_threads: worker_threads(args.worker_threads)?,
             access_log_dir: args.access_log_dir,
             tls_file_dir: args.tls_file_dir,

@@ -14,6 +14,7 @@ mod check;
 mod dns;
 mod dual_stack;
 mod incremental;
+mod locality;
 mod reload;
 mod routes;
 mod sources_directory;

@@ -6,6 +6,7 @@
 mod discovery;
 mod kinds;
 mod metrics;
+mod node;
 mod secrets;
 mod store;
 mod watches;
@@ -21,6 +22,7 @@ use tokio::sync::{watch, Notify};
 use crate::document::{RawResource, SourceUpdate};
 pub use kinds::{Selection, WatchedKind, WATCHED_KINDS};
 pub use metrics::KindMetrics;
+pub use node::node_labels;
 pub use secrets::DEFAULT_SECRET_NAMESPACES;
 use watches::Watches;
 
