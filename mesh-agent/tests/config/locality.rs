@@ -38,7 +38,7 @@ fn locality_mistakes_istio_rejects_are_errors_at_their_field() {
     let expected = [
         format!("{file}:14:13: DestinationRule/sample/short: spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[0].to: total locality weight 90 != 100"),
         format!("{file}:27:7: DestinationRule/sample/both: spec.trafficPolicy.loadBalancer.localityLbSetting: can not simultaneously specify 'distribute' and 'failover'"),
-        format!("{file}:44:13: DestinationRule/sample/zone: spec.trafficPolicy.loadBalancer.localityLbSetting.failover[0]: locality lb failover only specify region"),
+        format!("{file}:46:13: DestinationRule/sample/zone: spec.trafficPolicy.loadBalancer.localityLbSetting.failover[0]: locality lb failover only specify region"),
     ];
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines, expected, "{out}");
