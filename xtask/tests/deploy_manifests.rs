@@ -2,7 +2,8 @@
 //! round trip, so a misspelt field fails), the DaemonSet has its mounts, ports and probes, runs
 //! nothing privileged and adds exactly the capabilities deploy/README documents, installs
 //! mesh-cni; the ClusterRole grants exactly what the agent's Kubernetes source watches cluster-wide
-//! and Secrets are granted only by namespaced Roles; `crds.yaml` is the generator's current output.
+//! and Secrets are granted only by namespaced Roles; `crds.yaml` is the generator's current output;
+//! the egress gateway's agent is the same agent on the labelled nodes (`egress_gateway.rs`).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,9 @@ use mesh_agent::sources::WATCHED_KINDS;
 use serde::de::DeserializeOwned;
 use serde::Deserialize as _;
 use serde_json::Value;
+
+#[path = "deploy_manifests/egress_gateway.rs"]
+mod egress_gateway;
 
 fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
@@ -44,8 +48,14 @@ fn typed<T: DeserializeOwned + serde::Serialize>(doc: &Value) -> T {
 }
 
 fn all_manifests() -> Vec<Value> {
-    ["namespace.yaml", "rbac.yaml", "daemonset.yaml", "crds.yaml"]
-        .iter()
+    [
+        "namespace.yaml",
+        "rbac.yaml",
+        "daemonset.yaml",
+        "egress-gateway.yaml",
+        "crds.yaml",
+    ]
+    .iter()
         .flat_map(|f| documents(f))
         .collect()
 }
@@ -63,6 +73,7 @@ fn every_manifest_parses_with_the_kubernetes_types() {
             "Role" => drop(typed::<Role>(&doc)),
             "RoleBinding" => drop(typed::<RoleBinding>(&doc)),
             "DaemonSet" => drop(typed::<DaemonSet>(&doc)),
+            "Service" => drop(typed::<Service>(&doc)),
             "CustomResourceDefinition" => drop(typed::<CustomResourceDefinition>(&doc)),
             other => panic!("unexpected kind {other} in deploy/"),
         }
@@ -78,6 +89,9 @@ fn every_manifest_parses_with_the_kubernetes_types() {
         "RoleBinding",
         "Role",
         "RoleBinding",
+        "DaemonSet",
+        "ServiceAccount",
+        "Service",
         "DaemonSet",
         "CustomResourceDefinition",
     ];
@@ -349,7 +363,15 @@ fn the_cluster_role_grants_read_only_exactly_what_the_source_watches_cluster_wid
     let rbac = documents("rbac.yaml");
     let role: ClusterRole = typed(rbac.iter().find(|d| d["kind"] == "ClusterRole").unwrap());
     let mut granted = BTreeSet::new();
-    for rule in role.rules.unwrap() {
+    let (nodes, rules): (Vec<_>, Vec<_>) = role
+        .rules
+        .unwrap()
+        .into_iter()
+        .partition(|rule| rule.resources.as_deref() == Some(&["nodes".to_owned()][..]));
+    // Its own Node, once at start (topology labels: where it runs), not watched.
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0].verbs, ["get"]);
+    for rule in rules {
         assert_eq!(rule.verbs, ["get", "list", "watch"], "read-only");
         let names = rule.resource_names.unwrap_or_default();
         for group in rule.api_groups.unwrap() {
@@ -510,7 +532,13 @@ fn the_kustomization_installs_the_agent_but_not_the_crds() {
     // crds.yaml and servicemonitor.yaml need CRDs a cluster may not have: applied separately.
     assert_eq!(
         resources,
-        ["namespace.yaml", "rbac.yaml", "daemonset.yaml", "ca.yaml"]
+        [
+            "namespace.yaml",
+            "rbac.yaml",
+            "daemonset.yaml",
+            "egress-gateway.yaml",
+            "ca.yaml"
+        ]
     );
 }
 
