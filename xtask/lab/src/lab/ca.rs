@@ -30,6 +30,8 @@ const AGENT_ACCOUNT: &str = "mesh-system/mesh-agent";
 pub const PLAINTEXT_ENV: &str = "MESH_LAB_PLAINTEXT";
 /// The Node label of the nodes running the ingress gateway (the CA's default).
 const GATEWAY_NODE_LABEL: &str = "node-restriction.kubernetes.io/ingress-gateway";
+/// The Node label of the nodes running the egress gateway (the CA's default).
+const EGRESS_GATEWAY_NODE_LABEL: &str = "node-restriction.kubernetes.io/egress-gateway";
 /// How long the CA may take to create its root and listen.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -149,12 +151,17 @@ pub fn write_callers(lab: &Lab) -> Result<()> {
         let (token, name) = (token.trim(), &node.name);
         text += &format!("- {{token: {token}, serviceAccount: {AGENT_ACCOUNT}, node: {name}}}\n");
     }
-    // Every lab agent runs the ingress gateway: each node carries the label that lets its
-    // agent obtain the gateway's identity (the CA's default --gateway-node-label).
+    // Every lab agent runs a gateway: each node carries the label that lets its agent obtain
+    // that gateway's identity (the CA's default --gateway-node-label, or
+    // --egress-gateway-node-label for a node playing the egress gateway), and no other.
     text += "nodes:\n";
     for node in &lab.state.nodes {
         let name = &node.name;
-        text += &format!("- {{name: {name}, labels: {{{GATEWAY_NODE_LABEL}: \"true\"}}}}\n");
+        let label = match super::gateway::plays_egress(node) {
+            true => EGRESS_GATEWAY_NODE_LABEL,
+            false => GATEWAY_NODE_LABEL,
+        };
+        text += &format!("- {{name: {name}, labels: {{{label}: \"true\"}}}}\n");
     }
     text += "pods:\n";
     for pod in &lab.state.pods {

@@ -38,7 +38,9 @@ enum LabCommand {
         ca_dir: Option<PathBuf>,
         /// A node's label, `NODE:KEY=VALUE` (repeatable): a labelled node's agent plays the
         /// gateway its labels describe, e.g. `node-2:istio=egressgateway` for Istio's egress
-        /// gateway (and a host-network pod `istio-system/gateway-node-2` stands for it).
+        /// gateway (and a host-network pod `istio-system/gateway-node-2` stands for it);
+        /// topology labels (`topology.kubernetes.io/region`, `.../zone`,
+        /// `topology.istio.io/subzone`) give its agent `--locality` instead.
         #[arg(long = "node-label", value_name = "NODE:KEY=VALUE")]
         node_labels: Vec<NodeLabel>,
         /// The agents ask for workload certificates of this lifetime (seconds; renewed at

@@ -4,7 +4,10 @@
 //! Istio's ingress gateway, and the agents' discovery sees that workload as a host-network pod
 //! `istio-system/gateway-<node>` at the node's address, so a Service selecting it (Istio's
 //! `istio-egressgateway`) has the node as its endpoint — mesh traffic routed to that Service
-//! reaches the node's agent, and leaves the cluster from that node.
+//! reaches the node's agent, and leaves the cluster from that node. Topology labels
+//! (`topology.kubernetes.io/region`, `topology.kubernetes.io/zone`, `topology.istio.io/subzone`)
+//! say where the node runs instead: its agent gets them as `--locality region/zone/subzone`, as
+//! a cluster's agent reads them from its Node, and they describe no gateway.
 
 use super::state::{Labels, Node};
 use anyhow::{bail, Result};
@@ -57,12 +60,42 @@ pub fn label_nodes(nodes: &mut [Node], labels: &[NodeLabel]) -> Result<()> {
     Ok(())
 }
 
-/// The flags naming the gateway a labelled node's agent plays (none: Istio's ingress gateway).
+/// The Node labels saying where a node runs: region, zone, subzone.
+const TOPOLOGY: [&str; 3] = [
+    "topology.kubernetes.io/region",
+    "topology.kubernetes.io/zone",
+    "topology.istio.io/subzone",
+];
+
+/// The labels of the gateway node `node`'s agent plays (empty: Istio's ingress gateway).
+pub fn gateway_labels(node: &Node) -> Labels {
+    let mut labels = node.labels.clone();
+    labels.retain(|key, _| !TOPOLOGY.contains(&key.as_str()));
+    labels
+}
+
+/// Whether node `node`'s agent plays Istio's egress gateway (`istio: egressgateway`).
+pub fn plays_egress(node: &Node) -> bool {
+    let labels = gateway_labels(node);
+    labels.get("istio").is_some_and(|v| v == "egressgateway")
+        || labels.get("app").is_some_and(|v| v == "istio-egressgateway")
+}
+
+/// The flags naming the gateway a labelled node's agent plays (none: Istio's ingress gateway)
+/// and where the node runs (`--locality`, when it has a region).
 pub fn agent_args(node: &Node) -> Vec<String> {
-    if node.labels.is_empty() {
-        return Vec::new();
+    let mut args = Vec::new();
+    let gateway = gateway_labels(node);
+    if !gateway.is_empty() {
+        args.extend(["--gateway-labels".into(), render(&gateway)]);
     }
-    vec!["--gateway-labels".into(), render(&node.labels)]
+    let [region, zone, subzone] = TOPOLOGY.map(|key| node.labels.get(key).cloned());
+    if let Some(region) = region {
+        let (zone, subzone) = (zone.unwrap_or_default(), subzone.unwrap_or_default());
+        let locality = format!("{region}/{zone}/{subzone}");
+        args.extend(["--locality".into(), locality.trim_end_matches('/').into()]);
+    }
+    args
 }
 
 /// `k=v,k2=v2`.
@@ -130,10 +163,30 @@ mod tests {
                 "app=istio-egressgateway,istio=egressgateway"
             ]
         );
+        assert!(plays_egress(&nodes[1]) && !plays_egress(&nodes[0]));
         let unknown = label_nodes(&mut nodes, &["node-3:a=b".parse().unwrap()]).unwrap_err();
         assert!(
             unknown.to_string().contains("no node \"node-3\""),
             "{unknown}"
+        );
+    }
+
+    #[test]
+    fn topology_labels_are_the_agent_s_locality_not_a_gateway() {
+        let mut nodes = vec![node("node-1"), node("node-2")];
+        let labels = [
+            "node-1:topology.kubernetes.io/region=us",
+            "node-1:topology.kubernetes.io/zone=a",
+            "node-2:topology.kubernetes.io/region=eu",
+            "node-2:istio=egressgateway",
+        ];
+        let labels: Vec<NodeLabel> = labels.iter().map(|l| l.parse().unwrap()).collect();
+        label_nodes(&mut nodes, &labels).unwrap();
+        assert_eq!(agent_args(&nodes[0]), ["--locality", "us/a"]);
+        assert!(gateway_labels(&nodes[0]).is_empty());
+        assert_eq!(
+            agent_args(&nodes[1]),
+            ["--gateway-labels", "istio=egressgateway", "--locality", "eu"]
         );
     }
 }

@@ -5,7 +5,7 @@
 //! agent plays (`gateway.rs`).
 //! Files are `Service.<ns>.<name>.yaml`, `Pod.<ns>.<name>.yaml`, `Namespace.<name>.yaml`.
 
-use super::gateway::{gateway_pod_name, GATEWAY_NAMESPACE};
+use super::gateway::{gateway_labels, gateway_pod_name, GATEWAY_NAMESPACE};
 use super::state::{Node, Pod, Service, State};
 use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1 as core;
@@ -61,7 +61,7 @@ pub(super) fn documents(state: &State) -> Result<BTreeMap<String, String>> {
         let file = format!("Pod.{}.{}.yaml", pod.namespace, pod.name);
         docs.insert(file, yaml("Pod", &pod_object(pod))?);
     }
-    for node in state.nodes.iter().filter(|n| !n.labels.is_empty()) {
+    for node in state.nodes.iter().filter(|n| !gateway_labels(n).is_empty()) {
         let file = format!("Pod.{GATEWAY_NAMESPACE}.{}.yaml", gateway_pod_name(node));
         docs.insert(file, yaml("Pod", &gateway_pod(node))?);
     }
@@ -147,7 +147,7 @@ fn pod_object(pod: &Pod) -> core::Pod {
 /// The gateway workload node `node`'s agent plays: a host-network pod at the node's address.
 fn gateway_pod(node: &Node) -> core::Pod {
     let name = gateway_pod_name(node);
-    let mut metadata = meta(Some(GATEWAY_NAMESPACE), &name, &node.labels);
+    let mut metadata = meta(Some(GATEWAY_NAMESPACE), &name, &gateway_labels(node));
     metadata.uid = Some(format!("{}-{name}", node.netns));
     let container = core::Container {
         name: "gateway".into(),

@@ -48,6 +48,8 @@ mod input;
 mod jwt;
 /// L7: routing, rewrite, redirect, direct response, headers, gRPC, load balancing.
 mod l7;
+/// Locality-aware balancing: the agent's own locality preferred, failover when it is gone.
+mod locality;
 /// Capture and the L4 proxy.
 mod mesh;
 /// The agents' life: stopped, started, enrolment, teardown.
