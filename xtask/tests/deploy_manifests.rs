@@ -56,8 +56,8 @@ fn all_manifests() -> Vec<Value> {
         "crds.yaml",
     ]
     .iter()
-        .flat_map(|f| documents(f))
-        .collect()
+    .flat_map(|f| documents(f))
+    .collect()
 }
 
 #[test]

@@ -23,7 +23,8 @@ pub const DEFAULT_GATEWAY_IDENTITY: &str = "istio-system/istio-ingressgateway-se
 pub const DEFAULT_EGRESS_GATEWAY_NODE_LABEL: &str =
     "node-restriction.kubernetes.io/egress-gateway=true";
 /// Istio's egress gateway's ServiceAccount.
-pub const DEFAULT_EGRESS_GATEWAY_IDENTITY: &str = "istio-system/istio-egressgateway-service-account";
+pub const DEFAULT_EGRESS_GATEWAY_IDENTITY: &str =
+    "istio-system/istio-egressgateway-service-account";
 
 /// One kind of gateway: its identities and the label of the nodes that run it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,7 +56,10 @@ impl Default for GatewayNodes {
             DEFAULT_EGRESS_GATEWAY_NODE_LABEL,
         );
         Self {
-            kinds: vec![ingress.expect("valid defaults"), egress.expect("valid defaults")],
+            kinds: vec![
+                ingress.expect("valid defaults"),
+                egress.expect("valid defaults"),
+            ],
         }
     }
 }
@@ -78,7 +82,11 @@ impl GatewayKind {
             .collect::<Result<_, _>>()?;
         let label = match label.split_once('=') {
             Some((key, value)) if !key.is_empty() => (key.to_owned(), value.to_owned()),
-            _ => return Err(format!("{prefix}gateway-node-label `{label}` is not key=value")),
+            _ => {
+                return Err(format!(
+                    "{prefix}gateway-node-label `{label}` is not key=value"
+                ))
+            }
         };
         Ok(Self {
             kind,
@@ -114,7 +122,9 @@ impl GatewayNodes {
             if labels.get(key) == Some(value) {
                 return Ok(());
             }
-            missing.push(format!("{key}={value} of the nodes running the {kind} gateway"));
+            missing.push(format!(
+                "{key}={value} of the nodes running the {kind} gateway"
+            ));
         }
         Err(format!(
             "node `{node}` does not carry the label {}, and no pod of ServiceAccount {}/{} runs \

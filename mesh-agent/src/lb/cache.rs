@@ -49,7 +49,8 @@ impl Balancers {
             found => found.map(|(_, balancer)| balancer.clone()),
         };
         drop(cached);
-        let mut balancer = ClusterBalancer::for_cluster(cluster, self.chance.clone(), self.own.as_ref());
+        let mut balancer =
+            ClusterBalancer::for_cluster(cluster, self.chance.clone(), self.own.as_ref());
         if let Some(previous) = previous {
             balancer = balancer.continue_from(&previous);
         }

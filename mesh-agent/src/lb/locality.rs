@@ -120,11 +120,13 @@ pub fn plan(
         .as_ref()
         .and_then(|lb| lb.locality_lb_setting.clone())
         .unwrap_or_default();
-    let Some(own) = own.filter(|_| !localities.is_empty() && setting.enabled != Some(false))
-    else {
+    let Some(own) = own.filter(|_| !localities.is_empty() && setting.enabled != Some(false)) else {
         return LocalityPlan::default();
     };
-    let endpoints: Vec<Locality> = localities.iter().map(|l| Locality::of_endpoint(l)).collect();
+    let endpoints: Vec<Locality> = localities
+        .iter()
+        .map(|l| Locality::of_endpoint(l))
+        .collect();
     if !setting.distribute.is_empty() {
         let rule = setting.distribute.iter().find(|d| matches(&d.from, own));
         return LocalityPlan {

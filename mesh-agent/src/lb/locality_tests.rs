@@ -34,8 +34,17 @@ fn priorities_follow_istio_s_region_zone_subzone_order_only_with_outlier_detecti
     let off = plan(Some(&here), &localities(&ENDPOINTS), &[], &policy(disabled));
     assert_eq!(off, LocalityPlan::default(), "enabled: false");
     let unknown = plan(None, &localities(&ENDPOINTS), &[], &policy(OUTLIER));
-    assert_eq!(unknown, LocalityPlan::default(), "the agent's locality unknown");
-    let same = plan(Some(&here), &localities(&["us/a/r1"; 2]), &[], &policy(OUTLIER));
+    assert_eq!(
+        unknown,
+        LocalityPlan::default(),
+        "the agent's locality unknown"
+    );
+    let same = plan(
+        Some(&here),
+        &localities(&["us/a/r1"; 2]),
+        &[],
+        &policy(OUTLIER),
+    );
     assert_eq!(same.priorities, None, "one priority");
 }
 
@@ -43,10 +52,24 @@ fn priorities_follow_istio_s_region_zone_subzone_order_only_with_outlier_detecti
 fn failover_puts_the_named_region_before_the_others() {
     let rule = "{outlierDetection: {consecutive5xxErrors: 1}, loadBalancer: \
                 {localityLbSetting: {failover: [{from: us, to: ap}]}}}";
-    let planned = plan(Some(&own("us/a/r1")), &localities(&ENDPOINTS), &[], &policy(rule));
+    let planned = plan(
+        Some(&own("us/a/r1")),
+        &localities(&ENDPOINTS),
+        &[],
+        &policy(rule),
+    );
     assert_eq!(planned.priorities, Some(vec![0, 1, 2, 4, 3]));
-    let elsewhere = plan(Some(&own("eu/c")), &localities(&ENDPOINTS), &[], &policy(rule));
-    assert_eq!(elsewhere.priorities, Some(vec![3, 3, 3, 0, 3]), "from another region");
+    let elsewhere = plan(
+        Some(&own("eu/c")),
+        &localities(&ENDPOINTS),
+        &[],
+        &policy(rule),
+    );
+    assert_eq!(
+        elsewhere.priorities,
+        Some(vec![3, 3, 3, 0, 3]),
+        "from another region"
+    );
 }
 
 #[test]
@@ -63,7 +86,12 @@ fn distribute_shares_each_locality_s_weight_among_its_endpoints() {
     // us/a: 80 over weights 1 and 3; eu: 20; us/b and ap in no `to`: no traffic.
     assert_eq!(planned.weights, Some(vec![20_000, 60_000, 0, 20_000, 0]));
     assert_eq!(planned.priorities, None, "distribute, not failover");
-    let none = plan(Some(&own("ap/d")), &localities(&ENDPOINTS), &[], &policy(rule));
+    let none = plan(
+        Some(&own("ap/d")),
+        &localities(&ENDPOINTS),
+        &[],
+        &policy(rule),
+    );
     assert_eq!(none, LocalityPlan::default(), "no `from` matches");
 }
 
@@ -88,7 +116,9 @@ fn patterns_match_as_istio_s_locality_match() {
 }
 
 fn addresses(n: u8) -> Vec<SocketAddr> {
-    (1..=n).map(|i| SocketAddr::from(([192, 0, 2, i], 80))).collect()
+    (1..=n)
+        .map(|i| SocketAddr::from(([192, 0, 2, i], 80)))
+        .collect()
 }
 
 #[test]
@@ -135,7 +165,11 @@ fn the_balancer_keeps_to_the_closest_healthy_locality_and_fails_over() {
         assert_eq!(balancer.closest(all.clone()), [all[1]]);
     }
     let without_closest = vec![all[0], all[2]];
-    assert_eq!(balancer.closest(without_closest), [all[2]], "same region next");
+    assert_eq!(
+        balancer.closest(without_closest),
+        [all[2]],
+        "same region next"
+    );
     assert_eq!(balancer.closest(vec![all[0]]), [all[0]], "then the rest");
     let unknown = ClusterBalancer::for_cluster(&cluster, Chance::seeded(3), None);
     assert_eq!(unknown.closest(all.clone()), all);

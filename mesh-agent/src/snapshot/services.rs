@@ -256,7 +256,11 @@ fn entry_endpoints(spec: &ServiceEntrySpec, host: &str) -> Vec<Endpoint> {
                 pod: None,
                 // Istio reads an unset (0) weight as 1.
                 weight: e.weight.filter(|w| *w > 0).unwrap_or(1),
-                locality: e.locality.as_deref().filter(|l| !l.is_empty()).map(Arc::from),
+                locality: e
+                    .locality
+                    .as_deref()
+                    .filter(|l| !l.is_empty())
+                    .map(Arc::from),
             }
         })
         .collect()

@@ -24,7 +24,10 @@ pub(crate) fn locality_lb_setting(
     outlier: bool,
 ) {
     if !setting.distribute.is_empty() && !setting.failover.is_empty() {
-        found.error(at, "can not simultaneously specify 'distribute' and 'failover'");
+        found.error(
+            at,
+            "can not simultaneously specify 'distribute' and 'failover'",
+        );
         return;
     }
     let topology = setting
@@ -46,13 +49,19 @@ pub(crate) fn locality_lb_setting(
     for (i, failover) in setting.failover.iter().enumerate() {
         let at = format!("{at}.failover[{i}]");
         if failover.from == failover.to {
-            found.error(&at, "locality lb failover settings must specify different regions");
+            found.error(
+                &at,
+                "locality lb failover settings must specify different regions",
+            );
         }
         if failover.from.contains('/') || failover.to.contains('/') {
             found.error(&at, "locality lb failover only specify region");
         }
         if failover.from.contains('*') || failover.to.contains('*') {
-            found.error(&at, "locality lb failover region should not contain '*' wildcard");
+            found.error(
+                &at,
+                "locality lb failover region should not contain '*' wildcard",
+            );
         }
     }
 }
@@ -69,7 +78,10 @@ fn distribute(found: &mut Findings, at: &str, setting: &LocalityLbSetting) {
         }
         let total: u32 = rule.to.values().sum();
         if total != 100 {
-            found.error(format!("{at}.to"), format!("total locality weight {total} != 100"));
+            found.error(
+                format!("{at}.to"),
+                format!("total locality weight {total} != 100"),
+            );
             continue;
         }
         localities(found, &format!("{at}.to"), rule.to.keys());
@@ -89,7 +101,10 @@ fn localities<'a>(found: &mut Findings, at: &str, list: impl Iterator<Item = &'a
                 format!("locality {locality} wildcard '*' number can not exceed 1 and must be in the end"),
             );
         } else if !seen.insert(locality.trim_end_matches(['*', '/'])) {
-            found.error(at, format!("locality {locality} overlap with previous specified ones"));
+            found.error(
+                at,
+                format!("locality {locality} overlap with previous specified ones"),
+            );
         }
     }
 }
@@ -101,7 +116,12 @@ mod tests {
     fn problems(yaml: &str, outlier: bool) -> Vec<String> {
         let setting: LocalityLbSetting = serde_yaml::from_str(yaml).unwrap();
         let mut found = Findings::default();
-        locality_lb_setting(&mut found, "spec.trafficPolicy.loadBalancer.localityLbSetting", &setting, outlier);
+        locality_lb_setting(
+            &mut found,
+            "spec.trafficPolicy.loadBalancer.localityLbSetting",
+            &setting,
+            outlier,
+        );
         let field = |f: &super::super::finding::Finding| format!("{}: {}", f.field, f.message);
         found.0.iter().map(field).collect()
     }
@@ -113,7 +133,9 @@ mod tests {
         let both = "{distribute: [{from: us, to: {us: 100}}], failover: [{from: us, to: eu}]}";
         assert!(problems(both, true)[0].contains("'distribute' and 'failover'"));
         let sum = "{distribute: [{from: us, to: {us: 60, eu: 30}}]}";
-        assert!(problems(sum, true)[0].contains("distribute[0].to: total locality weight 90 != 100"));
+        assert!(
+            problems(sum, true)[0].contains("distribute[0].to: total locality weight 90 != 100")
+        );
         let zero = "{distribute: [{from: us, to: {us: 100, eu: 0}}]}";
         assert!(problems(zero, true)[0].contains("must be in range [1, 100], `eu` has 0"));
         let star = "{distribute: [{from: '*/a', to: {us: 100}}]}";
@@ -121,13 +143,16 @@ mod tests {
         let twice = "{distribute: [{from: us, to: {us: 100}}, {from: 'us/*', to: {us: 100}}]}";
         assert!(problems(twice, true)[0].contains("overlap with previous"));
         let same = "{failover: [{from: us, to: us}]}";
-        assert!(problems(same, true)[0].contains("failover[0]: locality lb failover settings must specify different regions"));
+        assert!(problems(same, true)[0]
+            .contains("failover[0]: locality lb failover settings must specify different regions"));
         let zone = "{failover: [{from: us/a, to: eu}]}";
         assert!(problems(zone, true)[0].contains("only specify region"));
-        let label = "{failover: [{from: us, to: eu}], failoverPriority: [topology.istio.io/subzone]}";
+        let label =
+            "{failover: [{from: us, to: eu}], failoverPriority: [topology.istio.io/subzone]}";
         assert!(problems(label, true)[0].contains("topology label 'topology.istio.io/subzone'"));
         let alone = "{failover: [{from: us, to: eu}]}";
-        assert!(problems(alone, false)[0].contains("outlier detection policy must be provided for failover"));
+        assert!(problems(alone, false)[0]
+            .contains("outlier detection policy must be provided for failover"));
         assert!(problems(alone, true).is_empty());
     }
 }

@@ -62,7 +62,11 @@ async fn the_agent_s_locality_is_its_node_s_topology_labels() {
         .unwrap();
     let locality = mesh_agent::lb::locality::Locality::of_node(&labels).unwrap();
     assert_eq!(
-        (locality.region.as_str(), locality.zone.as_str(), locality.subzone.as_str()),
+        (
+            locality.region.as_str(),
+            locality.zone.as_str(),
+            locality.subzone.as_str()
+        ),
         ("westeurope", "westeurope-2", "")
     );
 }

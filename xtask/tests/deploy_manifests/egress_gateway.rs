@@ -34,18 +34,38 @@ fn the_egress_nodes_run_the_same_agent_playing_istio_s_egress_gateway() {
     assert_eq!(egress.metadata.namespace.as_deref(), Some("istio-system"));
     let labels: GatewayLabels = gateway_labels(&egress).unwrap().parse().unwrap();
     assert_eq!(gateway_kind(&labels).0, EGRESS_GATEWAY_WORKLOAD);
-    assert_eq!(gateway_labels(&main), None, "the ingress gateway by default");
+    assert_eq!(
+        gateway_labels(&main),
+        None,
+        "the ingress gateway by default"
+    );
     let (key, value) = egress_label();
     let spec = egress.spec.clone().unwrap().template.spec.unwrap();
     assert_eq!(spec.node_selector.unwrap()[key], value);
-    let pod_labels = egress.spec.clone().unwrap().template.metadata.unwrap().labels.unwrap();
+    let pod_labels = egress
+        .spec
+        .clone()
+        .unwrap()
+        .template
+        .metadata
+        .unwrap()
+        .labels
+        .unwrap();
     for (k, v) in &labels.0 {
-        assert_eq!(pod_labels.get(k), Some(v), "the pods carry the gateway's labels");
+        assert_eq!(
+            pod_labels.get(k),
+            Some(v),
+            "the pods carry the gateway's labels"
+        );
     }
-    let avoided = serde_json::to_value(main.spec.clone().unwrap().template.spec.unwrap().affinity).unwrap();
+    let avoided =
+        serde_json::to_value(main.spec.clone().unwrap().template.spec.unwrap().affinity).unwrap();
     let term = &avoided["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
         ["nodeSelectorTerms"][0]["matchExpressions"][0];
-    assert_eq!(term, &json!({"key": key, "operator": "NotIn", "values": [value]}));
+    assert_eq!(
+        term,
+        &json!({"key": key, "operator": "NotIn", "values": [value]})
+    );
     assert_eq!(without_differences(&egress), without_differences(&main));
 }
 
@@ -69,11 +89,24 @@ fn without_differences(ds: &DaemonSet) -> Value {
 fn service_istio_egressgateway_selects_the_egress_agents() {
     let docs = documents("egress-gateway.yaml");
     let service: Service = typed(docs.iter().find(|d| d["kind"] == "Service").unwrap());
-    assert_eq!(service.metadata.name.as_deref(), Some("istio-egressgateway"));
+    assert_eq!(
+        service.metadata.name.as_deref(),
+        Some("istio-egressgateway")
+    );
     assert_eq!(service.metadata.namespace.as_deref(), Some("istio-system"));
     let selector = service.spec.unwrap().selector.unwrap();
-    let pods = egress_daemonset().spec.unwrap().template.metadata.unwrap().labels.unwrap();
-    assert!(selector.iter().all(|(k, v)| pods.get(k) == Some(v)), "{selector:?}");
+    let pods = egress_daemonset()
+        .spec
+        .unwrap()
+        .template
+        .metadata
+        .unwrap()
+        .labels
+        .unwrap();
+    assert!(
+        selector.iter().all(|(k, v)| pods.get(k) == Some(v)),
+        "{selector:?}"
+    );
 }
 
 #[test]
@@ -89,7 +122,9 @@ fn the_ca_and_the_rbac_count_the_egress_agents_service_account() {
     let deployment = ca.iter().find(|d| d["kind"] == "Deployment").unwrap();
     let args = &deployment["spec"]["template"]["spec"]["containers"][0]["args"];
     assert!(
-        args.as_array().unwrap().contains(&json!(format!("--node-agent={account}"))),
+        args.as_array()
+            .unwrap()
+            .contains(&json!(format!("--node-agent={account}"))),
         "{args}"
     );
     let rbac = documents("rbac.yaml");
@@ -103,9 +138,15 @@ fn the_ca_and_the_rbac_count_the_egress_agents_service_account() {
         };
         subjects.unwrap().iter().map(named).collect()
     };
-    let bindings = rbac.iter().filter(|d| d["kind"].as_str().unwrap().ends_with("Binding"));
+    let bindings = rbac
+        .iter()
+        .filter(|d| d["kind"].as_str().unwrap().ends_with("Binding"));
     for binding in bindings {
-        assert!(subjects(binding).contains(&account), "{}", binding["metadata"]);
+        assert!(
+            subjects(binding).contains(&account),
+            "{}",
+            binding["metadata"]
+        );
     }
     let docs = documents("egress-gateway.yaml");
     let service_account = docs.iter().find(|d| d["kind"] == "ServiceAccount").unwrap();

@@ -78,7 +78,9 @@ pub fn gateway_labels(node: &Node) -> Labels {
 pub fn plays_egress(node: &Node) -> bool {
     let labels = gateway_labels(node);
     labels.get("istio").is_some_and(|v| v == "egressgateway")
-        || labels.get("app").is_some_and(|v| v == "istio-egressgateway")
+        || labels
+            .get("app")
+            .is_some_and(|v| v == "istio-egressgateway")
 }
 
 /// The flags naming the gateway a labelled node's agent plays (none: Istio's ingress gateway)
@@ -186,7 +188,12 @@ mod tests {
         assert!(gateway_labels(&nodes[0]).is_empty());
         assert_eq!(
             agent_args(&nodes[1]),
-            ["--gateway-labels", "istio=egressgateway", "--locality", "eu"]
+            [
+                "--gateway-labels",
+                "istio=egressgateway",
+                "--locality",
+                "eu"
+            ]
         );
     }
 }

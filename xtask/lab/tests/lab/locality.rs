@@ -75,7 +75,13 @@ fn requests_stay_in_the_agent_s_locality_and_fail_over_when_it_is_gone() {
             "node-1:topology.kubernetes.io/zone=a",
         ],
     );
-    let address = |pod: &str| lab.open().pod("outside", pod).expect("a host").ip().to_string();
+    let address = |pod: &str| {
+        lab.open()
+            .pod("outside", pod)
+            .expect("a host")
+            .ip()
+            .to_string()
+    };
     let (alpha, beta) = (address("alpha"), address("beta"));
     change(&lab, "api", &resources(&alpha, &beta), false);
     until_answered_by(&lab, "alpha", &beta);
