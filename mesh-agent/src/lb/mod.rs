@@ -7,6 +7,7 @@
 
 mod allowed;
 pub mod cache;
+mod endpoints;
 pub mod hash_key;
 pub mod least_request;
 pub mod locality;
@@ -15,14 +16,13 @@ pub mod weights;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use hyper::header::HeaderValue;
 use hyper::{HeaderMap, Uri};
 
 use crate::chance::Chance;
 use crate::resources::{LoadBalancer, SimpleLb};
-use crate::snapshot::{Address, Cluster};
+use crate::snapshot::Cluster;
 use hash_key::HashKey;
 use least_request::{InFlight, Loads};
 use locality::{Locality, Priorities};
@@ -31,6 +31,7 @@ use weights::Weights;
 
 pub use allowed::{for_connection, pick_within};
 pub use cache::Balancers;
+pub use endpoints::{ip_endpoints, ip_weighted_endpoints};
 
 /// What a pick may look at.
 #[derive(Clone, Copy, Debug)]
@@ -225,34 +226,6 @@ impl ClusterBalancer {
     fn random(&self, bound: usize) -> usize {
         self.chance.below(bound.max(1) as u32) as usize
     }
-}
-
-/// The endpoints of `cluster` known by IP (DNS ones are resolved elsewhere), in its order.
-pub fn ip_endpoints(cluster: &Cluster) -> Vec<SocketAddr> {
-    let ip = |(address, port): &(Address, u16)| match address {
-        Address::Ip(ip) => Some(SocketAddr::new(*ip, *port)),
-        Address::Dns(_) => None,
-    };
-    cluster.endpoints.iter().filter_map(ip).collect()
-}
-
-/// The endpoints of `cluster` known by IP, their weights (empty when even) and localities
-/// (empty when none is known), in its order.
-pub fn ip_weighted_endpoints(cluster: &Cluster) -> (Vec<SocketAddr>, Vec<u32>, Vec<Arc<str>>) {
-    let ip = |(address, port): &(Address, u16)| match address {
-        Address::Ip(ip) => Some(SocketAddr::new(*ip, *port)),
-        Address::Dns(_) => None,
-    };
-    let (mut endpoints, mut weights, mut localities) = (Vec::new(), Vec::new(), Vec::new());
-    for (index, endpoint) in cluster.endpoints.iter().enumerate() {
-        let Some(address) = ip(endpoint) else {
-            continue;
-        };
-        endpoints.push(address);
-        weights.extend(cluster.weights.get(index).copied());
-        localities.extend(cluster.localities.get(index).cloned());
-    }
-    (endpoints, weights, localities)
 }
 
 fn algorithm(endpoints: &[SocketAddr], weights: &[u32], lb: Option<&LoadBalancer>) -> Algorithm {

@@ -153,20 +153,23 @@ fn cluster<'a>(
         subset.unwrap_or_default(),
         service.hostname
     );
-    let mut localities = Vec::new();
+    // Localities are kept from the first endpoint that has one on (none: nothing allocated).
+    let (mut located, mut count) = (Vec::new(), 0);
     let (endpoints, mut weights): (Vec<_>, Vec<u32>) = endpoints
         .filter_map(|e| {
             let target = (e.address.clone(), *e.ports.get(&port)?);
-            localities.push(e.locality.clone().unwrap_or_else(|| Arc::from("")));
+            if e.locality.is_some() || !located.is_empty() {
+                located.resize(count, None);
+                located.push(e.locality.clone());
+            }
+            count += 1;
             Some((target, e.weight))
         })
         .unzip();
     if weights.windows(2).all(|pair| pair[0] == pair[1]) {
         weights.clear();
     }
-    if localities.iter().all(|l| l.is_empty()) {
-        localities = Vec::new();
-    }
+    let localities = localities(located, count);
     Arc::new(Cluster {
         name,
         hostname: service.hostname.clone(),
@@ -178,4 +181,16 @@ fn cluster<'a>(
         policy,
         rule_namespace: rule_namespace.map(str::to_string),
     })
+}
+
+/// One locality per endpoint (`""` unknown) from those `located` up to the last one that has
+/// one; empty when none has.
+fn localities(mut located: Vec<Option<Arc<str>>>, count: usize) -> Vec<Arc<str>> {
+    if located.is_empty() {
+        return Vec::new();
+    }
+    located.resize(count, None);
+    let unknown: Arc<str> = Arc::from("");
+    let known = |l: Option<Arc<str>>| l.unwrap_or_else(|| unknown.clone());
+    located.into_iter().map(known).collect()
 }

@@ -200,3 +200,24 @@ fn endpoint_weights_reach_the_clusters_and_even_ones_are_dropped() {
     assert_eq!(weights(Some("a")), (1, vec![]));
     assert_eq!(weights(Some("b")), (3, vec![3, 1, 1]));
 }
+
+#[test]
+fn endpoint_localities_reach_the_clusters_only_where_one_is_known() {
+    let spec = "  hosts: [api.example.com]\n  location: MESH_EXTERNAL\n  resolution: STATIC\n\
+                \x20 ports: [{number: 80, name: http, protocol: HTTP}]\n  endpoints:\n\
+                \x20 - {address: 192.0.2.1, labels: {track: a}}\n\
+                \x20 - {address: 192.0.2.2, locality: us/a, labels: {track: b}}\n\
+                \x20 - {address: 192.0.2.3, labels: {track: b}}\n";
+    let rule = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
+                metadata: {name: api, namespace: shop}\nspec:\n  host: api.example.com\n\
+                \x20 subsets: [{name: a, labels: {track: a}}, {name: b, labels: {track: b}}]\n";
+    let snapshot = snapshot_with(&(entry("api", spec) + rule), &[]);
+    let localities = |subset: Option<&str>| {
+        let cluster = snapshot.cluster("api.example.com", 80, subset).unwrap();
+        let each = cluster.localities.iter().map(|l| l.to_string());
+        each.collect::<Vec<_>>()
+    };
+    assert_eq!(localities(None), ["", "us/a", ""]);
+    assert!(localities(Some("a")).is_empty(), "none known: none kept");
+    assert_eq!(localities(Some("b")), ["us/a", ""]);
+}
