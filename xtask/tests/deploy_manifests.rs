@@ -19,9 +19,6 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize as _;
 use serde_json::Value;
 
-#[path = "deploy_manifests/egress_gateway.rs"]
-mod egress_gateway;
-
 fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
 }
@@ -600,6 +597,8 @@ fn the_image_holds_the_bpf_object_where_the_daemonset_looks() {
 
 #[path = "deploy_manifests/ca.rs"]
 mod ca;
+#[path = "deploy_manifests/egress_gateway.rs"]
+mod egress_gateway;
 #[path = "deploy_manifests/privilege.rs"]
 mod privilege;
 

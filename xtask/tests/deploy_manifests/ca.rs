@@ -86,10 +86,16 @@ fn the_deployment_runs_two_unprivileged_cas_with_flags_the_binary_accepts() {
         .unwrap_or_else(|e| panic!("ca.yaml's args: {e}"));
     let Command::Ca(ca) = cli.command;
     let settings = ca.settings().unwrap();
+    // The agents of daemonset.yaml and of egress-gateway.yaml.
     assert_eq!(
         settings.node_agents,
-        [("mesh-system".to_owned(), "mesh-agent".to_owned())]
+        [
+            ("mesh-system".to_owned(), "mesh-agent".to_owned()),
+            ("istio-system".to_owned(), "mesh-agent".to_owned())
+        ]
     );
+    let kinds: Vec<&str> = settings.gateways.kinds.iter().map(|k| k.kind).collect();
+    assert_eq!(kinds, ["ingress", "egress"], "both gateways' identities");
     assert_eq!(ca.listen.port(), 15012);
     assert_eq!(ca.root_secret, "mesh-system/istio-ca-secret");
     let mount = container
