@@ -45,8 +45,11 @@ impl Balancer for ClusterTarget {
 
     fn closest(&self, eligible: Vec<SocketAddr>) -> Vec<SocketAddr> {
         match &self.cluster {
-            Some(cluster) => self.balancers.of(cluster).closest(eligible),
-            None => eligible,
+            // No endpoint with a locality: no priorities, and no balancer lookup per request.
+            Some(cluster) if !cluster.localities.is_empty() => {
+                self.balancers.of(cluster).closest(eligible)
+            }
+            _ => eligible,
         }
     }
 }
