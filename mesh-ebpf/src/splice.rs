@@ -5,7 +5,9 @@
 
 use crate::maps::{self, SPLICED, SPLICE_PEERS};
 use aya_ebpf::{
-    bindings::sk_action::SK_PASS, helpers::bpf_get_socket_cookie, programs::SkBuffContext,
+    bindings::sk_action::{SK_DROP, SK_PASS},
+    helpers::bpf_get_socket_cookie,
+    programs::SkBuffContext,
     EbpfContext,
 };
 use mesh_common::Counter;
@@ -13,6 +15,11 @@ use mesh_common::Counter;
 /// Counts the segment for its socket and redirects it to the peer's egress; passes it up to
 /// the socket's own reader when the socket has no peer.
 pub fn try_splice(ctx: &SkBuffContext) -> u32 {
+    if ctx.len() == 0 {
+        // A bare FIN: TCP has taken note of it (the agent reads the end of stream). Sent to the
+        // peer, the empty segment would fail its send (EPIPE) and break it.
+        return SK_DROP;
+    }
     let cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
     let Some(entry) = SPLICED.get_ptr_mut(&cookie) else {
         return SK_PASS;

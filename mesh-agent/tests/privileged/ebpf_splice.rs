@@ -1,7 +1,8 @@
 //! Privileged: L4 splicing. Two loopback connections stand for a proxied one (app ⇄ agent's
 //! client socket, agent's upstream socket ⇄ server); joined, the kernel's verdict carries
-//! bytes both ways — those queued before the join first, in order — counts them per socket, and
-//! the entries go when the pair parts. Needs root and the built object.
+//! bytes both ways — those queued before the join first, in order — counts them per socket,
+//! leaves a bare FIN to the agent, and the entries go when the pair parts. Needs root and the
+//! built object.
 
 use crate::harness::namespaced;
 use mesh_agent::bpf::{LoadOptions, MeshBpf};
@@ -70,10 +71,15 @@ fn joined_sockets_carry_bytes_both_ways_in_the_kernel_and_count_them() {
     answering.join().unwrap();
     assert!(back == down, "the client got the upstream's bytes in order");
 
+    // A bare FIN is not carried (the agent passes half-closes on): the peer stays writable.
+    app.shutdown(Shutdown::Write).unwrap();
+    thread::sleep(Duration::from_millis(100));
+    let broken = agent_upstream.take_error().unwrap();
+    assert!(broken.is_none(), "the upstream socket broke: {broken:?}");
+
     let moved = bpf.moved(joined);
     assert_eq!(moved, (12 + up.len() as u64, down.len() as u64));
     assert!(bpf.counters().unwrap().spliced > 0);
     assert_eq!(bpf.part(joined), moved);
     assert_eq!(bpf.spliced_entries(), 0, "parted: no entry left");
-    app.shutdown(Shutdown::Both).unwrap();
 }

@@ -72,5 +72,6 @@ fn sk_msg_acceleration_keeps_every_byte_in_order_through_protocol_detection() {
         "",
     );
     assert!(accelerated > 0, "no message was accelerated");
+    cpu_per_gb(&lab, "sk_msg acceleration (plain text)");
     let _ = std::fs::remove_file(cluster_file(&lab.name));
 }
