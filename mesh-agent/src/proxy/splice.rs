@@ -40,8 +40,11 @@ pub(super) async fn forward_sockets(
     upstream.prepare();
     match splicer.join(client.as_fd(), upstream.as_fd()) {
         Ok(pair) => {
+            let splicer = splicer.as_ref();
+            // Also when this future is dropped (a configuration swap's denial cuts it).
+            let _parting = Parting { splicer, pair };
             let sockets = Joined {
-                splicer: splicer.as_ref(),
+                splicer,
                 pair,
                 client,
                 upstream,
@@ -60,6 +63,18 @@ pub(super) async fn forward_sockets(
 enum Side {
     Client,
     Upstream,
+}
+
+/// Removes a joined pair's map entries when dropped, however its connection ended.
+struct Parting<'a> {
+    splicer: &'a dyn Splicer,
+    pair: SplicedPair,
+}
+
+impl Drop for Parting<'_> {
+    fn drop(&mut self) {
+        self.splicer.part(self.pair);
+    }
 }
 
 /// A connection whose sockets the kernel joined.
