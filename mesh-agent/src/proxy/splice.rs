@@ -166,6 +166,10 @@ impl Joined<'_> {
             if written(to)? >= moved + relayed {
                 break;
             }
+            // The kernel's send into `to` failed: those bytes will never go.
+            if let Some(error) = to.take_error()? {
+                return Err(error);
+            }
             tokio::time::sleep(FLUSH_POLL).await;
         }
         socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write)?;
