@@ -59,7 +59,10 @@ fn joined_sockets_carry_bytes_both_ways_in_the_kernel_and_count_them() {
     server.read_exact(&mut got).unwrap();
     sending.join().unwrap();
     assert_eq!(&got[..12], b"first bytes|");
-    assert!(got[12..] == up[..], "the upstream got the client's bytes in order");
+    assert!(
+        got[12..] == up[..],
+        "the upstream got the client's bytes in order"
+    );
 
     let down = pattern(1 << 20);
     let answering = {
