@@ -150,6 +150,7 @@ fn proxy_inputs(
             connect_timeout: config.connect_timeout,
         },
         on_outbound_accept: capture.accelerate.clone(),
+        splice: capture.splice.clone(),
         local_pods: crate::proxy::LocalPods::new(config.same_node_fast_path),
         tunnels: tunnels(certificates),
         http: http_inputs(config, registry),

@@ -8,10 +8,10 @@ use anyhow::Context as _;
 use mesh_common::Counter;
 
 use crate::bpf::{own_cgroup_id, resolve_object, LinkPins, LoadOptions, MeshBpf};
-use crate::capture::{DeniedConnects, EgressPolicies, OriginalDsts, PodCapture};
+use crate::capture::{DeniedConnects, EgressPolicies, OriginalDsts, PodCapture, Splicer};
 use crate::config::AgentConfig;
 use crate::flows::FlowSource;
-use crate::metrics::CounterSource;
+use crate::metrics::{CounterSource, SPLICED_SOCKETS};
 use crate::proxy::AcceptHook;
 
 /// The attached capture layer, as the rest of the agent uses it.
@@ -30,6 +30,8 @@ pub struct Capture {
     pub flows: FlowSource,
     /// Same-node acceleration of accepted outbound sockets, when on.
     pub accelerate: Option<AcceptHook>,
+    /// L4 splicing, when on and the kernel took its verdict.
+    pub splice: Option<Arc<dyn Splicer>>,
     /// Hands the capture to a successor agent (`MeshBpf::hand_over`): the maps and their pins
     /// stay, this agent's programs detach, the successor's go on capturing.
     pub hand_over: Box<dyn Fn() -> anyhow::Result<()> + Send + Sync>,
@@ -56,6 +58,7 @@ pub fn start_capture(config: &AgentConfig, shared_maps: bool) -> anyhow::Result<
     let options = LoadOptions {
         pin_dir: Some(config.bpf_pin_dir.clone()),
         accelerate: config.sk_msg_accel,
+        splice: config.l4_splice,
         agent_cgroup,
         shared_maps: shared_maps || left_behind,
         fail_closed: config.failure_mode.captures_without_agent(),
@@ -69,9 +72,10 @@ pub fn start_capture(config: &AgentConfig, shared_maps: bool) -> anyhow::Result<
         pods: mesh.clone(),
         egress: mesh.clone(),
         denied: mesh.clone(),
-        counters: counter_source(mesh.clone()),
+        counters: counter_source(mesh.clone(), config),
         flows: flow_source(mesh.clone()),
-        accelerate: config.sk_msg_accel.then(|| accept_hook(mesh.clone())),
+        accelerate: mesh.accelerates().then(|| accept_hook(mesh.clone())),
+        splice: mesh.splices().then(|| -> Arc<dyn Splicer> { mesh.clone() }),
         hand_over: Box::new({
             let mesh = mesh.clone();
             move || Ok(mesh.hand_over()?)
@@ -100,17 +104,33 @@ fn reusable_capture(object: &Path, pin_dir: &Path) -> bool {
     }
 }
 
-/// Reads `COUNTERS` on each scrape; a read failure is logged and exports nothing.
-fn counter_source(mesh: Arc<MeshBpf>) -> CounterSource {
-    Arc::new(move || match mesh.counters() {
-        Ok(totals) => Counter::ALL
-            .iter()
-            .map(|c| (c.name(), totals.get(*c)))
-            .collect(),
-        Err(error) => {
-            tracing::warn!(%error, "cannot read the eBPF counters");
-            Vec::new()
-        }
+/// Reads `COUNTERS` on each scrape (a read failure is logged and exports nothing), with the
+/// optional programs the kernel refused at load (1 each) and the sockets spliced now.
+fn counter_source(mesh: Arc<MeshBpf>, config: &AgentConfig) -> CounterSource {
+    let refused = [
+        (
+            "sk_msg_load_failures",
+            config.sk_msg_accel && !mesh.accelerates(),
+        ),
+        (
+            "l4_splice_load_failures",
+            config.l4_splice && !mesh.splices(),
+        ),
+    ];
+    Arc::new(move || {
+        let mut values = match mesh.counters() {
+            Ok(totals) => Counter::ALL
+                .iter()
+                .map(|c| (c.name(), totals.get(*c)))
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the eBPF counters");
+                Vec::new()
+            }
+        };
+        values.extend(refused.map(|(name, failed)| (name, u64::from(failed))));
+        values.push((SPLICED_SOCKETS, mesh.spliced_entries()));
+        values
     })
 }
 

@@ -70,3 +70,25 @@ pub trait EgressPolicies: Send + Sync + 'static {
     /// Makes `plan` the one in force (entries it no longer holds are removed).
     fn apply(&self, plan: &EgressPlan) -> anyhow::Result<()>;
 }
+
+/// The agent's two sockets of an L4 connection joined in the kernel, by socket cookie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SplicedPair {
+    /// The client's socket (accepted by the agent).
+    pub client: u64,
+    /// The upstream socket (dialled by the agent).
+    pub upstream: u64,
+}
+
+/// Joins an L4 connection's two sockets in the kernel (`--l4-splice`): each one's received
+/// bytes leave through the other without crossing into user space.
+pub trait Splicer: Send + Sync + 'static {
+    /// Joins `client` and `upstream`; bytes already queued on either follow in order. On an
+    /// error nothing is joined, and the agent copies as before.
+    fn join(&self, client: BorrowedFd<'_>, upstream: BorrowedFd<'_>)
+        -> anyhow::Result<SplicedPair>;
+    /// The bytes the kernel moved so far: (from the client, from the upstream).
+    fn moved(&self, pair: SplicedPair) -> (u64, u64);
+    /// Forgets the pair (its sockets leave the socket maps when they close); the bytes moved.
+    fn part(&self, pair: SplicedPair) -> (u64, u64);
+}

@@ -82,6 +82,11 @@ pub struct RunArgs {
     /// Same-node acceleration with sock_ops + sk_msg (off until the benchmark shows it wins).
     #[arg(long)]
     pub sk_msg_accel: bool,
+    /// L4 splicing: a plain-text L4 connection's two agent sockets (client, upstream) are
+    /// joined in the kernel (sockmap + `sk_skb` verdict) once the upstream is chosen, so its
+    /// bytes no longer cross into the agent (not for the mTLS tunnel, nor HTTP).
+    #[arg(long)]
+    pub l4_splice: bool,
     /// Keep same-node connections on two hops (through the destination pod's inbound
     /// listener) instead of dialling the app directly in its netns (for comparison).
     #[arg(long)]
@@ -195,6 +200,8 @@ pub struct AgentConfig {
     pub handover_socket: PathBuf,
     /// sk_msg acceleration.
     pub sk_msg_accel: bool,
+    /// L4 splicing in the kernel.
+    pub l4_splice: bool,
     /// Same-node fast path: an outbound connection to a pod on this node dials its app
     /// directly inside its netns.
     pub same_node_fast_path: bool,
@@ -279,6 +286,7 @@ impl AgentConfig {
             admin_socket: args.admin_socket,
             handover_socket: args.handover_socket,
             sk_msg_accel: args.sk_msg_accel,
+            l4_splice: args.l4_splice,
             same_node_fast_path: !args.no_same_node_fast_path,
             connect_timeout: Duration::from_millis(args.connect_timeout_ms),
             gateway_labels: args.gateway_labels,

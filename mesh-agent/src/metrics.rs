@@ -7,11 +7,16 @@ use std::sync::Arc;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 /// Reads the capture programs' counters: `(slot name, value summed over CPUs)`. The bpf module
 /// provides the real one; tests pass a closure.
 pub type CounterSource = Arc<dyn Fn() -> Vec<(&'static str, u64)> + Send + Sync>;
+
+/// The one value of a [`CounterSource`] that is a gauge, not a counter: the sockets of spliced
+/// L4 connections in the kernel's `SPLICED` map now (`mesh_ebpf_l4_spliced_sockets`).
+pub const SPLICED_SOCKETS: &str = "l4_spliced_sockets";
 
 /// Registers the eBPF counters, read through `source` on each scrape.
 pub fn register_ebpf_counters(registry: &mut Registry, source: CounterSource) {
@@ -42,6 +47,13 @@ impl Collector for EbpfCounters {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
         for (slot, value) in (self.source)() {
             let name = format!("mesh_ebpf_{slot}");
+            if slot == SPLICED_SOCKETS {
+                let help = "Sockets of spliced L4 connections in the kernel's map now";
+                let gauge = ConstGauge::new(value as i64);
+                let metric = encoder.encode_descriptor(&name, help, None, gauge.metric_type())?;
+                gauge.encode(metric)?;
+                continue;
+            }
             let help = format!("eBPF capture counter `{slot}`, summed over CPUs");
             let counter = ConstCounter::new(value);
             let metric = encoder.encode_descriptor(&name, &help, None, counter.metric_type())?;

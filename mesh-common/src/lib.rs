@@ -30,11 +30,14 @@ pub enum Counter {
     /// Outbound connects refused in `connect()`: the AuthorizationPolicies of the destination
     /// deny this pod for sure (`CONNECT_DENIED`); the connection would have been refused there.
     AuthzRefused = 6,
+    /// Segments the `sk_skb` verdict passed from one of the agent's sockets of a spliced L4
+    /// connection straight to the other (`--l4-splice`).
+    Spliced = 7,
 }
 
 impl Counter {
     /// Every counter, in slot order.
-    pub const ALL: [Counter; 7] = [
+    pub const ALL: [Counter; 8] = [
         Counter::CapturedOutbound,
         Counter::CapturedInbound,
         Counter::Bypassed,
@@ -42,6 +45,7 @@ impl Counter {
         Counter::Accelerated,
         Counter::EgressRefused,
         Counter::AuthzRefused,
+        Counter::Spliced,
     ];
 
     /// The name the agent exports it under, without the `mesh_` prefix.
@@ -54,6 +58,7 @@ impl Counter {
             Counter::Accelerated => "accelerated_messages",
             Counter::EgressRefused => "egress_refused",
             Counter::AuthzRefused => "authz_refused",
+            Counter::Spliced => "spliced_segments",
         }
     }
 }

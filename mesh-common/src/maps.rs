@@ -161,6 +161,20 @@ pub struct AccelKey {
     pub remote_port: u32,
 }
 
+/// Value of `SPLICED`, keyed by the socket cookie of one of the agent's two sockets of a spliced
+/// L4 connection.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SpliceEntry {
+    /// Cookie of the other socket: where this socket's received bytes are sent.
+    pub peer_cookie: u64,
+    /// Bytes this socket received and the kernel passed to the peer.
+    pub bytes: u64,
+}
+
+/// Capacity of `SPLICE_SOCKS` and `SPLICED` (the agent's sockets of spliced connections).
+pub const SPLICE_CAPACITY: u32 = 65536;
+
 /// Capacity of `SOCK_DSTS` and `ORIG_DSTS` (connections between connect() and accept()).
 pub const ORIGINAL_DST_CAPACITY: u32 = 65536;
 /// Capacity of `FLOWS`.
@@ -181,6 +195,8 @@ mod pod_impls {
     unsafe impl aya::Pod for crate::AccelKey {}
     unsafe impl aya::Pod for crate::EgressKey {}
     unsafe impl aya::Pod for crate::DeniedConnectKey {}
+    // SAFETY: two u64, no padding.
+    unsafe impl aya::Pod for crate::SpliceEntry {}
 }
 
 /// Entries of `AGENT_CGROUPS`: the cgroups of this node's agents, the running one and those it

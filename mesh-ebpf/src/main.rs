@@ -8,10 +8,11 @@ mod connect;
 mod inbound;
 mod maps;
 mod sockops;
+mod splice;
 
 use aya_ebpf::{
-    macros::{cgroup_sock_addr, sk_lookup, sk_msg, sock_ops},
-    programs::{SkLookupContext, SkMsgContext, SockAddrContext, SockOpsContext},
+    macros::{cgroup_sock_addr, sk_lookup, sk_msg, sock_ops, stream_verdict},
+    programs::{SkBuffContext, SkLookupContext, SkMsgContext, SockAddrContext, SockOpsContext},
 };
 
 /// Verdict of the cgroup and sk_lookup hooks: let the operation proceed.
@@ -53,6 +54,12 @@ pub fn mesh_sk_lookup(ctx: SkLookupContext) -> u32 {
 #[sk_msg]
 pub fn mesh_sk_msg(ctx: SkMsgContext) -> u32 {
     accel::try_sk_msg(&ctx)
+}
+
+/// `sk_skb` stream verdict on `SPLICE_SOCKS`: L4 splicing (`--l4-splice`).
+#[stream_verdict]
+pub fn mesh_splice(ctx: SkBuffContext) -> u32 {
+    splice::try_splice(&ctx)
 }
 
 #[cfg(not(test))]

@@ -8,8 +8,9 @@ use aya_ebpf::{
 };
 use mesh_common::{
     AccelKey, Counter, DeniedConnectKey, EgressKey, FlowKey, KernelIp, OriginalDst, OriginalDstKey,
-    PodInfo, ACCEL_CAPACITY, AGENT_CGROUP_CAPACITY, CONNECT_DENIED_CAPACITY, COUNTER_SLOTS,
-    EGRESS_CAPACITY, FLOW_CAPACITY, ORIGINAL_DST_CAPACITY, POD_CAPACITY,
+    PodInfo, SpliceEntry, ACCEL_CAPACITY, AGENT_CGROUP_CAPACITY, CONNECT_DENIED_CAPACITY,
+    COUNTER_SLOTS, EGRESS_CAPACITY, FLOW_CAPACITY, ORIGINAL_DST_CAPACITY, POD_CAPACITY,
+    SPLICE_CAPACITY,
 };
 
 /// Per-CPU event counters. Key: `Counter` slot (u32). Value: u64 count. Size: `COUNTER_SLOTS`.
@@ -82,6 +83,34 @@ pub static FLOWS: LruPerCpuHashMap<FlowKey, u64> =
 /// (accepted side); `sk_msg` redirects between the two ends. Empty unless `ACCELERATE` is set.
 #[map(name = "ACCEL_SOCKS")]
 pub static ACCEL_SOCKS: SockHash<AccelKey> = SockHash::with_max_entries(ACCEL_CAPACITY, 0);
+
+/// Same-node acceleration: ends of captured loopback connections that sent a message on the
+/// normal path (their peer was not in `ACCEL_SOCKS` yet); they keep to it, so the receiver reads
+/// their bytes in order. Key: `AccelKey` (the sending end's). Value: u8 (unused). Size:
+/// `ACCEL_CAPACITY` (LRU: closed connections age out). Written by `sk_msg`; cleared for a new
+/// connection's two ends by `sock_ops` when the app's end is established.
+#[map(name = "ACCEL_PASSED")]
+pub static ACCEL_PASSED: LruHashMap<AccelKey, u8> = LruHashMap::with_max_entries(ACCEL_CAPACITY, 0);
+
+/// L4 splicing: the agent's two sockets of each spliced connection. Key: socket cookie (u64).
+/// Value: socket. Size: `SPLICE_CAPACITY`. Written by the agent (`--l4-splice`; a socket leaves
+/// when it closes); the `sk_skb` verdict redirects each socket's received bytes to its peer.
+#[map(name = "SPLICE_SOCKS")]
+pub static SPLICE_SOCKS: SockHash<u64> = SockHash::with_max_entries(SPLICE_CAPACITY, 0);
+
+/// L4 splicing: where the verdict sends bytes, the same sockets without a program. Key: socket
+/// cookie (u64). Value: socket. Size: `SPLICE_CAPACITY`. Written by the agent, which puts both
+/// sockets here before either joins `SPLICE_SOCKS`: a verdict never misses its peer.
+#[map(name = "SPLICE_PEERS")]
+pub static SPLICE_PEERS: SockHash<u64> = SockHash::with_max_entries(SPLICE_CAPACITY, 0);
+
+/// L4 splicing: each spliced socket's peer and the bytes passed to it. Key: socket cookie
+/// (u64). Value: `SpliceEntry`. Size: `SPLICE_CAPACITY`. Written by the agent (added before
+/// the sockets join `SPLICE_SOCKS`, read and removed when the connection ends) and by the
+/// `sk_skb` verdict (the byte count).
+#[map(name = "SPLICED")]
+pub static SPLICED: HashMap<u64, SpliceEntry> =
+    HashMap::with_max_entries(SPLICE_CAPACITY, BPF_F_NO_PREALLOC);
 
 /// The cgroups of the node's agents, whose sockets the connect hooks never capture. Key: cgroup
 /// id (u64). Value: unused (u8). Size: `AGENT_CGROUP_CAPACITY` (LRU: an upgraded-away agent's

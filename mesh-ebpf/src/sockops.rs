@@ -2,7 +2,7 @@
 //! the socket cookie to (netns cookie, source port), which the agent's listener can name.
 //! With acceleration on, also puts the app's end of captured connections into `ACCEL_SOCKS`.
 
-use crate::maps::{self, ACCEL_SOCKS, ORIG_DSTS, SOCK_DSTS};
+use crate::maps::{self, ACCEL_PASSED, ACCEL_SOCKS, ORIG_DSTS, SOCK_DSTS};
 use aya_ebpf::{
     bindings::{
         BPF_ANY, BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB, BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB,
@@ -56,6 +56,14 @@ fn accelerate(ctx: &SockOpsContext) {
         local_port: u32::from(local_port),
         remote_port: u32::from(remote_port),
     };
+    // A new connection on these ports: an earlier one's "normal path" marks are stale.
+    let peer = AccelKey {
+        local_port: key.remote_port,
+        remote_port: key.local_port,
+        ..key
+    };
+    let _ = ACCEL_PASSED.remove(&key);
+    let _ = ACCEL_PASSED.remove(&peer);
     if ACCEL_SOCKS
         .update(&mut key, unsafe { &mut *ctx.ops }, u64::from(BPF_ANY))
         .is_err()

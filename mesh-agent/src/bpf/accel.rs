@@ -2,10 +2,10 @@
 //! connection into `ACCEL_SOCKS`, next to the app's end `sock_ops` put there, and `sk_msg`
 //! then moves data between the two directly.
 //!
-//! Known limit: bytes the app sends before the agent's socket is in the map take the normal
-//! path; if the app sends again before the agent has read them, the agent may read the later
-//! (redirected) bytes first. Off by default until that is closed (e.g. by inserting the
-//! accepted socket from a `PASSIVE_ESTABLISHED` sock_ops hook on the agent's cgroup).
+//! Bytes the app sends before the agent's socket is in the map take the normal path, and
+//! `sk_msg` then keeps that end of the connection on it (`ACCEL_PASSED`): the agent reads
+//! redirected bytes before queued ones, so mixing the two would reorder them (a request line
+//! written in two parts while detection peeks at it).
 
 use super::loader::{BpfError, MeshBpf};
 use mesh_common::{AccelKey, OUTBOUND_CAPTURE_PORT};

@@ -22,6 +22,8 @@ pub struct CounterTotals {
     pub egress_refused: u64,
     /// Connects refused because the destination's policies deny the pod for sure.
     pub authz_refused: u64,
+    /// Segments the splicing verdict moved between the agent's two sockets of a connection.
+    pub spliced: u64,
 }
 
 impl CounterTotals {
@@ -35,6 +37,7 @@ impl CounterTotals {
             Counter::Accelerated => self.accelerated,
             Counter::EgressRefused => self.egress_refused,
             Counter::AuthzRefused => self.authz_refused,
+            Counter::Spliced => self.spliced,
         }
     }
 
@@ -52,6 +55,7 @@ impl CounterTotals {
             Counter::Accelerated => self.accelerated = value,
             Counter::EgressRefused => self.egress_refused = value,
             Counter::AuthzRefused => self.authz_refused = value,
+            Counter::Spliced => self.spliced = value,
         }
     }
 }

@@ -76,6 +76,8 @@ pub struct LoadOptions {
     pub pin_dir: Option<PathBuf>,
     /// Same-node acceleration (`sk_msg` redirect between the app's and the agent's sockets).
     pub accelerate: bool,
+    /// L4 splicing (`sk_skb` verdict joining the agent's two sockets of a connection).
+    pub splice: bool,
     /// The agent's cgroup id (`own_cgroup_id`): connects from it are never captured. 0 (the
     /// default) names no cgroup, for an agent that runs outside the attached subtree.
     pub agent_cgroup: u64,
@@ -99,6 +101,7 @@ pub struct MeshBpf {
     pub(super) original_dsts: Mutex<HashMap<MapData, OriginalDstKey, OriginalDst>>,
     pub(super) pods: Mutex<EnrollmentMaps>,
     pub(super) accel: Option<Mutex<SockHash<MapData, AccelKey>>>,
+    pub(super) splice: Option<Mutex<super::splice::SpliceMaps>>,
     /// The pinned links (`None` without a pin directory: nothing pinned).
     pub(super) links: Option<LinkPins>,
     pub(super) egress: Mutex<super::egress::EgressMaps>,
@@ -154,10 +157,15 @@ impl MeshBpf {
             pins.leave();
         }
         record_agent_cgroup(&mut ebpf, options.agent_cgroup)?;
-        let accel = match options.accelerate {
-            true => Some(Mutex::new(attach_accel(&mut ebpf)?)),
-            false => None,
-        };
+        // Optional: a kernel that refuses them costs speed, not the agent (warned, counted).
+        let accel = options
+            .accelerate
+            .then(|| optional("sk_msg acceleration", attach_accel(&mut ebpf)))
+            .flatten();
+        let splice = options
+            .splice
+            .then(|| optional("L4 splicing", super::splice::attach(&mut ebpf)))
+            .flatten();
         Ok(MeshBpf {
             counters: take_map(&mut ebpf, "COUNTERS")?,
             flows: take_map(&mut ebpf, "FLOWS")?,
@@ -168,6 +176,7 @@ impl MeshBpf {
                 take_map(&mut ebpf, "LISTENERS")?,
             )),
             accel,
+            splice,
             egress: Mutex::new(super::egress::EgressMaps::new(
                 take_map(&mut ebpf, "EGRESS_POLICY")?,
                 take_map(&mut ebpf, "EGRESS_ALLOWED")?,
@@ -279,9 +288,18 @@ fn load_programs(ebpf: &mut Ebpf) -> Result<(), BpfError> {
     let sock_ops = program::<SockOps>(ebpf, SOCK_OPS_PROGRAM)?;
     sock_ops.load().map_err(failed(SOCK_OPS_PROGRAM))?;
     let sk_lookup = program::<SkLookup>(ebpf, SK_LOOKUP_PROGRAM)?;
-    sk_lookup.load().map_err(failed(SK_LOOKUP_PROGRAM))?;
-    let sk_msg = program::<SkMsg>(ebpf, SK_MSG_PROGRAM)?;
-    sk_msg.load().map_err(failed(SK_MSG_PROGRAM))
+    sk_lookup.load().map_err(failed(SK_LOOKUP_PROGRAM))
+}
+
+/// An optional program's maps, or `None` with a warning when the kernel refused it.
+fn optional<T>(what: &str, attached: Result<T, BpfError>) -> Option<Mutex<T>> {
+    match attached {
+        Ok(maps) => Some(Mutex::new(maps)),
+        Err(error) => {
+            tracing::warn!(%error, "{what} unavailable: the agent copies those bytes itself");
+            None
+        }
+    }
 }
 
 /// Maps a program error to `BpfError::Program`.
@@ -292,12 +310,12 @@ pub(super) fn failed(name: &'static str) -> impl FnOnce(ProgramError) -> BpfErro
     }
 }
 
-/// Takes `ACCEL_SOCKS` out and attaches `sk_msg` to it.
+/// Takes `ACCEL_SOCKS` out, loads `sk_msg` (the verifier runs here) and attaches it to it.
 fn attach_accel(ebpf: &mut Ebpf) -> Result<SockHash<MapData, AccelKey>, BpfError> {
     let socks: SockHash<MapData, AccelKey> = take_map(ebpf, "ACCEL_SOCKS")?;
-    program::<SkMsg>(ebpf, SK_MSG_PROGRAM)?
-        .attach(socks.fd())
-        .map_err(failed(SK_MSG_PROGRAM))?;
+    let sk_msg = program::<SkMsg>(ebpf, SK_MSG_PROGRAM)?;
+    sk_msg.load().map_err(failed(SK_MSG_PROGRAM))?;
+    sk_msg.attach(socks.fd()).map_err(failed(SK_MSG_PROGRAM))?;
     Ok(socks)
 }
 
@@ -313,7 +331,10 @@ where
 }
 
 /// Takes a map out of the object, typed.
-fn take_map<M: TryFrom<Map>>(ebpf: &mut Ebpf, name: &'static str) -> Result<M, BpfError> {
+pub(super) fn take_map<M: TryFrom<Map>>(
+    ebpf: &mut Ebpf,
+    name: &'static str,
+) -> Result<M, BpfError> {
     let map = ebpf.take_map(name).ok_or(BpfError::Map(name))?;
     M::try_from(map).map_err(|_| BpfError::Map(name))
 }

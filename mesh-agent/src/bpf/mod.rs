@@ -20,6 +20,7 @@ mod own_cgroup;
 mod pins;
 mod pods_cgroup;
 mod socket;
+mod splice;
 
 pub use counters::{CounterTotals, FlowCount};
 pub use kernel::{

@@ -142,6 +142,13 @@ pub trait Carried: AsyncRead + AsyncWrite + Unpin + Send {
     fn abort(self);
     /// Readies it for the copy (sockets: no Nagle's delay).
     fn prepare(&self) {}
+    /// The socket, when it is one (the kernel can splice it).
+    fn into_socket(self) -> Result<TcpStream, Self>
+    where
+        Self: Sized,
+    {
+        Err(self)
+    }
 }
 
 impl Carried for TcpStream {
@@ -153,6 +160,10 @@ impl Carried for TcpStream {
         if let Err(error) = self.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
+    }
+
+    fn into_socket(self) -> Result<TcpStream, Self> {
+        Ok(self)
     }
 }
 

@@ -11,8 +11,9 @@ use tokio::net::TcpStream;
 
 use super::authorize::{custom_refusal, decide_connection, while_allowed, ConnectionPeer};
 use super::connection_log::{ConnectionLog, TcpHop};
-use super::forward::{forward, Carried};
+use super::forward::{Carried, ConnectionLifetime};
 use super::listener::Connection;
+use super::splice::forward_sockets;
 use super::{ProxyInputs, TcpLabels};
 use crate::authz::Decision;
 use crate::facts::Reporter;
@@ -188,7 +189,9 @@ async fn carry_allowed(
     let labels = destination_labels(pod, peer, app, snapshot);
     let log = ConnectionLog::start(&inputs.http.observers, hop(pod, peer, app, snapshot));
     let metrics = inputs.metrics.open(&labels);
-    let forwarding = forward(client, upstream, metrics, log);
+    let lifetime = ConnectionLifetime::default();
+    let splicer = inputs.splice.as_ref();
+    let forwarding = forward_sockets(splicer, client, upstream, metrics, log, lifetime);
     let decide = |now: &Snapshot| authorize(inputs, pod, peer, app, now);
     while_allowed(forwarding, &inputs.config, decide).await;
 }

@@ -22,6 +22,7 @@ mod outbound_route;
 mod outbound_tunnel;
 pub mod protocol;
 pub mod sni;
+mod splice;
 
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
@@ -55,6 +56,8 @@ pub struct ProxyInputs {
     pub http: Arc<crate::http::HttpInputs>,
     /// Called with each accepted outbound socket before it is read (same-node acceleration).
     pub on_outbound_accept: Option<AcceptHook>,
+    /// Joins a plain-text L4 connection's two sockets in the kernel (`--l4-splice`).
+    pub splice: Option<Arc<dyn crate::capture::Splicer>>,
     /// The pods enrolled on this node, by IP: the same-node fast path.
     pub local_pods: LocalPods,
     /// The mTLS tunnel to meshed pods of other nodes, and its inbound side (`None`: no

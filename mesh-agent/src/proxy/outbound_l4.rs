@@ -20,6 +20,7 @@ use super::local::SameNodeHop;
 use super::metrics::ConnectionMetrics;
 use super::outbound_route::{self, L4Upstream};
 use super::outbound_tunnel;
+use super::splice::forward_sockets;
 use super::{sni, ProxyInputs, TcpLabels};
 use crate::authz::Decision;
 use crate::facts::Reporter;
@@ -96,7 +97,13 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
     let (metrics, log) = telemetry(&connection, &snapshot, &service, &hop, "-");
     let lifetime = ConnectionLifetime::of(policy.as_ref());
     let (pod, port) = (connection.pod.clone(), connection.peer.port());
-    let forwarding = carry(connection.client, upstream, metrics, log, lifetime);
+    let forwarding = carry(
+        inputs,
+        connection.client,
+        upstream,
+        (metrics, log),
+        lifetime,
+    );
     match &same_node {
         // Decided again at every swap: a new DENY cuts it.
         Some(hop) => {
@@ -186,16 +193,24 @@ async fn connect_logged<'a>(
     Some((upstream, Hop { tunnel, ..hop }))
 }
 
-/// Copies between `client` and `upstream` (a socket or a tunnel stream) within `lifetime`.
+/// Copies between `client` and `upstream` (a socket or a tunnel stream) within `lifetime`; two
+/// sockets are spliced in the kernel instead when splicing is on (not with same-node
+/// acceleration: the app's bytes then bypass the client socket's receive path).
 async fn carry(
+    inputs: &ProxyInputs,
     client: TcpStream,
     upstream: Upstream,
-    metrics: ConnectionMetrics,
-    log: Option<ConnectionLog>,
+    (metrics, log): (ConnectionMetrics, Option<ConnectionLog>),
     lifetime: ConnectionLifetime,
 ) {
     match upstream {
-        Upstream::Socket(socket) => forward_within(client, socket, metrics, log, lifetime).await,
+        Upstream::Socket(socket) => {
+            let splicer = inputs
+                .splice
+                .as_ref()
+                .filter(|_| inputs.on_outbound_accept.is_none());
+            forward_sockets(splicer, client, socket, metrics, log, lifetime).await
+        }
         Upstream::Tunnel(stream) => forward_within(client, stream, metrics, log, lifetime).await,
     }
 }

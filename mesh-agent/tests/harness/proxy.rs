@@ -91,6 +91,7 @@ pub fn inputs(config: ConfigState) -> (Arc<ProxyInputs>, Arc<FakeOriginalDsts>, 
             connect_timeout: Duration::from_secs(5),
         },
         on_outbound_accept: None,
+        splice: None,
         local_pods: Default::default(),
         tunnels: None,
         http: mesh_agent::http::HttpInputs::register(

@@ -17,6 +17,7 @@ mod ebpf_counter;
 mod ebpf_fail_closed;
 mod ebpf_kernel;
 mod ebpf_map_layout;
+mod ebpf_splice;
 mod ebpf_stale_pins;
 mod enroll_reconcile;
 mod enroll_socket;

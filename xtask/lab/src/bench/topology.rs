@@ -72,6 +72,8 @@ pub fn up_from(nodes: u8, path: &Path, agent_args: &str, security: Security) -> 
         ca_dir: None,
         node_labels: Vec::new(),
         cert_ttl_secs: None,
+        agent_args: Vec::new(),
+        plaintext: false,
     };
     eprintln!(
         "==> lab {LAB}: {nodes} node(s) from {yaml}, agent flags {agent_args:?}, {security:?}"

@@ -65,6 +65,8 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         ca_dir: None,
         node_labels: Vec::new(),
         cert_ttl_secs: None,
+        agent_args: Vec::new(),
+        plaintext: false,
     };
     let manifests = demo_manifests()?;
     let mut lab = step(

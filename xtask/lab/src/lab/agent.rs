@@ -209,6 +209,7 @@ pub(super) fn spawn_agent(lab: &Lab, node: &Node, bpf_object: Option<&Path>) -> 
             super::dns::agent_args(),
             super::gateway::agent_args(node),
             super::external_tls::agent_args(&lab.dir),
+            lab.state.agent_args.clone(),
         ]
         .concat(),
     };

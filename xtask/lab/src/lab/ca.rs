@@ -179,10 +179,11 @@ pub fn write_callers(lab: &Lab) -> Result<()> {
 }
 
 /// The flags that point `node`'s agent at the CA (none when the lab has no CA, or when
-/// [`PLAINTEXT_ENV`] is set).
+/// [`PLAINTEXT_ENV`] is set, or the lab was brought up plaintext).
 pub fn agent_args(lab: &Lab, node: &str) -> Vec<String> {
     let root = dir(lab).join("root-cert.pem");
-    let plaintext = std::env::var_os(PLAINTEXT_ENV).is_some_and(|v| !v.is_empty());
+    let plaintext =
+        lab.state.plaintext || std::env::var_os(PLAINTEXT_ENV).is_some_and(|v| !v.is_empty());
     if !root.is_file() || plaintext {
         return Vec::new();
     }

@@ -152,6 +152,8 @@ pub fn run(args: LabArgs) -> Result<()> {
                 ca_dir,
                 node_labels,
                 cert_ttl_secs,
+                agent_args: Vec::new(),
+                plaintext: false,
             };
             print!("{}", Lab::up(&opts, &paths)?.status());
         }

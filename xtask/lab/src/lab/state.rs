@@ -30,6 +30,12 @@ pub struct State {
     /// The agents' workload certificate lifetime (`lab up --cert-ttl-secs`).
     #[serde(default)]
     pub(super) cert_ttl_secs: Option<u64>,
+    /// Extra flags of this lab's agents (`UpOptions::agent_args`).
+    #[serde(default)]
+    pub(super) agent_args: Vec<String>,
+    /// The agents run without certificates (`UpOptions::plaintext`).
+    #[serde(default)]
+    pub(super) plaintext: bool,
 }
 
 /// A lab node: a network namespace with a bridge for its pods and its own cgroup subtree.

@@ -36,6 +36,11 @@ pub struct UpOptions {
     pub node_labels: Vec<NodeLabel>,
     /// The agents' `--cert-ttl-secs` (none: their default).
     pub cert_ttl_secs: Option<u64>,
+    /// Extra flags for this lab's agents (e.g. `--sk-msg-accel`), after the lab's own and
+    /// before `MESH_LAB_AGENT_ARGS`: a test's flags stay with its lab.
+    pub agent_args: Vec<String>,
+    /// The agents run without certificates (as with `MESH_LAB_PLAINTEXT`, for this lab alone).
+    pub plaintext: bool,
 }
 
 impl Lab {
@@ -52,6 +57,8 @@ impl Lab {
             cgroup_root: cgroup::lab_root(&opts.name)?,
             ip_family: opts.ip_family,
             cert_ttl_secs: opts.cert_ttl_secs,
+            agent_args: opts.agent_args.clone(),
+            plaintext: opts.plaintext,
             ..State::default()
         };
         state.nodes = alloc::nodes(&state, opts.nodes);

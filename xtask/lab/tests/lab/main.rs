@@ -46,6 +46,8 @@ mod global_rate_limit;
 mod input;
 /// RequestAuthentication: an issuer's key set served by an external lab host; forged tokens get 401.
 mod jwt;
+/// The L4 byte paths the kernel shortens: sk_msg acceleration, sk_skb splicing.
+mod l4_paths;
 /// L7: routing, rewrite, redirect, direct response, headers, gRPC, load balancing.
 mod l7;
 /// Locality-aware balancing: the agent's own locality preferred, failover when it is gone.

@@ -1,6 +1,7 @@
 //! Shared by the mesh lab tests: a two-node lab of `lab-mesh.yaml` with its agents, and reading
 //! what they report — `:15020/metrics`, the admin pages, the enrolled pods, the pods' answers.
 
+pub mod l4;
 pub mod traffic;
 
 use crate::support::{lab_dir, ok, status_line, stdout, TestLab};

@@ -76,6 +76,8 @@ impl TestLab {
             ca_dir: None,
             node_labels: Vec::new(),
             cert_ttl_secs: None,
+            agent_args: Vec::new(),
+            plaintext: false,
         };
         let paths = paths.to_vec();
         within("lab up", move || Lab::up(&opts, &paths).map(drop))
@@ -95,6 +97,8 @@ impl TestLab {
             ca_dir: None,
             node_labels: Vec::new(),
             cert_ttl_secs: None,
+            agent_args: Vec::new(),
+            plaintext: false,
         };
         within("lab up", move || Lab::up(&opts, &paths).map(drop))
             .unwrap_or_else(|err| panic!("lab {} up failed: {err:#}", self.name));
@@ -112,6 +116,8 @@ impl TestLab {
             ca_dir: None,
             node_labels: Vec::new(),
             cert_ttl_secs: Some(secs),
+            agent_args: Vec::new(),
+            plaintext: false,
         };
         let paths: Vec<PathBuf> = files.iter().map(|f| data(f)).collect();
         require_workloads(&paths);
@@ -131,6 +137,8 @@ impl TestLab {
             ca_dir: Some(ca_dir.to_path_buf()),
             node_labels: Vec::new(),
             cert_ttl_secs: None,
+            agent_args: Vec::new(),
+            plaintext: false,
         };
         let paths: Vec<PathBuf> = files.iter().map(|f| data(f)).collect();
         within("lab up", move || Lab::up(&opts, &paths).map(drop))
@@ -154,7 +162,36 @@ impl TestLab {
                 .map(|l| l.parse().expect("NODE:KEY=VALUE"))
                 .collect(),
             cert_ttl_secs: None,
+            agent_args: Vec::new(),
+            plaintext: false,
         };
+        within("lab up", move || Lab::up(&opts, &paths).map(drop))
+            .unwrap_or_else(|err| panic!("lab {} up failed: {err:#}", self.name));
+    }
+
+    /// `lab up --no-build --nodes N PATHS...` with `agent_args` added to this lab's agents (and
+    /// without certificates when `plaintext`), which must succeed.
+    pub fn up_with_agents(
+        &self,
+        nodes: u8,
+        paths: &[PathBuf],
+        agent_args: &[&str],
+        plaintext: bool,
+    ) {
+        require_workloads(paths);
+        let opts = UpOptions {
+            name: self.name.clone(),
+            nodes,
+            build: false,
+            ip_family: IpFamily::Ipv4,
+            fail_closed: false,
+            ca_dir: None,
+            node_labels: Vec::new(),
+            cert_ttl_secs: None,
+            agent_args: agent_args.iter().map(|a| a.to_string()).collect(),
+            plaintext,
+        };
+        let paths = paths.to_vec();
         within("lab up", move || Lab::up(&opts, &paths).map(drop))
             .unwrap_or_else(|err| panic!("lab {} up failed: {err:#}", self.name));
     }
