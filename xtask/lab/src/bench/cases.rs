@@ -20,6 +20,8 @@ pub enum Carrier {
     MeshPlaintext,
     /// (c) The mesh with the agents' `--sk-msg-accel`.
     MeshAccel,
+    /// (f) (e) with the agents' `--l4-splice`: the agents' sockets joined in the kernel.
+    MeshSplice,
     /// (d) HAProxy in TCP mode in the client's node.
     Haproxy,
 }
@@ -112,6 +114,7 @@ impl CaseReport {
             Carrier::Mesh => "(b) mesh (mTLS)",
             Carrier::MeshPlaintext => "(e) mesh plaintext",
             Carrier::MeshAccel => "(c) mesh+sk_msg",
+            Carrier::MeshSplice => "(f) mesh plaintext+splice",
             Carrier::Haproxy => "(d) haproxy",
         };
         let way = match self.way {

@@ -1,8 +1,9 @@
 //! `cargo xtask bench l4` (the L4 path): in one run, (a) direct pod→pod, (b) through the agents
 //! (cross-node in the mTLS tunnel), (c) through the agents with `--sk-msg-accel`, (d) HAProxy in
-//! TCP mode on the same path — each cross-node and same-node — and (e) the agents without
-//! certificates (plaintext) cross-node; plus the connect hook's cost, new tunnels per second
-//! and the agent's idle memory with 100 pods (one identity, then one each).
+//! TCP mode on the same path — each cross-node and same-node — (e) the agents without
+//! certificates (plaintext) cross-node and (f) those agents with `--l4-splice`, both ways; plus
+//! the connect hook's cost, new tunnels per second and the agent's idle memory with 100 pods (one
+//! identity, then one each).
 
 use super::cases::{measure, Carrier, Case, CaseReport, Plan, Way};
 use super::haproxy::{Frontend, Haproxy};
@@ -21,6 +22,7 @@ const HAPROXY_CROSS_PORT: u16 = 18001;
 const HAPROXY_SAME_PORT: u16 = 18002;
 /// The agent flag under test in (c).
 const ACCEL_FLAG: &str = "--sk-msg-accel";
+const SPLICE_FLAG: &str = "--l4-splice";
 
 /// `cargo xtask bench l4` options.
 #[derive(clap::Args)]
@@ -64,6 +66,7 @@ pub fn run(args: &L4Args) -> Result<()> {
     plain_round(&mut report, &plan)?;
     plaintext_round(&mut report, &plan)?;
     accel_round(&mut report, &plan)?;
+    splice_round(&mut report, &plan)?;
     if !args.skip_idle {
         report.idle_100_pods = Some(idle::measure(Identities::Shared)?);
         report.idle_100_identities = Some(idle::measure(Identities::OnePerPod)?);
@@ -154,6 +157,23 @@ fn accel_round(report: &mut L4Report, plan: &Plan) -> Result<()> {
     mesh_cases(report, &lab, plan, Carrier::MeshAccel, &agents)
 }
 
+/// The agents without certificates and with `--l4-splice`: (f), both ways.
+fn splice_round(report: &mut L4Report, plan: &Plan) -> Result<()> {
+    let path = topology::bench_file("l4.yaml");
+    let lab = topology::up_from(2, &path, SPLICE_FLAG, Security::Plaintext)?;
+    prepare(&lab)?;
+    let agents = find_agents(&lab);
+    if !agents.is_empty() && !agents.iter().all(|a| a.cmdline.contains(SPLICE_FLAG)) {
+        let reason = format!("the lab's agents run without {SPLICE_FLAG}");
+        for way in [Way::CrossNode, Way::SameNode] {
+            let skipped = CaseReport::skipped(Carrier::MeshSplice, way, &reason);
+            report.cases.push(skipped);
+        }
+        return Ok(());
+    }
+    mesh_cases(report, &lab, plan, Carrier::MeshSplice, &agents)
+}
+
 /// Many-connection sysctls, then every server listening.
 fn prepare(lab: &Lab) -> Result<()> {
     topology::allow_many_connections(lab)?;
@@ -220,7 +240,9 @@ fn run_case(
     proxies: Vec<i32>,
 ) -> CaseReport {
     let namespace = match carrier {
-        Carrier::Mesh | Carrier::MeshAccel | Carrier::MeshPlaintext => MESH_NS,
+        Carrier::Mesh | Carrier::MeshAccel | Carrier::MeshPlaintext | Carrier::MeshSplice => {
+            MESH_NS
+        }
         Carrier::Direct | Carrier::Haproxy => DIRECT_NS,
     };
     let client = ClientPlace::Pod(ExecTarget::Pod {
