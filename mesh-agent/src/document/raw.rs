@@ -81,8 +81,9 @@ pub struct RawResource {
     /// `metadata.namespace`; `None` when absent (the pipeline applies the default).
     pub namespace: Option<String>,
     pub name: String,
-    /// The whole document.
-    pub body: serde_json::Value,
+    /// The whole document, shared: a source hands the same `Arc` for a document it did not
+    /// change, so a build knows it unchanged without reading it (see `snapshot/build.rs`).
+    pub body: Arc<serde_json::Value>,
 }
 
 /// Everything a source currently holds. Sources always publish whole sets.

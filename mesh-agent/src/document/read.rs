@@ -161,7 +161,7 @@ fn raw_resource(origin: Origin, body: Value) -> Result<RawResource, String> {
         kind: text("/kind").ok_or_else(|| missing("kind"))?,
         namespace: text("/metadata/namespace"),
         name: text("/metadata/name").ok_or_else(|| missing("metadata.name"))?,
-        body,
+        body: body.into(),
     })
 }
 

@@ -100,7 +100,7 @@ fn istio<S: DeserializeOwned + Default>(
         "Gateway" => &[ISTIO_MAPS, GATEWAY_MAPS],
         _ => &[ISTIO_MAPS],
     };
-    let mut body = raw.body.clone();
+    let mut body = raw.body.as_ref().clone();
     if let Some(spec) = body.get_mut("spec") {
         *spec = json_names(spec, "spec", maps)
             .map_err(|(field, message)| Problem::error(raw, field, message))?;

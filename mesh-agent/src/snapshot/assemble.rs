@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::build::{last_good, rejected, Accepted, AcceptedMap};
+use super::accepted::{last_good, rejected, Accepted, AcceptedMap};
 use super::compiled;
 use super::contain::contain;
 use super::endpoints::EndpointIndex;
@@ -25,9 +25,10 @@ use crate::resources::Resource;
 pub fn compile(
     mut accepted: AcceptedMap,
     previous: Option<&Snapshot>,
-    names: &ResolvedNames,
+    names: &Arc<ResolvedNames>,
     problems: &mut Vec<Problem>,
 ) -> Snapshot {
+    let found_before = problems.len();
     let (registry, mut compiled) = compiled::registry(&accepted, previous, names);
     let (rules_kept, dropped_rules) = checked_rules(&accepted, &registry, previous, problems);
     let mut snapshot = {
@@ -64,6 +65,8 @@ pub fn compile(
     snapshot.compiled = compiled;
     snapshot.accepted = accepted;
     snapshot.rejected = rejected(problems, &snapshot);
+    snapshot.names = names.clone();
+    snapshot.compile_problems = problems[found_before..].to_vec();
     snapshot
 }
 

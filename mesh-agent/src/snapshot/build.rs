@@ -14,63 +14,21 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::Serialize;
-
+use super::accepted::{last_good, Accepted, AcceptedMap, AcceptedResource};
 use super::contain::contain;
 use super::fingerprint::Fingerprints;
+use super::incremental::{endpoints_only, Changes};
 use super::resolved::ResolvedNames;
 use super::Snapshot;
 use crate::document::ResourceKey;
-use crate::document::{namespace_of, Problem, Severity};
+use crate::document::{namespace_of, Problem};
 use crate::document::{Origin, RawResource, ResourceSet};
-use crate::resources::{parse, Parsed, Resource};
+use crate::resources::{parse, Parsed};
 use crate::validate;
 use crate::validate::access_log_file::{self, access_log_target, DEFAULT_ACCESS_LOG_DIR};
 use crate::validate::tls_files;
 
 pub use super::assemble::compile;
-
-/// The resources in force by key (foldhash: every document is looked up on every build).
-pub(crate) type AcceptedMap = HashMap<ResourceKey, Accepted, foldhash::fast::RandomState>;
-
-/// A resource in force, shared: cloning it (every unchanged document, on every build) costs
-/// a reference count, not the allocations of its origin and key.
-#[derive(Clone, Debug)]
-pub struct Accepted(Arc<AcceptedResource>);
-
-impl std::ops::Deref for Accepted {
-    type Target = AcceptedResource;
-
-    fn deref(&self) -> &AcceptedResource {
-        &self.0
-    }
-}
-
-/// A resource in force: where it was read and its typed form.
-#[derive(Clone, Debug)]
-pub struct AcceptedResource {
-    pub origin: Origin,
-    pub key: ResourceKey,
-    pub resource: Arc<Resource>,
-    /// Taken from the previous snapshot because the current version was rejected.
-    pub from_previous: bool,
-    /// What the document read as: origin and body (see [`Fingerprints`]).
-    pub fingerprint: u64,
-    /// The warnings reading it raised, repeated when an unchanged document is reused.
-    pub warnings: Arc<Vec<Problem>>,
-}
-
-/// A resource the last build refused, for `/config_dump`.
-#[derive(Clone, Debug, Serialize)]
-pub struct Rejected {
-    /// `kind/namespace/name`.
-    pub resource: String,
-    pub origin: Origin,
-    /// The reasons, one line each.
-    pub reasons: Vec<String>,
-    /// Whether its last good version still serves.
-    pub previous_version_serves: bool,
-}
 
 /// What a build reads besides the resources: the agent's own settings, and the addresses it
 /// resolved for DNS ServiceEntries.
@@ -111,6 +69,7 @@ pub fn build_with(
     let mut first_seen: HashMap<(&str, &str, &str), &Origin, foldhash::fast::RandomState> =
         HashMap::with_capacity_and_hasher(set.len(), Default::default());
     let mut fingerprints = Fingerprints::default();
+    let mut read_afresh = Vec::new();
     for raw in set.iter() {
         let identity = (raw.kind.as_str(), namespace_of(raw), raw.name.as_str());
         if let Some(first) = first_seen.get(&identity) {
@@ -120,22 +79,34 @@ pub fn build_with(
         }
         first_seen.insert(identity, &raw.origin);
         let key = ResourceKey::of(raw);
-        let fingerprint = fingerprints.of(raw);
-        if let Some(entry) = unchanged(previous, &key, fingerprint) {
-            problems.extend(entry.warnings.iter().cloned());
-            accepted.insert(key, entry);
-            continue;
-        }
-        match read(raw, &key, fingerprint, &mut problems, settings) {
-            Some(entry) => drop(accepted.insert(key, entry)),
-            None => {
-                if let Some(entry) = last_good(previous, &key) {
-                    accepted.insert(key, entry);
-                }
+        let fingerprint = match unchanged(previous, &key, raw, &mut fingerprints) {
+            Ok(entry) => {
+                problems.extend(entry.warnings.iter().cloned());
+                accepted.insert(key, entry);
+                continue;
             }
+            Err(fingerprint) => fingerprint,
+        };
+        let entry = read(raw, &key, fingerprint, &mut problems, settings);
+        if let Some(entry) = entry.or_else(|| last_good(previous, &key)) {
+            accepted.insert(key.clone(), entry);
+            read_afresh.push(key);
         }
     }
-    let mut snapshot = compile(accepted, previous, &settings.names, &mut problems);
+    let mut snapshot = match previous {
+        Some(previous) => {
+            let changes = Changes {
+                removed: removed(&accepted, &read_afresh, previous),
+                read: &read_afresh,
+            };
+            let carried =
+                endpoints_only(accepted, &changes, previous, &settings.names, &mut problems);
+            carried.unwrap_or_else(|accepted| {
+                compile(accepted, Some(previous), &settings.names, &mut problems)
+            })
+        }
+        None => compile(accepted, None, &settings.names, &mut problems),
+    };
     let access_log = access_log_target(&snapshot.mesh.access_log_file, &settings.access_log_dir);
     snapshot.access_log = access_log.unwrap_or_default();
     snapshot.tls_file_dir.clone_from(&settings.tls_file_dir);
@@ -167,6 +138,7 @@ fn read(
         resource: Arc::new(parsed.resource?),
         from_previous: false,
         fingerprint,
+        body: raw.body.clone(),
         warnings: Arc::new(parsed.warnings),
     })))
 }
@@ -199,43 +171,50 @@ fn checked(raw: &RawResource, settings: &LoadSettings) -> Result<Parsed, Vec<Pro
 }
 
 /// `previous`'s typed resource for `key` when the document is unchanged: not parsed again.
-fn unchanged(previous: Option<&Snapshot>, key: &ResourceKey, fingerprint: u64) -> Option<Accepted> {
-    let entry = previous?.accepted.get(key)?;
-    (!entry.from_previous && entry.fingerprint == fingerprint).then(|| entry.clone())
-}
-
-/// The version of `key` that `previous` had in force, marked as such.
-pub(crate) fn last_good(previous: Option<&Snapshot>, key: &ResourceKey) -> Option<Accepted> {
-    let entry = previous?.accepted.get(key)?;
-    Some(Accepted(Arc::new(AcceptedResource {
-        from_previous: true,
-        ..(**entry).clone()
-    })))
-}
-
-/// The `/config_dump` entries for the resources with errors among `problems`.
-pub(crate) fn rejected(problems: &[Problem], snapshot: &Snapshot) -> Vec<Rejected> {
-    let mut by_key: HashMap<ResourceKey, Rejected> = HashMap::new();
-    for problem in problems.iter().filter(|p| p.severity == Severity::Error) {
-        let key = ResourceKey {
-            kind: problem.kind.clone(),
-            namespace: problem.namespace.clone(),
-            name: problem.name.clone(),
-        };
-        let serving = snapshot.accepted.get(&key).is_some_and(|a| a.from_previous);
-        let entry = by_key.entry(key.clone()).or_insert_with(|| Rejected {
-            resource: key.to_string(),
-            origin: problem.origin.clone(),
-            reasons: Vec::new(),
-            previous_version_serves: serving,
-        });
-        entry
-            .reasons
-            .push(format!("{}: {}", problem.field, problem.message));
+/// The very same body (and origin) is known at once; another body is fingerprinted, and an equal
+/// one keeps the typed resource (with that body, known at once next time). Else the fingerprint.
+fn unchanged(
+    previous: Option<&Snapshot>,
+    key: &ResourceKey,
+    raw: &RawResource,
+    fingerprints: &mut Fingerprints,
+) -> Result<Accepted, u64> {
+    let entry = previous.and_then(|p| p.accepted.get(key));
+    let entry = entry.filter(|e| !e.from_previous);
+    if let Some(entry) = entry {
+        if Arc::ptr_eq(&entry.body, &raw.body) && entry.origin == raw.origin {
+            return Ok(entry.clone());
+        }
     }
-    let mut rejected: Vec<Rejected> = by_key.into_values().collect();
-    rejected.sort_by(|a, b| a.resource.cmp(&b.resource));
-    rejected
+    let fingerprint = fingerprints.of(raw);
+    match entry.filter(|e| e.fingerprint == fingerprint) {
+        Some(entry) => Ok(Accepted(Arc::new(AcceptedResource {
+            body: raw.body.clone(),
+            ..(**entry).clone()
+        }))),
+        None => Err(fingerprint),
+    }
+}
+
+/// The keys `previous` had in force that `accepted` has not. Looked for only when the counts
+/// say some are gone: every entry of `accepted` not read afresh was one of `previous`'s.
+fn removed(
+    accepted: &AcceptedMap,
+    read_afresh: &[ResourceKey],
+    previous: &Snapshot,
+) -> Vec<ResourceKey> {
+    let replaced = read_afresh
+        .iter()
+        .filter(|k| previous.accepted.contains_key(*k));
+    let kept = accepted.len() - read_afresh.len();
+    if previous.accepted.len() == kept + replaced.count() {
+        return Vec::new();
+    }
+    let gone = previous
+        .accepted
+        .keys()
+        .filter(|k| !accepted.contains_key(*k));
+    gone.cloned().collect()
 }
 
 #[cfg(test)]
@@ -276,5 +255,27 @@ mod tests {
             &resource(&next, "Pod", "p")
         ));
         assert!(next.workload("10.0.0.2".parse().unwrap()).is_some());
+    }
+
+    #[test]
+    fn the_same_body_is_known_unchanged_without_a_fingerprint() {
+        let documents = set(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 80}]}\n",
+        );
+        let (first, _) = build(&documents, None);
+        let raw = &documents[0];
+        let key = ResourceKey::of(raw);
+        let mut fingerprints = Fingerprints::default();
+        assert!(unchanged(Some(&first), &key, raw, &mut fingerprints).is_ok());
+        assert_eq!(fingerprints.taken, 0);
+        let mut copy = raw.clone();
+        copy.body = Arc::new(raw.body.as_ref().clone());
+        let again = unchanged(Some(&first), &key, &copy, &mut fingerprints).unwrap();
+        assert_eq!(fingerprints.taken, 1);
+        assert!(Arc::ptr_eq(&again.resource, &first.accepted[&key].resource));
+        assert!(
+            Arc::ptr_eq(&again.body, &copy.body),
+            "known at once next time"
+        );
     }
 }

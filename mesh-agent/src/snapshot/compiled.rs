@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::build::{Accepted, AcceptedMap};
+use super::accepted::{Accepted, AcceptedMap};
 use super::endpoints::EndpointIndex;
 use super::model::{Cluster, Service};
 use super::policy::{clusters_of, rule_for, RulesByHost};
@@ -25,11 +25,11 @@ use crate::resources::{DestinationRuleSpec, Istio, Resource};
 #[derive(Clone, Debug)]
 pub(crate) struct CompiledService {
     /// Its Service document, then its EndpointSlices or Endpoints (ordered by address).
-    inputs: Vec<Arc<Resource>>,
-    service: Arc<Service>,
+    pub(super) inputs: Vec<Arc<Resource>>,
+    pub(super) service: Arc<Service>,
     /// The DestinationRule its clusters were merged with.
-    rule: Option<Arc<Resource>>,
-    clusters: Vec<Arc<Cluster>>,
+    pub(super) rule: Option<Arc<Resource>>,
+    pub(super) clusters: Vec<Arc<Cluster>>,
 }
 
 /// Compiled Kubernetes Services by canonical hostname.

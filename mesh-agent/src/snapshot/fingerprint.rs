@@ -13,11 +13,14 @@ use crate::document::RawResource;
 #[derive(Default)]
 pub(crate) struct Fingerprints {
     buffer: Vec<u8>,
+    /// How many documents were fingerprinted.
+    pub taken: usize,
 }
 
 impl Fingerprints {
     /// The fingerprint of `raw`: equal documents from the same place have equal ones.
     pub fn of(&mut self, raw: &RawResource) -> u64 {
+        self.taken += 1;
         self.buffer.clear();
         encode(&raw.body, &mut self.buffer);
         let state = foldhash::quality::FixedState::with_seed(0x6d65_7368);

@@ -3,6 +3,7 @@
 //! host and port or by ClusterIP:port, a cluster's endpoints and policy, a pod's workload — is
 //! a hash lookup whatever the number of services. Serializable for `/config_dump`.
 
+mod accepted;
 mod assemble;
 mod authn_policy;
 mod authz;
@@ -14,6 +15,7 @@ mod egress;
 mod endpoints;
 mod families;
 mod fingerprint;
+mod incremental;
 pub(crate) mod jwt;
 mod kube_view;
 pub mod membership;
@@ -43,12 +45,13 @@ use crate::resources::{
     RequestAuthenticationSpec,
 };
 use crate::validate::access_log_file::AccessLogTarget;
+pub use accepted::Rejected;
 pub use authz::DRY_RUN_ANNOTATION;
 pub use authz_model::{
     AuthzByNamespace, AuthzPolicy, AuthzRule, ConditionMatch, OperationMatch, PathMatch,
     PathSegment, SourceMatch, StringMatch, Values,
 };
-pub use build::{build, build_with, compile, LoadSettings, Rejected};
+pub use build::{build, build_with, compile, LoadSettings};
 pub use egress::{pseudo_service, Egress, BLACK_HOLE_CLUSTER, PASSTHROUGH_CLUSTER};
 pub use families::pod_ips;
 pub(crate) use fingerprint::Fingerprints;
@@ -102,14 +105,21 @@ pub struct Snapshot {
     pub rate_limits: RateLimitFilters,
     rejected: Vec<Rejected>,
     #[serde(skip)]
-    accepted: build::AcceptedMap,
+    accepted: accepted::AcceptedMap,
     /// Compiled services and clusters with their inputs, for the next build to reuse.
     #[serde(skip)]
     compiled: compiled::CompiledServices,
+    /// The DNS answers this snapshot's ServiceEntries were compiled with.
+    #[serde(skip)]
+    names: Arc<ResolvedNames>,
+    /// What compiling the accepted resources found (references, conflicts, conversions): found
+    /// again by a build that carries this snapshot over (`incremental.rs`).
+    #[serde(skip)]
+    compile_problems: Vec<crate::document::Problem>,
 }
 
 /// A Gateway with the routes VirtualServices bind to it, merged per host.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct GatewayEntry {
     pub gateway: Arc<Istio<GatewaySpec>>,
     pub routes: HashMap<String, Arc<HostRoutes>>,

@@ -26,7 +26,7 @@ pub struct RateLimitFilter {
 }
 
 /// Every acted-on patch, in the order they apply (priority, then namespace/name, then patch).
-#[derive(Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct RateLimitFilters(Vec<Arc<RateLimitFilter>>);
 
 impl RateLimitFilters {

@@ -19,20 +19,20 @@ pub const CLUSTER_DOMAIN: &str = "svc.cluster.local";
 type Index<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Every service, indexed by hostname spelling and by address.
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Registry {
     pub(crate) services: Vec<Arc<Service>>,
     #[serde(skip)]
     by_host: Index<String, usize>,
     #[serde(skip)]
     by_address: Index<SocketAddr, (usize, usize)>,
-    /// Endpoint IP:target port → the service port it serves (the first service inserted wins).
+    /// Endpoint IP:target port → every service port it serves, in the order the services were
+    /// inserted (Kubernetes Services by namespace/name, then ServiceEntry hosts): the first
+    /// answers [`serving`](Self::serving); the Kubernetes Services with a ClusterIP among them
+    /// are where a socket load balancer (Cilium's) may have sent a ClusterIP
+    /// ([`behind`](Self::behind)).
     #[serde(skip)]
-    by_endpoint: Index<SocketAddr, (usize, usize)>,
-    /// Endpoint IP:target port → the ports of Kubernetes Services with a ClusterIP it backs, by
-    /// namespace/name: where a socket load balancer (Cilium's) may have sent a ClusterIP.
-    #[serde(skip)]
-    by_backend: Index<SocketAddr, Vec<(usize, usize)>>,
+    by_endpoint: Index<SocketAddr, Vec<(usize, usize)>>,
     /// ServiceEntry CIDR addresses with the service port, longest prefix first.
     #[serde(skip)]
     by_cidr: Vec<(IpNet, u16, (usize, usize))>,
@@ -117,7 +117,7 @@ impl Registry {
     /// The service and port an endpoint (pod IP:target port) serves, for inbound telemetry. When
     /// several do, the first by namespace/name.
     pub fn serving(&self, endpoint: SocketAddr) -> Option<(&Arc<Service>, &ServicePort)> {
-        self.port_of(self.by_endpoint.get(&endpoint)?)
+        self.port_of(self.by_endpoint.get(&endpoint)?.first()?)
     }
 
     /// The Service port a connection to `backend` (a pod IP:target port) stands for, when a
@@ -131,12 +131,21 @@ impl Registry {
         host: Option<&str>,
         namespace: &str,
     ) -> Option<(&Arc<Service>, &ServicePort)> {
-        let ports = self.by_backend.get(&backend)?;
+        let ports = self.by_endpoint.get(&backend)?;
+        let mut translated = ports
+            .iter()
+            .filter(|(service, _)| self.has_cluster_ip(*service));
         let named = host.and_then(|h| self.by_host_name(h, namespace));
         let chosen = named
-            .and_then(|n| ports.iter().find(|(service, _)| *service == n))
-            .or_else(|| ports.first())?;
+            .and_then(|n| translated.clone().find(|(service, _)| *service == n))
+            .or_else(|| translated.next())?;
         self.port_of(chosen)
+    }
+
+    /// Whether service `index` is a Kubernetes Service with a ClusterIP.
+    fn has_cluster_ip(&self, index: usize) -> bool {
+        let service = &self.services[index];
+        !service.from_entry && !service.addresses.is_empty()
     }
 
     /// The index of the service `host` (an HTTP authority, port allowed) names.
@@ -177,10 +186,33 @@ impl Registry {
             format!("{}.{}", service.name, service.namespace),
             format!("{}.{}.svc", service.name, service.namespace),
         ];
-        let index = self.services.len();
-        if self.insert(service, &aliases) {
-            self.index_backends(index);
+        self.insert(service, &aliases);
+    }
+
+    /// Puts `service` in place of the Kubernetes Service `hostname` names, whose hostname,
+    /// addresses and ports it keeps (only its endpoints changed): its endpoints are indexed
+    /// again where it stood among the services, nothing else is touched. Whether it was there.
+    pub(crate) fn replace_service(&mut self, service: Arc<Service>) -> bool {
+        let Some(&index) = self.by_host.get(&service.hostname) else {
+            return false;
+        };
+        let old = std::mem::replace(&mut self.services[index], service.clone());
+        for (backend, _) in backends(&old) {
+            if let Some(ports) = self.by_endpoint.get_mut(&backend) {
+                ports.retain(|(s, _)| *s != index);
+                if ports.is_empty() {
+                    self.by_endpoint.remove(&backend);
+                }
+            }
         }
+        for (backend, p) in backends(&service) {
+            let ports = self.by_endpoint.entry(backend).or_default();
+            if !ports.contains(&(index, p)) {
+                let at = ports.iter().position(|(s, _)| *s > index);
+                ports.insert(at.unwrap_or(ports.len()), (index, p));
+            }
+        }
+        true
     }
 
     /// Adds one host of a ServiceEntry, its DNS endpoints as resolved, its selected pods. A host
@@ -234,24 +266,12 @@ impl Registry {
         true
     }
 
-    /// Indexes the endpoints of Kubernetes Service `index` under [`behind`](Self::behind) when
-    /// it has a ClusterIP.
-    fn index_backends(&mut self, index: usize) {
-        let service = self.services[index].clone();
-        if service.addresses.is_empty() {
-            return;
-        }
-        for (backend, p) in backends(&service) {
-            let ports = self.by_backend.entry(backend).or_default();
+    fn index_endpoints(&mut self, service: &Service, index: usize) {
+        for (backend, p) in backends(service) {
+            let ports = self.by_endpoint.entry(backend).or_default();
             if !ports.contains(&(index, p)) {
                 ports.push((index, p));
             }
-        }
-    }
-
-    fn index_endpoints(&mut self, service: &Service, index: usize) {
-        for (backend, p) in backends(service) {
-            self.by_endpoint.entry(backend).or_insert((index, p));
         }
     }
 }

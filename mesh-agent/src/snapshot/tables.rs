@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::build::{Accepted, AcceptedMap};
+use super::accepted::{Accepted, AcceptedMap};
 use super::references::gateway_key;
 use super::registry::Registry;
 use super::routes::{compile as compile_routes, merged, HostRoutes, MESH_GATEWAY};

@@ -64,6 +64,8 @@ struct Config {
     routes: String,
     with_cart: bool,
     pod_version: &'static str,
+    /// A second EndpointSlice (10.4.0.1) and the Service it belongs to.
+    extra_slice: Option<&'static str>,
 }
 
 impl Config {
@@ -74,6 +76,7 @@ impl Config {
             routes: routes(10),
             with_cart: true,
             pod_version: "v1",
+            extra_slice: None,
         }
     }
 
@@ -87,6 +90,10 @@ impl Config {
         if self.with_cart {
             yaml += &(service("cart", "10.96.0.2") + &slice("cart", ["10.3.0.1", "10.3.0.2"]));
         }
+        // After cart: it moves no other document either.
+        if let Some(owner) = self.extra_slice {
+            yaml += &extra_slice(owner);
+        }
         Arc::new(parse_documents(Path::new("shop.yaml"), &yaml).unwrap())
     }
 }
@@ -95,10 +102,24 @@ fn dump(snapshot: &Snapshot) -> serde_json::Value {
     serde_json::to_value(snapshot).unwrap()
 }
 
+fn extra_slice(owner: &str) -> String {
+    format!(
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n\
+         metadata: {{name: extra, namespace: shop, \
+         labels: {{kubernetes.io/service-name: {owner}}}}}\naddressType: IPv4\n\
+         ports: [{{name: http, port: 8080}}]\nendpoints: [{{addresses: [10.4.0.1]}}]\n---\n"
+    )
+}
+
 /// Builds `changed` against the base snapshot and from scratch; asserts both dump alike and
 /// returns (base, incremental).
 fn rebuilt(changed: Config) -> (Snapshot, Snapshot) {
-    let (base, problems) = build(&Config::base().set(), None);
+    rebuilt_from(Config::base(), changed)
+}
+
+/// [`rebuilt`] from another base.
+fn rebuilt_from(base: Config, changed: Config) -> (Snapshot, Snapshot) {
+    let (base, problems) = build(&base.set(), None);
     assert!(!problems.iter().any(|p| p.is_error()), "{problems:?}");
     let set = changed.set();
     let (incremental, _) = build(&set, Some(&base));
@@ -165,4 +186,46 @@ fn a_pod_change_recompiles_the_services_reading_pods() {
     assert_eq!(pods.endpoints[0].labels["version"], "v2");
     let web = next.cluster(WEB, 80, Some("v2")).unwrap();
     assert_eq!(web.endpoints.len(), 1);
+}
+
+#[test]
+fn an_endpoint_change_carries_every_route_workload_and_other_service_over() {
+    let (base, next) = rebuilt(Config {
+        web_ips: ["10.1.0.1", "10.1.0.9"],
+        ..Config::base()
+    });
+    let route = |s: &Snapshot| s.routes(WEB, 80, "shop").unwrap().clone();
+    assert!(
+        Arc::ptr_eq(&route(&base), &route(&next)),
+        "routes not compiled again"
+    );
+    let pod = |s: &Snapshot| s.workload("10.1.0.1".parse().unwrap()).unwrap().clone();
+    assert!(
+        Arc::ptr_eq(&pod(&base), &pod(&next)),
+        "workloads not rebuilt"
+    );
+    assert!(same_cluster(&base, &next, CART, None));
+    let moved = "10.1.0.9:8080".parse().unwrap();
+    assert_eq!(next.service_of_endpoint(moved).unwrap().0.hostname, WEB);
+    assert!(next
+        .service_of_endpoint("10.1.0.2:8080".parse().unwrap())
+        .is_none());
+}
+
+#[test]
+fn an_endpoint_slice_moved_to_another_service_or_deleted_is_followed() {
+    let with_extra = |owner| Config {
+        extra_slice: owner,
+        ..Config::base()
+    };
+    let extra = "10.4.0.1:8080".parse().unwrap();
+    let (base, moved) = rebuilt_from(with_extra(Some("web")), with_extra(Some("cart")));
+    assert_eq!(base.service_of_endpoint(extra).unwrap().0.hostname, WEB);
+    assert_eq!(moved.service_of_endpoint(extra).unwrap().0.hostname, CART);
+    assert_eq!(moved.outbound_service(extra).unwrap().0.hostname, CART);
+    let route = |s: &Snapshot| s.routes(WEB, 80, "shop").unwrap().clone();
+    assert!(Arc::ptr_eq(&route(&base), &route(&moved)));
+    let (_, deleted) = rebuilt_from(with_extra(Some("web")), with_extra(None));
+    assert!(deleted.service_of_endpoint(extra).is_none());
+    assert_eq!(deleted.cluster(WEB, 80, None).unwrap().endpoints.len(), 2);
 }

@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::Service;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::build::{Accepted, AcceptedMap};
+use super::accepted::{Accepted, AcceptedMap};
 use super::Snapshot;
 use crate::document::{Problem, ResourceKey, Severity};
 use crate::resources::{

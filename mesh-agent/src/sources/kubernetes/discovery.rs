@@ -116,7 +116,8 @@ mod tests {
                     namespace: Some("default".into()),
                     name: "x".into(),
                     body: serde_json::json!({"apiVersion": api_version, "kind": kind.kind,
-                        "metadata": {"name": "x", "namespace": "default"}, "spec": {}}),
+                        "metadata": {"name": "x", "namespace": "default"}, "spec": {}})
+                    .into(),
                 };
                 let parsed = crate::resources::parse(&raw);
                 assert!(

@@ -7,6 +7,7 @@ mod discovery;
 mod kinds;
 mod metrics;
 mod node;
+mod raw_cache;
 mod secrets;
 mod store;
 mod watches;

@@ -17,6 +17,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::kinds::{Selection, WatchedKind};
+use super::raw_cache::RawCache;
 use crate::document::{Origin, RawResource};
 
 /// How a watch's listing stands.
@@ -100,6 +101,7 @@ impl KindStore {
         } = target;
         let writer = reflector::store::Writer::new(resource);
         let store = writer.as_reader();
+        let cache = RawCache::default();
         let events = watcher(api, config).default_backoff().reflect(writer);
         let (listing, listing_rx) = watch::channel(Listing::Waiting);
         let task = tokio::spawn(async move {
@@ -129,7 +131,7 @@ impl KindStore {
         Self {
             kind,
             version,
-            read: Box::new(move || read_store(&store, kind, version)),
+            read: Box::new(move || read_store(&store, &cache, kind, version)),
             listing: listing_rx,
             task,
         }
@@ -180,15 +182,18 @@ fn failed(err: &watcher::Error) -> Listing {
     }
 }
 
-fn read_store<K>(store: &Store<K>, kind: &WatchedKind, version: &str) -> Vec<RawResource>
+/// The store's objects as raw documents, each converted once per version (`cache`).
+fn read_store<K>(
+    store: &Store<K>,
+    cache: &RawCache<K>,
+    kind: &WatchedKind,
+    version: &str,
+) -> Vec<RawResource>
 where
     K: Resource<DynamicType = ApiResource> + Clone + Serialize + 'static,
 {
-    let mut resources: Vec<RawResource> = store
-        .state()
-        .iter()
-        .filter_map(|object| raw_resource(object.as_ref(), kind, version))
-        .collect();
+    let convert = |object: &K| raw_resource(object, kind, version);
+    let mut resources = cache.read(store.state(), convert);
     resources.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     resources
 }
@@ -217,6 +222,6 @@ fn raw_resource<K: Resource + Serialize>(
         kind: kind.kind.to_owned(),
         namespace: meta.namespace.clone(),
         name,
-        body,
+        body: Arc::new(body),
     })
 }
