@@ -63,8 +63,8 @@ fn each_http_field_of_a_rule_needs_l7() {
         "to: [{operation: {hosts: [shop.example]}}]",
         "to: [{operation: {notPaths: [/health]}}]",
         "from: [{source: {requestPrincipals: ['*']}}]",
-        "when: [{key: request.headers[x-user], values: [alice]}]",
-        "when: [{key: request.auth.claims[group], values: [admin]}]",
+        "when: [{key: 'request.headers[x-user]', values: [alice]}]",
+        "when: [{key: 'request.auth.claims[group]', values: [admin]}]",
     ] {
         let spec = format!("{{action: DENY, rules: [{{{field}}}]}}");
         let found = decide(&policy("http", &spec));
@@ -110,7 +110,7 @@ fn a_request_authentication_needs_l7() {
 
 #[test]
 fn an_inbound_rate_limit_needs_l7_an_outbound_one_does_not() {
-    let task = include_str!("../tests/data/config/rate_limit/istio-task.yaml");
+    let task = include_str!("../../tests/data/config/rate_limit/istio-task.yaml");
     assert_eq!(decide(task), Some(L7Need::InboundRateLimit));
     let outbound = task.replace("SIDECAR_INBOUND", "SIDECAR_OUTBOUND");
     assert_eq!(decide(&outbound), None);

@@ -84,5 +84,4 @@ fn observed_per_request(snapshot: &Snapshot, workload: &Workload) -> Option<L7Ne
 }
 
 #[cfg(test)]
-#[path = "inbound_l7_tests.rs"]
 mod tests;
