@@ -8,7 +8,7 @@ use http_body_util::{BodyExt, Empty};
 use mesh_agent::tunnel::{TunnelSettings, L7_REPORTER, SOURCE_REPORTS};
 
 use crate::harness::certificates::{identity, TestCa, TestCertificates};
-use crate::harness::config::{compile, pod};
+use crate::harness::config::{apply, compile, pod};
 use crate::harness::hbone;
 use crate::harness::metrics;
 use crate::harness::proxy::Agent;
@@ -123,6 +123,38 @@ async fn with_an_l7_policy_the_destination_parses_and_denies_and_the_source_repo
         0,
         "{}",
         source.metrics()
+    );
+}
+
+#[tokio::test]
+async fn a_stream_carried_at_l4_is_closed_once_the_pod_needs_l7_and_the_next_is_parsed() {
+    let ca = TestCa::new();
+    let yaml = mesh("127.0.0.178", "");
+    let source = Agent::with_tunnels(compile(&yaml), TestCertificates::new(ca.clone()));
+    let destination = Agent::with_tunnels(compile(&yaml), TestCertificates::new(ca));
+    destination.tunnel_inbound("web-0", "127.0.0.178").await;
+    let web = Upstream::healthy("127.0.0.178:0".parse().unwrap(), "web").await;
+    let mut client = source.sleep().await.http1(&web.address.to_string()).await;
+    let mut send = |path: &'static str| {
+        let request = http::Request::get(path).body(Empty::new().boxed()).unwrap();
+        client.send_request(request)
+    };
+    assert_eq!(send("/admin").await.unwrap().status(), 200);
+    // The policy reaches both agents; the destination closes the stream it carried at L4.
+    let with_policy = mesh("127.0.0.178", DENY_ADMIN);
+    apply(&destination.inputs.config, &with_policy);
+    apply(&source.inputs.config, &with_policy);
+    let closed = r#"istio_tcp_connections_closed_total{reporter="destination""#;
+    metrics::recorded(&destination.registry, closed).await;
+    let mut client = source.sleep().await.http1(&web.address.to_string()).await;
+    let request = http::Request::get("/admin")
+        .body(Empty::new().boxed())
+        .unwrap();
+    assert_eq!(client.send_request(request).await.unwrap().status(), 403);
+    let denied = [r#"reporter="destination""#, r#"response_code="403""#];
+    assert_eq!(
+        metrics::requests_total(&destination.registry, &denied, 1).await,
+        1
     );
 }
 

@@ -5,6 +5,7 @@
 //! both certificates' principals, the destination workload's Telemetry switch — as the
 //! destination's own telemetry layer would have recorded it. Any other response passes.
 
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -13,7 +14,7 @@ use futures::future::BoxFuture;
 use hyper::{Request, Response};
 use tower::{Layer, Service, ServiceExt};
 
-use super::context::{Observed, Peers, TelemetryContext};
+use super::context::{Observed, PeerSecurity, Peers, TelemetryContext};
 use super::metered::{headers_size, MeteredRequest};
 use super::record::PendingRecord;
 use super::{protocol_of, series};
@@ -25,6 +26,7 @@ use crate::http::pool::SourceReportsDestination;
 use crate::lb::Endpoint;
 use crate::observe::{RequestObservers, RequestWatch};
 use crate::pipeline::ConfigState;
+use crate::snapshot::Service as MeshService;
 
 /// Reports the destination side of the tries the destination carried at L4.
 #[derive(Clone)]
@@ -34,14 +36,16 @@ pub struct DestinationReportLayer {
 }
 
 impl DestinationReportLayer {
-    /// For a connection between `peers`: the source side (outbound, gateway) reports.
+    /// For a connection between `peers`: only the source side of a pod whose meshed
+    /// destinations are reached through the tunnel can be answered so; others pass untouched.
     pub fn new(
         metrics: HttpMetrics,
         config: ConfigState,
         peers: &Peers,
         observers: RequestObservers,
     ) -> Self {
-        let context = (peers.reporter == Reporter::source).then(|| {
+        let tunnelled = matches!(peers.security, PeerSecurity::MeshedThroughTunnel { .. });
+        let context = (peers.reporter == Reporter::source && tunnelled).then(|| {
             let peers = Peers {
                 reporter: Reporter::destination,
                 destination: None,
@@ -94,7 +98,7 @@ where
         let Some(context) = self.context.clone() else {
             return Box::pin(self.inner.clone().oneshot(request));
         };
-        let observed = tried(&request);
+        let (service, endpoint) = tried(&request);
         let protocol = protocol_of(request.headers());
         let request_bytes = Arc::new(AtomicU64::new(headers_size(request.headers())));
         let request = request.map(|body| boxed(MeteredRequest::new(body, request_bytes.clone())));
@@ -109,9 +113,13 @@ where
                 return Ok(response);
             }
             let snapshot = context.config.snapshot();
-            let endpoint = observed.0.lock().expect("not poisoned").endpoint;
             let workload = endpoint.and_then(|e| snapshot.workload(e.ip()));
             let metrics_on = workload.is_some_and(|w| w.telemetry.metrics(Reporter::destination));
+            let observed = Observed::default();
+            observed.set_service(service);
+            if let Some(endpoint) = endpoint {
+                observed.set_endpoint(endpoint);
+            }
             let watch = RequestWatch::none();
             let pending = PendingRecord::new(
                 context,
@@ -128,14 +136,9 @@ where
 
 /// This try's destination: the route's Service (the request's [`Observed`]) and the endpoint
 /// the balancer picked for this try.
-fn tried(request: &Request<Body>) -> Observed {
-    let tried = Observed::default();
-    if let Some(observed) = request.extensions().get::<Observed>() {
-        let service = observed.0.lock().expect("not poisoned").service.clone();
-        tried.set_service(service);
-    }
-    if let Some(Endpoint(endpoint)) = request.extensions().get::<Endpoint>() {
-        tried.set_endpoint(*endpoint);
-    }
-    tried
+fn tried(request: &Request<Body>) -> (Option<Arc<MeshService>>, Option<SocketAddr>) {
+    let observed = request.extensions().get::<Observed>();
+    let service = observed.and_then(|o| o.0.lock().expect("not poisoned").service.clone());
+    let endpoint = request.extensions().get::<Endpoint>().map(|e| e.0);
+    (service, endpoint)
 }
