@@ -152,7 +152,7 @@ fn proxy_inputs(
         on_outbound_accept: capture.accelerate.clone(),
         splice: capture.splice.clone(),
         local_pods: crate::proxy::LocalPods::new(config.same_node_fast_path),
-        tunnels: tunnels(certificates),
+        tunnels: tunnels(certificates, config.l7_once_per_request),
         http: http_inputs(config, registry),
         caps: Arc::new(
             ConnectionCaps::new(config.max_connections, config.max_connections_per_pod)
@@ -185,9 +185,13 @@ fn admin_server(
 /// The mTLS tunnel between agents, when the node has workload certificates (`--ca-address`).
 fn tunnels(
     certificates: Option<&Arc<crate::certs::NodeCertificates>>,
+    l7_once_per_request: bool,
 ) -> Option<Arc<crate::tunnel::Tunnels>> {
     let certificates: Arc<dyn crate::identity::WorkloadCertificates> = certificates?.clone();
-    let settings = crate::tunnel::TunnelSettings::default();
+    let settings = crate::tunnel::TunnelSettings {
+        offer_l7_report: l7_once_per_request,
+        ..crate::tunnel::TunnelSettings::default()
+    };
     Some(Arc::new(crate::tunnel::Tunnels::new(
         certificates,
         settings,

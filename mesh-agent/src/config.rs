@@ -91,6 +91,10 @@ pub struct RunArgs {
     /// listener) instead of dialling the app directly in its netns (for comparison).
     #[arg(long)]
     pub no_same_node_fast_path: bool,
+    /// Parse every tunnelled HTTP request at the destination too (as before L7 once per
+    /// request): the source never offers to report the destination side (for comparison).
+    #[arg(long)]
+    pub no_l7_once_per_request: bool,
     /// Upstream connect timeout in milliseconds; the client is reset when it expires.
     #[arg(long, default_value_t = DEFAULT_CONNECT_TIMEOUT_MS)]
     pub connect_timeout_ms: u64,
@@ -205,6 +209,9 @@ pub struct AgentConfig {
     /// Same-node fast path: an outbound connection to a pod on this node dials its app
     /// directly inside its netns.
     pub same_node_fast_path: bool,
+    /// L7 once per request: the HTTP path offers the destination's agent to report its side,
+    /// which then carries the stream at L4 when the pod needs no L7 there.
+    pub l7_once_per_request: bool,
     /// Upstream connect timeout.
     pub connect_timeout: Duration,
     /// The ingress gateway's labels.
@@ -288,6 +295,7 @@ impl AgentConfig {
             sk_msg_accel: args.sk_msg_accel,
             l4_splice: args.l4_splice,
             same_node_fast_path: !args.no_same_node_fast_path,
+            l7_once_per_request: !args.no_l7_once_per_request,
             connect_timeout: Duration::from_millis(args.connect_timeout_ms),
             gateway_labels: args.gateway_labels,
             gateway_service_account: args.gateway_service_account,

@@ -37,6 +37,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("authz", 5),
     ("jwt", 5),
     ("network_policy", 5),
+    ("inbound_l7", 5),
     // 6-7: sinks.
     ("spans", 6),
     ("access_log", 6),

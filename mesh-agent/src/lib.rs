@@ -35,6 +35,7 @@ pub mod gateway;
 pub mod handover;
 pub mod http;
 pub mod identity;
+pub mod inbound_l7;
 pub mod jwt;
 pub mod lb;
 pub mod lifecycle;

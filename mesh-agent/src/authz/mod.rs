@@ -19,7 +19,7 @@ pub use certain::surely_denied;
 pub use decide::{custom_check, decide, CustomCheck, Decision, DryRun, RuleId};
 pub use metrics::AuthzMetrics;
 pub use paths::{normalize, path_matches, PathNormalization};
-pub use rules::{rule_matches, string_matches, AuthzFacts, HttpFacts};
+pub use rules::{names_http, rule_matches, string_matches, AuthzFacts, HttpFacts};
 pub use scope::policies_for;
 
 use crate::snapshot::{AuthzPolicy, Snapshot, Workload};

@@ -60,7 +60,7 @@ pub fn rule_matches(rule: &AuthzRule, action: AuthzAction, facts: &AuthzFacts) -
 }
 
 /// Whether the rule names a field only HTTP requests have.
-fn names_http(rule: &AuthzRule) -> bool {
+pub fn names_http(rule: &AuthzRule) -> bool {
     let from = rule.from.iter().any(|s| s.request_principals.is_set());
     let to = rule
         .to

@@ -67,6 +67,7 @@ impl GatewayIdentity {
             workload: gateway.name.clone(),
             service: gateway.app.clone().unwrap_or_else(|| gateway.name.clone()),
             version: gateway.version.clone().unwrap_or_else(|| "latest".into()),
+            offers_l7_report: false,
         };
         Some(TunnelPlan { target, headers })
     }

@@ -19,7 +19,7 @@ use super::rescue::RescueLayer;
 use super::resilient::DestinationLayer;
 use super::route::{Direction, RouteClient, RouteLayer};
 use super::target::RouteTarget;
-use super::telemetry::{Peers, TelemetryLayer};
+use super::telemetry::{DestinationReportLayer, Peers, TelemetryLayer};
 use super::HttpInputs;
 use crate::pipeline::ConfigState;
 use crate::resilience::breaker::{
@@ -38,7 +38,7 @@ pub type RequestStack = BoxCloneSyncService<Request<Body>, Response<Body>, Infal
 /// The order, outer to inner (slots not built yet in brackets, where they will go):
 /// telemetry → error-to-response → the pod's requests in flight → route → JWT authentication → authorization → rate limit →
 /// fault → mirror → destination (the request's resilience context) → timeout → retry →
-/// balancer → circuit breaker → outlier report → pool.
+/// balancer → circuit breaker → outlier report → destination report → pool.
 pub fn request_stack(
     inputs: &HttpInputs,
     config: ConfigState,
@@ -81,6 +81,12 @@ pub fn request_stack(
         config.clone(),
         &peers,
         direction,
+    );
+    let destination_report = DestinationReportLayer::new(
+        inputs.metrics.clone(),
+        config.clone(),
+        &peers,
+        inputs.observers.clone(),
     );
     let stack = ServiceBuilder::new()
         // Outermost, so every request is counted once, local replies and their flags included.
@@ -131,6 +137,9 @@ pub fn request_stack(
         .layer(CircuitBreakerLayer::new(unlimited_pool()))
         // Each try's outcome, per endpoint, to the destination's outlier detector.
         .layer(OutlierReportLayer)
+        // Per try, as the destination would count it: the destination side of the tries a
+        // destination carried at L4 (the source reports for it).
+        .layer(destination_report)
         // Innermost: pooled upstream connections per endpoint, opened in the pod's netns.
         .service(pool);
     BoxCloneSyncService::new(stack)

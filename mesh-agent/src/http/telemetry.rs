@@ -20,12 +20,14 @@ use crate::pipeline::ConfigState;
 use metered::{headers_size, MeteredRequest};
 
 mod context;
+mod destination;
 mod metered;
 mod record;
 mod series;
 
 use context::TelemetryContext;
 pub use context::{Observed, PeerSecurity, Peers};
+pub use destination::DestinationReportLayer;
 pub use record::PendingRecord;
 
 /// Counts every request in Istio's HTTP metrics.

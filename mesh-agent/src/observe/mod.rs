@@ -162,6 +162,11 @@ struct Watched {
 }
 
 impl RequestWatch {
+    /// A request nothing waits for (no span, no log line).
+    pub fn none() -> Self {
+        Self(None)
+    }
+
     /// Whether anything waits for the request's end.
     pub fn is_watching(&self) -> bool {
         self.0.is_some()

@@ -177,7 +177,7 @@ pub(super) async fn carry(
 /// Copies between `client` and the app's `upstream`, counted and logged as the destination
 /// side (through the tunnel: `mutual_tls` and the certificates' principals), until the
 /// connection ends or a configuration swap makes the policies deny it.
-async fn carry_allowed(
+pub(super) async fn carry_allowed(
     client: impl Carried,
     upstream: TcpStream,
     pod: &ProxiedPod,

@@ -3,7 +3,8 @@
 //! CONNECT must name this pod; the app is dialled first and only then is the stream answered
 //! 200 (503 when the app cannot be reached), then served as HTTP through the pod's inbound
 //! request stack or carried as the L4 path carries it, with the peer's proven identity
-//! ([`InboundPeer`]).
+//! ([`InboundPeer`]); a stream whose source reports its requests, to a pod that needs no L7,
+//! is carried at L4 whatever its protocol (`tunnel_at_l4.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use super::inbound_l4::{
 use super::listener::Connection;
 use super::outbound_tunnel::identity;
 use super::protocol::{self, Declared, Protocol};
+use super::tunnel_at_l4;
 use super::ProxyInputs;
 use crate::facts::Reporter;
 use crate::http::{request_stack, Direction, PeerSecurity, Peers, Pool};
@@ -99,7 +101,7 @@ struct Arrival {
 
 /// One CONNECT: addressed to this pod, the app reached, then 200 and the stream carried.
 async fn answer(at: Arc<Arrival>, downstream: SocketAddr, request: TunnelRequest) -> TunnelAnswer {
-    let app = request.authority;
+    let (app, offered) = (request.authority, tunnel_at_l4::offered(&request));
     let pod = &at.pod;
     if !pod.ips.contains(&app.ip()) {
         tracing::debug!(pod = %pod.name, %app, "CONNECT names another pod");
@@ -113,6 +115,10 @@ async fn answer(at: Arc<Arrival>, downstream: SocketAddr, request: TunnelRequest
     // HTTP is decided per request by the request stack, detected TCP before it is carried.
     if let Some(denied) = network_policy_denied(&at, &peer, app) {
         return denied;
+    }
+    // L7 once per request: the source offered to report, and this pod needs no L7 here.
+    if offered && tunnel_at_l4::at_l4(&at.inputs.config.snapshot(), pod) {
+        return tunnel_at_l4::accept(pod.clone(), at.inputs.clone(), peer, app).await;
     }
     if let Some(denied) = denied_at_connect(&at, &peer, app).await {
         return denied;

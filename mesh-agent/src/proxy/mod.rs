@@ -23,6 +23,7 @@ mod outbound_tunnel;
 pub mod protocol;
 pub mod sni;
 mod splice;
+mod tunnel_at_l4;
 
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::ProxyInputs;
 use crate::http::PoolTunnel;
 use crate::identity::Identity;
+use crate::inbound_l7::needs_l7;
 use crate::net::{ProxiedPod, UpstreamSockets};
 use crate::snapshot::{Snapshot, Workload};
 use crate::tunnel::{TunnelError, TunnelHeaders, TunnelPlan, TunnelStream, TunnelTarget};
@@ -36,19 +37,26 @@ pub(super) fn plan(
         workload: source.name.clone(),
         service: source.app.clone().unwrap_or_else(|| source.name.clone()),
         version: source.version.clone().unwrap_or_else(|| "latest".into()),
+        offers_l7_report: false,
     };
     Some(TunnelPlan { target, headers })
 }
 
 /// The tunnel of `pod`'s HTTP pool: each endpoint planned as the L4 path plans it, against
 /// the snapshot in force when the connection is opened (same-node endpoints too: the HTTP
-/// path has no fast path).
+/// path has no fast path). Its CONNECT offers to report the requests' destination side when
+/// the destination pod needs no L7 of its own ([`needs_l7`], L7 once per request).
 pub(super) fn pool_tunnel(inputs: &Arc<ProxyInputs>, pod: &Arc<ProxiedPod>) -> Option<PoolTunnel> {
     let tunnels = inputs.tunnels.clone()?;
+    let offers = tunnels.offers_l7_report();
     let (inputs, pod) = (inputs.clone(), pod.clone());
-    let planner = move |endpoint| {
+    let planner = move |endpoint: SocketAddr| {
         let snapshot = inputs.config.snapshot();
-        plan(&inputs, &snapshot, &pod, endpoint)
+        let mut plan = plan(&inputs, &snapshot, &pod, endpoint)?;
+        let destination = snapshot.workload(endpoint.ip());
+        let l4 = destination.is_some_and(|w| needs_l7(&snapshot, w, endpoint.ip()).is_none());
+        plan.headers.offers_l7_report = offers && l4;
+        Some(plan)
     };
     Some(PoolTunnel {
         tunnels,

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
 use super::stream::TunnelStream;
-use super::{client_config, TunnelError, TunnelHeaders, HBONE_PORT};
+use super::{client_config, TunnelError, TunnelHeaders, HBONE_PORT, L7_REPORTER, SOURCE_REPORTS};
 use crate::identity::{Identity, WorkloadCertificates};
 use crate::net::{connect, Netns, UpstreamSockets};
 
@@ -31,6 +31,9 @@ pub struct TunnelSettings {
     pub idle_timeout: Duration,
     /// PING interval on each connection (a dead peer is found without traffic).
     pub ping_interval: Duration,
+    /// The HTTP path's CONNECTs offer to report the destination side of their requests
+    /// (`mesh-l7-reporter`), so a destination that needs no L7 carries them at L4.
+    pub offer_l7_report: bool,
 }
 
 impl Default for TunnelSettings {
@@ -40,6 +43,7 @@ impl Default for TunnelSettings {
             max_streams: 100,
             idle_timeout: Duration::from_secs(60),
             ping_interval: Duration::from_secs(30),
+            offer_l7_report: true,
         }
     }
 }
@@ -101,6 +105,11 @@ impl Tunnels {
     /// The destination pods' tunnel port.
     pub fn port(&self) -> u16 {
         self.settings.port
+    }
+
+    /// Whether the HTTP path offers to report the destination side of its requests.
+    pub fn offers_l7_report(&self) -> bool {
+        self.settings.offer_l7_report
     }
 
     /// Where certificates come from (the inbound side's too).
@@ -249,8 +258,11 @@ async fn connect_stream(
     if response.status() != http::StatusCode::OK {
         return Err(TunnelError::Refused(response.status()));
     }
+    let accepted = response.headers().get(L7_REPORTER);
+    let source_reports = accepted.is_some_and(|v| v == SOURCE_REPORTS);
     let upgraded = hyper::upgrade::on(response).await?;
-    Ok(TunnelStream::new(upgraded, Some(Box::new(lease))))
+    let stream = TunnelStream::new(upgraded, Some(Box::new(lease)));
+    Ok(stream.reported_by_source(source_reports))
 }
 
 /// A stream taken on a pooled connection, given back when dropped (with the stream, or at

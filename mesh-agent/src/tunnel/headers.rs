@@ -1,11 +1,23 @@
 //! The headers a CONNECT carries, as ztunnel sends them: `baggage` (the source workload's
 //! cluster, namespace, workload, canonical service and revision), `forwarded` (`for=` the
 //! source pod's address; none for the ingress gateway, whose pooled connections serve many
-//! clients) and a fresh W3C `traceparent`.
+//! clients) and a fresh W3C `traceparent`; and the mesh's own [`L7_REPORTER`] when the source
+//! offers to report the stream's requests for the destination.
 
 use std::net::IpAddr;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
+
+/// The header of the L7-once handshake. On a CONNECT, `source` offers: the source's agent
+/// parses the stream's HTTP requests and can report them for the destination too. On the 200,
+/// `source` accepts: the destination carries the stream at L4 and reports no request, so the
+/// source reports both sides; absent (an agent that predates it) or anything else, the
+/// destination parses and reports as before. It only says who reports: the destination
+/// decides from its own policies whether it must parse, whatever the header says.
+pub const L7_REPORTER: &str = "mesh-l7-reporter";
+
+/// The value of [`L7_REPORTER`] naming the source's agent.
+pub const SOURCE_REPORTS: &str = "source";
 
 /// The cluster name ztunnel reports when none is configured.
 const DEFAULT_CLUSTER: &str = "Kubernetes";
@@ -23,12 +35,18 @@ pub struct TunnelHeaders {
     pub service: String,
     /// The canonical revision (`version` label, else `latest`).
     pub version: String,
+    /// Whether the source offers to report the stream's requests ([`L7_REPORTER`]).
+    pub offers_l7_report: bool,
 }
 
 impl TunnelHeaders {
-    /// `baggage`, `forwarded` and `traceparent`.
+    /// `baggage`, `forwarded`, `traceparent` and the offer, if made.
     pub fn to_map(&self) -> HeaderMap {
-        let mut map = HeaderMap::with_capacity(3);
+        let mut map = HeaderMap::with_capacity(4);
+        if self.offers_l7_report {
+            let offer = HeaderValue::from_static(SOURCE_REPORTS);
+            map.insert(HeaderName::from_static(L7_REPORTER), offer);
+        }
         let baggage = format!(
             "k8s.cluster.name={DEFAULT_CLUSTER},k8s.namespace.name={},k8s.deployment.name={},\
              service.name={},service.version={}",
@@ -74,6 +92,7 @@ mod tests {
             workload: "sleep".into(),
             service: "sleep".into(),
             version: "v1".into(),
+            offers_l7_report: false,
         }
         .to_map();
         assert_eq!(
@@ -99,6 +118,7 @@ mod tests {
             workload: "sleep".into(),
             service: "sleep".into(),
             version: "latest".into(),
+            offers_l7_report: false,
         }
         .to_map();
         assert_eq!(headers["forwarded"], "for=\"[fd00::5]\"");
@@ -112,9 +132,25 @@ mod tests {
             workload: "istio-ingressgateway".into(),
             service: "istio-ingressgateway".into(),
             version: "latest".into(),
+            offers_l7_report: false,
         }
         .to_map();
         assert!(!headers.contains_key("forwarded"));
         assert!(headers.contains_key("baggage") && headers.contains_key("traceparent"));
+        assert!(!headers.contains_key(L7_REPORTER));
+    }
+
+    #[test]
+    fn the_offer_to_report_l7_is_a_header_only_when_made() {
+        let headers = TunnelHeaders {
+            source_ip: None,
+            namespace: "shop".into(),
+            workload: "sleep".into(),
+            service: "sleep".into(),
+            version: "latest".into(),
+            offers_l7_report: true,
+        }
+        .to_map();
+        assert_eq!(headers[L7_REPORTER], SOURCE_REPORTS);
     }
 }

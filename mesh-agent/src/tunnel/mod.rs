@@ -11,7 +11,7 @@ mod stream;
 mod tls;
 
 pub use client::{TunnelPlan, TunnelPlanner, TunnelSettings, TunnelTarget, Tunnels};
-pub use headers::TunnelHeaders;
+pub use headers::{TunnelHeaders, L7_REPORTER, SOURCE_REPORTS};
 pub use server::{serve, TunnelAnswer, TunnelRequest};
 pub use stream::TunnelStream;
 pub use tls::{client_config, peer_identity, server_config};

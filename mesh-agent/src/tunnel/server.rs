@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Empty;
 use hyper::body::Incoming;
 use hyper::server::conn::http2;
@@ -21,7 +21,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 use super::stream::TunnelStream;
-use super::{peer_identity, TunnelError};
+use super::{peer_identity, TunnelError, L7_REPORTER, SOURCE_REPORTS};
 use crate::drain::Drain;
 use crate::identity::Identity;
 
@@ -32,7 +32,7 @@ pub struct TunnelRequest {
     pub peer: Identity,
     /// The `:authority`: the address the source dialled (`ip:port`).
     pub authority: SocketAddr,
-    /// The request's headers (`baggage`, `forwarded`, `traceparent`).
+    /// The request's headers (`baggage`, `forwarded`, `traceparent`, [`L7_REPORTER`]).
     pub headers: http::HeaderMap,
 }
 
@@ -44,6 +44,9 @@ pub type StreamTask =
 pub enum TunnelAnswer {
     /// Answered 200; the task carries the stream.
     Accept(StreamTask),
+    /// Answered 200 with `mesh-l7-reporter: source` ([`L7_REPORTER`]), accepting the source's
+    /// offer: the task carries the stream at L4, the source reports its requests for both sides.
+    AcceptAtL4(StreamTask),
     /// Answered with this status, nothing carried.
     Refuse(StatusCode),
 }
@@ -119,18 +122,23 @@ where
         authority,
         headers,
     };
-    match on_connect(tunnel_request).await {
-        TunnelAnswer::Refuse(code) => status(code),
-        TunnelAnswer::Accept(task) => {
-            tokio::spawn(async move {
-                match hyper::upgrade::on(&mut request).await {
-                    Ok(upgraded) => task(TunnelStream::new(upgraded, None)).await,
-                    Err(error) => tracing::debug!(%error, "CONNECT stream ended before 200"),
-                }
-            });
-            status(StatusCode::OK)
+    let (task, at_l4) = match on_connect(tunnel_request).await {
+        TunnelAnswer::Refuse(code) => return status(code),
+        TunnelAnswer::Accept(task) => (task, false),
+        TunnelAnswer::AcceptAtL4(task) => (task, true),
+    };
+    tokio::spawn(async move {
+        match hyper::upgrade::on(&mut request).await {
+            Ok(upgraded) => task(TunnelStream::new(upgraded, None)).await,
+            Err(error) => tracing::debug!(%error, "CONNECT stream ended before 200"),
         }
+    });
+    let mut response = status(StatusCode::OK);
+    if at_l4 {
+        let accepted = HeaderValue::from_static(SOURCE_REPORTS);
+        response.headers_mut().insert(L7_REPORTER, accepted);
     }
+    response
 }
 
 fn status(code: StatusCode) -> Response<Empty<Bytes>> {

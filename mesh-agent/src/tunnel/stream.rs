@@ -19,6 +19,9 @@ pub struct TunnelStream {
     _lease: Option<StreamLease>,
     /// Bytes read already (to tell the protocol) and given back: read again first.
     unread: Bytes,
+    /// The destination accepted the source's offer: it carries the stream at L4 and the
+    /// source reports the requests for both sides (client side only).
+    source_reports: bool,
 }
 
 impl TunnelStream {
@@ -27,7 +30,22 @@ impl TunnelStream {
             io: TokioIo::new(upgraded),
             _lease: lease,
             unread: Bytes::new(),
+            source_reports: false,
         }
+    }
+
+    /// The same stream, marked as one whose requests the source reports for both sides.
+    pub(super) fn reported_by_source(self, source_reports: bool) -> Self {
+        Self {
+            source_reports,
+            ..self
+        }
+    }
+
+    /// Whether the destination carries this stream at L4 and left its requests' destination
+    /// side to the source to report ([`super::L7_REPORTER`]).
+    pub fn source_reports(&self) -> bool {
+        self.source_reports
     }
 
     /// Gives `bytes` back: the next reads return them before anything else.

@@ -205,6 +205,35 @@ impl Client {
         Ok((status, read_all(response.into_body()).await))
     }
 
+    /// CONNECT `authority` with `headers`; on 200 sends `input` (the stream left open: an HTTP
+    /// server would close on the half-close) and reads the answer until the server ends it.
+    /// Returns the response head (status, headers) and the answer.
+    pub async fn exchange_with(
+        &mut self,
+        authority: &str,
+        headers: &[(&'static str, &'static str)],
+        input: &[u8],
+    ) -> (http::response::Parts, Vec<u8>) {
+        let mut request = http::Request::builder()
+            .method(http::Method::CONNECT)
+            .uri(authority);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut send = self.send.clone().ready().await.unwrap();
+        let (response, mut stream) = send.send_request(request.body(()).unwrap(), false).unwrap();
+        let (head, body) = response.await.unwrap().into_parts();
+        if head.status != 200 {
+            return (head, Vec::new());
+        }
+        stream
+            .send_data(Bytes::copy_from_slice(input), false)
+            .unwrap();
+        let answer = read_all(body).await;
+        drop(stream);
+        (head, answer)
+    }
+
     /// [`Client::try_exchange`] that must not fail.
     pub async fn exchange(&mut self, authority: &str, input: &[u8]) -> (u16, Vec<u8>) {
         self.try_exchange(authority, input).await.unwrap()

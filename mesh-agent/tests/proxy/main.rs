@@ -25,6 +25,7 @@ mod hop_by_hop;
 mod http;
 mod inbound;
 mod jwt;
+mod l7_once;
 mod legacy_policy;
 mod network_policy;
 mod origination;

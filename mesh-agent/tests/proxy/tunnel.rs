@@ -186,7 +186,13 @@ async fn the_agent_tunnels_to_an_independent_hbone_server() {
 async fn http_crosses_in_the_tunnel_and_both_sides_report_mutual_tls() {
     let ca = TestCa::new();
     let yaml = pods("127.0.0.27", true);
-    let source = Agent::with_tunnels(compile(&yaml), TestCertificates::new(ca.clone()));
+    // Each agent reports its own side (`l7_once.rs`: the source reports both).
+    let settings = TunnelSettings {
+        offer_l7_report: false,
+        ..TunnelSettings::default()
+    };
+    let certificates = TestCertificates::new(ca.clone());
+    let source = Agent::with_tunnel_settings(compile(&yaml), certificates, settings);
     let destination = Agent::with_tunnels(compile(&yaml), TestCertificates::new(ca));
     destination.tunnel_inbound("web-0", "127.0.0.27").await;
     let web = Upstream::healthy("127.0.0.27:0".parse().unwrap(), "web").await;

@@ -78,6 +78,12 @@ pub(super) trait UpstreamIo: AsyncRead + AsyncWrite + Send + Unpin {
     fn in_tunnel(&self) -> bool {
         false
     }
+
+    /// Whether the destination carries it at L4 and the source reports its requests for both
+    /// sides (a tunnel stream whose CONNECT offer was accepted).
+    fn source_reports(&self) -> bool {
+        false
+    }
 }
 
 impl UpstreamIo for TcpStream {}
@@ -85,6 +91,10 @@ impl UpstreamIo for TlsStream<TcpStream> {}
 impl UpstreamIo for crate::tunnel::TunnelStream {
     fn in_tunnel(&self) -> bool {
         true
+    }
+
+    fn source_reports(&self) -> bool {
+        crate::tunnel::TunnelStream::source_reports(self)
     }
 }
 
@@ -94,6 +104,11 @@ impl UpstreamIo for crate::tunnel::TunnelStream {
 /// plain text because no agent listened on its tunnel port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CarriedInTunnel(pub bool);
+
+/// On a response: its connection is a tunnel stream the destination carries at L4, so no
+/// agent parses the request there; the source's telemetry reports the destination side too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceReportsDestination;
 
 /// An upstream socket (or tunnel stream) with its use, its deadline and its `maxConnections`
 /// place.
@@ -135,7 +150,11 @@ impl UpstreamConnection {
 impl Connection for UpstreamConnection {
     fn connected(&self) -> Connected {
         let tunnel = CarriedInTunnel(self.stream.in_tunnel());
-        Connected::new().extra(self.usage.clone()).extra(tunnel)
+        let connected = Connected::new().extra(self.usage.clone()).extra(tunnel);
+        match self.stream.source_reports() {
+            true => connected.extra(SourceReportsDestination),
+            false => connected,
+        }
     }
 }
 

@@ -34,7 +34,7 @@ use crate::net::Netns;
 use crate::net::{NodeLocalGuard, UpstreamSockets};
 use crate::resilience::breaker::Destination;
 use crate::resilience::DestinationPool;
-pub use connection::CarriedInTunnel;
+pub use connection::{CarriedInTunnel, SourceReportsDestination};
 use connector::PodConnector;
 pub use connector::PoolTunnel;
 

@@ -1,7 +1,8 @@
 //! Telemetry exactness in a two-node lab with real eBPF: a meshed client on node-1 calls
 //! Service `web` on node-2 with a known mix of response codes, one curl (one connection) per
-//! request, and Service `echo` over plain TCP with `sample-app tcp-client`. Both agents'
-//! `istio_requests_total` per `response_code`, the duration histograms' counts, node-1's
+//! request, and Service `echo` over plain TCP with `sample-app tcp-client`. Both reporters'
+//! `istio_requests_total` per `response_code` (both from node-1: `web` needs no L7 at node-2,
+//! which carries its streams at L4), the duration histograms' counts, node-1's
 //! `mesh_ebpf_captured_outbound_total` and both sides' TCP byte counters must match exactly.
 //!
 //! The mix avoids 503: the mesh's default retry policy (`retriable-status-codes`) retries it,
@@ -30,6 +31,9 @@ const MESSAGE: &str = "exactly-thirty-two-bytes-of-tcp!";
 const TCP_CONNECTIONS: u64 = 4;
 /// Where each reporter's agent runs.
 const REPORTERS: [(&str, &str); 2] = [("source", "node-1"), ("destination", "node-2")];
+/// Who reports each side of an HTTP request: `web` has no inbound L7 policy, so node-2 carries
+/// its tunnelled streams at L4 and node-1 reports both sides (L7 once per request).
+const HTTP_REPORTERS: [(&str, &str); 2] = [("source", "node-1"), ("destination", "node-1")];
 /// Both ends' SPIFFE identities, from the registry (the Pod's `serviceAccountName`, which the
 /// lab passes to the agents): the client and `echo` run as `default`, `web` as `web`.
 const SOURCE_PRINCIPAL: &str = r#"source_principal="spiffe://cluster.local/ns/shop/sa/default""#;
@@ -100,15 +104,18 @@ fn request_counts_durations_captures_and_tcp_bytes_are_exact() {
     let warm_tcp = ["sample-app", "tcp-client", "--addr", "echo:9000"];
     lab.exec_until_ok(CLIENT.0, CLIENT.1, &warm_tcp);
     let web = "destination_service_name=\"web\"";
-    settled(&lab, "node-2", "istio_requests_total", &[web], 1);
-    let before: Vec<String> = REPORTERS.iter().map(|(_, n)| metrics(&lab, n)).collect();
+    settled(&lab, "node-1", "istio_requests_total", &[web], 1);
+    let before: Vec<String> = HTTP_REPORTERS
+        .iter()
+        .map(|(_, n)| metrics(&lab, n))
+        .collect();
     let captured_before = counters(&lab, "node-1").outbound;
 
     send_mix(&lab);
     let captured_http = counters(&lab, "node-1").outbound - captured_before;
     let requests: u64 = MIX.iter().map(|(_, n)| n).sum();
     assert_eq!(captured_http, requests, "one curl, one captured connection");
-    for ((reporter, node), before) in REPORTERS.iter().zip(&before) {
+    for ((reporter, node), before) in HTTP_REPORTERS.iter().zip(&before) {
         let side = format!("reporter=\"{reporter}\"");
         for (code, count) in MIX {
             let code = format!("response_code=\"{code}\"");
@@ -122,6 +129,9 @@ fn request_counts_durations_captures_and_tcp_bytes_are_exact() {
         let now = settled(&lab, node, histogram, &[web, &side], was + requests);
         assert_eq!(now - was, requests, "{reporter} duration observations");
     }
+    // node-2 parsed none of them: no request series of its own, not a double count.
+    let parsed = sum_with(&metrics(&lab, "node-2"), "istio_requests_total", &[web]);
+    assert_eq!(parsed, 0, "node-2 parsed requests to web");
 
     let before: Vec<String> = REPORTERS.iter().map(|(_, n)| metrics(&lab, n)).collect();
     let captured_before = counters(&lab, "node-1").outbound;

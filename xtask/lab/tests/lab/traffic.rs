@@ -100,10 +100,15 @@ fn sum_of(text: &str, series: &str, with: &[&str]) -> u64 {
         .sum()
 }
 
-/// Requests node-2's agent has seen arrive for backend v2.
+/// Requests backend v2 has been reported receiving: by node-2's agent when it parses them, by
+/// the client's (node-1) when node-2 carries them at L4 (L7 once per request); never both.
 fn seen_by_v2(lab: &TestLab) -> u64 {
     let with = ["reporter=\"destination\"", "destination_version=\"v2\""];
-    sum_of(&metrics(lab, "node-2"), "istio_requests_total", &with)
+    let nodes = ["node-1", "node-2"].map(|node| metrics(lab, node));
+    nodes
+        .iter()
+        .map(|text| sum_of(text, "istio_requests_total", &with))
+        .sum()
 }
 
 /// Polls `read` (bounded) until it gives the same figure twice, a second apart.
