@@ -68,7 +68,11 @@ async fn run(requests: usize) {
 async fn exchange(sender: &mut SendRequest<RequestBody>) {
     let request = Request::get("/")
         .header("host", "web.shop")
-        .body(Empty::<Bytes>::new().map_err(|never| match never {}).boxed())
+        .body(
+            Empty::<Bytes>::new()
+                .map_err(|never| match never {})
+                .boxed(),
+        )
         .expect("a request");
     sender.ready().await.expect("the connection is open");
     let response = sender.send_request(request).await.expect("an answer");
