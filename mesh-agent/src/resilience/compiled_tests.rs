@@ -49,6 +49,7 @@ fn cluster(policy: serde_json::Value) -> Cluster {
         subset: Some("v1".into()),
         endpoints: vec![(Address::Ip("10.0.0.1".parse().unwrap()), 8080)],
         weights: Vec::new(),
+        localities: Vec::new(),
         policy,
         rule_namespace: Some("shop".into()),
         resilience: Memo::default(),
