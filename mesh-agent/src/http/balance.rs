@@ -4,6 +4,7 @@
 //! whose closer endpoints were all tried goes to the next).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
@@ -15,7 +16,8 @@ use super::target::RouteTarget;
 use super::telemetry::Observed;
 use crate::errors::BoxError;
 use crate::errors::{NoHealthyUpstream, NoRoute};
-use crate::lb::{ip_endpoints, pick_within, Endpoint, Pick};
+use crate::lb::{pick_within, Endpoint, Pick};
+use crate::resilience::compiled;
 use crate::resilience::outlier::SharedDetector;
 use crate::resilience::TriedEndpoints;
 
@@ -68,19 +70,28 @@ fn is_retry(request: &Request<Body>) -> bool {
 
 /// The cluster's endpoints and those a pick may land on (not ejected, not tried where others
 /// remain, in the closest locality priority with room); `None` when nothing restricts the
-/// balancer.
+/// balancer — also when, on a first try, its detector ejects none of them and no endpoint has
+/// a locality: no lists are built then.
 fn allowed(
     request: &Request<Body>,
     target: &RouteTarget,
-) -> Option<(Vec<SocketAddr>, Vec<SocketAddr>)> {
+) -> Option<(Arc<[SocketAddr]>, Vec<SocketAddr>)> {
     let cluster = target.balancer.cluster()?;
     let detector = request.extensions().get::<SharedDetector>();
     let tried = request.extensions().get::<TriedEndpoints>();
-    if detector.is_none() && !is_retry(request) {
+    let all = match detector {
+        None if !is_retry(request) => return None,
+        _ => &compiled::cluster_policies(cluster).endpoints,
+    };
+    // A detector over no endpoint known by IP restricts the pick to none: UH, as always.
+    let unrestricted = cluster.localities.is_empty()
+        && !all.is_empty()
+        && detector.is_some_and(SharedDetector::ejects_none);
+    if unrestricted && !is_retry(request) {
         return None;
     }
-    let all = ip_endpoints(cluster);
-    let mut allowed = all.clone();
+    let all = all.clone();
+    let mut allowed = all.to_vec();
     if let Some(detector) = detector {
         allowed = detector.eligible(&allowed);
     }

@@ -11,6 +11,17 @@ const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 const HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-settings");
 
+/// The headers [`strip`] acts on (`HTTP2-Settings` only beside `Upgrade`): a message carrying
+/// none of them, as most do, is left as it is without a lookup per name.
+static HOP_BY_HOP: [HeaderName; 6] = [
+    CONNECTION,
+    KEEP_ALIVE,
+    PROXY_CONNECTION,
+    TRANSFER_ENCODING,
+    TE,
+    UPGRADE,
+];
+
 /// Whether `headers` ask for a WebSocket upgrade (`Upgrade: websocket`, `Connection: upgrade`).
 pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
     has_token(headers, &UPGRADE, "websocket") && has_token(headers, &CONNECTION, "upgrade")
@@ -20,6 +31,9 @@ pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
 /// `websocket` (a WebSocket upgrade, or the `101` answering one) `Upgrade` stays and
 /// `Connection` says `upgrade` only.
 pub fn strip(headers: &mut HeaderMap, websocket: bool) {
+    if !websocket && !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     for named in tokens(headers, &CONNECTION) {
         let Ok(name) = HeaderName::from_bytes(named.as_bytes()) else {
             continue;

@@ -16,8 +16,8 @@ use super::body::Body;
 use super::pool::Originations;
 use super::target::RouteTarget;
 use crate::errors::BoxError;
-use crate::lb::ip_endpoints;
-use crate::resilience::breaker::{Destination, DestinationPools, UpstreamProtocol};
+use crate::resilience::breaker::{DestinationPools, UpstreamProtocol};
+use crate::resilience::compiled;
 use crate::resilience::from_snapshot as compile;
 use crate::resilience::outlier::{OutlierMetrics, SharedDetector, SourceDetectors};
 use crate::resilience::retry::RetryMetrics;
@@ -52,14 +52,12 @@ impl Resilience {
     /// The outlier detector of `cluster` for the requests of `source` (`namespace/pod`) when
     /// it sets `outlierDetection`, following its endpoints; a new one when the policy changed.
     pub fn detector(&self, cluster: &Cluster, source: &Arc<str>) -> Option<SharedDetector> {
-        let spec = cluster.policy.outlier_detection.as_ref()?;
-        let policy = compile::outlier_policy(spec);
-        let endpoints = ip_endpoints(cluster);
+        let policies = compiled::cluster_policies(cluster);
+        let policy = policies.outlier?;
+        let (name, endpoints) = (&policies.name, &policies.endpoints);
         let metrics = &self.outlier_metrics;
-        Some(
-            self.detectors
-                .detector(source, &cluster.name, policy, &endpoints, metrics),
-        )
+        let detectors = &self.detectors;
+        Some(detectors.detector(source, name, policy, endpoints, metrics))
     }
 
     /// The accounting of `cluster`'s `connectionPool` for the opaque TCP connections of
@@ -69,14 +67,11 @@ impl Resilience {
         cluster: &Cluster,
         source: &Arc<str>,
     ) -> Option<crate::resilience::DestinationPool> {
-        let spec = cluster.policy.connection_pool.as_ref()?;
-        let destination = Destination {
-            host: cluster.hostname.clone(),
-            subset: cluster.subset.clone(),
-        };
+        let policies = compiled::cluster_policies(cluster);
+        let policy = policies.pool.as_ref()?;
         Some(
             self.pools
-                .connections(source, &destination, &compile::pool_policy(spec)),
+                .connections(source, &policies.destination, policy),
         )
     }
 
@@ -95,29 +90,25 @@ impl Resilience {
         generation: u64,
         source: &Arc<str>,
     ) {
-        let mesh_retry = &snapshot.mesh.default_http_retry_policy;
         let target = request.extensions().get::<RouteTarget>();
         let cluster = target.and_then(|t| t.balancer.cluster().cloned());
         let upstream = target.map_or(UpstreamProtocol::Http1, |t| t.upstream);
-        let rule = request.extensions().get::<MatchedRule>().map(|m| m.rule());
-        let deadline = rule.and_then(compile::route_deadline);
+        let matched = request.extensions().get::<MatchedRule>();
+        let deadline = matched.and_then(|m| compile::route_deadline(m.rule()));
+        let retry = compiled::retry_policy(snapshot, matched.map(|m| (m.table(), m.index())));
         let Some(cluster) = cluster else {
             request.extensions_mut().insert(RetryPolicy::disabled());
             return;
         };
-        let retry = compile::retry_policy(rule, mesh_retry);
         let extensions = request.extensions_mut();
         extensions.insert(retry);
         if let Some(deadline) = deadline {
             extensions.insert(RouteDeadline(deadline));
         }
-        if let Some(spec) = &cluster.policy.connection_pool {
-            let destination = Destination {
-                host: cluster.hostname.clone(),
-                subset: cluster.subset.clone(),
-            };
-            let policy = compile::pool_policy(spec);
-            let pool = self.pools.pool(source, &destination, &policy, upstream);
+        let policies = compiled::cluster_policies(&cluster);
+        if let Some(policy) = &policies.pool {
+            let destination = &policies.destination;
+            let pool = self.pools.pool(source, destination, policy, upstream);
             extensions.insert(pool.retry_budget());
             extensions.insert(pool);
         }

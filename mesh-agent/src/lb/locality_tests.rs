@@ -152,6 +152,7 @@ fn cluster(yaml: &str, localities_of: &[&str]) -> Cluster {
         localities: localities(localities_of),
         policy: policy(yaml),
         rule_namespace: None,
+        resilience: crate::snapshot::Memo::default(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! VirtualService and DestinationRule fields into.
 
 pub mod breaker;
+pub mod compiled;
 pub mod from_snapshot;
 pub mod outcome;
 pub mod outlier;

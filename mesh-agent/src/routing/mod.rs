@@ -86,6 +86,16 @@ impl MatchedRule {
         &self.table.http[self.rule]
     }
 
+    /// The route table the rule is in.
+    pub fn table(&self) -> &RouteTable {
+        &self.table
+    }
+
+    /// The rule's index in [`table`](Self::table)'s `http` rules.
+    pub fn index(&self) -> usize {
+        self.rule
+    }
+
     /// `namespace/name` of the VirtualService.
     pub fn virtual_service(&self) -> &str {
         &self.table.virtual_service

@@ -233,5 +233,6 @@ fn carried(previous: &Snapshot, accepted: AcceptedMap) -> Snapshot {
         compiled: previous.compiled.clone(),
         names: previous.names.clone(),
         compile_problems: previous.compile_problems.clone(),
+        default_retries: super::Memo::default(),
     }
 }

@@ -19,6 +19,7 @@ mod incremental;
 pub(crate) mod jwt;
 mod kube_view;
 pub mod membership;
+mod memo;
 mod model;
 mod network_policies;
 mod peer_authentication;
@@ -56,6 +57,7 @@ pub use egress::{pseudo_service, Egress, BLACK_HOLE_CLUSTER, PASSTHROUGH_CLUSTER
 pub use families::pod_ips;
 pub(crate) use fingerprint::Fingerprints;
 pub use jwt::{JwksSource, JwtByNamespace, JwtIssuer, JwtPolicy, TokenLocation};
+pub use memo::Memo;
 pub use model::*;
 pub use peer_authentication::PeerAuthenticationMode;
 pub use policy::merge as merge_traffic_policy;
@@ -116,6 +118,9 @@ pub struct Snapshot {
     /// again by a build that carries this snapshot over (`incremental.rs`).
     #[serde(skip)]
     compile_problems: Vec<crate::document::Problem>,
+    /// The MeshConfig's default retry policy, compiled on first use (`resilience/compiled.rs`).
+    #[serde(skip)]
+    pub default_retries: Memo,
 }
 
 /// A Gateway with the routes VirtualServices bind to it, merged per host.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::memo::Memo;
 use crate::resources::{HttpRoute, TcpRoute, TlsRoute, TrafficPolicy};
 
 /// Labels of a pod or endpoint.
@@ -157,6 +158,9 @@ pub struct Cluster {
     pub policy: TrafficPolicy,
     /// The namespace of the DestinationRule it comes from (where its `credentialName` is read).
     pub rule_namespace: Option<String>,
+    /// Its resilience policies, compiled on first use (`resilience/compiled.rs`).
+    #[serde(skip)]
+    pub resilience: Memo,
 }
 
 /// The rules of one VirtualService for one host and port, in the VirtualService's order.
@@ -167,6 +171,9 @@ pub struct RouteTable {
     pub http: Vec<HttpRoute>,
     pub tcp: Vec<TcpRoute>,
     pub tls: Vec<TlsRoute>,
+    /// The `http` rules' retry policies, compiled on first use (`resilience/compiled.rs`).
+    #[serde(skip)]
+    pub retries: Memo,
 }
 
 /// A pod as telemetry and policy name it.

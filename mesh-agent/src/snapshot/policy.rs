@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::memo::Memo;
 use super::model::{Cluster, Service};
 use crate::resources::{DestinationRuleSpec, Istio, PortTrafficPolicy, TrafficPolicy};
 
@@ -180,6 +181,7 @@ fn cluster<'a>(
         localities,
         policy,
         rule_namespace: rule_namespace.map(str::to_string),
+        resilience: Memo::default(),
     })
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::memo::Memo;
 use super::model::{RouteTable, Visibility};
 use super::references::gateway_key;
 use super::registry::Registry;
@@ -106,6 +107,7 @@ pub(crate) fn compile(
                 })
                 .cloned()
                 .collect(),
+            retries: Memo::default(),
         })
     };
     HostRoutes {
@@ -125,6 +127,7 @@ pub(crate) fn merged(a: &HostRoutes, b: &HostRoutes) -> HostRoutes {
             http: x.http.iter().chain(&y.http).cloned().collect(),
             tcp: x.tcp.iter().chain(&y.tcp).cloned().collect(),
             tls: x.tls.iter().chain(&y.tls).cloned().collect(),
+            retries: Memo::default(),
         })
     };
     let ports: BTreeSet<u16> = a.by_port.keys().chain(b.by_port.keys()).copied().collect();

@@ -1,5 +1,6 @@
 //! The policies of one HTTP rule, as Istio's validation reads them: `retries` (Envoy's
-//! `retryOn` conditions, gRPC ones and HTTP status codes; nothing set beside `attempts: 0`),
+//! `retryOn` conditions, gRPC ones and HTTP status codes; nothing set beside `attempts: 0`;
+//! a warning for the conditions the mesh does not act on),
 //! `fault` (an abort and/or a delay, each of one kind), `corsPolicy` and the header edits.
 
 use super::durations::duration;
@@ -28,6 +29,31 @@ const RETRY_ON: [&str; 16] = [
     "resource-exhausted",
     "unavailable",
 ];
+
+/// The `retryOn` conditions Istio accepts that the mesh does not act on: a `retryOn` naming one
+/// is read as Istio's default conditions, and a warning says so when the configuration loads.
+pub(crate) const NOT_ACTED_ON: [&str; 4] = [
+    "reset-before-request",
+    "retriable-headers",
+    "envoy-ratelimited",
+    "http3-post-connect-failure",
+];
+
+/// What the mesh does with a `retryOn` it cannot read whole.
+pub(crate) const READ_AS_DEFAULT: &str = "the whole retryOn is read as Istio's default \
+     conditions (connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes)";
+
+/// The first condition of `retry_on` the mesh does not read (it reads Envoy's conditions but
+/// those in [`NOT_ACTED_ON`], and status codes 100-599; blanks around a condition are skipped).
+pub(crate) fn unread_retry_on(retry_on: &str) -> Option<&str> {
+    let conditions = retry_on.split(',').map(str::trim).filter(|c| !c.is_empty());
+    conditions.into_iter().find(|c| {
+        let status = c
+            .parse::<u16>()
+            .is_ok_and(|code| (100..600).contains(&code));
+        !status && (!RETRY_ON.contains(c) || NOT_ACTED_ON.contains(c))
+    })
+}
 
 /// Status codes Go's `http.StatusText` names (Istio accepts exactly these in `retryOn`).
 fn is_named_status(code: u16) -> bool {
@@ -61,6 +87,9 @@ pub(crate) fn retries(found: &mut Findings, at: &str, retry: &Retry) {
         if !status && !RETRY_ON.contains(&condition) {
             let message = format!("{condition:?} is not a valid retryOn condition");
             found.error(format!("{at}.retryOn"), message);
+        } else if NOT_ACTED_ON.contains(&condition) {
+            let message = format!("{condition:?} is not acted on by the mesh: {READ_AS_DEFAULT}");
+            found.warning(format!("{at}.retryOn"), message);
         }
     }
 }

@@ -47,6 +47,23 @@ fn retry_conditions_come_from_envoy_s_list() {
 }
 
 #[test]
+fn a_retry_condition_the_mesh_does_not_act_on_is_warned_about_at_load() {
+    let yaml = "retries: {attempts: 2, retryOn: '5xx,retriable-headers'}\n";
+    assert_eq!(
+        found(yaml),
+        [format!(
+            "r.retries.retryOn: warning: \"retriable-headers\" is not acted on by the mesh: {READ_AS_DEFAULT}"
+        )]
+    );
+    assert_eq!(
+        unread_retry_on("5xx, retriable-headers"),
+        Some("retriable-headers")
+    );
+    assert_eq!(unread_retry_on("gateway-error,nonsense"), Some("nonsense"));
+    assert_eq!(unread_retry_on(" 503, reset,,unavailable "), None);
+}
+
+#[test]
 fn retries_need_attempts_and_a_millisecond() {
     let yaml = "retries: {perTryTimeout: 500us, retryOn: 5xx}\n";
     assert_eq!(

@@ -1,11 +1,13 @@
 //! MeshConfig (ConfigMap `istio-system/istio`, key `mesh`) as Istio's `ValidateMeshConfig`
 //! reads the part the mesh uses: the trust domain (an error), extension providers (named, once
 //! each, a collector's service and port; warnings, as Istio only logs them). Istio does not
-//! validate `defaultHttpRetryPolicy`; neither does the mesh (its numbers: `ranges`).
+//! validate `defaultHttpRetryPolicy`; neither does the mesh (its numbers: `ranges`), but a
+//! `retryOn` it cannot read whole is warned about (the default conditions apply).
 
 use std::collections::HashSet;
 
 use super::finding::Findings;
+use super::http_policies::{unread_retry_on, READ_AS_DEFAULT};
 use super::names::is_label;
 use crate::resources::MeshConfig;
 
@@ -13,6 +15,12 @@ const AT: &str = "data.mesh";
 
 /// Problems of the mesh-wide settings.
 pub(crate) fn mesh_config(found: &mut Findings, mesh: &MeshConfig) {
+    let retry_on = mesh.default_http_retry_policy.retry_on.as_deref();
+    if let Some(unread) = retry_on.and_then(unread_retry_on) {
+        let message =
+            format!("{unread:?} is not a retryOn condition the mesh reads: {READ_AS_DEFAULT}");
+        found.warning(format!("{AT}.defaultHttpRetryPolicy.retryOn"), message);
+    }
     found.error_if(
         format!("{AT}.trustDomain"),
         trust_domain(&mesh.trust_domain),
@@ -100,5 +108,18 @@ mod tests {
                 "data.mesh.extensionProviders[1].name: warning: extension provider \"a\" is defined twice",
             ]
         );
+    }
+
+    #[test]
+    fn a_default_retry_on_the_mesh_cannot_read_is_warned_about() {
+        let unread = "defaultHttpRetryPolicy: {attempts: 2, retryOn: 'gateway-error,nonsense'}\n";
+        assert_eq!(
+            found(unread),
+            [format!(
+                "data.mesh.defaultHttpRetryPolicy.retryOn: warning: \"nonsense\" is not a retryOn condition the mesh reads: {READ_AS_DEFAULT}"
+            )]
+        );
+        let read = "defaultHttpRetryPolicy: {attempts: 2, retryOn: 'gateway-error, 503'}\n";
+        assert_eq!(found(read), Vec::<String>::new());
     }
 }

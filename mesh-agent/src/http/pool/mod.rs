@@ -42,16 +42,20 @@ pub use connector::PoolTunnel;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The upstream pools of one pod (one listener): HTTP/1.1 and HTTP/2, for requests to no
-/// configured destination and per destination with a `connectionPool`. Cheap to clone.
+/// configured destination and per destination with a `connectionPool`. Cheap to clone: every
+/// layer above clones its inner service for each request, so the pool is one shared value.
 #[derive(Clone)]
-pub struct Pool {
+pub struct Pool(Arc<Pools>);
+
+/// What the clones of one [`Pool`] share.
+struct Pools {
     netns: Netns,
     sockets: UpstreamSockets,
     tunnel: Option<PoolTunnel>,
     guard: Option<Arc<NodeLocalGuard>>,
-    unconfigured: Clients,
-    destinations: Arc<Mutex<HashMap<Destination, (DestinationPool, Clients)>>>,
-    originated: Arc<Mutex<HashMap<usize, Originated>>>,
+    unconfigured: Arc<Clients>,
+    destinations: Mutex<HashMap<Destination, (DestinationPool, Arc<Clients>)>>,
+    originated: Mutex<HashMap<usize, Originated>>,
 }
 
 /// The clients of one TLS origination (the key is its address; the entry holds it, so the
@@ -59,7 +63,7 @@ pub struct Pool {
 struct Originated {
     _origination: Arc<Origination>,
     limits: Option<DestinationPool>,
-    clients: Clients,
+    clients: Arc<Clients>,
 }
 
 /// How many originations' clients a pool keeps before forgetting them all (ones replaced by
@@ -73,7 +77,6 @@ const MAX_HTTP2_ENDPOINTS: usize = 1024;
 /// The HTTP/1.1 and HTTP/2 clients of one set of connection settings. HTTP/1.1 requests name
 /// their endpoint in the URI (the client's authority stays in `Host`); HTTP/2 requests keep
 /// the client's authority as `:authority`, so each endpoint gets a client of its own.
-#[derive(Clone)]
 struct Clients {
     connector: PodConnector,
     http1: Client<PodConnector, Body>,
@@ -135,24 +138,25 @@ impl Pool {
             tunnel.clone(),
             guard.clone(),
         );
-        Self {
+        Self(Arc::new(Pools {
             netns,
             sockets,
             tunnel,
             guard,
-            unconfigured: Clients::new(connector),
-            destinations: Arc::default(),
-            originated: Arc::default(),
-        }
+            unconfigured: Arc::new(Clients::new(connector)),
+            destinations: Mutex::default(),
+            originated: Mutex::default(),
+        }))
     }
 
     /// The clients for requests accounted in `limits` (none: no `connectionPool`); fresh ones
     /// when the destination's accounting was replaced (its policy changed).
-    fn clients(&self, limits: Option<&DestinationPool>) -> Clients {
+    fn clients(&self, limits: Option<&DestinationPool>) -> Arc<Clients> {
+        let pools = &self.0;
         let Some(limits) = limits else {
-            return self.unconfigured.clone();
+            return pools.unconfigured.clone();
         };
-        let mut destinations = self.destinations.lock().unwrap_or_else(|p| p.into_inner());
+        let mut destinations = pools.destinations.lock().unwrap_or_else(|p| p.into_inner());
         let current = destinations
             .get(limits.destination())
             .filter(|(pool, _)| pool.same(limits));
@@ -160,13 +164,13 @@ impl Pool {
             return clients.clone();
         }
         let connector = PodConnector::new(
-            self.netns.clone(),
-            self.sockets.clone(),
+            pools.netns.clone(),
+            pools.sockets.clone(),
             Some(limits.clone()),
-            self.tunnel.clone(),
-            self.guard.clone(),
+            pools.tunnel.clone(),
+            pools.guard.clone(),
         );
-        let clients = Clients::new(connector);
+        let clients = Arc::new(Clients::new(connector));
         let entry = (limits.clone(), clients.clone());
         destinations.insert(limits.destination().clone(), entry);
         clients
@@ -179,9 +183,10 @@ impl Pool {
         &self,
         origination: &Arc<Origination>,
         limits: Option<&DestinationPool>,
-    ) -> Clients {
+    ) -> Arc<Clients> {
+        let pools = &self.0;
         let key = Arc::as_ptr(origination) as usize;
-        let mut originated = self.originated.lock().unwrap_or_else(|p| p.into_inner());
+        let mut originated = pools.originated.lock().unwrap_or_else(|p| p.into_inner());
         let same_limits = |o: &Originated| match (&o.limits, limits) {
             (None, None) => true,
             (Some(had), Some(now)) => had.same(now),
@@ -194,13 +199,13 @@ impl Pool {
             originated.clear();
         }
         let connector = PodConnector::new(
-            self.netns.clone(),
-            self.sockets.clone(),
+            pools.netns.clone(),
+            pools.sockets.clone(),
             limits.cloned(),
             None,
-            self.guard.clone(),
+            pools.guard.clone(),
         );
-        let clients = Clients::new(connector.originating(origination.clone()));
+        let clients = Arc::new(Clients::new(connector.originating(origination.clone())));
         let entry = Originated {
             _origination: origination.clone(),
             limits: limits.cloned(),

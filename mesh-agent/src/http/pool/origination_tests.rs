@@ -16,6 +16,7 @@ fn cluster(tls: Option<ClientTls>) -> Cluster {
             ..TrafficPolicy::default()
         },
         rule_namespace: Some("shop".into()),
+        resilience: crate::snapshot::Memo::default(),
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::error::Error as StdError;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use hyper::header::{HeaderValue, HOST};
 use hyper::http::Extensions;
@@ -26,7 +27,7 @@ use crate::resilience::{DestinationPool, Overflow};
 /// Sends `request` to its [`Endpoint`] on one of `clients`' connections, counting its use
 /// of the connection against `limits`.
 pub(super) async fn send(
-    clients: Clients,
+    clients: Arc<Clients>,
     limits: Option<DestinationPool>,
     mut request: Request<Body>,
 ) -> Result<Response<Body>, BoxError> {
@@ -43,9 +44,13 @@ pub(super) async fn send(
     let websocket = hop_by_hop::is_websocket_upgrade(request.headers());
     hop_by_hop::strip(request.headers_mut(), websocket);
     let downstream_upgrade = upgrade::take_request_upgrade(&mut request);
+    let http2;
     let client = match upstream {
-        UpstreamProtocol::Http1 => clients.http1.clone(),
-        UpstreamProtocol::Http2 => clients.http2(endpoint),
+        UpstreamProtocol::Http1 => &clients.http1,
+        UpstreamProtocol::Http2 => {
+            http2 = clients.http2(endpoint);
+            &http2
+        }
     };
     let (mut response, in_flight) = match limits {
         None => (client.request(request).await.map_err(upstream_error)?, None),

@@ -120,6 +120,12 @@ impl OutlierDetector {
             .is_some_and(|h| h.ejected_at(now))
     }
 
+    /// Whether no endpoint is ejected at `now` ([`eligible`](Self::eligible) then keeps every
+    /// candidate).
+    pub fn ejects_none(&self, now: Instant) -> bool {
+        !self.endpoints.values().any(|h| h.ejected_at(now))
+    }
+
     /// The candidates the balancer may use at `now`: those not ejected, or all of them when
     /// the healthy share is below `minHealthPercent`. Empty when all are ejected (`UH`).
     pub fn eligible(&self, candidates: &[SocketAddr], now: Instant) -> Vec<SocketAddr> {

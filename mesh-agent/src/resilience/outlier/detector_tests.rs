@@ -341,3 +341,26 @@ fn endpoints_follow_the_snapshot() {
         "a gone endpoint is ignored"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn ejects_none_holds_exactly_while_every_candidate_is_eligible() {
+    let mut detector = detector(gateway_2(), 3);
+    let all = addrs(3);
+    let now = Instant::now();
+    assert!(detector.ejects_none(now));
+    assert_eq!(detector.eligible(&all, now), all);
+    detector.observe(all[0], &s(502), now);
+    assert!(
+        detector.ejects_none(now),
+        "one failure in a row ejects nothing"
+    );
+    detector.observe(all[0], &s(502), now);
+    assert!(!detector.ejects_none(now));
+    assert_eq!(detector.eligible(&all, now), &all[1..]);
+    let returned = now + gateway_2().base_ejection_time;
+    assert!(
+        detector.ejects_none(returned),
+        "back once its ejection time is over"
+    );
+    assert_eq!(detector.eligible(&all, returned), all);
+}

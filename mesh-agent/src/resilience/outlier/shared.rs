@@ -34,6 +34,11 @@ impl SharedDetector {
         self.lock().eligible(candidates, Instant::now())
     }
 
+    /// Whether no endpoint is ejected now: every candidate is then eligible.
+    pub fn ejects_none(&self) -> bool {
+        self.lock().ejects_none(Instant::now())
+    }
+
     /// [`OutlierDetector::snapshot`] now, after a sweep if one is due.
     pub fn snapshot(&self) -> Vec<EndpointState> {
         let mut detector = self.lock();

@@ -13,12 +13,19 @@ use super::{OutlierDetector, OutlierMetrics, OutlierPolicy, SharedDetector};
 pub const DEFAULT_DETECTOR_BOUND: usize = 10_000;
 
 /// A source pod (`namespace/pod`) and a cluster name.
-type DetectorKey = (Arc<str>, String);
+type DetectorKey = (Arc<str>, Arc<str>);
+
+/// A detector and the endpoint list it last followed.
+#[derive(Clone, Debug)]
+struct Kept {
+    detector: SharedDetector,
+    endpoints: Arc<[SocketAddr]>,
+}
 
 /// The detectors of every (source pod, destination) on this node. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct SourceDetectors {
-    detectors: Arc<Mutex<HashMap<DetectorKey, SharedDetector>>>,
+    detectors: Arc<Mutex<HashMap<DetectorKey, Kept>>>,
     bound: usize,
 }
 
@@ -38,32 +45,42 @@ impl SourceDetectors {
     }
 
     /// The detector of `cluster` for the requests of `source`, following `endpoints`: the
-    /// existing one while `policy` is unchanged, else a new one (its sweeps spawned).
+    /// existing one while `policy` is unchanged, else a new one (its sweeps spawned). The
+    /// endpoints are walked only when they are another list than the one it last followed
+    /// (a list is made once per cluster version: see `resilience/compiled.rs`).
     pub fn detector(
         &self,
         source: &Arc<str>,
-        cluster: &str,
+        cluster: &Arc<str>,
         policy: OutlierPolicy,
-        endpoints: &[SocketAddr],
+        endpoints: &Arc<[SocketAddr]>,
         metrics: &OutlierMetrics,
     ) -> SharedDetector {
         let mut detectors = self.lock();
-        let key = (source.clone(), cluster.to_string());
-        if let Some(found) = detectors.get(&key) {
-            let mut detector = found.lock();
+        let key = (source.clone(), cluster.clone());
+        if let Some(found) = detectors.get_mut(&key) {
+            let mut detector = found.detector.lock();
             if detector.policy() == &policy {
-                detector.set_endpoints(endpoints);
-                return found.clone();
+                if !Arc::ptr_eq(&found.endpoints, endpoints) {
+                    detector.set_endpoints(endpoints);
+                    drop(detector);
+                    found.endpoints = endpoints.clone();
+                }
+                return found.detector.clone();
             }
         }
         if detectors.len() >= self.bound {
-            detectors.retain(|_, d| !d.lock().is_pristine());
+            detectors.retain(|_, kept| !kept.detector.lock().is_pristine());
         }
         let now = tokio::time::Instant::now();
         let detector = OutlierDetector::new(policy, cluster, endpoints, metrics.clone(), now);
         let shared = SharedDetector::new(detector);
         tokio::spawn(shared.clone().run_sweeps());
-        detectors.insert(key, shared.clone());
+        let kept = Kept {
+            detector: shared.clone(),
+            endpoints: endpoints.clone(),
+        };
+        detectors.insert(key, kept);
         shared
     }
 
@@ -72,7 +89,10 @@ impl SourceDetectors {
         let detectors = self.lock();
         let mut all: Vec<_> = detectors
             .iter()
-            .map(|((source, cluster), d)| (cluster.clone(), source.clone(), d.clone()))
+            .map(|((source, cluster), kept)| {
+                let detector = kept.detector.clone();
+                (cluster.to_string(), source.clone(), detector)
+            })
             .collect();
         all.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         all
@@ -88,7 +108,7 @@ impl SourceDetectors {
         self.len() == 0
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<DetectorKey, SharedDetector>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<DetectorKey, Kept>> {
         self.detectors.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -110,10 +130,42 @@ mod tests {
     const B: &str = "127.0.0.3:80";
 
     fn detector(detectors: &SourceDetectors, source: &str) -> SharedDetector {
-        let endpoints = [A.parse().unwrap(), B.parse().unwrap()];
+        let endpoints: Arc<[SocketAddr]> = [A.parse().unwrap(), B.parse().unwrap()].into();
+        following(detectors, source, &endpoints)
+    }
+
+    fn following(
+        detectors: &SourceDetectors,
+        source: &str,
+        endpoints: &Arc<[SocketAddr]>,
+    ) -> SharedDetector {
         let source: Arc<str> = source.into();
         let metrics = OutlierMetrics::default();
-        detectors.detector(&source, "outbound|80||web", policy(), &endpoints, &metrics)
+        let cluster: Arc<str> = "outbound|80||web".into();
+        detectors.detector(&source, &cluster, policy(), endpoints, &metrics)
+    }
+
+    fn known(detector: &SharedDetector) -> Vec<SocketAddr> {
+        detector.snapshot().iter().map(|e| e.endpoint).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_detector_follows_a_new_endpoint_list_and_keeps_its_state() {
+        let detectors = SourceDetectors::default();
+        let (a, b): (SocketAddr, SocketAddr) = (A.parse().unwrap(), B.parse().unwrap());
+        let both: Arc<[SocketAddr]> = [a, b].into();
+        let first = following(&detectors, "shop/sleep-0", &both);
+        first.observe(a, &Outcome::status(503));
+        let only_a: Arc<[SocketAddr]> = [a].into();
+        let next = following(&detectors, "shop/sleep-0", &only_a);
+        assert_eq!(known(&next), [a], "b is gone from the new list");
+        assert_eq!(
+            next.snapshot()[0].ejections,
+            1,
+            "the same detector: a stays ejected"
+        );
+        let again = following(&detectors, "shop/sleep-0", &both);
+        assert_eq!(known(&again), [a, b], "the list changed back");
     }
 
     #[tokio::test(start_paused = true)]
