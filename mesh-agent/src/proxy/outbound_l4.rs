@@ -78,16 +78,15 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
         .sockets
         .with_connect_timeout(policy.and_then(|p| p.connect_timeout));
     let same_node = inputs.local_pods.fast_path(pick.endpoint);
-    let endpoint = pick.endpoint;
+    let (endpoint, svc) = (pick.endpoint, &service);
     let refused = Box::pin(refused_on_same_node(
         &connection,
         &snapshot,
-        &service,
+        svc,
         endpoint,
         &same_node,
-    ))
-    .await;
-    if let Some((metrics, log, (details, flag))) = refused {
+    ));
+    if let Some((metrics, log, (details, flag))) = refused.await {
         return refuse(connection.client, metrics, log, (&details, flag));
     }
     let tunnel = same_node
