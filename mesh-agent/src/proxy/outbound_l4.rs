@@ -111,7 +111,8 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
         upstream,
         (metrics, log),
         lifetime,
-    ));    match &same_node {
+    ));
+    match &same_node {
         // Decided again at every swap: a new DENY cuts it.
         Some(hop) => {
             let decide = |now: &Snapshot| same_node_decision_of(inputs, &pod, port, now, hop);
