@@ -78,21 +78,15 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
         .sockets
         .with_connect_timeout(policy.and_then(|p| p.connect_timeout));
     let same_node = inputs.local_pods.fast_path(pick.endpoint);
-    let (endpoint, svc) = (pick.endpoint, &service);
-    let refused = Box::pin(refused_on_same_node(
-        &connection,
-        &snapshot,
-        svc,
-        endpoint,
-        &same_node,
-    ));
+    let endpoint = pick.endpoint;
+    let refused = {
+        let refusing = refused_on_same_node(&connection, &snapshot, &service, endpoint, &same_node);
+        Box::pin(refusing)
+    };
     if let Some((metrics, log, (details, flag))) = refused.await {
         return refuse(connection.client, metrics, log, (&details, flag));
     }
-    let tunnel = same_node
-        .is_none()
-        .then(|| outbound_tunnel::plan(inputs, &snapshot, pod, pick.endpoint))
-        .flatten();
+    let tunnel = tunnel_plan(inputs, &snapshot, pod, pick.endpoint, &same_node);
     let hop = Hop {
         endpoint: pick.endpoint,
         same_node: same_node.as_ref(),
@@ -122,6 +116,20 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
     }
     // LEAST_REQUEST counted the connection in flight until here.
     drop(pick);
+}
+
+/// The tunnel to `endpoint`, unless the same-node path reaches it.
+fn tunnel_plan(
+    inputs: &ProxyInputs,
+    snapshot: &Snapshot,
+    pod: &ProxiedPod,
+    endpoint: SocketAddr,
+    same_node: &Option<SameNodeHop>,
+) -> Option<TunnelPlan> {
+    same_node
+        .is_none()
+        .then(|| outbound_tunnel::plan(inputs, snapshot, pod, endpoint))
+        .flatten()
 }
 
 /// The SNI of a TLS client: peeked when its first bytes are there (detection waited for

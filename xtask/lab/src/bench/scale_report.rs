@@ -162,6 +162,7 @@ fn row(case: &ScaleCase) -> String {
         Carrier::MeshPlaintext => "mesh plaintext",
         Carrier::Mesh => "mesh mTLS",
         Carrier::MeshAccel => "mesh sk_msg",
+        Carrier::MeshSplice => "mesh splice",
         Carrier::Haproxy => "haproxy",
     };
     let Some(load) = &case.load else {
