@@ -37,6 +37,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let locality = own_locality(&config).await;
     let config = AgentConfig { locality, ..config };
     tracing::info!(config = %serde_json::to_string(&config)?, "mesh-agent starting");
+    raise_open_files_limit();
     let inheritance = crate::upgrade::take_over(&config)?;
     let mut registry = Registry::default();
     let mut tasks = Supervisor::new(&mut registry);
@@ -99,6 +100,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     tasks.essential("admin-server", admin_server.run());
     tasks.essential("ready-server", ready_server.run());
     tasks.essential("gateway", gateway.run(crate::gateway::GATEWAY_REFRESH));
+    tasks.essential("heap-trim", crate::memory::give_back_freed_heap());
 
     let handover = crate::upgrade::serve(inheritance, &readiness, &config).await?;
     let ending = Ending {
@@ -114,6 +116,14 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     drop(capture);
     tracing::info!("mesh-agent stopped");
     Ok(())
+}
+
+/// Lets the agent hold two sockets per proxied connection for many connections.
+fn raise_open_files_limit() {
+    match crate::net::raise_open_files_limit() {
+        Ok(files) => tracing::info!(before = files.before, now = files.after, "open files limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open files limit"),
+    }
 }
 
 /// Keeps the connect() hook's maps in step with the snapshot and the enrolled pods: the

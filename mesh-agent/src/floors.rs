@@ -23,6 +23,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("identity", 0),
     ("throttle", 0),
     ("beneath", 0),
+    ("memory", 0),
     // 1-4: configuration, one way.
     ("sources", 1),
     ("resources", 1),

@@ -40,6 +40,7 @@ pub mod jwt;
 pub mod lb;
 pub mod lifecycle;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod net;
 pub mod network_policy;

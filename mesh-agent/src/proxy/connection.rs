@@ -8,7 +8,7 @@ use super::listener::Connection;
 use super::protocol::{self, Declared, Protocol};
 use super::{inbound_l4, outbound_l4};
 use crate::facts::Reporter;
-use crate::http::{request_stack, Direction, PeerSecurity, Peers};
+use crate::http::{request_stack, Direction, PeerSecurity, Peers, Pool};
 use crate::identity::Identity;
 use crate::net::ProxiedPod;
 use crate::snapshot::Snapshot;
@@ -40,16 +40,26 @@ pub async fn serve_authenticated(
     let direction = captured.direction(&connection.pod);
     let declared = declared_protocol(&snapshot, direction);
     let window = connection.inputs.http.detect_window;
-    let detected = protocol::choose(&connection.client, declared, window).await;
+    // Boxed, as the paths below: what only the start of a connection needs is freed once done.
+    let detected = Box::pin(protocol::choose(&connection.client, declared, window)).await;
+    // Each path boxed: a connection's task holds the state of the path it takes, not the
+    // largest of the three (the HTTP server's would be every idle TCP connection's size).
     match (detected, captured) {
         (Ok(Protocol::Http1 | Protocol::Http2), _) => {
-            serve_http(connection, direction, &snapshot, identity).await
+            Box::pin(serve_http(connection, direction, &snapshot, identity)).await
         }
         (Ok(Protocol::Tcp) | Err(_), Captured::Outbound { original_dst }) => {
-            outbound_l4::forward(connection, original_dst, snapshot).await
+            Box::pin(outbound_l4::forward(connection, original_dst, snapshot)).await
         }
         (Ok(Protocol::Tcp) | Err(_), Captured::Inbound { original_dst }) => {
-            inbound_l4::forward_to_app(connection, original_dst, snapshot, identity.as_ref()).await
+            let identity = identity.as_ref();
+            Box::pin(inbound_l4::forward_to_app(
+                connection,
+                original_dst,
+                snapshot,
+                identity,
+            ))
+            .await
         }
     }
 }
@@ -97,7 +107,13 @@ async fn serve_http(
         }
     }
     let config = inputs.config.clone();
-    let stack = request_stack(&inputs.http, config, peers, direction, http_pool);
+    let stack = request_stack(
+        &inputs.http,
+        config,
+        peers,
+        direction,
+        Pool::clone(&http_pool),
+    );
     let http = &inputs.http;
     crate::http::serve(client, stack, &http.drain, http.downstream).await;
 }

@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::connection_log::ConnectionLog;
+use super::copy::copy_both_ways;
 use super::metrics::{ConnectionMetrics, ReportedCounter};
 use crate::clock;
 use crate::net::reset;
@@ -215,7 +216,7 @@ pub async fn forward_within(
         activity: Activity::new(),
     };
     let activity = counted.activity.clone();
-    let copy = tokio::io::copy_bidirectional(&mut counted, &mut upstream);
+    let copy = copy_both_ways(&mut counted, &mut upstream);
     let result = match within(copy, &activity, lifetime).await {
         Ok(result) => result,
         Err(cut) => {

@@ -48,7 +48,9 @@ pub(super) async fn forward_to_app(
         address: connection.peer,
         identity: identity.cloned(),
     };
-    if let Some(details) = custom_refused(inputs, pod, &peer, app, &snapshot).await {
+    // Boxed: an open connection holds only the copy's state, not these steps'.
+    let refused = Box::pin(custom_refused(inputs, pod, &peer, app, &snapshot)).await;
+    if let Some(details) = refused {
         count_refused(inputs, pod, &peer, app, &snapshot, (&details, "UAEX"));
         return drop(connection.client);
     }
@@ -57,7 +59,7 @@ pub(super) async fn forward_to_app(
         count_denied(inputs, pod, &peer, app, &snapshot, &details(&decision));
         return drop(connection.client);
     }
-    let upstream = match connect_app(pod, inputs, app).await {
+    let upstream = match Box::pin(connect_app(pod, inputs, app)).await {
         Ok(upstream) => upstream,
         Err(error) => {
             tracing::debug!(pod = %pod.name, %original, %error, "app connect failed; resetting");

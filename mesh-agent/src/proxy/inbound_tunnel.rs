@@ -29,6 +29,7 @@ use crate::facts::Reporter;
 use crate::http::{request_stack, Direction, PeerSecurity, Peers, Pool};
 use crate::identity::Identity;
 use crate::net::{reset, ProxiedPod};
+use crate::snapshot::Snapshot;
 use crate::tunnel::{self, server_config, TunnelAnswer, TunnelRequest, TunnelStream};
 
 /// Serves `connection` (to the pod's tunnel port) as HBONE.
@@ -95,7 +96,7 @@ pub(super) async fn serve(connection: Connection) {
 struct Arrival {
     pod: Arc<ProxiedPod>,
     inputs: Arc<ProxyInputs>,
-    http_pool: Pool,
+    http_pool: Arc<Pool>,
     own: Identity,
 }
 
@@ -223,7 +224,8 @@ async fn arrive(
         Some(Declared::Http2 | Declared::Grpc) => Protocol::Http2,
         None => {
             let window = inputs.http.detect_window;
-            let (detected, read) = protocol::detect_by_reading(&mut stream, window).await;
+            let detecting = Box::pin(protocol::detect_by_reading(&mut stream, window));
+            let (detected, read) = detecting.await;
             stream.unread(read);
             detected
         }
@@ -231,14 +233,29 @@ async fn arrive(
     if protocol == Protocol::Tcp {
         // Detected TCP meets its CUSTOM policy here (declared TCP met it at the CONNECT).
         if declared.is_none() {
-            if let Some(details) = custom_refused(inputs, pod, &peer, app, &snapshot).await {
+            let refused = Box::pin(custom_refused(inputs, pod, &peer, app, &snapshot)).await;
+            if let Some(details) = refused {
                 return count_refused(inputs, pod, &peer, app, &snapshot, (&details, "UAEX"));
             }
         }
-        return carry(stream, upstream, pod, inputs, &peer, app, &snapshot).await;
+        // Boxed, as the HTTP path below: a stream holds the state of the path it takes only.
+        return Box::pin(carry(stream, upstream, pod, inputs, &peer, app, &snapshot)).await;
     }
     // The request stack dials the app through the pod's pool.
     drop(upstream);
+    Box::pin(serve_requests(at, stream, peer, direction, &snapshot)).await;
+}
+
+/// An HTTP stream: through the pod's inbound request stack, with both identities (boxed by
+/// [`arrive`], so a stream carried at L4 does not hold the request stack's room).
+async fn serve_requests(
+    at: &Arrival,
+    stream: TunnelStream,
+    peer: InboundPeer,
+    direction: Direction,
+    snapshot: &Snapshot,
+) {
+    let (pod, inputs) = (&at.pod, &at.inputs);
     let source = peer
         .identity
         .clone()
@@ -256,7 +273,13 @@ async fn arrive(
         },
     };
     let config = inputs.config.clone();
-    let stack = request_stack(&inputs.http, config, peers, direction, at.http_pool.clone());
+    let stack = request_stack(
+        &inputs.http,
+        config,
+        peers,
+        direction,
+        Pool::clone(&at.http_pool),
+    );
     let timeouts = inputs.http.downstream;
     crate::http::serve_stream(stream, stack, &inputs.http.drain, timeouts).await;
 }

@@ -21,7 +21,7 @@ pub(super) struct PodListener {
     pub(super) listener: crate::net::Listener,
     pub(super) pod: Arc<ProxiedPod>,
     pub(super) inputs: Arc<ProxyInputs>,
-    pub(super) http_pool: Pool,
+    pub(super) http_pool: Arc<Pool>,
 }
 
 /// A captured connection as its listener hands it on.
@@ -34,8 +34,9 @@ pub struct Connection {
     pub pod: Arc<ProxiedPod>,
     /// What every connection shares.
     pub inputs: Arc<ProxyInputs>,
-    /// The pod's pooled upstream HTTP connections.
-    pub http_pool: Pool,
+    /// The pod's pooled upstream HTTP connections (behind an `Arc`: every frame of a
+    /// connection's task holds this struct, for the connection's whole life).
+    pub http_pool: Arc<Pool>,
     /// Its place under the connection caps, given back when it ends.
     pub permit: super::ConnectionPermit,
 }
@@ -51,6 +52,7 @@ impl PodListener {
     ) -> io::Result<Self> {
         let listener = listen(&pod.netns, addr).await?;
         let http_pool = Pool::with(pod.netns.clone(), inputs.sockets.clone(), tunnel, None);
+        let http_pool = Arc::new(http_pool);
         Ok(Self {
             listener,
             pod,

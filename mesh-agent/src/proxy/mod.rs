@@ -8,6 +8,7 @@ mod authorize;
 mod caps;
 mod connection;
 pub mod connection_log;
+mod copy;
 pub mod forward;
 mod handshakes;
 pub mod inbound;

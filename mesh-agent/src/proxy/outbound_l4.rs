@@ -33,10 +33,11 @@ use crate::tunnel::{TunnelError, TunnelPlan, TunnelStream};
 /// The L4 path to `original`: where it goes ([`outbound_route`]: the egress decision by
 /// address or TLS SNI, then `tcp`/`tls` rules), the endpoint, `tcp.maxConnections`, the
 /// upstream socket (the same-node path when the endpoint is a pod of this node), then the copy.
+/// The steps before the copy are boxed: an open connection holds only the copy's state.
 pub(super) async fn forward(connection: Connection, original: SocketAddr, snapshot: Arc<Snapshot>) {
     let (pod, inputs) = (&connection.pod, &connection.inputs);
     let source = snapshot.pod_workload(pod);
-    let sni = client_sni(&connection, &snapshot, original).await;
+    let sni = Box::pin(client_sni(&connection, &snapshot, original)).await;
     let chance = &inputs.http.traffic.chance;
     let decided = outbound_route::decide(&snapshot, &source, original, sni.as_deref(), chance);
     let (service, cluster, routed) = match decided {
@@ -78,32 +79,33 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
         .with_connect_timeout(policy.and_then(|p| p.connect_timeout));
     let same_node = inputs.local_pods.fast_path(pick.endpoint);
     let endpoint = pick.endpoint;
-    let refused = refused_on_same_node(&connection, &snapshot, &service, endpoint, &same_node);
+    let refused = {
+        let refusing = refused_on_same_node(&connection, &snapshot, &service, endpoint, &same_node);
+        Box::pin(refusing)
+    };
     if let Some((metrics, log, (details, flag))) = refused.await {
         return refuse(connection.client, metrics, log, (&details, flag));
     }
-    let tunnel = same_node
-        .is_none()
-        .then(|| outbound_tunnel::plan(inputs, &snapshot, pod, pick.endpoint))
-        .flatten();
+    let tunnel = tunnel_plan(inputs, &snapshot, pod, pick.endpoint, &same_node);
     let hop = Hop {
         endpoint: pick.endpoint,
         same_node: same_node.as_ref(),
         tunnel: tunnel.as_ref(),
     };
-    let Some((upstream, hop)) = connect_logged(&connection, original, hop, &sockets).await else {
+    let connecting = Box::pin(connect_logged(&connection, original, hop, &sockets));
+    let Some((upstream, hop)) = connecting.await else {
         return reset(connection.client);
     };
     let (metrics, log) = telemetry(&connection, &snapshot, &service, &hop, "-");
     let lifetime = ConnectionLifetime::of(policy.as_ref());
     let (pod, port) = (connection.pod.clone(), connection.peer.port());
-    let forwarding = carry(
+    let forwarding = Box::pin(carry(
         inputs,
         connection.client,
         upstream,
         (metrics, log),
         lifetime,
-    );
+    ));
     match &same_node {
         // Decided again at every swap: a new DENY cuts it.
         Some(hop) => {
@@ -114,6 +116,20 @@ pub(super) async fn forward(connection: Connection, original: SocketAddr, snapsh
     }
     // LEAST_REQUEST counted the connection in flight until here.
     drop(pick);
+}
+
+/// The tunnel to `endpoint`, unless the same-node path reaches it.
+fn tunnel_plan(
+    inputs: &ProxyInputs,
+    snapshot: &Snapshot,
+    pod: &ProxiedPod,
+    endpoint: SocketAddr,
+    same_node: &Option<SameNodeHop>,
+) -> Option<TunnelPlan> {
+    same_node
+        .is_none()
+        .then(|| outbound_tunnel::plan(inputs, snapshot, pod, endpoint))
+        .flatten()
 }
 
 /// The SNI of a TLS client: peeked when its first bytes are there (detection waited for

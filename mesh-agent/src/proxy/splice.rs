@@ -31,10 +31,15 @@ pub(super) async fn forward_sockets(
     log: Option<ConnectionLog>,
     lifetime: ConnectionLifetime,
 ) {
+    // Each way boxed: an open connection holds the state of the one it takes (copy or splice).
     let (splicer, client) = match (splicer, client.into_socket()) {
         (Some(splicer), Ok(client)) => (splicer, client),
-        (_, Ok(client)) => return forward_within(client, upstream, metrics, log, lifetime).await,
-        (_, Err(client)) => return forward_within(client, upstream, metrics, log, lifetime).await,
+        (_, Ok(client)) => {
+            return Box::pin(forward_within(client, upstream, metrics, log, lifetime)).await
+        }
+        (_, Err(client)) => {
+            return Box::pin(forward_within(client, upstream, metrics, log, lifetime)).await
+        }
     };
     client.prepare();
     upstream.prepare();
@@ -49,11 +54,11 @@ pub(super) async fn forward_sockets(
                 client,
                 upstream,
             };
-            sockets.carry(metrics, log, lifetime).await
+            Box::pin(sockets.carry(metrics, log, lifetime)).await
         }
         Err(error) => {
             tracing::debug!(%error, "not spliced; copying");
-            forward_within(client, upstream, metrics, log, lifetime).await
+            Box::pin(forward_within(client, upstream, metrics, log, lifetime)).await
         }
     }
 }

@@ -127,8 +127,10 @@ where
         TunnelAnswer::Accept(task) => (task, false),
         TunnelAnswer::AcceptAtL4(task) => (task, true),
     };
+    // Only the upgrade goes into the stream's task, not the CONNECT request's parts.
+    let upgrade = hyper::upgrade::on(&mut request);
     tokio::spawn(async move {
-        match hyper::upgrade::on(&mut request).await {
+        match upgrade.await {
             Ok(upgraded) => task(TunnelStream::new(upgraded, None)).await,
             Err(error) => tracing::debug!(%error, "CONNECT stream ended before 200"),
         }

@@ -17,6 +17,7 @@
 //! - [`ext_authz`]: external authorizers (HTTP and gRPC) for CUSTOM policies.
 //! - [`jwt`]: end-user tokens, their signing key and an issuer serving its key set.
 //! - [`metrics`]: reading the Prometheus registry text.
+//! - [`allocations`]: bytes live per thread, for a binary that installs its counting allocator.
 //! - [`certificates`]: a test CA and the workload certificates a node's manager would hold.
 //! - [`client`]: answers as a client reads them (hyper, or raw HTTP/1.1 text).
 //! - [`dns`]: a DNS server answering A queries from a table the test changes.
@@ -28,6 +29,7 @@
 //! Items of `mesh_agent` are named here rather than in the tests where that is easy, so a move
 //! in the agent's module tree is fixed in one place.
 
+pub mod allocations;
 pub mod certificates;
 pub mod client;
 pub mod collector;

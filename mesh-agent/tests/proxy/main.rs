@@ -6,9 +6,14 @@
 #[path = "../harness/mod.rs"]
 mod harness;
 
+/// Counts bytes live per thread for `connection_memory` (the system allocator underneath).
+#[global_allocator]
+static ALLOCATOR: harness::allocations::Counting = harness::allocations::Counting;
+
 mod authority;
 mod authz;
 mod authz_l4;
+mod connection_memory;
 mod drain;
 mod drain_shutdown;
 mod egress;

@@ -61,7 +61,7 @@ async fn inbound_side(inputs: Arc<ProxyInputs>, port: u16) {
     let pod = current_pod("shop", "backend-0", BACKEND_APP).await;
     let addr: SocketAddr = format!("{BACKEND_POD}:{port}").parse().unwrap();
     let listener = TcpListener::bind(addr).await.unwrap();
-    let pool = Pool::new(pod.netns.clone(), inputs.sockets.clone());
+    let pool = Arc::new(Pool::new(pod.netns.clone(), inputs.sockets.clone()));
     tokio::spawn(async move {
         while let Ok((client, peer)) = listener.accept().await {
             let connection = Connection {

@@ -23,6 +23,8 @@ mod noisy;
 mod proc_stats;
 mod release;
 mod report;
+mod scale;
+mod scale_report;
 mod tls_report;
 mod topology;
 mod tunnels;
@@ -45,6 +47,9 @@ enum Suite {
     Http(http::HttpArgs),
     /// Configuration: compile 10,000 services and re-apply one endpoint change.
     Config,
+    /// Connection scale: N long-lived connections at a fixed total rate, direct and through
+    /// the agents (plaintext and mTLS), with the agents' memory per connection and after close.
+    Scale(scale::ScaleArgs),
 }
 
 /// Runs one benchmark suite (from a release build: rebuilt and re-run first when needed).
@@ -59,5 +64,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
             http::run(&args)
         }
         Suite::Config => config::run(),
+        Suite::Scale(args) => {
+            release::ensure_release_build(args.debug_build)?;
+            scale::run(&args)
+        }
     }
 }
