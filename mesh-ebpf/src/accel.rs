@@ -33,7 +33,7 @@ pub fn try_sk_msg(ctx: &SkMsgContext) -> u32 {
         local_port,
         remote_port,
     };
-    if unsafe { ACCEL_PASSED.get(&own) }.is_some() {
+    if unsafe { ACCEL_PASSED.get(own) }.is_some() {
         return SK_PASS;
     }
     let mut peer = AccelKey {
@@ -43,7 +43,7 @@ pub fn try_sk_msg(ctx: &SkMsgContext) -> u32 {
     };
     if ACCEL_SOCKS.redirect_msg(ctx, &mut peer, u64::from(BPF_F_INGRESS)) == SK_PASS as i64 {
         maps::count(Counter::Accelerated);
-    } else if ACCEL_PASSED.insert(&own, &1, 0).is_err() {
+    } else if ACCEL_PASSED.insert(own, 1, 0).is_err() {
         maps::count(Counter::Errors);
     }
     SK_PASS

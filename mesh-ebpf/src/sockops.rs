@@ -62,8 +62,8 @@ fn accelerate(ctx: &SockOpsContext) {
         remote_port: key.local_port,
         ..key
     };
-    let _ = ACCEL_PASSED.remove(&key);
-    let _ = ACCEL_PASSED.remove(&peer);
+    let _ = ACCEL_PASSED.remove(key);
+    let _ = ACCEL_PASSED.remove(peer);
     if ACCEL_SOCKS
         .update(&mut key, unsafe { &mut *ctx.ops }, u64::from(BPF_ANY))
         .is_err()

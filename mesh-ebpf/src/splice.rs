@@ -21,7 +21,7 @@ pub fn try_splice(ctx: &SkBuffContext) -> u32 {
         return SK_DROP;
     }
     let cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
-    let Some(entry) = SPLICED.get_ptr_mut(&cookie) else {
+    let Some(entry) = SPLICED.get_ptr_mut(cookie) else {
         return SK_PASS;
     };
     let mut peer = unsafe { (*entry).peer_cookie };
