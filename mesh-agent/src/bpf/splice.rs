@@ -5,6 +5,7 @@
 //! (`SO_RCVLOWAT` wakes the socket's data-ready callback), in order, ahead of later ones.
 
 use super::loader::{failed, program, take_map, BpfError, MeshBpf};
+use super::socket::socket_cookie;
 use crate::capture::{SplicedPair, Splicer};
 use anyhow::Context as _;
 use aya::maps::{HashMap, MapData, SockHash};
@@ -127,29 +128,6 @@ fn leave_maps(maps: &mut SpliceMaps, pair: SplicedPair) {
         let _ = maps.socks.remove(&cookie);
         let _ = maps.peers.remove(&cookie);
         let _ = maps.spliced.remove(&cookie);
-    }
-}
-
-/// `SO_COOKIE` (include/uapi/asm-generic/socket.h).
-const SO_COOKIE: libc::c_int = 57;
-
-/// The socket's cookie (what `bpf_get_socket_cookie` sees).
-fn socket_cookie(fd: BorrowedFd<'_>) -> io::Result<u64> {
-    let mut cookie: u64 = 0;
-    let mut len = size_of::<u64>() as libc::socklen_t;
-    // SAFETY: a valid fd and a pointer to a u64 of the advertised length.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            SO_COOKIE,
-            (&mut cookie as *mut u64).cast(),
-            &mut len,
-        )
-    };
-    match rc {
-        0 => Ok(cookie),
-        _ => Err(io::Error::last_os_error()),
     }
 }
 
