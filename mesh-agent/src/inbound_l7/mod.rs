@@ -38,13 +38,14 @@ pub enum L7Need {
 /// `None` when the source's agent may report them and the tunnel carry them at L4.
 pub fn needs_l7(snapshot: &Snapshot, workload: &Workload, pod_ip: IpAddr) -> Option<L7Need> {
     for policy in policies_for(snapshot, workload, pod_ip) {
-        let name = format!("{}/{}", policy.namespace, policy.name);
+        // The policy's name is written only for the reason returned: this runs at every CONNECT.
+        let name = || format!("{}/{}", policy.namespace, policy.name);
         let per_request = matches!(policy.action, AuthzAction::Custom | AuthzAction::Audit);
         if per_request || policy.dry_run {
-            return Some(L7Need::PerRequestPolicy(name));
+            return Some(L7Need::PerRequestPolicy(name()));
         }
         if policy.rules.iter().any(names_http) {
-            return Some(L7Need::HttpRule(name));
+            return Some(L7Need::HttpRule(name()));
         }
     }
     if !issuers_for(snapshot, workload, pod_ip).is_empty() {
